@@ -1,0 +1,134 @@
+// Composition root: store + services + wire → one Fastify server.
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { Socket } from 'node:net';
+import { BadInput, fail, type Failure } from './core/errors.ts';
+import type { Config } from './config.ts';
+import type { Store } from './store/db.ts';
+import { BODY_LIMIT, parseQuery, registerBodyParsers } from './wire/body.ts';
+import { errorBody, formatOfUrl, sendBody, sendFailure } from './wire/envelope.ts';
+import { registerAuthyRoutes } from './wire/route.ts';
+import { Applications, UsageCounter } from './features/applications/service.ts';
+import { applicationRoutes } from './features/applications/routes.ts';
+import { Users } from './features/users/service.ts';
+import { userRoutes } from './features/users/routes.ts';
+
+export interface Services {
+  applications: Applications;
+  users: Users;
+  usage: UsageCounter;
+}
+
+export interface OpenFactor {
+  server: FastifyInstance;
+  services: Services;
+  close(): Promise<void>;
+}
+
+/** Paths only: query strings carry API keys and phone numbers, verify paths carry tokens. */
+export const loggablePath = (url: string) => url.split('?')[0].replace(/\/verify\/[^/]*\//, '/verify/[token]/');
+
+export async function buildServer(config: Config, store: Store): Promise<OpenFactor> {
+  const server = Fastify({
+    logger: {
+      level: config.logLevel,
+      redact: { paths: ['req.headers["x-authy-api-key"]', 'headers["x-authy-api-key"]'], censor: '[redacted]' },
+      serializers: {
+        req: (req) => ({ method: req.method, url: loggablePath(req.url), remoteAddress: req.ip }),
+      },
+    },
+    // Fastify's own per-request lines are off: they would carry URLs; see accessLog below.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    routerOptions: {
+      ignoreDuplicateSlashes: true, // a base URL with a trailing slash yields `//protected/...`
+      ignoreTrailingSlash: true,
+      querystringParser: parseQuery,
+    },
+    clientErrorHandler: answerClientError,
+  });
+
+  const services: Services = {
+    applications: new Applications(store.db, config.masterKeys[0]),
+    users: new Users(store.db),
+    usage: new UsageCounter(store.db),
+  };
+
+  registerBodyParsers(server);
+  // Request parameters are checked by the services (Authy's own messages); schemas document them.
+  server.setValidatorCompiler(() => () => true);
+  server.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  await server.register(swagger, {
+    openapi: {
+      info: {
+        title: 'OpenFactor',
+        description: 'The Authy REST API, self-hosted. Every route exists under /protected/json and /protected/xml.',
+        version: '0.1.0',
+      },
+      components: {
+        securitySchemes: {
+          apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-Authy-API-Key' },
+          apiKeyQuery: { type: 'apiKey', in: 'query', name: 'api_key' },
+        },
+      },
+      security: [{ apiKeyHeader: [] }, { apiKeyQuery: [] }],
+    },
+  });
+
+  if (config.accessLog) {
+    server.addHook('onResponse', async (req, reply) => {
+      req.log.info({ method: req.method, path: loggablePath(req.url), status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    });
+  }
+
+  server.get('/', { schema: { summary: 'Health check', tags: ['service'] } }, async (_req, reply) =>
+    reply.type('application/json; charset=utf-8').send('{"status":"ok","service":"openfactor","success":true,"message":"OpenFactor is running."}'),
+  );
+  server.get('/openapi.json', { schema: { hide: true } }, async () => server.swagger());
+
+  const wireDeps = {
+    authenticate: (key: string) => services.applications.authenticate(key),
+    countApiCall: (appId: number) => services.usage.countApiCall(appId),
+    validateResponses: config.validateResponses,
+  };
+  registerAuthyRoutes(server, 'protected', [...applicationRoutes(services.applications, services.usage), ...userRoutes(services.users)], wireDeps);
+
+  server.setNotFoundHandler((req, reply) => sendFailure(reply, formatOfUrl(req.url), fail('ROUTE_NOT_FOUND')));
+  server.setErrorHandler((err: Error, req, reply) => {
+    const format = formatOfUrl(req.url);
+    if (err instanceof BadInput) return sendFailure(reply, format, err.failure);
+    const status = (err as { statusCode?: number }).statusCode ?? 500;
+    if (status === 413) return sendFailure(reply, format, fail('REQUEST_TOO_LARGE'));
+    if (status >= 400 && status < 500) {
+      const { body } = errorBody(fail('INVALID_REQUEST', { message: `Invalid request: ${err.message}` }));
+      return sendBody(reply, format, status, body);
+    }
+    req.log.error({ err }, 'unexpected error');
+    return sendFailure(reply, format, fail('INTERNAL'));
+  });
+
+  services.usage.start();
+  return {
+    server,
+    services,
+    close: async () => {
+      await server.close();
+      await services.usage.stop();
+    },
+  };
+}
+
+/** Malformed HTTP (huge headers, bad framing) still gets an Authy error body. */
+function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const f: Failure = tooLarge ? fail('REQUEST_TOO_LARGE') : fail('INVALID_REQUEST');
+  const body = JSON.stringify(errorBody(f).body);
+  const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  socket.end(
+    `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}

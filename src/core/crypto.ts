@@ -1,0 +1,64 @@
+// Sealing secrets at rest and handling API keys. Pure functions over node:crypto.
+import { createCipheriv, createDecipheriv, createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+
+export interface MasterKey {
+  /** Short public identifier, stored in every sealed blob so keys can be rotated later. */
+  id: string;
+  key: Buffer;
+}
+
+export function masterKeyFrom(raw: Buffer): MasterKey {
+  if (raw.length !== 32) throw new Error('the master key must be 32 bytes');
+  const id = createHash('sha256').update('openfactor-key-id').update(raw).digest('hex').slice(0, 8);
+  return { id, key: raw };
+}
+
+/** Accepts 64 hex characters or base64 of 32 bytes. */
+export function parseMasterKey(text: string): Buffer {
+  const t = text.trim();
+  const raw = /^[0-9a-fA-F]{64}$/.test(t) ? Buffer.from(t, 'hex') : Buffer.from(t, 'base64');
+  if (raw.length !== 32) throw new Error('OPENFACTOR_MASTER_KEY must be 32 bytes, as 64 hex characters or base64');
+  return raw;
+}
+
+/**
+ * AES-256-GCM. The blob is `v1.<key id>.<base64url(iv | ciphertext | tag)>`; `context` (the row's
+ * identity) is bound as additional data, so a sealed value copied to another row will not open.
+ */
+export function seal(mk: MasterKey, plaintext: string | Buffer, context: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', mk.key, iv);
+  cipher.setAAD(Buffer.from(context, 'utf8'));
+  const ct = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return `v1.${mk.id}.${Buffer.concat([iv, ct, cipher.getAuthTag()]).toString('base64url')}`;
+}
+
+export function unseal(keys: MasterKey[], blob: string, context: string): Buffer {
+  const [version, kid, body] = blob.split('.');
+  if (version !== 'v1' || !body) throw new Error('unknown sealed format');
+  const mk = keys.find((k) => k.id === kid);
+  if (!mk) throw new Error(`sealed with unknown key ${kid}`);
+  const raw = Buffer.from(body, 'base64url');
+  const decipher = createDecipheriv('aes-256-gcm', mk.key, raw.subarray(0, 12));
+  decipher.setAAD(Buffer.from(context, 'utf8'));
+  decipher.setAuthTag(raw.subarray(raw.length - 16));
+  return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]);
+}
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** 32 alphanumerics (~190 bits), the shape of an Authy API key. */
+export function newApiKey(): string {
+  let s = '';
+  for (let i = 0; i < 32; i++) s += ALPHABET[randomInt(ALPHABET.length)];
+  return s;
+}
+
+/** API keys are looked up by this hash; the key itself is only kept sealed. */
+export const hashApiKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
+
+export function constantTimeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
+}

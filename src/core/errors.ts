@@ -1,0 +1,50 @@
+// The one error table: every expected failure has a stable name, an Authy error code,
+// an HTTP status and a message. Services return these names; wire/ renders them.
+export const ERRORS = {
+  GENERIC: { code: '60000', status: 400, message: 'An error occurred' },
+  INVALID_API_KEY: { code: '60001', status: 401, message: 'Invalid API key' },
+  INVALID_REQUEST: { code: '60002', status: 400, message: 'Invalid request' },
+  INVALID_PARAMETER: { code: '60004', status: 400, message: 'Invalid parameter' },
+  INVALID_ENCODING: { code: '60005', status: 400, message: 'Invalid encoding' },
+  USER_NOT_FOUND: { code: '60026', status: 404, message: 'User not found.' },
+  USER_INVALID: { code: '60027', status: 400, message: 'User was not valid' },
+  ACTIVITY_INVALID: {
+    code: '60029',
+    status: 400,
+    message: 'You can only create the following activities: password_reset, banned, unbanned, cookie_login.',
+  },
+  // Beyond Authy's table but in its shape: routes we do not have, oversized requests, bugs.
+  ROUTE_NOT_FOUND: { code: '60000', status: 404, message: 'Resource not found' },
+  REQUEST_TOO_LARGE: { code: '60002', status: 413, message: 'Invalid request: the request is too large' },
+  INTERNAL: { code: '60000', status: 500, message: 'An internal error occurred' },
+} as const satisfies Record<string, { code: string; status: number; message: string }>;
+
+export type ErrorName = keyof typeof ERRORS;
+
+/** A failure a service reports as a value (an expected outcome, not a bug). */
+export interface Failure {
+  ok: false;
+  error: ErrorName;
+  /** Replaces the table's message (e.g. "Invalid parameter: x - reason"). */
+  message?: string;
+  /** Per-field messages, rendered inside `errors` and at the top level (Authy does both). */
+  fields?: Record<string, string>;
+}
+
+export const fail = (error: ErrorName, extra: Omit<Failure, 'ok' | 'error'> = {}): Failure => ({
+  ok: false,
+  error,
+  ...extra,
+});
+
+/** Thrown for malformed input found before any service runs (bad body, bad query). */
+export class BadInput extends Error {
+  constructor(
+    readonly failure: Failure,
+  ) {
+    super(failure.message ?? ERRORS[failure.error].message);
+  }
+}
+
+export const invalidParameter = (name: string, reason: string): Failure =>
+  fail('INVALID_PARAMETER', { message: `Invalid parameter: ${name} - ${reason}` });

@@ -1,0 +1,45 @@
+// Phone numbers: parsed and validated with libphonenumber-js ("max" metadata, which later issues
+// need for number types), stored as E.164, shown masked.
+import { getCountries, getCountryCallingCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
+
+const CALLING_CODES = new Set(getCountries().map((c) => getCountryCallingCode(c)));
+
+export interface Phone {
+  countryCode: number;
+  /** +<country code><national number> */
+  e164: string;
+  national: string;
+}
+
+export const isSupportedCallingCode = (cc: string): boolean => CALLING_CODES.has(cc);
+
+/** Country code as clients send it ("1", 1, "+1", "001"): digits only, or undefined. */
+export function normalizeCallingCode(raw: string): string | undefined {
+  const m = /^\s*(?:\+|00)?(\d{1,4})\s*$/.exec(raw);
+  return m ? String(Number(m[1])) : undefined;
+}
+
+/**
+ * A national number "with optional dashes, dots or spaces" (Authy's wording; we also accept
+ * parentheses and a leading +<country code>) in the given calling code, if it is a valid number.
+ */
+export function parsePhone(cellphone: string, callingCode: string): Phone | undefined {
+  if (cellphone.length > 40 || !/^[\d\s().+-]+$/.test(cellphone)) return undefined;
+  const digits = cellphone.replace(/[^\d+]/g, '');
+  const parsed = parsePhoneNumberFromString(digits, { defaultCallingCode: callingCode });
+  if (!parsed || !parsed.isValid() || parsed.countryCallingCode !== callingCode) return undefined;
+  return { countryCode: Number(callingCode), e164: parsed.number, national: parsed.nationalNumber };
+}
+
+/** `XXX-XXX-0142` (user status): the last four digits, the rest masked in groups of three. */
+export function maskNational(national: string): string {
+  const shown = national.slice(-4);
+  const hidden = 'X'.repeat(Math.max(0, national.length - 4));
+  const groups: string[] = [];
+  for (let end = hidden.length; end > 0; end -= 3) groups.unshift(hidden.slice(Math.max(0, end - 3), end));
+  return [...groups, shown].join('-');
+}
+
+export function nationalOf(e164: string, countryCode: number): string {
+  return e164.slice(String(countryCode).length + 1);
+}

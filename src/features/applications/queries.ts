@@ -1,0 +1,59 @@
+import { sql, type Kysely } from 'kysely';
+import type { DB } from '../../store/schema.ts';
+
+export type ApplicationRow = Awaited<ReturnType<typeof findApplicationByKeyHash>> & {};
+
+const APP_COLUMNS = ['id', 'name', 'plan', 'sms_enabled', 'calls_enabled', 'onetouch_enabled', 'created_at'] as const;
+
+export const findApplicationByKeyHash = (db: Kysely<DB>, hash: string) =>
+  db.selectFrom('applications').select(APP_COLUMNS).where('api_key_hash', '=', hash).executeTakeFirst();
+
+export const findApplication = (db: Kysely<DB>, id: number) =>
+  db.selectFrom('applications').select(APP_COLUMNS).where('id', '=', id).executeTakeFirst();
+
+export const listApplications = (db: Kysely<DB>) =>
+  db.selectFrom('applications').select(APP_COLUMNS).orderBy('id').execute();
+
+export async function insertApplication(db: Kysely<DB>, name: string, keyHash: string, now: number): Promise<number> {
+  const row = await db
+    .insertInto('applications')
+    .values({ name, api_key_hash: keyHash, api_key_sealed: '', created_at: now })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+export const setApiKey = (db: Kysely<DB>, id: number, keyHash: string, sealed: string) =>
+  db.updateTable('applications').set({ api_key_hash: keyHash, api_key_sealed: sealed }).where('id', '=', id).executeTakeFirst();
+
+export type UsageColumn = 'api_calls' | 'sms' | 'calls' | 'auths' | 'users';
+
+/** Adds to this month's usage row for an application, creating it when needed. */
+export const addUsage = (db: Kysely<DB>, appId: number, month: string, column: UsageColumn, n: number) =>
+  db
+    .insertInto('usage_monthly')
+    .values({ app_id: appId, month, api_calls: 0, sms: 0, calls: 0, auths: 0, users: 0, [column]: n })
+    .onConflict((oc) => oc.columns(['app_id', 'month']).doUpdateSet({ [column]: sql`usage_monthly.${sql.ref(column)} + ${n}` }))
+    .execute();
+
+export const usageSince = (db: Kysely<DB>, appId: number, fromMonth: string) =>
+  db.selectFrom('usage_monthly').selectAll().where('app_id', '=', appId).where('month', '>=', fromMonth).execute();
+
+export async function countUsers(db: Kysely<DB>, appId: number): Promise<number> {
+  const row = await db
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('app_id', '=', appId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** Claims a one-time bootstrap step (e.g. creating the Default application); true for the first caller only. */
+export async function claimOnce(db: Kysely<DB>, key: string): Promise<boolean> {
+  const res = await db
+    .insertInto('meta')
+    .values({ key, value: String(Date.now()) })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .executeTakeFirst();
+  return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
+}

@@ -1,0 +1,74 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../../store/schema.ts';
+import { addUsage } from '../applications/queries.ts';
+
+export const findUser = (db: Kysely<DB>, appId: number, id: number) =>
+  db
+    .selectFrom('users')
+    .select(['id', 'country_code', 'phone_e164', 'email', 'confirmed', 'created_at'])
+    .where('id', '=', id)
+    .where('app_id', '=', appId)
+    .executeTakeFirst();
+
+export interface NewUser {
+  appId: number;
+  countryCode: number;
+  e164: string;
+  email: string;
+  now: number;
+  month: string;
+}
+
+/**
+ * The user for this phone in this application: created, or found (an extra email is kept).
+ * Safe under concurrent calls for the same phone: the unique index decides.
+ */
+export async function upsertUserByPhone(db: Kysely<DB>, u: NewUser): Promise<{ id: number; created: boolean }> {
+  return db.transaction().execute(async (trx) => {
+    const inserted = await trx
+      .insertInto('users')
+      .values({ app_id: u.appId, country_code: u.countryCode, phone_e164: u.e164, email: u.email, confirmed: 0, created_at: u.now })
+      .onConflict((oc) => oc.columns(['app_id', 'phone_e164']).doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (inserted) {
+      await addUsage(trx, u.appId, u.month, 'users', 1);
+      return { id: inserted.id, created: true };
+    }
+    const existing = await trx
+      .selectFrom('users')
+      .select(['id', 'email'])
+      .where('app_id', '=', u.appId)
+      .where('phone_e164', '=', u.e164)
+      .executeTakeFirstOrThrow();
+    if (existing.email !== u.email) {
+      await trx
+        .insertInto('user_emails')
+        .values({ user_id: existing.id, email: u.email, created_at: u.now })
+        .onConflict((oc) => oc.columns(['user_id', 'email']).doNothing())
+        .execute();
+    }
+    return { id: existing.id, created: false };
+  });
+}
+
+export const emailsOf = (db: Kysely<DB>, userId: number) =>
+  db.selectFrom('user_emails').select('email').where('user_id', '=', userId).orderBy('created_at').execute();
+
+export async function deleteUser(db: Kysely<DB>, appId: number, id: number): Promise<boolean> {
+  const res = await db.deleteFrom('users').where('id', '=', id).where('app_id', '=', appId).executeTakeFirst();
+  return Number(res.numDeletedRows) > 0;
+}
+
+export const insertActivity = (
+  db: Kysely<DB>,
+  a: { appId: number; userId: number; type: string; data: string; userIp: string | null; now: number },
+) =>
+  db
+    .insertInto('activities')
+    .values({ app_id: a.appId, user_id: a.userId, type: a.type, data: a.data, user_ip: a.userIp, created_at: a.now })
+    .execute();
+
+export const activitiesOf = (db: Kysely<DB>, userId: number) =>
+  db.selectFrom('activities').select(['type', 'data', 'user_ip', 'created_at']).where('user_id', '=', userId).orderBy('id').execute();
+

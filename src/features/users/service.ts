@@ -1,0 +1,128 @@
+// Users: enrolment by email + phone + country code, status, removal, activity.
+import { isIP } from 'node:net';
+import type { Kysely } from 'kysely';
+import { fail, invalidParameter, type Failure } from '../../core/errors.ts';
+import { readBool, readHash, readString, type Params } from '../../core/params.ts';
+import { isSupportedCallingCode, maskNational, nationalOf, normalizeCallingCode, parsePhone } from '../../core/phone.ts';
+import type { DB } from '../../store/schema.ts';
+import type { Application } from '../applications/service.ts';
+import { monthOf } from '../applications/service.ts';
+import * as q from './queries.ts';
+
+type Result<T> = { ok: true; value: T } | Failure;
+
+const BLANK = "is invalid and can't be blank";
+const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
+const ACTIVITY_TYPES = new Set(['password_reset', 'banned', 'unbanned', 'cookie_login']);
+const MAX_AUTHY_ID = 2 ** 31 - 1;
+
+/** `users/{id}/…` ids are decimal text; anything else is an unknown user (404, like Authy). */
+export function parseAuthyId(text: string | undefined): number | undefined {
+  if (!text || !/^\d{1,10}$/.test(text)) return undefined;
+  const id = Number(text);
+  return id >= 1 && id <= MAX_AUTHY_ID ? id : undefined;
+}
+
+export interface UserInput {
+  email: string;
+  countryCode: number;
+  e164: string;
+  sendInstallLink: boolean;
+}
+
+/** Validates `user[email]`, `user[cellphone]`, `user[country_code]` with Authy's per-field messages. */
+export function readNewUser(params: Params): Result<UserInput> {
+  const userR = readHash(params, 'user');
+  const user = userR.ok ? userR.value : (Object.create(null) as Params);
+  const fields: Record<string, string> = {};
+  const field = (name: string) => {
+    const r = readString(user, name);
+    if (!r.ok) {
+      fields[name] = 'is invalid';
+      return undefined;
+    }
+    if (r.value === undefined || !r.value.trim()) {
+      fields[name] = BLANK;
+      return undefined;
+    }
+    return r.value.trim();
+  };
+  const email = field('email');
+  const cellphone = field('cellphone');
+  const ccText = field('country_code');
+
+  if (email !== undefined && (email.length > 254 || !EMAIL.test(email))) fields.email = 'is invalid';
+  const cc = ccText === undefined ? undefined : normalizeCallingCode(ccText);
+  if (ccText !== undefined && (cc === undefined || !isSupportedCallingCode(cc))) fields.country_code = 'is not supported';
+  const phone = cellphone !== undefined && cc !== undefined && !fields.country_code ? parsePhone(cellphone, cc) : undefined;
+  if (cellphone !== undefined && !fields.country_code && !phone) fields.cellphone = 'is invalid';
+
+  // php nests the flag inside user[...]; node sends it at the top level.
+  const link = readBool(params.send_install_link_via_sms !== undefined ? params : user, 'send_install_link_via_sms', true);
+  if (!link.ok) return link;
+  if (Object.keys(fields).length > 0 || !phone || !email) return fail('USER_INVALID', { fields });
+  return { ok: true, value: { email, countryCode: phone.countryCode, e164: phone.e164, sendInstallLink: link.value } };
+}
+
+export class Users {
+  constructor(private readonly db: Kysely<DB>) {}
+
+  async create(app: Application, input: UserInput): Promise<{ id: number; created: boolean }> {
+    const now = Date.now();
+    return q.upsertUserByPhone(this.db, { appId: app.id, countryCode: input.countryCode, e164: input.e164, email: input.email, now, month: monthOf(now) });
+  }
+
+  async status(app: Application, idText: string) {
+    const id = parseAuthyId(idText);
+    const user = id === undefined ? undefined : await q.findUser(this.db, app.id, id);
+    if (!user) return fail('USER_NOT_FOUND');
+    return {
+      ok: true as const,
+      body: {
+        status: {
+          authy_id: user.id,
+          confirmed: user.confirmed === 1,
+          registered: false,
+          country_code: user.country_code,
+          phone_number: maskNational(nationalOf(user.phone_e164, user.country_code)),
+          email: user.email,
+          devices: [] as string[],
+          has_hard_token: false,
+          account_disabled: false,
+          detailed_devices: [] as unknown[],
+          deleted_devices: [] as unknown[],
+        },
+        message: 'User status.',
+        success: true,
+      },
+    };
+  }
+
+  async remove(app: Application, idText: string) {
+    const id = parseAuthyId(idText);
+    if (id === undefined || !(await q.deleteUser(this.db, app.id, id))) return fail('USER_NOT_FOUND');
+    return { ok: true as const, body: { message: 'User was added to remove.', success: true } };
+  }
+
+  async registerActivity(app: Application, idText: string, params: Params) {
+    const id = parseAuthyId(idText);
+    const user = id === undefined ? undefined : await q.findUser(this.db, app.id, id);
+    if (!user) return fail('USER_NOT_FOUND');
+    const type = readString(params, 'type');
+    if (!type.ok || !type.value || !ACTIVITY_TYPES.has(type.value)) return fail('ACTIVITY_INVALID');
+    const data = readHash(params, 'data');
+    if (!data.ok) return data;
+    const ip = readString(params, 'user_ip');
+    if (!ip.ok) return ip;
+    if (ip.value !== undefined && ip.value !== '' && !isIP(ip.value)) return invalidParameter('user_ip', 'is not a valid IP address');
+    await q.insertActivity(this.db, {
+      appId: app.id,
+      userId: user.id,
+      type: type.value,
+      data: JSON.stringify(data.value),
+      userIp: ip.value || null,
+      now: Date.now(),
+    });
+    return { ok: true as const, body: { message: 'Activity was created.', success: true } };
+  }
+}

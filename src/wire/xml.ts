@@ -1,0 +1,70 @@
+// Rails-style XML (wire reference §4): `<hash>` root, dasherized keys, `type`/`nil` attributes,
+// `<errors>` root for errors. Request bodies in XML become the same parameter map as JSON.
+import { XMLParser } from 'fast-xml-parser';
+import { BadInput, fail } from '../core/errors.ts';
+import { fromDocument, type Params } from '../core/params.ts';
+
+// Characters XML 1.0 cannot carry at all are dropped; the rest are escaped.
+// eslint-disable-next-line no-control-regex
+const INVALID_XML = /[^\u0009\u000A\u000D\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+const escape = (s: string) =>
+  s.replace(INVALID_XML, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** Rails dasherizes underscores, but a leading underscore (`_app_name`) must stay a valid name. */
+const tag = (key: string) => {
+  const lead = /^_*/.exec(key)![0];
+  const name = lead + key.slice(lead.length).replace(/_/g, '-');
+  return /^[A-Za-z_][\w.-]*$/.test(name) ? name : 'item';
+};
+const singular = (name: string) => (name.endsWith('s') && name.length > 1 ? name.slice(0, -1) : 'item');
+
+function element(name: string, value: unknown, indent: string): string {
+  const t = tag(name);
+  if (value === null || value === undefined) return `${indent}<${t} nil="true"/>\n`;
+  if (Array.isArray(value)) {
+    if (value.length === 0) return `${indent}<${t} type="array"/>\n`;
+    const child = singular(t);
+    return `${indent}<${t} type="array">\n${value.map((v) => element(child, v, indent + '  ')).join('')}${indent}</${t}>\n`;
+  }
+  if (typeof value === 'object') {
+    const inner = Object.entries(value).map(([k, v]) => element(k, v, indent + '  ')).join('');
+    return inner ? `${indent}<${t}>\n${inner}${indent}</${t}>\n` : `${indent}<${t}/>\n`;
+  }
+  if (typeof value === 'boolean') return `${indent}<${t} type="boolean">${value}</${t}>\n`;
+  if (typeof value === 'number') {
+    return `${indent}<${t} type="${Number.isInteger(value) ? 'integer' : 'float'}">${value}</${t}>\n`;
+  }
+  return `${indent}<${t}>${escape(String(value))}</${t}>\n`;
+}
+
+export function toXml(body: Record<string, unknown>, root: 'hash' | 'errors'): string {
+  const inner = Object.entries(body).map(([k, v]) => element(k, v, '  ')).join('');
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<${root}>\n${inner}</${root}>\n`;
+}
+
+const parser = new XMLParser({
+  ignoreAttributes: true,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+  parseTagValue: false,
+  trimValues: true,
+  processEntities: true,
+  htmlEntities: false,
+});
+
+/** `<user><cellphone>…</cellphone></user>` → `{ user: { cellphone: "…" } }`. */
+export function parseXmlBody(text: string): Params {
+  if (!text.trim()) return Object.create(null);
+  // No DTDs at all: no entity expansion, no external entities.
+  if (/<!DOCTYPE|<!ENTITY/i.test(text)) {
+    throw new BadInput(fail('INVALID_REQUEST', { message: 'Invalid request: XML document type declarations are not accepted' }));
+  }
+  let doc: unknown;
+  try {
+    doc = parser.parse(text, true);
+  } catch {
+    throw new BadInput(fail('INVALID_REQUEST', { message: 'Invalid request: the XML body is not well-formed' }));
+  }
+  const value = fromDocument(doc);
+  return value && typeof value === 'object' && !Array.isArray(value) ? value : Object.create(null);
+}

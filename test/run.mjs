@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// `npm test`: type-check, then the whole suite against SQLite, then against PostgreSQL when one
+// is reachable (always in CI, where an unreachable PostgreSQL is a failure).
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+
+const root = new URL('..', import.meta.url).pathname;
+const only = process.argv.slice(2);
+const files = only.length ? only : findTests(join(root, 'test'));
+const pgUrl = process.env.OPENFACTOR_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const requirePg = process.env.CI === 'true' || process.env.OPENFACTOR_REQUIRE_PG === '1';
+
+function findTests(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) return findTests(p);
+    return name.endsWith('.test.ts') ? [p] : [];
+  }).sort();
+}
+
+async function pgReachable() {
+  const c = new pg.Client({ connectionString: pgUrl, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    await c.query('select 1');
+    return true;
+  } catch (e) {
+    console.log(`PostgreSQL not reachable at ${pgUrl}: ${e.message}`);
+    return false;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+function run(label, env) {
+  console.log(`\n=== ${label} ===`);
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--test', '--test-concurrency=3', '--test-timeout=120000', ...files],
+    { stdio: 'inherit', cwd: root, env: { ...process.env, ...env } },
+  );
+  return r.status === 0;
+}
+
+if (!only.length) {
+  console.log('=== type-check ===');
+  const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '--noEmit'], { stdio: 'inherit', cwd: root });
+  if (tsc.status !== 0) process.exit(1);
+}
+
+let ok = true;
+const dbs = process.env.OPENFACTOR_TEST_DB ? [process.env.OPENFACTOR_TEST_DB] : ['sqlite', 'postgres'];
+if (dbs.includes('sqlite')) ok = run('SQLite', { OPENFACTOR_TEST_DB: 'sqlite' }) && ok;
+if (dbs.includes('postgres')) {
+  if (await pgReachable()) ok = run('PostgreSQL', { OPENFACTOR_TEST_DB: 'postgres', OPENFACTOR_TEST_PG_URL: pgUrl }) && ok;
+  else if (requirePg) {
+    console.log('PostgreSQL is required here (CI) but unreachable: failing.');
+    ok = false;
+  } else console.log('Skipping the PostgreSQL half.');
+}
+process.exit(ok ? 0 : 1);

@@ -1,0 +1,28 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseXmlBody, toXml } from '../../src/wire/xml.ts';
+import { BadInput } from '../../src/core/errors.ts';
+
+test('Rails-style rendering: <hash>, dasherized keys, type and nil attributes, arrays', () => {
+  const xml = toXml({ message: 'Token is valid.', token: 'is valid', success: 'true', device: { id: null, os_type: 'sms', registration_date: 1690000000 }, devices: ['iphone'], none: [] }, 'hash');
+  assert.equal(
+    xml,
+    '<?xml version="1.0" encoding="UTF-8"?>\n<hash>\n  <message>Token is valid.</message>\n  <token>is valid</token>\n  <success>true</success>\n' +
+      '  <device>\n    <id nil="true"/>\n    <os-type>sms</os-type>\n    <registration-date type="integer">1690000000</registration-date>\n  </device>\n' +
+      '  <devices type="array">\n    <device>iphone</device>\n  </devices>\n  <none type="array"/>\n</hash>\n',
+  );
+});
+
+test('text is escaped and characters XML cannot carry are dropped', () => {
+  assert.match(toXml({ name: 'A & B <c> "d"\u0001' }, 'hash'), /<name>A &amp; B &lt;c&gt; &quot;d&quot;<\/name>/);
+});
+
+test('java-xml request bodies become the same parameters as JSON', () => {
+  const p = parseXmlBody('<?xml version="1.0"?><user><cellphone>415-555-0142</cellphone><country_code>1</country_code><email>a@b.co</email></user>');
+  assert.deepEqual(JSON.parse(JSON.stringify(p)), { user: { cellphone: '415-555-0142', country_code: '1', email: 'a@b.co' } });
+});
+
+test('DTDs and malformed XML are refused', () => {
+  assert.throws(() => parseXmlBody('<!DOCTYPE x [<!ENTITY a "aaaa">]><user>&a;</user>'), BadInput);
+  assert.throws(() => parseXmlBody('<user><email>a</user>'), BadInput);
+});
