@@ -46,6 +46,11 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
       querystringParser: parseQuery,
     },
     clientErrorHandler: answerClientError,
+    // Errors Fastify finds before routing (malformed or over-long paths) get Authy bodies too.
+    frameworkErrors: (err, req, reply) => {
+      const notFound = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      sendFailure(reply, formatOfUrl(req.url), fail(notFound ? 'ROUTE_NOT_FOUND' : 'INVALID_REQUEST'));
+    },
   });
 
   const services: Services = {

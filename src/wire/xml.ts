@@ -7,6 +7,7 @@ import { fromDocument, type Params } from '../core/params.ts';
 // Characters XML 1.0 cannot carry at all are dropped; the rest are escaped.
 // eslint-disable-next-line no-control-regex
 const INVALID_XML = /[^\u0009\u000A\u000D\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+const HAS_INVALID_XML = new RegExp(INVALID_XML.source, 'u');
 const escape = (s: string) =>
   s.replace(INVALID_XML, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -55,6 +56,9 @@ const parser = new XMLParser({
 /** `<user><cellphone>…</cellphone></user>` → `{ user: { cellphone: "…" } }`. */
 export function parseXmlBody(text: string): Params {
   if (!text.trim()) return Object.create(null);
+  if (HAS_INVALID_XML.test(text)) {
+    throw new BadInput(fail('INVALID_REQUEST', { message: 'Invalid request: the XML body has characters XML does not allow' }));
+  }
   // No DTDs at all: no entity expansion, no external entities.
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) {
     throw new BadInput(fail('INVALID_REQUEST', { message: 'Invalid request: XML document type declarations are not accepted' }));

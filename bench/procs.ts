@@ -1,0 +1,93 @@
+// Child processes for the bench: spawn (optionally pinned to a core), wait for HTTP, measure CPU, stop.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const ROOT = new URL('..', import.meta.url).pathname;
+
+export const hasTaskset = (() => {
+  try {
+    execFileSync('which', ['taskset'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** Pins this process, all threads included, to one core: the load generator must not steal the server's. */
+export function pinSelf(core: number): void {
+  execFileSync('taskset', ['-a', '-cp', String(core), String(process.pid)], { stdio: 'ignore' });
+}
+
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((ok) => srv.listen(0, '127.0.0.1', ok));
+  const { port } = srv.address() as { port: number };
+  await new Promise((ok) => srv.close(ok));
+  return port;
+}
+
+export interface Child {
+  name: string;
+  proc: ChildProcess;
+  /** The last few KB of its stdout + stderr, to explain a failure. */
+  output(): string;
+  exited: Promise<void>;
+}
+
+export function startNode(name: string, args: string[], env: Record<string, string>, core?: number): Child {
+  // taskset execs node, so the pid we get is the server's own (for /proc and kill).
+  const argv = core === undefined ? [process.execPath, ...args] : ['taskset', '-c', String(core), process.execPath, ...args];
+  const proc = spawn(argv[0], argv.slice(1), { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (b: Buffer) => void (out = (out + b.toString()).slice(-8000));
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  const exited = new Promise<void>((ok) => proc.once('exit', () => ok()));
+  return { name, proc, output: () => out, exited };
+}
+
+export const isRunning = (c: Child) => c.proc.exitCode === null && c.proc.signalCode === null;
+
+export async function waitForHttp(url: string, child: Child, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isRunning(child)) throw new Error(`${child.name} exited (${child.proc.exitCode ?? child.proc.signalCode}) before answering:\n${child.output()}`);
+    try {
+      if ((await fetch(url, { signal: AbortSignal.timeout(1000) })).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${child.name} did not answer 200 on ${url} within ${timeoutMs / 1000}s:\n${child.output()}`);
+}
+
+/** SIGTERM (lets --cpu-prof write its file), then SIGKILL if it lingers. */
+export async function stop(child: Child): Promise<void> {
+  if (!isRunning(child)) return;
+  child.proc.kill('SIGTERM');
+  const timer = setTimeout(() => child.proc.kill('SIGKILL'), 5000);
+  await child.exited;
+  clearTimeout(timer);
+}
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds (user + system, all threads) a process has used so far; undefined off Linux. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK; // fields 14 (utime), 15 (stime)
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,267 @@
+// `npm run bench`: OpenFactor against bare Fastify, each loaded by autocannon on its own core.
+// Scenarios are a list: each names what it needs (started once, shared) and how to build a request.
+//
+// Env: BENCH_DURATION (measured seconds, 10), BENCH_WARMUP (seconds, 3), BENCH_USERS (1000000),
+//      BENCH_CPU_PROF=1 (V8 CPU profiles of the servers in bench/results/prof/<server>/).
+import { randomBytes, randomInt } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { ROOT, cpuSeconds, freePort, hasTaskset, isRunning, pinSelf, startNode, stop, waitForHttp, type Child } from './procs.ts';
+import { seedSqlite } from './seed.ts';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
+const USERS = Number(process.env.BENCH_USERS ?? 1_000_000);
+const CONNECTIONS = 50;
+const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
+const RESULTS = join(ROOT, 'bench/results');
+
+// Servers on core 0, this process (seeding, autocannon) on core 1: on a 2-core machine that keeps
+// the load generator from competing with the server it measures.
+const PINNED = hasTaskset && availableParallelism() >= 2;
+const SERVER_CORE = PINNED ? 0 : undefined;
+if (PINNED) pinSelf(1);
+
+const tmp = mkdtempSync(join(tmpdir(), 'openfactor-bench-'));
+const children: Child[] = [];
+const masterKey = randomBytes(32);
+
+// ---------------------------------------------------------------------------------------------
+// Targets: started on first use and shared by every scenario that hits them.
+
+interface Target {
+  url: string;
+  pid: number;
+}
+
+async function startServer(name: string, args: string[], env: Record<string, string> = {}): Promise<Target> {
+  const port = await freePort();
+  const prof = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS, 'prof', name)}`] : [];
+  const child = startNode(name, [...prof, '--import', 'tsx', ...args], { ...env, PORT: String(port), HOST: '127.0.0.1' }, SERVER_CORE);
+  children.push(child);
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${url}/`, child);
+  return { url, pid: child.proc.pid! };
+}
+
+const once = <T>(start: () => Promise<T>) => {
+  let started: Promise<T> | undefined;
+  return () => (started ??= start());
+};
+
+const helloWorld = once(() => startServer('hello-world', ['bench/hello.ts']));
+
+const openFactorSqlite = once(async () => {
+  const dataDir = join(tmp, 'sqlite');
+  const t0 = performance.now();
+  const seeded = await seedSqlite(dataDir, masterKey, USERS);
+  console.log(`seeded ${USERS.toLocaleString('en')} users into SQLite in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const target = await startServer('openfactor-sqlite', ['src/cli.ts', 'serve'], {
+    OPENFACTOR_DATA_DIR: dataDir,
+    OPENFACTOR_MASTER_KEY: masterKey.toString('hex'),
+    LOG_LEVEL: 'warn',
+  });
+  return { ...target, ...seeded };
+});
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios.
+
+interface Load extends Target {
+  headers?: Record<string, string>;
+  /** Called for every request: the path to hit. */
+  path(): string;
+}
+
+interface Scenario {
+  name: string;
+  setup(): Promise<Load>;
+  goals?: { maxP99Ms?: number; minRatio?: { to: string; value: number } };
+}
+
+const scenarios: Scenario[] = [
+  {
+    name: 'hello-world',
+    setup: async () => ({ ...(await helloWorld()), path: () => '/' }),
+  },
+  {
+    name: 'user-status',
+    setup: async () => {
+      const of = await openFactorSqlite();
+      return {
+        ...of,
+        headers: { 'X-Authy-API-Key': of.apiKey },
+        path: () => `/protected/json/users/${randomInt(of.ids.lo, of.ids.hi + 1)}/status`,
+      };
+    },
+    goals: { maxP99Ms: 10, minRatio: { to: 'hello-world', value: 0.35 } },
+  },
+];
+
+// ---------------------------------------------------------------------------------------------
+// Measuring.
+
+interface Figures {
+  name: string;
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  statusCodes: Record<string, number>;
+  /** Share of one core each side used: a server well below 100% was not the bottleneck. */
+  serverCpu?: number;
+  loaderCpu: number;
+}
+
+async function fire(load: Load, seconds: number, name: string): Promise<Figures> {
+  const latencies: number[] = [];
+  const server0 = cpuSeconds(load.pid);
+  const self0 = process.cpuUsage();
+  const t0 = performance.now();
+  const instance = autocannon({
+    url: load.url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: load.headers,
+    // Every scenario builds its request per call, even a constant one, so the load generator
+    // does the same work per request in each and the ratio compares the servers only.
+    requests: [{ setupRequest: (req) => ({ ...req, path: load.path() }) }],
+  });
+  // autocannon's own histogram keeps whole milliseconds; ours keeps the exact times.
+  instance.on('response', (_client: unknown, _status: number, _bytes: number, ms: number) => latencies.push(ms));
+  const r = await instance;
+  const wall = (performance.now() - t0) / 1000;
+  const server1 = cpuSeconds(load.pid);
+  const self = process.cpuUsage(self0);
+
+  const sorted = Float64Array.from(latencies).sort();
+  const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+  return {
+    name,
+    reqPerSec: r.requests.average,
+    p50Ms: pct(50),
+    p99Ms: pct(99),
+    requests: r.requests.total,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    statusCodes: Object.fromEntries(Object.entries(r.statusCodeStats).map(([code, s]) => [code, Number(s.count)])),
+    serverCpu: server0 === undefined || server1 === undefined ? undefined : (server1 - server0) / wall,
+    loaderCpu: (self.user + self.system) / 1e6 / wall,
+  };
+}
+
+/** One request before the load: a wrong key or path should fail loudly, not as 500k non-2xx. */
+async function probe(load: Load, name: string): Promise<void> {
+  const res = await fetch(load.url + load.path(), { headers: load.headers });
+  if (res.status !== 200) throw new Error(`${name}: probe answered ${res.status}: ${await res.text()}`);
+}
+
+async function main(): Promise<number> {
+  console.log(
+    `OpenFactor bench: ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s measured per scenario; ` +
+      (PINNED ? 'servers on core 0, load generator on core 1' : 'NOT pinned (no taskset or fewer than 2 cores)'),
+  );
+  const results: Figures[] = [];
+  for (const s of scenarios) {
+    const load = await s.setup();
+    await probe(load, s.name);
+    process.stdout.write(`${s.name}: warm-up… `);
+    await fire(load, WARMUP, s.name);
+    process.stdout.write('measuring… ');
+    const f = await fire(load, DURATION, s.name);
+    console.log(`${Math.round(f.reqPerSec).toLocaleString('en')} req/s`);
+    results.push(f);
+  }
+  for (const c of children) if (!isRunning(c)) throw new Error(`${c.name} died during the run:\n${c.output()}`);
+  return report(results);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report.
+
+function report(results: Figures[]): number {
+  const pctOf = (x?: number) => (x === undefined ? '-' : `${Math.round(x * 100)}%`);
+  const rows = [
+    ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'server CPU', 'loader CPU'],
+    ...results.map((f) => [
+      f.name,
+      Math.round(f.reqPerSec).toLocaleString('en'),
+      f.p50Ms.toFixed(2),
+      f.p99Ms.toFixed(2),
+      String(f.non2xx),
+      String(f.errors + f.timeouts),
+      pctOf(f.serverCpu),
+      pctOf(f.loaderCpu),
+    ]),
+  ];
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  console.log('\n' + rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n') + '\n');
+
+  const checks: { what: string; value: number; goal: string; ok: boolean }[] = [];
+  const byName = new Map(results.map((f) => [f.name, f]));
+  for (const s of scenarios) {
+    const f = byName.get(s.name)!;
+    const { maxP99Ms, minRatio } = s.goals ?? {};
+    if (minRatio) {
+      const ratio = f.reqPerSec / byName.get(minRatio.to)!.reqPerSec;
+      checks.push({ what: `${s.name} req/s ÷ ${minRatio.to} req/s`, value: ratio, goal: `≥ ${minRatio.value}`, ok: ratio >= minRatio.value });
+    }
+    if (maxP99Ms !== undefined) checks.push({ what: `${s.name} p99 (ms)`, value: f.p99Ms, goal: `≤ ${maxP99Ms}`, ok: f.p99Ms <= maxP99Ms });
+  }
+  for (const c of checks) console.log(`${c.ok ? 'PASS' : 'MISS'}  ${c.what}: ${c.value.toFixed(2)}  (goal ${c.goal})`);
+
+  const failed = results.filter((f) => f.non2xx + f.errors + f.timeouts > 0);
+  for (const f of failed) {
+    console.log(`\n!!! ${f.name}: ${f.non2xx} non-2xx, ${f.errors} errors, ${f.timeouts} timeouts; status codes ${JSON.stringify(f.statusCodes)}. THE FIGURES ABOVE ARE NOT VALID.`);
+  }
+  for (const f of results) {
+    if (f.serverCpu !== undefined && f.serverCpu < 0.9) console.log(`note: ${f.name}'s server used ${pctOf(f.serverCpu)} of its core: the load generator may be the limit.`);
+  }
+
+  mkdirSync(RESULTS, { recursive: true });
+  const file = join(RESULTS, 'latest.json');
+  const json = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: cpus()[0]?.model,
+    pinned: PINNED,
+    connections: CONNECTIONS,
+    warmupSeconds: WARMUP,
+    durationSeconds: DURATION,
+    users: USERS,
+    results,
+    checks,
+    valid: failed.length === 0,
+  };
+  writeFileSync(file, JSON.stringify(json, null, 2) + '\n');
+  console.log(`\nwrote ${file}`);
+  return failed.length > 0 ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clean-up, on success, failure and Ctrl-C alike.
+
+async function cleanup(): Promise<void> {
+  await Promise.all(children.map(stop));
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => void cleanup().finally(() => process.exit(130)));
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (err) {
+  console.error(`\nbench failed: ${err instanceof Error ? err.message : String(err)}`);
+} finally {
+  await cleanup();
+}
+process.exit(code);

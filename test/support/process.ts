@@ -1,0 +1,54 @@
+// The real server and CLI as separate processes (for crash tests and the CLI).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = ['--import', 'tsx', 'src/cli.ts'];
+
+export interface ServerProcess {
+  url: string;
+  proc: ChildProcess;
+  output: () => string;
+  /** SIGKILL, no chance to flush anything. */
+  kill9(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function spawnServer(env: NodeJS.ProcessEnv): Promise<ServerProcess> {
+  const proc = spawn(process.execPath, [...CLI, 'serve'], { cwd: root, env: { ...env, PORT: '0', LOG_LEVEL: 'info' } });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000);
+    const check = () => {
+      const m = /OpenFactor listening on (http:\/\/[\d.:]+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    proc.stdout!.on('data', check);
+    proc.stderr!.on('data', check);
+    proc.once('exit', (code) => reject(new Error(`server exited (${code}):\n${out}`)));
+  });
+  return {
+    url,
+    proc,
+    output: () => out,
+    kill9: async () => {
+      proc.kill('SIGKILL');
+      await exited;
+    },
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['bin/openfactor.mjs', ...args], { cwd: root, env, encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}

@@ -1,0 +1,150 @@
+// Every route, sent malformed, oversized, missing and wrongly typed input: always a 4xx Authy
+// error body (never a 5xx or a stack trace), and nothing already stored changes.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startApp, PHONES, type TestApp } from '../support/harness.ts';
+import { call, userForm } from '../support/http.ts';
+
+let t: TestApp;
+let userId: number;
+before(async () => {
+  t = await startApp();
+  userId = (await call(t.of.server, 'POST', '/protected/json/users/new', { key: t.apiKey, form: userForm('keep@example.com', PHONES.us[0]) })).json.user.id;
+  await call(t.of.server, 'POST', `/protected/json/users/${userId}/register_activity`, { key: t.apiKey, form: 'type=banned' });
+});
+after(() => t.close());
+
+const ROUTES = (id: number | string): [string, string][] => [
+  ['GET', '/protected/{f}/app/details'],
+  ['GET', '/protected/{f}/app/stats'],
+  ['POST', '/protected/{f}/users/new'],
+  ['GET', `/protected/{f}/users/${id}/status`],
+  ['POST', `/protected/{f}/users/${id}/register_activity`],
+  ['POST', `/protected/{f}/users/${id}/remove`],
+  ['POST', `/protected/{f}/users/${id}/delete`],
+  ['POST', `/protected/{f}/users/delete/${id}`],
+];
+
+const NASTY = [
+  'ü→漢字🙂', '\u0000\u0001\u001f\u007f', "' OR 1=1; DROP TABLE users; --", '"; DELETE FROM users; --', '<x>&amp;</y>]]>', '%00', '../../etc/passwd', 'A'.repeat(5000),
+];
+
+interface BadBody {
+  name: string;
+  contentType?: string;
+  body: string;
+  /** Well-formed, with hostile values: a route that reads no parameter may accept it. */
+  wellFormed?: boolean;
+}
+
+function badBodies(): BadBody[] {
+  const out: BadBody[] = [];
+  for (const v of NASTY) {
+    const name = JSON.stringify(v.slice(0, 12));
+    out.push({ name: `form ${name}`, wellFormed: true, contentType: 'application/x-www-form-urlencoded', body: `user[email]=${encodeURIComponent(v)}&user[cellphone]=${encodeURIComponent(v)}&user[country_code]=${encodeURIComponent(v)}&type=${encodeURIComponent(v)}&data=${encodeURIComponent(v)}&user_ip=${encodeURIComponent(v)}` });
+    out.push({ name: `json ${name}`, wellFormed: true, contentType: 'application/json', body: JSON.stringify({ user: { email: v, cellphone: v, country_code: v }, type: v, data: v, user_ip: v, send_install_link_via_sms: v }) });
+    if (!/[<&\u0000-\u001f]/.test(v)) out.push({ name: `xml ${name}`, wellFormed: true, contentType: 'application/xml', body: `<user><email>${v}</email><cellphone>${v}</cellphone></user>` });
+    else out.push({ name: `xml broken by ${name}`, contentType: 'application/xml', body: `<user><email>${v}</email><cellphone>${v}</cellphone></user>` });
+  }
+  out.push(
+    { name: 'truncated JSON', contentType: 'application/json', body: '{"user":{"email":"a@b.c"' },
+    { name: 'JSON array', contentType: 'application/json', body: '[1,2,3]' },
+    { name: 'JSON string', contentType: 'application/json', body: '"hello"' },
+    { name: 'JSON wrong types', wellFormed: true, contentType: 'application/json', body: '{"user":[1,2],"type":{"a":1},"data":[1],"user_ip":42,"send_install_link_via_sms":{"x":1}}' },
+    { name: 'JSON user as string', wellFormed: true, contentType: 'application/json', body: '{"user":"x","data":"y"}' },
+    { name: 'JSON deep', contentType: 'application/json', body: '['.repeat(5000) + ']'.repeat(5000) },
+    { name: 'JSON deep object', contentType: 'application/json', body: '{"a":'.repeat(3000) + '1' + '}'.repeat(3000) },
+    { name: 'JSON __proto__', wellFormed: true, contentType: 'application/json', body: '{"__proto__":{"admin":true},"constructor":{"prototype":{"x":1}}}' },
+    { name: 'JSON huge number', wellFormed: true, contentType: 'application/json', body: '{"user":{"country_code":1e400,"cellphone":123456789012345678901234567890}}' },
+    { name: 'form conflicting shapes', contentType: 'application/x-www-form-urlencoded', body: 'user=1&user[email]=x' },
+    { name: 'form bad escapes', contentType: 'application/x-www-form-urlencoded', body: 'user[email]=%E0%A4%A&x=%' },
+    { name: 'form deep', contentType: 'application/x-www-form-urlencoded', body: 'a' + '[b]'.repeat(100) + '=1' },
+    { name: 'form many', contentType: 'application/x-www-form-urlencoded', body: Array.from({ length: 5000 }, (_, i) => `k${i}=v`).join('&') },
+    { name: 'XML entity bomb', contentType: 'application/xml', body: '<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><user>&b;</user>' },
+    { name: 'XML broken', contentType: 'text/xml', body: '<user><email>x</user>' },
+    { name: 'unknown format', contentType: 'text/plain', body: 'hello' },
+    { name: 'unknown format binary', contentType: 'application/octet-stream', body: '\u0000\u0001\u0002' },
+    { name: 'multipart', contentType: 'multipart/form-data; boundary=x', body: '--x\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--x--' },
+    { name: 'no content type', body: 'user[email]=a' },
+    { name: 'garbage content type', contentType: ';;;', body: 'a=1' },
+    { name: 'oversized 1 MB form', contentType: 'application/x-www-form-urlencoded', body: 'user[email]=' + 'a'.repeat(1_000_000) },
+    { name: 'oversized 1 MB JSON', contentType: 'application/json', body: JSON.stringify({ user: { email: 'a'.repeat(1_000_000) } }) },
+  );
+  return out;
+}
+
+async function snapshot() {
+  const db = t.store.db;
+  return JSON.stringify({
+    apps: await db.selectFrom('applications').select(['id', 'name', 'api_key_hash']).orderBy('id').execute(),
+    users: await db.selectFrom('users').selectAll().orderBy('id').execute(),
+    emails: await db.selectFrom('user_emails').selectAll().orderBy('user_id').execute(),
+    activities: await db.selectFrom('activities').select(['user_id', 'type', 'data']).orderBy('id').execute(),
+  });
+}
+
+function assertAuthyError(r: { status: number; text: string; json: any; contentType: string }, what: string) {
+  assert.ok(r.status >= 400 && r.status < 500, `${what}: expected a 4xx, got ${r.status} ${r.text.slice(0, 200)}`);
+  assert.doesNotMatch(r.text, /\bat .*\.(ts|js):\d+/, `${what}: no stack trace`);
+  if (r.contentType.includes('xml')) {
+    assert.match(r.text, /<errors>[\s\S]*<error-code>6\d{4}<\/error-code>/, what);
+  } else {
+    assert.equal(r.json?.success, false, `${what}: ${r.text.slice(0, 200)}`);
+    assert.equal(typeof r.json.message, 'string', what);
+    assert.match(r.json.error_code, /^6\d{4}$/, what);
+  }
+}
+
+const READS_NO_PARAMETER = /\/(details|stats|status|remove|delete)$|\/delete\/\d+$/;
+
+test('malformed, oversized, wrongly typed bodies on every route, JSON and XML', async () => {
+  const before = await snapshot();
+  let n = 0;
+  for (const f of ['json', 'xml']) {
+    for (const b of badBodies()) {
+      // A well-formed hostile body is a valid request for a route that reads no parameter:
+      // remove routes then get an id that does not exist, so nothing stored may change.
+      for (const [method, path] of ROUTES(b.wellFormed ? 987654 : userId)) {
+        const url = path.replace('{f}', f);
+        const r = await call(t.of.server, method, url, { key: t.apiKey, rawBody: b.body, contentType: b.contentType });
+        if (b.wellFormed && r.status === 200 && READS_NO_PARAMETER.test(url)) continue;
+        assertAuthyError(r, `${method} ${url} ${b.name}`);
+        n++;
+      }
+    }
+  }
+  assert.ok(n > 500, `${n} bad requests checked`);
+  assert.equal(await snapshot(), before, 'stored data unchanged');
+});
+
+test('bad query strings, paths and ids', async () => {
+  const before = await snapshot();
+  const urls = [
+    `/protected/json/users/${userId}/status?a=1&a[b]=2`,
+    `/protected/json/users/${userId}/status?x=%E0%A4%A`,
+    `/protected/json/users/new?user[email]=${encodeURIComponent("' OR 1=1 --")}&user[cellphone]=%00&user[country_code]=%F0%9F%99%82`,
+    `/protected/json/users/${encodeURIComponent("1 OR 1=1")}/status`,
+    `/protected/json/users/${encodeURIComponent('<script>')}/remove`,
+    '/protected/json/users/1%00/status',
+    '/protected/json/users/99999999999999999999999/status',
+    '/protected/html/users/1/status',
+    '/protected/json/users/' + 'x'.repeat(5000) + '/status',
+  ];
+  for (const url of urls) {
+    for (const method of ['GET', 'POST']) {
+      const r = await call(t.of.server, method, url, { key: t.apiKey });
+      assertAuthyError(r, `${method} ${url.slice(0, 80)}`);
+    }
+  }
+  assert.equal(await snapshot(), before);
+});
+
+test('a 1 MB URL over a real socket gets an Authy error body too', async () => {
+  const base = await t.listen();
+  const res = await fetch(`${base}/protected/json/app/details?api_key=${t.apiKey}&pad=${'a'.repeat(1_000_000)}`).catch((e) => e);
+  assert.ok(!(res instanceof Error), String(res));
+  assert.equal(res.status, 431);
+  const body = await res.json();
+  assert.equal(body.success, false);
+  assert.match(body.error_code, /^6\d{4}$/);
+});
