@@ -91,3 +91,13 @@ export function cpuSeconds(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/** CPU seconds the whole machine has been busy (all cores, steal included): with ours subtracted, the noise. */
+export function machineBusySeconds(): number | undefined {
+  try {
+    const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+}

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { ROOT, cpuSeconds, freePort, hasTaskset, isRunning, pinSelf, startNode, stop, waitForHttp, type Child } from './procs.ts';
+import { ROOT, cpuSeconds, freePort, hasTaskset, isRunning, machineBusySeconds, pinSelf, startNode, stop, waitForHttp, type Child } from './procs.ts';
 import { seedSqlite } from './seed.ts';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -116,11 +116,14 @@ interface Figures {
   /** Share of one core each side used: a server well below 100% was not the bottleneck. */
   serverCpu?: number;
   loaderCpu: number;
+  /** Cores' worth of CPU used by everything else meanwhile (other processes, the kernel, steal). */
+  otherCpu?: number;
 }
 
 async function fire(load: Load, seconds: number, name: string): Promise<Figures> {
   const latencies: number[] = [];
   const server0 = cpuSeconds(load.pid);
+  const machine0 = machineBusySeconds();
   const self0 = process.cpuUsage();
   const t0 = performance.now();
   const instance = autocannon({
@@ -137,7 +140,10 @@ async function fire(load: Load, seconds: number, name: string): Promise<Figures>
   const r = await instance;
   const wall = (performance.now() - t0) / 1000;
   const server1 = cpuSeconds(load.pid);
+  const machine1 = machineBusySeconds();
   const self = process.cpuUsage(self0);
+  const serverCpu = server0 === undefined || server1 === undefined ? undefined : (server1 - server0) / wall;
+  const loaderCpu = (self.user + self.system) / 1e6 / wall;
 
   const sorted = Float64Array.from(latencies).sort();
   const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -151,8 +157,9 @@ async function fire(load: Load, seconds: number, name: string): Promise<Figures>
     errors: r.errors,
     timeouts: r.timeouts,
     statusCodes: Object.fromEntries(Object.entries(r.statusCodeStats).map(([code, s]) => [code, Number(s.count)])),
-    serverCpu: server0 === undefined || server1 === undefined ? undefined : (server1 - server0) / wall,
-    loaderCpu: (self.user + self.system) / 1e6 / wall,
+    serverCpu,
+    loaderCpu,
+    otherCpu: machine0 === undefined || machine1 === undefined || serverCpu === undefined ? undefined : Math.max(0, (machine1 - machine0) / wall - serverCpu - loaderCpu),
   };
 }
 
@@ -188,7 +195,7 @@ async function main(): Promise<number> {
 function report(results: Figures[]): number {
   const pctOf = (x?: number) => (x === undefined ? '-' : `${Math.round(x * 100)}%`);
   const rows = [
-    ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'server CPU', 'loader CPU'],
+    ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'server CPU', 'loader CPU', 'other CPU'],
     ...results.map((f) => [
       f.name,
       Math.round(f.reqPerSec).toLocaleString('en'),
@@ -198,6 +205,7 @@ function report(results: Figures[]): number {
       String(f.errors + f.timeouts),
       pctOf(f.serverCpu),
       pctOf(f.loaderCpu),
+      pctOf(f.otherCpu),
     ]),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
@@ -221,7 +229,8 @@ function report(results: Figures[]): number {
     console.log(`\n!!! ${f.name}: ${f.non2xx} non-2xx, ${f.errors} errors, ${f.timeouts} timeouts; status codes ${JSON.stringify(f.statusCodes)}. THE FIGURES ABOVE ARE NOT VALID.`);
   }
   for (const f of results) {
-    if (f.serverCpu !== undefined && f.serverCpu < 0.9) console.log(`note: ${f.name}'s server used ${pctOf(f.serverCpu)} of its core: the load generator may be the limit.`);
+    if ((f.otherCpu ?? 0) > 0.15) console.log(`note: ${f.name}: other processes used ${pctOf(f.otherCpu)} of a core meanwhile: the machine was not quiet, figures are disturbed.`);
+    else if (f.serverCpu !== undefined && f.serverCpu < 0.9) console.log(`note: ${f.name}'s server used ${pctOf(f.serverCpu)} of its core: the load generator may be the limit.`);
   }
 
   mkdirSync(RESULTS, { recursive: true });

@@ -1,0 +1,63 @@
+// Where a server's time went, from a V8 .cpuprofile (BENCH_CPU_PROF=1 writes them):
+//   node --import tsx bench/prof-top.ts bench/results/prof/openfactor-sqlite/CPU.*.cpuprofile
+// Prints self time by package/source file and the top functions by self and by inclusive time.
+import { readFileSync } from 'node:fs';
+
+interface Node {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: Node[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const file = process.argv[2];
+if (!file) throw new Error('usage: prof-top.ts FILE.cpuprofile [N]');
+const top = Number(process.argv[3] ?? 25);
+const prof = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+
+const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+const parent = new Map<number, number>();
+for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+
+/** `node_modules/<pkg>`, `src/…` file, `node:<module>`, or the V8 pseudo-frame name. */
+function where(url: string, fn: string): string {
+  if (!url) return `(${fn || 'native'})`;
+  const pkg = url.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/);
+  if (pkg) return pkg[1];
+  const src = url.match(/\/((?:src|bench)\/.*)$/);
+  return src ? src[1] : url.replace(/^file:\/\//, '');
+}
+const fnKey = (n: Node) => `${n.callFrame.functionName || '(anonymous)'}  ${where(n.callFrame.url, n.callFrame.functionName)}:${n.callFrame.lineNumber + 1}`;
+
+const self = new Map<string, number>();
+const selfWhere = new Map<string, number>();
+const inclusive = new Map<string, number>();
+let total = 0;
+const add = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k) ?? 0) + v);
+
+prof.samples.forEach((id, i) => {
+  const dt = prof.timeDeltas[i] ?? 0;
+  const n = byId.get(id)!;
+  if (n.callFrame.functionName === '(idle)') return;
+  total += dt;
+  add(self, fnKey(n), dt);
+  add(selfWhere, where(n.callFrame.url, n.callFrame.functionName), dt);
+  const seen = new Set<string>();
+  for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+    const k = fnKey(byId.get(cur)!);
+    if (!seen.has(k)) add(inclusive, k, dt), seen.add(k);
+  }
+});
+
+const show = (title: string, m: Map<string, number>) => {
+  console.log(`\n${title}`);
+  for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${((100 * v) / total).toFixed(1).padStart(6)}%  ${k}`);
+};
+console.log(`${file}: ${(total / 1e6).toFixed(1)} s busy (idle excluded)`);
+show('self time by package / file', selfWhere);
+show('self time by function', self);
+show('inclusive time by function', inclusive);
