@@ -1,6 +1,7 @@
 // Where a server's time went, from a V8 .cpuprofile (BENCH_CPU_PROF=1 writes them):
-//   node --import tsx bench/prof-top.ts bench/results/prof/openfactor-sqlite/CPU.*.cpuprofile
+//   node --import tsx bench/prof-top.ts FILE.cpuprofile [TOP=25] [SKIP_SECONDS=0]
 // Prints self time by package/source file and the top functions by self and by inclusive time.
+// SKIP_SECONDS leaves out the start (module loading through tsx) so only the load remains.
 import { readFileSync } from 'node:fs';
 
 interface Node {
@@ -15,8 +16,9 @@ interface Profile {
 }
 
 const file = process.argv[2];
-if (!file) throw new Error('usage: prof-top.ts FILE.cpuprofile [N]');
+if (!file) throw new Error('usage: prof-top.ts FILE.cpuprofile [TOP] [SKIP_SECONDS]');
 const top = Number(process.argv[3] ?? 25);
+const skipMicros = Number(process.argv[4] ?? 0) * 1e6;
 const prof = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
@@ -31,17 +33,21 @@ function where(url: string, fn: string): string {
   const src = url.match(/\/((?:src|bench)\/.*)$/);
   return src ? src[1] : url.replace(/^file:\/\//, '');
 }
-const fnKey = (n: Node) => `${n.callFrame.functionName || '(anonymous)'}  ${where(n.callFrame.url, n.callFrame.functionName)}:${n.callFrame.lineNumber + 1}`;
+const fileOf = (url: string) => url.replace(/^.*node_modules\//, '').replace(/^.*\/(src|bench)\//, '$1/').replace(/^file:\/\//, '');
+const fnKey = (n: Node) => `${n.callFrame.functionName || '(anonymous)'}  ${fileOf(n.callFrame.url) || '-'}:${n.callFrame.lineNumber + 1}`;
 
 const self = new Map<string, number>();
 const selfWhere = new Map<string, number>();
 const inclusive = new Map<string, number>();
 let total = 0;
+let elapsed = 0;
 const add = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k) ?? 0) + v);
 
 prof.samples.forEach((id, i) => {
   const dt = prof.timeDeltas[i] ?? 0;
+  elapsed += dt;
   const n = byId.get(id)!;
+  if (elapsed < skipMicros) return;
   if (n.callFrame.functionName === '(idle)') return;
   total += dt;
   add(self, fnKey(n), dt);

@@ -1,10 +1,14 @@
-// A fresh OpenFactor SQLite database: schema and application through the project's own code,
-// then the users bulk-inserted with one prepared statement (the API would take far too long).
+// Fresh OpenFactor databases for the bench: schema and application through the project's own
+// code, then the users bulk-inserted (the API would take far too long), each with a sealed TOTP
+// seed the load generator can recompute (benchSeed) to send correct tokens.
+import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { migrate, openStore } from '../src/store/db.ts';
 import { Applications } from '../src/features/applications/service.ts';
-import { masterKeyFrom } from '../src/core/crypto.ts';
+import { masterKeyFrom, type MasterKey } from '../src/core/crypto.ts';
+import { sealTotpSeed } from '../src/features/users/service.ts';
 
 export interface Seeded {
   appId: number;
@@ -13,29 +17,79 @@ export interface Seeded {
   ids: { lo: number; hi: number };
 }
 
-/** `dataDir` as the server will see it: OPENFACTOR_DATA_DIR, default database file name. */
-export async function seedSqlite(dataDir: string, masterKey: Buffer, users: number): Promise<Seeded> {
-  const store = openStore(`sqlite:${join(dataDir, 'openfactor.db')}`);
-  let app: { id: number; apiKey: string };
+/** The TOTP seed of bench user `id`: derived, so the load generator need not hold a million. */
+export const benchSeed = (id: number) => createHmac('sha1', 'openfactor-bench').update(String(id)).digest();
+
+async function createApp(url: string, mk: MasterKey): Promise<{ id: number; apiKey: string }> {
+  const store = openStore(url);
   try {
     await migrate(store);
-    app = await new Applications(store.db, masterKeyFrom(masterKey)).create('Bench');
+    return await new Applications(store.db, mk).create('Bench');
   } finally {
     await store.close();
   }
+}
 
-  const db = new Database(join(dataDir, 'openfactor.db'));
+/** A user row: +1 415 2000000.. are distinct, plausible NANP numbers; every user has verified once. */
+const row = (mk: MasterKey, appId: number, id: number, i: number, now: number) =>
+  [id, appId, 1, `+1415${2_000_000 + i}`, `user${i}@bench.example`, 1, now, sealTotpSeed(mk, id, benchSeed(id))] as const;
+
+/** `dataDir` as the server will see it: OPENFACTOR_DATA_DIR, default database file name. */
+export async function seedSqlite(dataDir: string, masterKey: Buffer, users: number): Promise<Seeded> {
+  const mk = masterKeyFrom(masterKey);
+  const file = join(dataDir, 'openfactor.db');
+  const app = await createApp(`sqlite:${file}`, mk);
+  const db = new Database(file);
   try {
     db.pragma('synchronous = OFF'); // a throw-away database: no need to wait for the disk
-    const insert = db.prepare('INSERT INTO users (app_id, country_code, phone_e164, email, confirmed, created_at) VALUES (?, 1, ?, ?, ?, ?)');
+    const insert = db.prepare('INSERT INTO users (id, app_id, country_code, phone_e164, email, confirmed, created_at, totp_seed_sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     const now = Date.now();
     db.transaction(() => {
-      // +1 415 2000000.. : distinct, plausible NANP numbers (an exchange may not start with 0 or 1).
-      for (let i = 0; i < users; i++) insert.run(app.id, `+1415${2_000_000 + i}`, `user${i}@bench.example`, i % 2, now);
+      for (let i = 0; i < users; i++) insert.run(...row(mk, app.id, i + 1, i, now));
     })();
-    const ids = db.prepare('SELECT min(id) AS lo, max(id) AS hi FROM users').get() as { lo: number; hi: number };
-    return { appId: app.id, apiKey: app.apiKey, ids };
+    return { appId: app.id, apiKey: app.apiKey, ids: { lo: 1, hi: users } };
   } finally {
     db.close();
   }
+}
+
+/** A new database `name` on the PostgreSQL server of `adminUrl`, seeded like the SQLite one. */
+export async function seedPostgres(adminUrl: string, name: string, masterKey: Buffer, users: number): Promise<Seeded & { databaseUrl: string }> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const mk = masterKeyFrom(masterKey);
+  const app = await createApp(url.toString(), mk);
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    const now = Date.now();
+    const BATCH = 10_000;
+    for (let start = 0; start < users; start += BATCH) {
+      const cols: unknown[][] = [[], [], [], [], [], [], [], []];
+      for (let i = start; i < Math.min(users, start + BATCH); i++) row(mk, app.id, i + 1, i, now).forEach((v, c) => cols[c].push(v));
+      await client.query(
+        `INSERT INTO users (id, app_id, country_code, phone_e164, email, confirmed, created_at, totp_seed_sealed)
+         SELECT * FROM unnest($1::int[], $2::int[], $3::int[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::text[])`,
+        cols,
+      );
+    }
+    // Explicit ids leave the sequence behind; users/new must not collide with them later.
+    await client.query(`SELECT setval(pg_get_serial_sequence('users', 'id'), $1)`, [users]);
+    await client.query('ANALYZE users');
+    return { appId: app.id, apiKey: app.apiKey, ids: { lo: 1, hi: users }, databaseUrl: url.toString() };
+  } finally {
+    await client.end();
+  }
+}
+
+export async function dropPostgres(adminUrl: string, name: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.end();
 }

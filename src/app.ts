@@ -12,11 +12,23 @@ import { Applications, UsageCounter } from './features/applications/service.ts';
 import { applicationRoutes } from './features/applications/routes.ts';
 import { Users } from './features/users/service.ts';
 import { userRoutes } from './features/users/routes.ts';
+import { Tokens } from './features/tokens/service.ts';
+import { registerQrRoute, tokenRoutes } from './features/tokens/routes.ts';
+import { SafetyLimits } from './features/tokens/limits.ts';
+import { addUsage } from './features/applications/queries.ts';
+import { monthOf } from './features/applications/service.ts';
+import { Outbox } from './delivery/outbox.ts';
+import { OutboxWorker } from './delivery/worker.ts';
+import { consoleProvider } from './delivery/console.ts';
+import { registerAdminRoutes } from './admin/routes.ts';
 
 export interface Services {
   applications: Applications;
   users: Users;
   usage: UsageCounter;
+  tokens: Tokens;
+  outbox: Outbox;
+  worker: OutboxWorker;
 }
 
 export interface OpenFactor {
@@ -25,8 +37,12 @@ export interface OpenFactor {
   close(): Promise<void>;
 }
 
-/** Paths only: query strings carry API keys and phone numbers, verify paths carry tokens. */
-export const loggablePath = (url: string) => url.split('?')[0].replace(/\/verify\/[^/]*\//, '/verify/[token]/');
+/** Paths only: query strings carry API keys and phone numbers, verify paths carry tokens, QR links open a secret. */
+export const loggablePath = (url: string) =>
+  url
+    .split('?')[0]
+    .replace(/\/verify\/[^/]*\//, '/verify/[token]/')
+    .replace(/\/qr\/[^/]+/, '/qr/[redacted]');
 
 export async function buildServer(config: Config, store: Store): Promise<OpenFactor> {
   const server = Fastify({
@@ -39,6 +55,8 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     },
     // Fastify's own per-request lines are off: they would carry URLs; see accessLog below.
     logController: new LogController({ disableRequestLogging: true }),
+    // A pino child per request costs more than a status lookup; the request id is bound on demand.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: BODY_LIMIT,
     routerOptions: {
       ignoreDuplicateSlashes: true, // a base URL with a trailing slash yields `//protected/...`
@@ -53,10 +71,30 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     },
   });
 
+  const usage = new UsageCounter(store.db);
+  const outbox = new Outbox(store.db, store.dialect, config.masterKeys);
+  // Issue 4 puts real providers here; until then every channel goes to the console.
+  const devProvider = consoleProvider(server.log);
+  const worker = new OutboxWorker(outbox, { sms: devProvider, voice: devProvider, email: devProvider }, server.log, {
+    onSent: async (m) => {
+      if (m.channel !== 'email') await addUsage(store.db, m.appId, monthOf(Date.now()), m.channel === 'sms' ? 'sms' : 'calls', 1);
+    },
+  });
   const services: Services = {
     applications: new Applications(store.db, config.masterKeys[0]),
-    users: new Users(store.db),
-    usage: new UsageCounter(store.db),
+    users: new Users(store.db, config.masterKeys),
+    usage,
+    outbox,
+    worker,
+    tokens: new Tokens({
+      db: store.db,
+      keys: config.masterKeys,
+      outbox,
+      wakeOutbox: () => worker.wake(),
+      limits: new SafetyLimits(store),
+      usage,
+      log: server.log,
+    }),
   };
 
   registerBodyParsers(server);
@@ -96,7 +134,14 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     countApiCall: (appId: number) => services.usage.countApiCall(appId),
     validateResponses: config.validateResponses,
   };
-  registerAuthyRoutes(server, 'protected', [...applicationRoutes(services.applications, services.usage), ...userRoutes(services.users)], wireDeps);
+  registerAuthyRoutes(
+    server,
+    'protected',
+    [...applicationRoutes(services.applications, services.usage), ...userRoutes(services.users), ...tokenRoutes(services.tokens, config.publicUrl)],
+    wireDeps,
+  );
+  registerQrRoute(server, services.tokens);
+  registerAdminRoutes(server, config.adminToken, services);
 
   server.setNotFoundHandler((req, reply) => sendFailure(reply, formatOfUrl(req.url), fail('ROUTE_NOT_FOUND')));
   server.setErrorHandler((err: Error, req, reply) => {
@@ -113,11 +158,13 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   });
 
   services.usage.start();
+  if (config.outboxWorker) worker.start();
   return {
     server,
     services,
     close: async () => {
       await server.close();
+      await worker.stop();
       await services.usage.stop();
     },
   };

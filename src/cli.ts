@@ -1,11 +1,12 @@
-// Entry point: `openfactor serve | migrate | apps create|list | keys rotate`.
+// Entry point: `openfactor serve | migrate | apps create|list|settings | keys rotate | outbox`.
 // Every command opens the same store from the same environment, so the CLI works whether or not
 // a server is running (SQLite in WAL mode and PostgreSQL both take concurrent writers).
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config.ts';
 import { migrate, openStore } from './store/db.ts';
 import { buildServer } from './app.ts';
-import { Applications } from './features/applications/service.ts';
+import { Applications, SETTING_BOUNDS, type Settings } from './features/applications/service.ts';
+import { Outbox } from './delivery/outbox.ts';
 
 const USAGE = `Usage: openfactor <command>
 
@@ -13,9 +14,28 @@ const USAGE = `Usage: openfactor <command>
   migrate                        create or upgrade the database schema
   apps create --name NAME [--json]   create an application and print its API key
   apps list [--json]             list applications
+  apps settings --app ID [--json] [--token-length 6..8] [--code-ttl SECONDS] [--generic-tokens on|off]
+                [--verify-max-failures N] [--verify-failure-window SECONDS] [--verify-lockout SECONDS]
+                [--sends-per-hour N]
+                                 show an application's settings, changing those given
   keys rotate --app ID [--json]  replace an application's API key (the old one stops working)
+  outbox [--app ID] [--limit N] [--json]
+                                 recent messages, newest first; texts of console-delivered ones
+                                 (the development provider) included, so you can read your code
 
-Environment: PORT, HOST, OPENFACTOR_DATA_DIR, DATABASE_URL, OPENFACTOR_MASTER_KEY, LOG_LEVEL`;
+Environment: PORT, HOST, OPENFACTOR_DATA_DIR, DATABASE_URL, OPENFACTOR_MASTER_KEY, LOG_LEVEL,
+OPENFACTOR_PUBLIC_URL, OPENFACTOR_ADMIN_TOKEN, OPENFACTOR_OUTBOX_WORKER (see README)`;
+
+/** `apps settings` flags → settings; values are checked against SETTING_BOUNDS. */
+const SETTING_FLAGS: Record<string, keyof Settings> = {
+  'token-length': 'tokenLength',
+  'code-ttl': 'codeTtlSeconds',
+  'generic-tokens': 'genericTokensEnabled',
+  'verify-max-failures': 'verifyMaxFailures',
+  'verify-failure-window': 'verifyFailureWindowSeconds',
+  'verify-lockout': 'verifyLockoutSeconds',
+  'sends-per-hour': 'sendsPerHour',
+};
 
 const out = (line: string) => process.stdout.write(line + '\n');
 
@@ -23,7 +43,14 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { name: { type: 'string' }, app: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      name: { type: 'string' },
+      app: { type: 'string' },
+      limit: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+      ...Object.fromEntries(Object.keys(SETTING_FLAGS).map((f) => [f, { type: 'string' as const }])),
+    },
   });
   const [command = 'serve', sub] = positionals;
   if (values.help || command === 'help') {
@@ -52,6 +79,39 @@ async function main(argv: string[]): Promise<number> {
       const list = await apps.list();
       if (values.json) for (const a of list) out(JSON.stringify({ id: a.id, name: a.name, created_at: new Date(a.createdAt).toISOString() }));
       else for (const a of list) out(`${a.id}\t${a.name}\t${new Date(a.createdAt).toISOString()}`);
+      return 0;
+    }
+    if (command === 'apps' && sub === 'settings') {
+      const id = Number(values.app);
+      if (!Number.isInteger(id) || id < 1) return usageError('apps settings needs --app ID');
+      const patch: Partial<Record<keyof Settings, number>> = {};
+      for (const [flag, name] of Object.entries(SETTING_FLAGS)) {
+        const raw = (values as Record<string, unknown>)[flag];
+        if (typeof raw !== 'string') continue;
+        const value = /^(on|true|yes)$/i.test(raw) ? 1 : /^(off|false|no)$/i.test(raw) ? 0 : /^\d+$/.test(raw) ? Number(raw) : NaN;
+        if (Number.isNaN(value)) return usageError(`--${flag} ${raw}: expected ${SETTING_BOUNDS[name].join('..')}`);
+        patch[name] = value;
+      }
+      const result = await apps.updateSettings(id, patch);
+      if (typeof result === 'string') return usageError(result);
+      if (!result) {
+        process.stderr.write(`No application ${id}.\n`);
+        return 1;
+      }
+      if (values.json) out(JSON.stringify({ id, ...result.settings }));
+      else for (const [k, v] of Object.entries(result.settings)) out(`${k}\t${v}`);
+      return 0;
+    }
+    if (command === 'outbox') {
+      const appId = values.app === undefined ? undefined : Number(values.app);
+      const limit = values.limit === undefined ? 20 : Number(values.limit);
+      if ((appId !== undefined && !Number.isInteger(appId)) || !Number.isInteger(limit) || limit < 1) return usageError('outbox [--app ID] [--limit N]');
+      const messages = await new Outbox(store.db, store.dialect, config.masterKeys).recent({ appId, limit });
+      for (const m of messages) {
+        if (values.json) out(JSON.stringify(m));
+        else out(`${m.created_at}  ${m.id}  ${m.channel}  ${m.destination}  ${m.status}${m.text === undefined ? '' : `\n    ${m.text.replace(/\n/g, '\n    ')}`}`);
+      }
+      if (!values.json && messages.length === 0) out('The outbox is empty.');
       return 0;
     }
     if (command === 'keys' && sub === 'rotate') {

@@ -16,6 +16,12 @@ export interface Config {
   accessLog: boolean;
   /** Validate every response against its route's contract (on in tests). */
   validateResponses: boolean;
+  /** Base of links OpenFactor hands out (QR codes); default: the scheme and host of the request. */
+  publicUrl?: string;
+  /** Bearer token of the admin API (`/admin/…`). */
+  adminToken: string;
+  /** Whether this process sends outbox messages (off: it only accepts them; another node sends). */
+  outboxWorker: boolean;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
@@ -31,21 +37,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     logLevel: env.LOG_LEVEL || 'info',
     accessLog: /^(1|true)$/i.test(env.OPENFACTOR_ACCESS_LOG ?? ''),
     validateResponses: /^(1|true)$/i.test(env.OPENFACTOR_VALIDATE_RESPONSES ?? ''),
+    publicUrl: env.OPENFACTOR_PUBLIC_URL ? env.OPENFACTOR_PUBLIC_URL.replace(/\/+$/, '') : undefined,
+    adminToken: env.OPENFACTOR_ADMIN_TOKEN || secretFile(dataDir, 'admin.token', () => randomBytes(24).toString('base64url')),
+    outboxWorker: !/^(0|false|off)$/i.test(env.OPENFACTOR_OUTBOX_WORKER ?? ''),
   });
 }
 
 /** The master key from `<data dir>/master.key`, created (mode 0600) on first use. */
 function keyFile(dataDir: string): Buffer {
-  const file = join(dataDir, 'master.key');
+  return parseMasterKey(secretFile(dataDir, 'master.key', () => randomBytes(32).toString('hex')));
+}
+
+/** A secret kept in a 0600 file in the data dir, created on first use. */
+function secretFile(dataDir: string, name: string, create: () => string): string {
+  const file = join(dataDir, name);
   if (!existsSync(file)) {
     mkdirSync(dataDir, { recursive: true });
     try {
-      writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
+      writeFileSync(file, create() + '\n', { mode: 0o600, flag: 'wx' });
     } catch (e) {
       // Another process (the CLI, a second server) created it first: use theirs.
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
   }
   chmodSync(file, 0o600);
-  return parseMasterKey(readFileSync(file, 'utf8'));
+  return readFileSync(file, 'utf8').trim();
 }

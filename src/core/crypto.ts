@@ -1,5 +1,5 @@
 // Sealing secrets at rest and handling API keys. Pure functions over node:crypto.
-import { createCipheriv, createDecipheriv, createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 
 export interface MasterKey {
   /** Short public identifier, stored in every sealed blob so keys can be rotated later. */
@@ -56,6 +56,11 @@ export function newApiKey(): string {
 
 /** API keys are looked up by this hash; the key itself is only kept sealed. */
 export const hashApiKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
+
+/** A key for one purpose (e.g. hashing sent codes), derived from the master key. */
+export function deriveKey(mk: MasterKey, purpose: string): Buffer {
+  return createHmac('sha256', mk.key).update(`openfactor:${purpose}`).digest();
+}
 
 export function constantTimeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a, 'utf8');

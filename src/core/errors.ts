@@ -13,8 +13,35 @@ export const ERRORS = {
     status: 400,
     message: 'You can only create the following activities: password_reset, banned, unbanned, cookie_login.',
   },
+  DOS_SENDS: { code: '60003', status: 429, message: 'DoS protection: User has requested too many tokens in the last hour.' },
+  DOS_VERIFY: {
+    code: '60003',
+    status: 429,
+    message: 'DoS protection: Too many invalid tokens were verified for this user. Try again later.',
+  },
+  CALLS_DISABLED: {
+    code: '60006',
+    status: 503,
+    message: 'The calls add-on is not enabled on this App. To enable please contact support@authy.com',
+  },
+  SMS_DISABLED: {
+    code: '60007',
+    status: 503,
+    message:
+      'The text-message addon is not enabled for this app. Upgrade at least to Starter Plan to use SMS, see https://www.authy.com/pricing',
+  },
+  USER_DOES_NOT_EXIST: { code: '60016', status: 401, message: "User doesn't exist" },
+  TOKEN_REUSED: { code: '60019', status: 401, message: 'Token is invalid. Token was used recently.' },
+  TOKEN_INVALID: { code: '60020', status: 401, message: 'Token is invalid' },
+  GENERIC_TOKENS_DISABLED: {
+    code: '60123',
+    status: 400,
+    message: 'Generic authenticator tokens are disabled for this application.',
+  },
   // Beyond Authy's table but in its shape: routes we do not have, oversized requests, bugs.
   ROUTE_NOT_FOUND: { code: '60000', status: 404, message: 'Resource not found' },
+  QR_NOT_FOUND: { code: '60000', status: 404, message: 'QR code not found or expired' },
+  ADMIN_UNAUTHORIZED: { code: '60001', status: 401, message: 'Invalid admin token' },
   REQUEST_TOO_LARGE: { code: '60002', status: 413, message: 'Invalid request: the request is too large' },
   INTERNAL: { code: '60000', status: 500, message: 'An internal error occurred' },
 } as const satisfies Record<string, { code: string; status: number; message: string }>;
@@ -29,6 +56,8 @@ export interface Failure {
   message?: string;
   /** Per-field messages, rendered inside `errors` and at the top level (Authy does both). */
   fields?: Record<string, string>;
+  /** Top-level only, right after `message` (verify's `"token":"is invalid"`). */
+  head?: Record<string, string>;
 }
 
 export const fail = (error: ErrorName, extra: Omit<Failure, 'ok' | 'error'> = {}): Failure => ({

@@ -43,3 +43,24 @@ export function maskNational(national: string): string {
 export function nationalOf(e164: string, countryCode: number): string {
   return e164.slice(String(countryCode).length + 1);
 }
+
+/** `+1-XXX-XXX-XX42` (sms and call bodies, logs): the calling code and the last two digits. */
+export function maskCellphone(countryCode: number, national: string): string {
+  const hidden = 'X'.repeat(Math.max(0, national.length - 2));
+  const groups: string[] = [];
+  for (let i = 0; i < hidden.length; i += 3) groups.push(hidden.slice(i, i + 3));
+  if (groups.length > 0) groups[groups.length - 1] += national.slice(-2);
+  else groups.push(national);
+  return `+${countryCode}-${groups.join('-')}`;
+}
+
+/** An E.164 number masked for a log line, when only the number is at hand. */
+export function maskE164(e164: string): string {
+  const parsed = parsePhoneNumberFromString(e164);
+  return parsed ? maskCellphone(Number(parsed.countryCallingCode), parsed.nationalNumber) : 'X'.repeat(Math.max(0, e164.length - 2)) + e164.slice(-2);
+}
+
+/** ISO 3166 region of an E.164 number (for the locale of its messages). */
+export function regionOf(e164: string): string | undefined {
+  return parsePhoneNumberFromString(e164)?.country;
+}

@@ -1,5 +1,6 @@
 // One Kysely instance per process, over better-sqlite3 (embedded default) or pg.
 import { mkdirSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
@@ -12,6 +13,10 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Store {
   db: Kysely<DB>;
   dialect: Dialect;
+  /** SQLite: frames copied back from the WAL by the background checkpointer so far. */
+  checkpointed?(): number;
+  /** The raw client rate-limiter-flexible drives (its own SQLite connection, or the pg pool). */
+  limiterClient: { storeType: 'better-sqlite3'; client: SQLite.Database } | { storeType: 'postgres'; client: pg.Pool };
   close(): Promise<void>;
 }
 
@@ -23,19 +28,121 @@ export function openStore(databaseUrl: string): Store {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
     // A dropped connection must not crash the process; the next query gets a fresh one.
     pool.on('error', () => {});
-    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    return { db, dialect: 'postgres', close: () => db.destroy() };
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: withNamedStatements(pool) }) });
+    return { db, dialect: 'postgres', limiterClient: { storeType: 'postgres', client: pool }, close: () => db.destroy() };
   }
   const file = databaseUrl.replace(/^sqlite:(\/\/)?/, '');
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const sqlite = connectSqlite(file);
+  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const checkpointer = file === ':memory:' ? undefined : startCheckpointer(file);
+  // Its own connection: Kysely's transactions span awaits, and a counter written on the same
+  // connection meanwhile would join (and roll back with) someone else's transaction.
+  let limiter: SQLite.Database | undefined;
+  return {
+    db,
+    dialect: 'sqlite',
+    get limiterClient() {
+      limiter ??= connectSqlite(file);
+      return { storeType: 'better-sqlite3' as const, client: limiter };
+    },
+    checkpointed: () => checkpointer?.frames ?? 0,
+    close: async () => {
+      await checkpointer?.stop();
+      limiter?.close();
+      await db.destroy();
+    },
+  };
+}
+
+/**
+ * Checkpoints run on a worker thread with its own connection (and connections of this process
+ * never checkpoint on commit), so a request never pays for copying the WAL back.
+ */
+function startCheckpointer(file: string, intervalMs = 500) {
+  const worker = new Worker(new URL('./checkpoint-worker.mjs', import.meta.url), { workerData: { file, intervalMs }, execArgv: [] });
+  const state = {
+    frames: 0,
+    stop: async () => {
+      worker.ref(); // keep the process alive until the worker has closed its connection
+      worker.postMessage('stop');
+      await new Promise((resolve) => worker.once('exit', resolve));
+    },
+  };
+  worker.on('message', (m: { checkpointed?: number }) => {
+    if (typeof m.checkpointed === 'number' && m.checkpointed > 0) state.frames += m.checkpointed;
+  });
+  worker.on('error', () => {}); // a checkpoint that fails is retried on the next tick
+  worker.unref();
+  return state;
+}
+
+function connectSqlite(file: string): SQLite.Database {
   const sqlite = new SQLite(file);
   sqlite.pragma('journal_mode = WAL');
   // NORMAL in WAL mode: a commit survives a crash of the process (kill -9); see README.
   sqlite.pragma(`synchronous = ${process.env.OPENFACTOR_SQLITE_SYNCHRONOUS ?? 'NORMAL'}`);
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { db, dialect: 'sqlite', close: () => db.destroy() };
+  // The background checkpointer does this work (see startCheckpointer).
+  sqlite.pragma('wal_autocheckpoint = 0');
+  // Lookups by id read a few pages each; from a mapping and a 64 MiB cache they cost no syscall.
+  sqlite.pragma(`mmap_size = ${Number(process.env.OPENFACTOR_SQLITE_MMAP_BYTES ?? 1 << 30)}`);
+  sqlite.pragma('cache_size = -65536');
+  return sqlite;
+}
+
+/**
+ * Kysely sends every query unnamed, so PostgreSQL parses and plans it each time. Named, each
+ * connection prepares a statement once and then only binds and executes it (bench: PostgreSQL's
+ * CPU, not OpenFactor's, limited verify). Our SQL texts are a small fixed set (no IN lists).
+ */
+function withNamedStatements(pool: pg.Pool): pg.Pool {
+  const named = new WeakSet<pg.PoolClient>();
+  const names = new Map<string, string>();
+  const nameOf = (text: string) => {
+    let n = names.get(text);
+    if (!n) {
+      n = `of${names.size}`;
+      names.set(text, n);
+    }
+    return n;
+  };
+  const connect = async () => {
+    const client = await pool.connect();
+    if (!named.has(client)) {
+      named.add(client);
+      // Only Kysely's promise-style `query(text, values)`; the pool itself (rate-limiter-flexible)
+      // calls with a callback, left as it is.
+      const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...args: unknown[]) =>
+        args.length === 2 && typeof args[0] === 'string' && Array.isArray(args[1])
+          ? query({ name: nameOf(args[0]), text: args[0], values: args[1] })
+          : query(...args);
+    }
+    return client;
+  };
+  return new Proxy(pool, { get: (target, prop, receiver) => (prop === 'connect' ? connect : Reflect.get(target, prop, receiver)) });
+}
+
+/**
+ * Kysely prepares every query anew; preparing cost more than running an indexed lookup (bench).
+ * Statements are reusable in better-sqlite3 as long as nobody iterates them, and we never stream.
+ */
+function withStatementCache(sqlite: SQLite.Database) {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    prepare(sql: string) {
+      let stmt = cache.get(sql);
+      if (!stmt) {
+        if (cache.size >= 1000) cache.clear(); // dynamic SQL (IN lists) must not grow it forever
+        stmt = sqlite.prepare(sql);
+        cache.set(sql, stmt);
+      }
+      return stmt;
+    },
+    close: () => sqlite.close(),
+  };
 }
 
 export async function migrate(store: Store): Promise<string[]> {

@@ -71,6 +71,106 @@ const steps: Record<string, Step> = {
       .addColumn('value', 'text', (c) => c.notNull())
       .execute();
   },
+
+  // Issue 3: one-time passwords. Settings live on the application row; secrets are sealed.
+  '0002_tokens': async (db, dialect) => {
+    const settings: [string, number][] = [
+      ['token_length', 7],
+      ['code_ttl_seconds', 600],
+      ['generic_tokens_enabled', 1],
+      ['verify_max_failures', 10],
+      ['verify_failure_window_seconds', 900],
+      ['verify_lockout_seconds', 900],
+      ['sends_per_hour', 10],
+    ];
+    for (const [column, value] of settings) {
+      await db.schema.alterTable('applications').addColumn(column, 'integer', (c) => c.notNull().defaultTo(value)).execute();
+    }
+    // Nullable: users created before this migration get a seed on first use.
+    await db.schema.alterTable('users').addColumn('totp_seed_sealed', 'text').execute();
+    await db.schema.alterTable('users').addColumn('totp_last_step', 'bigint').execute();
+    await db.schema.alterTable('users').addColumn('totp_drift', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    // The attempt cap lives in the row verify reads anyway: no extra read on the hot path.
+    await db.schema.alterTable('users').addColumn('verify_failures', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema.alterTable('users').addColumn('verify_window_start', 'bigint').execute();
+    await db.schema.alterTable('users').addColumn('verify_locked_until', 'bigint').execute();
+
+    // Authenticator devices (the 'ignored' upgrade, verify's `device`); registered by issue 5.
+    await tableWithId(db, dialect, 'devices')
+      .addColumn('app_id', 'integer', (c) => c.notNull().references('applications.id').onDelete('cascade'))
+      .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('os_type', 'text', (c) => c.notNull())
+      .addColumn('registration_method', 'text', (c) => c.notNull())
+      .addColumn('ip', 'text')
+      .addColumn('city', 'text')
+      .addColumn('region', 'text')
+      .addColumn('country', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_sync_at', 'bigint')
+      .addColumn('deleted_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('devices_user').on('devices').columns(['user_id']).execute();
+
+    // The generic-authenticator (QR) secret: one per user, replaced on every request.
+    await db.schema
+      .createTable('authenticators')
+      .addColumn('user_id', 'integer', (c) => c.primaryKey().references('users.id').onDelete('cascade'))
+      .addColumn('app_id', 'integer', (c) => c.notNull().references('applications.id').onDelete('cascade'))
+      .addColumn('secret_sealed', 'text', (c) => c.notNull())
+      .addColumn('label', 'text', (c) => c.notNull())
+      .addColumn('issuer', 'text', (c) => c.notNull())
+      .addColumn('qr_token', 'text', (c) => c.notNull().unique())
+      .addColumn('qr_size', 'integer', (c) => c.notNull())
+      .addColumn('qr_expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_step', 'bigint')
+      .addColumn('drift', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+
+    // Codes sent by SMS, voice or email: only a keyed hash is kept.
+    await tableWithId(db, dialect, 'sent_codes')
+      .addColumn('app_id', 'integer', (c) => c.notNull().references('applications.id').onDelete('cascade'))
+      .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('channel', 'text', (c) => c.notNull())
+      .addColumn('code_hash', 'text', (c) => c.notNull())
+      .addColumn('action', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('used_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('sent_codes_user_hash').on('sent_codes').columns(['user_id', 'code_hash']).execute();
+
+    // The delivery outbox: a message is a row until a provider has it (issue 4 adds providers).
+    // `id` orders messages as they were accepted; `sid` ('SM…', 'CA…', 'EM…') is the public id.
+    await tableWithId(db, dialect, 'outbox')
+      .addColumn('sid', 'text', (c) => c.notNull().unique())
+      .addColumn('app_id', 'integer', (c) => c.notNull().references('applications.id').onDelete('cascade'))
+      .addColumn('user_id', 'integer')
+      .addColumn('channel', 'text', (c) => c.notNull())
+      .addColumn('destination', 'text', (c) => c.notNull())
+      .addColumn('text_sealed', 'text', (c) => c.notNull())
+      .addColumn('locale', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
+      .addColumn('claimed_until', 'bigint')
+      .addColumn('provider', 'text')
+      .addColumn('provider_message_id', 'text')
+      .addColumn('provider_result', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('outbox_due').on('outbox').columns(['status', 'next_attempt_at']).execute();
+    await db.schema.createIndex('outbox_app').on('outbox').columns(['app_id', 'id']).execute();
+
+    // rate-limiter-flexible's own table layout (attempt caps, send caps), shared by its limiters.
+    await db.schema
+      .createTable('rate_limits')
+      .addColumn('key', 'varchar(255)', (c) => c.primaryKey())
+      .addColumn('points', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('expire', 'bigint')
+      .execute();
+  },
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -13,6 +13,14 @@ export interface ApplicationsTable {
   calls_enabled: Generated<number>;
   onetouch_enabled: Generated<number>;
   created_at: number;
+  /** Settings (issue 3); see migration 0002 for defaults. */
+  token_length: Generated<number>;
+  code_ttl_seconds: Generated<number>;
+  generic_tokens_enabled: Generated<number>;
+  verify_max_failures: Generated<number>;
+  verify_failure_window_seconds: Generated<number>;
+  verify_lockout_seconds: Generated<number>;
+  sends_per_hour: Generated<number>;
 }
 
 export interface UsersTable {
@@ -23,6 +31,77 @@ export interface UsersTable {
   email: string;
   confirmed: number;
   created_at: number;
+  totp_seed_sealed: string | null;
+  /** The last app-TOTP step accepted (replay), and the learned clock offset in steps (drift). */
+  totp_last_step: number | null;
+  totp_drift: Generated<number>;
+  /** Wrong tokens since `verify_window_start`; verification refused until `verify_locked_until`. */
+  verify_failures: Generated<number>;
+  verify_window_start: number | null;
+  verify_locked_until: number | null;
+}
+
+export interface DevicesTable {
+  id: Generated<number>;
+  app_id: number;
+  user_id: number;
+  os_type: string;
+  registration_method: string;
+  ip: string | null;
+  city: string | null;
+  region: string | null;
+  country: string | null;
+  created_at: number;
+  last_sync_at: number | null;
+  deleted_at: number | null;
+}
+
+export interface AuthenticatorsTable {
+  user_id: number;
+  app_id: number;
+  secret_sealed: string;
+  label: string;
+  issuer: string;
+  qr_token: string;
+  qr_size: number;
+  qr_expires_at: number;
+  last_step: number | null;
+  drift: Generated<number>;
+  created_at: number;
+}
+
+export interface SentCodesTable {
+  id: Generated<number>;
+  app_id: number;
+  user_id: number;
+  channel: 'sms' | 'voice' | 'email';
+  code_hash: string;
+  action: string | null;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'failed';
+
+export interface OutboxTable {
+  id: Generated<number>;
+  sid: string;
+  app_id: number;
+  user_id: number | null;
+  channel: 'sms' | 'voice' | 'email';
+  destination: string;
+  text_sealed: string;
+  locale: string;
+  status: OutboxStatus;
+  attempts: Generated<number>;
+  next_attempt_at: number;
+  claimed_until: number | null;
+  provider: string | null;
+  provider_message_id: string | null;
+  provider_result: string | null;
+  created_at: number;
+  updated_at: number;
 }
 
 export interface UserEmailsTable {
@@ -64,4 +143,8 @@ export interface DB {
   activities: ActivitiesTable;
   usage_monthly: UsageMonthlyTable;
   meta: MetaTable;
+  devices: DevicesTable;
+  authenticators: AuthenticatorsTable;
+  sent_codes: SentCodesTable;
+  outbox: OutboxTable;
 }

@@ -49,7 +49,7 @@ test('app stats: one row per month with exactly the seven keys, counting users a
 
 test('stats cover every month since the application was created, at most twelve', async () => {
   const created = Date.UTC(2026, 2, 15); // mid-March
-  const app = { id: t.appId, name: 'x', plan: 'p', smsEnabled: true, callsEnabled: true, onetouchEnabled: true, createdAt: created };
+  const app = { ...(await t.of.services.applications.find(t.appId))!, createdAt: created };
   const june = await t.of.services.applications.stats(app, Date.UTC(2026, 5, 2));
   assert.deepEqual(june.stats.map((s) => `${s.month} ${s.year}`), ['March 2026', 'April 2026', 'May 2026', 'June 2026']);
   const later = await t.of.services.applications.stats(app, Date.UTC(2028, 0, 10));

@@ -52,3 +52,19 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv): { status: number
   const r = spawnSync(process.execPath, ['bin/openfactor.mjs', ...args], { cwd: root, env, encoding: 'utf8' });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+/** A user created over HTTP on a spawned server (a US number `+1 415 555 xxxx`). */
+export async function createUserOver(url: string, apiKey: string, phone: string, email = `u${phone}@example.com`): Promise<number> {
+  const res = await fetch(`${url}/protected/json/users/new`, {
+    method: 'POST',
+    headers: { 'x-authy-api-key': apiKey, 'content-type': 'application/x-www-form-urlencoded' },
+    body: `user[email]=${encodeURIComponent(email)}&user[cellphone]=${phone}&user[country_code]=1`,
+  });
+  const body = await res.json();
+  if (res.status !== 200) throw new Error(`users/new: ${res.status} ${JSON.stringify(body)}`);
+  return body.user.id;
+}
+
+/** `openfactor outbox --json`, parsed: newest first. */
+export const outboxLines = (env: NodeJS.ProcessEnv): any[] =>
+  runCli(['outbox', '--json'], env).stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));

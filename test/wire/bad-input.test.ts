@@ -23,6 +23,12 @@ const ROUTES = (id: number | string): [string, string][] => [
   ['POST', `/protected/{f}/users/${id}/remove`],
   ['POST', `/protected/{f}/users/${id}/delete`],
   ['POST', `/protected/{f}/users/delete/${id}`],
+  ['POST', `/protected/{f}/users/${id}/update`],
+  ['GET', `/protected/{f}/sms/${id}`],
+  ['GET', `/protected/{f}/call/${id}`],
+  ['GET', `/protected/{f}/verify/1234567/${id}`],
+  ['POST', `/protected/{f}/users/${id}/secret`],
+  ['POST', `/protected/{f}/email/${id}`],
 ];
 
 const NASTY = [
@@ -41,8 +47,8 @@ function badBodies(): BadBody[] {
   const out: BadBody[] = [];
   for (const v of NASTY) {
     const name = JSON.stringify(v.slice(0, 12));
-    out.push({ name: `form ${name}`, wellFormed: true, contentType: 'application/x-www-form-urlencoded', body: `user[email]=${encodeURIComponent(v)}&user[cellphone]=${encodeURIComponent(v)}&user[country_code]=${encodeURIComponent(v)}&type=${encodeURIComponent(v)}&data=${encodeURIComponent(v)}&user_ip=${encodeURIComponent(v)}` });
-    out.push({ name: `json ${name}`, wellFormed: true, contentType: 'application/json', body: JSON.stringify({ user: { email: v, cellphone: v, country_code: v }, type: v, data: v, user_ip: v, send_install_link_via_sms: v }) });
+    out.push({ name: `form ${name}`, wellFormed: true, contentType: 'application/x-www-form-urlencoded', body: `user[email]=${encodeURIComponent(v)}&user[cellphone]=${encodeURIComponent(v)}&user[country_code]=${encodeURIComponent(v)}&type=${encodeURIComponent(v)}&data=${encodeURIComponent(v)}&user_ip=${encodeURIComponent(v)}&force=${encodeURIComponent(v)}&action=${encodeURIComponent(v)}&action_message=${encodeURIComponent(v)}&locale=${encodeURIComponent(v)}&qr_size=${encodeURIComponent(v)}&label=${encodeURIComponent(v)}&email=${encodeURIComponent(v)}` });
+    out.push({ name: `json ${name}`, wellFormed: true, contentType: 'application/json', body: JSON.stringify({ user: { email: v, cellphone: v, country_code: v }, type: v, data: v, user_ip: v, send_install_link_via_sms: v, force: v, action: v, action_message: v, locale: v, qr_size: v, label: v, email: v }) });
     if (!/[<&\u0000-\u001f]/.test(v)) out.push({ name: `xml ${name}`, wellFormed: true, contentType: 'application/xml', body: `<user><email>${v}</email><cellphone>${v}</cellphone></user>` });
     else out.push({ name: `xml broken by ${name}`, contentType: 'application/xml', body: `<user><email>${v}</email><cellphone>${v}</cellphone></user>` });
   }
@@ -80,6 +86,9 @@ async function snapshot() {
     users: await db.selectFrom('users').selectAll().orderBy('id').execute(),
     emails: await db.selectFrom('user_emails').selectAll().orderBy('user_id').execute(),
     activities: await db.selectFrom('activities').select(['user_id', 'type', 'data']).orderBy('id').execute(),
+    codes: await db.selectFrom('sent_codes').selectAll().orderBy('id').execute(),
+    outbox: await db.selectFrom('outbox').select(['sid', 'status']).orderBy('id').execute(),
+    authenticators: await db.selectFrom('authenticators').selectAll().orderBy('user_id').execute(),
   });
 }
 
@@ -115,6 +124,33 @@ test('malformed, oversized, wrongly typed bodies on every route, JSON and XML', 
   }
   assert.ok(n > 500, `${n} bad requests checked`);
   assert.equal(await snapshot(), before, 'stored data unchanged');
+});
+
+test('hostile parameters on the token routes for a real user: 4xx, or the request done with safe defaults', async () => {
+  // A wrong token is a failed attempt whatever else the request carries: it counts towards the
+  // attempt cap (default 10), which then locks verification. That is the only change allowed.
+  const withoutAttempts = async () => JSON.stringify({ ...JSON.parse(await snapshot()), users: undefined, attemptFree: (await t.store.db.selectFrom('users').selectAll().orderBy('id').execute()).map(({ verify_failures, verify_window_start, verify_locked_until, ...u }) => u) });
+  const before = await withoutAttempts();
+  let wrongGuesses = 0;
+  let lockedAnswers = 0;
+  for (const v of NASTY) {
+    const q = encodeURIComponent(v);
+    for (const url of [`/protected/json/sms/${userId}?force=${q}`, `/protected/json/call/${userId}?action=${encodeURIComponent(v.repeat(300).slice(0, 300))}`, `/protected/json/verify/${q}/${userId}?force=true`, `/protected/json/verify/1234567/${userId}?force=${q}`, `/protected/json/verify/1234567/${userId}?force=true&user_ip=${q}`]) {
+      const r = await call(t.of.server, 'GET', url, { key: t.apiKey });
+      assertAuthyError(r, `GET ${url.slice(0, 80)}`);
+      if (r.json.error_code === '60020') wrongGuesses++;
+      if (r.json.error_code === '60003') lockedAnswers++;
+    }
+    const secret = await call(t.of.server, 'POST', `/protected/json/users/${userId}/secret`, { key: t.apiKey, form: `qr_size=${q}` });
+    assertAuthyError(secret, `secret qr_size=${v.slice(0, 12)}`);
+    const update = await call(t.of.server, 'POST', `/protected/json/users/${userId}/update`, { key: t.apiKey, form: `email=${q}` });
+    assertAuthyError(update, `update email=${v.slice(0, 12)}`);
+  }
+  assert.equal(await withoutAttempts(), before, 'nothing sent, nothing changed');
+  const [user] = await t.store.db.selectFrom('users').select(['verify_failures', 'verify_locked_until']).where('id', '=', userId).execute();
+  assert.equal(wrongGuesses, 10, 'ten wrong tokens answered 60020, then the cap');
+  assert.ok(lockedAnswers > 0 && Number(user.verify_locked_until) > Date.now(), 'the cap locked verification');
+  await t.store.db.updateTable('users').set({ verify_failures: 0, verify_window_start: null, verify_locked_until: null }).where('id', '=', userId).execute();
 });
 
 test('bad query strings, paths and ids', async () => {

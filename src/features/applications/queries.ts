@@ -1,12 +1,36 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../store/schema.ts';
+import { prepared } from '../../store/prepared.ts';
 
 export type ApplicationRow = Awaited<ReturnType<typeof findApplicationByKeyHash>> & {};
 
-const APP_COLUMNS = ['id', 'name', 'plan', 'sms_enabled', 'calls_enabled', 'onetouch_enabled', 'created_at'] as const;
+const APP_COLUMNS = [
+  'id',
+  'name',
+  'plan',
+  'sms_enabled',
+  'calls_enabled',
+  'onetouch_enabled',
+  'created_at',
+  'token_length',
+  'code_ttl_seconds',
+  'generic_tokens_enabled',
+  'verify_max_failures',
+  'verify_failure_window_seconds',
+  'verify_lockout_seconds',
+  'sends_per_hour',
+] as const;
 
-export const findApplicationByKeyHash = (db: Kysely<DB>, hash: string) =>
-  db.selectFrom('applications').select(APP_COLUMNS).where('api_key_hash', '=', hash).executeTakeFirst();
+export type SettingsColumn = (typeof APP_COLUMNS)[number] & ('sms_enabled' | 'calls_enabled' | 'onetouch_enabled' | 'token_length' | 'code_ttl_seconds' | 'generic_tokens_enabled' | 'verify_max_failures' | 'verify_failure_window_seconds' | 'verify_lockout_seconds' | 'sends_per_hour');
+
+export const updateSettings = (db: Kysely<DB>, id: number, values: Partial<Record<SettingsColumn, number>>) =>
+  db.updateTable('applications').set(values).where('id', '=', id).executeTakeFirst();
+
+// Every authenticated request runs this: compiled once (see store/prepared.ts).
+const byKeyHash = prepared((db: Kysely<DB>, hash: string) =>
+  db.selectFrom('applications').select(APP_COLUMNS).where('api_key_hash', '=', hash),
+);
+export const findApplicationByKeyHash = (db: Kysely<DB>, hash: string) => byKeyHash.first(db, hash);
 
 export const findApplication = (db: Kysely<DB>, id: number) =>
   db.selectFrom('applications').select(APP_COLUMNS).where('id', '=', id).executeTakeFirst();

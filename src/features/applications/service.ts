@@ -12,7 +12,46 @@ export interface Application {
   callsEnabled: boolean;
   onetouchEnabled: boolean;
   createdAt: number;
+  settings: Settings;
 }
+
+/** What an operator may change per application (`openfactor apps settings`). */
+export interface Settings {
+  /** Digits of app TOTPs and of SMS, voice and email codes (6–8). */
+  tokenLength: number;
+  /** How long an SMS, voice or email code verifies. */
+  codeTtlSeconds: number;
+  /** `users/{id}/secret` (QR enrolment of Google-Authenticator-style apps). */
+  genericTokensEnabled: boolean;
+  /** Attempt cap: this many wrong verifies within the window lock the user's verification… */
+  verifyMaxFailures: number;
+  verifyFailureWindowSeconds: number;
+  /** …for this long, even for a correct code. */
+  verifyLockoutSeconds: number;
+  /** SMS, voice and email codes a user may request per hour. */
+  sendsPerHour: number;
+}
+
+/** Bounds operators may set; outside them the CLI refuses. */
+export const SETTING_BOUNDS: Record<keyof Settings, [number, number]> = {
+  tokenLength: [6, 8],
+  codeTtlSeconds: [60, 3600],
+  genericTokensEnabled: [0, 1],
+  verifyMaxFailures: [1, 1000],
+  verifyFailureWindowSeconds: [10, 86_400],
+  verifyLockoutSeconds: [1, 86_400],
+  sendsPerHour: [1, 10_000],
+};
+
+const SETTING_COLUMNS: Record<keyof Settings, q.SettingsColumn> = {
+  tokenLength: 'token_length',
+  codeTtlSeconds: 'code_ttl_seconds',
+  genericTokensEnabled: 'generic_tokens_enabled',
+  verifyMaxFailures: 'verify_max_failures',
+  verifyFailureWindowSeconds: 'verify_failure_window_seconds',
+  verifyLockoutSeconds: 'verify_lockout_seconds',
+  sendsPerHour: 'sends_per_hour',
+};
 
 const toApplication = (r: NonNullable<Awaited<ReturnType<typeof q.findApplication>>>): Application => ({
   id: r.id,
@@ -22,6 +61,15 @@ const toApplication = (r: NonNullable<Awaited<ReturnType<typeof q.findApplicatio
   callsEnabled: r.calls_enabled === 1,
   onetouchEnabled: r.onetouch_enabled === 1,
   createdAt: Number(r.created_at),
+  settings: {
+    tokenLength: r.token_length,
+    codeTtlSeconds: r.code_ttl_seconds,
+    genericTokensEnabled: r.generic_tokens_enabled === 1,
+    verifyMaxFailures: r.verify_max_failures,
+    verifyFailureWindowSeconds: r.verify_failure_window_seconds,
+    verifyLockoutSeconds: r.verify_lockout_seconds,
+    sendsPerHour: r.sends_per_hour,
+  },
 });
 
 /** The sealed copy of the key is bound to its row; callbacks are signed with it later. */
@@ -60,6 +108,24 @@ export class Applications {
     if (apiKey.length > 256) return undefined;
     const row = await q.findApplicationByKeyHash(this.db, hashApiKey(apiKey));
     return row && toApplication(row);
+  }
+
+  async find(id: number): Promise<Application | undefined> {
+    const row = await q.findApplication(this.db, id);
+    return row && toApplication(row);
+  }
+
+  /** Changes settings; returns the application as it now is, or a message naming a bad value. */
+  async updateSettings(id: number, patch: Partial<Record<keyof Settings, number | boolean>>): Promise<Application | string | undefined> {
+    const values: Partial<Record<q.SettingsColumn, number>> = {};
+    for (const [name, raw] of Object.entries(patch) as [keyof Settings, number | boolean][]) {
+      const value = typeof raw === 'boolean' ? Number(raw) : raw;
+      const [lo, hi] = SETTING_BOUNDS[name];
+      if (!Number.isInteger(value) || value < lo || value > hi) return `${name} must be an integer from ${lo} to ${hi}`;
+      values[SETTING_COLUMNS[name]] = value;
+    }
+    if (Object.keys(values).length > 0) await q.updateSettings(this.db, id, values);
+    return this.find(id);
   }
 
   async list(): Promise<Application[]> {
@@ -137,11 +203,11 @@ function monthsBetween(fromMs: number, toMs: number, max: number): string[] {
 }
 
 /**
- * Per-application API call counts, kept in memory and added to the database about once a
- * second, so that counting costs the hot paths no write.
+ * Per-application usage counts (API calls, successful verifies), kept in memory and added to
+ * the database about once a second, so that counting costs the hot paths no write.
  */
 export class UsageCounter {
-  private pending = new Map<number, number>();
+  private pending = new Map<string, number>();
   private timer?: NodeJS.Timeout;
 
   constructor(private readonly db: Kysely<DB>) {}
@@ -152,7 +218,12 @@ export class UsageCounter {
   }
 
   countApiCall(appId: number): void {
-    this.pending.set(appId, (this.pending.get(appId) ?? 0) + 1);
+    this.count(appId, 'api_calls');
+  }
+
+  count(appId: number, column: 'api_calls' | 'auths'): void {
+    const key = `${appId}:${column}`;
+    this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
   }
 
   async flush(): Promise<void> {
@@ -160,7 +231,10 @@ export class UsageCounter {
     const batch = this.pending;
     this.pending = new Map();
     const month = monthOf(Date.now());
-    for (const [appId, n] of batch) await q.addUsage(this.db, appId, month, 'api_calls', n);
+    for (const [key, n] of batch) {
+      const [appId, column] = key.split(':');
+      await q.addUsage(this.db, Number(appId), month, column as 'api_calls' | 'auths', n);
+    }
   }
 
   async stop(): Promise<void> {

@@ -1,14 +1,17 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../../store/schema.ts';
+import { prepared } from '../../store/prepared.ts';
 import { addUsage } from '../applications/queries.ts';
 
-export const findUser = (db: Kysely<DB>, appId: number, id: number) =>
+// The user lookup behind status, verify and sms: compiled once (see store/prepared.ts).
+const userById = prepared((db: Kysely<DB>, appId: number, id: number) =>
   db
     .selectFrom('users')
     .select(['id', 'country_code', 'phone_e164', 'email', 'confirmed', 'created_at'])
     .where('id', '=', id)
-    .where('app_id', '=', appId)
-    .executeTakeFirst();
+    .where('app_id', '=', appId),
+);
+export const findUser = (db: Kysely<DB>, appId: number, id: number) => userById.first(db, appId, id);
 
 export interface NewUser {
   appId: number;
@@ -23,7 +26,11 @@ export interface NewUser {
  * The user for this phone in this application: created, or found (an extra email is kept).
  * Safe under concurrent calls for the same phone: the unique index decides.
  */
-export async function upsertUserByPhone(db: Kysely<DB>, u: NewUser): Promise<{ id: number; created: boolean }> {
+export async function upsertUserByPhone(
+  db: Kysely<DB>,
+  u: NewUser,
+  sealSeed: (id: number) => string,
+): Promise<{ id: number; created: boolean }> {
   return db.transaction().execute(async (trx) => {
     const inserted = await trx
       .insertInto('users')
@@ -32,6 +39,8 @@ export async function upsertUserByPhone(db: Kysely<DB>, u: NewUser): Promise<{ i
       .returning('id')
       .executeTakeFirst();
     if (inserted) {
+      // The seed is sealed with the row's id as additional data, so it is written second.
+      await trx.updateTable('users').set({ totp_seed_sealed: sealSeed(inserted.id) }).where('id', '=', inserted.id).execute();
       await addUsage(trx, u.appId, u.month, 'users', 1);
       return { id: inserted.id, created: true };
     }
@@ -72,3 +81,6 @@ export const insertActivity = (
 export const activitiesOf = (db: Kysely<DB>, userId: number) =>
   db.selectFrom('activities').select(['type', 'data', 'user_ip', 'created_at']).where('user_id', '=', userId).orderBy('id').execute();
 
+
+export const updateEmail = (db: Kysely<DB>, appId: number, id: number, email: string) =>
+  db.updateTable('users').set({ email }).where('id', '=', id).where('app_id', '=', appId).executeTakeFirst();

@@ -84,6 +84,15 @@ export function userRoutes(users: Users): AuthyRoute<Application>[] {
     },
     {
       method: 'POST',
+      paths: ['/users/:authy_id/update'],
+      summary: "Change a user's email address",
+      tags: ['users'],
+      input: Type.Object({ email: Type.String({ format: 'email' }) }),
+      output: Ok('User was updated successfully'),
+      handle: ({ app, path, params }) => users.updateEmail(app, path.authy_id, params),
+    },
+    {
+      method: 'POST',
       paths: ['/users/:authy_id/register_activity'],
       summary: 'Record a user activity',
       tags: ['users'],

@@ -1,6 +1,8 @@
 // Users: enrolment by email + phone + country code, status, removal, activity.
 import { isIP } from 'node:net';
 import type { Kysely } from 'kysely';
+import { seal, type MasterKey } from '../../core/crypto.ts';
+import { newSecret } from '../../core/otp.ts';
 import { fail, invalidParameter, type Failure } from '../../core/errors.ts';
 import { readBool, readHash, readString, type Params } from '../../core/params.ts';
 import { isSupportedCallingCode, maskNational, nationalOf, normalizeCallingCode, parsePhone } from '../../core/phone.ts';
@@ -65,11 +67,15 @@ export function readNewUser(params: Params): Result<UserInput> {
 }
 
 export class Users {
-  constructor(private readonly db: Kysely<DB>) {}
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly keys: MasterKey[],
+  ) {}
 
   async create(app: Application, input: UserInput): Promise<{ id: number; created: boolean }> {
     const now = Date.now();
-    return q.upsertUserByPhone(this.db, { appId: app.id, countryCode: input.countryCode, e164: input.e164, email: input.email, now, month: monthOf(now) });
+    const user = { appId: app.id, countryCode: input.countryCode, e164: input.e164, email: input.email, now, month: monthOf(now) };
+    return q.upsertUserByPhone(this.db, user, (id) => sealTotpSeed(this.keys[0], id, newSecret()));
   }
 
   async status(app: Application, idText: string) {
@@ -96,6 +102,18 @@ export class Users {
         success: true,
       },
     };
+  }
+
+  /** `POST users/{id}/update` (authy-ruby): a new email address. */
+  async updateEmail(app: Application, idText: string, params: Params) {
+    const id = parseAuthyId(idText);
+    if (id === undefined || !(await q.findUser(this.db, app.id, id))) return fail('USER_NOT_FOUND');
+    const r = readString(params, 'email');
+    const email = r.ok ? r.value?.trim() : undefined;
+    if (!r.ok || !email) return fail('USER_INVALID', { fields: { email: BLANK } });
+    if (email.length > 254 || !EMAIL.test(email)) return fail('USER_INVALID', { fields: { email: 'is invalid' } });
+    await q.updateEmail(this.db, app.id, id, email);
+    return { ok: true as const, body: { message: 'User was updated successfully', success: true } };
   }
 
   async remove(app: Application, idText: string) {
@@ -126,3 +144,7 @@ export class Users {
     return { ok: true as const, body: { message: 'Activity was created.', success: true } };
   }
 }
+
+/** The additional data that binds a user's sealed TOTP seed to its row. */
+export const totpSeedContext = (userId: number) => `users:${userId}:totp_seed`;
+export const sealTotpSeed = (mk: MasterKey, userId: number, seed: Buffer) => seal(mk, seed, totpSeedContext(userId));

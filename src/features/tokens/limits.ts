@@ -1,0 +1,36 @@
+// Sends per user per hour, counted in the database (rate-limiter-flexible's SQLite or PostgreSQL
+// store), so the cap holds across restarts and across every process sharing the database.
+// (The verify attempt cap lives in the user's row instead: verify reads that row anyway.)
+import { RateLimiterPostgres, RateLimiterRes, RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Store } from '../../store/db.ts';
+import type { Settings } from '../applications/service.ts';
+
+export class SafetyLimits {
+  /** One limiter per (kind, points, duration): applications may differ in their settings. */
+  private limiters = new Map<string, RateLimiterAbstract>();
+
+  constructor(private readonly store: Store) {}
+
+  private limiter(kind: string, points: number, duration: number): RateLimiterAbstract {
+    const id = `${kind}:${points}:${duration}`;
+    let l = this.limiters.get(id);
+    if (!l) {
+      const { storeType, client } = this.store.limiterClient;
+      const opts = { storeClient: client, storeType, tableName: 'rate_limits', tableCreated: true, keyPrefix: kind, points, duration };
+      l = storeType === 'postgres' ? new RateLimiterPostgres({ ...opts, clearExpiredByTimeout: false }) : new RateLimiterSQLite({ ...opts, clearExpiredByTimeout: false });
+      this.limiters.set(id, l);
+    }
+    return l;
+  }
+
+  /** Takes one send from the user's hourly allowance; false when it is used up. */
+  async takeSend(s: Settings, userId: number): Promise<boolean> {
+    try {
+      await this.limiter('sends', s.sendsPerHour, 3600).consume(String(userId));
+      return true;
+    } catch (e) {
+      if (e instanceof RateLimiterRes) return false;
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,308 @@
+// One-time passwords: codes sent by SMS, voice and email, app TOTPs, QR-enrolled authenticators,
+// and the one verify that accepts any of them — with replay rejection and attempt caps.
+import { createHmac, randomBytes, randomInt } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely } from 'kysely';
+import { Secret, TOTP } from 'otpauth';
+import QRCode from 'qrcode';
+import { deriveKey, seal, unseal, type MasterKey } from '../../core/crypto.ts';
+import { fail, invalidParameter } from '../../core/errors.ts';
+import { emailText, resolveLocale, smsActionText, smsText, voiceText } from '../../core/i18n.ts';
+import { findStep, newSecret, totpStep } from '../../core/otp.ts';
+import { readBool, readString, type Params } from '../../core/params.ts';
+import { maskCellphone, nationalOf, regionOf } from '../../core/phone.ts';
+import type { Outbox } from '../../delivery/outbox.ts';
+import type { DB } from '../../store/schema.ts';
+import type { Outcome } from '../../wire/route.ts';
+import type { Application, UsageCounter } from '../applications/service.ts';
+import { findUser } from '../users/queries.ts';
+import { parseAuthyId, sealTotpSeed, totpSeedContext } from '../users/service.ts';
+import type { SafetyLimits } from './limits.ts';
+import * as q from './queries.ts';
+
+/** App TOTPs and QR authenticators: 30 s steps; one step either side of the learned offset. */
+const STEP_SECONDS = 30;
+const WINDOW = { behind: 1, ahead: 1 };
+/** The learned clock offset never exceeds this many steps (5 minutes) either way. */
+export const MAX_DRIFT_STEPS = 10;
+const QR_DIGITS = 6;
+const QR_LIFETIME_MS = 24 * 3600_000;
+
+const NOT_CHECKED =
+  'Not checked. User has not yet finished the registration process. Pass force=true to this API to check regardless (more secure).';
+
+export interface TokenDeps {
+  db: Kysely<DB>;
+  keys: MasterKey[];
+  outbox: Outbox;
+  /** Tells the delivery worker a message is waiting. */
+  wakeOutbox(): void;
+  limits: SafetyLimits;
+  usage: UsageCounter;
+  log: FastifyBaseLogger;
+}
+
+type Factor =
+  | { kind: 'app'; step: number }
+  | { kind: 'qr'; step: number; createdAt: number }
+  | { kind: 'sms' | 'voice' | 'email' };
+
+type Check = { ok: true; factor: Factor } | { ok: false; reused: boolean };
+
+export class Tokens {
+  private readonly codeKey: Buffer;
+
+  constructor(private readonly d: TokenDeps) {
+    this.codeKey = deriveKey(d.keys[0], 'sent-codes');
+  }
+
+  /** Sent codes are kept as a keyed hash: a database dump reveals none of them. */
+  private hashCode(userId: number, code: string): string {
+    return createHmac('sha256', this.codeKey).update(`${userId}:${code}`).digest('base64url');
+  }
+
+  /** `GET sms/{id}` and `GET call/{id}`. */
+  async send(app: Application, idText: string, params: Params, channel: 'sms' | 'voice'): Promise<Outcome> {
+    const input = readSendParams(params);
+    if (!input.ok) return input;
+    const { force, action, actionMessage, locale } = input.value;
+    const id = parseAuthyId(idText);
+    const user = id === undefined ? undefined : await findUser(this.d.db, app.id, id);
+    if (!user) return fail('USER_NOT_FOUND');
+    if (channel === 'sms' && !app.smsEnabled) return fail('SMS_DISABLED');
+    if (channel === 'voice' && !app.callsEnabled) return fail('CALLS_DISABLED');
+
+    const cellphone = maskCellphone(user.country_code, nationalOf(user.phone_e164, user.country_code));
+    // Actions are SMS-only; an action-bound SMS is always sent.
+    const boundAction = channel === 'sms' ? action : undefined;
+    if (!force && boundAction === undefined) {
+      const device = await q.findDevice(this.d.db, user.id);
+      if (device) return { ok: true, body: ignoredBody(channel, cellphone, device.os_type) };
+    }
+    if (!(await this.d.limits.takeSend(app.settings, user.id))) return fail('DOS_SENDS');
+
+    const code = randomCode(app.settings.tokenLength);
+    const loc = resolveLocale(locale, regionOf(user.phone_e164));
+    const vars = { appName: app.name, code, minutes: Math.round(app.settings.codeTtlSeconds / 60) };
+    const text =
+      channel === 'voice' ? voiceText(loc, vars) : boundAction !== undefined && actionMessage ? smsActionText(loc, { ...vars, actionMessage }) : smsText(loc, vars);
+    await this.record(app, user.id, channel, code, boundAction ?? null, { destination: user.phone_e164, text, locale: loc });
+    const message = channel === 'sms' ? 'SMS token was sent' : 'Call started...';
+    return { ok: true, body: { success: true, message, cellphone } };
+  }
+
+  /** `POST email/{id}`: a code to the user's email address. */
+  async sendEmail(app: Application, idText: string): Promise<Outcome> {
+    const id = parseAuthyId(idText);
+    const user = id === undefined ? undefined : await findUser(this.d.db, app.id, id);
+    if (!user) return fail('USER_NOT_FOUND');
+    if (!(await this.d.limits.takeSend(app.settings, user.id))) return fail('DOS_SENDS');
+    const code = randomCode(app.settings.tokenLength);
+    const loc = resolveLocale(undefined, regionOf(user.phone_e164));
+    const mail = emailText(loc, { appName: app.name, code, minutes: Math.round(app.settings.codeTtlSeconds / 60) });
+    const emailId = await this.record(app, user.id, 'email', code, null, { destination: user.email, text: `${mail.subject}\n\n${mail.text}`, locale: loc });
+    return { ok: true, body: { success: true, message: 'Email token was sent', email: user.email, email_id: emailId } };
+  }
+
+  /** The code's hash and its outbox message, in one transaction: either both exist or neither. */
+  private async record(
+    app: Application,
+    userId: number,
+    channel: 'sms' | 'voice' | 'email',
+    code: string,
+    action: string | null,
+    message: { destination: string; text: string; locale: string },
+  ): Promise<string> {
+    const now = Date.now();
+    const id = await this.d.db.transaction().execute(async (trx) => {
+      await q.insertSentCode(trx, { appId: app.id, userId, channel, codeHash: this.hashCode(userId, code), action, now, expiresAt: now + app.settings.codeTtlSeconds * 1000 });
+      return this.d.outbox.enqueue(trx, { appId: app.id, userId, channel, ...message }, now);
+    });
+    this.d.wakeOutbox();
+    return id;
+  }
+
+  /** `GET verify/{token}/{id}`: the hot path. One user read, the OTP maths, one conditional write. */
+  async verify(app: Application, token: string, idText: string, params: Params): Promise<Outcome> {
+    const force = readBool(params, 'force', false);
+    if (!force.ok) return force;
+    const action = readString(params, 'action');
+    if (!action.ok) return action;
+    const id = parseAuthyId(idText);
+    const user = id === undefined ? undefined : await q.findUserFactors(this.d.db, app.id, id);
+    if (!user) return fail('USER_DOES_NOT_EXIST');
+    if (user.confirmed !== 1 && !force.value && user.device_id === null) {
+      return { ok: true, body: { message: NOT_CHECKED, token: NOT_CHECKED } };
+    }
+
+    const now = Date.now();
+    if (user.verify_locked_until !== null && Number(user.verify_locked_until) > now) return fail('DOS_VERIFY');
+    const check = /^\d{6,12}$/.test(token) ? await this.check(app, user, token, action.value || undefined, now) : { ok: false as const, reused: false };
+    if (!check.ok) {
+      await this.countFailure(app, user.id, now);
+      return fail(check.reused ? 'TOKEN_REUSED' : 'TOKEN_INVALID', { head: { token: 'is invalid' } });
+    }
+    this.d.usage.count(app.id, 'auths');
+    const device = check.factor.kind === 'app' && user.device_id !== null ? await q.findDeviceById(this.d.db, user.device_id) : undefined;
+    return { ok: true, body: { message: 'Token is valid.', token: 'is valid', success: 'true', device: deviceBody(check.factor, user, device) } };
+  }
+
+  /** The attempt cap: N wrong tokens within the window lock verification for a while. */
+  private async countFailure(app: Application, userId: number, now: number): Promise<void> {
+    const s = app.settings;
+    const { locked } = await q.recordFailure(this.d.db, userId, now, { max: s.verifyMaxFailures, windowMs: s.verifyFailureWindowSeconds * 1000, lockoutMs: s.verifyLockoutSeconds * 1000 });
+    if (locked) this.d.log.warn({ event: 'verify_lockout', app_id: app.id, authy_id: userId, failures: s.verifyMaxFailures }, 'verification locked: too many invalid tokens');
+  }
+
+  /** Which factor `token` is, if any; marks it used. An action accepts only codes sent with it. */
+  private async check(app: Application, user: q.UserFactors, token: string, action: string | undefined, now: number): Promise<Check> {
+    if (action === undefined) {
+      const current = totpStep(now, STEP_SECONDS);
+      if (token.length === app.settings.tokenLength) {
+        const seed = await this.appSeed(user);
+        const step = findStep(seed, token, current + user.totp_drift, WINDOW, { digits: app.settings.tokenLength });
+        if (step !== undefined && Math.abs(step - current) <= MAX_DRIFT_STEPS + WINDOW.ahead) {
+          const fresh = user.totp_last_step === null || step > user.totp_last_step;
+          if (fresh && (await q.acceptAppStep(this.d.db, user.id, step, clampDrift(step - current)))) return { ok: true, factor: { kind: 'app', step } };
+          return { ok: false, reused: true };
+        }
+      }
+      if (token.length === QR_DIGITS && user.qr_secret_sealed) {
+        const secret = unseal(this.d.keys, user.qr_secret_sealed, qrSecretContext(user.id));
+        const step = findStep(secret, token, current + (user.qr_drift ?? 0), WINDOW, { digits: QR_DIGITS });
+        if (step !== undefined && Math.abs(step - current) <= MAX_DRIFT_STEPS + WINDOW.ahead) {
+          const fresh = user.qr_last_step === null || step > user.qr_last_step;
+          if (fresh && (await q.acceptQrStep(this.d.db, user.id, step, clampDrift(step - current)))) {
+            return { ok: true, factor: { kind: 'qr', step, createdAt: Number(user.qr_created_at) } };
+          }
+          return { ok: false, reused: true };
+        }
+      }
+    }
+    const codes = (await q.findSentCodes(this.d.db, user.id, this.hashCode(user.id, token))).filter((c) => (c.action ?? undefined) === action);
+    const usable = codes.find((c) => c.used_at === null && Number(c.expires_at) > now);
+    if (usable && (await q.useSentCode(this.d.db, usable.id, user.id, now))) return { ok: true, factor: { kind: usable.channel } };
+    return { ok: false, reused: usable !== undefined || codes.some((c) => c.used_at !== null) };
+  }
+
+  /** The user's app-TOTP seed; users created before seeds existed get one now. */
+  private async appSeed(user: q.UserFactors): Promise<Buffer> {
+    if (user.totp_seed_sealed) return unseal(this.d.keys, user.totp_seed_sealed, totpSeedContext(user.id));
+    // Only where still empty: of two concurrent first uses, both end up with the one stored seed.
+    await q.setTotpSeed(this.d.db, user.id, sealTotpSeed(this.d.keys[0], user.id, newSecret()));
+    return unseal(this.d.keys, await q.readTotpSeed(this.d.db, user.id), totpSeedContext(user.id));
+  }
+
+  /** `POST users/{id}/secret`: a fresh generic-authenticator secret and a link to its QR code. */
+  async createSecret(app: Application, idText: string, params: Params, baseUrl: string): Promise<Outcome> {
+    if (!app.settings.genericTokensEnabled) return fail('GENERIC_TOKENS_DISABLED');
+    const id = parseAuthyId(idText);
+    const user = id === undefined ? undefined : await findUser(this.d.db, app.id, id);
+    if (!user) return fail('USER_NOT_FOUND');
+    const size = readQrSize(params);
+    if (!size.ok) return size;
+    const label = readString(params, 'label');
+    if (!label.ok) return label;
+    const name = label.value?.trim() || user.email;
+    if (name.length > 255) return invalidParameter('label', 'is too long (maximum is 255 characters)');
+
+    const now = Date.now();
+    const qrToken = randomBytes(24).toString('base64url');
+    await q.replaceAuthenticator(this.d.db, {
+      userId: user.id,
+      appId: app.id,
+      secretSealed: seal(this.d.keys[0], newSecret(), qrSecretContext(user.id)),
+      label: name,
+      issuer: app.name,
+      qrToken,
+      qrSize: size.value,
+      qrExpiresAt: now + QR_LIFETIME_MS,
+      now,
+    });
+    return {
+      ok: true,
+      body: { label: `${app.name}(${name})`, Issuer: app.name, qr_code: `${baseUrl}/qr/${qrToken}.png`, message: 'QR code generated.', success: true },
+    };
+  }
+
+  /** The PNG behind a `qr_code` link, while it is valid (24 h); no API key needed. */
+  async qrImage(qrToken: string): Promise<Buffer | undefined> {
+    const row = await q.findQr(this.d.db, qrToken);
+    if (!row || Number(row.qr_expires_at) <= Date.now()) return undefined;
+    const secret = unseal(this.d.keys, row.secret_sealed, qrSecretContext(row.user_id));
+    const uri = otpauthUri(secret, row.issuer, row.label);
+    return QRCode.toBuffer(uri, { type: 'png', width: row.qr_size, margin: 2, errorCorrectionLevel: 'M' });
+  }
+}
+
+export const qrSecretContext = (userId: number) => `authenticators:${userId}:secret`;
+
+/** The `otpauth://totp/…` URI every Google-Authenticator-style app reads. */
+export const otpauthUri = (secret: Buffer, issuer: string, label: string) =>
+  new TOTP({ issuer, label, secret: new Secret({ buffer: new Uint8Array(secret).buffer }), digits: QR_DIGITS, period: STEP_SECONDS, algorithm: 'SHA1' }).toString();
+
+const clampDrift = (d: number) => Math.max(-MAX_DRIFT_STEPS, Math.min(MAX_DRIFT_STEPS, d));
+
+/** A uniformly random code of `digits` digits (leading zeros allowed). */
+function randomCode(digits: number): string {
+  let s = '';
+  for (let i = 0; i < digits; i++) s += String(randomInt(10));
+  return s;
+}
+
+function readSendParams(params: Params) {
+  const force = readBool(params, 'force', false);
+  if (!force.ok) return force;
+  const out = { force: force.value } as { force: boolean; action?: string; actionMessage?: string; locale?: string };
+  for (const [name, key] of [['action', 'action'], ['action_message', 'actionMessage'], ['locale', 'locale']] as const) {
+    const v = readString(params, name);
+    if (!v.ok) return v;
+    if (v.value !== undefined && v.value.length > 255) return invalidParameter(name, 'is too long (maximum is 255 characters)');
+    if (v.value) out[key] = v.value;
+  }
+  return { ok: true as const, value: out };
+}
+
+/** `qr_size`: default 256, at most 320 (larger asks get 320), at least 64. */
+function readQrSize(params: Params) {
+  const raw = params.qr_size;
+  if (raw === undefined || raw === '') return { ok: true as const, value: 256 };
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d{1,6}\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(n) || n < 1) return invalidParameter('qr_size', 'must be a whole number of pixels');
+  return { ok: true as const, value: Math.max(64, Math.min(320, n)) };
+}
+
+function ignoredBody(channel: 'sms' | 'voice', cellphone: string, device: string) {
+  const message =
+    channel === 'sms'
+      ? 'Ignored: SMS is not needed for smartphones. Pass force=true if you want to actually send it anyway.'
+      : 'Call ignored. User is using  App Tokens and this call is not necessary. Pass force=true if you still want to call users that are using the App.';
+  return { success: true, message, cellphone, device, ignored: true };
+}
+
+const secondsOf = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : Math.floor(Number(ms) / 1000));
+
+/** Verify's `device` object, in the key order of Authy's own example. */
+function deviceBody(factor: Factor, user: q.UserFactors, device: q.DeviceRow | undefined) {
+  const d = factor.kind === 'app' ? device : undefined;
+  // Authy reports SMS and voice codes alike as "sms" (wire reference §2.9).
+  const osType = d ? d.os_type : factor.kind === 'app' ? 'authy' : factor.kind === 'qr' ? 'authenticator' : factor.kind === 'voice' ? 'sms' : factor.kind;
+  const registered = d ? d.created_at : factor.kind === 'qr' ? factor.createdAt : user.created_at;
+  return {
+    city: d?.city ?? null,
+    country: d?.country ?? null,
+    ip: d?.ip ?? null,
+    region: d?.region ?? null,
+    registration_city: d?.city ?? null,
+    registration_country: d?.country ?? null,
+    registration_device_id: d?.id ?? null,
+    registration_ip: d?.ip ?? null,
+    registration_method: d ? d.registration_method : factor.kind === 'qr' ? 'qr' : null,
+    registration_region: d?.region ?? null,
+    os_type: osType,
+    last_account_recovery_at: null,
+    id: d?.id ?? null,
+    registration_date: secondsOf(registered),
+    last_sync_date: secondsOf(d?.last_sync_at),
+  };
+}

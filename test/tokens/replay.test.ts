@@ -1,0 +1,93 @@
+// Replay: a code accepted once is refused afterwards (401 / 60019), for every factor, and
+// across server processes, because the record lives in the database.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createTestDatabase, startApp, testEnv, type TestApp } from '../support/harness.ts';
+import { call } from '../support/http.ts';
+import { createUserOver, outboxLines, runCli, spawnServer } from '../support/process.ts';
+import { appToken, codeIn, createUser, delivered, spokenCode, verifyUrl } from '../support/tokens.ts';
+import { qrSecretOf } from '../support/qr.ts';
+import { totp } from '../../src/core/otp.ts';
+
+let t: TestApp;
+before(async () => {
+  t = await startApp();
+  await t.of.services.applications.updateSettings(t.appId, { sendsPerHour: 1000, verifyMaxFailures: 1000 });
+});
+after(() => t.close());
+
+const get = (url: string) => call(t.of.server, 'GET', url, { key: t.apiKey });
+const REUSED = '{"message":"Token is invalid. Token was used recently.","token":"is invalid","success":false,"errors":{"message":"Token is invalid. Token was used recently."},"error_code":"60019"}';
+
+async function onceThenReused(id: number, token: string, query = '?force=true') {
+  const first = await get(verifyUrl(token, id, query));
+  assert.equal(first.status, 200, first.text);
+  assert.equal(first.json.token, 'is valid');
+  const again = await get(verifyUrl(token, id, query));
+  assert.equal(again.status, 401);
+  assert.equal(again.text, REUSED);
+}
+
+test('app TOTP: accepted once, then refused as reused', async () => {
+  const id = await createUser(t, 'r-app@example.com', '415-555-0121');
+  await onceThenReused(id, await appToken(t, id));
+  // An older step that is still inside the window is refused too.
+  assert.equal((await get(verifyUrl(await appToken(t, id, 7, -1), id, '?force=true'))).json.error_code, '60019');
+});
+
+test('SMS code: accepted once, then refused as reused', async () => {
+  const id = await createUser(t, 'r-sms@example.com', '415-555-0122');
+  await get(`/protected/json/sms/${id}`);
+  await onceThenReused(id, codeIn((await delivered(t, '+14155550122')).text, 7));
+});
+
+test('voice code: accepted once, then refused as reused', async () => {
+  const id = await createUser(t, 'r-voice@example.com', '415-555-0123');
+  await get(`/protected/json/call/${id}`);
+  await onceThenReused(id, spokenCode((await delivered(t, '+14155550123')).text, 7));
+});
+
+test('QR authenticator: accepted once, then refused as reused', async () => {
+  const id = await createUser(t, 'r-qr@example.com', '415-555-0124');
+  const secret = await qrSecretOf(t, id);
+  await onceThenReused(id, totp(secret, Date.now(), { digits: 6 }));
+});
+
+test('concurrent verifies of one code: exactly one succeeds', async () => {
+  const id = await createUser(t, 'r-race@example.com', '415-555-0125');
+  const token = await appToken(t, id);
+  const results = await Promise.all(Array.from({ length: 8 }, () => get(verifyUrl(token, id, '?force=true'))));
+  assert.equal(results.filter((r) => r.status === 200).length, 1);
+  assert.ok(results.filter((r) => r.status !== 200).every((r) => r.json.error_code === '60019'));
+});
+
+test('across server processes: a code used on one server is refused by another on the same database', async () => {
+  const db = await createTestDatabase();
+  const env = testEnv(db);
+  try {
+    const { api_key: key } = JSON.parse(runCli(['apps', 'create', '--name', 'Two Nodes', '--json'], env).stdout);
+    const [a, b] = [await spawnServer(env), await spawnServer(env)];
+    try {
+      const headers = { 'x-authy-api-key': key };
+      const id = await createUserOver(a.url, key, '4155550126');
+      await fetch(`${a.url}/protected/json/sms/${id}`, { headers });
+      let code: string | undefined;
+      for (let i = 0; i < 100 && !code; i++) {
+        const [m] = outboxLines(env);
+        if (m?.text) code = codeIn(m.text, 7);
+        else await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(code, 'the SMS reached the outbox');
+      const onA = await fetch(`${a.url}/protected/json/verify/${code}/${id}?force=true`, { headers });
+      assert.equal(onA.status, 200);
+      const onB = await fetch(`${b.url}/protected/json/verify/${code}/${id}?force=true`, { headers });
+      assert.equal(onB.status, 401);
+      assert.equal((await onB.json()).error_code, '60019');
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  } finally {
+    await db.drop();
+  }
+});
