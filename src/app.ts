@@ -19,7 +19,9 @@ import { addUsage } from './features/applications/queries.ts';
 import { monthOf } from './features/applications/service.ts';
 import { Outbox } from './delivery/outbox.ts';
 import { OutboxWorker } from './delivery/worker.ts';
-import { consoleProvider } from './delivery/console.ts';
+import { Routing } from './delivery/routing.ts';
+import { DeliveryMetrics } from './delivery/metrics.ts';
+import { registerDeliveryRoutes } from './delivery/routes.ts';
 import { registerAdminRoutes } from './admin/routes.ts';
 
 export interface Services {
@@ -29,6 +31,8 @@ export interface Services {
   tokens: Tokens;
   outbox: Outbox;
   worker: OutboxWorker;
+  routing: Routing;
+  metrics: DeliveryMetrics;
 }
 
 export interface OpenFactor {
@@ -72,10 +76,15 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   });
 
   const usage = new UsageCounter(store.db);
-  const outbox = new Outbox(store.db, store.dialect, config.masterKeys);
-  // Issue 4 puts real providers here; until then every channel goes to the console.
-  const devProvider = consoleProvider(server.log);
-  const worker = new OutboxWorker(outbox, { sms: devProvider, voice: devProvider, email: devProvider }, server.log, {
+  const outbox = new Outbox(store.db, store.dialect, config.masterKeys, config.outboxLeaseMs);
+  const metrics = new DeliveryMetrics();
+  const routing = new Routing(store.db, config.masterKeys, config.providers, metrics, server.log, {
+    failures: config.providerFailures,
+    coolDownMs: config.providerCoolDownMs,
+  });
+  const worker = new OutboxWorker(outbox, routing, metrics, server.log, {
+    concurrency: config.outboxConcurrency,
+    publicUrl: config.publicUrl,
     onSent: async (m) => {
       if (m.channel !== 'email') await addUsage(store.db, m.appId, monthOf(Date.now()), m.channel === 'sms' ? 'sms' : 'calls', 1);
     },
@@ -86,6 +95,8 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     usage,
     outbox,
     worker,
+    routing,
+    metrics,
     tokens: new Tokens({
       db: store.db,
       keys: config.masterKeys,
@@ -142,6 +153,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   );
   registerQrRoute(server, services.tokens);
   registerAdminRoutes(server, config.adminToken, services);
+  registerDeliveryRoutes(server, { outbox, routing, worker, metrics, publicUrl: config.publicUrl });
 
   server.setNotFoundHandler((req, reply) => sendFailure(reply, formatOfUrl(req.url), fail('ROUTE_NOT_FOUND')));
   server.setErrorHandler((err: Error, req, reply) => {
@@ -165,6 +177,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     close: async () => {
       await server.close();
       await worker.stop();
+      await routing.close();
       await services.usage.stop();
     },
   };

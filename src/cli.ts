@@ -7,6 +7,9 @@ import { migrate, openStore } from './store/db.ts';
 import { buildServer } from './app.ts';
 import { Applications, SETTING_BOUNDS, type Settings } from './features/applications/service.ts';
 import { Outbox } from './delivery/outbox.ts';
+import { CHANNELS, readAppProviders, writeAppProviders } from './delivery/routing.ts';
+import { ProviderConfigError, redactProviderUrl, splitProviderList } from './delivery/providers/index.ts';
+import type { FastifyBaseLogger } from 'fastify';
 
 const USAGE = `Usage: openfactor <command>
 
@@ -16,15 +19,21 @@ const USAGE = `Usage: openfactor <command>
   apps list [--json]             list applications
   apps settings --app ID [--json] [--token-length 6..8] [--code-ttl SECONDS] [--generic-tokens on|off]
                 [--verify-max-failures N] [--verify-failure-window SECONDS] [--verify-lockout SECONDS]
-                [--sends-per-hour N]
+                [--sends-per-hour N] [--sms-fallback-voice on|off]
                                  show an application's settings, changing those given
+  apps providers --app ID [--sms URLS] [--voice URLS] [--email URLS] [--json]
+                                 show an application's own provider lists (credentials hidden),
+                                 changing those given; an empty list ("") returns that channel
+                                 to the service's providers
   keys rotate --app ID [--json]  replace an application's API key (the old one stops working)
   outbox [--app ID] [--limit N] [--json]
-                                 recent messages, newest first; texts of console-delivered ones
-                                 (the development provider) included, so you can read your code
+                                 recent messages, newest first, with status, provider and attempts;
+                                 texts of console-delivered ones (the development provider)
+                                 included, so you can read your code
 
 Environment: PORT, HOST, OPENFACTOR_DATA_DIR, DATABASE_URL, OPENFACTOR_MASTER_KEY, LOG_LEVEL,
-OPENFACTOR_PUBLIC_URL, OPENFACTOR_ADMIN_TOKEN, OPENFACTOR_OUTBOX_WORKER (see README)`;
+OPENFACTOR_PUBLIC_URL, OPENFACTOR_ADMIN_TOKEN, OPENFACTOR_OUTBOX_WORKER, OPENFACTOR_SMS_PROVIDERS,
+OPENFACTOR_VOICE_PROVIDERS, OPENFACTOR_EMAIL_PROVIDERS, OPENFACTOR_CONFIG (see README)`;
 
 /** `apps settings` flags → settings; values are checked against SETTING_BOUNDS. */
 const SETTING_FLAGS: Record<string, keyof Settings> = {
@@ -35,9 +44,14 @@ const SETTING_FLAGS: Record<string, keyof Settings> = {
   'verify-failure-window': 'verifyFailureWindowSeconds',
   'verify-lockout': 'verifyLockoutSeconds',
   'sends-per-hour': 'sendsPerHour',
+  'sms-fallback-voice': 'smsFallbackToVoice',
 };
 
 const out = (line: string) => process.stdout.write(line + '\n');
+
+/** Providers built only to check their URLs log nothing. */
+const noop = () => {};
+const silentLog = { level: 'silent', fatal: noop, error: noop, warn: noop, info: noop, debug: noop, trace: noop, silent: noop, child: () => silentLog } as unknown as FastifyBaseLogger;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -47,6 +61,9 @@ async function main(argv: string[]): Promise<number> {
       name: { type: 'string' },
       app: { type: 'string' },
       limit: { type: 'string' },
+      sms: { type: 'string' },
+      voice: { type: 'string' },
+      email: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
       ...Object.fromEntries(Object.keys(SETTING_FLAGS).map((f) => [f, { type: 'string' as const }])),
@@ -102,6 +119,29 @@ async function main(argv: string[]): Promise<number> {
       else for (const [k, v] of Object.entries(result.settings)) out(`${k}\t${v}`);
       return 0;
     }
+    if (command === 'apps' && sub === 'providers') {
+      const id = Number(values.app);
+      if (!Number.isInteger(id) || id < 1) return usageError('apps providers needs --app ID');
+      if (!(await apps.find(id))) {
+        process.stderr.write(`No application ${id}.\n`);
+        return 1;
+      }
+      for (const channel of CHANNELS) {
+        const list = values[channel];
+        if (list === undefined) continue;
+        try {
+          await writeAppProviders(store.db, config.masterKeys, id, channel, list, silentLog);
+        } catch (e) {
+          if (e instanceof ProviderConfigError) return usageError(`--${channel}: ${e.message}`);
+          throw e;
+        }
+      }
+      const lists = await readAppProviders(store.db, config.masterKeys, id);
+      const shown = Object.fromEntries(CHANNELS.map((c) => [c, lists[c] ? splitProviderList(lists[c]!).map(redactProviderUrl) : null]));
+      if (values.json) out(JSON.stringify({ id, ...shown }));
+      else for (const c of CHANNELS) out(`${c}\t${shown[c]?.join(', ') ?? '(service providers)'}`);
+      return 0;
+    }
     if (command === 'outbox') {
       const appId = values.app === undefined ? undefined : Number(values.app);
       const limit = values.limit === undefined ? 20 : Number(values.limit);
@@ -109,7 +149,7 @@ async function main(argv: string[]): Promise<number> {
       const messages = await new Outbox(store.db, store.dialect, config.masterKeys).recent({ appId, limit });
       for (const m of messages) {
         if (values.json) out(JSON.stringify(m));
-        else out(`${m.created_at}  ${m.id}  ${m.channel}  ${m.destination}  ${m.status}${m.text === undefined ? '' : `\n    ${m.text.replace(/\n/g, '\n    ')}`}`);
+        else out(`${m.created_at}  ${m.id}  ${m.channel}  ${m.destination}  ${m.status}  ${m.provider ?? '-'}  attempts ${m.attempts}${m.provider_result ? `  (${m.provider_result})` : ''}${m.fallback_id ? `  → ${m.fallback_id}` : ''}${m.text === undefined ? '' : `\n    ${m.text.replace(/\n/g, '\n    ')}`}`);
       }
       if (!values.json && messages.length === 0) out('The outbox is empty.');
       return 0;

@@ -22,9 +22,31 @@ export interface Config {
   adminToken: string;
   /** Whether this process sends outbox messages (off: it only accepts them; another node sends). */
   outboxWorker: boolean;
+  /** Provider URL lists, in priority order (`console:` by default). */
+  providers: { sms: string; voice: string; email: string };
+  /** Messages out to providers at once, per process. */
+  outboxConcurrency: number;
+  /** How long a claimed message is left to its worker before another may take it (after a crash). */
+  outboxLeaseMs: number;
+  /** Circuit breaker: consecutive failures that take a provider out, and for how long. */
+  providerFailures: number;
+  providerCoolDownMs: number;
+  /** The config file read, if any. */
+  configFile?: string;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+/**
+ * The environment, over the config file's KEY=VALUE lines (same names; `#` comments). The file is
+ * OPENFACTOR_CONFIG, else `./openfactor.conf` when it exists.
+ */
+export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const configFile = processEnv.OPENFACTOR_CONFIG || (existsSync('openfactor.conf') ? resolve('openfactor.conf') : undefined);
+  const env = configFile ? { ...readConfigFile(configFile), ...processEnv } : processEnv;
+  const int = (name: string, fallback: number, min: number, max: number) => {
+    const v = env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
+    if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${name} must be an integer from ${min} to ${max}, not ${env[name]}`);
+    return v;
+  };
   const dataDir = resolve(env.OPENFACTOR_DATA_DIR || './data');
   const port = Number(env.PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, not ${env.PORT}`);
@@ -40,7 +62,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     publicUrl: env.OPENFACTOR_PUBLIC_URL ? env.OPENFACTOR_PUBLIC_URL.replace(/\/+$/, '') : undefined,
     adminToken: env.OPENFACTOR_ADMIN_TOKEN || secretFile(dataDir, 'admin.token', () => randomBytes(24).toString('base64url')),
     outboxWorker: !/^(0|false|off)$/i.test(env.OPENFACTOR_OUTBOX_WORKER ?? ''),
+    providers: {
+      sms: env.OPENFACTOR_SMS_PROVIDERS || 'console:',
+      voice: env.OPENFACTOR_VOICE_PROVIDERS || 'console:',
+      email: env.OPENFACTOR_EMAIL_PROVIDERS || 'console:',
+    },
+    outboxConcurrency: int('OPENFACTOR_OUTBOX_CONCURRENCY', 32, 1, 1000),
+    outboxLeaseMs: int('OPENFACTOR_OUTBOX_LEASE_MS', 60_000, 1000, 3_600_000),
+    providerFailures: int('OPENFACTOR_PROVIDER_FAILURES', 3, 1, 100),
+    providerCoolDownMs: int('OPENFACTOR_PROVIDER_COOLDOWN_MS', 30_000, 100, 3_600_000),
+    configFile,
   });
+}
+
+function readConfigFile(file: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  readFileSync(file, 'utf8').split(/\r?\n/).forEach((line, i) => {
+    const text = line.trim();
+    if (!text || text.startsWith('#')) return;
+    const m = /^([A-Z][A-Z0-9_]*)\s*=\s*(.*)$/.exec(text);
+    if (!m) throw new Error(`${file}:${i + 1}: expected KEY=VALUE`);
+    out[m[1]] = m[2].replace(/^(["'])(.*)\1$/, '$2');
+  });
+  return out;
 }
 
 /** The master key from `<data dir>/master.key`, created (mode 0600) on first use. */

@@ -4,11 +4,13 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { seal, unseal, type MasterKey } from '../core/crypto.ts';
 import type { Dialect } from '../store/db.ts';
-import type { DB, OutboxStatus } from '../store/schema.ts';
-import type { Channel } from './provider.ts';
+import type { AttemptOutcome, DB, OutboxStatus } from '../store/schema.ts';
+import type { Channel, Provider, Receipt } from './provider.ts';
+import type { AttemptLog } from './router.ts';
 
 const ID_PREFIX: Record<Channel, string> = { sms: 'SM', voice: 'CA', email: 'EM' };
 const textContext = (id: string) => `outbox:${id}:text`;
+const fallbackContext = (id: string) => `outbox:${id}:fallback`;
 
 export interface NewMessage {
   appId: number;
@@ -17,16 +19,21 @@ export interface NewMessage {
   destination: string;
   text: string;
   locale: string;
+  /** SMS only: the voice text to call with if the SMS cannot be delivered (application setting). */
+  fallbackText?: string;
 }
 
 export interface ClaimedMessage {
   id: string;
+  /** The row's serial id (attempt records point at it). */
+  rowId: number;
   appId: number;
   channel: Channel;
   destination: string;
   text: string;
   locale: string;
-  attempts: number;
+  /** Delivery rounds so far, this one included (each round tries the providers in order). */
+  rounds: number;
 }
 
 export interface MessageView {
@@ -36,23 +43,28 @@ export interface MessageView {
   destination: string;
   locale: string;
   status: OutboxStatus;
+  /** Provider calls made (each provider tried counts once). */
   attempts: number;
+  rounds: number;
   provider: string | null;
   provider_message_id: string | null;
   provider_result: string | null;
   created_at: string;
+  /** The voice call made because this SMS failed. */
+  fallback_id: string | null;
   /** Only for messages the console provider kept (nothing real was sent). */
   text?: string;
 }
 
 /** Time a claimed message may stay `sending` before another worker may take it (a crash). */
-const LEASE_MS = 60_000;
+export const DEFAULT_LEASE_MS = 60_000;
 
 export class Outbox {
   constructor(
     private readonly db: Kysely<DB>,
     private readonly dialect: Dialect,
     private readonly keys: MasterKey[],
+    private readonly leaseMs = DEFAULT_LEASE_MS,
   ) {}
 
   /** Adds a message; pass the transaction that records what the message is about. */
@@ -68,6 +80,7 @@ export class Outbox {
         destination: m.destination,
         text_sealed: seal(this.keys[0], m.text, textContext(id)),
         locale: m.locale,
+        fallback_text_sealed: m.fallbackText ? seal(this.keys[0], m.fallbackText, fallbackContext(id)) : null,
         status: 'queued',
         next_attempt_at: now,
         created_at: now,
@@ -81,7 +94,7 @@ export class Outbox {
   async claim(limit: number, now = Date.now()): Promise<ClaimedMessage[]> {
     const rows = await this.db
       .updateTable('outbox')
-      .set((eb) => ({ status: 'sending', claimed_until: now + LEASE_MS, attempts: eb('attempts', '+', 1), updated_at: now }))
+      .set((eb) => ({ status: 'sending', claimed_until: now + this.leaseMs, attempts: eb('attempts', '+', 1), updated_at: now }))
       .where('id', 'in', (eb) => {
         let due = eb
           .selectFrom('outbox')
@@ -99,17 +112,100 @@ export class Outbox {
         if (this.dialect === 'postgres') due = due.forUpdate().skipLocked();
         return due;
       })
-      .returning(['sid', 'app_id', 'channel', 'destination', 'text_sealed', 'locale', 'attempts'])
+      .returning(['id', 'sid', 'app_id', 'channel', 'destination', 'text_sealed', 'locale', 'attempts'])
       .execute();
     return rows.map((r) => ({
       id: r.sid,
+      rowId: r.id,
       appId: r.app_id,
       channel: r.channel,
       destination: r.destination,
       text: unseal(this.keys, r.text_sealed, textContext(r.sid)).toString('utf8'),
       locale: r.locale,
-      attempts: r.attempts,
+      rounds: r.attempts,
     }));
+  }
+
+  /** Each provider call, recorded before it is made: after a crash an unfinished one is in doubt. */
+  attemptLog(rowId: number): AttemptLog {
+    return {
+      start: async (p: Provider) => {
+        const row = await this.db.insertInto('delivery_attempts').values({ outbox_id: rowId, provider: p.label, started_at: Date.now() }).returning('id').executeTakeFirstOrThrow();
+        return row.id;
+      },
+      finish: (attemptId, outcome, result) => this.finishAttempt(attemptId, outcome, result),
+    };
+  }
+
+  async finishAttempt(attemptId: number, outcome: AttemptOutcome, result: { providerMessageId?: string; error?: string }): Promise<void> {
+    await this.db
+      .updateTable('delivery_attempts')
+      .set({ finished_at: Date.now(), outcome, provider_message_id: result.providerMessageId ?? null, error: result.error?.slice(0, 500) ?? null })
+      .where('id', '=', attemptId)
+      .execute();
+  }
+
+  /** The latest provider call for a message: what a crashed process last did with it. */
+  async lastAttempt(rowId: number) {
+    return this.db
+      .selectFrom('delivery_attempts')
+      .select(['id', 'provider', 'outcome', 'provider_message_id'])
+      .where('outbox_id', '=', rowId)
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+  }
+
+  async attempts(sid: string): Promise<{ provider: string; outcome: AttemptOutcome | null; provider_message_id: string | null; error: string | null; started_at: number }[]> {
+    const rows = await this.db
+      .selectFrom('delivery_attempts as a')
+      .innerJoin('outbox as o', 'o.id', 'a.outbox_id')
+      .select(['a.provider', 'a.outcome', 'a.provider_message_id', 'a.error', 'a.started_at'])
+      .where('o.sid', '=', sid)
+      .orderBy('a.id')
+      .execute();
+    return rows.map((r) => ({ ...r, started_at: Number(r.started_at) }));
+  }
+
+  /** The message a receipt callback names (`/delivery/receipts/{id}`). */
+  find(sid: string) {
+    return this.db.selectFrom('outbox').select(['id', 'sid', 'app_id', 'channel', 'status', 'provider', 'provider_message_id']).where('sid', '=', sid).executeTakeFirst();
+  }
+
+  /**
+   * A delivery receipt: `sent` → delivered, undelivered or failed. A receipt never moves a message
+   * backwards (a late `sent` after `delivered` changes nothing). Returns the message it changed.
+   */
+  async applyReceipt(providerLabel: string, r: Receipt, now = Date.now()) {
+    if (r.status === 'sent') return undefined;
+    return this.db
+      .updateTable('outbox')
+      .set({ status: r.status, provider_result: r.detail?.slice(0, 500) ?? null, updated_at: now })
+      .where('provider', '=', providerLabel)
+      .where('provider_message_id', '=', r.providerMessageId)
+      .where('status', '=', 'sent')
+      .returning(['sid', 'app_id', 'channel'])
+      .executeTakeFirst();
+  }
+
+  /**
+   * The SMS could not be delivered and its application asked for a call instead: queue the voice
+   * message (once) and link it. Returns the new message's id.
+   */
+  async fallBackToVoice(sid: string, now = Date.now()): Promise<string | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('outbox')
+        .select(['app_id', 'user_id', 'channel', 'destination', 'locale', 'fallback_text_sealed', 'fallback_sid'])
+        .where('sid', '=', sid)
+        .executeTakeFirst();
+      if (!row || row.channel !== 'sms' || !row.fallback_text_sealed || row.fallback_sid) return undefined;
+      const text = unseal(this.keys, row.fallback_text_sealed, fallbackContext(sid)).toString('utf8');
+      const voiceId = await this.enqueue(trx, { appId: row.app_id, userId: row.user_id, channel: 'voice', destination: row.destination, text, locale: row.locale }, now);
+      const linked = await trx.updateTable('outbox').set({ fallback_sid: voiceId }).where('sid', '=', sid).where('fallback_sid', 'is', null).executeTakeFirst();
+      if (Number(linked.numUpdatedRows) !== 1) throw new Error('fallback raced');
+      return voiceId;
+    });
   }
 
   async markSent(id: string, provider: string, providerMessageId: string, now = Date.now()): Promise<void> {
@@ -141,6 +237,7 @@ export class Outbox {
     let q = this.db
       .selectFrom('outbox')
       .selectAll()
+      .select((eb) => eb.selectFrom('delivery_attempts').select((e) => e.fn.countAll<number>().as('n')).whereRef('delivery_attempts.outbox_id', '=', 'outbox.id').as('provider_attempts'))
       .orderBy('id', 'desc')
       .limit(Math.min(Math.max(opts.limit ?? 50, 1), 1000));
     if (opts.appId !== undefined) q = q.where('app_id', '=', opts.appId);
@@ -152,11 +249,13 @@ export class Outbox {
       destination: r.destination,
       locale: r.locale,
       status: r.status,
-      attempts: r.attempts,
+      attempts: Number(r.provider_attempts),
+      rounds: r.attempts,
       provider: r.provider,
       provider_message_id: r.provider_message_id,
       provider_result: r.provider_result,
       created_at: new Date(Number(r.created_at)).toISOString(),
+      fallback_id: r.fallback_sid,
       ...(r.provider === 'console' ? { text: unseal(this.keys, r.text_sealed, textContext(r.sid)).toString('utf8') } : {}),
     }));
   }

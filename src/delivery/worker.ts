@@ -1,32 +1,46 @@
-// Sends outbox rows through the channel's provider, with retries and exponential backoff.
-// Runs in every server process; rows are claimed atomically, so several workers never send twice.
+// Sends outbox rows through their channel's providers, with failover, retries and backoff.
+// Runs in every server process; rows are claimed atomically, so several workers never send one
+// message at once. At most `concurrency` messages are out at a time, each on its own: a hanging
+// provider holds only its own messages, and only until its timeout.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Outbox, ClaimedMessage } from './outbox.ts';
-import type { Channel, Provider } from './provider.ts';
+import type { Receipt } from './provider.ts';
+import type { DeliveryMetrics } from './metrics.ts';
+import type { Routing } from './routing.ts';
 
 export interface WorkerOptions {
   /** How often to look for due messages when nothing woke the worker. */
   pollMs?: number;
-  batch?: number;
-  maxAttempts?: number;
+  /** Messages out at once. */
+  concurrency?: number;
+  /** Rounds through the provider list before a message is given up on. */
+  maxRounds?: number;
+  /** Base of receipt URLs handed to providers (`{publicUrl}/delivery/receipts/{id}`). */
+  publicUrl?: string;
   /** Called once per message a provider accepted (app stats count real sends). */
   onSent?(m: ClaimedMessage): Promise<void>;
 }
 
-const backoffMs = (attempt: number) => Math.min(60_000, 1000 * 2 ** (attempt - 1));
+const backoffMs = (round: number) => Math.min(60_000, 1000 * 2 ** (round - 1));
+/** A receipt can overtake our own record of the send: look again a few times. */
+const RECEIPT_RETRIES_MS = [200, 500, 1000, 2000, 5000, 10_000];
 
 export class OutboxWorker {
   private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
+  private claiming?: Promise<void>;
   private again = false;
   private stopped = true;
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly outbox: Outbox,
-    private readonly providers: Record<Channel, Provider>,
+    private readonly routing: Routing,
+    private readonly metrics: DeliveryMetrics,
     private readonly log: FastifyBaseLogger,
     private readonly opts: WorkerOptions = {},
-  ) {}
+  ) {
+    routing.onReceipt((label, r) => void this.receive(label, r));
+  }
 
   start(): void {
     this.stopped = false;
@@ -34,17 +48,17 @@ export class OutboxWorker {
     this.wake();
   }
 
-  /** Looks for due messages now (called after every enqueue). */
+  /** Looks for due messages now (called after every enqueue and whenever a slot frees). */
   wake(): void {
     if (this.stopped) return;
-    if (this.running) {
+    if (this.claiming) {
       this.again = true;
       return;
     }
-    this.running = this.drain()
+    this.claiming = this.fill()
       .catch((err) => this.log.error({ err }, 'outbox worker failed; retrying on the next tick'))
       .finally(() => {
-        this.running = undefined;
+        this.claiming = undefined;
         if (this.again && !this.stopped) {
           this.again = false;
           this.wake();
@@ -55,30 +69,97 @@ export class OutboxWorker {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    await this.running;
+    await this.claiming;
+    await Promise.all(this.inFlight);
   }
 
-  private async drain(): Promise<void> {
-    for (;;) {
-      const batch = await this.outbox.claim(this.opts.batch ?? 20);
+  /** Claims as many due messages as there are free slots and starts each on its own. */
+  private async fill(): Promise<void> {
+    const concurrency = this.opts.concurrency ?? 32;
+    while (!this.stopped) {
+      const free = concurrency - this.inFlight.size;
+      if (free <= 0) return;
+      const batch = await this.outbox.claim(Math.min(free, 50));
       if (batch.length === 0) return;
-      await Promise.all(batch.map((m) => this.deliver(m)));
-      if (this.stopped) return;
+      for (const m of batch) {
+        const job: Promise<void> = this.deliver(m)
+          .catch((err) => this.log.error({ err, message_id: m.id }, 'delivery failed unexpectedly; the message is retried after its lease'))
+          .finally(() => {
+            this.inFlight.delete(job);
+            this.wake();
+          });
+        this.inFlight.add(job);
+      }
     }
   }
 
   private async deliver(m: ClaimedMessage): Promise<void> {
-    const provider = this.providers[m.channel];
-    const result = await provider
-      .send({ id: m.id, channel: m.channel, destination: m.destination, text: m.text, locale: m.locale, attempt: m.attempts })
-      .catch((err: unknown) => ({ ok: false as const, retryable: true, error: err instanceof Error ? err.message : String(err) }));
+    if (m.rounds > 1 && !(await this.settleCrashedAttempt(m))) return;
+    const router = await this.routing.routerFor(m.appId, m.channel);
+    const receiptUrl = this.opts.publicUrl ? `${this.opts.publicUrl}/delivery/receipts/${m.id}` : undefined;
+    const result = await router.send(
+      { id: m.id, channel: m.channel, destination: m.destination, text: m.text, locale: m.locale, idempotencyKey: m.id, receiptUrl },
+      this.outbox.attemptLog(m.rowId),
+    );
     if (result.ok) {
-      await this.outbox.markSent(m.id, provider.name, result.providerMessageId);
+      await this.outbox.markSent(m.id, result.provider.label, result.providerMessageId);
       await this.opts.onSent?.(m);
       return;
     }
-    const last = !result.retryable || m.attempts >= (this.opts.maxAttempts ?? 5);
-    await this.outbox.markFailed(m.id, provider.name, result.error, last ? undefined : Date.now() + backoffMs(m.attempts));
-    this.log.warn({ message_id: m.id, channel: m.channel, provider: provider.name, attempt: m.attempts, final: last }, 'delivery attempt failed');
+    const final = result.permanent || m.rounds >= (this.opts.maxRounds ?? 5);
+    const label = result.provider?.label ?? 'none';
+    await this.outbox.markFailed(m.id, label, result.error, final ? undefined : Date.now() + backoffMs(m.rounds));
+    this.log.warn({ message_id: m.id, channel: m.channel, provider: label, round: m.rounds, final }, 'delivery round failed');
+    if (final) {
+      this.metrics.count(label, m.channel, 'failed');
+      await this.fallBack(m.id);
+    }
+  }
+
+  /**
+   * A previous process stopped mid-delivery. If its provider had accepted the message, only our
+   * record was missing: write it. If the call was still out, the message may or may not have gone:
+   * a provider that honours idempotency keys gets it again with the same key; any other is not
+   * asked twice (a duplicate is not ours to risk) and the message is marked failed.
+   * Returns whether to go on sending.
+   */
+  private async settleCrashedAttempt(m: ClaimedMessage): Promise<boolean> {
+    const last = await this.outbox.lastAttempt(m.rowId);
+    if (last?.outcome === 'accepted') {
+      await this.outbox.markSent(m.id, last.provider, last.provider_message_id ?? m.id);
+      await this.opts.onSent?.(m);
+      return false;
+    }
+    if (!last || last.outcome !== null) return true;
+    const provider = await this.routing.findProvider(m.appId, m.channel, last.provider);
+    const error = 'in doubt: the sending process stopped during the provider call';
+    await this.outbox.finishAttempt(last.id, 'in_doubt', { error });
+    if (provider?.idempotent) return true;
+    await this.outbox.markFailed(m.id, last.provider, `${error}; not sent again, to avoid a duplicate`, undefined);
+    this.metrics.count(last.provider, m.channel, 'in_doubt');
+    this.log.warn({ message_id: m.id, provider: last.provider }, 'delivery in doubt after a crash: marked failed, not re-sent');
+    return false;
+  }
+
+  /** A receipt from a provider (over its own connection or `/delivery/receipts/{id}`). */
+  async receive(providerLabel: string, r: Receipt, retry = 0): Promise<boolean> {
+    const changed = await this.outbox.applyReceipt(providerLabel, r);
+    if (!changed) {
+      // Our markSent may still be on its way; a receipt for nothing we know is dropped in the end.
+      if (r.status !== 'sent' && retry < RECEIPT_RETRIES_MS.length && !this.stopped) {
+        setTimeout(() => void this.receive(providerLabel, r, retry + 1).catch(() => {}), RECEIPT_RETRIES_MS[retry]).unref();
+      }
+      return false;
+    }
+    this.metrics.count(providerLabel, changed.channel, r.status);
+    if (r.status !== 'delivered') await this.fallBack(changed.sid);
+    return true;
+  }
+
+  private async fallBack(sid: string): Promise<void> {
+    const voiceId = await this.outbox.fallBackToVoice(sid);
+    if (!voiceId) return;
+    this.log.info({ message_id: sid, fallback_id: voiceId }, 'SMS not delivered: calling instead');
+    this.wake();
   }
 }

@@ -171,6 +171,33 @@ const steps: Record<string, Step> = {
       .addColumn('expire', 'bigint')
       .execute();
   },
+  // 0003: real providers (issue 4). Every provider call is an attempt row written before the call,
+  // so after a crash an attempt without an outcome is known to be in doubt.
+  '0003_delivery': async (db, dialect) => {
+    await db.schema.alterTable('applications').addColumn('sms_fallback_to_voice', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    // Per-application provider lists (they hold credentials: sealed).
+    await db.schema
+      .createTable('app_providers')
+      .addColumn('app_id', 'integer', (c) => c.notNull().references('applications.id').onDelete('cascade'))
+      .addColumn('channel', 'text', (c) => c.notNull())
+      .addColumn('urls_sealed', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('app_providers_pk', ['app_id', 'channel'])
+      .execute();
+    await db.schema.alterTable('outbox').addColumn('fallback_text_sealed', 'text').execute();
+    await db.schema.alterTable('outbox').addColumn('fallback_sid', 'text').execute();
+    await db.schema.createIndex('outbox_provider_message').on('outbox').columns(['provider_message_id']).execute();
+    await tableWithId(db, dialect, 'delivery_attempts')
+      .addColumn('outbox_id', 'integer', (c) => c.notNull().references('outbox.id').onDelete('cascade'))
+      .addColumn('provider', 'text', (c) => c.notNull())
+      .addColumn('started_at', 'bigint', (c) => c.notNull())
+      .addColumn('finished_at', 'bigint')
+      .addColumn('outcome', 'text')
+      .addColumn('provider_message_id', 'text')
+      .addColumn('error', 'text')
+      .execute();
+    await db.schema.createIndex('delivery_attempts_outbox').on('delivery_attempts').columns(['outbox_id', 'id']).execute();
+  },
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

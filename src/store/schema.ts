@@ -21,6 +21,8 @@ export interface ApplicationsTable {
   verify_failure_window_seconds: Generated<number>;
   verify_lockout_seconds: Generated<number>;
   sends_per_hour: Generated<number>;
+  /** 0003: an SMS that cannot be delivered is read out by a voice call instead. */
+  sms_fallback_to_voice: Generated<number>;
 }
 
 export interface UsersTable {
@@ -102,6 +104,31 @@ export interface OutboxTable {
   provider_result: string | null;
   created_at: number;
   updated_at: number;
+  /** 0003: the voice text to call with if this SMS fails (application setting), and that call's sid. */
+  fallback_text_sealed: string | null;
+  fallback_sid: string | null;
+}
+
+export type AttemptOutcome = 'accepted' | 'error' | 'timeout' | 'in_doubt';
+
+export interface DeliveryAttemptsTable {
+  id: Generated<number>;
+  outbox_id: number;
+  /** The provider's label (`smpp:host:port`, `twilio:AC…`): never a credential. */
+  provider: string;
+  started_at: number;
+  /** Null while the call is out: after a crash, the attempt is in doubt. */
+  finished_at: number | null;
+  outcome: AttemptOutcome | null;
+  provider_message_id: string | null;
+  error: string | null;
+}
+
+export interface AppProvidersTable {
+  app_id: number;
+  channel: 'sms' | 'voice' | 'email';
+  urls_sealed: string;
+  updated_at: number;
 }
 
 export interface UserEmailsTable {
@@ -147,4 +174,6 @@ export interface DB {
   authenticators: AuthenticatorsTable;
   sent_codes: SentCodesTable;
   outbox: OutboxTable;
+  delivery_attempts: DeliveryAttemptsTable;
+  app_providers: AppProvidersTable;
 }

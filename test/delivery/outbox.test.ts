@@ -115,8 +115,11 @@ test('kill -9 after accepting and before sending: the messages are sent after th
       }
       assert.equal(after.length, N);
       assert.ok(after.every((m) => m.status === 'sent' && m.attempts === 1), JSON.stringify(after.map((m) => [m.status, m.attempts])));
-      const deliveries = sender.output().match(/console delivery/g) ?? [];
-      assert.equal(deliveries.length, N, 'each message was handed to the provider exactly once');
+      // The log lines come through a pipe: give them a moment to arrive, then count them.
+      const deliveries = () => (sender.output().match(/console delivery/g) ?? []).length;
+      for (let i = 0; i < 50 && deliveries() < N; i++) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(deliveries(), N, 'each message was handed to the provider exactly once');
     } finally {
       await sender.stop();
     }

@@ -69,9 +69,10 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startApp(): Promise<TestApp> {
+/** `env` adds to or overrides the test environment (providers, public URL, …). */
+export async function startApp(env: NodeJS.ProcessEnv = {}): Promise<TestApp> {
   const db = await createTestDatabase();
-  const config = loadConfig(testEnv(db));
+  const config = loadConfig({ ...testEnv(db), ...env });
   const store = openStore(config.databaseUrl);
   await migrate(store);
   const of = await buildServer(config, store);

@@ -19,9 +19,10 @@ const APP_COLUMNS = [
   'verify_failure_window_seconds',
   'verify_lockout_seconds',
   'sends_per_hour',
+  'sms_fallback_to_voice',
 ] as const;
 
-export type SettingsColumn = (typeof APP_COLUMNS)[number] & ('sms_enabled' | 'calls_enabled' | 'onetouch_enabled' | 'token_length' | 'code_ttl_seconds' | 'generic_tokens_enabled' | 'verify_max_failures' | 'verify_failure_window_seconds' | 'verify_lockout_seconds' | 'sends_per_hour');
+export type SettingsColumn = (typeof APP_COLUMNS)[number] & ('sms_enabled' | 'calls_enabled' | 'onetouch_enabled' | 'token_length' | 'code_ttl_seconds' | 'generic_tokens_enabled' | 'verify_max_failures' | 'verify_failure_window_seconds' | 'verify_lockout_seconds' | 'sends_per_hour' | 'sms_fallback_to_voice');
 
 export const updateSettings = (db: Kysely<DB>, id: number, values: Partial<Record<SettingsColumn, number>>) =>
   db.updateTable('applications').set(values).where('id', '=', id).executeTakeFirst();

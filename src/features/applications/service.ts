@@ -30,6 +30,8 @@ export interface Settings {
   verifyLockoutSeconds: number;
   /** SMS, voice and email codes a user may request per hour. */
   sendsPerHour: number;
+  /** An SMS code that cannot be delivered is read out by a voice call instead. */
+  smsFallbackToVoice: boolean;
 }
 
 /** Bounds operators may set; outside them the CLI refuses. */
@@ -41,6 +43,7 @@ export const SETTING_BOUNDS: Record<keyof Settings, [number, number]> = {
   verifyFailureWindowSeconds: [10, 86_400],
   verifyLockoutSeconds: [1, 86_400],
   sendsPerHour: [1, 10_000],
+  smsFallbackToVoice: [0, 1],
 };
 
 const SETTING_COLUMNS: Record<keyof Settings, q.SettingsColumn> = {
@@ -51,6 +54,7 @@ const SETTING_COLUMNS: Record<keyof Settings, q.SettingsColumn> = {
   verifyFailureWindowSeconds: 'verify_failure_window_seconds',
   verifyLockoutSeconds: 'verify_lockout_seconds',
   sendsPerHour: 'sends_per_hour',
+  smsFallbackToVoice: 'sms_fallback_to_voice',
 };
 
 const toApplication = (r: NonNullable<Awaited<ReturnType<typeof q.findApplication>>>): Application => ({
@@ -69,6 +73,7 @@ const toApplication = (r: NonNullable<Awaited<ReturnType<typeof q.findApplicatio
     verifyFailureWindowSeconds: r.verify_failure_window_seconds,
     verifyLockoutSeconds: r.verify_lockout_seconds,
     sendsPerHour: r.sends_per_hour,
+    smsFallbackToVoice: r.sms_fallback_to_voice === 1,
   },
 });
 

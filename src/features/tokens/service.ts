@@ -86,7 +86,9 @@ export class Tokens {
     const vars = { appName: app.name, code, minutes: Math.round(app.settings.codeTtlSeconds / 60) };
     const text =
       channel === 'voice' ? voiceText(loc, vars) : boundAction !== undefined && actionMessage ? smsActionText(loc, { ...vars, actionMessage }) : smsText(loc, vars);
-    await this.record(app, user.id, channel, code, boundAction ?? null, { destination: user.phone_e164, text, locale: loc });
+    // The voice text rides along when the application wants a call if the SMS is not delivered.
+    const fallbackText = channel === 'sms' && app.settings.smsFallbackToVoice && app.callsEnabled ? voiceText(loc, vars) : undefined;
+    await this.record(app, user.id, channel, code, boundAction ?? null, { destination: user.phone_e164, text, locale: loc, fallbackText });
     const message = channel === 'sms' ? 'SMS token was sent' : 'Call started...';
     return { ok: true, body: { success: true, message, cellphone } };
   }
@@ -111,7 +113,7 @@ export class Tokens {
     channel: 'sms' | 'voice' | 'email',
     code: string,
     action: string | null,
-    message: { destination: string; text: string; locale: string },
+    message: { destination: string; text: string; locale: string; fallbackText?: string },
   ): Promise<string> {
     const now = Date.now();
     const id = await this.d.db.transaction().execute(async (trx) => {
