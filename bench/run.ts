@@ -5,7 +5,8 @@
 //      BENCH_CPU_PROF=1 (V8 CPU profiles of the servers in bench/results/prof/<server>/),
 //      BENCH_PG_URL (an existing database used to create the bench's own; default the local
 //      postgres database; the PostgreSQL scenarios are skipped when it does not answer),
-//      BENCH_ONLY (comma-separated scenario names).
+//      BENCH_ONLY (comma-separated scenario names, outbox-sqlite and outbox-postgres included),
+//      BENCH_OUTBOX_MESSAGES (SMS per outbox scenario, 3000).
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { ROOT, cpuSeconds, freePort, hasTaskset, isRunning, machineBusySeconds, pinSelf, startNode, stop, waitForHttp, type Child } from './procs.ts';
 import { benchSeed, dropPostgres, seedPostgres, seedSqlite } from './seed.ts';
+import { bareSmppPerSecond, outboxThroughput, type OutboxFigures } from './outbox.ts';
 import { totp } from '../src/core/otp.ts';
 import pg from 'pg';
 
@@ -274,13 +276,46 @@ async function main(): Promise<number> {
     results.push(f);
   }
   for (const c of children) if (!isRunning(c)) throw new Error(`${c.name} died during the run:\n${c.output()}`);
-  return report(results);
+  await Promise.all(children.splice(0).map(stop)); // the outbox scenarios get the server core to themselves
+  const outbox = await outboxScenarios(only);
+  return report(results, outbox);
+}
+
+const OUTBOX_MESSAGES = Number(process.env.BENCH_OUTBOX_MESSAGES ?? 3000);
+
+async function outboxScenarios(only?: string[]): Promise<OutboxFigures[]> {
+  const wanted = (n: string) => !only || only.includes(n);
+  if (!wanted('outbox-sqlite') && !wanted('outbox-postgres')) return [];
+  process.stdout.write('outbox baseline (SMPP provider alone): ');
+  const baselinePerSecond = await bareSmppPerSecond(OUTBOX_MESSAGES);
+  console.log(`${Math.round(baselinePerSecond).toLocaleString('en')} msg/s`);
+  const common = { tmp, masterKey, messages: OUTBOX_MESSAGES, core: SERVER_CORE, pgAdmin: PG_ADMIN, serverFlags: SERVER_FLAGS, baselinePerSecond };
+  const out: OutboxFigures[] = [];
+  if (wanted('outbox-sqlite')) {
+    process.stdout.write('outbox-sqlite: ');
+    out.push(await outboxThroughput('outbox-sqlite', 'sqlite', { ...common, pgName: '' }));
+    console.log(`${Math.round(out.at(-1)!.perSecond).toLocaleString('en')} msg/s`);
+  }
+  if (wanted('outbox-postgres')) {
+    if (!(await pgReachable())) console.log('outbox-postgres: skipped (PostgreSQL does not answer)');
+    else {
+      const pgName = `${PG_DB}_outbox`;
+      process.stdout.write('outbox-postgres: ');
+      try {
+        out.push(await outboxThroughput('outbox-postgres', 'postgres', { ...common, pgName }));
+      } finally {
+        await dropPostgres(PG_ADMIN, pgName).catch(() => {});
+      }
+      console.log(`${Math.round(out.at(-1)!.perSecond).toLocaleString('en')} msg/s`);
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Report.
 
-function report(results: Figures[]): number {
+function report(results: Figures[], outbox: OutboxFigures[]): number {
   const pctOf = (x?: number) => (x === undefined ? '-' : `${Math.round(x * 100)}%`);
   const rows = [
     ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'unexpected', 'errors', 'server CPU', 'loader CPU', 'other CPU'],
@@ -314,6 +349,12 @@ function report(results: Figures[]): number {
     if (maxP99Ms !== undefined) checks.push({ what: `${s.name} p99 (ms)`, value: f.p99Ms, goal: `≤ ${maxP99Ms}`, ok: f.p99Ms <= maxP99Ms });
   }
   for (const c of checks) console.log(`${c.ok ? 'PASS' : 'MISS'}  ${c.what}: ${c.value.toFixed(2)}  (goal ${c.goal})`);
+  if (outbox.length) {
+    console.log('\nOutbox: SMS from API request to the local SMSC (SMPP), ratio to the SMPP provider alone in this run');
+    for (const o of outbox) {
+      console.log(`${o.name.padEnd(16)} ${Math.round(o.perSecond).toLocaleString('en').padStart(6)} msg/s  p50 ${o.p50Ms.toFixed(1)} ms  p99 ${o.p99Ms.toFixed(1)} ms  ratio ${o.ratio.toFixed(2)} (baseline ${Math.round(o.baselinePerSecond).toLocaleString('en')} msg/s, ${o.messages} messages)`);
+    }
+  }
 
   const failed = results.filter((f) => f.unexpected + f.errors + f.timeouts > 0);
   for (const f of failed) {
@@ -336,6 +377,7 @@ function report(results: Figures[]): number {
     durationSeconds: DURATION,
     users: USERS,
     results,
+    outbox,
     checks,
     valid: failed.length === 0,
   };
