@@ -289,11 +289,12 @@ async function outboxScenarios(only?: string[]): Promise<OutboxFigures[]> {
   process.stdout.write('outbox baseline (SMPP provider alone): ');
   const baselinePerSecond = await bareSmppPerSecond(OUTBOX_MESSAGES);
   console.log(`${Math.round(baselinePerSecond).toLocaleString('en')} msg/s`);
-  const common = { tmp, masterKey, messages: OUTBOX_MESSAGES, core: SERVER_CORE, pgAdmin: PG_ADMIN, serverFlags: SERVER_FLAGS, baselinePerSecond };
+  const flags = (name: string) => [...SERVER_FLAGS, ...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS, 'prof', name)}`] : [])];
+  const common = { tmp, masterKey, messages: OUTBOX_MESSAGES, core: SERVER_CORE, pgAdmin: PG_ADMIN, baselinePerSecond };
   const out: OutboxFigures[] = [];
   if (wanted('outbox-sqlite')) {
     process.stdout.write('outbox-sqlite: ');
-    out.push(await outboxThroughput('outbox-sqlite', 'sqlite', { ...common, pgName: '' }));
+    out.push(await outboxThroughput('outbox-sqlite', 'sqlite', { ...common, pgName: '', serverFlags: flags('outbox-sqlite') }));
     console.log(`${Math.round(out.at(-1)!.perSecond).toLocaleString('en')} msg/s`);
   }
   if (wanted('outbox-postgres')) {
@@ -302,7 +303,7 @@ async function outboxScenarios(only?: string[]): Promise<OutboxFigures[]> {
       const pgName = `${PG_DB}_outbox`;
       process.stdout.write('outbox-postgres: ');
       try {
-        out.push(await outboxThroughput('outbox-postgres', 'postgres', { ...common, pgName }));
+        out.push(await outboxThroughput('outbox-postgres', 'postgres', { ...common, pgName, serverFlags: flags('outbox-postgres') }));
       } finally {
         await dropPostgres(PG_ADMIN, pgName).catch(() => {});
       }
