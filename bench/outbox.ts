@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { freePort, startNode, stop, waitForHttp, type Child } from './procs.ts';
 import { seedPostgres, seedSqlite } from './seed.ts';
 import { startFakeSmsc } from '../test/support/fakes/smsc.ts';
+import { quietLog } from '../test/support/wait.ts';
 import { createProvider } from '../src/delivery/providers/index.ts';
 
 export interface OutboxFigures {
@@ -20,14 +21,13 @@ export interface OutboxFigures {
   ratio: number;
 }
 
-const quiet = { info() {}, warn() {}, error() {}, child() { return quiet; } } as any;
 const pct = (xs: number[], p: number) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
 /** The SMPP provider alone: M messages, 32 at a time (the server's default concurrency). */
 export async function bareSmppPerSecond(messages: number): Promise<number> {
   const smsc = await startFakeSmsc();
   smsc.receipts = false;
-  const p = createProvider(smsc.url, 'sms', quiet);
+  const p = createProvider(smsc.url, 'sms', quietLog);
   try {
     let next = 0;
     const t0 = performance.now();

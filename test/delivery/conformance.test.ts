@@ -13,8 +13,9 @@ import { startFakeTwilio, twilioTestSignature, type FakeTwilio } from '../suppor
 import { startFakeSmsc, type FakeSmsc } from '../support/fakes/smsc.ts';
 import { startFakeSmtp, type FakeSmtp } from '../support/fakes/smtp.ts';
 import { startFakeGateway, type FakeGateway } from '../support/fakes/gateway.ts';
+import { quietLog, until } from '../support/wait.ts';
 
-const quiet = { info() {}, warn() {}, error() {}, debug() {}, trace() {}, fatal() {}, child() { return quiet; }, level: 'silent' } as any;
+const quiet = quietLog;
 
 interface Received {
   destination: string;
@@ -78,7 +79,7 @@ function twilioDouble(channel: 'sms' | 'voice'): () => Promise<Double> {
 }
 
 const consoleLines: { message_id: string; to: string }[] = [];
-const recordingLog = { ...quiet, info: (o: { message_id: string; to: string }) => void consoleLines.push(o) };
+const recordingLog = { ...quiet, child: () => recordingLog, info: (o: { message_id: string; to: string }) => void consoleLines.push(o) };
 
 const CASES: Case[] = [
   ...(['sms', 'voice', 'email'] as const).map((channel): Case => ({
@@ -238,7 +239,7 @@ for (const c of CASES) {
           assert.ok(!JSON.stringify(line).includes(c.destination) && !JSON.stringify(line).includes('1234567'), JSON.stringify(line));
           (d as Double & { track(m: OutgoingMessage): void }).track(m);
         }
-        await waitFor(() => d.received().length > before);
+        await until('the server has it', () => d.received().length > before);
         const got = d.received().at(-1)!;
         assert.equal(got.destination, c.destination);
         // Voice reads the text as it is; every other channel carries it byte for byte.
@@ -295,12 +296,4 @@ for (const c of CASES) {
       });
     }
   });
-}
-
-async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }

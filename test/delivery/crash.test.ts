@@ -9,16 +9,9 @@ import { createUserOver, runCli, spawnServer } from '../support/process.ts';
 import { startFakeSmsc } from '../support/fakes/smsc.ts';
 import { startFakeGateway } from '../support/fakes/gateway.ts';
 import { openStore } from '../../src/store/db.ts';
+import { until } from '../support/wait.ts';
 
 const N = 40;
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Accepts N SMS on a node that does not send, so the whole batch is queued when the sender starts. */
 async function queueBatch(env: NodeJS.ProcessEnv): Promise<void> {
@@ -47,10 +40,10 @@ async function outboxRows(url: string) {
 
 async function crashMidBatch(env: NodeJS.ProcessEnv, sentSoFar: () => number) {
   const first = await spawnServer(env);
-  await until('part of the batch out', () => sentSoFar() >= 10);
+  await until('part of the batch out', () => sentSoFar() >= 10, 20_000);
   await first.kill9();
   const second = await spawnServer(env);
-  await until('every message settled', async () => (await outboxRows(env.DATABASE_URL!)).every((r) => ['sent', 'delivered', 'failed'].includes(r.status)));
+  await until('every message settled', async () => (await outboxRows(env.DATABASE_URL!)).every((r) => ['sent', 'delivered', 'failed'].includes(r.status)), 20_000);
   await second.stop();
 }
 

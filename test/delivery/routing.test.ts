@@ -16,6 +16,7 @@ import { startFakeGateway, type FakeGateway } from '../support/fakes/gateway.ts'
 import { loadConfig } from '../../src/config.ts';
 import { Routing, writeAppProviders } from '../../src/delivery/routing.ts';
 import { DeliveryMetrics } from '../../src/delivery/metrics.ts';
+import { until } from '../support/wait.ts';
 
 let t: TestApp;
 let tw: FakeTwilio;
@@ -62,16 +63,6 @@ const newUser = async (key = t.apiKey) => {
 
 const sms = (id: number, key = t.apiKey) => call(t.of.server, 'GET', `/protected/json/sms/${id}?force=true`, { key });
 const message = async (destination: string) => (await t.of.services.outbox.recent({ limit: 500 })).find((m) => m.destination === destination)!;
-
-async function until<T>(what: string, f: () => Promise<T | undefined | false> | T | undefined | false, ms = 8000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('an SMS goes to the first provider; its signed status callback marks it delivered; app stats count it', async () => {
   const u = await newUser();

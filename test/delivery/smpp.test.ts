@@ -6,8 +6,9 @@ import { createProvider } from '../../src/delivery/providers/index.ts';
 import type { OutgoingMessage, Provider, Receipt } from '../../src/delivery/provider.ts';
 import { startFakeSmsc, type FakeSmsc } from '../support/fakes/smsc.ts';
 import { smsParts } from '../../src/core/sms.ts';
+import { quietLog, until } from '../support/wait.ts';
 
-const quiet = { info() {}, warn() {}, error() {}, child() { return quiet; } } as any;
+const quiet = quietLog;
 let smsc: FakeSmsc;
 let p: Provider;
 const receipts: Receipt[] = [];
@@ -77,8 +78,8 @@ test('receipts arrive as deliver_sm and name the message id submit_sm_resp gave'
   const ok = await send('Your code is 1111111');
   const bad = await send('Your code is 2222222', '+14155550100');
   assert.ok(ok.ok && bad.ok);
-  await waitFor(() => receipts.some((r) => r.providerMessageId === bad.providerMessageId));
-  await waitFor(() => receipts.some((r) => r.providerMessageId === ok.providerMessageId));
+  await until('receipt', () => receipts.some((r) => r.providerMessageId === bad.providerMessageId));
+  await until('receipt', () => receipts.some((r) => r.providerMessageId === ok.providerMessageId));
   assert.equal(receipts.find((r) => r.providerMessageId === ok.providerMessageId)!.status, 'delivered');
   assert.equal(receipts.find((r) => r.providerMessageId === bad.providerMessageId)!.status, 'undelivered');
 });
@@ -92,7 +93,7 @@ test('enquire_link keeps the session alive', async () => {
 test('after the SMSC drops the connection, the provider binds again and sends', async () => {
   const binds = smsc.binds;
   smsc.dropAll();
-  await waitFor(() => smsc.binds > binds, 5000); // re-binds on its own (receipts must keep flowing)
+  await until('re-bound', () => smsc.binds > binds, 5000); // re-binds on its own (receipts must keep flowing)
   const r = await send('Your code is 3333333');
   assert.ok(r.ok, JSON.stringify(r));
   assert.equal(smsc.messages.at(-1)!.text, 'Your code is 3333333');
@@ -109,11 +110,3 @@ test('a wrong password is a failed bind, reported without the password', async (
     await wrong.close?.();
   }
 });
-
-async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
