@@ -23,6 +23,16 @@ import { Routing } from './delivery/routing.ts';
 import { DeliveryMetrics } from './delivery/metrics.ts';
 import { registerDeliveryRoutes } from './delivery/routes.ts';
 import { registerAdminRoutes } from './admin/routes.ts';
+import { Hooks } from './delivery/hooks.ts';
+import { Webhooks } from './features/webhooks/service.ts';
+import { registerWebhookRoutes } from './features/webhooks/routes.ts';
+import { DeviceEvents } from './features/devices/events.ts';
+import { loadVapidKeys, WebPush } from './features/devices/push.ts';
+import { Devices } from './features/devices/service.ts';
+import { registerDeviceRoutes } from './features/devices/routes.ts';
+import { OneTouch } from './features/onetouch/service.ts';
+import { onetouchRoutes, registrationRoutes } from './features/onetouch/routes.ts';
+import { callbackSigner } from './features/onetouch/callback.ts';
 
 export interface Services {
   applications: Applications;
@@ -33,6 +43,12 @@ export interface Services {
   worker: OutboxWorker;
   routing: Routing;
   metrics: DeliveryMetrics;
+  hooks: Hooks;
+  webhooks: Webhooks;
+  devices: Devices;
+  events: DeviceEvents;
+  onetouch: OneTouch;
+  push: WebPush;
 }
 
 export interface OpenFactor {
@@ -89,10 +105,30 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
       if (m.channel !== 'email') await addUsage(store.db, m.appId, monthOf(Date.now()), m.channel === 'sms' ? 'sms' : 'calls', 1);
     },
   });
+  const applications = new Applications(store.db, config.masterKeys[0], config.masterKeys.slice(1));
+  const signCallback = callbackSigner(applications);
+  // The webhook signer is bound below: webhooks and their deliveries need each other.
+  const hookSigners: { webhook?: Webhooks } = {};
+  const hooks = new Hooks(store.db, store.dialect, (h) => (h.kind === 'callback' ? signCallback(h) : hookSigners.webhook!.sign(h)), server.log, {
+    retryBaseMs: config.hookRetryBaseMs,
+    maxAttempts: config.hookMaxAttempts,
+  });
+  const webhooks = (hookSigners.webhook = new Webhooks(store.db, config.masterKeys, hooks, applications));
+  const limits = new SafetyLimits(store);
+  const events = new DeviceEvents();
+  const push = new WebPush(await loadVapidKeys(store.db, config.masterKeys, config.vapid), server.log);
+  const devices = new Devices({ db: store.db, keys: config.masterKeys, outbox, wakeOutbox: () => worker.wake(), limits, webhooks, log: server.log });
+  const onetouch = new OneTouch({ db: store.db, applications, devices, events, push, hooks, webhooks, log: server.log });
   const services: Services = {
-    applications: new Applications(store.db, config.masterKeys[0]),
-    users: new Users(store.db, config.masterKeys),
+    applications,
+    users: new Users(store.db, config.masterKeys, webhooks),
     usage,
+    hooks,
+    webhooks,
+    devices,
+    events,
+    onetouch,
+    push,
     outbox,
     worker,
     routing,
@@ -102,7 +138,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
       keys: config.masterKeys,
       outbox,
       wakeOutbox: () => worker.wake(),
-      limits: new SafetyLimits(store),
+      limits,
       usage,
       log: server.log,
     }),
@@ -123,6 +159,8 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
         securitySchemes: {
           apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-Authy-API-Key' },
           apiKeyQuery: { type: 'apiKey', in: 'query', name: 'api_key' },
+          deviceSignature: { type: 'apiKey', in: 'header', name: 'X-OpenFactor-Signature', description: 'See docs/device-api.md: signed by the device key' },
+          dashboardSignature: { type: 'apiKey', in: 'header', name: 'X-Authy-Signature', description: 'HMAC with the API signing key (wire reference §2.21)' },
         },
       },
       security: [{ apiKeyHeader: [] }, { apiKeyQuery: [] }],
@@ -148,9 +186,17 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   registerAuthyRoutes(
     server,
     'protected',
-    [...applicationRoutes(services.applications, services.usage), ...userRoutes(services.users), ...tokenRoutes(services.tokens, config.publicUrl)],
+    [
+      ...applicationRoutes(services.applications, services.usage),
+      ...userRoutes(services.users),
+      ...tokenRoutes(services.tokens, config.publicUrl),
+      ...registrationRoutes(devices),
+    ],
     wireDeps,
   );
+  registerAuthyRoutes(server, 'onetouch', onetouchRoutes(onetouch), wireDeps);
+  registerDeviceRoutes(server, { devices, onetouch, events, vapidPublicKey: push.vapid.publicKey });
+  registerWebhookRoutes(server, webhooks, config.publicUrl);
   registerQrRoute(server, services.tokens);
   registerAdminRoutes(server, config.adminToken, services);
   registerDeliveryRoutes(server, { outbox, routing, worker, metrics, publicUrl: config.publicUrl });
@@ -170,13 +216,19 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   });
 
   services.usage.start();
-  if (config.outboxWorker) worker.start();
+  if (config.outboxWorker) {
+    worker.start();
+    hooks.start();
+  }
+  onetouch.start(config.approvalSweepMs);
   return {
     server,
     services,
     close: async () => {
+      onetouch.stop();
       await server.close();
       await worker.stop();
+      await hooks.stop();
       await routing.close();
       await services.usage.stop();
     },

@@ -31,6 +31,13 @@ export interface Config {
   /** Circuit breaker: consecutive failures that take a provider out, and for how long. */
   providerFailures: number;
   providerCoolDownMs: number;
+  /** Web Push (VAPID) keys; generated and stored on first start when not given. */
+  vapid: { publicKey?: string; privateKey?: string; subject?: string };
+  /** Callbacks and webhooks: first retry after this long, doubling, at most `hookMaxAttempts` tries. */
+  hookRetryBaseMs: number;
+  hookMaxAttempts: number;
+  /** How often pending approval requests are checked for expiry. */
+  approvalSweepMs: number;
   /** The config file read, if any. */
   configFile?: string;
 }
@@ -71,6 +78,14 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
     outboxLeaseMs: int('OPENFACTOR_OUTBOX_LEASE_MS', 60_000, 1000, 3_600_000),
     providerFailures: int('OPENFACTOR_PROVIDER_FAILURES', 3, 1, 100),
     providerCoolDownMs: int('OPENFACTOR_PROVIDER_COOLDOWN_MS', 30_000, 100, 3_600_000),
+    vapid: {
+      publicKey: env.OPENFACTOR_VAPID_PUBLIC_KEY || undefined,
+      privateKey: env.OPENFACTOR_VAPID_PRIVATE_KEY || undefined,
+      subject: env.OPENFACTOR_VAPID_SUBJECT || undefined,
+    },
+    hookRetryBaseMs: int('OPENFACTOR_HOOK_RETRY_BASE_MS', 5000, 10, 3_600_000),
+    hookMaxAttempts: int('OPENFACTOR_HOOK_MAX_ATTEMPTS', 10, 1, 100),
+    approvalSweepMs: int('OPENFACTOR_APPROVAL_SWEEP_MS', 1000, 10, 60_000),
     configFile,
   });
 }

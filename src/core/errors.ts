@@ -38,6 +38,21 @@ export const ERRORS = {
     status: 400,
     message: 'Generic authenticator tokens are disabled for this application.',
   },
+  PHONE_INVALID: { code: '60033', status: 400, message: 'Phone number is invalid' },
+  REGISTRATION_INVALID: { code: '60034', status: 400, message: 'Registration request is invalid' },
+  REGISTRATION_NOT_FOUND: { code: '60035', status: 404, message: 'Registration request not found.' },
+  REGISTRATION_INVALID_PIN: { code: '60036', status: 401, message: 'Registration PIN is invalid' },
+  REGISTRATION_EXPIRED: { code: '60037', status: 400, message: 'Registration request expired.' },
+  APPROVAL_NOT_FOUND: { code: '60049', status: 404, message: 'Approval request not found' },
+  ONETOUCH_UNREGISTERED: { code: '60050', status: 400, message: 'The user has no device registered for OneTouch.' },
+  ONETOUCH_DISABLED: { code: '60064', status: 400, message: 'OneTouch is not enabled for this application.' },
+  DASHBOARD_KEY_INVALID: { code: '60072', status: 401, message: 'Invalid access key' },
+  APPROVAL_NOT_PENDING: { code: '60079', status: 400, message: 'Approval request is not pending.' },
+  APPROVAL_INVALID: { code: '60080', status: 400, message: 'Approval request is invalid.' },
+  SIGNATURE_INVALID: { code: '60087', status: 401, message: 'Invalid signature' },
+  REGISTRATION_NOT_CREATED: { code: '60090', status: 400, message: 'Registration request could not be created.' },
+  WEBHOOK_NOT_CREATED: { code: '60098', status: 400, message: 'Webhook could not be created' },
+  WEBHOOK_NOT_DELETED: { code: '60100', status: 400, message: 'Webhook could not be deleted' },
   // Beyond Authy's table but in its shape: routes we do not have, oversized requests, bugs.
   ROUTE_NOT_FOUND: { code: '60000', status: 404, message: 'Resource not found' },
   QR_NOT_FOUND: { code: '60000', status: 404, message: 'QR code not found or expired' },
@@ -58,6 +73,8 @@ export interface Failure {
   fields?: Record<string, string>;
   /** Top-level only, right after `message` (verify's `"token":"is invalid"`). */
   head?: Record<string, string>;
+  /** `errors` stays `{}` (OneTouch's 60049 body has it so). */
+  emptyErrors?: boolean;
 }
 
 export const fail = (error: ErrorName, extra: Omit<Failure, 'ok' | 'error'> = {}): Failure => ({

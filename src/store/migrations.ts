@@ -198,6 +198,127 @@ const steps: Record<string, Step> = {
       .execute();
     await db.schema.createIndex('delivery_attempts_outbox').on('delivery_attempts').columns(['outbox_id', 'id']).execute();
   },
+  // 0004: OneTouch (issue 5). A device is a key pair held by one handset (`device_keys`); each
+  // `devices` row links it to one user of one application. Answers are signed by the device.
+  '0004_onetouch': async (db, dialect) => {
+    const appColumns: [string, 'text' | 'integer', number | string | null][] = [
+      ['onetouch_callback_url', 'text', null],
+      ['onetouch_callback_method', 'text', 'POST'],
+      ['sync_tokens', 'integer', 1],
+      ['number_matching', 'integer', 0],
+      ['dashboard_access_key_hash', 'text', null],
+      ['dashboard_signing_key_sealed', 'text', null],
+    ];
+    for (const [column, type, value] of appColumns) {
+      await db.schema
+        .alterTable('applications')
+        .addColumn(column, type, (c) => (value === null ? c : c.notNull().defaultTo(value)))
+        .execute();
+    }
+    await tableWithId(db, dialect, 'device_keys')
+      .addColumn('public_key_sealed', 'text')
+      .addColumn('algorithm', 'text', (c) => c.notNull())
+      .addColumn('os_type', 'text', (c) => c.notNull())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('registration_method', 'text', (c) => c.notNull())
+      .addColumn('phone_e164', 'text')
+      .addColumn('push_subscription_sealed', 'text')
+      .addColumn('ip', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_seen_at', 'bigint')
+      .addColumn('deleted_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('device_keys_phone').on('device_keys').columns(['phone_e164']).execute();
+    await db.schema.alterTable('devices').addColumn('device_key_id', 'integer', (c) => c.references('device_keys.id').onDelete('cascade')).execute();
+    await db.schema.createIndex('devices_key').on('devices').columns(['device_key_id']).execute();
+    // Nonces of signed device calls, kept while their timestamp is acceptable (replay).
+    await db.schema
+      .createTable('device_nonces')
+      .addColumn('device_key_id', 'integer', (c) => c.notNull())
+      .addColumn('nonce', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('device_nonces_pk', ['device_key_id', 'nonce'])
+      .execute();
+    await db.schema
+      .createTable('registration_tokens')
+      .addColumn('token_hash', 'text', (c) => c.primaryKey())
+      .addColumn('app_id', 'integer', (c) => c.notNull().references('applications.id').onDelete('cascade'))
+      .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('used_at', 'bigint')
+      .execute();
+    await db.schema
+      .createTable('phone_registrations')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('phone_e164', 'text', (c) => c.notNull())
+      .addColumn('via', 'text', (c) => c.notNull())
+      .addColumn('code_hash', 'text')
+      .addColumn('failures', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('used_at', 'bigint')
+      .execute();
+    await tableWithId(db, dialect, 'approval_requests')
+      .addColumn('uuid', 'text', (c) => c.notNull().unique())
+      .addColumn('app_id', 'integer', (c) => c.notNull().references('applications.id').onDelete('cascade'))
+      .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('message', 'text', (c) => c.notNull())
+      .addColumn('details', 'text', (c) => c.notNull())
+      .addColumn('hidden_details', 'text', (c) => c.notNull())
+      .addColumn('logos', 'text')
+      .addColumn('seconds_to_expire', 'integer', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint')
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('match_number', 'integer')
+      .addColumn('notified', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addColumn('processed_at', 'bigint')
+      .addColumn('device_key_id', 'integer')
+      .addColumn('device_signature', 'text')
+      .addColumn('transaction_hash', 'text')
+      .addColumn('reason', 'text')
+      .execute();
+    await db.schema.createIndex('approval_requests_due').on('approval_requests').columns(['status', 'expires_at']).execute();
+    await db.schema.createIndex('approval_requests_user').on('approval_requests').columns(['user_id', 'status']).execute();
+    // Signed HTTP deliveries to customers: OneTouch callbacks and webhooks, retried with backoff.
+    await tableWithId(db, dialect, 'hook_deliveries')
+      .addColumn('app_id', 'integer', (c) => c.notNull().references('applications.id').onDelete('cascade'))
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('target', 'text', (c) => c.notNull())
+      .addColumn('event', 'text', (c) => c.notNull())
+      .addColumn('url', 'text', (c) => c.notNull())
+      .addColumn('method', 'text', (c) => c.notNull())
+      .addColumn('payload', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
+      .addColumn('claimed_until', 'bigint')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('hook_deliveries_due').on('hook_deliveries').columns(['status', 'next_attempt_at']).execute();
+    await tableWithId(db, dialect, 'hook_attempts')
+      .addColumn('delivery_id', 'integer', (c) => c.notNull().references('hook_deliveries.id').onDelete('cascade'))
+      .addColumn('started_at', 'bigint', (c) => c.notNull())
+      .addColumn('finished_at', 'bigint')
+      .addColumn('http_status', 'integer')
+      .addColumn('error', 'text')
+      .execute();
+    await db.schema.createIndex('hook_attempts_delivery').on('hook_attempts').columns(['delivery_id', 'id']).execute();
+    await db.schema
+      .createTable('webhooks')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('app_id', 'integer', (c) => c.notNull().references('applications.id').onDelete('cascade'))
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('url', 'text', (c) => c.notNull())
+      .addColumn('events', 'text', (c) => c.notNull())
+      .addColumn('signing_key_sealed', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('webhooks_app').on('webhooks').columns(['app_id']).execute();
+  },
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

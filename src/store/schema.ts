@@ -23,6 +23,13 @@ export interface ApplicationsTable {
   sends_per_hour: Generated<number>;
   /** 0003: an SMS that cannot be delivered is read out by a voice call instead. */
   sms_fallback_to_voice: Generated<number>;
+  /** 0004: OneTouch callback, token sync for phone-registered devices, number matching, dashboard keys. */
+  onetouch_callback_url: string | null;
+  onetouch_callback_method: Generated<string>;
+  sync_tokens: Generated<number>;
+  number_matching: Generated<number>;
+  dashboard_access_key_hash: string | null;
+  dashboard_signing_key_sealed: string | null;
 }
 
 export interface UsersTable {
@@ -56,6 +63,120 @@ export interface DevicesTable {
   created_at: number;
   last_sync_at: number | null;
   deleted_at: number | null;
+  /** 0004: the handset's key pair; null for rows inserted before devices registered themselves. */
+  device_key_id: number | null;
+}
+
+export type DeviceAlgorithm = 'ES256' | 'Ed25519';
+
+/** One handset: its public key (sealed like every key), how it registered, its push subscription. */
+export interface DeviceKeysTable {
+  id: Generated<number>;
+  public_key_sealed: string | null;
+  algorithm: DeviceAlgorithm;
+  os_type: string;
+  name: string;
+  registration_method: 'sdk' | 'sms' | 'voice';
+  phone_e164: string | null;
+  push_subscription_sealed: string | null;
+  ip: string | null;
+  created_at: number;
+  last_seen_at: number | null;
+  deleted_at: number | null;
+}
+
+export interface DeviceNoncesTable {
+  device_key_id: number;
+  nonce: string;
+  expires_at: number;
+}
+
+export interface RegistrationTokensTable {
+  token_hash: string;
+  app_id: number;
+  user_id: number;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface PhoneRegistrationsTable {
+  id: string;
+  phone_e164: string;
+  via: 'sms' | 'voice';
+  /** Null when no application had a user with this phone: nothing was sent, nothing confirms. */
+  code_hash: string | null;
+  failures: Generated<number>;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired';
+
+export interface ApprovalRequestsTable {
+  id: Generated<number>;
+  uuid: string;
+  app_id: number;
+  user_id: number;
+  message: string;
+  /** JSON texts. */
+  details: string;
+  hidden_details: string;
+  logos: string | null;
+  seconds_to_expire: number;
+  expires_at: number | null;
+  status: ApprovalStatus;
+  match_number: number | null;
+  notified: Generated<number>;
+  created_at: number;
+  updated_at: number;
+  processed_at: number | null;
+  device_key_id: number | null;
+  device_signature: string | null;
+  transaction_hash: string | null;
+  reason: string | null;
+}
+
+export type HookStatus = 'pending' | 'delivered' | 'failed';
+
+export interface HookDeliveriesTable {
+  id: Generated<number>;
+  app_id: number;
+  kind: 'callback' | 'webhook';
+  /** The approval request's uuid (callbacks) or the webhook's id. */
+  target: string;
+  event: string;
+  url: string;
+  method: 'GET' | 'POST';
+  /** The JSON payload; signed afresh at every attempt (the nonce is the attempt's time). */
+  payload: string;
+  status: HookStatus;
+  attempts: Generated<number>;
+  next_attempt_at: number;
+  claimed_until: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface HookAttemptsTable {
+  id: Generated<number>;
+  delivery_id: number;
+  started_at: number;
+  finished_at: number | null;
+  http_status: number | null;
+  error: string | null;
+}
+
+export interface WebhooksTable {
+  id: string;
+  app_id: number;
+  name: string;
+  url: string;
+  /** JSON array of event names. */
+  events: string;
+  signing_key_sealed: string;
+  created_at: number;
 }
 
 export interface AuthenticatorsTable {
@@ -176,4 +297,12 @@ export interface DB {
   outbox: OutboxTable;
   delivery_attempts: DeliveryAttemptsTable;
   app_providers: AppProvidersTable;
+  device_keys: DeviceKeysTable;
+  device_nonces: DeviceNoncesTable;
+  registration_tokens: RegistrationTokensTable;
+  phone_registrations: PhoneRegistrationsTable;
+  approval_requests: ApprovalRequestsTable;
+  hook_deliveries: HookDeliveriesTable;
+  hook_attempts: HookAttemptsTable;
+  webhooks: WebhooksTable;
 }

@@ -19,7 +19,7 @@ export function errorBody(f: Failure): { status: number; body: Body } {
   const fields = f.fields ?? {};
   return {
     status: def.status,
-    body: { message, ...f.head, success: false, errors: { message, ...fields }, ...fields, error_code: def.code },
+    body: { message, ...f.head, success: false, errors: f.emptyErrors ? {} : { message, ...fields }, ...fields, error_code: def.code },
   };
 }
 

@@ -20,9 +20,13 @@ const APP_COLUMNS = [
   'verify_lockout_seconds',
   'sends_per_hour',
   'sms_fallback_to_voice',
+  'onetouch_callback_url',
+  'onetouch_callback_method',
+  'sync_tokens',
+  'number_matching',
 ] as const;
 
-export type SettingsColumn = (typeof APP_COLUMNS)[number] & ('sms_enabled' | 'calls_enabled' | 'onetouch_enabled' | 'token_length' | 'code_ttl_seconds' | 'generic_tokens_enabled' | 'verify_max_failures' | 'verify_failure_window_seconds' | 'verify_lockout_seconds' | 'sends_per_hour' | 'sms_fallback_to_voice');
+export type SettingsColumn = (typeof APP_COLUMNS)[number] & ('sms_enabled' | 'calls_enabled' | 'onetouch_enabled' | 'token_length' | 'code_ttl_seconds' | 'generic_tokens_enabled' | 'verify_max_failures' | 'verify_failure_window_seconds' | 'verify_lockout_seconds' | 'sends_per_hour' | 'sms_fallback_to_voice' | 'sync_tokens' | 'number_matching');
 
 export const updateSettings = (db: Kysely<DB>, id: number, values: Partial<Record<SettingsColumn, number>>) =>
   db.updateTable('applications').set(values).where('id', '=', id).executeTakeFirst();
@@ -82,3 +86,19 @@ export async function claimOnce(db: Kysely<DB>, key: string): Promise<boolean> {
     .executeTakeFirst();
   return Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
 }
+
+export const setCallback = (db: Kysely<DB>, id: number, url: string | null, method: 'GET' | 'POST') =>
+  db.updateTable('applications').set({ onetouch_callback_url: url, onetouch_callback_method: method }).where('id', '=', id).executeTakeFirst();
+
+export const sealedApiKey = (db: Kysely<DB>, id: number) =>
+  db.selectFrom('applications').select('api_key_sealed').where('id', '=', id).executeTakeFirst();
+
+export const dashboardKeys = (db: Kysely<DB>, id: number) =>
+  db.selectFrom('applications').select(['dashboard_access_key_hash', 'dashboard_signing_key_sealed']).where('id', '=', id).executeTakeFirst();
+
+export const setDashboardKeys = (db: Kysely<DB>, id: number, accessKeyHash: string, signingKeySealed: string) =>
+  db
+    .updateTable('applications')
+    .set({ dashboard_access_key_hash: accessKeyHash, dashboard_signing_key_sealed: signingKeySealed })
+    .where('id', '=', id)
+    .executeTakeFirst();

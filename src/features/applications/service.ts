@@ -1,6 +1,6 @@
 // Applications: creation with an API key, key rotation, authentication, details and stats.
 import type { Kysely } from 'kysely';
-import { hashApiKey, newApiKey, seal, type MasterKey } from '../../core/crypto.ts';
+import { hashApiKey, newApiKey, seal, unseal, type MasterKey } from '../../core/crypto.ts';
 import type { DB } from '../../store/schema.ts';
 import * as q from './queries.ts';
 
@@ -13,6 +13,8 @@ export interface Application {
   onetouchEnabled: boolean;
   createdAt: number;
   settings: Settings;
+  /** Where answered and expired approval requests are reported (wire reference §3). */
+  onetouchCallback: { url: string; method: 'GET' | 'POST' } | undefined;
 }
 
 /** What an operator may change per application (`openfactor apps settings`). */
@@ -32,6 +34,10 @@ export interface Settings {
   sendsPerHour: number;
   /** An SMS code that cannot be delivered is read out by a voice call instead. */
   smsFallbackToVoice: boolean;
+  /** Devices registered by phone get this application's accounts ("Sync tokens in app"). */
+  syncTokens: boolean;
+  /** Every approval request uses number matching (a request can also ask for it). */
+  numberMatching: boolean;
 }
 
 /** Bounds operators may set; outside them the CLI refuses. */
@@ -44,6 +50,8 @@ export const SETTING_BOUNDS: Record<keyof Settings, [number, number]> = {
   verifyLockoutSeconds: [1, 86_400],
   sendsPerHour: [1, 10_000],
   smsFallbackToVoice: [0, 1],
+  syncTokens: [0, 1],
+  numberMatching: [0, 1],
 };
 
 const SETTING_COLUMNS: Record<keyof Settings, q.SettingsColumn> = {
@@ -55,6 +63,8 @@ const SETTING_COLUMNS: Record<keyof Settings, q.SettingsColumn> = {
   verifyLockoutSeconds: 'verify_lockout_seconds',
   sendsPerHour: 'sends_per_hour',
   smsFallbackToVoice: 'sms_fallback_to_voice',
+  syncTokens: 'sync_tokens',
+  numberMatching: 'number_matching',
 };
 
 const toApplication = (r: NonNullable<Awaited<ReturnType<typeof q.findApplication>>>): Application => ({
@@ -74,7 +84,12 @@ const toApplication = (r: NonNullable<Awaited<ReturnType<typeof q.findApplicatio
     verifyLockoutSeconds: r.verify_lockout_seconds,
     sendsPerHour: r.sends_per_hour,
     smsFallbackToVoice: r.sms_fallback_to_voice === 1,
+    syncTokens: r.sync_tokens === 1,
+    numberMatching: r.number_matching === 1,
   },
+  onetouchCallback: r.onetouch_callback_url
+    ? { url: r.onetouch_callback_url, method: r.onetouch_callback_method === 'GET' ? 'GET' : 'POST' }
+    : undefined,
 });
 
 /** The sealed copy of the key is bound to its row; callbacks are signed with it later. */
@@ -87,6 +102,8 @@ export class Applications {
   constructor(
     private readonly db: Kysely<DB>,
     private readonly masterKey: MasterKey,
+    /** Keys that may still open older sealed values (rotation). */
+    private readonly olderKeys: MasterKey[] = [],
   ) {}
 
   async create(name: string): Promise<{ id: number; apiKey: string }> {
@@ -131,6 +148,27 @@ export class Applications {
     }
     if (Object.keys(values).length > 0) await q.updateSettings(this.db, id, values);
     return this.find(id);
+  }
+
+  /** The OneTouch callback URL (http or https) and method; null removes it. */
+  async setCallback(id: number, url: string | null, method: 'GET' | 'POST' = 'POST'): Promise<Application | string | undefined> {
+    if (url !== null) {
+      let u: URL;
+      try {
+        u = new URL(url);
+      } catch {
+        return 'the callback URL is not a valid URL';
+      }
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'the callback URL must be http or https';
+    }
+    await q.setCallback(this.db, id, url, method);
+    return this.find(id);
+  }
+
+  /** The application's API key, which signs its callbacks (wire reference §3.3). */
+  async apiKeyOf(id: number): Promise<string | undefined> {
+    const row = await q.sealedApiKey(this.db, id);
+    return row?.api_key_sealed ? unseal([this.masterKey, ...this.olderKeys], row.api_key_sealed, keyContext(id)).toString('utf8') : undefined;
   }
 
   async list(): Promise<Application[]> {

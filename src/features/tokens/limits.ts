@@ -24,9 +24,18 @@ export class SafetyLimits {
   }
 
   /** Takes one send from the user's hourly allowance; false when it is used up. */
-  async takeSend(s: Settings, userId: number): Promise<boolean> {
+  takeSend(s: Settings, userId: number): Promise<boolean> {
+    return this.take('sends', String(userId), s.sendsPerHour, 3600);
+  }
+
+  /** Device registration by phone: codes sent to one number per hour. */
+  takePhoneRegistration(e164: string): Promise<boolean> {
+    return this.take('phone-registration', e164, 5, 3600);
+  }
+
+  private async take(kind: string, key: string, points: number, duration: number): Promise<boolean> {
     try {
-      await this.limiter('sends', s.sendsPerHour, 3600).consume(String(userId));
+      await this.limiter(kind, points, duration).consume(key);
       return true;
     } catch (e) {
       if (e instanceof RateLimiterRes) return false;

@@ -30,6 +30,8 @@ export async function upsertUserByPhone(
   db: Kysely<DB>,
   u: NewUser,
   sealSeed: (id: number) => string,
+  /** Runs in the creating transaction (webhook events). */
+  onCreated?: (trx: Kysely<DB>, id: number) => Promise<void>,
 ): Promise<{ id: number; created: boolean }> {
   return db.transaction().execute(async (trx) => {
     const inserted = await trx
@@ -42,6 +44,7 @@ export async function upsertUserByPhone(
       // The seed is sealed with the row's id as additional data, so it is written second.
       await trx.updateTable('users').set({ totp_seed_sealed: sealSeed(inserted.id) }).where('id', '=', inserted.id).execute();
       await addUsage(trx, u.appId, u.month, 'users', 1);
+      await onCreated?.(trx, inserted.id);
       return { id: inserted.id, created: true };
     }
     const existing = await trx
@@ -64,10 +67,23 @@ export async function upsertUserByPhone(
 export const emailsOf = (db: Kysely<DB>, userId: number) =>
   db.selectFrom('user_emails').select('email').where('user_id', '=', userId).orderBy('created_at').execute();
 
-export async function deleteUser(db: Kysely<DB>, appId: number, id: number): Promise<boolean> {
-  const res = await db.deleteFrom('users').where('id', '=', id).where('app_id', '=', appId).executeTakeFirst();
-  return Number(res.numDeletedRows) > 0;
+export async function deleteUser(db: Kysely<DB>, appId: number, id: number, onDeleted?: (trx: Kysely<DB>) => Promise<void>): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const res = await trx.deleteFrom('users').where('id', '=', id).where('app_id', '=', appId).executeTakeFirst();
+    if (Number(res.numDeletedRows) === 0) return false;
+    await onDeleted?.(trx);
+    return true;
+  });
 }
+
+/** A user's devices, registered and removed, for the status body. */
+export const devicesOf = (db: Kysely<DB>, userId: number) =>
+  db
+    .selectFrom('devices')
+    .select(['id', 'os_type', 'registration_method', 'created_at', 'last_sync_at', 'deleted_at', 'device_key_id'])
+    .where('user_id', '=', userId)
+    .orderBy('id')
+    .execute();
 
 export const insertActivity = (
   db: Kysely<DB>,

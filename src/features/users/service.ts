@@ -10,6 +10,7 @@ import type { DB } from '../../store/schema.ts';
 import type { Application } from '../applications/service.ts';
 import { monthOf } from '../applications/service.ts';
 import * as q from './queries.ts';
+import type { Webhooks } from '../webhooks/service.ts';
 
 type Result<T> = { ok: true; value: T } | Failure;
 
@@ -70,33 +71,50 @@ export class Users {
   constructor(
     private readonly db: Kysely<DB>,
     private readonly keys: MasterKey[],
+    private readonly webhooks?: Webhooks,
   ) {}
 
   async create(app: Application, input: UserInput): Promise<{ id: number; created: boolean }> {
     const now = Date.now();
     const user = { appId: app.id, countryCode: input.countryCode, e164: input.e164, email: input.email, now, month: monthOf(now) };
-    return q.upsertUserByPhone(this.db, user, (id) => sealTotpSeed(this.keys[0], id, newSecret()));
+    return q.upsertUserByPhone(
+      this.db,
+      user,
+      (id) => sealTotpSeed(this.keys[0], id, newSecret()),
+      (trx, id) => this.webhooks?.emit(trx, app.id, 'user_added', { user: { s_authy_id: String(id) } }, now) ?? Promise.resolve(),
+    );
   }
 
   async status(app: Application, idText: string) {
     const id = parseAuthyId(idText);
     const user = id === undefined ? undefined : await q.findUser(this.db, app.id, id);
     if (!user) return fail('USER_NOT_FOUND');
+    const devices = await q.devicesOf(this.db, user.id);
+    const active = devices.filter((d) => d.deleted_at === null);
+    const detailed = (d: (typeof devices)[number]) => ({
+      device_type: 'authy',
+      os_type: d.os_type,
+      registration_device_id: null,
+      registration_method: d.registration_method,
+      device_id: d.id,
+      last_sync_date: d.last_sync_at === null ? null : Math.floor(Number(d.last_sync_at) / 1000),
+      creation_date: Math.floor(Number(d.created_at) / 1000),
+    });
     return {
       ok: true as const,
       body: {
         status: {
           authy_id: user.id,
           confirmed: user.confirmed === 1,
-          registered: false,
+          registered: active.length > 0,
           country_code: user.country_code,
           phone_number: maskNational(nationalOf(user.phone_e164, user.country_code)),
           email: user.email,
-          devices: [] as string[],
+          devices: [...new Set(active.map((d) => d.os_type))],
           has_hard_token: false,
           account_disabled: false,
-          detailed_devices: [] as unknown[],
-          deleted_devices: [] as unknown[],
+          detailed_devices: active.map(detailed),
+          deleted_devices: devices.filter((d) => d.deleted_at !== null).map(detailed),
         },
         message: 'User status.',
         success: true,
@@ -118,7 +136,10 @@ export class Users {
 
   async remove(app: Application, idText: string) {
     const id = parseAuthyId(idText);
-    if (id === undefined || !(await q.deleteUser(this.db, app.id, id))) return fail('USER_NOT_FOUND');
+    const removed =
+      id !== undefined &&
+      (await q.deleteUser(this.db, app.id, id, (trx) => this.webhooks?.emit(trx, app.id, 'user_removed', { user: { s_authy_id: String(id) } }) ?? Promise.resolve()));
+    if (!removed) return fail('USER_NOT_FOUND');
     return { ok: true as const, body: { message: 'User was added to remove.', success: true } };
   }
 

@@ -1,0 +1,341 @@
+// OpenFactorDevice: one registered device talking to OpenFactor's /device/v1 API.
+import { base32Decode, randomNonce, utf8 } from './base.ts';
+import { OpenFactorError } from './errors.ts';
+import { exportPrivateKey, generateKeyPair, importPrivateKey, sign, type Algorithm } from './keys.ts';
+import { parseEventStream } from './sse.ts';
+import { answerSignatureString, bodyHash, signedString, transactionHash } from './signing.ts';
+import { isJwk, MemoryStorage, type DeviceStorage, type StoredDevice } from './storage.ts';
+import { totp } from './totp.ts';
+import type { Account, AnswerResult, ApprovalUpdate, DeviceApproval, RegistrationAnswer, WebPushSubscription } from './types.ts';
+
+/** `fetch` or anything with its shape (a test double, a fetch with a custom agent…). */
+export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
+
+export interface ClientOptions {
+  /** Default: the global `fetch`. */
+  fetch?: FetchLike;
+}
+
+export interface RegisterOptions extends ClientOptions {
+  /** Default ES256. */
+  algorithm?: Algorithm;
+  /** Sent as `os_type`. Default `web` in a browser, `node` elsewhere. */
+  osType?: string;
+  /** Sent as `name`. Default `OpenFactor device`. */
+  name?: string;
+  /** Web Push subscription to receive approval requests while not listening. */
+  pushSubscription?: WebPushSubscription | null;
+  /** Default: a new MemoryStorage. */
+  storage?: DeviceStorage;
+}
+
+export interface PhoneRegistrationRequest {
+  countryCode: string | number;
+  phoneNumber: string;
+  via: 'sms' | 'voice';
+  locale?: string;
+}
+
+export interface ListenOptions {
+  /** Called with `approval_request_updated` events (answered elsewhere, expired). */
+  onUpdate?(update: ApprovalUpdate): void;
+  /** Aborting ends the stream; `listen` then resolves. */
+  signal?: AbortSignal;
+}
+
+interface ApiAnswer {
+  message: string;
+  success: boolean;
+}
+
+const defaultFetch: FetchLike = (url, init) => globalThis.fetch(url, init);
+
+function normalizeBaseUrl(baseUrl: string): string {
+  const url = new URL(baseUrl); // throws TypeError on a malformed URL
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError(`baseUrl must be http(s), got ${baseUrl}`);
+  return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
+}
+
+function defaultOsType(): string {
+  return typeof (globalThis as { document?: unknown }).document !== 'undefined' ? 'web' : 'node';
+}
+
+/** The parsed JSON body; a non-2xx status, or a 2xx without a JSON object, throws OpenFactorError. */
+async function readAnswer<T>(res: Response): Promise<T> {
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  const obj = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : undefined;
+  if (!res.ok) {
+    const message = typeof obj?.message === 'string' ? obj.message : `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
+    const code = obj?.error_code === undefined || obj.error_code === null ? undefined : String(obj.error_code);
+    throw new OpenFactorError(res.status, message, code, body);
+  }
+  if (!obj) throw new OpenFactorError(res.status, 'OpenFactor answered without a JSON object', undefined, body);
+  return obj as T;
+}
+
+async function postJson<T>(fetchFn: FetchLike, url: string, body: unknown): Promise<T> {
+  const res = await fetchFn(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: utf8(JSON.stringify(body)),
+  });
+  return readAnswer<T>(res);
+}
+
+function pushSubscriptionJson(sub: WebPushSubscription | { toJSON(): unknown } | null | undefined): WebPushSubscription | null {
+  if (!sub) return null;
+  const json = ('toJSON' in sub && typeof sub.toJSON === 'function' ? sub.toJSON() : sub) as Partial<WebPushSubscription>;
+  if (typeof json.endpoint !== 'string' || typeof json.keys?.p256dh !== 'string' || typeof json.keys?.auth !== 'string') {
+    throw new TypeError('A push subscription needs endpoint, keys.p256dh and keys.auth');
+  }
+  return { endpoint: json.endpoint, keys: { p256dh: json.keys.p256dh, auth: json.keys.auth } };
+}
+
+export class OpenFactorDevice {
+  #state: StoredDevice;
+  #key: CryptoKey;
+  #storage: DeviceStorage;
+  #fetch: FetchLike;
+
+  private constructor(state: StoredDevice, key: CryptoKey, storage: DeviceStorage, fetchFn: FetchLike) {
+    this.#state = state;
+    this.#key = key;
+    this.#storage = storage;
+    this.#fetch = fetchFn;
+  }
+
+  // ---- registration ------------------------------------------------------------------------
+
+  /** Registers with a `registration_token` from the customer's backend (SDK flow). */
+  static async registerWithToken(baseUrl: string, registrationToken: string, opts: RegisterOptions = {}): Promise<OpenFactorDevice> {
+    return OpenFactorDevice.#register(baseUrl, '/device/v1/registrations', opts, (key) => ({
+      registration_token: registrationToken,
+      ...key,
+      push_subscription: pushSubscriptionJson(opts.pushSubscription),
+    }));
+  }
+
+  /** Step 1 of the authenticator flow: OpenFactor texts or calls a 6-digit code to the phone. */
+  static async startPhoneRegistration(
+    baseUrl: string,
+    req: PhoneRegistrationRequest,
+    opts: ClientOptions = {},
+  ): Promise<{ registrationId: string; secondsToExpire: number }> {
+    const body: Record<string, string> = { country_code: String(req.countryCode), phone_number: req.phoneNumber, via: req.via };
+    if (req.locale !== undefined) body.locale = req.locale;
+    const answer = await postJson<{ registration_id: string; seconds_to_expire: number }>(
+      opts.fetch ?? defaultFetch,
+      `${normalizeBaseUrl(baseUrl)}/device/v1/phone_registrations`,
+      body,
+    );
+    return { registrationId: answer.registration_id, secondsToExpire: answer.seconds_to_expire };
+  }
+
+  /** Step 2: the code the user received; registers the device with every synced account. */
+  static async confirmPhoneRegistration(baseUrl: string, registrationId: string, code: string, opts: RegisterOptions = {}): Promise<OpenFactorDevice> {
+    const device = await OpenFactorDevice.#register(
+      baseUrl,
+      `/device/v1/phone_registrations/${encodeURIComponent(registrationId)}/confirm`,
+      opts,
+      (key) => ({ code, ...key }),
+    );
+    if (opts.pushSubscription) await device.setPushSubscription(opts.pushSubscription);
+    return device;
+  }
+
+  static async #register(
+    baseUrl: string,
+    path: string,
+    opts: RegisterOptions,
+    makeBody: (key: { public_key: string; algorithm: Algorithm; os_type: string; name: string }) => object,
+  ): Promise<OpenFactorDevice> {
+    const base = normalizeBaseUrl(baseUrl);
+    const storage = opts.storage ?? new MemoryStorage();
+    const fetchFn = opts.fetch ?? defaultFetch;
+    const algorithm = opts.algorithm ?? 'ES256';
+    // A storage that keeps CryptoKeys gets a key that can never be exported; otherwise it is saved as JWK.
+    const keepKey = storage.keepsCryptoKeys === true;
+    const pair = await generateKeyPair(algorithm, !keepKey);
+    const body = makeBody({
+      public_key: pair.publicKey,
+      algorithm,
+      os_type: opts.osType ?? defaultOsType(),
+      name: opts.name ?? 'OpenFactor device',
+    });
+    const answer = await postJson<RegistrationAnswer>(fetchFn, base + path, body);
+    let key = pair.privateKey;
+    let stored: CryptoKey | JsonWebKey = key;
+    if (!keepKey) {
+      stored = await exportPrivateKey(key);
+      key = await importPrivateKey(stored, algorithm); // keep only a non-extractable copy in memory
+    }
+    const state: StoredDevice = {
+      baseUrl: base,
+      deviceId: answer.device.id,
+      algorithm,
+      privateKey: stored,
+      publicKey: pair.publicKey,
+      name: answer.device.name ?? null,
+      osType: answer.device.os_type ?? null,
+      registrationMethod: answer.device.registration_method,
+      accounts: answer.accounts ?? [],
+    };
+    await storage.save(state);
+    return new OpenFactorDevice(state, key, storage, fetchFn);
+  }
+
+  /** The device saved in `storage`, or undefined when there is none. */
+  static async restore(storage: DeviceStorage, opts: ClientOptions = {}): Promise<OpenFactorDevice | undefined> {
+    const state = await storage.load();
+    if (!state) return undefined;
+    const key = isJwk(state.privateKey) ? await importPrivateKey(state.privateKey, state.algorithm) : state.privateKey;
+    return new OpenFactorDevice(state, key, storage, opts.fetch ?? defaultFetch);
+  }
+
+  /** OpenFactor's VAPID public key (base64url) for `PushManager.subscribe`. Not signed. */
+  static async vapidPublicKey(baseUrl: string, opts: ClientOptions = {}): Promise<string> {
+    const res = await (opts.fetch ?? defaultFetch)(`${normalizeBaseUrl(baseUrl)}/device/v1/push/vapid_public_key`, {
+      method: 'GET',
+      headers: { Accept: 'application/json' },
+    });
+    return (await readAnswer<{ public_key: string }>(res)).public_key;
+  }
+
+  // ---- state -------------------------------------------------------------------------------
+
+  get id(): number {
+    return this.#state.deviceId;
+  }
+  get algorithm(): Algorithm {
+    return this.#state.algorithm;
+  }
+  /** base64url SPKI of the device key. */
+  get publicKey(): string {
+    return this.#state.publicKey;
+  }
+  get baseUrl(): string {
+    return this.#state.baseUrl;
+  }
+  /** Copies of the accounts, seeds included. */
+  get accounts(): Account[] {
+    return this.#state.accounts.map((a) => ({ ...a }));
+  }
+
+  /**
+   * The current TOTP code of an account, computed offline. `appId` picks the account when the
+   * same `authyId` is on this device for several applications.
+   */
+  async code(authyId: number, appId?: number, at: number = Date.now()): Promise<string> {
+    const matches = this.#state.accounts.filter((a) => a.authy_id === authyId && (appId === undefined || a.app_id === appId));
+    if (matches.length === 0) throw new RangeError(`No account for authy_id ${authyId}${appId === undefined ? '' : ` and app_id ${appId}`} on this device`);
+    if (matches.length > 1) throw new RangeError(`authy_id ${authyId} is on this device for several applications: pass appId`);
+    const a = matches[0]!;
+    return totp(base32Decode(a.seed), at, { digits: a.digits, period: a.period, algorithm: a.algorithm });
+  }
+
+  // ---- signed calls ------------------------------------------------------------------------
+
+  /** Fetches the accounts (a phone-registered device also gets users added since) and saves them. */
+  async refreshAccounts(): Promise<Account[]> {
+    const answer = await this.#call<{ accounts: Account[] } & ApiAnswer>('GET', '/device/v1/accounts');
+    this.#state = { ...this.#state, accounts: answer.accounts };
+    await this.#storage.save(this.#state);
+    return this.accounts;
+  }
+
+  /**
+   * The pending approval requests of every account. With `waitSeconds` (at most 30) and none
+   * pending, OpenFactor holds the answer until one arrives (long-poll).
+   */
+  async pendingApprovals(waitSeconds = 0, opts: { signal?: AbortSignal } = {}): Promise<DeviceApproval[]> {
+    if (!Number.isInteger(waitSeconds) || waitSeconds < 0 || waitSeconds > 30) throw new RangeError(`waitSeconds must be an integer 0..30, got ${waitSeconds}`);
+    const path = waitSeconds > 0 ? `/device/v1/approval_requests?wait=${waitSeconds}` : '/device/v1/approval_requests';
+    const answer = await this.#call<{ approval_requests: DeviceApproval[] } & ApiAnswer>('GET', path, undefined, opts.signal);
+    return answer.approval_requests;
+  }
+
+  /**
+   * Streams `GET /device/v1/events`: `onApproval` for each new approval request, `onUpdate` when
+   * one is answered or expires. Resolves when `signal` is aborted or the server ends the stream;
+   * rejects on an error answer, a network error, or an exception thrown by a callback.
+   */
+  async listen(onApproval: (approval: DeviceApproval) => void, opts: ListenOptions = {}): Promise<void> {
+    const { signal } = opts;
+    if (signal?.aborted) return;
+    try {
+      const res = await this.#signedFetch('GET', '/device/v1/events', undefined, signal, 'text/event-stream');
+      if (!res.ok) await readAnswer(res); // throws OpenFactorError
+      if (!res.body) throw new OpenFactorError(res.status, 'The event stream has no body', undefined, undefined);
+      for await (const ev of parseEventStream(res.body, signal)) {
+        if (ev.event === 'approval_request') onApproval(JSON.parse(ev.data) as DeviceApproval);
+        else if (ev.event === 'approval_request_updated') opts.onUpdate?.(JSON.parse(ev.data) as ApprovalUpdate);
+      }
+    } catch (e) {
+      if (signal?.aborted && !(e instanceof OpenFactorError)) return;
+      throw e;
+    }
+  }
+
+  /** Approves; with number matching, `number` is the one the user picked among `number_choices`. */
+  approve(approval: DeviceApproval, opts: { number?: number } = {}): Promise<AnswerResult> {
+    if (approval.number_choices?.length && opts.number === undefined) {
+      // A wrong or missing number denies the request server-side: refuse before sending.
+      return Promise.reject(new TypeError('This request uses number matching: pass the number the user picked'));
+    }
+    return this.#answer(approval, 'approved', opts.number);
+  }
+
+  deny(approval: DeviceApproval): Promise<AnswerResult> {
+    return this.#answer(approval, 'denied', undefined);
+  }
+
+  async #answer(approval: DeviceApproval, status: 'approved' | 'denied', number: number | undefined): Promise<AnswerResult> {
+    const hash = await transactionHash(approval);
+    const signature = await sign(this.#key, this.#state.algorithm, answerSignatureString(approval.uuid, status, hash));
+    const body: { status: string; signature: string; number?: number } = { status, signature };
+    if (number !== undefined) body.number = number;
+    return this.#call<AnswerResult>('POST', `/device/v1/approval_requests/${encodeURIComponent(approval.uuid)}`, body);
+  }
+
+  /** Sets (or with null, removes) the Web Push subscription; `PushSubscription` objects are accepted. */
+  async setPushSubscription(sub: WebPushSubscription | { toJSON(): unknown } | null): Promise<void> {
+    await this.#call<ApiAnswer>('PUT', '/device/v1/push_subscription', { push_subscription: pushSubscriptionJson(sub) });
+  }
+
+  /** Unregisters the device (it stops working) and clears the storage. */
+  async unregister(): Promise<void> {
+    await this.#call<ApiAnswer>('DELETE', '/device/v1/device');
+    await this.#storage.clear();
+  }
+
+  async #call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    return readAnswer<T>(await this.#signedFetch(method, path, body, signal, 'application/json'));
+  }
+
+  /** One signed request: the JSON body is serialized once; its bytes are both hashed and sent. */
+  async #signedFetch(method: string, path: string, body: unknown, signal: AbortSignal | undefined, accept: string): Promise<Response> {
+    const url = new URL(this.#state.baseUrl + path);
+    const bytes = body === undefined ? undefined : utf8(JSON.stringify(body));
+    const timestamp = Math.floor(Date.now() / 1000);
+    const nonce = randomNonce();
+    const toSign = signedString({ timestamp, nonce, method, path: url.pathname + url.search, bodyHash: await bodyHash(bytes ?? '') });
+    const headers: Record<string, string> = {
+      Accept: accept,
+      'X-OpenFactor-Device': String(this.#state.deviceId),
+      'X-OpenFactor-Timestamp': String(timestamp),
+      'X-OpenFactor-Nonce': nonce,
+      'X-OpenFactor-Signature': await sign(this.#key, this.#state.algorithm, toSign),
+    };
+    if (bytes) headers['Content-Type'] = 'application/json';
+    const init: RequestInit = { method, headers };
+    if (bytes) init.body = bytes;
+    if (signal) init.signal = signal;
+    return this.#fetch(url.href, init);
+  }
+}

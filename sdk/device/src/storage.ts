@@ -1,0 +1,88 @@
+// Where a device keeps its identity and accounts between runs.
+import type { Algorithm } from './keys.ts';
+import type { Account, DeviceInfo } from './types.ts';
+
+export interface StoredDevice {
+  /** OpenFactor's base URL, e.g. `https://2fa.example.com`. */
+  baseUrl: string;
+  deviceId: number;
+  algorithm: Algorithm;
+  /**
+   * A CryptoKey (non-extractable; for storages that can hold one, such as memory or IndexedDB)
+   * or the private key as JWK (for storages that serialize to text).
+   */
+  privateKey: CryptoKey | JsonWebKey;
+  /** base64url SPKI. */
+  publicKey: string;
+  name: string | null;
+  osType: string | null;
+  registrationMethod: DeviceInfo['registration_method'];
+  /** Accounts with their seeds. */
+  accounts: Account[];
+}
+
+export interface DeviceStorage {
+  /**
+   * True when `save` can keep CryptoKey objects as they are (memory, IndexedDB): the private key
+   * is then generated non-extractable and never exported. Otherwise it is saved as JWK.
+   */
+  readonly keepsCryptoKeys?: boolean;
+  load(): Promise<StoredDevice | undefined>;
+  save(device: StoredDevice): Promise<void>;
+  clear(): Promise<void>;
+}
+
+function copy(d: StoredDevice): StoredDevice {
+  return { ...d, accounts: d.accounts.map((a) => ({ ...a })) };
+}
+
+/** Keeps the device in memory only (the default): gone when the process or page goes. */
+export class MemoryStorage implements DeviceStorage {
+  readonly keepsCryptoKeys = true;
+  #device: StoredDevice | undefined;
+
+  async load(): Promise<StoredDevice | undefined> {
+    return this.#device && copy(this.#device);
+  }
+  async save(device: StoredDevice): Promise<void> {
+    this.#device = copy(device);
+  }
+  async clear(): Promise<void> {
+    this.#device = undefined;
+  }
+}
+
+/** A string key-value store: `localStorage`, or a small wrapper around a file. */
+export interface TextStore {
+  getItem(key: string): string | null | undefined | Promise<string | null | undefined>;
+  setItem(key: string, value: string): void | Promise<void>;
+  removeItem(key: string): void | Promise<void>;
+}
+
+/** Saves the device as JSON text (private key as JWK) under one key of a {@link TextStore}. */
+export class JsonStorage implements DeviceStorage {
+  readonly keepsCryptoKeys = false;
+  readonly store: TextStore;
+  readonly key: string;
+
+  constructor(store: TextStore, key = 'openfactor-device') {
+    this.store = store;
+    this.key = key;
+  }
+
+  async load(): Promise<StoredDevice | undefined> {
+    const text = await this.store.getItem(this.key);
+    return text ? (JSON.parse(text) as StoredDevice) : undefined;
+  }
+  async save(device: StoredDevice): Promise<void> {
+    if (!isJwk(device.privateKey)) throw new TypeError('JsonStorage can only save a private key exported as JWK');
+    await this.store.setItem(this.key, JSON.stringify(device));
+  }
+  async clear(): Promise<void> {
+    await this.store.removeItem(this.key);
+  }
+}
+
+export function isJwk(key: CryptoKey | JsonWebKey): key is JsonWebKey {
+  return typeof (key as JsonWebKey).kty === 'string';
+}

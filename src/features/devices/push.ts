@@ -1,0 +1,87 @@
+// Web Push (RFC 8030/8291/8292) to browser devices through the `web-push` package, with VAPID
+// keys from config or, on first start, generated and kept in the database (private key sealed).
+import webpush from 'web-push';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely } from 'kysely';
+import { seal, unseal, type MasterKey } from '../../core/crypto.ts';
+import type { DB } from '../../store/schema.ts';
+
+export interface VapidKeys {
+  publicKey: string;
+  privateKey: string;
+  subject: string;
+}
+
+export interface PushSubscription {
+  endpoint: string;
+  keys: { p256dh: string; auth: string };
+}
+
+const CONTEXT = 'meta:vapid_private_key';
+
+/** The configured keys, else the stored ones, else new ones stored now (the first node wins). */
+export async function loadVapidKeys(db: Kysely<DB>, keys: MasterKey[], configured: Partial<VapidKeys>): Promise<VapidKeys> {
+  const subject = configured.subject ?? 'mailto:admin@localhost';
+  if (configured.publicKey && configured.privateKey) return { publicKey: configured.publicKey, privateKey: configured.privateKey, subject };
+  const read = async () => {
+    const rows = await db.selectFrom('meta').select(['key', 'value']).where('key', 'in', ['vapid_public_key', 'vapid_private_key']).execute();
+    const m = new Map(rows.map((r) => [r.key, r.value]));
+    const pub = m.get('vapid_public_key');
+    const priv = m.get('vapid_private_key');
+    return pub && priv ? { publicKey: pub, privateKey: unseal(keys, priv, CONTEXT).toString('utf8'), subject } : undefined;
+  };
+  const stored = await read();
+  if (stored) return stored;
+  const fresh = webpush.generateVAPIDKeys();
+  await db.transaction().execute(async (trx) => {
+    const ins = await trx
+      .insertInto('meta')
+      .values({ key: 'vapid_private_key', value: seal(keys[0], fresh.privateKey, CONTEXT) })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .executeTakeFirst();
+    if (Number(ins.numInsertedOrUpdatedRows ?? 0) > 0) {
+      await trx.insertInto('meta').values({ key: 'vapid_public_key', value: fresh.publicKey }).execute();
+    }
+  });
+  return (await read()) ?? { ...fresh, subject };
+}
+
+/** A subscription as browsers give it (`PushSubscription.toJSON()`), or undefined. */
+export function readPushSubscription(v: unknown): PushSubscription | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const s = v as { endpoint?: unknown; keys?: { p256dh?: unknown; auth?: unknown } };
+  if (typeof s.endpoint !== 'string' || s.endpoint.length > 2048 || !/^https?:\/\//.test(s.endpoint)) return undefined;
+  const p256dh = s.keys?.p256dh;
+  const auth = s.keys?.auth;
+  if (typeof p256dh !== 'string' || typeof auth !== 'string' || p256dh.length > 200 || auth.length > 100) return undefined;
+  return { endpoint: s.endpoint, keys: { p256dh, auth } };
+}
+
+export class WebPush {
+  constructor(
+    readonly vapid: VapidKeys,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  /** 'gone' when the push service says the subscription no longer exists (404/410). */
+  async send(sub: PushSubscription, payload: Record<string, unknown>): Promise<'sent' | 'gone' | 'failed'> {
+    try {
+      await webpush.sendNotification(sub, JSON.stringify(payload), { vapidDetails: this.vapid, TTL: 300, urgency: 'high', timeout: 10_000 });
+      return 'sent';
+    } catch (e) {
+      const status = (e as { statusCode?: number }).statusCode;
+      if (status === 404 || status === 410) return 'gone';
+      this.log.warn({ event: 'web_push_failed', status, origin: safeOrigin(sub.endpoint) }, 'web push failed');
+      return 'failed';
+    }
+  }
+}
+
+/** Endpoints carry a per-device token in their path: log only the push service's origin. */
+const safeOrigin = (url: string) => {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'invalid';
+  }
+};

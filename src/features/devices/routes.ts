@@ -1,0 +1,99 @@
+// The device API (docs/device-api.md): registration, then calls signed by the device's key.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Failure } from '../../core/errors.ts';
+import { parseBody } from '../../wire/body.ts';
+import { sendBody, sendFailure } from '../../wire/envelope.ts';
+import type { Outcome } from '../../wire/route.ts';
+import type { OneTouch } from '../onetouch/service.ts';
+import type { DeviceEvents } from './events.ts';
+import type { Device, Devices } from './service.ts';
+
+const PREFIX = '/device/v1';
+const HEARTBEAT_MS = 15_000;
+
+const render = (reply: FastifyReply, o: Outcome | Failure) =>
+  o.ok ? sendBody(reply, 'json', 200, o.body) : sendFailure(reply, 'json', o);
+
+const rawOf = (req: FastifyRequest) => (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+const paramsOf = (req: FastifyRequest) => parseBody(req.headers['content-type'] ?? 'application/json', rawOf(req).toString('utf8'));
+
+export function registerDeviceRoutes(
+  server: FastifyInstance,
+  d: { devices: Devices; onetouch: OneTouch; events: DeviceEvents; vapidPublicKey: string },
+): void {
+  // Streams and long-polls end when the server closes (they would hold the close up).
+  const closing = new AbortController();
+  server.addHook('preClose', async () => closing.abort());
+  server.register(async (scope) => {
+    // Signatures cover the exact bytes: the body stays raw until checked.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
+    const doc = (summary: string, signed = true) => ({ schema: { summary, tags: ['device API'], ...(signed ? { security: [{ deviceSignature: [] }] } : { security: [] }) } });
+
+    /** Runs `fn` for a correctly signed call, else answers 401 / 60087. */
+    const signed =
+      (fn: (device: Device, req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) => async (req: FastifyRequest, reply: FastifyReply) => {
+        const auth = await d.devices.authenticate(req.headers, req.method, req.url, rawOf(req));
+        if (!auth.ok) return sendFailure(reply, 'json', auth);
+        return fn(auth.device, req, reply);
+      };
+
+    scope.post(`${PREFIX}/registrations`, doc('Register a device with a registration token (SDK flow)', false), async (req, reply) =>
+      render(reply, await d.devices.registerWithToken(paramsOf(req), req.ip)),
+    );
+    scope.post(`${PREFIX}/phone_registrations`, doc('Start registering a device by phone: a code by SMS or voice', false), async (req, reply) =>
+      render(reply, await d.devices.startPhoneRegistration(paramsOf(req))),
+    );
+    scope.post<{ Params: { id: string } }>(`${PREFIX}/phone_registrations/:id/confirm`, doc('Finish registering by phone with the code', false), async (req, reply) =>
+      render(reply, await d.devices.confirmPhoneRegistration(req.params.id, paramsOf(req), req.ip)),
+    );
+    scope.get(`${PREFIX}/push/vapid_public_key`, doc('The VAPID public key for Web Push subscriptions', false), async (_req, reply) =>
+      render(reply, { ok: true, body: { public_key: d.vapidPublicKey, message: 'VAPID public key.', success: true } }),
+    );
+
+    scope.get(`${PREFIX}/accounts`, doc('The accounts (users and their token seeds) on this device'), signed(async (device, _req, reply) => render(reply, await d.devices.accounts(device))));
+    scope.get<{ Querystring: { wait?: string } }>(
+      `${PREFIX}/approval_requests`,
+      doc('Pending approval requests; with ?wait=N (≤ 30 s) held until one arrives'),
+      signed(async (device, req, reply) => {
+        const wait = Number((req.query as { wait?: string }).wait ?? 0);
+        const gone = new AbortController();
+        req.raw.on('close', () => gone.abort());
+        const signal = AbortSignal.any([gone.signal, closing.signal]);
+        return render(reply, await d.onetouch.pending(device, Number.isFinite(wait) ? wait : 0, signal));
+      }),
+    );
+    scope.post<{ Params: { uuid: string } }>(
+      `${PREFIX}/approval_requests/:uuid`,
+      doc('Approve or deny, signed over the uuid, the answer and the transaction hash'),
+      signed(async (device, req, reply) => render(reply, await d.onetouch.answer(device, (req.params as { uuid: string }).uuid, paramsOf(req)))),
+    );
+    scope.put(`${PREFIX}/push_subscription`, doc('Set or clear the Web Push subscription'), signed(async (device, req, reply) => render(reply, await d.devices.setPush(device, paramsOf(req)))));
+    scope.delete(`${PREFIX}/device`, doc('Unregister this device'), signed(async (device, _req, reply) => render(reply, await d.devices.unregister(device))));
+
+    scope.get(
+      `${PREFIX}/events`,
+      doc('Server-Sent Events: approval_request, approval_request_updated'),
+      signed(async (device, req, reply) => {
+        reply.hijack();
+        const res = reply.raw;
+        res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+        const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+        // Subscribe first, then send what is already pending: nothing falls between the two.
+        const off = d.events.subscribe(device.id, (e) => send(e.type, e.data));
+        const beat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+        const end = () => {
+          off();
+          clearInterval(beat);
+          closing.signal.removeEventListener('abort', end);
+          res.end();
+        };
+        req.raw.on('close', end);
+        closing.signal.addEventListener('abort', end);
+        res.write(': connected\n\n');
+        for (const a of await d.onetouch.pendingList(device)) send('approval_request', a);
+      }),
+    );
+  });
+}
+

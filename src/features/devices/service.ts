@@ -1,0 +1,308 @@
+// Devices: registration (by a token the customer's backend asks for, or by phone), signed
+// device calls, the accounts a device holds, Web Push subscriptions, unregistering.
+import { createHash, createHmac, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely } from 'kysely';
+import { Secret } from 'otpauth';
+import { constantTimeEqual, deriveKey, seal, unseal, type MasterKey } from '../../core/crypto.ts';
+import { DEVICE_ALGORITHMS, readPublicKey, signedRequestString, verifyDeviceSignature } from '../../core/device-signature.ts';
+import { fail, type Failure } from '../../core/errors.ts';
+import { resolveLocale, smsText, voiceText } from '../../core/i18n.ts';
+import { readString, type Params } from '../../core/params.ts';
+import { maskE164, normalizeCallingCode, parsePhone, regionOf } from '../../core/phone.ts';
+import type { Outbox } from '../../delivery/outbox.ts';
+import type { DB, DeviceAlgorithm } from '../../store/schema.ts';
+import type { Outcome } from '../../wire/route.ts';
+import type { Application } from '../applications/service.ts';
+import { findUser } from '../users/queries.ts';
+import { parseAuthyId, totpSeedContext } from '../users/service.ts';
+import type { SafetyLimits } from '../tokens/limits.ts';
+import type { Webhooks } from '../webhooks/service.ts';
+import { readPushSubscription } from './push.ts';
+import * as q from './queries.ts';
+
+const REGISTRATION_TOKEN_TTL_MS = 10 * 60_000;
+const PHONE_CODE_TTL_MS = 10 * 60_000;
+const PHONE_CODE_MAX_FAILURES = 5;
+const CLOCK_SKEW_S = 300;
+/** App tokens on devices: the step every app TOTP uses (tokens/service.ts). */
+const PERIOD = 30;
+
+export interface DeviceDeps {
+  db: Kysely<DB>;
+  keys: MasterKey[];
+  outbox: Outbox;
+  wakeOutbox(): void;
+  limits: SafetyLimits;
+  webhooks: Webhooks;
+  log: FastifyBaseLogger;
+}
+
+export type Device = q.DeviceKeyRow;
+type Authenticated = { ok: true; device: Device } | Failure;
+
+interface Registration {
+  publicKey: string;
+  algorithm: DeviceAlgorithm;
+  osType: string;
+  name: string;
+  push: string | null;
+}
+
+const publicKeyContext = (id: number) => `device_keys:${id}:public_key`;
+const pushContext = (id: number) => `device_keys:${id}:push_subscription`;
+
+export class Devices {
+  private readonly codeKey: Buffer;
+
+  constructor(private readonly d: DeviceDeps) {
+    this.codeKey = deriveKey(d.keys[0], 'phone-registration');
+  }
+
+  /** `POST /protected/json/sdk/registrations`: a single-use token for one user's device. */
+  async createRegistrationToken(app: Application, params: Params): Promise<Outcome> {
+    const raw = params.authy_id;
+    const id = parseAuthyId(typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : undefined);
+    const user = id === undefined ? undefined : await findUser(this.d.db, app.id, id);
+    if (!user) return fail('USER_NOT_FOUND');
+    const token = randomBytes(32).toString('base64url');
+    const now = Date.now();
+    await q.insertRegistrationToken(this.d.db, { hash: sha256(token), appId: app.id, userId: user.id, now, expiresAt: now + REGISTRATION_TOKEN_TTL_MS });
+    return { ok: true, body: { registration_token: token, success: true, message: 'Registration token created.' } };
+  }
+
+  /** `GET /protected/json/registrations/status` (authy-python): `custom_user_id` is the authy id. */
+  async registrationStatus(app: Application, params: Params): Promise<Outcome> {
+    const raw = readString(params, 'custom_user_id');
+    const id = raw.ok ? parseAuthyId(raw.value?.trim()) : undefined;
+    const user = id === undefined ? undefined : await findUser(this.d.db, app.id, id);
+    if (!user) return fail('REGISTRATION_NOT_FOUND');
+    const done = await q.hasRegisteredDevice(this.d.db, app.id, user.id);
+    return { ok: true, body: { status: done ? 'completed' : 'pending', message: 'Registration status.', success: true } };
+  }
+
+  /** `POST /device/v1/registrations`. */
+  async registerWithToken(body: Params, ip: string): Promise<Outcome> {
+    const token = readString(body, 'registration_token');
+    if (!token.ok || !token.value || token.value.length > 100) return fail('REGISTRATION_NOT_FOUND');
+    const reg = readRegistration(body);
+    if (!reg.ok) return reg;
+    const now = Date.now();
+    const taken = await q.takeRegistrationToken(this.d.db, sha256(token.value), now);
+    if (!taken.found) return fail('REGISTRATION_NOT_FOUND');
+    if (taken.expired) return fail('REGISTRATION_EXPIRED');
+    const id = await this.d.db.transaction().execute(async (trx) => {
+      const id = await this.createKey(trx, reg.value, 'sdk', null, ip, now);
+      await q.linkDevice(trx, { deviceKeyId: id, appId: taken.appId, userId: taken.userId, osType: reg.value.osType, method: 'sdk', ip, now });
+      await this.d.webhooks.emit(trx, taken.appId, 'device_registration_completed', { user: { s_authy_id: String(taken.userId) }, device: { i_id: id } }, now);
+      return id;
+    });
+    return this.registered(id);
+  }
+
+  /** `POST /device/v1/phone_registrations`: a code to the phone, if any application knows it. */
+  async startPhoneRegistration(body: Params): Promise<Outcome> {
+    const cc = readString(body, 'country_code');
+    const number = readString(body, 'phone_number');
+    const via = readString(body, 'via');
+    const locale = readString(body, 'locale');
+    const code = cc.ok && cc.value !== undefined ? normalizeCallingCode(cc.value) : undefined;
+    const phone = code !== undefined && number.ok && number.value ? parsePhone(number.value, code) : undefined;
+    if (!phone) return fail('PHONE_INVALID');
+    const channel = via.ok && (via.value ?? 'sms') === 'voice' ? 'voice' : via.ok && (via.value ?? 'sms') === 'sms' ? 'sms' : undefined;
+    if (!channel) return fail('REGISTRATION_INVALID', { message: 'Registration request is invalid: via must be sms or voice' });
+
+    const now = Date.now();
+    const id = randomUUID();
+    const users = await q.syncableUsers(this.d.db, phone.e164);
+    // Nothing is sent to a phone no application knows (SMS pumping), and the answer is the same.
+    if (users.length > 0 && (await this.d.limits.takePhoneRegistration(phone.e164))) {
+      const pin = String(randomInt(1_000_000)).padStart(6, '0');
+      const loc = resolveLocale(locale.ok ? locale.value : undefined, regionOf(phone.e164));
+      const vars = { appName: 'OpenFactor', code: pin, minutes: PHONE_CODE_TTL_MS / 60_000 };
+      await this.d.db.transaction().execute(async (trx) => {
+        await q.insertPhoneRegistration(trx, { id, e164: phone.e164, via: channel, codeHash: this.hashPin(id, pin), now, expiresAt: now + PHONE_CODE_TTL_MS });
+        const text = channel === 'voice' ? voiceText(loc, vars) : smsText(loc, vars);
+        await this.d.outbox.enqueue(trx, { appId: users[0].app_id, userId: null, channel, destination: phone.e164, text, locale: loc }, now);
+      });
+      this.d.wakeOutbox();
+      this.d.log.info({ event: 'device_phone_registration', phone: maskE164(phone.e164), via: channel }, 'device registration code sent');
+    } else {
+      await q.insertPhoneRegistration(this.d.db, { id, e164: phone.e164, via: channel, codeHash: null, now, expiresAt: now + PHONE_CODE_TTL_MS });
+    }
+    return {
+      ok: true,
+      body: { registration_id: id, seconds_to_expire: PHONE_CODE_TTL_MS / 1000, message: `A registration code was sent via ${channel}.`, success: true },
+    };
+  }
+
+  /** `POST /device/v1/phone_registrations/{id}/confirm`: the code proves the phone. */
+  async confirmPhoneRegistration(regId: string, body: Params, ip: string): Promise<Outcome> {
+    const row = /^[0-9a-f-]{36}$/.test(regId) ? await q.findPhoneRegistration(this.d.db, regId) : undefined;
+    const now = Date.now();
+    if (!row || row.used_at !== null || Number(row.expires_at) <= now || row.failures >= PHONE_CODE_MAX_FAILURES || !row.code_hash) {
+      return fail('REGISTRATION_NOT_FOUND');
+    }
+    const reg = readRegistration(body);
+    if (!reg.ok) return reg;
+    const pin = readString(body, 'code');
+    if (!pin.ok || !pin.value || !constantTimeEqual(this.hashPin(regId, pin.value.trim()), row.code_hash)) {
+      const failures = await q.failPhoneRegistration(this.d.db, regId);
+      this.d.log.warn({ event: 'device_registration_wrong_code', failures }, 'device registration: wrong code');
+      return fail('REGISTRATION_INVALID_PIN');
+    }
+    if (!(await q.usePhoneRegistration(this.d.db, regId, now))) return fail('REGISTRATION_NOT_FOUND');
+    const id = await this.d.db.transaction().execute(async (trx) => {
+      const id = await this.createKey(trx, reg.value, row.via, row.phone_e164, ip, now);
+      for (const u of await q.syncableUsers(trx, row.phone_e164)) {
+        await q.linkDevice(trx, { deviceKeyId: id, appId: u.app_id, userId: u.user_id, osType: reg.value.osType, method: row.via, ip, now });
+        await this.d.webhooks.emit(trx, u.app_id, 'device_registration_completed', { user: { s_authy_id: String(u.user_id) }, device: { i_id: id } }, now);
+      }
+      return id;
+    });
+    return this.registered(id);
+  }
+
+  private async createKey(trx: Kysely<DB>, r: Registration, method: 'sdk' | 'sms' | 'voice', phone: string | null, ip: string, now: number) {
+    const id = await q.insertDeviceKey(trx, {
+      algorithm: r.algorithm,
+      os_type: r.osType,
+      name: r.name,
+      registration_method: method,
+      phone_e164: phone,
+      push_subscription_sealed: null,
+      ip,
+      created_at: now,
+    });
+    await q.setPublicKey(trx, id, seal(this.d.keys[0], r.publicKey, publicKeyContext(id)));
+    if (r.push) await q.setPushSubscription(trx, id, seal(this.d.keys[0], r.push, pushContext(id)));
+    return id;
+  }
+
+  private async registered(id: number): Promise<Outcome> {
+    const device = (await q.findDeviceKey(this.d.db, id))!;
+    return {
+      ok: true,
+      body: {
+        device: { id, name: device.name, os_type: device.os_type, algorithm: device.algorithm, registration_method: device.registration_method },
+        accounts: await this.accountList(id),
+        message: 'Device registered.',
+        success: true,
+      },
+    };
+  }
+
+  /**
+   * Checks a signed device call (docs/device-api.md): known device, fresh timestamp, unused
+   * nonce, signature by the device's key over the exact bytes sent.
+   */
+  async authenticate(headers: IncomingHttpHeaders, method: string, pathAndQuery: string, body: Buffer): Promise<Authenticated> {
+    const h = (name: string) => {
+      const v = headers[name];
+      return typeof v === 'string' ? v : undefined;
+    };
+    const idText = h('x-openfactor-device');
+    const ts = h('x-openfactor-timestamp');
+    const nonce = h('x-openfactor-nonce');
+    const signature = h('x-openfactor-signature');
+    const deny = fail('SIGNATURE_INVALID');
+    if (!idText || !/^\d{1,10}$/.test(idText) || !ts || !/^\d{1,12}$/.test(ts) || !nonce || !/^[A-Za-z0-9_-]{16,64}$/.test(nonce) || !signature) return deny;
+    const now = Date.now();
+    if (Math.abs(Number(ts) - now / 1000) > CLOCK_SKEW_S) return deny;
+    const device = await q.findDeviceKey(this.d.db, Number(idText));
+    if (!device?.public_key_sealed) return deny;
+    const key = readPublicKey(device.algorithm, unseal(this.d.keys, device.public_key_sealed, publicKeyContext(device.id)).toString('utf8'));
+    if (!key || !verifyDeviceSignature(device.algorithm, key, signedRequestString(ts, nonce, method, pathAndQuery, body), signature)) return deny;
+    if (!(await q.useNonce(this.d.db, device.id, nonce, now + 2 * CLOCK_SKEW_S * 1000))) return deny;
+    await q.touchDevice(this.d.db, device.id, now);
+    return { ok: true, device };
+  }
+
+  /** The key a device's answers are checked with. */
+  publicKeyOf(device: Device) {
+    return readPublicKey(device.algorithm, unseal(this.d.keys, device.public_key_sealed!, publicKeyContext(device.id)).toString('utf8'));
+  }
+
+  /** `GET /device/v1/accounts`; a phone-registered device also gets users added since. */
+  async accounts(device: Device): Promise<Outcome> {
+    if (device.phone_e164) {
+      const now = Date.now();
+      for (const u of await q.syncableUsers(this.d.db, device.phone_e164)) {
+        await q.linkDevice(this.d.db, { deviceKeyId: device.id, appId: u.app_id, userId: u.user_id, osType: device.os_type, method: device.registration_method, ip: device.ip, now });
+      }
+    }
+    return { ok: true, body: { accounts: await this.accountList(device.id), message: 'Accounts.', success: true } };
+  }
+
+  private async accountList(deviceKeyId: number) {
+    const rows = await q.accountsOf(this.d.db, deviceKeyId);
+    return rows
+      .filter((r) => r.totp_seed_sealed)
+      .map((r) => ({
+        authy_id: r.user_id,
+        app_id: r.app_id,
+        app_name: r.app_name,
+        seed: new Secret({ buffer: new Uint8Array(unseal(this.d.keys, r.totp_seed_sealed!, totpSeedContext(r.user_id))).buffer }).base32.replace(/=+$/, ''),
+        digits: r.token_length,
+        period: PERIOD,
+        algorithm: 'SHA1',
+      }));
+  }
+
+  /** `PUT /device/v1/push_subscription`. */
+  async setPush(device: Device, body: Params): Promise<Outcome> {
+    const raw = (body as Record<string, unknown>).push_subscription;
+    if (raw === null || raw === undefined || raw === '') {
+      await q.setPushSubscription(this.d.db, device.id, null);
+      return { ok: true, body: { message: 'Push subscription removed.', success: true } };
+    }
+    const sub = readPushSubscription(raw);
+    if (!sub) return fail('INVALID_PARAMETER', { message: 'Invalid parameter: push_subscription - is not a Web Push subscription' });
+    await q.setPushSubscription(this.d.db, device.id, seal(this.d.keys[0], JSON.stringify(sub), pushContext(device.id)));
+    return { ok: true, body: { message: 'Push subscription saved.', success: true } };
+  }
+
+  pushSubscriptionOf(id: number, sealed: string) {
+    return readPushSubscription(JSON.parse(unseal(this.d.keys, sealed, pushContext(id)).toString('utf8')));
+  }
+
+  /** `DELETE /device/v1/device`. */
+  async unregister(device: Device): Promise<Outcome> {
+    await q.removeDevice(this.d.db, device.id, Date.now());
+    return { ok: true, body: { message: 'Device removed.', success: true } };
+  }
+
+  /** Old nonces and registrations need not be kept. */
+  async sweep(now = Date.now()): Promise<void> {
+    await q.forgetNonces(this.d.db, now);
+  }
+
+  private hashPin(regId: string, pin: string): string {
+    return createHmac('sha256', this.codeKey).update(`${regId}:${pin}`).digest('base64url');
+  }
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
+
+function readRegistration(body: Params): { ok: true; value: Registration } | Failure {
+  const invalid = (why: string) => fail('REGISTRATION_INVALID', { message: `Registration request is invalid: ${why}` });
+  const alg = readString(body, 'algorithm');
+  const algorithm = (alg.ok ? (alg.value ?? 'ES256') : '') as DeviceAlgorithm;
+  if (!DEVICE_ALGORITHMS.includes(algorithm)) return invalid('algorithm must be ES256 or Ed25519');
+  const pk = readString(body, 'public_key');
+  if (!pk.ok || !pk.value || !readPublicKey(algorithm, pk.value)) return invalid(`public_key is not an ${algorithm} public key (SPKI, base64url)`);
+  const os = readString(body, 'os_type');
+  const osType = os.ok && os.value ? os.value.trim().toLowerCase() : 'unknown';
+  if (!/^[a-z0-9_]{1,32}$/.test(osType)) return invalid('os_type must be a short name like android, ios or chrome');
+  const nm = readString(body, 'name');
+  const name = nm.ok && nm.value ? nm.value.trim().slice(0, 100) : osType;
+  const rawPush = (body as Record<string, unknown>).push_subscription;
+  let push: string | null = null;
+  if (rawPush !== undefined && rawPush !== null && rawPush !== '') {
+    const sub = readPushSubscription(rawPush);
+    if (!sub) return invalid('push_subscription is not a Web Push subscription');
+    push = JSON.stringify(sub);
+  }
+  return { ok: true, value: { publicKey: pk.value, algorithm, osType, name, push } };
+}

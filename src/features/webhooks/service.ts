@@ -1,0 +1,176 @@
+// Webhooks (wire reference §2.21): the dashboard API that manages them, signed with the
+// application's API signing key; events queued as signed deliveries (a JWT, HS256, with the
+// webhook's own signing key) in the same transaction as the change they report.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
+import { SignJWT } from 'jose';
+import { constantTimeEqual, seal, unseal, type MasterKey } from '../../core/crypto.ts';
+import { verifyAuthySignature } from '../../core/authy-signature.ts';
+import { fail } from '../../core/errors.ts';
+import type { Params, Value } from '../../core/params.ts';
+import type { DueHook, Hooks, SignedRequest } from '../../delivery/hooks.ts';
+import type { DB } from '../../store/schema.ts';
+import type { Outcome } from '../../wire/route.ts';
+import type { Application, Applications } from '../applications/service.ts';
+import * as appq from '../applications/queries.ts';
+
+/** The events a webhook may ask for (Authy's public list, wire reference §2.21). */
+export const WEBHOOK_EVENTS = [
+  'account_recovery_approved', 'account_recovery_canceled', 'account_recovery_started', 'custom_message_not_allowed',
+  'device_registration_completed', 'one_touch_request_responded', 'phone_change_canceled', 'phone_change_pin_sent',
+  'phone_change_requested', 'phone_verification_code_is_invalid', 'phone_verification_code_is_valid',
+  'phone_verification_failed', 'phone_verification_not_found', 'phone_verification_started', 'suspended_account',
+  'token_invalid', 'token_verified', 'too_many_code_verifications', 'too_many_phone_verifications', 'totp_token_sent',
+  'user_added', 'user_phone_changed', 'user_removed',
+] as const;
+const EVENTS = new Set<string>(WEBHOOK_EVENTS);
+const MAX_WEBHOOKS = 50;
+const CACHE_MS = 5000;
+
+type Db = Kysely<DB> | Transaction<DB>;
+type Row = { id: string; name: string; url: string; events: string; signing_key_sealed: string; created_at: number };
+
+const signingKeyContext = (id: string) => `webhooks:${id}:signing_key`;
+const dashboardKeyContext = (appId: number) => `applications:${appId}:dashboard_signing_key`;
+
+export class Webhooks {
+  private cache = new Map<number, { at: number; rows: Row[] }>();
+
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly keys: MasterKey[],
+    private readonly hooks: Hooks,
+    private readonly applications: Applications,
+  ) {}
+
+  /** Queues `event` for every webhook of the application that asked for it (inside `db`'s transaction). */
+  async emit(db: Db, appId: number, event: (typeof WEBHOOK_EVENTS)[number], objects: Record<string, Record<string, unknown>>, now = Date.now()): Promise<void> {
+    const rows = await this.webhooksOf(db, appId, now);
+    for (const w of rows) {
+      if (!(JSON.parse(w.events) as string[]).includes(event)) continue;
+      const payload = { event, time: new Date(now).toISOString(), request: { id: randomUUID() }, objects: { app: { s_id: String(appId) }, ...objects } };
+      await this.hooks.enqueue(db as Kysely<DB>, { appId, kind: 'webhook', target: w.id, event, url: w.url, method: 'POST', payload }, now);
+    }
+  }
+
+  private async webhooksOf(db: Db, appId: number, now: number): Promise<Row[]> {
+    const hit = this.cache.get(appId);
+    if (hit && now - hit.at < CACHE_MS) return hit.rows;
+    const rows = await db.selectFrom('webhooks').select(['id', 'name', 'url', 'events', 'signing_key_sealed', 'created_at']).where('app_id', '=', appId).orderBy('created_at').execute();
+    this.cache.set(appId, { at: now, rows });
+    return rows;
+  }
+
+  /** The body of a webhook delivery: a JWT signed with that webhook's key. */
+  async sign(hook: DueHook): Promise<SignedRequest | undefined> {
+    const row = await this.db.selectFrom('webhooks').select(['signing_key_sealed']).where('id', '=', hook.target).executeTakeFirst();
+    if (!row) return undefined;
+    const key = unseal(this.keys, row.signing_key_sealed, signingKeyContext(hook.target));
+    const jwt = await new SignJWT({ ...hook.payload, webhook_id: hook.target })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuedAt()
+      .setJti(`${hook.id}`)
+      .sign(key);
+    return { url: hook.url, method: 'POST', headers: { 'content-type': 'application/jwt', 'user-agent': 'OpenFactor-Webhooks/1' }, body: jwt };
+  }
+
+  /** New dashboard credentials for an application (the CLI prints them once). */
+  async rotateDashboardKeys(appId: number): Promise<{ accessKey: string; signingKey: string }> {
+    const accessKey = randomBytes(24).toString('base64url');
+    const signingKey = randomBytes(24).toString('base64url');
+    await appq.setDashboardKeys(this.db, appId, sha256(accessKey), seal(this.keys[0], signingKey, dashboardKeyContext(appId)));
+    return { accessKey, signingKey };
+  }
+
+  /**
+   * Dashboard calls carry `app_api_key` and `access_key` and are signed (X-Authy-Signature over
+   * the URL, the method and every parameter) with the application's API signing key.
+   */
+  async authenticate(params: Params, headers: Record<string, unknown>, method: string, url: string): Promise<{ ok: true; app: Application } | ReturnType<typeof fail>> {
+    const apiKey = params.app_api_key;
+    const access = params.access_key;
+    const app = typeof apiKey === 'string' && apiKey ? await this.applications.authenticate(apiKey) : undefined;
+    if (!app) return fail('INVALID_API_KEY');
+    const keys = await appq.dashboardKeys(this.db, app.id);
+    if (!keys?.dashboard_access_key_hash || typeof access !== 'string' || !constantTimeEqual(sha256(access), keys.dashboard_access_key_hash)) {
+      return fail('DASHBOARD_KEY_INVALID');
+    }
+    const nonce = headers['x-authy-signature-nonce'];
+    const signature = headers['x-authy-signature'];
+    const signingKey = unseal(this.keys, keys.dashboard_signing_key_sealed!, dashboardKeyContext(app.id)).toString('utf8');
+    if (typeof nonce !== 'string' || !nonce || nonce.length > 100 || typeof signature !== 'string' || !verifyAuthySignature(signingKey, nonce, method, url, params, signature)) {
+      return fail('SIGNATURE_INVALID');
+    }
+    return { ok: true, app };
+  }
+
+  async create(app: Application, params: Params): Promise<Outcome> {
+    const name = typeof params.name === 'string' ? params.name.trim() : '';
+    const url = typeof params.url === 'string' ? params.url.trim() : '';
+    const events = listOf(params.events);
+    const bad = (why: string) => fail('WEBHOOK_NOT_CREATED', { message: `Webhook could not be created: ${why}` });
+    if (!name || name.length > 64) return bad('name is required (at most 64 characters)');
+    if (!isHttpUrl(url)) return bad('url must be an http or https URL');
+    if (events.length === 0 || events.some((e) => !EVENTS.has(e))) return bad(`events must be one or more of ${WEBHOOK_EVENTS.join(', ')}`);
+    const count = await this.db.selectFrom('webhooks').select((eb) => eb.fn.countAll<number>().as('n')).where('app_id', '=', app.id).executeTakeFirstOrThrow();
+    if (Number(count.n) >= MAX_WEBHOOKS) return bad(`an application may have at most ${MAX_WEBHOOKS} webhooks`);
+    const id = `WH_${randomUUID()}`;
+    const signingKey = randomBytes(15).toString('base64url');
+    const now = Date.now();
+    await this.db
+      .insertInto('webhooks')
+      .values({ id, app_id: app.id, name, url, events: JSON.stringify([...new Set(events)]), signing_key_sealed: seal(this.keys[0], signingKey, signingKeyContext(id)), created_at: now })
+      .execute();
+    this.cache.delete(app.id);
+    const row = (await this.rows(app.id)).find((r) => r.id === id)!;
+    return { ok: true, body: { webhook: this.render(app, row), message: 'Webhook created', success: true } };
+  }
+
+  async list(app: Application): Promise<Outcome> {
+    const rows = await this.rows(app.id);
+    return { ok: true, body: { webhooks: rows.map((r) => this.render(app, r)), message: 'Webhooks list', success: true } };
+  }
+
+  async remove(app: Application, id: string | undefined): Promise<Outcome> {
+    if (!id || !/^WH_[0-9a-f-]{36}$/.test(id)) return fail('WEBHOOK_NOT_DELETED', { message: 'Webhook could not be deleted: no such webhook' });
+    const res = await this.db.deleteFrom('webhooks').where('id', '=', id).where('app_id', '=', app.id).executeTakeFirst();
+    if (Number(res.numDeletedRows) === 0) return fail('WEBHOOK_NOT_DELETED', { message: 'Webhook could not be deleted: no such webhook' });
+    this.cache.delete(app.id);
+    return { ok: true, body: { message: 'Webhook deleted', success: true } };
+  }
+
+  private rows(appId: number) {
+    return this.db.selectFrom('webhooks').select(['id', 'name', 'url', 'events', 'signing_key_sealed', 'created_at']).where('app_id', '=', appId).orderBy('created_at').execute();
+  }
+
+  private render(app: Application, r: Row) {
+    return {
+      id: r.id,
+      name: r.name,
+      account_sid: `AC${createHash('sha256').update(`account:${app.id}`).digest('hex').slice(0, 32)}`,
+      service_id: String(app.id),
+      url: r.url,
+      signing_key: unseal(this.keys, r.signing_key_sealed, signingKeyContext(r.id)).toString('utf8'),
+      events: JSON.parse(r.events) as string[],
+      creation_date: new Date(Number(r.created_at)).toISOString(),
+    };
+  }
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
+
+function listOf(v: Value | undefined): string[] {
+  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (Array.isArray(v)) return v.filter((e): e is string => typeof e === 'string').map((s) => s.trim());
+  return [];
+}
+
+export function isHttpUrl(s: string): boolean {
+  if (s.length > 2000) return false;
+  try {
+    const u = new URL(s);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
