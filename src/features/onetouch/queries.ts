@@ -88,7 +88,7 @@ export async function answer(
 export const dueForExpiry = (db: Db, now: number, limit: number) =>
   db
     .selectFrom('approval_requests')
-    .select(['id', 'expires_at'])
+    .select(['id', 'app_id', 'expires_at'])
     .where('status', '=', 'pending')
     .where('expires_at', '<=', now)
     .orderBy('expires_at')

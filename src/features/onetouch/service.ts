@@ -207,9 +207,10 @@ export class OneTouch {
         reason = 'number_mismatch';
       }
     }
+    const app = await this.d.applications.find(row.app_id);
     const won = await this.d.db.transaction().execute(async (trx) => {
       if (!(await q.answer(trx, { id: row.id, status: final, deviceKeyId: device.id, signature: sig.value!, hash, reason, now }))) return false;
-      await this.report(trx, { ...row, status: final, device_key_id: device.id, device_signature: sig.value!, reason, processed_at: now }, device, now);
+      await this.report(trx, app, { ...row, status: final, device_key_id: device.id, device_signature: sig.value!, reason, processed_at: now }, device, now);
       return true;
     });
     if (!won) return fail('APPROVAL_NOT_PENDING');
@@ -225,9 +226,11 @@ export class OneTouch {
     this.d.events.publish(keys.map((k) => k.id), { type: 'approval_request_updated', data: { uuid, status } });
   }
 
-  /** Queues the callback (if the application has one) and the webhook event, in the answer's transaction. */
-  private async report(trx: Kysely<DB>, row: q.ApprovalRow, device: Device | undefined, now: number) {
-    const app = await this.d.applications.find(row.app_id);
+  /**
+   * Queues the callback (if the application has one) and the webhook event, in the answer's
+   * transaction (`app` is read before it: SQLite has one connection, the transaction holds it).
+   */
+  private async report(trx: Kysely<DB>, app: Application | undefined, row: q.ApprovalRow, device: Device | undefined, now: number) {
     if (!app) return;
     if (app.onetouchCallback) {
       await this.d.hooks.enqueue(trx, {
@@ -250,10 +253,11 @@ export class OneTouch {
   async expireDue(now = Date.now()): Promise<number> {
     let n = 0;
     for (const due of await q.dueForExpiry(this.d.db, now, 200)) {
+      const app = await this.d.applications.find(due.app_id);
       const expired = await this.d.db.transaction().execute(async (trx) => {
         if (!(await q.expire(trx, due.id, Number(due.expires_at), now))) return undefined;
         const row = (await trx.selectFrom('approval_requests').selectAll().where('id', '=', due.id).executeTakeFirst())!;
-        await this.report(trx, row, undefined, now);
+        await this.report(trx, app, row, undefined, now);
         return row;
       });
       if (expired) {
