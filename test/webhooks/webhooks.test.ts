@@ -1,0 +1,139 @@
+// The dashboard webhooks API (wire reference §2.21): signed create/list/delete, refused when the
+// signature, access key or events are wrong; events delivered as JWTs signed with the webhook's key.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { jwtVerify } from 'jose';
+import { PHONES, startApp, type TestApp } from '../support/harness.ts';
+import { call } from '../support/http.ts';
+import { createUser } from '../support/tokens.ts';
+import { createApproval, Receiver, registerDevice } from '../support/onetouch.ts';
+import { until } from '../support/wait.ts';
+import { authySignature } from '../../src/core/authy-signature.ts';
+
+let t: TestApp;
+let base: string;
+let receiver: Receiver;
+let keys: { accessKey: string; signingKey: string };
+before(async () => {
+  t = await startApp({ OPENFACTOR_PUBLIC_URL: 'https://api.authy.example' });
+  base = await t.listen();
+  receiver = await new Receiver().start('/hooks');
+  keys = await t.of.services.webhooks.rotateDashboardKeys(t.appId);
+});
+after(async () => {
+  await t.close();
+  await receiver.close();
+});
+
+const URL_BASE = 'https://api.authy.example/dashboard/json/application/webhooks';
+
+/** A dashboard call as the samples make it: form params, nonce, HMAC over URL + method + sorted params. */
+async function dashboard(method: 'GET' | 'POST' | 'DELETE', path: string, params: Record<string, string | string[]>, o: { signingKey?: string; apiKey?: string; nonce?: string } = {}) {
+  const all = { app_api_key: o.apiKey ?? t.apiKey, access_key: keys.accessKey, ...params };
+  const nonce = o.nonce ?? `${Date.now() / 1000}`;
+  const signature = authySignature(o.signingKey ?? keys.signingKey, nonce, method, URL_BASE + path, all);
+  const form = Object.entries(all)
+    .flatMap(([k, v]) => (Array.isArray(v) ? v.map((e) => `${encodeURIComponent(k)}[]=${encodeURIComponent(e)}`) : [`${k}=${encodeURIComponent(v)}`]))
+    .join('&');
+  return call(t.of.server, method, `/dashboard/json/application/webhooks${path}`, { form, headers: { 'x-authy-signature-nonce': nonce, 'x-authy-signature': signature } });
+}
+
+test('create, list, delete: the documented bodies', async () => {
+  const created = await dashboard('POST', '', { name: 'user-added', url: receiver.url, events: ['user_added'] });
+  assert.equal(created.status, 200, created.text);
+  const w = created.json.webhook;
+  assert.deepEqual(Object.keys(w), ['id', 'name', 'account_sid', 'service_id', 'url', 'signing_key', 'events', 'creation_date']);
+  assert.match(w.id, /^WH_[0-9a-f-]{36}$/);
+  assert.match(w.account_sid, /^AC[0-9a-f]{32}$/);
+  assert.equal(w.service_id, String(t.appId));
+  assert.deepEqual(w.events, ['user_added']);
+  assert.equal(created.json.message, 'Webhook created');
+
+  const list = await dashboard('GET', '', {});
+  assert.equal(list.status, 200);
+  assert.deepEqual(list.json.webhooks.map((x: { id: string }) => x.id), [w.id]);
+  assert.equal(list.json.message, 'Webhooks list');
+
+  const removed = await dashboard('DELETE', `/${w.id}`, {});
+  assert.deepEqual(removed.json, { message: 'Webhook deleted', success: true });
+  assert.deepEqual((await dashboard('GET', '', {})).json.webhooks, []);
+
+  // The older form: DELETE the collection with webhook_id in the body.
+  const again = await dashboard('POST', '', { name: 'again', url: receiver.url, events: ['user_removed'] });
+  const byBody = await dashboard('DELETE', '', { webhook_id: again.json.webhook.id });
+  assert.equal(byBody.status, 200, byBody.text);
+  const gone = await dashboard('DELETE', `/${again.json.webhook.id}`, {});
+  assert.equal(gone.status, 400);
+  assert.equal(gone.json.error_code, '60100');
+});
+
+test('refused: a wrong signature, a wrong access key, an unknown API key, unknown events', async () => {
+  const badSig = await dashboard('GET', '', {}, { signingKey: 'not-the-key' });
+  assert.equal(badSig.status, 401);
+  assert.equal(badSig.json.error_code, '60087');
+  const wrongAccess = await call(t.of.server, 'GET', `/dashboard/json/application/webhooks?app_api_key=${t.apiKey}&access_key=nope`, {});
+  assert.equal(wrongAccess.json.error_code, '60072');
+  const wrongApp = await dashboard('GET', '', {}, { apiKey: 'x'.repeat(32) });
+  assert.equal(wrongApp.json.error_code, '60001');
+  const badEvents = await dashboard('POST', '', { name: 'x', url: receiver.url, events: ['user_added', 'made_up'] });
+  assert.equal(badEvents.status, 400);
+  assert.equal(badEvents.json.error_code, '60098');
+  const badUrl = await dashboard('POST', '', { name: 'x', url: 'ftp://example.com', events: ['user_added'] });
+  assert.equal(badUrl.json.error_code, '60098');
+  // The signature covers the parameters: a changed URL no longer matches.
+  const nonce = `${Date.now() / 1000}`;
+  const sig = authySignature(keys.signingKey, nonce, 'POST', URL_BASE, { app_api_key: t.apiKey, access_key: keys.accessKey, name: 'x', url: receiver.url, 'events': ['user_added'] });
+  const forged = await call(t.of.server, 'POST', '/dashboard/json/application/webhooks', {
+    form: `app_api_key=${t.apiKey}&access_key=${encodeURIComponent(keys.accessKey)}&name=x&url=${encodeURIComponent('https://evil.example/')}&events[]=user_added`,
+    headers: { 'x-authy-signature-nonce': nonce, 'x-authy-signature': sig },
+  });
+  assert.equal(forged.json.error_code, '60087');
+});
+
+test('events arrive as JWTs signed with the webhook key: user added and removed, device registered, request answered', async () => {
+  const created = await dashboard('POST', '', {
+    name: 'all',
+    url: receiver.url,
+    events: ['user_added', 'user_removed', 'device_registration_completed', 'one_touch_request_responded'],
+  });
+  const key = new TextEncoder().encode(created.json.webhook.signing_key);
+  const id = await createUser(t, 'hooked@example.com', PHONES.us[0]);
+  const device = await registerDevice(t, base, id);
+  const r = await createApproval(t, id, { message: 'hooked' });
+  const shown = (await device.pendingApprovals()).find((a) => a.uuid === r.json.approval_request.uuid)!;
+  await device.approve(shown);
+  await call(t.of.server, 'POST', `/protected/json/users/${id}/remove`, { key: t.apiKey });
+
+  await until('four events', () => receiver.requests.length >= 4, 8000);
+  const events = [];
+  for (const req of receiver.requests) {
+    assert.equal(req.headers['content-type'], 'application/jwt');
+    const { payload } = await jwtVerify(req.body, key, { algorithms: ['HS256'] });
+    events.push(payload as any);
+  }
+  assert.deepEqual(events.map((e) => e.event).sort(), ['device_registration_completed', 'one_touch_request_responded', 'user_added', 'user_removed']);
+  const responded = events.find((e) => e.event === 'one_touch_request_responded');
+  assert.equal(responded.objects.onetouch_request.s_status, 'approved');
+  assert.equal(responded.objects.onetouch_request.s_uuid, shown.uuid);
+  assert.equal(responded.objects.user.s_authy_id, String(id));
+  assert.equal(responded.objects.app.s_id, String(t.appId));
+  assert.equal(responded.webhook_id, created.json.webhook.id);
+  await assert.rejects(jwtVerify(receiver.requests[0].body, new TextEncoder().encode('wrong-key'), { algorithms: ['HS256'] }));
+});
+
+test("application B's keys cannot list or delete A's webhooks", async () => {
+  const mine = await dashboard('POST', '', { name: 'mine', url: receiver.url, events: ['user_added'] });
+  const other = await t.newApplication('Other');
+  const otherKeys = await t.of.services.webhooks.rotateDashboardKeys(other.id);
+  const saved = keys;
+  keys = otherKeys;
+  try {
+    const list = await dashboard('GET', '', {}, { apiKey: other.apiKey });
+    assert.deepEqual(list.json.webhooks, []);
+    const del = await dashboard('DELETE', `/${mine.json.webhook.id}`, {}, { apiKey: other.apiKey });
+    assert.equal(del.json.error_code, '60100');
+  } finally {
+    keys = saved;
+  }
+  assert.ok((await dashboard('GET', '', {})).json.webhooks.some((w: { id: string }) => w.id === mine.json.webhook.id));
+});
