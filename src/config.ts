@@ -33,6 +33,8 @@ export interface Config {
   providerCoolDownMs: number;
   /** Web Push (VAPID) keys; generated and stored on first start when not given. */
   vapid: { publicKey?: string; privateKey?: string; subject?: string };
+  /** Extra CA certificates (PEM file) trusted for Web Push services. */
+  pushCaFile?: string;
   /** Callbacks and webhooks: first retry after this long, doubling, at most `hookMaxAttempts` tries. */
   hookRetryBaseMs: number;
   hookMaxAttempts: number;
@@ -83,6 +85,7 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
       privateKey: env.OPENFACTOR_VAPID_PRIVATE_KEY || undefined,
       subject: env.OPENFACTOR_VAPID_SUBJECT || undefined,
     },
+    pushCaFile: env.OPENFACTOR_PUSH_CA_FILE || undefined,
     hookRetryBaseMs: int('OPENFACTOR_HOOK_RETRY_BASE_MS', 5000, 10, 3_600_000),
     hookMaxAttempts: int('OPENFACTOR_HOOK_MAX_ATTEMPTS', 10, 1, 100),
     approvalSweepMs: int('OPENFACTOR_APPROVAL_SWEEP_MS', 1000, 10, 60_000),

@@ -1,5 +1,7 @@
 // Web Push (RFC 8030/8291/8292) to browser devices through the `web-push` package, with VAPID
 // keys from config or, on first start, generated and kept in the database (private key sealed).
+import { Agent } from 'node:https';
+import { readFileSync } from 'node:fs';
 import webpush from 'web-push';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
@@ -58,15 +60,21 @@ export function readPushSubscription(v: unknown): PushSubscription | undefined {
 }
 
 export class WebPush {
+  private readonly agent?: Agent;
+
+  /** `caFile`: extra certificate authorities for push services (a private relay, a test server). */
   constructor(
     readonly vapid: VapidKeys,
     private readonly log: FastifyBaseLogger,
-  ) {}
+    caFile?: string,
+  ) {
+    if (caFile) this.agent = new Agent({ ca: readFileSync(caFile), keepAlive: true });
+  }
 
   /** 'gone' when the push service says the subscription no longer exists (404/410). */
   async send(sub: PushSubscription, payload: Record<string, unknown>): Promise<'sent' | 'gone' | 'failed'> {
     try {
-      await webpush.sendNotification(sub, JSON.stringify(payload), { vapidDetails: this.vapid, TTL: 300, urgency: 'high', timeout: 10_000 });
+      await webpush.sendNotification(sub, JSON.stringify(payload), { vapidDetails: this.vapid, TTL: 300, urgency: 'high', timeout: 10_000, agent: this.agent });
       return 'sent';
     } catch (e) {
       const status = (e as { statusCode?: number }).statusCode;

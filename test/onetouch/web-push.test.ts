@@ -1,0 +1,69 @@
+// Web Push to browser devices: an approval request reaches a subscribed device through a push
+// service speaking RFC 8030/8291/8292 (VAPID-signed, payload encrypted for that browser only);
+// a subscription the service reports gone is dropped.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { PHONES, startApp, type TestApp } from '../support/harness.ts';
+import { call } from '../support/http.ts';
+import { createUser } from '../support/tokens.ts';
+import { approvalStatus, createApproval } from '../support/onetouch.ts';
+import { until } from '../support/wait.ts';
+import { FakePushService } from '../support/fakes/push-service.ts';
+import { OpenFactorDevice } from '../../sdk/device/src/index.ts';
+
+let t: TestApp;
+let base: string;
+let push: FakePushService;
+before(async () => {
+  push = await new FakePushService().start();
+  t = await startApp({ OPENFACTOR_PUSH_CA_FILE: push.caFile, OPENFACTOR_VAPID_SUBJECT: 'mailto:security@bank.example' });
+  base = await t.listen();
+});
+after(async () => {
+  await t.close();
+  await push.close();
+});
+
+test('a browser device registered with a push subscription is notified of a new request; the payload is encrypted to it', async () => {
+  const id = await createUser(t, 'browser@example.com', PHONES.us[0]);
+  const vapid = await OpenFactorDevice.vapidPublicKey(base);
+  assert.match(vapid, /^[A-Za-z0-9_-]{87}$/); // an uncompressed P-256 point
+  const sub = push.subscribe();
+  const token = (await call(t.of.server, 'POST', '/protected/json/sdk/registrations', { key: t.apiKey, form: `authy_id=${id}` })).json.registration_token;
+  const device = await OpenFactorDevice.registerWithToken(base, token, { osType: 'chrome', pushSubscription: sub });
+
+  const r = await createApproval(t, id, { message: 'Sign in from Firefox' });
+  const uuid = r.json.approval_request.uuid;
+  const got = await until('the push arrives', () => push.delivered.find((d) => d.payload.uuid === uuid));
+  assert.deepEqual(got.payload, { type: 'approval_request', uuid, app_name: 'Test Bank', message: 'Sign in from Firefox' });
+  assert.equal(got.vapidSubject, 'mailto:security@bank.example');
+  assert.equal(got.urgency, 'high');
+  assert.deepEqual(push.refused, []);
+  await until('notified', async () => (await approvalStatus(t, uuid)).json.approval_request.notified === true);
+  // The device then reads the request over its signed API and answers.
+  const shown = (await device.pendingApprovals()).find((a) => a.uuid === uuid)!;
+  await device.approve(shown);
+  assert.equal((await approvalStatus(t, uuid)).json.approval_request.status, 'approved');
+});
+
+test('a subscription the push service reports gone (410) is dropped', async () => {
+  const id = await createUser(t, 'gone@example.com', PHONES.us[1]);
+  const sub = push.subscribe();
+  const token = (await call(t.of.server, 'POST', '/protected/json/sdk/registrations', { key: t.apiKey, form: `authy_id=${id}` })).json.registration_token;
+  const device = await OpenFactorDevice.registerWithToken(base, token, { osType: 'chrome', pushSubscription: sub });
+  push.status.set(new URL(sub.endpoint).pathname, 410);
+  await createApproval(t, id, { message: 'nobody home' });
+  await until('the subscription is dropped', async () => {
+    const row = await t.store.db.selectFrom('device_keys').select('push_subscription_sealed').where('id', '=', device.id).executeTakeFirstOrThrow();
+    return row.push_subscription_sealed === null;
+  });
+});
+
+test('the VAPID keys persist: a second server on the same database announces the same public key', async () => {
+  const first = await OpenFactorDevice.vapidPublicKey(base);
+  const row = await t.store.db.selectFrom('meta').select('value').where('key', '=', 'vapid_private_key').executeTakeFirstOrThrow();
+  assert.match(row.value, /^v1\./, 'the private key is sealed at rest');
+  const { loadVapidKeys } = await import('../../src/features/devices/push.ts');
+  const again = await loadVapidKeys(t.store.db, t.config.masterKeys, {});
+  assert.equal(again.publicKey, first);
+});
