@@ -6,7 +6,8 @@
 //      BENCH_PG_URL (an existing database used to create the bench's own; default the local
 //      postgres database; the PostgreSQL scenarios are skipped when it does not answer),
 //      BENCH_ONLY (comma-separated scenario names, outbox-sqlite and outbox-postgres included),
-//      BENCH_OUTBOX_MESSAGES (SMS per outbox scenario, 3000).
+//      BENCH_OUTBOX_MESSAGES (SMS per outbox scenario, 3000), BENCH_ROUND_TRIPS (OneTouch, 300);
+//      approval-status and onetouch-roundtrip are scenario names too.
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import autocannon from 'autocannon';
 import { ROOT, cpuSeconds, freePort, hasTaskset, isRunning, machineBusySeconds, pinSelf, startNode, stop, waitForHttp, type Child } from './procs.ts';
 import { benchSeed, dropPostgres, seedPostgres, seedSqlite } from './seed.ts';
 import { bareSmppPerSecond, outboxThroughput, type OutboxFigures } from './outbox.ts';
+import { benchDevice, createApprovals, onetouchRoundTrip, type RoundTripFigures } from './onetouch.ts';
 import { totp } from '../src/core/otp.ts';
 import pg from 'pg';
 
@@ -105,6 +107,12 @@ const openFactorPostgres = once(async () => {
   return { ...target, ...seeded };
 });
 
+/** 1,000 approval requests for the top user (who gets a device), created through the API. */
+const approvalUuids = async (of: Target & { apiKey: string; ids: { hi: number } }) => {
+  await benchDevice(of.url, of.apiKey, of.ids.hi);
+  return createApprovals(of.url, of.apiKey, of.ids.hi, 1000);
+};
+
 /**
  * verify/{token}/{id}, each request for a user not verified before in this run (a token is
  * accepted once): correct tokens walk the ids up from the bottom, wrong ones down from the top.
@@ -168,6 +176,15 @@ const scenarios: Scenario[] = [
     name: 'verify-wrong-sqlite',
     expect: 401,
     setup: async () => verifyLoad(await openFactorSqlite(), false),
+  },
+  {
+    // The customer's poll loop: status of existing approval requests (one per read, at random).
+    name: 'approval-status',
+    setup: async () => {
+      const of = await openFactorSqlite();
+      const uuids = await approvalUuids(of);
+      return { ...of, headers: { 'X-Authy-API-Key': of.apiKey }, path: () => `/onetouch/json/approval_requests/${uuids[randomInt(uuids.length)]}` };
+    },
   },
   {
     name: 'verify-correct-postgres',
@@ -275,13 +292,33 @@ async function main(): Promise<number> {
     console.log(`${Math.round(f.reqPerSec).toLocaleString('en')} req/s`);
     results.push(f);
   }
+  const roundTrips: RoundTripFigures[] = [];
+  if (!only || only.includes('onetouch-roundtrip')) {
+    const of = await openFactorSqlite();
+    const hello = await helloWorld();
+    process.stdout.write('onetouch-roundtrip: ');
+    roundTrips.push(
+      await onetouchRoundTrip('onetouch-roundtrip', {
+        url: of.url,
+        helloUrl: hello.url + '/',
+        apiKey: of.apiKey,
+        appId: of.appId,
+        authyId: of.ids.hi - 1,
+        databaseUrl: `sqlite:${join(tmp, 'sqlite', 'openfactor.db')}`,
+        masterKey,
+        requests: ROUND_TRIPS,
+      }),
+    );
+    console.log(`p50 ${roundTrips[0].callbackP50Ms.toFixed(1)} ms`);
+  }
   for (const c of children) if (!isRunning(c)) throw new Error(`${c.name} died during the run:\n${c.output()}`);
   await Promise.all(children.splice(0).map(stop)); // the outbox scenarios get the server core to themselves
   const outbox = await outboxScenarios(only);
-  return report(results, outbox);
+  return report(results, outbox, roundTrips);
 }
 
 const OUTBOX_MESSAGES = Number(process.env.BENCH_OUTBOX_MESSAGES ?? 3000);
+const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 300);
 
 async function outboxScenarios(only?: string[]): Promise<OutboxFigures[]> {
   const wanted = (n: string) => !only || only.includes(n);
@@ -316,7 +353,7 @@ async function outboxScenarios(only?: string[]): Promise<OutboxFigures[]> {
 // ---------------------------------------------------------------------------------------------
 // Report.
 
-function report(results: Figures[], outbox: OutboxFigures[]): number {
+function report(results: Figures[], outbox: OutboxFigures[], roundTrips: RoundTripFigures[]): number {
   const pctOf = (x?: number) => (x === undefined ? '-' : `${Math.round(x * 100)}%`);
   const rows = [
     ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'unexpected', 'errors', 'server CPU', 'loader CPU', 'other CPU'],
@@ -357,6 +394,13 @@ function report(results: Figures[], outbox: OutboxFigures[]): number {
     }
   }
 
+  for (const r of roundTrips) {
+    console.log('\nOneTouch round trip (create → device notified → device approves → callback received), one at a time');
+    console.log(
+      `${r.name}: notified p50 ${r.notifiedP50Ms.toFixed(1)} ms p99 ${r.notifiedP99Ms.toFixed(1)} ms; callback p50 ${r.callbackP50Ms.toFixed(1)} ms p99 ${r.callbackP99Ms.toFixed(1)} ms; ` +
+        `ratio ${r.ratio.toFixed(2)} to four sequential hello-world requests (${r.baselineMs.toFixed(2)} ms), ${r.requests} requests`,
+    );
+  }
   const failed = results.filter((f) => f.unexpected + f.errors + f.timeouts > 0);
   for (const f of failed) {
     console.log(`\n!!! ${f.name}: ${f.unexpected} unexpected statuses, ${f.errors} errors, ${f.timeouts} timeouts; status codes ${JSON.stringify(f.statusCodes)}. THE FIGURES ABOVE ARE NOT VALID.`);
@@ -379,6 +423,7 @@ function report(results: Figures[], outbox: OutboxFigures[]): number {
     users: USERS,
     results,
     outbox,
+    roundTrips,
     checks,
     valid: failed.length === 0,
   };

@@ -19,12 +19,19 @@ const USAGE = `Usage: openfactor <command>
   apps list [--json]             list applications
   apps settings --app ID [--json] [--token-length 6..8] [--code-ttl SECONDS] [--generic-tokens on|off]
                 [--verify-max-failures N] [--verify-failure-window SECONDS] [--verify-lockout SECONDS]
-                [--sends-per-hour N] [--sms-fallback-voice on|off]
+                [--sends-per-hour N] [--sms-fallback-voice on|off] [--sync-tokens on|off]
+                [--number-matching on|off]
                                  show an application's settings, changing those given
   apps providers --app ID [--sms URLS] [--voice URLS] [--email URLS] [--json]
                                  show an application's own provider lists (credentials hidden),
                                  changing those given; an empty list ("") returns that channel
                                  to the service's providers
+  apps callback --app ID [--url URL] [--method POST|GET] [--json]
+                                 show or set where answered and expired OneTouch requests are
+                                 reported (signed with the API key); --url "" removes it
+  apps dashboard-keys --app ID [--json]
+                                 new access key and API signing key for the webhooks API
+                                 (shown only now; the old ones stop working)
   keys rotate --app ID [--json]  replace an application's API key (the old one stops working)
   outbox [--app ID] [--limit N] [--json]
                                  recent messages, newest first, with status, provider and attempts;
@@ -45,6 +52,8 @@ const SETTING_FLAGS: Record<string, keyof Settings> = {
   'verify-lockout': 'verifyLockoutSeconds',
   'sends-per-hour': 'sendsPerHour',
   'sms-fallback-voice': 'smsFallbackToVoice',
+  'sync-tokens': 'syncTokens',
+  'number-matching': 'numberMatching',
 };
 
 const out = (line: string) => process.stdout.write(line + '\n');
@@ -64,6 +73,8 @@ async function main(argv: string[]): Promise<number> {
       sms: { type: 'string' },
       voice: { type: 'string' },
       email: { type: 'string' },
+      url: { type: 'string' },
+      method: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
       ...Object.fromEntries(Object.keys(SETTING_FLAGS).map((f) => [f, { type: 'string' as const }])),
@@ -140,6 +151,36 @@ async function main(argv: string[]): Promise<number> {
       const shown = Object.fromEntries(CHANNELS.map((c) => [c, lists[c] ? splitProviderList(lists[c]!).map(redactProviderUrl) : null]));
       if (values.json) out(JSON.stringify({ id, ...shown }));
       else for (const c of CHANNELS) out(`${c}\t${shown[c]?.join(', ') ?? '(service providers)'}`);
+      return 0;
+    }
+    if (command === 'apps' && sub === 'callback') {
+      const id = Number(values.app);
+      if (!Number.isInteger(id) || id < 1) return usageError('apps callback needs --app ID');
+      let app = await apps.find(id);
+      if (!app) {
+        process.stderr.write(`No application ${id}.\n`);
+        return 1;
+      }
+      const method = (values.method ?? app.onetouchCallback?.method ?? 'POST').toUpperCase();
+      if (method !== 'GET' && method !== 'POST') return usageError('--method must be POST or GET');
+      if (values.url !== undefined || values.method !== undefined) {
+        const result = await apps.setCallback(id, values.url === undefined ? (app.onetouchCallback?.url ?? null) : values.url.trim() || null, method);
+        if (typeof result === 'string') return usageError(result);
+        app = result!;
+      }
+      const cb = app.onetouchCallback;
+      out(values.json ? JSON.stringify({ id, url: cb?.url ?? null, method: cb?.method ?? null }) : cb ? `${cb.method} ${cb.url}` : 'No OneTouch callback.');
+      return 0;
+    }
+    if (command === 'apps' && sub === 'dashboard-keys') {
+      const id = Number(values.app);
+      if (!Number.isInteger(id) || id < 1) return usageError('apps dashboard-keys needs --app ID');
+      const keys = await apps.rotateDashboardKeys(id);
+      if (!keys) {
+        process.stderr.write(`No application ${id}.\n`);
+        return 1;
+      }
+      out(values.json ? JSON.stringify({ id, access_key: keys.accessKey, signing_key: keys.signingKey }) : `Access key: ${keys.accessKey}\nAPI signing key: ${keys.signingKey}\nKeep them secret: they are shown only now.`);
       return 0;
     }
     if (command === 'outbox') {

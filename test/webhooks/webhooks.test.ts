@@ -18,7 +18,7 @@ before(async () => {
   t = await startApp({ OPENFACTOR_PUBLIC_URL: 'https://api.authy.example' });
   base = await t.listen();
   receiver = await new Receiver().start('/hooks');
-  keys = await t.of.services.webhooks.rotateDashboardKeys(t.appId);
+  keys = (await t.of.services.applications.rotateDashboardKeys(t.appId))!;
 });
 after(async () => {
   await t.close();
@@ -124,7 +124,7 @@ test('events arrive as JWTs signed with the webhook key: user added and removed,
 test("application B's keys cannot list or delete A's webhooks", async () => {
   const mine = await dashboard('POST', '', { name: 'mine', url: receiver.url, events: ['user_added'] });
   const other = await t.newApplication('Other');
-  const otherKeys = await t.of.services.webhooks.rotateDashboardKeys(other.id);
+  const otherKeys = (await t.of.services.applications.rotateDashboardKeys(other.id))!;
   const saved = keys;
   keys = otherKeys;
   try {

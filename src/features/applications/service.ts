@@ -1,6 +1,7 @@
 // Applications: creation with an API key, key rotation, authentication, details and stats.
 import type { Kysely } from 'kysely';
-import { hashApiKey, newApiKey, seal, unseal, type MasterKey } from '../../core/crypto.ts';
+import { randomBytes } from 'node:crypto';
+import { constantTimeEqual, hashApiKey, newApiKey, seal, unseal, type MasterKey } from '../../core/crypto.ts';
 import type { DB } from '../../store/schema.ts';
 import * as q from './queries.ts';
 
@@ -94,6 +95,7 @@ const toApplication = (r: NonNullable<Awaited<ReturnType<typeof q.findApplicatio
 
 /** The sealed copy of the key is bound to its row; callbacks are signed with it later. */
 const keyContext = (appId: number) => `applications:${appId}:api_key`;
+const dashboardKeyContext = (appId: number) => `applications:${appId}:dashboard_signing_key`;
 
 /** `YYYY-MM` in UTC. */
 export const monthOf = (ms: number) => new Date(ms).toISOString().slice(0, 7);
@@ -163,6 +165,23 @@ export class Applications {
     }
     await q.setCallback(this.db, id, url, method);
     return this.find(id);
+  }
+
+  /** New dashboard credentials (webhooks API): an access key and an API signing key, shown once. */
+  async rotateDashboardKeys(id: number): Promise<{ accessKey: string; signingKey: string } | undefined> {
+    if (!(await q.findApplication(this.db, id))) return undefined;
+    const accessKey = randomBytes(24).toString('base64url');
+    const signingKey = randomBytes(24).toString('base64url');
+    await q.setDashboardKeys(this.db, id, hashApiKey(accessKey), seal(this.masterKey, signingKey, dashboardKeyContext(id)));
+    return { accessKey, signingKey };
+  }
+
+  /** Whether `accessKey` is the application's, and if so its API signing key. */
+  async dashboardSigningKey(id: number, accessKey: string): Promise<string | undefined> {
+    const row = await q.dashboardKeys(this.db, id);
+    if (!row?.dashboard_access_key_hash || !row.dashboard_signing_key_sealed) return undefined;
+    if (!constantTimeEqual(hashApiKey(accessKey), row.dashboard_access_key_hash)) return undefined;
+    return unseal([this.masterKey, ...this.olderKeys], row.dashboard_signing_key_sealed, dashboardKeyContext(id)).toString('utf8');
   }
 
   /** The application's API key, which signs its callbacks (wire reference §3.3). */

@@ -27,6 +27,8 @@ const MAX_DETAIL_KEY = 20;
 const MAX_DETAIL_VALUE = 1000;
 const MAX_DETAILS = 50;
 const LOGO_RES = new Set(['default', 'low', 'med', 'high']);
+/** Control characters (tab and line feed aside) are refused: devices show these texts, and PostgreSQL stores no NUL. */
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
 
 export interface OneTouchDeps {
   db: Kysely<DB>;
@@ -378,6 +380,7 @@ function readApproval(params: Params, appNumberMatching: boolean): { ok: true; v
   const message = msg.value?.trim();
   if (!message) return invalidParameter('message', "can't be blank");
   if (message.length > MAX_MESSAGE) return invalidParameter('message', `is too long (maximum is ${MAX_MESSAGE} characters)`);
+  if (CONTROL.test(message)) return invalidParameter('message', 'contains control characters');
   const details = readDetails(params, 'details');
   if (!details.ok) return details;
   const hidden = readDetails(params, 'hidden_details');
@@ -407,6 +410,7 @@ function readDetails(params: Params, name: string): { ok: true; value: Record<st
     if (k.length > MAX_DETAIL_KEY) return invalidParameter(`${name}[${k.slice(0, 40)}]`, `key is too long (maximum is ${MAX_DETAIL_KEY} characters)`);
     if (typeof val === 'object') return invalidParameter(`${name}[${k}]`, 'is not a valid String');
     const text = String(val);
+    if (CONTROL.test(k) || CONTROL.test(text)) return invalidParameter(`${name}[${k.replace(CONTROL, '?').slice(0, 20)}]`, 'contains control characters');
     if (text.length > MAX_DETAIL_VALUE) return invalidParameter(`${name}[${k}]`, `is too long (maximum is ${MAX_DETAIL_VALUE} characters)`);
     out[k] = text;
   }

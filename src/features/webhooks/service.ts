@@ -4,7 +4,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import { SignJWT } from 'jose';
-import { constantTimeEqual, seal, unseal, type MasterKey } from '../../core/crypto.ts';
+import { seal, unseal, type MasterKey } from '../../core/crypto.ts';
 import { verifyAuthySignature } from '../../core/authy-signature.ts';
 import { fail } from '../../core/errors.ts';
 import type { Params, Value } from '../../core/params.ts';
@@ -12,7 +12,6 @@ import type { DueHook, Hooks, SignedRequest } from '../../delivery/hooks.ts';
 import type { DB } from '../../store/schema.ts';
 import type { Outcome } from '../../wire/route.ts';
 import type { Application, Applications } from '../applications/service.ts';
-import * as appq from '../applications/queries.ts';
 
 /** The events a webhook may ask for (Authy's public list, wire reference §2.21). */
 export const WEBHOOK_EVENTS = [
@@ -31,7 +30,6 @@ type Db = Kysely<DB> | Transaction<DB>;
 type Row = { id: string; name: string; url: string; events: string; signing_key_sealed: string; created_at: number };
 
 const signingKeyContext = (id: string) => `webhooks:${id}:signing_key`;
-const dashboardKeyContext = (appId: number) => `applications:${appId}:dashboard_signing_key`;
 
 export class Webhooks {
   private cache = new Map<number, { at: number; rows: Row[] }>();
@@ -74,14 +72,6 @@ export class Webhooks {
     return { url: hook.url, method: 'POST', headers: { 'content-type': 'application/jwt', 'user-agent': 'OpenFactor-Webhooks/1' }, body: jwt };
   }
 
-  /** New dashboard credentials for an application (the CLI prints them once). */
-  async rotateDashboardKeys(appId: number): Promise<{ accessKey: string; signingKey: string }> {
-    const accessKey = randomBytes(24).toString('base64url');
-    const signingKey = randomBytes(24).toString('base64url');
-    await appq.setDashboardKeys(this.db, appId, sha256(accessKey), seal(this.keys[0], signingKey, dashboardKeyContext(appId)));
-    return { accessKey, signingKey };
-  }
-
   /**
    * Dashboard calls carry `app_api_key` and `access_key` and are signed (X-Authy-Signature over
    * the URL, the method and every parameter) with the application's API signing key.
@@ -91,13 +81,10 @@ export class Webhooks {
     const access = params.access_key;
     const app = typeof apiKey === 'string' && apiKey ? await this.applications.authenticate(apiKey) : undefined;
     if (!app) return fail('INVALID_API_KEY');
-    const keys = await appq.dashboardKeys(this.db, app.id);
-    if (!keys?.dashboard_access_key_hash || typeof access !== 'string' || !constantTimeEqual(sha256(access), keys.dashboard_access_key_hash)) {
-      return fail('DASHBOARD_KEY_INVALID');
-    }
+    const signingKey = typeof access === 'string' && access.length <= 100 ? await this.applications.dashboardSigningKey(app.id, access) : undefined;
+    if (!signingKey) return fail('DASHBOARD_KEY_INVALID');
     const nonce = headers['x-authy-signature-nonce'];
     const signature = headers['x-authy-signature'];
-    const signingKey = unseal(this.keys, keys.dashboard_signing_key_sealed!, dashboardKeyContext(app.id)).toString('utf8');
     if (typeof nonce !== 'string' || !nonce || nonce.length > 100 || typeof signature !== 'string' || !verifyAuthySignature(signingKey, nonce, method, url, params, signature)) {
       return fail('SIGNATURE_INVALID');
     }
