@@ -116,6 +116,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   const webhooks = (hookSigners.webhook = new Webhooks(store.db, config.masterKeys, hooks, applications));
   const limits = new SafetyLimits(store);
   const events = new DeviceEvents();
+  if (config.redisUrl) await events.connect(config.redisUrl, config.redisPrefix, server.log);
   const push = new WebPush(await loadVapidKeys(store.db, config.masterKeys, config.vapid), server.log, config.pushCaFile);
   const devices = new Devices({ db: store.db, keys: config.masterKeys, outbox, wakeOutbox: () => worker.wake(), limits, webhooks, log: server.log });
   const onetouch = new OneTouch({ db: store.db, applications, devices, events, push, hooks, webhooks, log: server.log });
@@ -229,6 +230,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
       await server.close();
       await worker.stop();
       await hooks.stop();
+      await events.close();
       await routing.close();
       await services.usage.stop();
     },

@@ -58,6 +58,16 @@ const SETTING_FLAGS: Record<string, keyof Settings> = {
 
 const out = (line: string) => process.stdout.write(line + '\n');
 
+const appIdOf = (raw: string | undefined) => {
+  const id = Number(raw);
+  return Number.isInteger(id) && id >= 1 ? id : undefined;
+};
+
+function noApplication(id: number): number {
+  process.stderr.write(`No application ${id}.\n`);
+  return 1;
+}
+
 /** Providers built only to check their URLs log nothing. */
 const noop = () => {};
 const silentLog = { level: 'silent', fatal: noop, error: noop, warn: noop, info: noop, debug: noop, trace: noop, silent: noop, child: () => silentLog } as unknown as FastifyBaseLogger;
@@ -110,8 +120,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'apps' && sub === 'settings') {
-      const id = Number(values.app);
-      if (!Number.isInteger(id) || id < 1) return usageError('apps settings needs --app ID');
+      const id = appIdOf(values.app);
+      if (id === undefined) return usageError('apps settings needs --app ID');
       const patch: Partial<Record<keyof Settings, number>> = {};
       for (const [flag, name] of Object.entries(SETTING_FLAGS)) {
         const raw = (values as Record<string, unknown>)[flag];
@@ -122,21 +132,15 @@ async function main(argv: string[]): Promise<number> {
       }
       const result = await apps.updateSettings(id, patch);
       if (typeof result === 'string') return usageError(result);
-      if (!result) {
-        process.stderr.write(`No application ${id}.\n`);
-        return 1;
-      }
+      if (!result) return noApplication(id);
       if (values.json) out(JSON.stringify({ id, ...result.settings }));
       else for (const [k, v] of Object.entries(result.settings)) out(`${k}\t${v}`);
       return 0;
     }
     if (command === 'apps' && sub === 'providers') {
-      const id = Number(values.app);
-      if (!Number.isInteger(id) || id < 1) return usageError('apps providers needs --app ID');
-      if (!(await apps.find(id))) {
-        process.stderr.write(`No application ${id}.\n`);
-        return 1;
-      }
+      const id = appIdOf(values.app);
+      if (id === undefined) return usageError('apps providers needs --app ID');
+      if (!(await apps.find(id))) return noApplication(id);
       for (const channel of CHANNELS) {
         const list = values[channel];
         if (list === undefined) continue;
@@ -154,13 +158,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'apps' && sub === 'callback') {
-      const id = Number(values.app);
-      if (!Number.isInteger(id) || id < 1) return usageError('apps callback needs --app ID');
+      const id = appIdOf(values.app);
+      if (id === undefined) return usageError('apps callback needs --app ID');
       let app = await apps.find(id);
-      if (!app) {
-        process.stderr.write(`No application ${id}.\n`);
-        return 1;
-      }
+      if (!app) return noApplication(id);
       const method = (values.method ?? app.onetouchCallback?.method ?? 'POST').toUpperCase();
       if (method !== 'GET' && method !== 'POST') return usageError('--method must be POST or GET');
       if (values.url !== undefined || values.method !== undefined) {
@@ -173,13 +174,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'apps' && sub === 'dashboard-keys') {
-      const id = Number(values.app);
-      if (!Number.isInteger(id) || id < 1) return usageError('apps dashboard-keys needs --app ID');
+      const id = appIdOf(values.app);
+      if (id === undefined) return usageError('apps dashboard-keys needs --app ID');
       const keys = await apps.rotateDashboardKeys(id);
-      if (!keys) {
-        process.stderr.write(`No application ${id}.\n`);
-        return 1;
-      }
+      if (!keys) return noApplication(id);
       out(values.json ? JSON.stringify({ id, access_key: keys.accessKey, signing_key: keys.signingKey }) : `Access key: ${keys.accessKey}\nAPI signing key: ${keys.signingKey}\nKeep them secret: they are shown only now.`);
       return 0;
     }
@@ -196,13 +194,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'keys' && sub === 'rotate') {
-      const id = Number(values.app);
-      if (!Number.isInteger(id) || id < 1) return usageError('keys rotate needs --app ID');
+      const id = appIdOf(values.app);
+      if (id === undefined) return usageError('keys rotate needs --app ID');
       const apiKey = await apps.rotateKey(id);
-      if (!apiKey) {
-        process.stderr.write(`No application ${id}.\n`);
-        return 1;
-      }
+      if (!apiKey) return noApplication(id);
       out(values.json ? JSON.stringify({ id, api_key: apiKey }) : `New API key for application ${id}: ${apiKey}\nThe old key no longer works.`);
       return 0;
     }

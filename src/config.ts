@@ -33,6 +33,9 @@ export interface Config {
   providerCoolDownMs: number;
   /** Web Push (VAPID) keys; generated and stored on first start when not given. */
   vapid: { publicKey?: string; privateKey?: string; subject?: string };
+  /** Redis, for several nodes: device events fan out through it. Unset: one node, no Redis. */
+  redisUrl?: string;
+  redisPrefix: string;
   /** Extra CA certificates (PEM file) trusted for Web Push services. */
   pushCaFile?: string;
   /** Callbacks and webhooks: first retry after this long, doubling, at most `hookMaxAttempts` tries. */
@@ -86,6 +89,8 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
       subject: env.OPENFACTOR_VAPID_SUBJECT || undefined,
     },
     pushCaFile: env.OPENFACTOR_PUSH_CA_FILE || undefined,
+    redisUrl: env.REDIS_URL || undefined,
+    redisPrefix: env.OPENFACTOR_REDIS_PREFIX || 'openfactor',
     hookRetryBaseMs: int('OPENFACTOR_HOOK_RETRY_BASE_MS', 5000, 10, 3_600_000),
     hookMaxAttempts: int('OPENFACTOR_HOOK_MAX_ATTEMPTS', 10, 1, 100),
     approvalSweepMs: int('OPENFACTOR_APPROVAL_SWEEP_MS', 1000, 10, 60_000),

@@ -1,6 +1,10 @@
-// Fan-out of approval events to connected devices (event streams and long-polls). In one process
-// a map of listeners; every answer a device gives is also re-read from the database, so a
-// listener that misses an event (another node) still learns of it at its next poll.
+// Fan-out of approval events to connected devices (event streams and long-polls). Within a
+// process, a map of listeners; with several nodes, every event also goes through Redis pub/sub
+// (REDIS_URL), so a device connected to any node hears of a request made on any other.
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { FastifyBaseLogger } from 'fastify';
+
 export type DeviceEvent =
   | { type: 'approval_request'; data: Record<string, unknown> }
   | { type: 'approval_request_updated'; data: { uuid: string; status: string } };
@@ -9,9 +13,35 @@ type Listener = (e: DeviceEvent) => void;
 
 export class DeviceEvents {
   private listeners = new Map<number, Set<Listener>>();
+  private pub?: Redis;
+  private sub?: Redis;
+  private readonly node = randomUUID();
+  private channel = '';
+  /** Called when an event from another node reached a listener here (e.g. to mark it notified). */
+  onRemoteDelivery?: (e: DeviceEvent) => void;
 
-  /** Delivers to every listener of these devices; returns how many devices had one. */
-  publish(deviceKeyIds: Iterable<number>, event: DeviceEvent): number {
+  /** Joins the other nodes through Redis; resolves once subscribed. */
+  async connect(redisUrl: string, prefix: string, log: FastifyBaseLogger): Promise<void> {
+    this.channel = `${prefix}:device-events`;
+    this.pub = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+    this.sub = new Redis(redisUrl, { lazyConnect: true });
+    for (const c of [this.pub, this.sub]) c.on('error', (err) => log.warn({ err: err.message }, 'redis (device events) error'));
+    await Promise.all([this.pub.connect(), this.sub.connect()]);
+    this.sub.on('message', (_channel, text) => {
+      const m = JSON.parse(text) as { node: string; ids: number[]; event: DeviceEvent };
+      if (m.node === this.node) return;
+      if (this.deliver(m.ids, m.event) > 0) this.onRemoteDelivery?.(m.event);
+    });
+    await this.sub.subscribe(this.channel);
+  }
+
+  /** Delivers to every listener of these devices, here and on the other nodes; returns how many devices had one here. */
+  publish(deviceKeyIds: number[], event: DeviceEvent): number {
+    if (this.pub && deviceKeyIds.length) void this.pub.publish(this.channel, JSON.stringify({ node: this.node, ids: deviceKeyIds, event })).catch(() => {});
+    return this.deliver(deviceKeyIds, event);
+  }
+
+  private deliver(deviceKeyIds: Iterable<number>, event: DeviceEvent): number {
     let reached = 0;
     for (const id of deviceKeyIds) {
       const set = this.listeners.get(id);
@@ -46,5 +76,9 @@ export class DeviceEvents {
       const timer = setTimeout(done, ms);
       signal?.addEventListener('abort', onAbort);
     });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.pub?.quit().catch(() => {}), this.sub?.quit().catch(() => {})]);
   }
 }

@@ -63,7 +63,17 @@ export class OneTouch {
   private timer?: NodeJS.Timeout;
   private sweeping = false;
 
-  constructor(private readonly d: OneTouchDeps) {}
+  constructor(private readonly d: OneTouchDeps) {
+    // A device on another node heard of a request made here: it was notified.
+    d.events.onRemoteDelivery = (e) => {
+      if (e.type === 'approval_request') void this.markNotified(String(e.data.uuid));
+    };
+  }
+
+  private async markNotified(uuid: string) {
+    const row = await q.findApproval(this.d.db, uuid).catch(() => undefined);
+    if (row) await q.markNotified(this.d.db, row.id).catch(() => {});
+  }
 
   /** `POST /onetouch/{format}/users/{id}/approval_requests`. */
   async create(app: Application, idText: string, params: Params): Promise<Outcome> {
@@ -104,7 +114,7 @@ export class OneTouch {
     const shown = forDevice({ ...row, id: 0, notified: 0 }, app.name);
     await q.insertApproval(this.d.db, { ...row, notified: 0 });
     const reached = this.d.events.publish(devices.map((x) => x.id), { type: 'approval_request', data: shown });
-    if (reached > 0) await q.markNotified(this.d.db, (await q.findApproval(this.d.db, uuid))!.id);
+    if (reached > 0) await this.markNotified(uuid);
     void this.pushTo(devices, uuid, app.name, a.message);
 
     const created: Record<string, unknown> = { uuid };
@@ -120,10 +130,8 @@ export class OneTouch {
         const sub = this.d.devices.pushSubscriptionOf(dev.id, dev.push_subscription_sealed);
         if (!sub) continue;
         const r = await this.d.push.send(sub, { type: 'approval_request', uuid, app_name: appName, message });
-        if (r === 'sent') {
-          const row = await q.findApproval(this.d.db, uuid);
-          if (row) await q.markNotified(this.d.db, row.id);
-        } else if (r === 'gone') await dq.setPushSubscription(this.d.db, dev.id, null);
+        if (r === 'sent') await this.markNotified(uuid);
+        else if (r === 'gone') await dq.setPushSubscription(this.d.db, dev.id, null);
       } catch (err) {
         this.d.log.warn({ err, device_id: dev.id }, 'web push to a device failed');
       }
