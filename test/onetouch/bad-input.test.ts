@@ -7,13 +7,15 @@ import { call } from '../support/http.ts';
 import { createUser } from '../support/tokens.ts';
 import { createApproval, registerDevice } from '../support/onetouch.ts';
 import { assertAuthyError, badBodies, NASTY } from '../support/bad-input.ts';
+import { OpenFactorDevice } from '../../sdk/device/src/index.ts';
 
 let t: TestApp;
 let userId: number;
 let uuid: string;
+let base: string;
 before(async () => {
   t = await startApp();
-  const base = await t.listen();
+  base = await t.listen();
   userId = await createUser(t, 'keep@example.com', PHONES.us[0]);
   await registerDevice(t, base, userId);
   uuid = (await createApproval(t, userId, { message: 'keep me' })).json.approval_request.uuid;
@@ -103,6 +105,15 @@ test('hostile values in well-formed requests: 4xx with a clear message, or done 
     assert.equal(signed.status, 401);
   }
   assert.equal(await snapshot(), before, 'nothing stored changed');
+
+  // A device name is shown in lists: hostile names register with control characters dropped.
+  for (const v of NASTY) {
+    const tk = (await call(t.of.server, 'POST', '/protected/json/sdk/registrations', { key: t.apiKey, form: `authy_id=${userId}` })).json.registration_token;
+    const d = await OpenFactorDevice.registerWithToken(base, tk, { name: v });
+    const row = await t.store.db.selectFrom('device_keys').select('name').where('id', '=', d.id).executeTakeFirstOrThrow();
+    assert.doesNotMatch(row.name, /[\u0000-\u001f\u007f]/);
+    assert.ok(row.name.length > 0 && row.name.length <= 100);
+  }
 
   // Short hostile detail keys and values are data: stored and shown verbatim.
   for (const v of [NASTY[0], NASTY[2], NASTY[3], NASTY[4]]) {

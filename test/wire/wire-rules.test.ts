@@ -114,6 +114,20 @@ test('GET / answers 200 (authy-ssh probes it) and /openapi.json describes every 
     '/protected/{format}/users/{authy_id}/delete',
     '/protected/{format}/users/delete/{authy_id}',
     '/protected/{format}/users/{authy_id}/register_activity',
+    '/protected/{format}/sdk/registrations',
+    '/onetouch/{format}/users/{authy_id}/approval_requests',
+    '/onetouch/{format}/approval_requests/{uuid}',
+    '/device/v1/registrations',
+    '/device/v1/phone_registrations',
+    '/device/v1/phone_registrations/{id}/confirm',
+    '/device/v1/accounts',
+    '/device/v1/approval_requests',
+    '/device/v1/approval_requests/{uuid}',
+    '/device/v1/events',
+    '/device/v1/push_subscription',
+    '/device/v1/device',
+    '/dashboard/json/application/webhooks',
+    '/dashboard/json/application/webhooks/{id}',
   ]) {
     assert.ok(paths.includes(p), `${p} is described`);
   }

@@ -296,7 +296,8 @@ function readRegistration(body: Params): { ok: true; value: Registration } | Fai
   const osType = os.ok && os.value ? os.value.trim().toLowerCase() : 'unknown';
   if (!/^[a-z0-9_]{1,32}$/.test(osType)) return invalid('os_type must be a short name like android, ios or chrome');
   const nm = readString(body, 'name');
-  const name = nm.ok && nm.value ? nm.value.trim().slice(0, 100) : osType;
+  // Shown in lists; control characters (and NUL, which PostgreSQL refuses) are dropped.
+  const name = nm.ok && nm.value ? nm.value.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 100) || osType : osType;
   const rawPush = (body as Record<string, unknown>).push_subscription;
   let push: string | null = null;
   if (rawPush !== undefined && rawPush !== null && rawPush !== '') {

@@ -55,6 +55,11 @@ interface NewApproval {
   numberMatching: boolean;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Unknown uuids are echoed as Authy did, printable characters only. */
+const notFound = (uuid: string) =>
+  fail('APPROVAL_NOT_FOUND', { message: `Approval request not found: ${uuid.slice(0, 64).replace(/[^\x20-\x7e]/g, '?')}`, emptyErrors: true });
+
 /** A 24-hex id in the shape Authy's status body carries (MongoDB-style), stable per row. */
 const hexId = (kind: number, id: number) => kind.toString(16) + id.toString(16).padStart(23, '0');
 const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
@@ -140,8 +145,8 @@ export class OneTouch {
 
   /** `GET /onetouch/{format}/approval_requests/{uuid}`: the customer's poll. */
   async status(app: Application, uuid: string): Promise<Outcome> {
-    const row = uuid.length <= 64 ? await q.findStatus(this.d.db, app.id, uuid) : undefined;
-    if (!row) return fail('APPROVAL_NOT_FOUND', { message: `Approval request not found: ${uuid.slice(0, 64)}`, emptyErrors: true });
+    const row = UUID.test(uuid) ? await q.findStatus(this.d.db, app.id, uuid) : undefined;
+    if (!row) return notFound(uuid);
     const now = Date.now();
     // Between sweeps an overdue request already reads as expired.
     const overdue = row.status === 'pending' && row.expires_at !== null && Number(row.expires_at) <= now;
@@ -190,9 +195,8 @@ export class OneTouch {
 
   /** `POST /device/v1/approval_requests/{uuid}`: a device's signed answer; the first one counts. */
   async answer(device: Device, uuid: string, body: Params): Promise<Outcome> {
-    const notFound = fail('APPROVAL_NOT_FOUND', { message: `Approval request not found: ${uuid.slice(0, 64)}`, emptyErrors: true });
-    const row = /^[0-9a-f-]{36}$/.test(uuid) ? await q.findApproval(this.d.db, uuid) : undefined;
-    if (!row || !(await q.deviceHoldsUser(this.d.db, device.id, row.user_id))) return notFound;
+    const row = UUID.test(uuid) ? await q.findApproval(this.d.db, uuid) : undefined;
+    if (!row || !(await q.deviceHoldsUser(this.d.db, device.id, row.user_id))) return notFound(uuid);
     const st = readString(body, 'status');
     const status = st.ok ? st.value : undefined;
     if (status !== 'approved' && status !== 'denied') return invalidParameter('status', 'must be approved or denied');

@@ -96,7 +96,7 @@ export class Webhooks {
     const url = typeof params.url === 'string' ? params.url.trim() : '';
     const events = listOf(params.events);
     const bad = (why: string) => fail('WEBHOOK_NOT_CREATED', { message: `Webhook could not be created: ${why}` });
-    if (!name || name.length > 64) return bad('name is required (at most 64 characters)');
+    if (!name || name.length > 64 || /[\u0000-\u001f\u007f]/.test(name)) return bad('name is required (at most 64 printable characters)');
     if (!isHttpUrl(url)) return bad('url must be an http or https URL');
     if (events.length === 0 || events.some((e) => !EVENTS.has(e))) return bad(`events must be one or more of ${WEBHOOK_EVENTS.join(', ')}`);
     const count = await this.db.selectFrom('webhooks').select((eb) => eb.fn.countAll<number>().as('n')).where('app_id', '=', app.id).executeTakeFirstOrThrow();
@@ -153,7 +153,7 @@ function listOf(v: Value | undefined): string[] {
 }
 
 export function isHttpUrl(s: string): boolean {
-  if (s.length > 2000) return false;
+  if (s.length > 2000 || /[\u0000-\u0020\u007f]/.test(s)) return false;
   try {
     const u = new URL(s);
     return u.protocol === 'http:' || u.protocol === 'https:';
