@@ -142,6 +142,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
       limits,
       usage,
       log: server.log,
+      webhooks,
     }),
   };
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { jwtVerify } from 'jose';
 import { PHONES, startApp, type TestApp } from '../support/harness.ts';
 import { call } from '../support/http.ts';
-import { createUser } from '../support/tokens.ts';
+import { codeIn, createUser, delivered } from '../support/tokens.ts';
 import { createApproval, Receiver, registerDevice } from '../support/onetouch.ts';
 import { until } from '../support/wait.ts';
 import { authySignature } from '../../src/core/authy-signature.ts';
@@ -136,4 +136,33 @@ test("application B's keys cannot list or delete A's webhooks", async () => {
     keys = saved;
   }
   assert.ok((await dashboard('GET', '', {})).json.webhooks.some((w: { id: string }) => w.id === mine.json.webhook.id));
+});
+
+test('token events: a code sent, a wrong token, a right token', async () => {
+  const created = await dashboard('POST', '', { name: 'tokens', url: receiver.url, events: ['totp_token_sent', 'token_invalid', 'token_verified'] });
+  const key = new TextEncoder().encode(created.json.webhook.signing_key);
+  const id = await createUser(t, 'tokens@example.com', PHONES.us[1]);
+  const from = receiver.requests.length;
+  await call(t.of.server, 'GET', `/protected/json/sms/${id}?force=true`, { key: t.apiKey });
+  const text = (await delivered(t, '+14155550143')).text;
+  const code = codeIn(text, 7);
+  const wrong = code === '0000000' ? '1111111' : '0000000';
+  await call(t.of.server, 'GET', `/protected/json/verify/${wrong}/${id}?force=true`, { key: t.apiKey });
+  await call(t.of.server, 'GET', `/protected/json/verify/${code}/${id}?force=true`, { key: t.apiKey });
+  const mine = async () => {
+    const out = [];
+    for (const r of receiver.requests.slice(from)) {
+      const { payload } = await jwtVerify(r.body, key, { algorithms: ['HS256'] }).catch(() => ({ payload: undefined }));
+      if (payload && (payload as any).webhook_id === created.json.webhook.id) out.push(payload as any);
+    }
+    return out;
+  };
+  await until('three token events', async () => (await mine()).length >= 3, 8000);
+  const events = await mine();
+  const by = (name: string) => events.find((e) => e.event === name);
+  assert.deepEqual(events.map((e) => e.event).sort(), ['token_invalid', 'token_verified', 'totp_token_sent']);
+  assert.equal(by('totp_token_sent').objects.message.s_channel, 'sms');
+  assert.equal(by('token_invalid').objects.token.b_reused, false);
+  assert.equal(by('token_verified').objects.token.s_factor, 'sms');
+  assert.equal(by('token_verified').objects.user.s_authy_id, String(id));
 });

@@ -19,6 +19,7 @@ import { findUser } from '../users/queries.ts';
 import { parseAuthyId, sealTotpSeed, totpSeedContext } from '../users/service.ts';
 import type { SafetyLimits } from './limits.ts';
 import * as q from './queries.ts';
+import type { Webhooks } from '../webhooks/service.ts';
 
 /** App TOTPs and QR authenticators: 30 s steps; one step either side of the learned offset. */
 const STEP_SECONDS = 30;
@@ -40,6 +41,8 @@ export interface TokenDeps {
   limits: SafetyLimits;
   usage: UsageCounter;
   log: FastifyBaseLogger;
+  /** Webhook events (totp_token_sent, token_verified, token_invalid). */
+  webhooks?: Webhooks;
 }
 
 type Factor =
@@ -118,7 +121,9 @@ export class Tokens {
     const now = Date.now();
     const id = await this.d.db.transaction().execute(async (trx) => {
       await q.insertSentCode(trx, { appId: app.id, userId, channel, codeHash: this.hashCode(userId, code), action, now, expiresAt: now + app.settings.codeTtlSeconds * 1000 });
-      return this.d.outbox.enqueue(trx, { appId: app.id, userId, channel, ...message }, now);
+      const sid = await this.d.outbox.enqueue(trx, { appId: app.id, userId, channel, ...message }, now);
+      await this.d.webhooks?.emit(trx, app.id, 'totp_token_sent', { user: { s_authy_id: String(userId) }, message: { s_id: sid, s_channel: channel } }, now);
+      return sid;
     });
     this.d.wakeOutbox();
     return id;
@@ -142,9 +147,11 @@ export class Tokens {
     const check = /^\d{6,12}$/.test(token) ? await this.check(app, user, token, action.value || undefined, now) : { ok: false as const, reused: false };
     if (!check.ok) {
       await this.countFailure(app, user.id, now);
+      await this.d.webhooks?.emit(this.d.db, app.id, 'token_invalid', { user: { s_authy_id: String(user.id) }, token: { b_reused: check.reused } }, now);
       return fail(check.reused ? 'TOKEN_REUSED' : 'TOKEN_INVALID', { head: { token: 'is invalid' } });
     }
     this.d.usage.count(app.id, 'auths');
+    await this.d.webhooks?.emit(this.d.db, app.id, 'token_verified', { user: { s_authy_id: String(user.id) }, token: { s_factor: check.factor.kind } }, now);
     const device = check.factor.kind === 'app' && user.device_id !== null ? await q.findDeviceById(this.d.db, user.device_id) : undefined;
     return { ok: true, body: { message: 'Token is valid.', token: 'is valid', success: 'true', device: deviceBody(check.factor, user, device) } };
   }
