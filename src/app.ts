@@ -33,6 +33,9 @@ import { registerDeviceRoutes } from './features/devices/routes.ts';
 import { OneTouch } from './features/onetouch/service.ts';
 import { onetouchRoutes, registrationRoutes } from './features/onetouch/routes.ts';
 import { callbackSigner } from './features/onetouch/callback.ts';
+import { SendGuard } from './features/send-guard/service.ts';
+import { Phones } from './features/phones/service.ts';
+import { phoneRoutes } from './features/phones/routes.ts';
 
 export interface Services {
   applications: Applications;
@@ -49,6 +52,7 @@ export interface Services {
   events: DeviceEvents;
   onetouch: OneTouch;
   push: WebPush;
+  guard: SendGuard;
 }
 
 export interface OpenFactor {
@@ -115,10 +119,11 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   });
   const webhooks = (hookSigners.webhook = new Webhooks(store.db, config.masterKeys, hooks, applications));
   const limits = new SafetyLimits(store);
+  const guard = new SendGuard({ db: store.db, limits, outbox, log: server.log });
   const events = new DeviceEvents();
   if (config.redisUrl) await events.connect(config.redisUrl, config.redisPrefix, server.log);
   const push = new WebPush(await loadVapidKeys(store.db, config.masterKeys, config.vapid), server.log, config.pushCaFile);
-  const devices = new Devices({ db: store.db, keys: config.masterKeys, outbox, wakeOutbox: () => worker.wake(), limits, webhooks, log: server.log });
+  const devices = new Devices({ db: store.db, keys: config.masterKeys, outbox, wakeOutbox: () => worker.wake(), limits, webhooks, guard, applications, log: server.log });
   const onetouch = new OneTouch({ db: store.db, applications, devices, events, push, hooks, webhooks, log: server.log });
   const services: Services = {
     applications,
@@ -130,6 +135,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     events,
     onetouch,
     push,
+    guard,
     outbox,
     worker,
     routing,
@@ -143,6 +149,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
       usage,
       log: server.log,
       webhooks,
+      guard,
     }),
   };
 
@@ -193,6 +200,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
       ...userRoutes(services.users),
       ...tokenRoutes(services.tokens, config.publicUrl),
       ...registrationRoutes(devices),
+      ...phoneRoutes(new Phones({ db: store.db, keys: config.masterKeys, outbox, wakeOutbox: () => worker.wake(), guard, webhooks })),
     ],
     wireDeps,
   );

@@ -20,7 +20,9 @@ const USAGE = `Usage: openfactor <command>
   apps settings --app ID [--json] [--token-length 6..8] [--code-ttl SECONDS] [--generic-tokens on|off]
                 [--verify-max-failures N] [--verify-failure-window SECONDS] [--verify-lockout SECONDS]
                 [--sends-per-hour N] [--sms-fallback-voice on|off] [--sync-tokens on|off]
-                [--number-matching on|off]
+                [--number-matching on|off] [--custom-message on|off] [--custom-code on|off]
+                [--daily-send-budget N] [--sends-per-number-hour N] [--sends-per-number-day N]
+                [--prefix-sends-per-window N] [--countries PT,BR,…|""]
                                  show an application's settings, changing those given
   apps providers --app ID [--sms URLS] [--voice URLS] [--email URLS] [--json]
                                  show an application's own provider lists (credentials hidden),
@@ -54,6 +56,12 @@ const SETTING_FLAGS: Record<string, keyof Settings> = {
   'sms-fallback-voice': 'smsFallbackToVoice',
   'sync-tokens': 'syncTokens',
   'number-matching': 'numberMatching',
+  'custom-message': 'customMessageAllowed',
+  'custom-code': 'customCodeAllowed',
+  'daily-send-budget': 'dailySendBudget',
+  'sends-per-number-hour': 'sendsPerNumberHour',
+  'sends-per-number-day': 'sendsPerNumberDay',
+  'prefix-sends-per-window': 'prefixSendsPerWindow',
 };
 
 const out = (line: string) => process.stdout.write(line + '\n');
@@ -84,6 +92,7 @@ async function main(argv: string[]): Promise<number> {
       voice: { type: 'string' },
       email: { type: 'string' },
       url: { type: 'string' },
+      countries: { type: 'string' },
       method: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
@@ -130,11 +139,16 @@ async function main(argv: string[]): Promise<number> {
         if (Number.isNaN(value)) return usageError(`--${flag} ${raw}: expected ${SETTING_BOUNDS[name].join('..')}`);
         patch[name] = value;
       }
-      const result = await apps.updateSettings(id, patch);
+      let result = await apps.updateSettings(id, patch);
       if (typeof result === 'string') return usageError(result);
       if (!result) return noApplication(id);
-      if (values.json) out(JSON.stringify({ id, ...result.settings }));
-      else for (const [k, v] of Object.entries(result.settings)) out(`${k}\t${v}`);
+      if (values.countries !== undefined) {
+        result = await apps.setAllowedCountries(id, values.countries ? values.countries.split(',') : null);
+        if (typeof result === 'string') return usageError(`--countries: ${result}`);
+      }
+      const shown = { ...result!.settings, allowedCountries: result!.allowedCountries?.join(',') ?? 'all' };
+      if (values.json) out(JSON.stringify({ id, ...shown }));
+      else for (const [k, v] of Object.entries(shown)) out(`${k}\t${v}`);
       return 0;
     }
     if (command === 'apps' && sub === 'providers') {

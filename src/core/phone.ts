@@ -64,3 +64,24 @@ export function maskE164(e164: string): string {
 export function regionOf(e164: string): string | undefined {
   return parsePhoneNumberFromString(e164)?.country;
 }
+
+/** libphonenumber's line type ("max" metadata); undefined when it cannot tell. */
+export function lineTypeOf(e164: string): string | undefined {
+  return parsePhoneNumberFromString(e164)?.getType();
+}
+
+/** `+1 415-555-0142`: the calling code, a space, the national number in dash-separated groups (Authy's messages). */
+export function displayPhone(e164: string): string {
+  const p = parsePhoneNumberFromString(e164);
+  if (!p) return e164;
+  const intl = p.formatInternational();
+  const space = intl.indexOf(' ');
+  return space < 0 ? intl : `${intl.slice(0, space)} ${intl.slice(space + 1).replace(/[\s]+/g, '-')}`;
+}
+
+/** The block of numbers a number belongs to: all but its last four digits (SMS-pumping velocity). */
+export const prefixOf = (e164: string) => e164.slice(0, Math.max(4, e164.length - 4));
+
+const REGIONS = new Set<string>(getCountries());
+/** An ISO 3166 alpha-2 region libphonenumber knows (PT, US, BR…). */
+export const isRegion = (r: string) => REGIONS.has(r);

@@ -68,7 +68,19 @@ export class Outbox {
   ) {}
 
   /** Adds a message; pass the transaction that records what the message is about. */
-  async enqueue(trx: Kysely<DB>, m: NewMessage, now = Date.now()): Promise<string> {
+  enqueue(trx: Kysely<DB>, m: NewMessage, now = Date.now()): Promise<string> {
+    return this.insert(trx, m, 'queued', null, now);
+  }
+
+  /**
+   * A message the SMS-pumping defence refused, kept as the audit of the block: status `blocked`,
+   * the rule in `provider_result`, no text; no worker ever sends it.
+   */
+  recordBlocked(db: Kysely<DB>, m: Omit<NewMessage, 'text'>, rule: string, now = Date.now()): Promise<string> {
+    return this.insert(db, { ...m, text: '' }, 'blocked', `blocked: ${rule}`, now);
+  }
+
+  private async insert(trx: Kysely<DB>, m: NewMessage, status: 'queued' | 'blocked', result: string | null, now: number): Promise<string> {
     const id = ID_PREFIX[m.channel] + randomBytes(16).toString('hex');
     await trx
       .insertInto('outbox')
@@ -81,7 +93,8 @@ export class Outbox {
         text_sealed: seal(this.keys[0], m.text, textContext(id)),
         locale: m.locale,
         fallback_text_sealed: m.fallbackText ? seal(this.keys[0], m.fallbackText, fallbackContext(id)) : null,
-        status: 'queued',
+        status,
+        provider_result: result,
         next_attempt_at: now,
         created_at: now,
         updated_at: now,

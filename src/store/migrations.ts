@@ -319,6 +319,57 @@ const steps: Record<string, Step> = {
       .execute();
     await db.schema.createIndex('webhooks_app').on('webhooks').columns(['app_id']).execute();
   },
+  // 0005: phone verification (issue 6) and the SMS-pumping defence: traffic per number prefix in
+  // ten-minute windows (sends, and codes that came back verified), quarantined prefixes.
+  '0005_phones': async (db, dialect) => {
+    const appColumns: [string, 'text' | 'integer', number | null][] = [
+      ['custom_message_allowed', 'integer', 0],
+      ['custom_code_allowed', 'integer', 0],
+      ['allowed_countries', 'text', null],
+      ['daily_send_budget', 'integer', 10_000],
+      ['sends_per_number_hour', 'integer', 10],
+      ['sends_per_number_day', 'integer', 30],
+      ['prefix_sends_per_window', 'integer', 20],
+    ];
+    for (const [column, type, value] of appColumns) {
+      await db.schema
+        .alterTable('applications')
+        .addColumn(column, type, (c) => (value === null ? c : c.notNull().defaultTo(value)))
+        .execute();
+    }
+    await tableWithId(db, dialect, 'phone_verifications')
+      .addColumn('uuid', 'text', (c) => c.notNull().unique())
+      .addColumn('app_id', 'integer', (c) => c.notNull().references('applications.id').onDelete('cascade'))
+      .addColumn('phone_e164', 'text', (c) => c.notNull())
+      .addColumn('via', 'text', (c) => c.notNull())
+      .addColumn('code_sealed', 'text')
+      .addColumn('locale', 'text', (c) => c.notNull())
+      .addColumn('checks', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('verified_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('phone_verifications_phone').on('phone_verifications').columns(['app_id', 'phone_e164', 'id']).execute();
+    await db.schema
+      .createTable('prefix_traffic')
+      .addColumn('app_id', 'integer', (c) => c.notNull().references('applications.id').onDelete('cascade'))
+      .addColumn('prefix', 'text', (c) => c.notNull())
+      .addColumn('window_start', 'bigint', (c) => c.notNull())
+      .addColumn('sends', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('conversions', 'integer', (c) => c.notNull().defaultTo(0))
+      .addPrimaryKeyConstraint('prefix_traffic_pk', ['app_id', 'prefix', 'window_start'])
+      .execute();
+    await db.schema
+      .createTable('quarantines')
+      .addColumn('app_id', 'integer', (c) => c.notNull().references('applications.id').onDelete('cascade'))
+      .addColumn('prefix', 'text', (c) => c.notNull())
+      .addColumn('rule', 'text', (c) => c.notNull())
+      .addColumn('until', 'bigint', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('quarantines_pk', ['app_id', 'prefix'])
+      .execute();
+  },
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

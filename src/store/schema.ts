@@ -30,6 +30,15 @@ export interface ApplicationsTable {
   number_matching: Generated<number>;
   dashboard_access_key_hash: string | null;
   dashboard_signing_key_sealed: string | null;
+  /** 0005: phone verification options and the SMS-pumping defence's limits. */
+  custom_message_allowed: Generated<number>;
+  custom_code_allowed: Generated<number>;
+  /** Comma-separated ISO 3166 regions messages may go to; null = everywhere. */
+  allowed_countries: string | null;
+  daily_send_budget: Generated<number>;
+  sends_per_number_hour: Generated<number>;
+  sends_per_number_day: Generated<number>;
+  prefix_sends_per_window: Generated<number>;
 }
 
 export interface UsersTable {
@@ -205,7 +214,8 @@ export interface SentCodesTable {
   used_at: number | null;
 }
 
-export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'failed';
+/** `blocked`: refused by the SMS-pumping defence before any provider saw it (the audit of the block). */
+export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'failed' | 'blocked';
 
 export interface OutboxTable {
   id: Generated<number>;
@@ -284,6 +294,38 @@ export interface MetaTable {
   value: string;
 }
 
+export interface PhoneVerificationsTable {
+  id: Generated<number>;
+  uuid: string;
+  app_id: number;
+  phone_e164: string;
+  via: 'sms' | 'call';
+  /** Sealed: a start before expiry resends the same code. Null once verified or dead. */
+  code_sealed: string | null;
+  locale: string;
+  checks: Generated<number>;
+  status: 'pending' | 'verified' | 'dead';
+  created_at: number;
+  expires_at: number;
+  verified_at: number | null;
+}
+
+export interface PrefixTrafficTable {
+  app_id: number;
+  prefix: string;
+  window_start: number;
+  sends: Generated<number>;
+  conversions: Generated<number>;
+}
+
+export interface QuarantinesTable {
+  app_id: number;
+  prefix: string;
+  rule: string;
+  until: number;
+  created_at: number;
+}
+
 export interface DB {
   applications: ApplicationsTable;
   users: UsersTable;
@@ -305,4 +347,7 @@ export interface DB {
   hook_deliveries: HookDeliveriesTable;
   hook_attempts: HookAttemptsTable;
   webhooks: WebhooksTable;
+  phone_verifications: PhoneVerificationsTable;
+  prefix_traffic: PrefixTrafficTable;
+  quarantines: QuarantinesTable;
 }

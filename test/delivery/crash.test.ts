@@ -16,7 +16,8 @@ const N = 40;
 /** Accepts N SMS on a node that does not send, so the whole batch is queued when the sender starts. */
 async function queueBatch(env: NodeJS.ProcessEnv): Promise<void> {
   const { id: appId, api_key: key } = JSON.parse(runCli(['apps', 'create', '--name', 'Crash Bank', '--json'], env).stdout);
-  runCli(['apps', 'settings', '--app', String(appId), '--sends-per-hour', '1000'], env);
+  // One user gets the whole batch: the per-user, per-number and per-prefix send limits make room.
+  runCli(['apps', 'settings', '--app', String(appId), '--sends-per-hour', '1000', '--sends-per-number-hour', '1000', '--sends-per-number-day', '1000', '--prefix-sends-per-window', '1000'], env);
   const acceptor = await spawnServer({ ...env, OPENFACTOR_OUTBOX_WORKER: 'off' });
   try {
     const id = await createUserOver(acceptor.url, key, '4155550175');

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { constantTimeEqual, hashApiKey, newApiKey, seal, unseal, type MasterKey } from '../../core/crypto.ts';
 import type { DB } from '../../store/schema.ts';
 import * as q from './queries.ts';
+import { isRegion } from '../../core/phone.ts';
 
 export interface Application {
   id: number;
@@ -14,6 +15,8 @@ export interface Application {
   onetouchEnabled: boolean;
   createdAt: number;
   settings: Settings;
+  /** ISO 3166 regions messages may go to; undefined = everywhere. */
+  allowedCountries: string[] | undefined;
   /** Where answered and expired approval requests are reported (wire reference §3). */
   onetouchCallback: { url: string; method: 'GET' | 'POST' } | undefined;
 }
@@ -39,6 +42,16 @@ export interface Settings {
   syncTokens: boolean;
   /** Every approval request uses number matching (a request can also ask for it). */
   numberMatching: boolean;
+  /** Phone verification: `custom_message` and `custom_code` (off: 60091 / 60021). */
+  customMessageAllowed: boolean;
+  customCodeAllowed: boolean;
+  /** SMS-pumping defence: messages (SMS and calls) per day for the application… */
+  dailySendBudget: number;
+  /** …and per destination number per hour and per day. */
+  sendsPerNumberHour: number;
+  sendsPerNumberDay: number;
+  /** Sends to one number prefix (all but the last four digits) per ten minutes that are always allowed; above it, five times the prefix's recent average. */
+  prefixSendsPerWindow: number;
 }
 
 /** Bounds operators may set; outside them the CLI refuses. */
@@ -53,6 +66,12 @@ export const SETTING_BOUNDS: Record<keyof Settings, [number, number]> = {
   smsFallbackToVoice: [0, 1],
   syncTokens: [0, 1],
   numberMatching: [0, 1],
+  customMessageAllowed: [0, 1],
+  customCodeAllowed: [0, 1],
+  dailySendBudget: [1, 10_000_000],
+  sendsPerNumberHour: [1, 1000],
+  sendsPerNumberDay: [1, 10_000],
+  prefixSendsPerWindow: [1, 1_000_000],
 };
 
 const SETTING_COLUMNS: Record<keyof Settings, q.SettingsColumn> = {
@@ -66,6 +85,12 @@ const SETTING_COLUMNS: Record<keyof Settings, q.SettingsColumn> = {
   smsFallbackToVoice: 'sms_fallback_to_voice',
   syncTokens: 'sync_tokens',
   numberMatching: 'number_matching',
+  customMessageAllowed: 'custom_message_allowed',
+  customCodeAllowed: 'custom_code_allowed',
+  dailySendBudget: 'daily_send_budget',
+  sendsPerNumberHour: 'sends_per_number_hour',
+  sendsPerNumberDay: 'sends_per_number_day',
+  prefixSendsPerWindow: 'prefix_sends_per_window',
 };
 
 const toApplication = (r: NonNullable<Awaited<ReturnType<typeof q.findApplication>>>): Application => ({
@@ -87,7 +112,14 @@ const toApplication = (r: NonNullable<Awaited<ReturnType<typeof q.findApplicatio
     smsFallbackToVoice: r.sms_fallback_to_voice === 1,
     syncTokens: r.sync_tokens === 1,
     numberMatching: r.number_matching === 1,
+    customMessageAllowed: r.custom_message_allowed === 1,
+    customCodeAllowed: r.custom_code_allowed === 1,
+    dailySendBudget: r.daily_send_budget,
+    sendsPerNumberHour: r.sends_per_number_hour,
+    sendsPerNumberDay: r.sends_per_number_day,
+    prefixSendsPerWindow: r.prefix_sends_per_window,
   },
+  allowedCountries: r.allowed_countries ? r.allowed_countries.split(',') : undefined,
   onetouchCallback: r.onetouch_callback_url
     ? { url: r.onetouch_callback_url, method: r.onetouch_callback_method === 'GET' ? 'GET' : 'POST' }
     : undefined,
@@ -164,6 +196,15 @@ export class Applications {
       if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'the callback URL must be http or https';
     }
     await q.setCallback(this.db, id, url, method);
+    return this.find(id);
+  }
+
+  /** Regions messages may go to (ISO 3166 alpha-2, e.g. ['PT', 'BR']); empty or null: everywhere. */
+  async setAllowedCountries(id: number, regions: string[] | null): Promise<Application | string | undefined> {
+    const list = (regions ?? []).map((r) => r.trim().toUpperCase()).filter(Boolean);
+    const bad = list.find((r) => !isRegion(r));
+    if (bad) return `${bad} is not an ISO 3166 region code (like PT, US, BR)`;
+    await q.setAllowedCountries(this.db, id, list.length ? [...new Set(list)].join(',') : null);
     return this.find(id);
   }
 

@@ -19,6 +19,8 @@ import { findUser } from '../users/queries.ts';
 import { parseAuthyId, totpSeedContext } from '../users/service.ts';
 import type { SafetyLimits } from '../tokens/limits.ts';
 import type { Webhooks } from '../webhooks/service.ts';
+import type { SendGuard } from '../send-guard/service.ts';
+import type { Applications } from '../applications/service.ts';
 import { readPushSubscription } from './push.ts';
 import * as q from './queries.ts';
 
@@ -36,6 +38,8 @@ export interface DeviceDeps {
   wakeOutbox(): void;
   limits: SafetyLimits;
   webhooks: Webhooks;
+  guard: SendGuard;
+  applications: Applications;
   log: FastifyBaseLogger;
 }
 
@@ -117,9 +121,11 @@ export class Devices {
     const id = randomUUID();
     const users = await q.syncableUsers(this.d.db, phone.e164);
     // Nothing is sent to a phone no application knows (SMS pumping), and the answer is the same.
-    if (users.length > 0 && (await this.d.limits.takePhoneRegistration(phone.e164))) {
+    const loc = resolveLocale(locale.ok ? locale.value : undefined, regionOf(phone.e164));
+    const app = users.length > 0 ? await this.d.applications.find(users[0].app_id) : undefined;
+    const allowed = app && (await this.d.limits.takePhoneRegistration(phone.e164)) && (await this.d.guard.check(app, { e164: phone.e164, channel, userId: null, locale: loc })).ok;
+    if (allowed) {
       const pin = String(randomInt(1_000_000)).padStart(6, '0');
-      const loc = resolveLocale(locale.ok ? locale.value : undefined, regionOf(phone.e164));
       const vars = { appName: 'OpenFactor', code: pin, minutes: PHONE_CODE_TTL_MS / 60_000 };
       await this.d.db.transaction().execute(async (trx) => {
         await q.insertPhoneRegistration(trx, { id, e164: phone.e164, via: channel, codeHash: this.hashPin(id, pin), now, expiresAt: now + PHONE_CODE_TTL_MS });
@@ -153,6 +159,8 @@ export class Devices {
       return fail('REGISTRATION_INVALID_PIN');
     }
     if (!(await q.usePhoneRegistration(this.d.db, regId, now))) return fail('REGISTRATION_NOT_FOUND');
+    const apps = new Set((await q.syncableUsers(this.d.db, row.phone_e164)).map((u) => u.app_id));
+    for (const appId of apps) await this.d.guard.converted(appId, row.phone_e164, now);
     const id = await this.d.db.transaction().execute(async (trx) => {
       const id = await this.createKey(trx, reg.value, row.via, row.phone_e164, ip, now);
       for (const u of await q.syncableUsers(trx, row.phone_e164)) {

@@ -33,7 +33,8 @@ export class SafetyLimits {
     return this.take('phone-registration', e164, 5, 3600);
   }
 
-  private async take(kind: string, key: string, points: number, duration: number): Promise<boolean> {
+  /** Takes one point of `key`'s allowance (`points` per `duration` seconds); false when it is used up. */
+  async take(kind: string, key: string, points: number, duration: number): Promise<boolean> {
     try {
       await this.limiter(kind, points, duration).consume(key);
       return true;

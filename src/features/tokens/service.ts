@@ -20,6 +20,7 @@ import { parseAuthyId, sealTotpSeed, totpSeedContext } from '../users/service.ts
 import type { SafetyLimits } from './limits.ts';
 import * as q from './queries.ts';
 import type { Webhooks } from '../webhooks/service.ts';
+import type { SendGuard } from '../send-guard/service.ts';
 
 /** App TOTPs and QR authenticators: 30 s steps; one step either side of the learned offset. */
 const STEP_SECONDS = 30;
@@ -43,6 +44,8 @@ export interface TokenDeps {
   log: FastifyBaseLogger;
   /** Webhook events (totp_token_sent, token_verified, token_invalid). */
   webhooks?: Webhooks;
+  /** The SMS-pumping defence; every SMS and call passes it. */
+  guard: SendGuard;
 }
 
 type Factor =
@@ -82,10 +85,12 @@ export class Tokens {
       const device = await q.findDevice(this.d.db, user.id);
       if (device) return { ok: true, body: ignoredBody(channel, cellphone, device.os_type) };
     }
+    const loc = resolveLocale(locale, regionOf(user.phone_e164));
+    const guarded = await this.d.guard.check(app, { e164: user.phone_e164, channel, userId: user.id, locale: loc });
+    if (!guarded.ok) return guarded;
     if (!(await this.d.limits.takeSend(app.settings, user.id))) return fail('DOS_SENDS');
 
     const code = randomCode(app.settings.tokenLength);
-    const loc = resolveLocale(locale, regionOf(user.phone_e164));
     const vars = { appName: app.name, code, minutes: Math.round(app.settings.codeTtlSeconds / 60) };
     const text =
       channel === 'voice' ? voiceText(loc, vars) : boundAction !== undefined && actionMessage ? smsActionText(loc, { ...vars, actionMessage }) : smsText(loc, vars);
@@ -151,6 +156,7 @@ export class Tokens {
       return fail(check.reused ? 'TOKEN_REUSED' : 'TOKEN_INVALID', { head: { token: 'is invalid' } });
     }
     this.d.usage.count(app.id, 'auths');
+    if (check.factor.kind === 'sms' || check.factor.kind === 'voice') await this.d.guard.converted(app.id, user.phone_e164, now);
     await this.d.webhooks?.emit(this.d.db, app.id, 'token_verified', { user: { s_authy_id: String(user.id) }, token: { s_factor: check.factor.kind } }, now);
     const device = check.factor.kind === 'app' && user.device_id !== null ? await q.findDeviceById(this.d.db, user.device_id) : undefined;
     return { ok: true, body: { message: 'Token is valid.', token: 'is valid', success: 'true', device: deviceBody(check.factor, user, device) } };

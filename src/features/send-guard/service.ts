@@ -1,0 +1,114 @@
+// The SMS-pumping defence, on every path that sends a code to a phone (sms, call, phone
+// verification, device registration by phone). Bots send codes to premium or sequential numbers
+// so that someone earns from the traffic; every rule below bounds what such a run can cost.
+// A block is an Authy-style error plus an audit entry naming the rule: a log line and a
+// `blocked` row in the outbox (`openfactor outbox` shows it).
+import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely } from 'kysely';
+import { fail, type Failure } from '../../core/errors.ts';
+import { lineTypeOf, maskE164, prefixOf, regionOf } from '../../core/phone.ts';
+import type { Outbox } from '../../delivery/outbox.ts';
+import type { DB } from '../../store/schema.ts';
+import type { Application } from '../applications/service.ts';
+import type { SafetyLimits } from '../tokens/limits.ts';
+import * as q from './queries.ts';
+
+const WINDOW_MS = 10 * 60_000;
+/** The baseline is the average window of the hour before the current one. */
+const BASELINE_WINDOWS = 6;
+/** A prefix may always take the application's `prefixSendsPerWindow`; more only if its baseline is higher… */
+const VELOCITY_FACTOR = 5;
+/** …and three times as many when its codes come back verified (≥ 50% of ≥ 10 sends last hour). */
+const TRUSTED_BOOST = 3;
+/** Last hour's sends to a prefix of which fewer than 10% were verified: pumping, not users. */
+const LOW_CONVERSION_MIN_SENDS = 30;
+const LOW_CONVERSION_RATE = 0.1;
+const QUARANTINE_MS = 60 * 60_000;
+
+/** Line types no code goes to by SMS (non-personal numbers) and by voice (premium). */
+const NO_SMS = new Set(['PREMIUM_RATE', 'TOLL_FREE', 'SHARED_COST', 'UAN', 'VOICEMAIL', 'PAGER']);
+const NO_VOICE = new Set(['PREMIUM_RATE', 'SHARED_COST', 'UAN']);
+
+export type Rule =
+  | 'country_not_allowed'
+  | 'landline_sms'
+  | 'non_personal_number'
+  | 'prefix_quarantined'
+  | 'number_hourly_cap'
+  | 'number_daily_cap'
+  | 'app_daily_budget'
+  | 'prefix_velocity'
+  | 'prefix_low_conversion';
+
+export type GuardResult = { ok: true } | (Failure & { rule: Rule });
+
+export interface Destination {
+  e164: string;
+  channel: 'sms' | 'voice';
+  userId: number | null;
+  locale: string;
+}
+
+export class SendGuard {
+  constructor(
+    private readonly d: { db: Kysely<DB>; limits: SafetyLimits; outbox: Outbox; log: FastifyBaseLogger },
+  ) {}
+
+  /** Whether a code may go to this number now; a refusal is audited before it is returned. */
+  async check(app: Application, to: Destination, now = Date.now()): Promise<GuardResult> {
+    const rule = await this.firstRule(app, to, now);
+    if (!rule) return { ok: true };
+    const [name, failure] = rule;
+    this.d.log.warn({ event: 'send_blocked', rule: name, app_id: app.id, channel: to.channel, destination: maskE164(to.e164) }, `send blocked: ${name}`);
+    await this.d.outbox.recordBlocked(this.d.db, { appId: app.id, userId: to.userId, channel: to.channel, destination: to.e164, locale: to.locale }, name, now);
+    return { ...failure, rule: name };
+  }
+
+  private async firstRule(app: Application, to: Destination, now: number): Promise<[Rule, Failure] | undefined> {
+    const s = app.settings;
+    const region = regionOf(to.e164);
+    if (app.allowedCountries && (!region || !app.allowedCountries.includes(region))) return ['country_not_allowed', fail('COUNTRY_NOT_ALLOWED')];
+    const type = lineTypeOf(to.e164);
+    if (to.channel === 'sms' && type === 'FIXED_LINE') return ['landline_sms', fail('LANDLINE_SMS')];
+    if (type && (to.channel === 'sms' ? NO_SMS : NO_VOICE).has(type)) return ['non_personal_number', fail('NOT_PROVISIONED')];
+
+    const prefix = prefixOf(to.e164);
+    if (await q.findQuarantine(this.d.db, app.id, prefix, now)) return ['prefix_quarantined', fail('DOS_PREFIX')];
+    const key = `${app.id}:${to.e164}`;
+    if (!(await this.d.limits.take('number-hour', key, s.sendsPerNumberHour, 3600))) return ['number_hourly_cap', fail('DOS_DESTINATION')];
+    if (!(await this.d.limits.take('number-day', key, s.sendsPerNumberDay, 86_400))) return ['number_daily_cap', fail('DOS_DESTINATION')];
+    if (!(await this.d.limits.take('app-day', String(app.id), s.dailySendBudget, 86_400))) {
+      return ['app_daily_budget', fail(to.channel === 'sms' ? 'DAILY_SMS_LIMIT' : 'DAILY_CALL_LIMIT')];
+    }
+
+    // Velocity per prefix, against its own recent baseline, weighed by how often its codes come back.
+    const window = Math.floor(now / WINDOW_MS) * WINDOW_MS;
+    const sends = await q.countSend(this.d.db, app.id, prefix, window);
+    const past = await q.traffic(this.d.db, app.id, prefix, window - BASELINE_WINDOWS * WINDOW_MS, window);
+    const trusted = past.sends >= 10 && past.conversions / past.sends >= 0.5;
+    const limit = Math.max(s.prefixSendsPerWindow, VELOCITY_FACTOR * (past.sends / BASELINE_WINDOWS)) * (trusted ? TRUSTED_BOOST : 1);
+    let rule: Rule | undefined;
+    if (sends > limit) rule = 'prefix_velocity';
+    else if (past.sends >= LOW_CONVERSION_MIN_SENDS && past.conversions / past.sends < LOW_CONVERSION_RATE) rule = 'prefix_low_conversion';
+    if (!rule) return undefined;
+    await q.quarantine(this.d.db, app.id, prefix, rule, now + QUARANTINE_MS, now);
+    this.d.log.warn({ event: 'prefix_quarantined', rule, app_id: app.id, prefix: maskPrefix(prefix), sends_this_window: sends, last_hour: past }, 'number prefix quarantined');
+    return [rule, fail('DOS_PREFIX')];
+  }
+
+  /** A code sent to this number came back verified: the prefix's traffic is real users. */
+  async converted(appId: number, e164: string, now = Date.now()): Promise<void> {
+    await q.countConversion(this.d.db, appId, prefixOf(e164), Math.floor(now / WINDOW_MS) * WINDOW_MS);
+  }
+
+  quarantines(appId: number, now = Date.now()) {
+    return q.quarantinesOf(this.d.db, appId, now);
+  }
+
+  lift(appId: number, prefix: string) {
+    return q.liftQuarantine(this.d.db, appId, prefix);
+  }
+}
+
+/** A prefix in a log line: its last two digits hidden too. */
+const maskPrefix = (prefix: string) => prefix.slice(0, -2) + 'XX';
