@@ -117,6 +117,11 @@ test('apps callback, apps dashboard-keys and the OneTouch settings', async () =>
     const s = JSON.parse(runCli(['apps', 'settings', '--app', id, '--sync-tokens', 'off', '--number-matching', 'on', '--json'], env).stdout);
     assert.equal(s.syncTokens, false);
     assert.equal(s.numberMatching, true);
+    const geo = JSON.parse(runCli(['apps', 'settings', '--app', id, '--countries', 'pt,br', '--daily-send-budget', '500', '--json'], env).stdout);
+    assert.equal(geo.allowedCountries, 'PT,BR');
+    assert.equal(geo.dailySendBudget, 500);
+    assert.equal(runCli(['apps', 'settings', '--app', id, '--countries', 'XX'], env).status, 2);
+    assert.equal(JSON.parse(runCli(['apps', 'settings', '--app', id, '--countries', '', '--json'], env).stdout).allowedCountries, 'all');
   } finally {
     await db.drop();
   }

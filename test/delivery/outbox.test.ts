@@ -90,7 +90,7 @@ test('kill -9 after accepting and before sending: the messages are sent after th
   const env = testEnv(db);
   try {
     const { id: appId, api_key: key } = JSON.parse(runCli(['apps', 'create', '--name', 'Crash Outbox', '--json'], env).stdout);
-    const settings = runCli(['apps', 'settings', '--app', String(appId), '--sends-per-hour', '100', '--json'], env);
+    const settings = runCli(['apps', 'settings', '--app', String(appId), '--sends-per-hour', '100', '--sends-per-number-hour', '100', '--prefix-sends-per-window', '100', '--json'], env);
     assert.equal(JSON.parse(settings.stdout).sendsPerHour, 100, settings.stderr);
     // This node only accepts messages (OPENFACTOR_OUTBOX_WORKER=off), so every accepted message
     // is still unsent when it dies.

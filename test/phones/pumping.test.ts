@@ -19,7 +19,7 @@ const start = (phone: string, cc: string, key: string, via = 'sms') =>
 
 /** The audit: outbox rows the defence refused, with their rule. */
 const blocked = async (appId: number) =>
-  (await t.store.db.selectFrom('outbox').select(['destination', 'provider_result']).where('app_id', '=', appId).where('status', '=', 'blocked').execute());
+  (await t.store.db.selectFrom('outbox').select(['destination', 'provider_result']).where('app_id', '=', appId).where('status', '=', 'blocked').orderBy('id').execute());
 
 test('a simulated attack on one prefix is stopped after a bounded number of sends; other prefixes and countries go on', async () => {
   const app = await t.newApplication('Attacked');

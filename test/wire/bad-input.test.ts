@@ -30,6 +30,10 @@ const ROUTES = (id: number | string): [string, string][] => [
   ['GET', `/protected/{f}/verify/1234567/${id}`],
   ['POST', `/protected/{f}/users/${id}/secret`],
   ['POST', `/protected/{f}/email/${id}`],
+  ['POST', '/protected/{f}/phones/verification/start'],
+  ['GET', '/protected/{f}/phones/verification/check'],
+  ['GET', '/protected/{f}/phones/verification/status'],
+  ['GET', '/protected/{f}/phones/info'],
 ];
 
 async function snapshot() {
@@ -41,6 +45,8 @@ async function snapshot() {
     activities: await db.selectFrom('activities').select(['user_id', 'type', 'data']).orderBy('id').execute(),
     codes: await db.selectFrom('sent_codes').selectAll().orderBy('id').execute(),
     outbox: await db.selectFrom('outbox').select(['sid', 'status']).orderBy('id').execute(),
+    verifications: await db.selectFrom('phone_verifications').select(['uuid', 'status', 'checks']).orderBy('id').execute(),
+    traffic: await db.selectFrom('prefix_traffic').selectAll().orderBy('prefix').execute(),
     authenticators: await db.selectFrom('authenticators').selectAll().orderBy('user_id').execute(),
   });
 }
@@ -86,6 +92,12 @@ test('hostile parameters on the token routes for a real user: 4xx, or the reques
     assertAuthyError(secret, `secret qr_size=${v.slice(0, 12)}`);
     const update = await call(t.of.server, 'POST', `/protected/json/users/${userId}/update`, { key: t.apiKey, form: `email=${q}` });
     assertAuthyError(update, `update email=${v.slice(0, 12)}`);
+    for (const form of [`phone_number=${q}&country_code=1`, `phone_number=415-555-0142&country_code=${q}`, `phone_number=415-555-0142&country_code=1&via=${q}`, `phone_number=415-555-0142&country_code=1&code_length=${q}`, `phone_number=415-555-0142&country_code=1&custom_code=${q}`, `phone_number=415-555-0142&country_code=1&custom_message=${q}`]) {
+      const r = await call(t.of.server, 'POST', '/protected/json/phones/verification/start', { key: t.apiKey, form });
+      assertAuthyError(r, `phones/verification/start ${form.slice(0, 60)}`);
+    }
+    const check = await call(t.of.server, 'GET', `/protected/json/phones/verification/check?phone_number=415-555-0142&country_code=1&verification_code=${q}`, { key: t.apiKey });
+    assertAuthyError(check, `check ${v.slice(0, 12)}`);
   }
   assert.equal(await withoutAttempts(), before, 'nothing sent, nothing changed');
   const [user] = await t.store.db.selectFrom('users').select(['verify_failures', 'verify_locked_until']).where('id', '=', userId).execute();

@@ -85,10 +85,11 @@ export class Tokens {
       const device = await q.findDevice(this.d.db, user.id);
       if (device) return { ok: true, body: ignoredBody(channel, cellphone, device.os_type) };
     }
+    // The user's own hourly cap first: its message is the one Authy clients know.
+    if (!(await this.d.limits.takeSend(app.settings, user.id))) return fail('DOS_SENDS');
     const loc = resolveLocale(locale, regionOf(user.phone_e164));
     const guarded = await this.d.guard.check(app, { e164: user.phone_e164, channel, userId: user.id, locale: loc });
     if (!guarded.ok) return guarded;
-    if (!(await this.d.limits.takeSend(app.settings, user.id))) return fail('DOS_SENDS');
 
     const code = randomCode(app.settings.tokenLength);
     const vars = { appName: app.name, code, minutes: Math.round(app.settings.codeTtlSeconds / 60) };
