@@ -132,3 +132,23 @@ test('a verified phone verification counts as a conversion for its prefix', asyn
   const rows = await t.store.db.selectFrom('prefix_traffic').select(['sends', 'conversions']).where('app_id', '=', app.id).where('prefix', '=', '+1415555').execute();
   assert.deepEqual(rows.map((r) => [Number(r.sends), Number(r.conversions)]), [[1, 1]]);
 });
+
+test('the daily per-number cap; device registration by phone passes the defence too', async () => {
+  const app = await t.newApplication('Daily');
+  await t.of.services.applications.updateSettings(app.id, { sendsPerNumberHour: 100, sendsPerNumberDay: 2 });
+  const codes = [];
+  for (let i = 0; i < 3; i++) codes.push((await start('415-555-0161', '1', app.apiKey, i % 2 ? 'call' : 'sms')).status);
+  assert.deepEqual(codes, [200, 200, 429]);
+  assert.deepEqual((await blocked(app.id)).map((b) => b.provider_result), ['blocked: number_daily_cap']);
+
+  // A device registering by phone: the code goes through the same rules (here: the country list).
+  const geo = await t.newApplication('Device geo');
+  await t.of.services.applications.setAllowedCountries(geo.id, ['PT']);
+  await createUser(t, 'device@example.com', '415-555-0162', '1', geo.apiKey);
+  const base = await t.listen();
+  const r = await fetch(`${base}/device/v1/phone_registrations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ country_code: '1', phone_number: '415-555-0162', via: 'sms' }) });
+  assert.equal(r.status, 200, 'the same answer: the caller learns nothing');
+  assert.deepEqual((await blocked(geo.id)).map((b) => [b.destination, b.provider_result]), [['+14155550162', 'blocked: country_not_allowed']]);
+  const sent = await t.store.db.selectFrom('outbox').select('id').where('app_id', '=', geo.id).where('status', '!=', 'blocked').execute();
+  assert.equal(sent.length, 0, 'no code was sent');
+});

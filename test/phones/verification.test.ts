@@ -73,6 +73,9 @@ test('check: wrong → 401/60022; five checks, then the verification is dead (40
   assert.equal(dead.text, '{"message":"No pending verifications for +1 415-555-0102 found.","success":false,"errors":{"message":"No pending verifications for +1 415-555-0102 found."},"error_code":"60023"}');
   assert.equal((await status('phone_number=415-555-0102&country_code=1')).json.status, 'expired');
 
+  const invalid = await check('phone_number=12&country_code=1&verification_code=1234');
+  assert.equal(invalid.status, 400);
+  assert.equal(invalid.json.error_code, '60033');
   const none = await check('phone_number=415-555-0199&country_code=1&verification_code=1234');
   assert.equal(none.status, 404);
   assert.equal(none.json.error_code, '60023');
