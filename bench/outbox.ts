@@ -61,7 +61,7 @@ export async function outboxThroughput(
   // The bench users' numbers are sequential in a few prefixes: exactly what the SMS-pumping
   // defence stops. The defence still runs on every message; its prefix allowance is raised.
   const store = openStore('databaseUrl' in seeded ? (seeded.databaseUrl as string) : `sqlite:${join(dataDir, 'openfactor.db')}`);
-  await new Applications(store.db, masterKeyFrom(o.masterKey)).updateSettings(seeded.appId, { prefixSendsPerWindow: 1_000_000 });
+  await new Applications(store.db, masterKeyFrom(o.masterKey)).updateSettings(seeded.appId, { prefixSendsPerWindow: 1_000_000, countrySendsPerWindow: 1_000_000 });
   await store.close();
   const port = await freePort();
   let child: Child | undefined;

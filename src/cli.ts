@@ -22,7 +22,7 @@ const USAGE = `Usage: openfactor <command>
                 [--sends-per-hour N] [--sms-fallback-voice on|off] [--sync-tokens on|off]
                 [--number-matching on|off] [--custom-message on|off] [--custom-code on|off]
                 [--daily-send-budget N] [--sends-per-number-hour N] [--sends-per-number-day N]
-                [--prefix-sends-per-window N] [--countries PT,BR,…|""]
+                [--prefix-sends-per-window N] [--country-sends-per-window N] [--countries PT,BR,…|""]
                                  show an application's settings, changing those given
   apps providers --app ID [--sms URLS] [--voice URLS] [--email URLS] [--json]
                                  show an application's own provider lists (credentials hidden),
@@ -62,6 +62,7 @@ const SETTING_FLAGS: Record<string, keyof Settings> = {
   'sends-per-number-hour': 'sendsPerNumberHour',
   'sends-per-number-day': 'sendsPerNumberDay',
   'prefix-sends-per-window': 'prefixSendsPerWindow',
+  'country-sends-per-window': 'countrySendsPerWindow',
 };
 
 const out = (line: string) => process.stdout.write(line + '\n');

@@ -330,6 +330,7 @@ const steps: Record<string, Step> = {
       ['sends_per_number_hour', 'integer', 10],
       ['sends_per_number_day', 'integer', 30],
       ['prefix_sends_per_window', 'integer', 20],
+      ['country_sends_per_window', 'integer', 500],
     ];
     for (const [column, type, value] of appColumns) {
       await db.schema

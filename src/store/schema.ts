@@ -39,6 +39,7 @@ export interface ApplicationsTable {
   sends_per_number_hour: Generated<number>;
   sends_per_number_day: Generated<number>;
   prefix_sends_per_window: Generated<number>;
+  country_sends_per_window: Generated<number>;
 }
 
 export interface UsersTable {

@@ -152,3 +152,20 @@ test('the daily per-number cap; device registration by phone passes the defence 
   const sent = await t.store.db.selectFrom('outbox').select('id').where('app_id', '=', geo.id).where('status', '!=', 'blocked').execute();
   assert.equal(sent.length, 0, 'no code was sent');
 });
+
+test('an attack spread over many prefixes of one country is stopped by the country velocity; other countries go on', async () => {
+  const app = await t.newApplication('Spread');
+  await t.of.services.applications.updateSettings(app.id, { countrySendsPerWindow: 50 });
+  let passed = 0;
+  // UK mobiles, each in its own prefix (07400 000xxx … 07400 999xxx): no prefix sees more than one.
+  for (let i = 0; i < 300; i++) {
+    const r = await start(`74${String(i).padStart(4, '0')}1234`, '44', app.apiKey);
+    if (r.status === 200) passed++;
+    else assert.equal(r.json.error_code, '60003');
+  }
+  assert.equal(passed, 50, 'the country allowance, then nothing');
+  const rules = (await blocked(app.id)).map((b) => b.provider_result);
+  assert.equal(rules[0], 'blocked: country_velocity');
+  assert.ok(rules.slice(1).every((r) => r === 'blocked: country_quarantined'));
+  assert.equal((await start('912345678', '351', app.apiKey)).status, 200, 'Portugal is not affected');
+});

@@ -52,6 +52,8 @@ export interface Settings {
   sendsPerNumberDay: number;
   /** Sends to one number prefix (all but the last four digits) per ten minutes that are always allowed; above it, five times the prefix's recent average. */
   prefixSendsPerWindow: number;
+  /** The same per calling code: an attack spread over many prefixes of one country. */
+  countrySendsPerWindow: number;
 }
 
 /** Bounds operators may set; outside them the CLI refuses. */
@@ -72,6 +74,7 @@ export const SETTING_BOUNDS: Record<keyof Settings, [number, number]> = {
   sendsPerNumberHour: [1, 1000],
   sendsPerNumberDay: [1, 10_000],
   prefixSendsPerWindow: [1, 1_000_000],
+  countrySendsPerWindow: [1, 10_000_000],
 };
 
 const SETTING_COLUMNS: Record<keyof Settings, q.SettingsColumn> = {
@@ -91,6 +94,7 @@ const SETTING_COLUMNS: Record<keyof Settings, q.SettingsColumn> = {
   sendsPerNumberHour: 'sends_per_number_hour',
   sendsPerNumberDay: 'sends_per_number_day',
   prefixSendsPerWindow: 'prefix_sends_per_window',
+  countrySendsPerWindow: 'country_sends_per_window',
 };
 
 const toApplication = (r: NonNullable<Awaited<ReturnType<typeof q.findApplication>>>): Application => ({
@@ -118,6 +122,7 @@ const toApplication = (r: NonNullable<Awaited<ReturnType<typeof q.findApplicatio
     sendsPerNumberHour: r.sends_per_number_hour,
     sendsPerNumberDay: r.sends_per_number_day,
     prefixSendsPerWindow: r.prefix_sends_per_window,
+    countrySendsPerWindow: r.country_sends_per_window,
   },
   allowedCountries: r.allowed_countries ? r.allowed_countries.split(',') : undefined,
   onetouchCallback: r.onetouch_callback_url

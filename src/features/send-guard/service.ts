@@ -6,6 +6,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { fail, type Failure } from '../../core/errors.ts';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { lineTypeOf, maskE164, prefixOf, regionOf } from '../../core/phone.ts';
 import type { Outbox } from '../../delivery/outbox.ts';
 import type { DB } from '../../store/schema.ts';
@@ -38,7 +39,9 @@ export type Rule =
   | 'number_daily_cap'
   | 'app_daily_budget'
   | 'prefix_velocity'
-  | 'prefix_low_conversion';
+  | 'prefix_low_conversion'
+  | 'country_quarantined'
+  | 'country_velocity';
 
 export type GuardResult = { ok: true } | (Failure & { rule: Rule });
 
@@ -73,6 +76,8 @@ export class SendGuard {
     if (type && (to.channel === 'sms' ? NO_SMS : NO_VOICE).has(type)) return ['non_personal_number', fail('NOT_PROVISIONED')];
 
     const prefix = prefixOf(to.e164);
+    const country = countryKey(to.e164);
+    if (await q.findQuarantine(this.d.db, app.id, country, now)) return ['country_quarantined', fail('DOS_COUNTRY')];
     if (await q.findQuarantine(this.d.db, app.id, prefix, now)) return ['prefix_quarantined', fail('DOS_PREFIX')];
     const key = `${app.id}:${to.e164}`;
     if (!(await this.d.limits.take('number-hour', key, s.sendsPerNumberHour, 3600))) return ['number_hourly_cap', fail('DOS_DESTINATION')];
@@ -81,24 +86,38 @@ export class SendGuard {
       return ['app_daily_budget', fail(to.channel === 'sms' ? 'DAILY_SMS_LIMIT' : 'DAILY_CALL_LIMIT')];
     }
 
-    // Velocity per prefix, against its own recent baseline, weighed by how often its codes come back.
+    // Velocity per prefix, and per country for attacks spread over many prefixes, each against its
+    // own recent baseline and weighed by how often its codes come back verified.
     const window = Math.floor(now / WINDOW_MS) * WINDOW_MS;
-    const sends = await q.countSend(this.d.db, app.id, prefix, window);
-    const past = await q.traffic(this.d.db, app.id, prefix, window - BASELINE_WINDOWS * WINDOW_MS, window);
+    const byPrefix = await this.velocity(app.id, prefix, s.prefixSendsPerWindow, window);
+    if (byPrefix) return this.quarantine(app.id, prefix, byPrefix === 'velocity' ? 'prefix_velocity' : 'prefix_low_conversion', now);
+    const byCountry = await this.velocity(app.id, country, s.countrySendsPerWindow, window);
+    if (byCountry === 'velocity') return this.quarantine(app.id, country, 'country_velocity', now);
+    return undefined;
+  }
+
+  /** Counts a send for `key` in this window; says whether it is over its allowance or its codes never come back. */
+  private async velocity(appId: number, key: string, floor: number, window: number): Promise<'velocity' | 'low_conversion' | undefined> {
+    const sends = await q.countSend(this.d.db, appId, key, window);
+    const past = await q.traffic(this.d.db, appId, key, window - BASELINE_WINDOWS * WINDOW_MS, window);
     const trusted = past.sends >= 10 && past.conversions / past.sends >= 0.5;
-    const limit = Math.max(s.prefixSendsPerWindow, VELOCITY_FACTOR * (past.sends / BASELINE_WINDOWS)) * (trusted ? TRUSTED_BOOST : 1);
-    let rule: Rule | undefined;
-    if (sends > limit) rule = 'prefix_velocity';
-    else if (past.sends >= LOW_CONVERSION_MIN_SENDS && past.conversions / past.sends < LOW_CONVERSION_RATE) rule = 'prefix_low_conversion';
-    if (!rule) return undefined;
-    await q.quarantine(this.d.db, app.id, prefix, rule, now + QUARANTINE_MS, now);
-    this.d.log.warn({ event: 'prefix_quarantined', rule, app_id: app.id, prefix: maskPrefix(prefix), sends_this_window: sends, last_hour: past }, 'number prefix quarantined');
-    return [rule, fail('DOS_PREFIX')];
+    const limit = Math.max(floor, VELOCITY_FACTOR * (past.sends / BASELINE_WINDOWS)) * (trusted ? TRUSTED_BOOST : 1);
+    if (sends > limit) return 'velocity';
+    if (past.sends >= LOW_CONVERSION_MIN_SENDS && past.conversions / past.sends < LOW_CONVERSION_RATE) return 'low_conversion';
+    return undefined;
+  }
+
+  private async quarantine(appId: number, key: string, rule: Rule, now: number): Promise<[Rule, Failure]> {
+    await q.quarantine(this.d.db, appId, key, rule, now + QUARANTINE_MS, now);
+    this.d.log.warn({ event: 'quarantined', rule, app_id: appId, prefix: key.startsWith('cc:') ? key : maskPrefix(key) }, 'number prefix or country quarantined');
+    return [rule, fail(rule === 'country_velocity' ? 'DOS_COUNTRY' : 'DOS_PREFIX')];
   }
 
   /** A code sent to this number came back verified: the prefix's traffic is real users. */
   async converted(appId: number, e164: string, now = Date.now()): Promise<void> {
-    await q.countConversion(this.d.db, appId, prefixOf(e164), Math.floor(now / WINDOW_MS) * WINDOW_MS);
+    const window = Math.floor(now / WINDOW_MS) * WINDOW_MS;
+    await q.countConversion(this.d.db, appId, prefixOf(e164), window);
+    await q.countConversion(this.d.db, appId, countryKey(e164), window);
   }
 
   quarantines(appId: number, now = Date.now()) {
@@ -109,6 +128,12 @@ export class SendGuard {
     return q.liftQuarantine(this.d.db, appId, prefix);
   }
 }
+
+/** A country's traffic is kept under its calling code (`cc:+351`), beside the prefixes. */
+const countryKey = (e164: string) => {
+  const p = parsePhoneNumberFromString(e164);
+  return `cc:+${p?.countryCallingCode ?? e164.slice(1, 2)}`;
+};
 
 /** A prefix in a log line: its last two digits hidden too. */
 const maskPrefix = (prefix: string) => prefix.slice(0, -2) + 'XX';
