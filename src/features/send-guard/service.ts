@@ -53,6 +53,8 @@ export interface Destination {
 }
 
 export class SendGuard {
+  private readonly past = new Map<string, { window: number; traffic: { sends: number; conversions: number } }>();
+
   constructor(
     private readonly d: { db: Kysely<DB>; limits: SafetyLimits; outbox: Outbox; log: FastifyBaseLogger },
   ) {}
@@ -99,12 +101,26 @@ export class SendGuard {
   /** Counts a send for `key` in this window; says whether it is over its allowance or its codes never come back. */
   private async velocity(appId: number, key: string, floor: number, window: number): Promise<'velocity' | 'low_conversion' | undefined> {
     const sends = await q.countSend(this.d.db, appId, key, window);
-    const past = await q.traffic(this.d.db, appId, key, window - BASELINE_WINDOWS * WINDOW_MS, window);
+    const past = await this.pastHour(appId, key, window);
     const trusted = past.sends >= 10 && past.conversions / past.sends >= 0.5;
     const limit = Math.max(floor, VELOCITY_FACTOR * (past.sends / BASELINE_WINDOWS)) * (trusted ? TRUSTED_BOOST : 1);
     if (sends > limit) return 'velocity';
     if (past.sends >= LOW_CONVERSION_MIN_SENDS && past.conversions / past.sends < LOW_CONVERSION_RATE) return 'low_conversion';
     return undefined;
+  }
+
+  /**
+   * The hour before the current window. Closed windows no longer change (sends and conversions
+   * are counted in the window they happen in), so each is read once per window and key.
+   */
+  private async pastHour(appId: number, key: string, window: number) {
+    const id = `${appId}|${key}`;
+    const hit = this.past.get(id);
+    if (hit && hit.window === window) return hit.traffic;
+    const traffic = await q.traffic(this.d.db, appId, key, window - BASELINE_WINDOWS * WINDOW_MS, window);
+    if (this.past.size >= 100_000) this.past.clear();
+    this.past.set(id, { window, traffic });
+    return traffic;
   }
 
   private async quarantine(appId: number, key: string, rule: Rule, now: number): Promise<[Rule, Failure]> {
