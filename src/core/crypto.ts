@@ -54,8 +54,11 @@ export function newApiKey(): string {
   return s;
 }
 
+/** Bearer secrets (API keys, registration tokens, access keys) are looked up by this hash. */
+export const hashSecret = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('hex');
+
 /** API keys are looked up by this hash; the key itself is only kept sealed. */
-export const hashApiKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');
+export const hashApiKey = hashSecret;
 
 /** A key for one purpose (e.g. hashing sent codes), derived from the master key. */
 export function deriveKey(mk: MasterKey, purpose: string): Buffer {

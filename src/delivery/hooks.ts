@@ -16,15 +16,8 @@ export interface NewHook {
   payload: Record<string, unknown>;
 }
 
-export interface DueHook {
+export interface DueHook extends NewHook {
   id: number;
-  appId: number;
-  kind: HookDeliveriesTable['kind'];
-  target: string;
-  event: string;
-  url: string;
-  method: 'GET' | 'POST';
-  payload: Record<string, unknown>;
   attempts: number;
 }
 

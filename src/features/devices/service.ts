@@ -1,11 +1,12 @@
 // Devices: registration (by a token the customer's backend asks for, or by phone), signed
 // device calls, the accounts a device holds, Web Push subscriptions, unregistering.
-import { createHash, createHmac, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { KeyObject } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { Secret } from 'otpauth';
-import { constantTimeEqual, deriveKey, seal, unseal, type MasterKey } from '../../core/crypto.ts';
+import { constantTimeEqual, deriveKey, hashSecret, seal, unseal, type MasterKey } from '../../core/crypto.ts';
 import { DEVICE_ALGORITHMS, readPublicKey, signedRequestString, verifyDeviceSignature } from '../../core/device-signature.ts';
 import { fail, type Failure } from '../../core/errors.ts';
 import { resolveLocale, smsText, voiceText } from '../../core/i18n.ts';
@@ -43,7 +44,8 @@ export interface DeviceDeps {
   log: FastifyBaseLogger;
 }
 
-export type Device = q.DeviceKeyRow;
+/** An authenticated device, with the public key its call was checked with (its answers are too). */
+export type Device = q.DeviceKeyRow & { publicKey: KeyObject };
 type Authenticated = { ok: true; device: Device } | Failure;
 
 interface Registration {
@@ -72,7 +74,7 @@ export class Devices {
     if (!user) return fail('USER_NOT_FOUND');
     const token = randomBytes(32).toString('base64url');
     const now = Date.now();
-    await q.insertRegistrationToken(this.d.db, { hash: sha256(token), appId: app.id, userId: user.id, now, expiresAt: now + REGISTRATION_TOKEN_TTL_MS });
+    await q.insertRegistrationToken(this.d.db, { hash: hashSecret(token), appId: app.id, userId: user.id, now, expiresAt: now + REGISTRATION_TOKEN_TTL_MS });
     return { ok: true, body: { registration_token: token, success: true, message: 'Registration token created.' } };
   }
 
@@ -93,7 +95,7 @@ export class Devices {
     const reg = readRegistration(body);
     if (!reg.ok) return reg;
     const now = Date.now();
-    const taken = await q.takeRegistrationToken(this.d.db, sha256(token.value), now);
+    const taken = await q.takeRegistrationToken(this.d.db, hashSecret(token.value), now);
     if (!taken.found) return fail('REGISTRATION_NOT_FOUND');
     if (taken.expired) return fail('REGISTRATION_EXPIRED');
     const id = await this.d.db.transaction().execute(async (trx) => {
@@ -224,12 +226,7 @@ export class Devices {
     if (!key || !verifyDeviceSignature(device.algorithm, key, signedRequestString(ts, nonce, method, pathAndQuery, body), signature)) return deny;
     if (!(await q.useNonce(this.d.db, device.id, nonce, now + 2 * CLOCK_SKEW_S * 1000))) return deny;
     await q.touchDevice(this.d.db, device.id, now);
-    return { ok: true, device };
-  }
-
-  /** The key a device's answers are checked with. */
-  publicKeyOf(device: Device) {
-    return readPublicKey(device.algorithm, unseal(this.d.keys, device.public_key_sealed!, publicKeyContext(device.id)).toString('utf8'));
+    return { ok: true, device: { ...device, publicKey: key } };
   }
 
   /** `GET /device/v1/accounts`; a phone-registered device also gets users added since. */
@@ -290,8 +287,6 @@ export class Devices {
     return createHmac('sha256', this.codeKey).update(`${regId}:${pin}`).digest('base64url');
   }
 }
-
-const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 
 function readRegistration(body: Params): { ok: true; value: Registration } | Failure {
   const invalid = (why: string) => fail('REGISTRATION_INVALID', { message: `Registration request is invalid: ${why}` });

@@ -106,4 +106,5 @@ export async function expire(db: Db, id: number, expiresAt: number, now: number)
   return Number(res.numUpdatedRows) === 1;
 }
 
-export const markNotified = (db: Db, id: number) => db.updateTable('approval_requests').set({ notified: 1 }).where('id', '=', id).where('notified', '=', 0).execute();
+export const markNotified = (db: Db, uuid: string) =>
+  db.updateTable('approval_requests').set({ notified: 1 }).where('uuid', '=', uuid).where('notified', '=', 0).execute();

@@ -76,8 +76,7 @@ export class OneTouch {
   }
 
   private async markNotified(uuid: string) {
-    const row = await q.findApproval(this.d.db, uuid).catch(() => undefined);
-    if (row) await q.markNotified(this.d.db, row.id).catch(() => {});
+    await q.markNotified(this.d.db, uuid).catch((err) => this.d.log.warn({ err }, 'could not mark an approval request notified'));
   }
 
   /** `POST /onetouch/{format}/users/{id}/approval_requests`. */
@@ -205,8 +204,7 @@ export class OneTouch {
 
     const sig = readString(body, 'signature');
     const hash = transactionHash(shownTransaction(row));
-    const key = this.d.devices.publicKeyOf(device);
-    if (!sig.ok || !sig.value || !key || !verifyDeviceSignature(device.algorithm, key, answerString(uuid, status, hash), sig.value)) {
+    if (!sig.ok || !sig.value || !verifyDeviceSignature(device.algorithm, device.publicKey, answerString(uuid, status, hash), sig.value)) {
       this.d.log.warn({ event: 'approval_bad_signature', device_id: device.id }, 'approval answer refused: bad signature');
       return fail('SIGNATURE_INVALID');
     }

@@ -144,8 +144,6 @@ export class Webhooks {
   }
 }
 
-const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
-
 function listOf(v: Value | undefined): string[] {
   if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
   if (Array.isArray(v)) return v.filter((e): e is string => typeof e === 'string').map((s) => s.trim());
