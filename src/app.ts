@@ -109,7 +109,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
       if (m.channel !== 'email') await addUsage(store.db, m.appId, monthOf(Date.now()), m.channel === 'sms' ? 'sms' : 'calls', 1);
     },
   });
-  const applications = new Applications(store.db, config.masterKeys[0], config.masterKeys.slice(1));
+  const applications = new Applications(store.db, config.masterKeys[0], config.masterKeys.slice(1), store.applicationsVersion);
   const signCallback = callbackSigner(applications);
   // The webhook signer is bound below: webhooks and their deliveries need each other.
   const hookSigners: { webhook?: Webhooks } = {};

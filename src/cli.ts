@@ -4,11 +4,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config.ts';
 import { migrate, openStore } from './store/db.ts';
-import { buildServer } from './app.ts';
 import { Applications, SETTING_BOUNDS, type Settings } from './features/applications/service.ts';
-import { Outbox } from './delivery/outbox.ts';
-import { CHANNELS, readAppProviders, writeAppProviders } from './delivery/routing.ts';
-import { ProviderConfigError, redactProviderUrl, splitProviderList } from './delivery/providers/index.ts';
 import type { FastifyBaseLogger } from 'fastify';
 
 const USAGE = `Usage: openfactor <command>
@@ -156,6 +152,9 @@ async function main(argv: string[]): Promise<number> {
       const id = appIdOf(values.app);
       if (id === undefined) return usageError('apps providers needs --app ID');
       if (!(await apps.find(id))) return noApplication(id);
+      // Delivery code (providers, their clients) is loaded only by the commands that use it.
+      const { CHANNELS, readAppProviders, writeAppProviders } = await import('./delivery/routing.ts');
+      const { ProviderConfigError, redactProviderUrl, splitProviderList } = await import('./delivery/providers/index.ts');
       for (const channel of CHANNELS) {
         const list = values[channel];
         if (list === undefined) continue;
@@ -200,6 +199,7 @@ async function main(argv: string[]): Promise<number> {
       const appId = values.app === undefined ? undefined : Number(values.app);
       const limit = values.limit === undefined ? 20 : Number(values.limit);
       if ((appId !== undefined && !Number.isInteger(appId)) || !Number.isInteger(limit) || limit < 1) return usageError('outbox [--app ID] [--limit N]');
+      const { Outbox } = await import('./delivery/outbox.ts');
       const messages = await new Outbox(store.db, store.dialect, config.masterKeys).recent({ appId, limit });
       for (const m of messages) {
         if (values.json) out(JSON.stringify(m));
@@ -233,6 +233,8 @@ async function serve(config: ReturnType<typeof loadConfig>, store: ReturnType<ty
     // Printed once, to the terminal, never to the log.
     out(`Created the application "Default" (id ${first.id}). Its API key, shown only now:\n\n  ${first.apiKey}\n\nMake more with: npx openfactor apps create --name NAME`);
   }
+  // Loaded only here: the other commands start in a fraction of the time without the server.
+  const { buildServer } = await import('./app.ts');
   const of = await buildServer(config, store);
   let stopping = false;
   const stop = async () => {

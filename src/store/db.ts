@@ -6,7 +6,10 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import type { DB } from './schema.ts';
-import { migrationProvider } from './migrations.ts';
+import { APPLICATIONS_CHANNEL, migrationProvider } from './migrations.ts';
+import { ChangeListener } from './change-listener.ts';
+import { runDirectlyOn, type WriteResult } from './prepared.ts';
+import { batchPerTurnOn, perTurnLoader } from './turn-batch.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -17,6 +20,11 @@ export interface Store {
   checkpointed?(): number;
   /** The raw client rate-limiter-flexible drives (its own SQLite connection, or the pg pool). */
   limiterClient: { storeType: 'better-sqlite3'; client: SQLite.Database } | { storeType: 'postgres'; client: pg.Pool };
+  /**
+   * A number that changes whenever anyone writes to `applications` (migration 0006); undefined
+   * when that cannot be known right now, and then nothing may be served from a cache.
+   */
+  applicationsVersion(): number | undefined;
   close(): Promise<void>;
 }
 
@@ -29,16 +37,35 @@ export function openStore(databaseUrl: string): Store {
     // A dropped connection must not crash the process; the next query gets a fresh one.
     pool.on('error', () => {});
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: withNamedStatements(pool) }) });
-    return { db, dialect: 'postgres', limiterClient: { storeType: 'postgres', client: pool }, close: () => db.destroy() };
+    batchPerTurnOn(db);
+    const applications = new ChangeListener(databaseUrl, APPLICATIONS_CHANNEL);
+    return {
+      db,
+      dialect: 'postgres',
+      limiterClient: { storeType: 'postgres', client: pool },
+      applicationsVersion: () => applications.current(),
+      close: async () => {
+        await applications.close();
+        await db.destroy();
+      },
+    };
   }
   const file = databaseUrl.replace(/^sqlite:(\/\/)?/, '');
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const sqlite = connectSqlite(file);
-  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const statements = withStatementCache(sqlite);
+  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: statements }) });
+  const writes = new TurnWrites(sqlite, statements);
+  runDirectlyOn(db, {
+    statement: (sql) => statements.prepare(sql),
+    write: (sql, params, viaKysely) => writes.add(sql, params, viaKysely),
+    inTransaction: () => sqlite.inTransaction,
+  });
   const checkpointer = file === ':memory:' ? undefined : startCheckpointer(file);
   // Its own connection: Kysely's transactions span awaits, and a counter written on the same
   // connection meanwhile would join (and roll back with) someone else's transaction.
   let limiter: SQLite.Database | undefined;
+  let versionOf: SQLite.Statement | undefined;
   return {
     db,
     dialect: 'sqlite',
@@ -47,6 +74,16 @@ export function openStore(databaseUrl: string): Store {
       return { storeType: 'better-sqlite3' as const, client: limiter };
     },
     checkpointed: () => checkpointer?.frames ?? 0,
+    // A read of one tiny row on the request's own connection: a few µs, against ~15 for the
+    // application row (bench). Before migration 0006 there is no such table: no caching.
+    applicationsVersion: () => {
+      try {
+        versionOf ??= sqlite.prepare("SELECT version FROM table_versions WHERE name = 'applications'").pluck();
+        return versionOf.get() as number | undefined;
+      } catch {
+        return undefined;
+      }
+    },
     close: async () => {
       await checkpointer?.stop();
       limiter?.close();
@@ -123,6 +160,62 @@ function withNamedStatements(pool: pg.Pool): pg.Pool {
     return client;
   };
   return new Proxy(pool, { get: (target, prop, receiver) => (prop === 'connect' ? connect : Reflect.get(target, prop, receiver)) });
+}
+
+interface PendingWrite {
+  sql: string;
+  params: unknown[];
+  viaKysely: () => Promise<WriteResult>;
+}
+
+const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)));
+
+/**
+ * Group commit for hot-path writes (verify's one UPDATE): the writes requested during one turn
+ * of the event loop are committed together right after it, in one transaction. A commit costs
+ * about as much as the write itself (WAL frame, locks); sharing it halved the cost per write
+ * (bench). Each caller still hears of its write only once it is committed.
+ */
+class TurnWrites {
+  private readonly loader = perTurnLoader<PendingWrite, WriteResult>((batch) => this.commit(batch));
+
+  constructor(
+    private readonly sqlite: SQLite.Database,
+    private readonly statements: { prepare(sql: string): SQLite.Statement },
+  ) {}
+
+  add(sql: string, params: unknown[], viaKysely: () => Promise<WriteResult>): Promise<WriteResult> {
+    return this.loader.load({ sql, params, viaKysely });
+  }
+
+  private async commit(batch: readonly PendingWrite[]): Promise<(WriteResult | Error)[]> {
+    // A Kysely transaction is open across awaits: wait for it through Kysely's own queue.
+    if (this.sqlite.inTransaction) return Promise.all(batch.map((w) => w.viaKysely().catch(asError)));
+    if (batch.length > 1) {
+      try {
+        return this.sqlite.transaction(() => batch.map((w) => this.run(w)))();
+      } catch {
+        // One bad write must not fail the others: rolled back, each is tried on its own.
+      }
+    }
+    return batch.map((w) => {
+      try {
+        return this.run(w);
+      } catch (err) {
+        return asError(err);
+      }
+    });
+  }
+
+  private run(w: PendingWrite): WriteResult {
+    const stmt = this.statements.prepare(w.sql);
+    // A write with RETURNING is a reader in better-sqlite3: its rows are the changed ones.
+    if (stmt.reader) {
+      const rows = stmt.all(w.params);
+      return { changes: rows.length, rows };
+    }
+    return { changes: stmt.run(w.params).changes, rows: [] };
+  }
 }
 
 /**

@@ -1,6 +1,11 @@
 // Migrations in code, one list for both dialects. Append only; never edit a shipped migration.
-import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { Dialect } from './db.ts';
+
+/** The PostgreSQL channel told of every write to `applications` (migration 0006). */
+export const APPLICATIONS_CHANNEL = 'openfactor_applications';
+
+const APPLICATION_WRITES = ['INSERT', 'UPDATE', 'DELETE'] as const;
 
 type Step = (db: Kysely<any>, dialect: Dialect) => Promise<void>;
 
@@ -370,6 +375,41 @@ const steps: Record<string, Step> = {
       .addColumn('created_at', 'bigint', (c) => c.notNull())
       .addPrimaryKeyConstraint('quarantines_pk', ['app_id', 'prefix'])
       .execute();
+  },
+
+  // Application rows are cached per process (authentication on every request). Every write to the
+  // table, whoever makes it (another node, the CLI, psql), tells the caches: in SQLite a trigger
+  // counts writes in `table_versions`, read before each cached use; PostgreSQL notifies listeners.
+  '0006_application_changes': async (db, dialect) => {
+    if (dialect === 'sqlite') {
+      await db.schema
+        .createTable('table_versions')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+      await sql`INSERT INTO table_versions (name, version) VALUES ('applications', 0)`.execute(db);
+      for (const op of APPLICATION_WRITES) {
+        await sql
+          .raw(
+            `CREATE TRIGGER applications_${op.toLowerCase()}_version AFTER ${op} ON applications BEGIN ` +
+              `UPDATE table_versions SET version = version + 1 WHERE name = 'applications'; END`,
+          )
+          .execute(db);
+      }
+      return;
+    }
+    await sql
+      .raw(
+        `CREATE FUNCTION openfactor_applications_changed() RETURNS trigger LANGUAGE plpgsql AS ` +
+          `$$ BEGIN PERFORM pg_notify('${APPLICATIONS_CHANNEL}', ''); RETURN NULL; END $$`,
+      )
+      .execute(db);
+    await sql
+      .raw(
+        `CREATE TRIGGER applications_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON applications ` +
+          `FOR EACH STATEMENT EXECUTE FUNCTION openfactor_applications_changed()`,
+      )
+      .execute(db);
   },
 };
 

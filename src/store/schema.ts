@@ -290,6 +290,12 @@ export interface UsageMonthlyTable {
   users: number;
 }
 
+/** SQLite only: writes per table, counted by triggers (migration 0006), for per-process caches. */
+export interface TableVersionsTable {
+  name: string;
+  version: number;
+}
+
 export interface MetaTable {
   key: string;
   value: string;
@@ -334,6 +340,7 @@ export interface DB {
   activities: ActivitiesTable;
   usage_monthly: UsageMonthlyTable;
   meta: MetaTable;
+  table_versions: TableVersionsTable;
   devices: DevicesTable;
   authenticators: AuthenticatorsTable;
   sent_codes: SentCodesTable;

@@ -42,6 +42,7 @@ test('node-authy: verification_start, verification_status, verification_check (w
   const info = await cb((done) => phones.info('7400123456', '44', done));
   assert.equal(info.err, null);
   assert.equal(info.res.type, 'cellphone');
+  assert.equal(info.res.provider, 'Three');
 
   const call = await cb((done) => phones.verification_start('2079460018', '44', 'call', done));
   assert.equal(call.err, null);
@@ -61,6 +62,7 @@ test('authy-client: startPhoneVerification, verifyPhone, getPhoneInformation pas
 
   const info = await client.getPhoneInformation({ countryCode: 'PT', phone: '912345678' });
   assert.equal(info.type, 'cellphone');
+  assert.equal(info.provider, 'Vodafone');
   assert.equal(info.ported, false);
 
   // Expired: the code no longer verifies.

@@ -22,7 +22,7 @@ test('start by SMS: the documented body; the code arrives; a second start resend
   assert.equal(r.status, 200, r.text);
   assert.deepEqual(Object.keys(r.json), ['carrier', 'is_cellphone', 'is_ported', 'message', 'seconds_to_expire', 'uuid', 'success']);
   assert.equal(r.json.message, 'Text message sent to +1 415-555-0101.');
-  assert.equal(r.json.carrier, '');
+  assert.equal(r.json.carrier, '', 'libphonenumber has no carrier data for North American ranges');
   assert.equal(r.json.is_cellphone, true);
   assert.equal(r.json.is_ported, false);
   assert.ok(r.json.seconds_to_expire >= 598 && r.json.seconds_to_expire <= 599);
@@ -144,13 +144,27 @@ test('phones/info: type from libphonenumber metadata, the timestamped message, e
   assert.deepEqual(Object.keys(mobile.json), ['message', 'type', 'provider', 'ported', 'success']);
   assert.match(mobile.json.message, /^Phone number information as of \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$/);
   assert.equal(mobile.json.type, 'cellphone');
+  assert.equal(mobile.json.provider, 'Three', 'the carrier the +44 7400 range was assigned to');
   assert.equal(mobile.json.ported, false);
+  assert.equal((await info('phone_number=912345678&country_code=351')).json.provider, 'Vodafone');
+  assert.equal((await info('phone_number=11987654321&country_code=55')).json.provider, 'TIM');
+  assert.equal((await info('phone_number=2079460018&country_code=44')).json.provider, '', 'a landline has no carrier');
   assert.equal((await info('phone_number=2079460018&country_code=44')).json.type, 'landline');
   assert.equal((await info('phone_number=900-555-0142&country_code=1')).json.type, 'premium_rate');
   assert.equal((await info('phone_number=800-555-0142&country_code=1')).json.type, 'toll_free');
   const bad = await info('phone_number=12&country_code=1');
   assert.equal(bad.status, 400);
   assert.equal(bad.json.error_code, '60033');
+});
+
+test('start names the carrier of the number\'s range (libphonenumber carrier data)', async () => {
+  const pt = await start('via=sms&phone_number=912 345 678&country_code=351');
+  assert.equal(pt.status, 200, pt.text);
+  assert.equal(pt.json.carrier, 'Vodafone');
+  assert.equal(pt.json.is_cellphone, true);
+  const de = await start('via=call&phone_number=151 1234 5678&country_code=49');
+  assert.equal(de.status, 200, de.text);
+  assert.equal(de.json.carrier, 'T-Mobile');
 });
 
 test('application B cannot check or see A\'s verifications', async () => {

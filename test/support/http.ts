@@ -49,3 +49,6 @@ export async function call(server: FastifyInstance, method: string, url: string,
 
 export const userForm = (email: string, cellphone: string, cc = '1') =>
   `user[email]=${encodeURIComponent(email)}&user[cellphone]=${encodeURIComponent(cellphone)}&user[country_code]=${cc}`;
+
+/** `app/details` on a real listening server (spawned processes), with the key in the header. */
+export const appDetails = (url: string, key: string) => fetch(`${url}/protected/json/app/details`, { headers: { 'x-authy-api-key': key } });

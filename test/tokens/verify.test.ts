@@ -121,6 +121,35 @@ test('codes of one application never verify in another', async () => {
   assert.equal(r.json.error_code, '60016');
 });
 
+test('many verifies at once (one statement each way on PostgreSQL): every answer is its own', async () => {
+  const other = await t.newApplication('Other at once');
+  const ours = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => createUser(t, `batch${i}@example.com`, `415-555-013${i}`)));
+  const theirs = await createUser(t, 'batch-other@example.com', '415-555-0139', '1', other.apiKey);
+  const tokens = await Promise.all(ours.map((id) => appToken(t, id)));
+  const theirToken = await appToken(t, theirs);
+  // All sent in one go: each user's token twice, another application's user with our key, the
+  // other application's own verify, and a wrong token.
+  const [firsts, seconds, crossed, own, wrong] = await Promise.all([
+    Promise.all(ours.map((id, i) => get(verifyUrl(tokens[i], id, '?force=true')))),
+    Promise.all(ours.map((id, i) => get(verifyUrl(tokens[i], id, '?force=true')))),
+    get(verifyUrl(theirToken, theirs, '?force=true')),
+    get(verifyUrl(theirToken, theirs, '?force=true'), other.apiKey),
+    get(verifyUrl(tokens[0] === '0000000' ? '1111111' : '0000000', ours[0], '?force=true')),
+  ]);
+  ours.forEach((_, i) => {
+    const statuses = [firsts[i].status, seconds[i].status].sort();
+    assert.deepEqual(statuses, [200, 401], `user ${i}: accepted once`);
+    const refused = firsts[i].status === 401 ? firsts[i] : seconds[i];
+    assert.equal(refused.json.error_code, '60019', `user ${i}: the other is a replay`);
+  });
+  assert.equal(crossed.status, 401);
+  assert.equal(crossed.json.error_code, '60016', "another application's user does not exist for us");
+  assert.equal(own.status, 200, own.text);
+  assert.equal(own.json.token, 'is valid');
+  assert.equal(wrong.status, 401);
+  assert.equal(wrong.json.error_code, '60020');
+});
+
 test('email token: exact body, the code arrives by email and verifies; users/{id}/update changes the address', async () => {
   const id = await createUser(t, 'mail@example.com', '415-555-0110');
   const r = await call(t.of.server, 'POST', `/protected/json/email/${id}`, { key: t.apiKey, form: '' });

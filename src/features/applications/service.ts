@@ -130,6 +130,12 @@ const toApplication = (r: NonNullable<Awaited<ReturnType<typeof q.findApplicatio
     : undefined,
 });
 
+/** Cached applications are shared by every request: no caller may change one. */
+function deepFreeze<T extends object>(o: T): T {
+  for (const v of Object.values(o)) if (v && typeof v === 'object') deepFreeze(v);
+  return Object.freeze(o);
+}
+
 /** The sealed copy of the key is bound to its row; callbacks are signed with it later. */
 const keyContext = (appId: number) => `applications:${appId}:api_key`;
 const dashboardKeyContext = (appId: number) => `applications:${appId}:dashboard_signing_key`;
@@ -137,12 +143,22 @@ const dashboardKeyContext = (appId: number) => `applications:${appId}:dashboard_
 /** `YYYY-MM` in UTC. */
 export const monthOf = (ms: number) => new Date(ms).toISOString().slice(0, 7);
 
+/** Applications by API-key hash. Unknown keys are never cached: guessing must not fill memory. */
+const CACHE_MAX = 10_000;
+
 export class Applications {
+  private readonly byKeyHash = new Map<string, { app: Application; version: number }>();
+
   constructor(
     private readonly db: Kysely<DB>,
     private readonly masterKey: MasterKey,
     /** Keys that may still open older sealed values (rotation). */
     private readonly olderKeys: MasterKey[] = [],
+    /**
+     * Changes whenever anyone writes to `applications` (Store.applicationsVersion); without it,
+     * or while it answers undefined, every request reads the row.
+     */
+    private readonly version: () => number | undefined = () => undefined,
   ) {}
 
   async create(name: string): Promise<{ id: number; apiKey: string }> {
@@ -167,8 +183,19 @@ export class Applications {
 
   async authenticate(apiKey: string): Promise<Application | undefined> {
     if (apiKey.length > 256) return undefined;
-    const row = await q.findApplicationByKeyHash(this.db, hashApiKey(apiKey));
-    return row && toApplication(row);
+    const hash = hashApiKey(apiKey);
+    // Read before the row: a write between the two makes the entry stale at once.
+    const version = this.version();
+    const hit = this.byKeyHash.get(hash);
+    if (hit && version !== undefined && hit.version === version) return hit.app;
+    const row = await q.findApplicationByKeyHash(this.db, hash);
+    if (!row) return undefined;
+    const app = deepFreeze(toApplication(row));
+    if (version !== undefined) {
+      if (this.byKeyHash.size >= CACHE_MAX) this.byKeyHash.clear();
+      this.byKeyHash.set(hash, { app, version });
+    }
+    return app;
   }
 
   async find(id: number): Promise<Application | undefined> {

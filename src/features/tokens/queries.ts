@@ -1,14 +1,16 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../store/schema.ts';
 import { prepared } from '../../store/prepared.ts';
+import { perTurn } from '../../store/turn-batch.ts';
 
 // Verify's one read: the user with its app-TOTP state and its QR authenticator, if any.
-const factorsById = prepared((db: Kysely<DB>, appId: number, id: number) =>
+const factors = (db: Kysely<DB>) =>
   db
     .selectFrom('users')
     .leftJoin('authenticators', 'authenticators.user_id', 'users.id')
     .select([
       'users.id',
+      'users.app_id',
       'users.country_code',
       'users.phone_e164',
       'users.email',
@@ -23,6 +25,8 @@ const factorsById = prepared((db: Kysely<DB>, appId: number, id: number) =>
       'authenticators.last_step as qr_last_step',
       'authenticators.drift as qr_drift',
       'authenticators.created_at as qr_created_at',
+      // Whether any SMS, voice or email code was sent: without one, a wrong token costs no lookup.
+      (eb) => eb.exists(eb.selectFrom('sent_codes').select('sent_codes.id').whereRef('sent_codes.user_id', '=', 'users.id')).as('has_sent_codes'),
       // Whether the user has an authenticator device, without a second query when none.
       (eb) =>
         eb
@@ -33,11 +37,21 @@ const factorsById = prepared((db: Kysely<DB>, appId: number, id: number) =>
           .orderBy('devices.id')
           .limit(1)
           .as('device_id'),
-    ])
-    .where('users.id', '=', id)
-    .where('users.app_id', '=', appId),
+    ]);
+const factorsById = prepared((db: Kysely<DB>, appId: number, id: number) => factors(db).where('users.id', '=', id).where('users.app_id', '=', appId));
+// PostgreSQL: everyone's verify of this turn in one read; the application is checked per caller.
+const factorsByIds = prepared((db: Kysely<DB>, ids: number[]) => factors(db).where('users.id', '=', sql<number>`ANY(${ids})`));
+
+export const findUserFactors = perTurn(
+  (db, k: { appId: number; id: number }) => factorsById.first(db, k.appId, k.id),
+  async (db, keys) => {
+    const rows = new Map((await factorsByIds.all(db, keys.map((k) => k.id))).map((r) => [r.id, r]));
+    return keys.map((k) => {
+      const r = rows.get(k.id);
+      return r && r.app_id === k.appId ? r : undefined;
+    });
+  },
 );
-export const findUserFactors = (db: Kysely<DB>, appId: number, id: number) => factorsById.first(db, appId, id);
 export type UserFactors = NonNullable<Awaited<ReturnType<typeof findUserFactors>>>;
 
 const firstDevice = prepared((db: Kysely<DB>, userId: number) =>
@@ -68,36 +82,69 @@ const appStep = prepared((db: Kysely<DB>, userId: number, step: number, drift: n
     .where('id', '=', userId)
     .where((eb) => eb.or([eb('totp_last_step', 'is', null), eb('totp_last_step', '<', step)])),
 );
-export const acceptAppStep = async (db: Kysely<DB>, userId: number, step: number, drift: number) => (await appStep.run(db, userId, step, drift)) === 1;
+// PostgreSQL: the turn's accepted steps in one UPDATE, each row under the same condition.
+const appSteps = prepared((db: Kysely<DB>, ids: number[], steps: number[], drifts: number[]) =>
+  db
+    .updateTable('users')
+    .from(sql<{ id: number; step: number; drift: number }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${steps}::bigint[]) AS step, unnest(${drifts}::int[]) AS drift)`.as('v'))
+    .set({ totp_last_step: sql`v.step`, totp_drift: sql`v.drift`, ...CLEARED })
+    .whereRef('users.id', '=', 'v.id')
+    .where(sql<boolean>`(users.totp_last_step IS NULL OR users.totp_last_step < v.step)`)
+    .returning('users.id'),
+);
+
+type AcceptedStep = { userId: number; step: number; drift: number };
+export const acceptAppStep = perTurn(
+  async (db, s: AcceptedStep) => (await appStep.run(db, s.userId, s.step, s.drift)) === 1,
+  async (db, keys) => {
+    const accepted = new Array<boolean>(keys.length).fill(false);
+    // One row per user per statement: two tokens for one user in one turn go in turn, so the
+    // second meets the first's step (a replay) exactly as it would one at a time.
+    let rest = keys.map((k, i) => ({ k, i }));
+    while (rest.length > 0) {
+      const seen = new Set<number>();
+      const round = rest.filter((e) => !seen.has(e.k.userId) && seen.add(e.k.userId));
+      rest = rest.filter((e) => !round.includes(e));
+      const rows = await appSteps.returning(db, round.map((e) => e.k.userId), round.map((e) => e.k.step), round.map((e) => e.k.drift));
+      const updated = new Set(rows.map((r) => r.id));
+      for (const e of round) accepted[e.i] = updated.has(e.k.userId);
+    }
+    return accepted;
+  },
+);
 
 /**
  * Counts a wrong token in one atomic statement: a new window when the last one has passed, and
  * a lockout (with the count starting over) when this token reaches the cap.
  */
+const failure = prepared((db: Kysely<DB>, userId: number, now: number, windowCutoff: number, max: number, lockedUntil: number) => {
+  const windowOver = sql<boolean>`(verify_window_start IS NULL OR verify_window_start <= ${windowCutoff})`;
+  const count = sql<number>`(CASE WHEN ${windowOver} THEN 1 ELSE verify_failures + 1 END)`;
+  const reached = sql<boolean>`(${count} >= ${max})`;
+  return db
+    .updateTable('users')
+    .set({
+      verify_failures: sql`CASE WHEN ${reached} THEN 0 ELSE ${count} END`,
+      verify_window_start: sql`CASE WHEN ${reached} THEN NULL WHEN ${windowOver} THEN ${now} ELSE verify_window_start END`,
+      verify_locked_until: sql`CASE WHEN ${reached} THEN ${lockedUntil} ELSE verify_locked_until END`,
+    })
+    .where('id', '=', userId)
+    .returning('verify_locked_until');
+});
 export async function recordFailure(
   db: Kysely<DB>,
   userId: number,
   now: number,
   cap: { max: number; windowMs: number; lockoutMs: number },
 ): Promise<{ locked: boolean }> {
-  const windowOver = sql<boolean>`(verify_window_start IS NULL OR verify_window_start <= ${now - cap.windowMs})`;
-  const count = sql<number>`(CASE WHEN ${windowOver} THEN 1 ELSE verify_failures + 1 END)`;
-  const reached = sql<boolean>`(${count} >= ${cap.max})`;
-  const row = await db
-    .updateTable('users')
-    .set({
-      verify_failures: sql`CASE WHEN ${reached} THEN 0 ELSE ${count} END`,
-      verify_window_start: sql`CASE WHEN ${reached} THEN NULL WHEN ${windowOver} THEN ${now} ELSE verify_window_start END`,
-      verify_locked_until: sql`CASE WHEN ${reached} THEN ${now + cap.lockoutMs} ELSE verify_locked_until END`,
-    })
-    .where('id', '=', userId)
-    .returning('verify_locked_until')
-    .executeTakeFirst();
-  return { locked: Number(row?.verify_locked_until) === now + cap.lockoutMs };
+  const lockedUntil = now + cap.lockoutMs;
+  const [row] = await failure.returning(db, userId, now, now - cap.windowMs, cap.max, lockedUntil);
+  return { locked: Number(row?.verify_locked_until) === lockedUntil };
 }
 
 /** A correct SMS, voice, email or QR code also confirms the user and clears wrong tokens. */
-const confirmUser = (db: Kysely<DB>, userId: number) => db.updateTable('users').set(CLEARED).where('id', '=', userId).execute();
+const confirm = prepared((db: Kysely<DB>, userId: number) => db.updateTable('users').set(CLEARED).where('id', '=', userId));
+const confirmUser = (db: Kysely<DB>, userId: number) => confirm.run(db, userId);
 
 export async function acceptQrStep(db: Kysely<DB>, userId: number, step: number, drift: number): Promise<boolean> {
   const res = await db
@@ -111,18 +158,22 @@ export async function acceptQrStep(db: Kysely<DB>, userId: number, step: number,
   return true;
 }
 
-export const findSentCodes = (db: Kysely<DB>, userId: number, codeHash: string) =>
+const sentCodes = prepared((db: Kysely<DB>, userId: number, codeHash: string) =>
   db
     .selectFrom('sent_codes')
     .select(['id', 'channel', 'action', 'expires_at', 'used_at'])
     .where('user_id', '=', userId)
     .where('code_hash', '=', codeHash)
-    .orderBy('id', 'desc')
-    .execute();
+    .orderBy('id', 'desc'),
+);
+export const findSentCodes = (db: Kysely<DB>, userId: number, codeHash: string) => sentCodes.all(db, userId, codeHash);
 
+/** Marks a sent code used; of two requests with the same code only one changes the row. */
+const useCode = prepared((db: Kysely<DB>, id: number, now: number) =>
+  db.updateTable('sent_codes').set({ used_at: now }).where('id', '=', id).where('used_at', 'is', null),
+);
 export async function useSentCode(db: Kysely<DB>, id: number, userId: number, now: number): Promise<boolean> {
-  const res = await db.updateTable('sent_codes').set({ used_at: now }).where('id', '=', id).where('used_at', 'is', null).executeTakeFirst();
-  if (Number(res.numUpdatedRows) !== 1) return false;
+  if ((await useCode.run(db, id, now)) !== 1) return false;
   await confirmUser(db, userId);
   return true;
 }

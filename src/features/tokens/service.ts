@@ -142,7 +142,7 @@ export class Tokens {
     const action = readString(params, 'action');
     if (!action.ok) return action;
     const id = parseAuthyId(idText);
-    const user = id === undefined ? undefined : await q.findUserFactors(this.d.db, app.id, id);
+    const user = id === undefined ? undefined : await q.findUserFactors(this.d.db, { appId: app.id, id });
     if (!user) return fail('USER_DOES_NOT_EXIST');
     if (user.confirmed !== 1 && !force.value && user.device_id === null) {
       return { ok: true, body: { message: NOT_CHECKED, token: NOT_CHECKED } };
@@ -179,7 +179,7 @@ export class Tokens {
         const step = findStep(seed, token, current + user.totp_drift, WINDOW, { digits: app.settings.tokenLength });
         if (step !== undefined && Math.abs(step - current) <= MAX_DRIFT_STEPS + WINDOW.ahead) {
           const fresh = user.totp_last_step === null || step > user.totp_last_step;
-          if (fresh && (await q.acceptAppStep(this.d.db, user.id, step, clampDrift(step - current)))) return { ok: true, factor: { kind: 'app', step } };
+          if (fresh && (await q.acceptAppStep(this.d.db, { userId: user.id, step, drift: clampDrift(step - current) }))) return { ok: true, factor: { kind: 'app', step } };
           return { ok: false, reused: true };
         }
       }
@@ -195,6 +195,7 @@ export class Tokens {
         }
       }
     }
+    if (!user.has_sent_codes) return { ok: false, reused: false };
     const codes = (await q.findSentCodes(this.d.db, user.id, this.hashCode(user.id, token))).filter((c) => (c.action ?? undefined) === action);
     const usable = codes.find((c) => c.used_at === null && Number(c.expires_at) > now);
     if (usable && (await q.useSentCode(this.d.db, usable.id, user.id, now))) return { ok: true, factor: { kind: usable.channel } };

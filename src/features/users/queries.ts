@@ -76,14 +76,30 @@ export async function deleteUser(db: Kysely<DB>, appId: number, id: number, onDe
   });
 }
 
-/** A user's devices, registered and removed, for the status body. */
-export const devicesOf = (db: Kysely<DB>, userId: number) =>
+// Status reads the user and its devices (registered and removed) in one statement: one row per
+// device, or one row with null device columns when there is none.
+const userWithDevices = prepared((db: Kysely<DB>, appId: number, id: number) =>
   db
-    .selectFrom('devices')
-    .select(['id', 'os_type', 'registration_method', 'created_at', 'last_sync_at', 'deleted_at', 'device_key_id'])
-    .where('user_id', '=', userId)
-    .orderBy('id')
-    .execute();
+    .selectFrom('users')
+    .leftJoin('devices', 'devices.user_id', 'users.id')
+    .select([
+      'users.id',
+      'users.country_code',
+      'users.phone_e164',
+      'users.email',
+      'users.confirmed',
+      'devices.id as device_id',
+      'devices.os_type',
+      'devices.registration_method',
+      'devices.created_at as device_created_at',
+      'devices.last_sync_at',
+      'devices.deleted_at',
+    ])
+    .where('users.id', '=', id)
+    .where('users.app_id', '=', appId)
+    .orderBy('devices.id'),
+);
+export const findUserWithDevices = (db: Kysely<DB>, appId: number, id: number) => userWithDevices.all(db, appId, id);
 
 export const insertActivity = (
   db: Kysely<DB>,

@@ -87,18 +87,19 @@ export class Users {
 
   async status(app: Application, idText: string) {
     const id = parseAuthyId(idText);
-    const user = id === undefined ? undefined : await q.findUser(this.db, app.id, id);
+    const rows = id === undefined ? [] : await q.findUserWithDevices(this.db, app.id, id);
+    const user = rows[0];
     if (!user) return fail('USER_NOT_FOUND');
-    const devices = await q.devicesOf(this.db, user.id);
+    const devices = rows.filter((d) => d.device_id !== null);
     const active = devices.filter((d) => d.deleted_at === null);
     const detailed = (d: (typeof devices)[number]) => ({
       device_type: 'authy',
       os_type: d.os_type,
       registration_device_id: null,
       registration_method: d.registration_method,
-      device_id: d.id,
+      device_id: d.device_id,
       last_sync_date: d.last_sync_at === null ? null : Math.floor(Number(d.last_sync_at) / 1000),
-      creation_date: Math.floor(Number(d.created_at) / 1000),
+      creation_date: Math.floor(Number(d.device_created_at) / 1000),
     });
     return {
       ok: true as const,

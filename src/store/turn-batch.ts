@@ -1,0 +1,36 @@
+// Many requests at once ask the same kind of question: asked in one statement per turn of the
+// event loop (DataLoader, scheduled after the turn's I/O), each caller gets its own answer.
+// On PostgreSQL a round trip costs more than the rows it carries (bench: verify's two round
+// trips were most of both processes' CPU), so its hot-path reads and writes are batched.
+import DataLoader from 'dataloader';
+import type { Kysely } from 'kysely';
+import type { DB } from './schema.ts';
+
+/** The largest batch: one statement's arrays stay small. */
+const MAX_BATCH = 256;
+
+const batching = new WeakSet<Kysely<DB>>();
+
+/** The store marks its PostgreSQL instance (transactions are other instances and never batch). */
+export const batchPerTurnOn = (db: Kysely<DB>) => void batching.add(db);
+
+/** Runs `batch` for everything queued in this turn, right after the turn's I/O callbacks. */
+export const perTurnLoader = <K, R>(batch: (keys: readonly K[]) => Promise<(R | Error)[]>) =>
+  new DataLoader<K, R>(batch, { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: (run) => setImmediate(run) });
+
+/**
+ * A query for one key: on a batching database, sent with the other keys asked for in the same
+ * turn (`many` answers in the order of its keys); elsewhere, `one` at a time.
+ */
+export function perTurn<K, R>(
+  one: (db: Kysely<DB>, key: K) => Promise<R>,
+  many: (db: Kysely<DB>, keys: readonly K[]) => Promise<R[]>,
+): (db: Kysely<DB>, key: K) => Promise<R> {
+  const loaders = new WeakMap<Kysely<DB>, DataLoader<K, R>>();
+  return (db, key) => {
+    if (!batching.has(db)) return one(db, key);
+    let loader = loaders.get(db);
+    if (!loader) loaders.set(db, (loader = perTurnLoader((keys) => many(db, keys))));
+    return loader.load(key);
+  };
+}
