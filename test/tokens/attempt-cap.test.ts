@@ -38,6 +38,18 @@ test('the defaults: 10 wrong tokens lock verification, even for the right one', 
   assert.equal((await get(verifyUrl(await appToken(t, other), other, '?force=true'))).status, 200, 'other users are unaffected');
 });
 
+test('10 wrong tokens sent at once lock as surely as one after another', async () => {
+  const id = await createUser(t, 'cap-burst@example.com', '415-555-0135');
+  const right = await appToken(t, id);
+  const wrong = Array.from({ length: 10 }, (_, i) => String(2000000 + i)).filter((w) => w !== right);
+  while (wrong.length < 10) wrong.push('2999999');
+  const answers = await Promise.all(wrong.map((w) => get(verifyUrl(w, id, '?force=true'))));
+  assert.deepEqual(answers.map((r) => r.status), Array(10).fill(401));
+  const after = await get(verifyUrl(right, id, '?force=true'));
+  assert.equal(after.status, 429, 'every wrong token was counted');
+  assert.equal(after.json.error_code, '60003');
+});
+
 test('the lockout ends after its time; a correct token then clears the count', async () => {
   const app = await t.newApplication('Short Lockout');
   await t.of.services.applications.updateSettings(app.id, { verifyMaxFailures: 3, verifyLockoutSeconds: 1 });

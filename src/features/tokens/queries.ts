@@ -96,41 +96,71 @@ const appSteps = prepared((db: Kysely<DB>, ids: number[], steps: number[], drift
 type AcceptedStep = { userId: number; step: number; drift: number };
 export const acceptAppStep = perTurn(
   async (db, s: AcceptedStep) => (await appStep.run(db, s.userId, s.step, s.drift)) === 1,
-  async (db, keys) => {
-    const accepted = new Array<boolean>(keys.length).fill(false);
-    // One row per user per statement: two tokens for one user in one turn go in turn, so the
-    // second meets the first's step (a replay) exactly as it would one at a time.
-    let rest = keys.map((k, i) => ({ k, i }));
-    while (rest.length > 0) {
-      const seen = new Set<number>();
-      const round = rest.filter((e) => !seen.has(e.k.userId) && seen.add(e.k.userId));
-      rest = rest.filter((e) => !round.includes(e));
-      const rows = await appSteps.returning(db, round.map((e) => e.k.userId), round.map((e) => e.k.step), round.map((e) => e.k.drift));
+  (db, keys) =>
+    oneRowPerUser(keys, async (round) => {
+      const rows = await appSteps.returning(db, round.map((e) => e.userId), round.map((e) => e.step), round.map((e) => e.drift));
       const updated = new Set(rows.map((r) => r.id));
-      for (const e of round) accepted[e.i] = updated.has(e.k.userId);
-    }
-    return accepted;
-  },
+      return round.map((e) => updated.has(e.userId));
+    }),
 );
 
 /**
- * Counts a wrong token in one atomic statement: a new window when the last one has passed, and
- * a lockout (with the count starting over) when this token reaches the cap.
+ * Batched writes touch each user once per statement: two writes for one user in one turn go in
+ * turn, so the second meets the first's result (a replay, a higher count) exactly as it would
+ * one at a time. `write` answers for its round in order.
  */
-const failure = prepared((db: Kysely<DB>, userId: number, now: number, windowCutoff: number, max: number, lockedUntil: number) => {
-  const windowOver = sql<boolean>`(verify_window_start IS NULL OR verify_window_start <= ${windowCutoff})`;
-  const count = sql<number>`(CASE WHEN ${windowOver} THEN 1 ELSE verify_failures + 1 END)`;
-  const reached = sql<boolean>`(${count} >= ${max})`;
-  return db
-    .updateTable('users')
-    .set({
-      verify_failures: sql`CASE WHEN ${reached} THEN 0 ELSE ${count} END`,
-      verify_window_start: sql`CASE WHEN ${reached} THEN NULL WHEN ${windowOver} THEN ${now} ELSE verify_window_start END`,
-      verify_locked_until: sql`CASE WHEN ${reached} THEN ${lockedUntil} ELSE verify_locked_until END`,
-    })
-    .where('id', '=', userId)
-    .returning('verify_locked_until');
-});
+async function oneRowPerUser<K extends { userId: number }, R>(keys: readonly K[], write: (round: K[]) => Promise<R[]>): Promise<R[]> {
+  const out = new Array<R>(keys.length);
+  let rest = keys.map((k, i) => ({ k, i }));
+  while (rest.length > 0) {
+    const seen = new Set<number>();
+    const round = rest.filter((e) => !seen.has(e.k.userId) && seen.add(e.k.userId));
+    rest = rest.filter((e) => !round.includes(e));
+    const results = await write(round.map((e) => e.k));
+    round.forEach((e, j) => (out[e.i] = results[j]));
+  }
+  return out;
+}
+
+/**
+ * Counts a wrong token in one atomic statement: a new window when the last one has passed, and
+ * a lockout (with the count starting over) when this token reaches the cap. `v` is one row of
+ * values (id, now, cutoff, max, locked_until): a parameter per column here, arrays on PostgreSQL.
+ */
+const failureUpdate = (db: Kysely<DB>, v: Record<'now' | 'cutoff' | 'max' | 'lockedUntil', unknown>) => {
+  const windowOver = sql<boolean>`(users.verify_window_start IS NULL OR users.verify_window_start <= ${v.cutoff})`;
+  const count = sql<number>`(CASE WHEN ${windowOver} THEN 1 ELSE users.verify_failures + 1 END)`;
+  const reached = sql<boolean>`(${count} >= ${v.max})`;
+  return db.updateTable('users').set({
+    verify_failures: sql`CASE WHEN ${reached} THEN 0 ELSE ${count} END`,
+    verify_window_start: sql`CASE WHEN ${reached} THEN NULL WHEN ${windowOver} THEN ${v.now} ELSE users.verify_window_start END`,
+    verify_locked_until: sql`CASE WHEN ${reached} THEN ${v.lockedUntil} ELSE users.verify_locked_until END`,
+  });
+};
+const failure = prepared((db: Kysely<DB>, userId: number, now: number, cutoff: number, max: number, lockedUntil: number) =>
+  failureUpdate(db, { now, cutoff, max, lockedUntil }).where('users.id', '=', userId).returning(['users.id', 'users.verify_locked_until']),
+);
+// PostgreSQL: the turn's wrong tokens in one UPDATE (an attack sends many at once).
+const failures = prepared((db: Kysely<DB>, ids: number[], nows: number[], cutoffs: number[], maxes: number[], lockedUntils: number[]) =>
+  failureUpdate(db, { now: sql`v.now`, cutoff: sql`v.cutoff`, max: sql`v.max`, lockedUntil: sql`v.locked_until` })
+    .from(
+      sql<{ id: number }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${nows}::bigint[]) AS now, unnest(${cutoffs}::bigint[]) AS cutoff, unnest(${maxes}::int[]) AS max, unnest(${lockedUntils}::bigint[]) AS locked_until)`.as('v'),
+    )
+    .whereRef('users.id', '=', 'v.id')
+    .returning(['users.id', 'users.verify_locked_until']),
+);
+
+type Failure = { userId: number; now: number; cutoff: number; max: number; lockedUntil: number };
+const recordFailures = perTurn(
+  async (db, f: Failure) => (await failure.returning(db, f.userId, f.now, f.cutoff, f.max, f.lockedUntil))[0]?.verify_locked_until ?? null,
+  (db, keys) =>
+    oneRowPerUser(keys, async (round) => {
+      const rows = await failures.returning(db, round.map((f) => f.userId), round.map((f) => f.now), round.map((f) => f.cutoff), round.map((f) => f.max), round.map((f) => f.lockedUntil));
+      const lockedUntil = new Map(rows.map((r) => [r.id, r.verify_locked_until]));
+      return round.map((f) => lockedUntil.get(f.userId) ?? null);
+    }),
+);
+
 export async function recordFailure(
   db: Kysely<DB>,
   userId: number,
@@ -138,8 +168,8 @@ export async function recordFailure(
   cap: { max: number; windowMs: number; lockoutMs: number },
 ): Promise<{ locked: boolean }> {
   const lockedUntil = now + cap.lockoutMs;
-  const [row] = await failure.returning(db, userId, now, now - cap.windowMs, cap.max, lockedUntil);
-  return { locked: Number(row?.verify_locked_until) === lockedUntil };
+  const until = await recordFailures(db, { userId, now, cutoff: now - cap.windowMs, max: cap.max, lockedUntil });
+  return { locked: Number(until) === lockedUntil };
 }
 
 /** A correct SMS, voice, email or QR code also confirms the user and clears wrong tokens. */
