@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { RFC6238_ROWS, RFC6238_SEEDS } from '../support/rfc6238.ts';
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { HOTP, Secret, TOTP } from 'otpauth';
@@ -31,19 +32,9 @@ test('RFC 4226 Appendix D: HOTP-SHA1, counters 0-9', () => {
 });
 
 test('RFC 6238 Appendix B: TOTP, 8 digits, all 18 rows', () => {
-  const seeds: Record<OtpAlgorithm, Buffer> = {
-    sha1: rfcSecret,
-    sha256: Buffer.from('12345678901234567890123456789012', 'ascii'),
-    sha512: Buffer.from('1234567890123456789012345678901234567890123456789012345678901234', 'ascii'),
-  };
-  const rows: [number, string, string, string][] = [
-    [59, '94287082', '46119246', '90693936'],
-    [1111111109, '07081804', '68084774', '25091201'],
-    [1111111111, '14050471', '67062674', '99943326'],
-    [1234567890, '89005924', '91819424', '93441116'],
-    [2000000000, '69279037', '90698825', '38618901'],
-    [20000000000, '65353130', '77737706', '47863826'],
-  ];
+  const seeds = Object.fromEntries(ALGORITHMS.map((a) => [a, Buffer.from(RFC6238_SEEDS[a], 'ascii')])) as Record<OtpAlgorithm, Buffer>;
+  assert.deepEqual(seeds.sha1, rfcSecret);
+  const rows = RFC6238_ROWS;
   for (const [seconds, ...codes] of rows) {
     ALGORITHMS.forEach((algorithm, i) => {
       assert.equal(totp(seeds[algorithm], seconds * 1000, { digits: 8, algorithm }), codes[i], `${algorithm} at ${seconds}`);

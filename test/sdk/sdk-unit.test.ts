@@ -4,6 +4,7 @@
 // fetch (no server needed).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { RFC6238_ROWS, RFC6238_SEEDS } from '../support/rfc6238.ts';
 import { createHash, createPublicKey, randomBytes, randomInt, verify as nodeVerify } from 'node:crypto';
 import { fromBase32, toBase32, totp as serverTotp, type OtpAlgorithm } from '../../src/core/otp.ts';
 import {
@@ -46,19 +47,8 @@ function nodeVerifies(algorithm: Algorithm, publicKey: string, data: string, sig
 // ---- TOTP -------------------------------------------------------------------------------------
 
 test('totp: RFC 6238 Appendix B, SHA1/SHA256/SHA512, 8 digits, all 18 rows', async () => {
-  const seeds: Record<TotpAlgorithm, Uint8Array> = {
-    SHA1: new TextEncoder().encode('12345678901234567890'),
-    SHA256: new TextEncoder().encode('12345678901234567890123456789012'),
-    SHA512: new TextEncoder().encode('1234567890123456789012345678901234567890123456789012345678901234'),
-  };
-  const rows: [number, string, string, string][] = [
-    [59, '94287082', '46119246', '90693936'],
-    [1111111109, '07081804', '68084774', '25091201'],
-    [1111111111, '14050471', '67062674', '99943326'],
-    [1234567890, '89005924', '91819424', '93441116'],
-    [2000000000, '69279037', '90698825', '38618901'],
-    [20000000000, '65353130', '77737706', '47863826'],
-  ];
+  const seeds = Object.fromEntries(ALGS.map(([sdk, server]) => [sdk, new TextEncoder().encode(RFC6238_SEEDS[server])])) as Record<TotpAlgorithm, Uint8Array>;
+  const rows = RFC6238_ROWS;
   for (const [seconds, ...codes] of rows) {
     for (const [i, [algorithm]] of ALGS.entries()) {
       assert.equal(await totp(seeds[algorithm], seconds * 1000, { digits: 8, algorithm }), codes[i], `${algorithm} at ${seconds}`);
