@@ -190,6 +190,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   const wireDeps = {
     authenticate: (key: string) => services.applications.authenticate(key),
     countApiCall: (appId: number) => services.usage.countApiCall(appId),
+    readTurn: store.readTurn,
     validateResponses: config.validateResponses,
   };
   registerAuthyRoutes(

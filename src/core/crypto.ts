@@ -1,5 +1,5 @@
 // Sealing secrets at rest and handling API keys. Pure functions over node:crypto.
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 
 export interface MasterKey {
   /** Short public identifier, stored in every sealed blob so keys can be rotated later. */
@@ -55,7 +55,7 @@ export function newApiKey(): string {
 }
 
 /** Bearer secrets (API keys, registration tokens, access keys) are looked up by this hash. */
-export const hashSecret = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('hex');
+export const hashSecret = (secret: string): string => hash('sha256', secret, 'hex');
 
 /** API keys are looked up by this hash; the key itself is only kept sealed. */
 export const hashApiKey = hashSecret;

@@ -10,6 +10,7 @@ import { APPLICATIONS_CHANNEL, migrationProvider } from './migrations.ts';
 import { ChangeListener } from './change-listener.ts';
 import { runDirectlyOn, type WriteResult } from './prepared.ts';
 import { batchPerTurnOn, perTurnLoader } from './turn-batch.ts';
+import { ReadTurn, afterMicrotasks } from './read-turn.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -25,6 +26,11 @@ export interface Store {
    * when that cannot be known right now, and then nothing may be served from a cache.
    */
   applicationsVersion(): number | undefined;
+  /**
+   * SQLite: resolves once this turn's requests have all arrived; the reads they make from then
+   * on share one snapshot (store/read-turn.ts). Absent where reads cost no lock (PostgreSQL).
+   */
+  readTurn?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -54,12 +60,15 @@ export function openStore(databaseUrl: string): Store {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const sqlite = connectSqlite(file);
   const statements = withStatementCache(sqlite);
-  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: statements }) });
-  const writes = new TurnWrites(sqlite, statements);
+  const turn = new ReadTurn(sqlite);
+  // Every Kysely query or transaction ends the turn's read snapshot before it runs.
+  const kyselyDatabase = { prepare: (sql: string) => (turn.end(), statements.prepare(sql)), close: () => statements.close() };
+  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: kyselyDatabase }) });
+  const writes = new TurnWrites(sqlite, statements, turn);
   runDirectlyOn(db, {
-    statement: (sql) => statements.prepare(sql),
+    statement: (sql) => (turn.join(), statements.prepare(sql)),
     write: (sql, params, viaKysely) => writes.add(sql, params, viaKysely),
-    inTransaction: () => sqlite.inTransaction,
+    inTransaction: () => turn.othersTransaction(),
   });
   const checkpointer = file === ':memory:' ? undefined : startCheckpointer(file);
   // Its own connection: Kysely's transactions span awaits, and a counter written on the same
@@ -79,12 +88,15 @@ export function openStore(databaseUrl: string): Store {
     applicationsVersion: () => {
       try {
         versionOf ??= sqlite.prepare("SELECT version FROM table_versions WHERE name = 'applications'").pluck();
+        turn.join();
         return versionOf.get() as number | undefined;
       } catch {
         return undefined;
       }
     },
+    readTurn: () => turn.wait(),
     close: async () => {
+      turn.end();
       await checkpointer?.stop();
       limiter?.close();
       await db.destroy();
@@ -94,10 +106,11 @@ export function openStore(databaseUrl: string): Store {
 
 /**
  * Checkpoints run on a worker thread with its own connection (and connections of this process
- * never checkpoint on commit), so a request never pays for copying the WAL back.
+ * never checkpoint on commit), so a request never pays for copying the WAL back. Past
+ * `restartFrames` (4 MiB of 4 KiB pages) the WAL is rewound (see checkpoint-worker.mjs).
  */
-function startCheckpointer(file: string, intervalMs = 500) {
-  const worker = new Worker(new URL('./checkpoint-worker.mjs', import.meta.url), { workerData: { file, intervalMs }, execArgv: [] });
+function startCheckpointer(file: string, intervalMs = 500, restartFrames = 1024) {
+  const worker = new Worker(new URL('./checkpoint-worker.mjs', import.meta.url), { workerData: { file, intervalMs, restartFrames }, execArgv: [] });
   const state = {
     frames: 0,
     stop: async () => {
@@ -177,11 +190,16 @@ const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)));
  * (bench). Each caller still hears of its write only once it is committed.
  */
 class TurnWrites {
-  private readonly loader = perTurnLoader<PendingWrite, WriteResult>((batch) => this.commit(batch));
+  // Writes asked for by the requests of a read turn are committed as soon as all of them have run.
+  private readonly loader = perTurnLoader<PendingWrite, WriteResult>(
+    (batch) => this.commit(batch),
+    (run) => (this.turn.active ? afterMicrotasks(run) : setImmediate(run)),
+  );
 
   constructor(
     private readonly sqlite: SQLite.Database,
     private readonly statements: { prepare(sql: string): SQLite.Statement },
+    private readonly turn: ReadTurn,
   ) {}
 
   add(sql: string, params: unknown[], viaKysely: () => Promise<WriteResult>): Promise<WriteResult> {
@@ -189,6 +207,7 @@ class TurnWrites {
   }
 
   private async commit(batch: readonly PendingWrite[]): Promise<(WriteResult | Error)[]> {
+    this.turn.end();
     // A Kysely transaction is open across awaits: wait for it through Kysely's own queue.
     if (this.sqlite.inTransaction) return Promise.all(batch.map((w) => w.viaKysely().catch(asError)));
     if (batch.length > 1) {

@@ -14,9 +14,12 @@ const batching = new WeakSet<Kysely<DB>>();
 /** The store marks its PostgreSQL instance (transactions are other instances and never batch). */
 export const batchPerTurnOn = (db: Kysely<DB>) => void batching.add(db);
 
-/** Runs `batch` for everything queued in this turn, right after the turn's I/O callbacks. */
-export const perTurnLoader = <K, R>(batch: (keys: readonly K[]) => Promise<(R | Error)[]>) =>
-  new DataLoader<K, R>(batch, { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: (run) => setImmediate(run) });
+/**
+ * Runs `batch` for everything queued in this turn, right after the turn's I/O callbacks (or
+ * when `schedule` says: it gets the function to run).
+ */
+export const perTurnLoader = <K, R>(batch: (keys: readonly K[]) => Promise<(R | Error)[]>, schedule: (run: () => void) => void = setImmediate) =>
+  new DataLoader<K, R>(batch, { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: schedule });
 
 /**
  * A query for one key: on a batching database, sent with the other keys asked for in the same

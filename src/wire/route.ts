@@ -42,6 +42,8 @@ export interface WireDeps<A extends AuthenticatedApp> {
   authenticate(apiKey: string): Promise<A | undefined>;
   /** Called once per authenticated request (app stats' api_calls_count). */
   countApiCall(appId: number): void;
+  /** Store.readTurn: where reads cost a lock each, a request waits to read with its turn's others. */
+  readTurn?(): Promise<void>;
   validateResponses: boolean;
 }
 
@@ -78,6 +80,7 @@ export function registerAuthyRoutes<A extends AuthenticatedApp>(
           const format = path.format as Format;
           if (!FORMATS.has(format)) return sendFailure(reply, 'json', fail('ROUTE_NOT_FOUND'));
           const params = mergeParams(queryParams(request), await bodyParams(request));
+          if (deps.readTurn) await deps.readTurn();
           const header = request.headers['x-authy-api-key'];
           const key = typeof header === 'string' && header ? header : params.api_key;
           const app = typeof key === 'string' && key ? await deps.authenticate(key) : undefined;
