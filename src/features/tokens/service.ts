@@ -175,7 +175,7 @@ export class Tokens {
     if (action === undefined) {
       const current = totpStep(now, STEP_SECONDS);
       if (token.length === app.settings.tokenLength) {
-        const seed = await this.appSeed(user);
+        const seed = user.totp_seed_sealed ? unseal(this.d.keys, user.totp_seed_sealed, totpSeedContext(user.id)) : await this.firstSeed(user);
         const step = findStep(seed, token, current + user.totp_drift, WINDOW, { digits: app.settings.tokenLength });
         if (step !== undefined && Math.abs(step - current) <= MAX_DRIFT_STEPS + WINDOW.ahead) {
           const fresh = user.totp_last_step === null || step > user.totp_last_step;
@@ -202,9 +202,8 @@ export class Tokens {
     return { ok: false, reused: usable !== undefined || codes.some((c) => c.used_at !== null) };
   }
 
-  /** The user's app-TOTP seed; users created before seeds existed get one now. */
-  private async appSeed(user: q.UserFactors): Promise<Buffer> {
-    if (user.totp_seed_sealed) return unseal(this.d.keys, user.totp_seed_sealed, totpSeedContext(user.id));
+  /** Users created before seeds existed get their app-TOTP seed on first use. */
+  private async firstSeed(user: q.UserFactors): Promise<Buffer> {
     // Only where still empty: of two concurrent first uses, both end up with the one stored seed.
     await q.setTotpSeed(this.d.db, user.id, sealTotpSeed(this.d.keys[0], user.id, newSecret()));
     return unseal(this.d.keys, await q.readTotpSeed(this.d.db, user.id), totpSeedContext(user.id));
