@@ -26,9 +26,10 @@ const USERS = Number(process.env.BENCH_USERS ?? 1_000_000);
 const CONNECTIONS = 50;
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
 const RESULTS = join(ROOT, 'bench/results');
-// The V8 flags `npm start` uses (package.json), given to both servers: a larger young generation
-// halves the time spent in scavenges under load (measured: status 5.8k → 6.6–8.1k req/s).
-const SERVER_FLAGS = ['--max-semi-space-size=32'];
+// The V8 flags `npm start` uses (package.json), given to both servers. A young generation of 16
+// MiB semi-spaces: at 32 each scavenge paused longer (it frees the crypto objects and buffers of
+// more requests at once) and verify's p99 was higher in 10 of 12 paired rounds.
+const SERVER_FLAGS = ['--max-semi-space-size=16'];
 
 // Servers on core 0, this process (seeding, autocannon) on core 1: on a 2-core machine that keeps
 // the load generator from competing with the server it measures.
