@@ -242,7 +242,8 @@ async function fire(load: Load, name: string, expect = 200): Promise<Figures> {
     headers: load.headers,
     // Every scenario builds its request per call, even a constant one, so the load generator
     // does the same work per request in each and the ratio compares the servers only.
-    requests: [{ setupRequest: (req) => ({ ...req, path: load.path() }) }],
+    // autocannon hands each call a fresh copy of its defaults: setting the path on it is enough.
+    requests: [{ setupRequest: (req) => ((req.path = load.path()), req) }],
   });
   // autocannon's own histogram keeps whole milliseconds; ours keeps the exact times.
   instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
@@ -421,6 +422,7 @@ function report(results: Figures[], outbox: OutboxFigures[], roundTrips: RoundTr
   for (const f of results) {
     if ((f.otherCpu ?? 0) > 0.15) console.log(`note: ${f.name}: other processes used ${pctOf(f.otherCpu)} of a core meanwhile: the machine was not quiet, figures are disturbed.`);
     else if (f.serverCpu !== undefined && f.serverCpu < 0.9) console.log(`note: ${f.name}'s server used ${pctOf(f.serverCpu)} of its core: the load generator may be the limit.`);
+    else if (f.loaderCpu > 0.95) console.log(`note: ${f.name}: the load generator used ${pctOf(f.loaderCpu)} of its core: its latencies include its own queueing.`);
   }
 
   mkdirSync(RESULTS, { recursive: true });
