@@ -8,6 +8,7 @@ import { OpenFactorDevice, type DeviceApproval } from '../sdk/device/src/index.t
 import { openStore } from '../src/store/db.ts';
 import { Applications } from '../src/features/applications/service.ts';
 import { masterKeyFrom } from '../src/core/crypto.ts';
+import { Destinations } from '../src/delivery/destinations.ts';
 
 export interface RoundTripFigures {
   name: string;
@@ -72,7 +73,7 @@ export async function onetouchRoundTrip(
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   const store = openStore(o.databaseUrl);
-  await new Applications(store.db, masterKeyFrom(o.masterKey)).setCallback(o.appId, `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/cb`, 'POST');
+  await new Applications(store.db, masterKeyFrom(o.masterKey)).setCallback(o.appId, `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/cb`, 'POST', new Destinations(['127.0.0.1/32']));
   await store.close();
 
   const device = await benchDevice(o.url, o.apiKey, o.authyId);

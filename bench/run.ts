@@ -74,6 +74,8 @@ const openFactorSqlite = once(async () => {
   const target = await startServer('openfactor-sqlite', ['src/cli.ts', 'serve'], {
     OPENFACTOR_DATA_DIR: dataDir,
     OPENFACTOR_MASTER_KEY: masterKey.toString('hex'),
+    // The OneTouch round trip's callback receiver listens on loopback.
+    OPENFACTOR_ALLOW_PRIVATE_NETWORKS: '127.0.0.1',
     LOG_LEVEL: 'warn',
   });
   return { ...target, ...seeded };
@@ -103,6 +105,8 @@ const openFactorPostgres = once(async () => {
     OPENFACTOR_DATA_DIR: join(tmp, 'pg'),
     DATABASE_URL: seeded.databaseUrl,
     OPENFACTOR_MASTER_KEY: masterKey.toString('hex'),
+    // The OneTouch round trip's callback receiver listens on loopback.
+    OPENFACTOR_ALLOW_PRIVATE_NETWORKS: '127.0.0.1',
     LOG_LEVEL: 'warn',
   });
   return { ...target, ...seeded };

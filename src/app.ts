@@ -21,8 +21,11 @@ import { Outbox } from './delivery/outbox.ts';
 import { OutboxWorker } from './delivery/worker.ts';
 import { Routing } from './delivery/routing.ts';
 import { DeliveryMetrics } from './delivery/metrics.ts';
+import { Destinations } from './delivery/destinations.ts';
+import { Retention } from './store/retention.ts';
 import { registerDeliveryRoutes } from './delivery/routes.ts';
 import { registerAdminRoutes } from './admin/routes.ts';
+import { registerBuiltPage } from './web/built-page.ts';
 import { Hooks } from './delivery/hooks.ts';
 import { Webhooks } from './features/webhooks/service.ts';
 import { registerWebhookRoutes } from './features/webhooks/routes.ts';
@@ -39,6 +42,10 @@ import { phoneRoutes } from './features/phones/routes.ts';
 
 export interface Services {
   applications: Applications;
+  /** Which addresses callbacks, webhooks and Web Push may reach. */
+  destinations: Destinations;
+  /** Drops old records of finished work. */
+  retention: Retention;
   users: Users;
   usage: UsageCounter;
   tokens: Tokens;
@@ -113,20 +120,24 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   const signCallback = callbackSigner(applications);
   // The webhook signer is bound below: webhooks and their deliveries need each other.
   const hookSigners: { webhook?: Webhooks } = {};
-  const hooks = new Hooks(store.db, store.dialect, (h) => (h.kind === 'callback' ? signCallback(h) : hookSigners.webhook!.sign(h)), server.log, {
+  const destinations = new Destinations(config.allowPrivateNetworks);
+  const hooks = new Hooks(store.db, store.dialect, (h) => (h.kind === 'callback' ? signCallback(h) : hookSigners.webhook!.sign(h)), server.log, destinations, {
     retryBaseMs: config.hookRetryBaseMs,
     maxAttempts: config.hookMaxAttempts,
   });
-  const webhooks = (hookSigners.webhook = new Webhooks(store.db, config.masterKeys, hooks, applications));
+  const webhooks = (hookSigners.webhook = new Webhooks(store.db, config.masterKeys, hooks, applications, destinations));
   const limits = new SafetyLimits(store);
   const guard = new SendGuard({ db: store.db, limits, outbox, log: server.log });
   const events = new DeviceEvents();
   if (config.redisUrl) await events.connect(config.redisUrl, config.redisPrefix, server.log);
-  const push = new WebPush(await loadVapidKeys(store.db, config.masterKeys, config.vapid), server.log, config.pushCaFile);
+  const push = new WebPush(await loadVapidKeys(store.db, config.masterKeys, config.vapid), server.log, destinations, config.pushCaFile);
   const devices = new Devices({ db: store.db, keys: config.masterKeys, outbox, wakeOutbox: () => worker.wake(), limits, webhooks, guard, applications, log: server.log });
   const onetouch = new OneTouch({ db: store.db, applications, devices, events, push, hooks, webhooks, log: server.log });
+  const retention = new Retention(store.db, server.log, { deliveryDays: config.retentionDays, auditDays: config.auditRetentionDays });
   const services: Services = {
     applications,
+    destinations,
+    retention,
     users: new Users(store.db, config.masterKeys, webhooks),
     usage,
     hooks,
@@ -209,8 +220,11 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   registerDeviceRoutes(server, { devices, onetouch, events, vapidPublicKey: push.vapid.publicKey });
   registerWebhookRoutes(server, webhooks, config.publicUrl);
   registerQrRoute(server, services.tokens);
-  registerAdminRoutes(server, config.adminToken, services);
-  registerDeliveryRoutes(server, { outbox, routing, worker, metrics, publicUrl: config.publicUrl });
+  registerAdminRoutes(server, { admin: config.adminToken, metrics: config.metricsToken }, services, store.db, config.masterKeys, store.dialect);
+  // The admin console (talks to the admin API) and the authenticator web app (the device API).
+  registerBuiltPage(server, { name: 'console', title: 'admin console' });
+  registerBuiltPage(server, { name: 'authenticator', title: 'authenticator' });
+  registerDeliveryRoutes(server, { outbox, routing, worker, publicUrl: config.publicUrl });
 
   server.setNotFoundHandler((req, reply) => sendFailure(reply, formatOfUrl(req.url), fail('ROUTE_NOT_FOUND')));
   server.setErrorHandler((err: Error, req, reply) => {
@@ -230,6 +244,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   if (config.outboxWorker) {
     worker.start();
     hooks.start();
+    retention.start(config.retentionSweepMs);
   }
   onetouch.start(config.approvalSweepMs);
   return {
@@ -240,6 +255,9 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
       await server.close();
       await worker.stop();
       await hooks.stop();
+      await retention.stop();
+      await destinations.close();
+      push.close();
       await events.close();
       await routing.close();
       await services.usage.stop();

@@ -1,10 +1,14 @@
-// Entry point: `openfactor serve | migrate | apps create|list|settings | keys rotate | outbox`.
+// Entry point: `openfactor serve | migrate | apps … | keys rotate | outbox | users import`.
 // Every command opens the same store from the same environment, so the CLI works whether or not
 // a server is running (SQLite in WAL mode and PostgreSQL both take concurrent writers).
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config.ts';
 import { migrate, openStore } from './store/db.ts';
-import { Applications, SETTING_BOUNDS, type Settings } from './features/applications/service.ts';
+import { Destinations } from './delivery/destinations.ts';
+import { Applications, SETTING_BOUNDS, type Application, type Settings } from './features/applications/service.ts';
+import type { MasterKey } from './core/crypto.ts';
 import type { FastifyBaseLogger } from 'fastify';
 
 const USAGE = `Usage: openfactor <command>
@@ -17,6 +21,7 @@ const USAGE = `Usage: openfactor <command>
                 [--verify-max-failures N] [--verify-failure-window SECONDS] [--verify-lockout SECONDS]
                 [--sends-per-hour N] [--sms-fallback-voice on|off] [--sync-tokens on|off]
                 [--number-matching on|off] [--custom-message on|off] [--custom-code on|off]
+                [--phone-export on|off]
                 [--daily-send-budget N] [--sends-per-number-hour N] [--sends-per-number-day N]
                 [--prefix-sends-per-window N] [--country-sends-per-window N] [--countries PT,BR,…|""]
                                  show an application's settings, changing those given
@@ -31,13 +36,22 @@ const USAGE = `Usage: openfactor <command>
                                  new access key and API signing key for the webhooks API
                                  (shown only now; the old ones stop working)
   keys rotate --app ID [--json]  replace an application's API key (the old one stops working)
+  keys reseal [--json]           seal every secret again with the current master key (after
+                                 OPENFACTOR_MASTER_KEY changed, the old key in
+                                 OPENFACTOR_PREVIOUS_MASTER_KEYS); the server may be running
+  users import --app ID --file FILE|- [--dry-run] [--json]
+                                 import users, one JSON object per line: email, cellphone (or
+                                 phone_number) and country_code, or e164; authy_id keeps the
+                                 id they had at Authy; authenticator_secret (base32) keeps
+                                 their authenticator app working. Progress on stderr; with
+                                 --json each line's outcome on stdout
   outbox [--app ID] [--limit N] [--json]
                                  recent messages, newest first, with status, provider and attempts;
                                  texts of console-delivered ones (the development provider)
                                  included, so you can read your code
 
 Environment: PORT, HOST, OPENFACTOR_DATA_DIR, DATABASE_URL, OPENFACTOR_MASTER_KEY, LOG_LEVEL,
-OPENFACTOR_PUBLIC_URL, OPENFACTOR_ADMIN_TOKEN, OPENFACTOR_OUTBOX_WORKER, OPENFACTOR_SMS_PROVIDERS,
+OPENFACTOR_PREVIOUS_MASTER_KEYS, OPENFACTOR_PUBLIC_URL, OPENFACTOR_ADMIN_TOKEN, OPENFACTOR_OUTBOX_WORKER, OPENFACTOR_SMS_PROVIDERS,
 OPENFACTOR_VOICE_PROVIDERS, OPENFACTOR_EMAIL_PROVIDERS, OPENFACTOR_CONFIG (see README)`;
 
 /** `apps settings` flags → settings; values are checked against SETTING_BOUNDS. */
@@ -54,6 +68,7 @@ const SETTING_FLAGS: Record<string, keyof Settings> = {
   'number-matching': 'numberMatching',
   'custom-message': 'customMessageAllowed',
   'custom-code': 'customCodeAllowed',
+  'phone-export': 'phoneExportEnabled',
   'daily-send-budget': 'dailySendBudget',
   'sends-per-number-hour': 'sendsPerNumberHour',
   'sends-per-number-day': 'sendsPerNumberDay',
@@ -91,6 +106,8 @@ async function main(argv: string[]): Promise<number> {
       url: { type: 'string' },
       countries: { type: 'string' },
       method: { type: 'string' },
+      file: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
       ...Object.fromEntries(Object.keys(SETTING_FLAGS).map((f) => [f, { type: 'string' as const }])),
@@ -105,7 +122,7 @@ async function main(argv: string[]): Promise<number> {
   const store = openStore(config.databaseUrl);
   try {
     await migrate(store);
-    const apps = new Applications(store.db, config.masterKeys[0]);
+    const apps = new Applications(store.db, config.masterKeys[0], config.masterKeys.slice(1));
 
     if (command === 'serve') return await serve(config, store, apps);
     if (command === 'migrate') {
@@ -179,7 +196,8 @@ async function main(argv: string[]): Promise<number> {
       const method = (values.method ?? app.onetouchCallback?.method ?? 'POST').toUpperCase();
       if (method !== 'GET' && method !== 'POST') return usageError('--method must be POST or GET');
       if (values.url !== undefined || values.method !== undefined) {
-        const result = await apps.setCallback(id, values.url === undefined ? (app.onetouchCallback?.url ?? null) : values.url.trim() || null, method);
+        const url = values.url === undefined ? (app.onetouchCallback?.url ?? null) : values.url.trim() || null;
+        const result = await apps.setCallback(id, url, method, new Destinations(config.allowPrivateNetworks));
         if (typeof result === 'string') return usageError(result);
         app = result!;
       }
@@ -208,6 +226,27 @@ async function main(argv: string[]): Promise<number> {
       if (!values.json && messages.length === 0) out('The outbox is empty.');
       return 0;
     }
+    if (command === 'users' && sub === 'import') {
+      const id = appIdOf(values.app);
+      if (id === undefined || !values.file) return usageError('users import needs --app ID and --file FILE (- for standard input)');
+      const app = await apps.find(id);
+      if (!app) return noApplication(id);
+      return await importUsersCommand(store, config.masterKeys[0], app, values.file, values['dry-run'] === true, values.json === true);
+    }
+    if (command === 'keys' && sub === 'reseal') {
+      const { resealAll, sealedByKey } = await import('./admin/reseal.ts');
+      const reports = await resealAll(store.db, config.masterKeys, (r) => {
+        if (values.json) out(JSON.stringify(r));
+        else if (r.resealed || r.failed) out(`${r.table}.${r.column}: ${r.resealed} sealed again${r.failed ? `, ${r.failed} could not be opened` : ''}`);
+      });
+      const failed = reports.reduce((n, r) => n + r.failed, 0);
+      const left = Object.entries(await sealedByKey(store.db)).filter(([kid]) => kid !== config.masterKeys[0].id);
+      const summary = `${reports.reduce((n, r) => n + r.resealed, 0)} values sealed again with key ${config.masterKeys[0].id}; ${
+        left.length ? `still sealed with other keys: ${left.map(([kid, n]) => `${kid} (${n})`).join(', ')}` : 'no value is sealed with another key: previous keys can be dropped'}.`;
+      if (values.json) out(JSON.stringify({ key: config.masterKeys[0].id, failed, others: Object.fromEntries(left) }));
+      else out(summary);
+      return failed > 0 ? 1 : 0;
+    }
     if (command === 'keys' && sub === 'rotate') {
       const id = appIdOf(values.app);
       if (id === undefined) return usageError('keys rotate needs --app ID');
@@ -220,6 +259,53 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     if (command !== 'serve') await store.close();
   }
+}
+
+/** `users import`: progress on stderr once a second, failures (or with --json every outcome) on stdout. */
+async function importUsersCommand(store: ReturnType<typeof openStore>, key: MasterKey, app: Application, file: string, dryRun: boolean, json: boolean): Promise<number> {
+  const { importUsers, largestAuthyId } = await import('./features/users/import.ts');
+  // A generator opens the file only when iteration begins: readline drops lines nobody iterates yet.
+  async function* read() {
+    yield* createInterface({ input: file === '-' ? process.stdin : createReadStream(file), crlfDelay: Infinity });
+  }
+  // Kept ids are reserved before the first line goes in, so the API cannot hand one out meanwhile:
+  // a file is read twice; standard input, once, into memory.
+  let lines: AsyncIterable<string> | string[] = read();
+  let reserveUpTo = 0;
+  if (file === '-') {
+    const all: string[] = [];
+    for await (const l of lines) all.push(l);
+    lines = all;
+    reserveUpTo = largestAuthyId(all);
+  } else {
+    for await (const l of lines) reserveUpTo = Math.max(reserveUpTo, largestAuthyId([l]));
+    lines = read();
+  }
+  const start = performance.now();
+  let last = start;
+  let done = 0;
+  const progress = (s: { created: number; existing: number; failed: number }, final = false) => {
+    const secs = (performance.now() - start) / 1000;
+    process.stderr.write(`${dryRun ? '[dry run] ' : ''}${done.toLocaleString('en')} users: ${s.created.toLocaleString('en')} created, ${s.existing.toLocaleString('en')} already there, ${s.failed.toLocaleString('en')} failed (${Math.round(done / Math.max(secs, 0.001)).toLocaleString('en')}/s)${final ? '' : '…'}\n`);
+  };
+  const counts = { created: 0, existing: 0, failed: 0 };
+  const summary = await importUsers({ db: store.db, dialect: store.dialect, key }, app, lines, {
+    dryRun,
+    reserveUpTo,
+    onOutcome: (o) => {
+      done++;
+      counts[o.status]++;
+      if (json) out(JSON.stringify(o));
+      else if (o.status === 'failed') out(`line ${o.line}: ${o.reason}`);
+      if (performance.now() - last >= 1000) {
+        last = performance.now();
+        progress(counts);
+      }
+    },
+  });
+  progress(summary, true);
+  if (dryRun) process.stderr.write('Dry run: nothing was written.\n');
+  return summary.failed > 0 ? 1 : 0;
 }
 
 function usageError(message: string): number {

@@ -3,6 +3,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { masterKeyFrom, parseMasterKey, type MasterKey } from './core/crypto.ts';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 
 export interface Config {
   port: number;
@@ -20,6 +22,8 @@ export interface Config {
   publicUrl?: string;
   /** Bearer token of the admin API (`/admin/…`). */
   adminToken: string;
+  /** A bearer token for `/metrics` only (a Prometheus scraper need not hold the admin token). */
+  metricsToken?: string;
   /** Whether this process sends outbox messages (off: it only accepts them; another node sends). */
   outboxWorker: boolean;
   /** Provider URL lists, in priority order (`console:` by default). */
@@ -41,8 +45,19 @@ export interface Config {
   /** Callbacks and webhooks: first retry after this long, doubling, at most `hookMaxAttempts` tries. */
   hookRetryBaseMs: number;
   hookMaxAttempts: number;
+  /**
+   * Networks (CIDR blocks) that callbacks, webhooks and Web Push may reach although they are not
+   * public: loopback, private, link-local… None by default (see delivery/destinations.ts).
+   */
+  allowPrivateNetworks: string[];
   /** How often pending approval requests are checked for expiry. */
   approvalSweepMs: number;
+  /** Days finished messages, callback/webhook deliveries and phone verifications are kept (0: forever). */
+  retentionDays: number;
+  /** Days answered approval requests (with the signed answers) and user activity are kept (0: forever). */
+  auditRetentionDays: number;
+  /** How often old records are looked for. */
+  retentionSweepMs: number;
   /** The config file read, if any. */
   configFile?: string;
 }
@@ -67,12 +82,13 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
     host: env.HOST || '127.0.0.1',
     dataDir,
     databaseUrl: env.DATABASE_URL || `sqlite:${join(dataDir, 'openfactor.db')}`,
-    masterKeys: [masterKeyFrom(env.OPENFACTOR_MASTER_KEY ? parseMasterKey(env.OPENFACTOR_MASTER_KEY) : keyFile(dataDir))],
+    masterKeys: masterKeysFrom(env, dataDir),
     logLevel: env.LOG_LEVEL || 'info',
     accessLog: /^(1|true)$/i.test(env.OPENFACTOR_ACCESS_LOG ?? ''),
     validateResponses: /^(1|true)$/i.test(env.OPENFACTOR_VALIDATE_RESPONSES ?? ''),
     publicUrl: env.OPENFACTOR_PUBLIC_URL ? env.OPENFACTOR_PUBLIC_URL.replace(/\/+$/, '') : undefined,
     adminToken: env.OPENFACTOR_ADMIN_TOKEN || secretFile(dataDir, 'admin.token', () => randomBytes(24).toString('base64url')),
+    metricsToken: env.OPENFACTOR_METRICS_TOKEN || undefined,
     outboxWorker: !/^(0|false|off)$/i.test(env.OPENFACTOR_OUTBOX_WORKER ?? ''),
     providers: {
       sms: env.OPENFACTOR_SMS_PROVIDERS || 'console:',
@@ -93,7 +109,12 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
     redisPrefix: env.OPENFACTOR_REDIS_PREFIX || 'openfactor',
     hookRetryBaseMs: int('OPENFACTOR_HOOK_RETRY_BASE_MS', 5000, 10, 3_600_000),
     hookMaxAttempts: int('OPENFACTOR_HOOK_MAX_ATTEMPTS', 10, 1, 100),
+    allowPrivateNetworks: parseNetworks(env.OPENFACTOR_ALLOW_PRIVATE_NETWORKS),
     approvalSweepMs: int('OPENFACTOR_APPROVAL_SWEEP_MS', 1000, 10, 60_000),
+    // At least two days: the send guard's daily caps and receipts that come late need the rows.
+    retentionDays: retentionDays(env.OPENFACTOR_RETENTION_DAYS, 90, 'OPENFACTOR_RETENTION_DAYS'),
+    auditRetentionDays: retentionDays(env.OPENFACTOR_AUDIT_RETENTION_DAYS, 365, 'OPENFACTOR_AUDIT_RETENTION_DAYS'),
+    retentionSweepMs: int('OPENFACTOR_RETENTION_SWEEP_MS', 600_000, 1000, 86_400_000),
     configFile,
   });
 }
@@ -111,6 +132,25 @@ function readConfigFile(file: string): Record<string, string> {
 }
 
 /** The master key from `<data dir>/master.key`, created (mode 0600) on first use. */
+/**
+ * The key that seals, then the previous ones, which still open what they sealed until
+ * `openfactor keys reseal` has sealed it again with the current key (rotation without downtime).
+ */
+function masterKeysFrom(env: NodeJS.ProcessEnv, dataDir: string): MasterKey[] {
+  const current = masterKeyFrom(env.OPENFACTOR_MASTER_KEY ? parseMasterKey(env.OPENFACTOR_MASTER_KEY) : keyFile(dataDir));
+  const previous = (env.OPENFACTOR_PREVIOUS_MASTER_KEYS ?? '')
+    .split(',')
+    .filter((k) => k.trim())
+    .map((k, i) => {
+      try {
+        return masterKeyFrom(parseMasterKey(k));
+      } catch {
+        throw new Error(`OPENFACTOR_PREVIOUS_MASTER_KEYS: key ${i + 1} must be 32 bytes, as 64 hex characters or base64`);
+      }
+    });
+  return [current, ...previous.filter((k, i) => k.id !== current.id && previous.findIndex((p) => p.id === k.id) === i)];
+}
+
 function keyFile(dataDir: string): Buffer {
   return parseMasterKey(secretFile(dataDir, 'master.key', () => randomBytes(32).toString('hex')));
 }
@@ -129,4 +169,21 @@ function secretFile(dataDir: string, name: string, create: () => string): string
   }
   chmodSync(file, 0o600);
   return readFileSync(file, 'utf8').trim();
+}
+
+/** `OPENFACTOR_ALLOW_PRIVATE_NETWORKS`: comma-separated CIDR blocks; a bare address is its own block. */
+export function parseNetworks(raw: string | undefined): string[] {
+  const list = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return list.map((entry) => {
+    const cidr = entry.includes('/') ? entry : `${entry}/${isIP(entry) === 6 ? 128 : 32}`;
+    if (!ipaddr.isValidCIDR(cidr)) throw new Error(`OPENFACTOR_ALLOW_PRIVATE_NETWORKS: ${entry} is not an address or CIDR block`);
+    return cidr;
+  });
+}
+
+/** 0 (keep forever) or 2–36500 days. */
+function retentionDays(raw: string | undefined, fallback: number, name: string): number {
+  const v = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isInteger(v) || (v !== 0 && (v < 2 || v > 36_500))) throw new Error(`${name} must be 0 (keep forever) or a number of days from 2 to 36500, not ${raw}`);
+  return v;
 }

@@ -2,7 +2,8 @@
 // `npm test`: type-check, then the whole suite against SQLite, then against PostgreSQL when one
 // is reachable (always in CI, where an unreachable PostgreSQL is a failure).
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 
@@ -34,13 +35,24 @@ async function pgReachable() {
   }
 }
 
+// Each half's failures, repeated at the very end of the output (see support/failures-reporter.mjs).
+const failuresDir = mkdtempSync(join(tmpdir(), 'openfactor-test-'));
+const failures = [];
+
 function run(label, env) {
   console.log(`\n=== ${label} ===`);
+  const failuresFile = join(failuresDir, `${label}.txt`);
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--test', '--test-concurrency=3', '--test-timeout=120000', ...files],
+    ['--import', 'tsx', '--test', '--test-concurrency=3', '--test-timeout=120000',
+      '--test-reporter=tap', '--test-reporter-destination=stdout',
+      `--test-reporter=${join(root, 'test/support/failures-reporter.mjs')}`, `--test-reporter-destination=${failuresFile}`,
+      ...files],
     { stdio: 'inherit', cwd: root, env: { ...process.env, ...env } },
   );
+  let failed = '';
+  try { failed = readFileSync(failuresFile, 'utf8'); } catch { /* the runner died before writing */ }
+  if (r.status !== 0) failures.push(`--- ${label}: exit ${r.status ?? r.signal}\n${failed || '(no test reported a failure: a file failed to load or the runner died)\n'}`);
   return r.status === 0;
 }
 
@@ -60,4 +72,6 @@ if (dbs.includes('postgres')) {
     ok = false;
   } else console.log('Skipping the PostgreSQL half.');
 }
+rmSync(failuresDir, { recursive: true, force: true });
+if (failures.length) console.log(`\n=== failures ===\n${failures.join('\n')}`);
 process.exit(ok ? 0 : 1);

@@ -65,10 +65,14 @@ export const ERRORS = {
   REGISTRATION_NOT_CREATED: { code: '60090', status: 400, message: 'Registration request could not be created.' },
   WEBHOOK_NOT_CREATED: { code: '60098', status: 400, message: 'Webhook could not be created' },
   WEBHOOK_NOT_DELETED: { code: '60100', status: 400, message: 'Webhook could not be deleted' },
+  PHONE_EXPORT_DISABLED: { code: '60154', status: 400, message: 'Phone number export is not enabled for this application.' },
   // Beyond Authy's table but in its shape: routes we do not have, oversized requests, bugs.
   ROUTE_NOT_FOUND: { code: '60000', status: 404, message: 'Resource not found' },
   QR_NOT_FOUND: { code: '60000', status: 404, message: 'QR code not found or expired' },
   ADMIN_UNAUTHORIZED: { code: '60001', status: 401, message: 'Invalid admin token' },
+  ADMIN_APP_NOT_FOUND: { code: '60000', status: 404, message: 'Application not found' },
+  ADMIN_QUARANTINE_NOT_FOUND: { code: '60000', status: 404, message: 'No such quarantine' },
+  METRICS_UNAUTHORIZED: { code: '60001', status: 401, message: 'Invalid metrics token' },
   REQUEST_TOO_LARGE: { code: '60002', status: 413, message: 'Invalid request: the request is too large' },
   INTERNAL: { code: '60000', status: 500, message: 'An internal error occurred' },
 } as const satisfies Record<string, { code: string; status: number; message: string }>;

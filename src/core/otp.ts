@@ -1,5 +1,5 @@
 // HOTP (RFC 4226) and TOTP (RFC 6238). Pure functions over node:crypto; this is the verify hot path.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Secret } from 'otpauth';
 
 export type OtpAlgorithm = 'sha1' | 'sha256' | 'sha512';
@@ -14,8 +14,30 @@ export interface TotpOptions extends OtpOptions {
   stepSeconds?: number;
 }
 
-// Reused for every code: everything here is synchronous, so one 8-byte counter buffer is enough.
+// Reused for every code: everything here is synchronous, so one set of buffers is enough.
 const counterBytes = Buffer.alloc(8);
+const BLOCK_BYTES: Record<OtpAlgorithm, number> = { sha1: 64, sha256: 64, sha512: 128 };
+const innerBlock = Buffer.alloc(128 + 8);
+const outerBlock = Buffer.alloc(128 + 64);
+
+/**
+ * HMAC (RFC 2104) of the counter as two one-shot hashes over reused buffers, its bytes as a
+ * latin1 ('binary') string. `createHmac` took twice as long and left a native object per code for the
+ * young-generation GC to sweep: up to three per verify (bench: 6% of a verify's CPU in Hmac).
+ */
+function hmacOfCounter(algorithm: OtpAlgorithm, secret: Buffer): string {
+  const block = BLOCK_BYTES[algorithm];
+  const key = secret.length > block ? hash(algorithm, secret, 'buffer') : secret;
+  for (let i = 0; i < block; i++) {
+    const k = i < key.length ? key[i] : 0;
+    innerBlock[i] = k ^ 0x36;
+    outerBlock[i] = k ^ 0x5c;
+  }
+  counterBytes.copy(innerBlock, block);
+  const inner = hash(algorithm, innerBlock.subarray(0, block + 8), 'binary');
+  outerBlock.write(inner, block, 'latin1');
+  return hash(algorithm, outerBlock.subarray(0, block + inner.length), 'binary');
+}
 
 function checkDigits(digits: number): void {
   if (digits !== 6 && digits !== 7 && digits !== 8) throw new RangeError(`OTP digits must be 6, 7 or 8, got ${digits}`);
@@ -27,10 +49,11 @@ function codeNumber(secret: Buffer, counter: number, digits: number, algorithm: 
   // 8-byte big-endian counter as two 32-bit halves, so counters above 2^32 are exact.
   counterBytes.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 0);
   counterBytes.writeUInt32BE(counter >>> 0, 4);
-  const mac = createHmac(algorithm, secret).update(counterBytes).digest();
+  const mac = hmacOfCounter(algorithm, secret);
   // Dynamic truncation (RFC 4226 §5.3).
-  const offset = mac[mac.length - 1] & 0x0f;
-  return (mac.readUInt32BE(offset) & 0x7fff_ffff) % 10 ** digits;
+  const offset = mac.charCodeAt(mac.length - 1) & 0x0f;
+  const word = (mac.charCodeAt(offset) << 24) | (mac.charCodeAt(offset + 1) << 16) | (mac.charCodeAt(offset + 2) << 8) | mac.charCodeAt(offset + 3);
+  return (word & 0x7fff_ffff) % 10 ** digits;
 }
 
 export function hotp(secret: Buffer, counter: number, opts?: OtpOptions): string {
@@ -67,21 +90,23 @@ export function findStep(
   if (token.length !== digits || !/^[0-9]+$/.test(token)) return undefined;
   const want = Buffer.from(token, 'latin1');
   const got = Buffer.allocUnsafe(digits);
-  const check = (step: number): boolean => {
-    // Write the code's ASCII digits straight into `got`: no string per candidate.
-    let n = codeNumber(secret, step, digits, algorithm);
-    for (let i = digits - 1; i >= 0; i--, n = Math.floor(n / 10)) got[i] = 48 + (n % 10);
-    return timingSafeEqual(want, got);
-  };
   for (let d = 0; d <= Math.max(window.behind, window.ahead); d++) {
     if (d === 0) {
-      if (check(center)) return center;
+      if (codeAt(secret, center, digits, algorithm, want, got)) return center;
       continue;
     }
-    if (d <= window.ahead && check(center + d)) return center + d;
-    if (d <= window.behind && center - d >= 0 && check(center - d)) return center - d;
+    if (d <= window.ahead && codeAt(secret, center + d, digits, algorithm, want, got)) return center + d;
+    if (d <= window.behind && center - d >= 0 && codeAt(secret, center - d, digits, algorithm, want, got)) return center - d;
   }
   return undefined;
+}
+
+/** Whether step's code is `want`. A function of its own, not a closure: verify calls findStep per request. */
+function codeAt(secret: Buffer, step: number, digits: number, algorithm: OtpAlgorithm, want: Buffer, got: Buffer): boolean {
+  // Write the code's ASCII digits straight into `got`: no string per candidate.
+  let n = codeNumber(secret, step, digits, algorithm);
+  for (let i = digits - 1; i >= 0; i--, n = Math.floor(n / 10)) got[i] = 48 + (n % 10);
+  return timingSafeEqual(want, got);
 }
 
 export function newSecret(bytes = 20): Buffer {

@@ -60,6 +60,11 @@ export function maskE164(e164: string): string {
   return parsed ? maskCellphone(Number(parsed.countryCallingCode), parsed.nationalNumber) : 'X'.repeat(Math.max(0, e164.length - 2)) + e164.slice(-2);
 }
 
+/** The calling code of an E.164 number (`"1"` for +1…), when it is one. */
+export function callingCodeOf(e164: string): string | undefined {
+  return parsePhoneNumberFromString(e164)?.countryCallingCode;
+}
+
 /** ISO 3166 region of an E.164 number (for the locale of its messages). */
 export function regionOf(e164: string): string | undefined {
   return parsePhoneNumberFromString(e164)?.country;

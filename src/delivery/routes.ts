@@ -1,16 +1,15 @@
 // Delivery's HTTP side: receipts pushed by providers (Twilio status callbacks, the generic
-// gateway's), checked against the sending provider's signature; and Prometheus metrics.
+// gateway's), checked against the sending provider's signature. (Metrics: admin/routes.ts.)
 import type { FastifyInstance } from 'fastify';
 import type { Outbox } from './outbox.ts';
 import type { Routing } from './routing.ts';
 import type { OutboxWorker } from './worker.ts';
-import type { DeliveryMetrics } from './metrics.ts';
 
 const json = (ok: boolean, message: string) => JSON.stringify({ message, success: ok });
 
 export function registerDeliveryRoutes(
   server: FastifyInstance,
-  d: { outbox: Outbox; routing: Routing; worker: OutboxWorker; metrics: DeliveryMetrics; publicUrl?: string },
+  d: { outbox: Outbox; routing: Routing; worker: OutboxWorker; publicUrl?: string },
 ): void {
   server.register(async (scope) => {
     // Signatures are over the exact bytes: keep the body raw, whatever its type.
@@ -35,8 +34,4 @@ export function registerDeliveryRoutes(
       },
     );
   });
-
-  server.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['service'] } }, async (_req, reply) =>
-    reply.type(d.metrics.registry.contentType).send(await d.metrics.text()),
-  );
 }

@@ -15,7 +15,7 @@ export const CHANNELS: readonly Channel[] = ['sms', 'voice', 'email'];
 export type ProviderLists = Record<Channel, string>;
 
 const APP_LISTS_TTL_MS = 5000;
-const listContext = (appId: number, channel: Channel) => `app_providers:${appId}:${channel}`;
+export const listContext = (appId: number, channel: Channel) => `app_providers:${appId}:${channel}`;
 
 type ReceiptListener = (providerLabel: string, r: Receipt) => void;
 
@@ -64,6 +64,11 @@ export class Routing {
       if (p) return p;
     }
     return undefined;
+  }
+
+  /** Reads the application's lists again on its next message (this process changed them). */
+  forget(appId: number): void {
+    this.apps.delete(appId);
   }
 
   private async appRouters(appId: number): Promise<AppRouters> {

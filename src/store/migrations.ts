@@ -411,6 +411,16 @@ const steps: Record<string, Step> = {
       )
       .execute(db);
   },
+
+  // Retention (store/retention.ts) drops prefix traffic by window across all prefixes.
+  '0007_retention': async (db) => {
+    await db.schema.createIndex('prefix_traffic_window').on('prefix_traffic').columns(['window_start']).execute();
+  },
+
+  // Phone-number export (`users/{id}/phone_number`), for migrations: off unless turned on.
+  '0008_phone_export': async (db) => {
+    await db.schema.alterTable('applications').addColumn('phone_export_enabled', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  },
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -67,13 +67,15 @@ export function prepared<A extends unknown[], R>(build: (db: Kysely<DB>, ...args
   const viaKysely = (db: Kysely<DB>, query: CompiledQuery, parameters: unknown[]) =>
     db.executeQuery<R>({ ...query, parameters } as CompiledQuery<R>);
 
+  const writeViaKysely = async (db: Kysely<DB>, query: CompiledQuery, parameters: unknown[]): Promise<WriteResult> => {
+    const r = await viaKysely(db, query, parameters);
+    return { changes: Number(r.numAffectedRows ?? r.rows.length), rows: r.rows };
+  };
   const write = (db: Kysely<DB>, args: A): Promise<WriteResult> => {
     const { c, parameters, conn } = bind(db, args);
-    const kysely = async () => {
-      const r = await viaKysely(db, c.query, parameters);
-      return { changes: Number(r.numAffectedRows ?? r.rows.length), rows: r.rows };
-    };
-    return conn ? conn.write(c.query.sql, parameters, kysely) : kysely();
+    // The fallback is written inline: a closure assigned to a name would be renamed per call
+    // (tsx keeps function names with a defineProperty each time one is made).
+    return conn ? conn.write(c.query.sql, parameters, () => writeViaKysely(db, c.query, parameters)) : writeViaKysely(db, c.query, parameters);
   };
 
   return {

@@ -33,6 +33,7 @@ export interface ApplicationsTable {
   /** 0005: phone verification options and the SMS-pumping defence's limits. */
   custom_message_allowed: Generated<number>;
   custom_code_allowed: Generated<number>;
+  phone_export_enabled: Generated<number>;
   /** Comma-separated ISO 3166 regions messages may go to; null = everywhere. */
   allowed_countries: string | null;
   daily_send_budget: Generated<number>;

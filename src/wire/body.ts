@@ -55,6 +55,9 @@ const hasBody = (req: FastifyRequest) =>
   req.headers['transfer-encoding'] !== undefined ||
   (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
 
+/** Whether the request carries a body, parsed by Fastify or still to be read. */
+export const carriesBody = (req: FastifyRequest) => (req.body !== undefined && req.body !== null) || hasBody(req);
+
 /** The body of a GET (or anything Fastify did not parse), read and parsed like any other. */
 export async function bodyParams(req: FastifyRequest): Promise<Params> {
   if (req.body !== undefined && req.body !== null) return req.body as Params;

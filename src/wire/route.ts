@@ -5,7 +5,7 @@ import { Type, type TObject, type TSchema } from '@sinclair/typebox';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { fail, type Failure } from '../core/errors.ts';
 import { mergeParams, type Params } from '../core/params.ts';
-import { bodyParams, queryParams } from './body.ts';
+import { bodyParams, carriesBody, queryParams } from './body.ts';
 import { errorBody, sendBody, sendFailure, type Body, type Format } from './envelope.ts';
 import { ErrorBody } from './contracts.ts';
 
@@ -79,7 +79,8 @@ export function registerAuthyRoutes<A extends AuthenticatedApp>(
           const path = request.params as Record<string, string>;
           const format = path.format as Format;
           if (!FORMATS.has(format)) return sendFailure(reply, 'json', fail('ROUTE_NOT_FOUND'));
-          const params = mergeParams(queryParams(request), await bodyParams(request));
+          // Most Authy calls are GETs without a body: no promise to wait for, no merged copy.
+          const params = carriesBody(request) ? mergeParams(queryParams(request), await bodyParams(request)) : queryParams(request);
           if (deps.readTurn) await deps.readTurn();
           const header = request.headers['x-authy-api-key'];
           const key = typeof header === 'string' && header ? header : params.api_key;

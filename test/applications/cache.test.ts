@@ -9,6 +9,7 @@ import { call } from '../support/http.ts';
 import { until } from '../support/wait.ts';
 import { openStore, type Store } from '../../src/store/db.ts';
 import { hashApiKey } from '../../src/core/crypto.ts';
+import { Applications } from '../../src/features/applications/service.ts';
 import { createUser } from '../support/tokens.ts';
 
 let t: TestApp;
@@ -72,4 +73,21 @@ test('PostgreSQL: a lost listener connection is replaced, and nothing stays stal
   } finally {
     await admin.end();
   }
+});
+
+test('a change made through this server (the admin API) is seen by its very next request, before any notification', async () => {
+  // A version that never moves: a notification that has not arrived yet, as on PostgreSQL in the
+  // milliseconds after a commit. The service's own writes must not wait for it.
+  const apps = new Applications(t.store.db, t.config.masterKeys[0], [], () => 1);
+  const { id, apiKey } = await apps.create('Own writes');
+  assert.equal((await apps.authenticate(apiKey))!.settings.tokenLength, 7); // cached now
+  await apps.updateSettings(id, { tokenLength: 8 });
+  assert.equal((await apps.authenticate(apiKey))!.settings.tokenLength, 8);
+  await apps.setAllowedCountries(id, ['PT']);
+  assert.deepEqual((await apps.authenticate(apiKey))!.allowedCountries, ['PT']);
+  await apps.setCallback(id, 'https://8.8.8.8/cb', 'POST', { check: async () => undefined });
+  assert.equal((await apps.authenticate(apiKey))!.onetouchCallback?.url, 'https://8.8.8.8/cb');
+  const newKey = await apps.rotateKey(id);
+  assert.equal(await apps.authenticate(apiKey), undefined, 'the old key stops at once');
+  assert.equal((await apps.authenticate(newKey!))!.id, id);
 });

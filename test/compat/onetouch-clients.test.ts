@@ -23,7 +23,7 @@ before(async () => {
   t = await startApp({ OPENFACTOR_APPROVAL_SWEEP_MS: '50' });
   base = await t.listen();
   receiver = await new Receiver().start();
-  await t.of.services.applications.setCallback(t.appId, receiver.url, 'POST');
+  await t.of.services.applications.setCallback(t.appId, receiver.url, 'POST', t.of.services.destinations);
   userId = await createUser(t, 'compat@example.com', PHONES.us[0]);
   device = await registerDevice(t, base, userId);
 });

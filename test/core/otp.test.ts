@@ -72,7 +72,7 @@ test('matches the oathtool binary on random HOTP and TOTP cases', (t) => {
   }
   const oathtool = (args: string[]) => execFileSync('oathtool', args, { encoding: 'utf8' }).trim();
   for (let i = 0; i < 240; i++) {
-    const secret = randomBytes(randomInt(10, 65));
+    const secret = randomBytes(randomInt(1, 200)); // past both block sizes (64, 128): long keys are hashed first
     const hex = secret.toString('hex');
     const digits = randomInt(6, 9);
     if (i % 2 === 0) {
@@ -98,7 +98,7 @@ test('matches the oathtool binary on random HOTP and TOTP cases', (t) => {
 
 test('matches the otpauth package on random HOTP and TOTP cases', () => {
   for (let i = 0; i < 500; i++) {
-    const secret = randomBytes(randomInt(10, 65));
+    const secret = randomBytes(randomInt(1, 200)); // past both block sizes (64, 128): long keys are hashed first
     const theirs = new Secret({ buffer: Uint8Array.from(secret).buffer });
     const algorithm = pick(ALGORITHMS);
     const digits = randomInt(6, 9);

@@ -9,7 +9,7 @@ import { createUserOver, runCli, spawnServer } from '../support/process.ts';
 import { startFakeSmsc } from '../support/fakes/smsc.ts';
 import { startFakeGateway } from '../support/fakes/gateway.ts';
 import { openStore } from '../../src/store/db.ts';
-import { until } from '../support/wait.ts';
+import { clearOfWindowTurn, until } from '../support/wait.ts';
 
 const N = 40;
 
@@ -21,6 +21,7 @@ async function queueBatch(env: NodeJS.ProcessEnv): Promise<void> {
   const acceptor = await spawnServer({ ...env, OPENFACTOR_OUTBOX_WORKER: 'off' });
   try {
     const id = await createUserOver(acceptor.url, key, '4155550175');
+    await clearOfWindowTurn(30_000);
     for (let i = 0; i < N; i++) {
       const r = await fetch(`${acceptor.url}/protected/json/sms/${id}?force=true`, { headers: { 'x-authy-api-key': key } });
       assert.equal(r.status, 200);

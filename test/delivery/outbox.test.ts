@@ -49,6 +49,27 @@ test('the admin API lists recent messages with their texts, behind the admin tok
   assert.ok(body.messages.length <= 5);
 });
 
+test('/metrics answers only with the metrics token or the admin token; the admin API takes only the admin token', async () => {
+  const m = await startApp({ OPENFACTOR_METRICS_TOKEN: 'scrape-me-0123456789' });
+  try {
+    const get = (url: string, token?: string) => m.of.server.inject({ method: 'GET', url, headers: token ? { authorization: `Bearer ${token}` } : {} });
+    for (const refused of [await get('/metrics'), await get('/metrics', 'nope'), await get('/metrics', 'scrape-me-012345678')]) {
+      assert.equal(refused.statusCode, 401);
+      assert.equal(refused.headers['www-authenticate'], 'Bearer');
+      assert.deepEqual(JSON.parse(refused.body), { message: 'Invalid metrics token', success: false, errors: { message: 'Invalid metrics token' }, error_code: '60001' });
+    }
+    for (const token of ['scrape-me-0123456789', m.config.adminToken]) {
+      const ok = await get('/metrics', token);
+      assert.equal(ok.statusCode, 200);
+      assert.match(ok.headers['content-type'] as string, /^text\/plain/);
+      assert.match(ok.body, /# TYPE openfactor_delivery_messages_total counter/);
+    }
+    assert.equal((await get('/admin/outbox', 'scrape-me-0123456789')).statusCode, 401, 'the metrics token opens nothing else');
+  } finally {
+    await m.close();
+  }
+});
+
 test('`openfactor outbox --json`: one JSON object per line, newest first, with destination and text', async () => {
   const db = await createTestDatabase();
   const env = testEnv(db);

@@ -107,7 +107,7 @@ test('failover: Twilio failing, SMPP delivers; after 3 failures Twilio cools dow
       await until('smsc got it', () => smsc.messages.find((x) => '+' + x.destination === u.e164));
     }
     assert.equal(tw.requests.length - askedBefore, 3, 'Twilio not asked while cooling down');
-    const metrics = await call(t.of.server, 'GET', '/metrics');
+    const metrics = await call(t.of.server, 'GET', '/metrics', { headers: { authorization: `Bearer ${t.config.adminToken}` } });
     assert.match(metrics.text, new RegExp(`openfactor_delivery_circuit_opened_total\\{provider="twilio:${tw.accountSid}",channel="sms"\\} 1`));
   } finally {
     tw.mode = 'ok';
@@ -214,7 +214,7 @@ test('per-application providers (CLI): one application\'s SMS goes to its own ga
 });
 
 test('/metrics counts sends, failures, timeouts and receipts per provider, channel and status', async () => {
-  const r = await call(t.of.server, 'GET', '/metrics');
+  const r = await call(t.of.server, 'GET', '/metrics', { headers: { authorization: `Bearer ${t.config.adminToken}` } });
   assert.equal(r.status, 200);
   const line = (provider: string, channel: string, status: string) => new RegExp(`openfactor_delivery_messages_total\\{provider="${provider.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}",channel="${channel}",status="${status}"\\} [1-9]`);
   assert.match(r.text, line(`twilio:${tw.accountSid}`, 'sms', 'sent'));

@@ -26,7 +26,7 @@ before(async () => {
   t = await startApp({ OPENFACTOR_APPROVAL_SWEEP_MS: '50', OPENFACTOR_HOOK_RETRY_BASE_MS: '50' });
   base = await t.listen();
   receiver = await new Receiver().start();
-  await t.of.services.applications.setCallback(t.appId, receiver.url, 'POST');
+  await t.of.services.applications.setCallback(t.appId, receiver.url, 'POST', t.of.services.destinations);
   alice = await createUser(t, 'alice@example.com', PHONES.us[0]);
   phone = await registerDevice(t, base, alice, { algorithm: 'ES256', osType: 'android' });
   tablet = await registerDevice(t, base, alice, { algorithm: 'Ed25519', osType: 'ipad' });
@@ -192,7 +192,7 @@ test('a failing callback endpoint is retried with backoff; every attempt is reco
 });
 
 test('GET callbacks: the payload flattened into the query string, signed the same way', async () => {
-  await t.of.services.applications.setCallback(t.appId, receiver.url, 'GET');
+  await t.of.services.applications.setCallback(t.appId, receiver.url, 'GET', t.of.services.destinations);
   try {
     const r = await createApproval(t, alice, { message: 'GET me', details: { 'Account Number': '23527922' } });
     const uuid = r.json.approval_request.uuid;
@@ -204,6 +204,6 @@ test('GET callbacks: the payload flattened into the query string, signed the sam
     assert.equal((params.approval_request as any).transaction.details['Account Number'], '23527922');
     assert.equal(verifyAuthySignature(t.apiKey, String(cb.headers['x-authy-signature-nonce']), 'GET', receiver.url, params, String(cb.headers['x-authy-signature'])), true);
   } finally {
-    await t.of.services.applications.setCallback(t.appId, receiver.url, 'POST');
+    await t.of.services.applications.setCallback(t.appId, receiver.url, 'POST', t.of.services.destinations);
   }
 });

@@ -2,7 +2,8 @@
 // prefix) is stopped after a bounded number of sends while normal traffic elsewhere goes
 // through; per-number caps, the daily budget, the country allow-list, non-personal numbers;
 // conversions raise a prefix's allowance; every block names its rule in the audit.
-import { test, before, after } from 'node:test';
+import { test, before, beforeEach, after } from 'node:test';
+import { clearOfWindowTurn } from '../support/wait.ts';
 import assert from 'node:assert/strict';
 import { PHONES, startApp, type TestApp } from '../support/harness.ts';
 import { call } from '../support/http.ts';
@@ -20,6 +21,10 @@ const start = (phone: string, cc: string, key: string, via = 'sms') =>
 /** The audit: outbox rows the defence refused, with their rule. */
 const blocked = async (appId: number) =>
   (await t.store.db.selectFrom('outbox').select(['destination', 'provider_result']).where('app_id', '=', appId).where('status', '=', 'blocked').orderBy('id').execute());
+
+// Every test here counts sends in the defence's 10-minute windows: none may straddle a turn by
+// chance of the clock (a turn resets the window's count and makes its sends "the hour before").
+beforeEach(() => clearOfWindowTurn(15_000));
 
 test('a simulated attack on one prefix is stopped after a bounded number of sends; other prefixes and countries go on', async () => {
   const app = await t.newApplication('Attacked');

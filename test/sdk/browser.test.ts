@@ -3,18 +3,16 @@
 // its identity in localStorage across a reload, hears of a request over SSE and approves it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchBrowser, noBrowser } from '../support/browser.ts';
 import { PHONES, startApp, type TestApp } from '../support/harness.ts';
 import { call } from '../support/http.ts';
 import { createUser } from '../support/tokens.ts';
 import { approvalStatus, createApproval } from '../support/onetouch.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-// In CI the browser must be there (.ci/run installs Debian's chromium); elsewhere it may be missing.
-const skip = !existsSync(CHROMIUM) && process.env.CI !== 'true' ? `no Chromium at ${CHROMIUM}` : false;
+const skip = noBrowser;
 
 let t: TestApp;
 let base: string;
@@ -36,7 +34,7 @@ before(async () => {
     reply.type('text/html').send('<!doctype html><title>sdk</title><script type="module">import * as sdk from "/sdk-test/sdk.js"; window.sdk = sdk; document.title = "ready";</script>'),
   );
   base = await t.listen();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  browser = await launchBrowser();
   page = await browser.newPage();
   await page.goto(`${base}/sdk-test/`);
   await page.waitForFunction(() => document.title === 'ready');

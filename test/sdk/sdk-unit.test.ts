@@ -539,7 +539,12 @@ test('client: listen delivers approvals and updates from the event stream, resol
   }, { signal: ac2.signal });
   assert.equal(n, 1);
 
-  const pendingFetch = await deviceWith((_url, init) => new Promise<Response>((_resolve, reject) => init.signal!.addEventListener('abort', () => reject(abortError()))));
+  // Like a real fetch, it also rejects at once when the signal was aborted before the call (the
+  // request is signed first, which can take longer than the 5 ms below on a loaded machine).
+  const pendingFetch = await deviceWith(
+    (_url, init) =>
+      new Promise<Response>((_resolve, reject) => (init.signal!.aborted ? reject(abortError()) : init.signal!.addEventListener('abort', () => reject(abortError())))),
+  );
   const ac3 = new AbortController();
   const listening = pendingFetch.listen(() => {}, { signal: ac3.signal });
   setTimeout(() => ac3.abort(), 5);

@@ -1,6 +1,9 @@
 // SQLite: WAL checkpoints happen on a background thread, never inside a request's commit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { sql } from 'kysely';
 import { createTestDatabase, dialect } from '../support/harness.ts';
@@ -13,33 +16,103 @@ test('commits never checkpoint; the background checkpointer copies the WAL back'
     await migrate(store);
     const { rows } = await sql<{ wal_autocheckpoint: number }>`PRAGMA wal_autocheckpoint`.execute(store.db);
     assert.equal(rows[0].wal_autocheckpoint, 0, 'the request connection never checkpoints on commit');
-    const before = store.checkpointed!();
+    const before = store.checkpoints!().frames;
     for (let i = 0; i < 300; i++) await store.db.insertInto('meta').values({ key: `k${i}`, value: 'x'.repeat(2000) }).execute();
-    for (let i = 0; i < 40 && store.checkpointed!() === before; i++) await new Promise((r) => setTimeout(r, 100));
-    assert.ok(store.checkpointed!() > before, 'the background thread checkpointed the new frames');
+    for (let i = 0; i < 40 && store.checkpoints!().frames === before; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(store.checkpoints!().frames > before, 'the background thread checkpointed the new frames');
   } finally {
     await store.close();
     await db.drop();
   }
 });
 
-test('under constant writes the WAL is rewound, so it stays small', { skip: dialect !== 'sqlite' && 'SQLite only' }, async () => {
-  const db = await createTestDatabase();
-  const store = openStore(db.url);
+/**
+ * 3,000 commits, about one a millisecond, as a busy server makes, into a store at `url`: a passive
+ * checkpoint is never complete when the next commit comes, so without a rewind the WAL only grows.
+ * Answers the most the WAL ever held, the frames left in it, and the RESTART checkpoints made.
+ */
+async function constantWrites(url: string) {
+  const store = openStore(url);
+  const file = url.replace(/^sqlite:/, '');
+  const commits = 3000;
   try {
     await migrate(store);
-    // 3,000 commits, about one a millisecond, as a busy server makes: a passive checkpoint is
-    // never complete when the next one comes, so without a rewind the WAL only grows.
-    const commits = 3000;
+    let largest = 0;
     for (let i = 0; i < commits; i++) {
       await store.db.insertInto('meta').values({ key: `w${i}`, value: 'x'.repeat(3500) }).execute();
+      largest = Math.max(largest, statSync(`${file}-wal`).size);
       await new Promise((r) => setTimeout(r, 1));
     }
     // Frames in the WAL now: each commit wrote at least one; without a rewind all are still there.
-    const other = new Database(db.url.replace(/^sqlite:/, ''));
+    const other = new Database(file);
     const [{ log }] = other.pragma('wal_checkpoint(PASSIVE)') as { log: number }[];
     other.close();
+    // A rewind reuses the file from its start, so its size is the most the WAL ever held.
+    return { commits, largest, log, restarts: store.checkpoints!().restarts };
+  } finally {
+    await store.close();
+  }
+}
+
+const MiB = 2 ** 20;
+
+test('where the disk flushes quicker than commits come, passive checkpoints rewind the WAL and no writer waits', { skip: dialect !== 'sqlite' && 'SQLite only' }, async () => {
+  // A checkpoint flushes the disk; the claim holds where that takes less than the gap between
+  // commits. On a shared disk it need not (the next test), so this one writes to memory (tmpfs).
+  const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'openfactor-test-'));
+  try {
+    const { commits, largest, log, restarts } = await constantWrites(`sqlite:${join(dir, 'test.db')}`);
     assert.ok(log < commits, `${log} frames in the WAL after ${commits} commits`);
+    // Passive catch-up rewinds it at the first look past 1,024 frames of 4 KiB (looks come every
+    // 500 ms, and these commits add about 6 MiB in that time); only the fallback makes writers wait.
+    assert.ok(largest < 16 * MiB, `the WAL reached ${(largest / MiB).toFixed(1)} MiB`);
+    assert.equal(restarts, 0, 'no writer was made to wait for a RESTART checkpoint');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** How many times the WAL has been rewound: the checkpoint sequence number in its header. */
+const rewinds = (file: string) => {
+  const header = Buffer.alloc(16);
+  const fd = openSync(`${file}-wal`, 'r');
+  try {
+    return readSync(fd, header, 0, 16, 0) < 16 ? 0 : header.readUInt32BE(12);
+  } finally {
+    closeSync(fd);
+  }
+};
+
+test('when passive checkpoints cannot catch up, a RESTART is tried past 8 MiB and the WAL is rewound once it can be', { skip: dialect !== 'sqlite' && 'SQLite only' }, async () => {
+  // A slow flush cannot be made on purpose here, but a reader holding an old snapshot stops
+  // passive checkpoints the same way: none can copy the commits made after it began.
+  const db = await createTestDatabase();
+  const store = openStore(db.url);
+  const file = db.url.replace(/^sqlite:/, '');
+  const write = async (i: number) => {
+    await store.db.insertInto('meta').values({ key: `r${i}`, value: 'x'.repeat(3500) }).execute();
+    await new Promise((r) => setTimeout(r, 1));
+  };
+  try {
+    await migrate(store);
+    const reader = new Database(file);
+    reader.exec('BEGIN');
+    reader.prepare('SELECT count(*) FROM meta').get();
+    let i = 0;
+    let largest = 0;
+    while (store.checkpoints!().restarts === 0 && i < 6000) {
+      await write(i++);
+      largest = Math.max(largest, statSync(`${file}-wal`).size);
+    }
+    assert.ok(store.checkpoints!().restarts > 0, `no RESTART was tried in ${i} commits`);
+    // Looked for every 100 ms once past 4 MiB; the fallback comes at 8 MiB, not at 16 as it did.
+    assert.ok(largest < 12 * MiB, `the WAL reached ${(largest / MiB).toFixed(1)} MiB before a RESTART was tried`);
+    const before = rewinds(file);
+    reader.exec('COMMIT');
+    reader.close();
+    const end = i + 3000;
+    while (rewinds(file) === before && i < end) await write(i++);
+    assert.ok(rewinds(file) > before, 'the WAL was rewound once the reader had finished');
   } finally {
     await store.close();
     await db.drop();

@@ -51,6 +51,9 @@ export function testEnv(db: TestDatabase): NodeJS.ProcessEnv {
     DATABASE_URL: db.url,
     OPENFACTOR_MASTER_KEY: process.env.OPENFACTOR_MASTER_KEY ?? randomBytes(32).toString('hex'),
     OPENFACTOR_VALIDATE_RESPONSES: '1',
+    // The fake customers and push services of the tests listen on loopback, as an operator's own
+    // services might; test/webhooks/destinations.test.ts checks the default, which refuses it.
+    OPENFACTOR_ALLOW_PRIVATE_NETWORKS: '127.0.0.0/8,::1/128',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
   };
 }

@@ -39,6 +39,8 @@ export interface PhoneRegistrationRequest {
 export interface ListenOptions {
   /** Called with `approval_request_updated` events (answered elsewhere, expired). */
   onUpdate?(update: ApprovalUpdate): void;
+  /** Called once the stream is open (OpenFactor has accepted the device's signature). */
+  onOpen?(): void;
   /** Aborting ends the stream; `listen` then resolves. */
   signal?: AbortSignal;
 }
@@ -272,6 +274,7 @@ export class OpenFactorDevice {
       const res = await this.#signedFetch('GET', '/device/v1/events', undefined, signal, 'text/event-stream');
       if (!res.ok) await readAnswer(res); // throws OpenFactorError
       if (!res.body) throw new OpenFactorError(res.status, 'The event stream has no body', undefined, undefined);
+      opts.onOpen?.();
       for await (const ev of parseEventStream(res.body, signal)) {
         if (ev.event === 'approval_request') onApproval(JSON.parse(ev.data) as DeviceApproval);
         else if (ev.event === 'approval_request_updated') opts.onUpdate?.(JSON.parse(ev.data) as ApprovalUpdate);

@@ -3,7 +3,7 @@
 export { OpenFactorDevice } from './client.ts';
 export type { ClientOptions, FetchLike, ListenOptions, PhoneRegistrationRequest, RegisterOptions } from './client.ts';
 export { OpenFactorError } from './errors.ts';
-export { MemoryStorage, JsonStorage } from './storage.ts';
+export { IndexedDbStorage, MemoryStorage, JsonStorage } from './storage.ts';
 export type { DeviceStorage, StoredDevice, TextStore } from './storage.ts';
 export type {
   Account,

@@ -83,6 +83,53 @@ export class JsonStorage implements DeviceStorage {
   }
 }
 
+/**
+ * Keeps the device in a browser's IndexedDB. The private key is stored as the CryptoKey itself
+ * (structured clone), generated non-extractable: script on the page can use it to sign but can
+ * never read it out.
+ */
+export class IndexedDbStorage implements DeviceStorage {
+  readonly keepsCryptoKeys = true;
+  readonly dbName: string;
+  readonly key: string;
+  #db: Promise<IDBDatabase> | undefined;
+
+  constructor(dbName = 'openfactor', key = 'device') {
+    this.dbName = dbName;
+    this.key = key;
+  }
+
+  async load(): Promise<StoredDevice | undefined> {
+    return (await this.#run('readonly', (s) => s.get(this.key))) as StoredDevice | undefined;
+  }
+  async save(device: StoredDevice): Promise<void> {
+    await this.#run('readwrite', (s) => s.put(copy(device), this.key));
+  }
+  async clear(): Promise<void> {
+    await this.#run('readwrite', (s) => s.delete(this.key));
+  }
+
+  async #run(mode: IDBTransactionMode, op: (store: IDBObjectStore) => IDBRequest): Promise<unknown> {
+    const db = await (this.#db ??= IndexedDbStorage.#open(this.dbName));
+    return new Promise((resolve, reject) => {
+      const tx = db.transaction('devices', mode);
+      const req = op(tx.objectStore('devices'));
+      // Resolved once the transaction is committed, not when the request succeeds.
+      tx.oncomplete = () => resolve(req.result);
+      tx.onerror = tx.onabort = () => reject(tx.error ?? req.error);
+    });
+  }
+
+  static #open(name: string): Promise<IDBDatabase> {
+    return new Promise((resolve, reject) => {
+      const req = indexedDB.open(name, 1);
+      req.onupgradeneeded = () => req.result.createObjectStore('devices');
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+  }
+}
+
 export function isJwk(key: CryptoKey | JsonWebKey): key is JsonWebKey {
   return typeof (key as JsonWebKey).kty === 'string';
 }

@@ -100,7 +100,12 @@ export function smppProvider(o: SmppOptions): Provider {
     backoffMs = Math.min(MAX_BACKOFF_MS, backoffMs ? backoffMs * 2 : 1000);
     retryAt = Date.now() + backoffMs;
     clearTimeout(reconnectTimer);
-    reconnectTimer = setTimeout(() => void ready().catch(() => {}), backoffMs);
+    // The timer may fire a little before Date.now() reaches retryAt (timers count from the event
+    // loop's cached time): it is the retry, so it does not wait for retryAt.
+    reconnectTimer = setTimeout(() => {
+      retryAt = 0;
+      void ready().catch(() => {});
+    }, backoffMs);
     reconnectTimer.unref();
   }
 

@@ -5,6 +5,7 @@ import { constantTimeEqual, hashApiKey, newApiKey, seal, unseal, type MasterKey 
 import type { DB } from '../../store/schema.ts';
 import * as q from './queries.ts';
 import { isRegion } from '../../core/phone.ts';
+import type { Destinations } from '../../delivery/destinations.ts';
 
 export interface Application {
   id: number;
@@ -45,6 +46,8 @@ export interface Settings {
   /** Phone verification: `custom_message` and `custom_code` (off: 60091 / 60021). */
   customMessageAllowed: boolean;
   customCodeAllowed: boolean;
+  /** `users/{id}/phone_number` answers (a migration's export); off: 60154. */
+  phoneExportEnabled: boolean;
   /** SMS-pumping defence: messages (SMS and calls) per day for the application… */
   dailySendBudget: number;
   /** …and per destination number per hour and per day. */
@@ -70,6 +73,7 @@ export const SETTING_BOUNDS: Record<keyof Settings, [number, number]> = {
   numberMatching: [0, 1],
   customMessageAllowed: [0, 1],
   customCodeAllowed: [0, 1],
+  phoneExportEnabled: [0, 1],
   dailySendBudget: [1, 10_000_000],
   sendsPerNumberHour: [1, 1000],
   sendsPerNumberDay: [1, 10_000],
@@ -90,6 +94,7 @@ const SETTING_COLUMNS: Record<keyof Settings, q.SettingsColumn> = {
   numberMatching: 'number_matching',
   customMessageAllowed: 'custom_message_allowed',
   customCodeAllowed: 'custom_code_allowed',
+  phoneExportEnabled: 'phone_export_enabled',
   dailySendBudget: 'daily_send_budget',
   sendsPerNumberHour: 'sends_per_number_hour',
   sendsPerNumberDay: 'sends_per_number_day',
@@ -118,6 +123,7 @@ const toApplication = (r: NonNullable<Awaited<ReturnType<typeof q.findApplicatio
     numberMatching: r.number_matching === 1,
     customMessageAllowed: r.custom_message_allowed === 1,
     customCodeAllowed: r.custom_code_allowed === 1,
+    phoneExportEnabled: r.phone_export_enabled === 1,
     dailySendBudget: r.daily_send_budget,
     sendsPerNumberHour: r.sends_per_number_hour,
     sendsPerNumberDay: r.sends_per_number_day,
@@ -137,8 +143,8 @@ function deepFreeze<T extends object>(o: T): T {
 }
 
 /** The sealed copy of the key is bound to its row; callbacks are signed with it later. */
-const keyContext = (appId: number) => `applications:${appId}:api_key`;
-const dashboardKeyContext = (appId: number) => `applications:${appId}:dashboard_signing_key`;
+export const keyContext = (appId: number) => `applications:${appId}:api_key`;
+export const dashboardKeyContext = (appId: number) => `applications:${appId}:dashboard_signing_key`;
 
 /** `YYYY-MM` in UTC. */
 export const monthOf = (ms: number) => new Date(ms).toISOString().slice(0, 7);
@@ -147,7 +153,12 @@ export const monthOf = (ms: number) => new Date(ms).toISOString().slice(0, 7);
 const CACHE_MAX = 10_000;
 
 export class Applications {
-  private readonly byKeyHash = new Map<string, { app: Application; version: number }>();
+  private readonly byKeyHash = new Map<string, { app: Application; version: number; writes: number }>();
+  /**
+   * This instance's own writes. Another node's write reaches the version by a notification, a few
+   * ms later on PostgreSQL; this process's must be seen by its very next request.
+   */
+  private writes = 0;
 
   constructor(
     private readonly db: Kysely<DB>,
@@ -178,6 +189,7 @@ export class Applications {
     const apiKey = newApiKey();
     const hash = hashApiKey(apiKey);
     await q.setApiKey(this.db, appId, hash, seal(this.masterKey, apiKey, keyContext(appId)));
+    this.writes++;
     return apiKey;
   }
 
@@ -186,14 +198,15 @@ export class Applications {
     const hash = hashApiKey(apiKey);
     // Read before the row: a write between the two makes the entry stale at once.
     const version = this.version();
+    const writes = this.writes;
     const hit = this.byKeyHash.get(hash);
-    if (hit && version !== undefined && hit.version === version) return hit.app;
+    if (hit && version !== undefined && hit.version === version && hit.writes === writes) return hit.app;
     const row = await q.findApplicationByKeyHash(this.db, hash);
     if (!row) return undefined;
     const app = deepFreeze(toApplication(row));
     if (version !== undefined) {
       if (this.byKeyHash.size >= CACHE_MAX) this.byKeyHash.clear();
-      this.byKeyHash.set(hash, { app, version });
+      this.byKeyHash.set(hash, { app, version, writes });
     }
     return app;
   }
@@ -213,11 +226,12 @@ export class Applications {
       values[SETTING_COLUMNS[name]] = value;
     }
     if (Object.keys(values).length > 0) await q.updateSettings(this.db, id, values);
+    this.writes++;
     return this.find(id);
   }
 
-  /** The OneTouch callback URL (http or https) and method; null removes it. */
-  async setCallback(id: number, url: string | null, method: 'GET' | 'POST' = 'POST'): Promise<Application | string | undefined> {
+  /** The OneTouch callback URL (http or https, a destination `destinations` allows) and method; null removes it. */
+  async setCallback(id: number, url: string | null, method: 'GET' | 'POST', destinations: Pick<Destinations, 'check'>): Promise<Application | string | undefined> {
     if (url !== null) {
       let u: URL;
       try {
@@ -226,8 +240,11 @@ export class Applications {
         return 'the callback URL is not a valid URL';
       }
       if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'the callback URL must be http or https';
+      const refused = await destinations.check(url);
+      if (refused) return `the callback URL cannot be called: ${refused}`;
     }
     await q.setCallback(this.db, id, url, method);
+    this.writes++;
     return this.find(id);
   }
 
@@ -237,6 +254,7 @@ export class Applications {
     const bad = list.find((r) => !isRegion(r));
     if (bad) return `${bad} is not an ISO 3166 region code (like PT, US, BR)`;
     await q.setAllowedCountries(this.db, id, list.length ? [...new Set(list)].join(',') : null);
+    this.writes++;
     return this.find(id);
   }
 

@@ -1,11 +1,12 @@
 // Web Push (RFC 8030/8291/8292) to browser devices through the `web-push` package, with VAPID
 // keys from config or, on first start, generated and kept in the database (private key sealed).
-import { Agent } from 'node:https';
+import type { Agent } from 'node:https';
 import { readFileSync } from 'node:fs';
 import webpush from 'web-push';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { seal, unseal, type MasterKey } from '../../core/crypto.ts';
+import type { Destinations } from '../../delivery/destinations.ts';
 import type { DB } from '../../store/schema.ts';
 
 export interface VapidKeys {
@@ -19,7 +20,7 @@ export interface PushSubscription {
   keys: { p256dh: string; auth: string };
 }
 
-const CONTEXT = 'meta:vapid_private_key';
+export const VAPID_CONTEXT = 'meta:vapid_private_key';
 
 /** The configured keys, else the stored ones, else new ones stored now (the first node wins). */
 export async function loadVapidKeys(db: Kysely<DB>, keys: MasterKey[], configured: Partial<VapidKeys>): Promise<VapidKeys> {
@@ -30,7 +31,7 @@ export async function loadVapidKeys(db: Kysely<DB>, keys: MasterKey[], configure
     const m = new Map(rows.map((r) => [r.key, r.value]));
     const pub = m.get('vapid_public_key');
     const priv = m.get('vapid_private_key');
-    return pub && priv ? { publicKey: pub, privateKey: unseal(keys, priv, CONTEXT).toString('utf8'), subject } : undefined;
+    return pub && priv ? { publicKey: pub, privateKey: unseal(keys, priv, VAPID_CONTEXT).toString('utf8'), subject } : undefined;
   };
   const stored = await read();
   if (stored) return stored;
@@ -38,7 +39,7 @@ export async function loadVapidKeys(db: Kysely<DB>, keys: MasterKey[], configure
   await db.transaction().execute(async (trx) => {
     const ins = await trx
       .insertInto('meta')
-      .values({ key: 'vapid_private_key', value: seal(keys[0], fresh.privateKey, CONTEXT) })
+      .values({ key: 'vapid_private_key', value: seal(keys[0], fresh.privateKey, VAPID_CONTEXT) })
       .onConflict((oc) => oc.column('key').doNothing())
       .executeTakeFirst();
     if (Number(ins.numInsertedOrUpdatedRows ?? 0) > 0) {
@@ -60,26 +61,37 @@ export function readPushSubscription(v: unknown): PushSubscription | undefined {
 }
 
 export class WebPush {
-  private readonly agent?: Agent;
+  private readonly agent: Agent;
 
-  /** `caFile`: extra certificate authorities for push services (a private relay, a test server). */
+  /** `caFile`: the certificate authorities of push services, instead of Node's (a private relay, a test server). */
   constructor(
     readonly vapid: VapidKeys,
     private readonly log: FastifyBaseLogger,
+    private readonly destinations: Destinations,
     caFile?: string,
   ) {
-    if (caFile) this.agent = new Agent({ ca: readFileSync(caFile), keepAlive: true });
+    // Endpoints come from devices: connections go through the destination guard like webhooks.
+    this.agent = destinations.httpsAgent({ keepAlive: true, ...(caFile ? { ca: readFileSync(caFile) } : {}) });
+  }
+
+  close(): void {
+    this.agent.destroy();
   }
 
   /** 'gone' when the push service says the subscription no longer exists (404/410). */
   async send(sub: PushSubscription, payload: Record<string, unknown>): Promise<'sent' | 'gone' | 'failed'> {
+    const refused = this.destinations.refusalOfHost(new URL(sub.endpoint));
+    if (refused) {
+      this.log.warn({ event: 'web_push_refused', origin: safeOrigin(sub.endpoint), reason: refused }, 'web push endpoint refused');
+      return 'failed';
+    }
     try {
       await webpush.sendNotification(sub, JSON.stringify(payload), { vapidDetails: this.vapid, TTL: 300, urgency: 'high', timeout: 10_000, agent: this.agent });
       return 'sent';
     } catch (e) {
       const status = (e as { statusCode?: number }).statusCode;
       if (status === 404 || status === 410) return 'gone';
-      this.log.warn({ event: 'web_push_failed', status, origin: safeOrigin(sub.endpoint) }, 'web push failed');
+      this.log.warn({ event: 'web_push_failed', status, origin: safeOrigin(sub.endpoint), reason: status ? undefined : (e as Error).message }, 'web push failed');
       return 'failed';
     }
   }

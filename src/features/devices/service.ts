@@ -56,8 +56,8 @@ interface Registration {
   push: string | null;
 }
 
-const publicKeyContext = (id: number) => `device_keys:${id}:public_key`;
-const pushContext = (id: number) => `device_keys:${id}:push_subscription`;
+export const publicKeyContext = (id: number) => `device_keys:${id}:public_key`;
+export const pushContext = (id: number) => `device_keys:${id}:push_subscription`;
 
 export class Devices {
   private readonly codeKey: Buffer;

@@ -44,7 +44,7 @@ export interface PhoneDeps {
   webhooks: Webhooks;
 }
 
-const codeContext = (uuid: string) => `phone_verifications:${uuid}:code`;
+export const codeContext = (uuid: string) => `phone_verifications:${uuid}:code`;
 
 export class Phones {
   constructor(private readonly d: PhoneDeps) {}

@@ -45,5 +45,8 @@ export const quarantine = (db: Kysely<DB>, appId: number, prefix: string, rule: 
 export const quarantinesOf = (db: Kysely<DB>, appId: number, now: number) =>
   db.selectFrom('quarantines').selectAll().where('app_id', '=', appId).where('until', '>', now).orderBy('created_at', 'desc').execute();
 
+export const forgetTraffic = (db: Kysely<DB>, appId: number, prefix: string, since: number) =>
+  db.deleteFrom('prefix_traffic').where('app_id', '=', appId).where('prefix', '=', prefix).where('window_start', '>=', since).execute();
+
 export const liftQuarantine = (db: Kysely<DB>, appId: number, prefix: string) =>
   db.deleteFrom('quarantines').where('app_id', '=', appId).where('prefix', '=', prefix).execute();

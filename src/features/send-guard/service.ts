@@ -125,7 +125,7 @@ export class SendGuard {
 
   private async quarantine(appId: number, key: string, rule: Rule, now: number): Promise<[Rule, Failure]> {
     await q.quarantine(this.d.db, appId, key, rule, now + QUARANTINE_MS, now);
-    this.d.log.warn({ event: 'quarantined', rule, app_id: appId, prefix: key.startsWith('cc:') ? key : maskPrefix(key) }, 'number prefix or country quarantined');
+    this.d.log.warn({ event: 'quarantined', rule, app_id: appId, prefix: maskPrefix(key) }, 'number prefix or country quarantined');
     return [rule, fail(rule === 'country_velocity' ? 'DOS_COUNTRY' : 'DOS_PREFIX')];
   }
 
@@ -140,8 +140,19 @@ export class SendGuard {
     return q.quarantinesOf(this.d.db, appId, now);
   }
 
-  lift(appId: number, prefix: string) {
-    return q.liftQuarantine(this.d.db, appId, prefix);
+  /**
+   * An operator reopens a prefix or country: the quarantine goes, and so does its recent traffic,
+   * so the defence judges it afresh (otherwise the next send would close it again at once). Other
+   * nodes forget their cached hour when the 10-minute window turns. False if it was not closed.
+   */
+  async lift(appId: number, prefix: string, now = Date.now()): Promise<boolean> {
+    const [lifted] = await q.liftQuarantine(this.d.db, appId, prefix);
+    if (Number(lifted?.numDeletedRows ?? 0) === 0) return false;
+    const window = Math.floor(now / WINDOW_MS) * WINDOW_MS;
+    await q.forgetTraffic(this.d.db, appId, prefix, window - BASELINE_WINDOWS * WINDOW_MS);
+    this.past.delete(`${appId}|${prefix}`);
+    this.d.log.warn({ event: 'quarantine_lifted', app_id: appId, prefix: maskPrefix(prefix) }, 'quarantine lifted by an operator');
+    return true;
   }
 }
 
@@ -152,4 +163,5 @@ const countryKey = (e164: string) => {
 };
 
 /** A prefix in a log line: its last two digits hidden too. */
-const maskPrefix = (prefix: string) => prefix.slice(0, -2) + 'XX';
+/** For log lines: a country key as it is, a number prefix without its last two digits. */
+export const maskPrefix = (prefix: string) => (prefix.startsWith('cc:') ? prefix : prefix.slice(0, -2) + 'XX');

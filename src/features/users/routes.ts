@@ -41,6 +41,13 @@ const Status = Type.Object({
   success: Type.Literal(true),
 }, { additionalProperties: false });
 
+const PhoneNumber = Type.Object({
+  phone_number: Type.String({ pattern: '^[\\d-]+$' }),
+  country_code: Type.String({ pattern: '^\\d{1,4}$' }),
+  e164: Type.String({ pattern: '^\\+\\d{6,15}$' }),
+  updated_at: Type.String({ format: 'date-time' }),
+}, { additionalProperties: false });
+
 const ActivityInput = Type.Object({
   type: Type.Union(['password_reset', 'banned', 'unbanned', 'cookie_login'].map((t) => Type.Literal(t))),
   data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
@@ -71,6 +78,14 @@ export function userRoutes(users: Users): AuthyRoute<Application>[] {
       input: Type.Object({ user_ip: Type.Optional(Type.String()) }),
       output: Status,
       handle: ({ app, path }) => users.status(app, path.authy_id),
+    },
+    {
+      method: 'GET',
+      paths: ['/users/:authy_id/phone_number'],
+      summary: "A user's full phone number, for migrations (off unless the application's `phone_export` setting is on: 60154)",
+      tags: ['users'],
+      output: PhoneNumber,
+      handle: ({ app, path, request }) => users.phoneNumber(app, path.authy_id, request.log),
     },
     {
       method: 'POST',

@@ -1,11 +1,12 @@
 // Users: enrolment by email + phone + country code, status, removal, activity.
 import { isIP } from 'node:net';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { seal, type MasterKey } from '../../core/crypto.ts';
 import { newSecret } from '../../core/otp.ts';
 import { fail, invalidParameter, type Failure } from '../../core/errors.ts';
 import { readBool, readHash, readString, type Params } from '../../core/params.ts';
-import { isSupportedCallingCode, maskNational, nationalOf, normalizeCallingCode, parsePhone } from '../../core/phone.ts';
+import { displayPhone, isSupportedCallingCode, maskE164, maskNational, nationalOf, normalizeCallingCode, parsePhone } from '../../core/phone.ts';
 import type { DB } from '../../store/schema.ts';
 import type { Application } from '../applications/service.ts';
 import { monthOf } from '../applications/service.ts';
@@ -17,7 +18,7 @@ type Result<T> = { ok: true; value: T } | Failure;
 const BLANK = "is invalid and can't be blank";
 const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
 const ACTIVITY_TYPES = new Set(['password_reset', 'banned', 'unbanned', 'cookie_login']);
-const MAX_AUTHY_ID = 2 ** 31 - 1;
+export const MAX_AUTHY_ID = 2 ** 31 - 1;
 
 /** `users/{id}/…` ids are decimal text; anything else is an unknown user (404, like Authy). */
 export function parseAuthyId(text: string | undefined): number | undefined {
@@ -120,6 +121,23 @@ export class Users {
         message: 'User status.',
         success: true,
       },
+    };
+  }
+
+  /**
+   * `GET users/{id}/phone_number`: the full number, for an application moving its users
+   * elsewhere. Off unless the application turns it on; each answer is logged (masked).
+   */
+  async phoneNumber(app: Application, idText: string, log: Pick<FastifyBaseLogger, 'info'>) {
+    if (!app.settings.phoneExportEnabled) return fail('PHONE_EXPORT_DISABLED');
+    const id = parseAuthyId(idText);
+    const user = id === undefined ? undefined : await q.findUser(this.db, app.id, id);
+    if (!user) return fail('USER_NOT_FOUND');
+    log.info({ event: 'phone_exported', app_id: app.id, authy_id: user.id, destination: maskE164(user.phone_e164) }, 'phone number exported');
+    const national = displayPhone(user.phone_e164).split(' ').slice(1).join(' ');
+    return {
+      ok: true as const,
+      body: { phone_number: national, country_code: String(user.country_code), e164: user.phone_e164, updated_at: new Date(Number(user.created_at)).toISOString() },
     };
   }
 

@@ -8,6 +8,7 @@ import { seal, unseal, type MasterKey } from '../../core/crypto.ts';
 import { verifyAuthySignature } from '../../core/authy-signature.ts';
 import { fail } from '../../core/errors.ts';
 import type { Params, Value } from '../../core/params.ts';
+import type { Destinations } from '../../delivery/destinations.ts';
 import type { DueHook, Hooks, SignedRequest } from '../../delivery/hooks.ts';
 import type { DB } from '../../store/schema.ts';
 import type { Outcome } from '../../wire/route.ts';
@@ -30,7 +31,7 @@ const NONE = Promise.resolve();
 type Db = Kysely<DB> | Transaction<DB>;
 type Row = { id: string; name: string; url: string; events: string; signing_key_sealed: string; created_at: number };
 
-const signingKeyContext = (id: string) => `webhooks:${id}:signing_key`;
+export const signingKeyContext = (id: string) => `webhooks:${id}:signing_key`;
 
 export class Webhooks {
   private cache = new Map<number, { at: number; rows: Row[] }>();
@@ -40,6 +41,7 @@ export class Webhooks {
     private readonly keys: MasterKey[],
     private readonly hooks: Hooks,
     private readonly applications: Applications,
+    private readonly destinations: Pick<Destinations, 'check'>,
   ) {}
 
   /** Queues `event` for every webhook of the application that asked for it (inside `db`'s transaction). */
@@ -107,6 +109,8 @@ export class Webhooks {
     if (!name || name.length > 64 || /[\u0000-\u001f\u007f]/.test(name)) return bad('name is required (at most 64 printable characters)');
     if (!isHttpUrl(url)) return bad('url must be an http or https URL');
     if (events.length === 0 || events.some((e) => !EVENTS.has(e))) return bad(`events must be one or more of ${WEBHOOK_EVENTS.join(', ')}`);
+    const refused = await this.destinations.check(url);
+    if (refused) return bad(`url cannot be called: ${refused}`);
     const count = await this.db.selectFrom('webhooks').select((eb) => eb.fn.countAll<number>().as('n')).where('app_id', '=', app.id).executeTakeFirstOrThrow();
     if (Number(count.n) >= MAX_WEBHOOKS) return bad(`an application may have at most ${MAX_WEBHOOKS} webhooks`);
     const id = `WH_${randomUUID()}`;
@@ -124,6 +128,11 @@ export class Webhooks {
   async list(app: Application): Promise<Outcome> {
     const rows = await this.rows(app.id);
     return { ok: true, body: { webhooks: rows.map((r) => this.render(app, r)), message: 'Webhooks list', success: true } };
+  }
+
+  /** The webhooks as an operator sees them: no signing keys. */
+  async summaries(appId: number) {
+    return (await this.rows(appId)).map((r) => ({ id: r.id, name: r.name, url: r.url, events: JSON.parse(r.events) as string[], created_at: new Date(Number(r.created_at)).toISOString() }));
   }
 
   async remove(app: Application, id: string | undefined): Promise<Outcome> {

@@ -1,0 +1,387 @@
+// The admin API's applications: what the CLI's `apps` and `keys` commands do, over HTTP, plus
+// the views an operator (and the admin console built on this) needs: users, traffic per day and
+// callback/webhook deliveries. Behind the admin token (routes.ts).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { fail, invalidParameter, type Failure } from '../core/errors.ts';
+import { maskE164 } from '../core/phone.ts';
+import type { Params } from '../core/params.ts';
+import { sendFailure } from '../wire/envelope.ts';
+import { SETTING_BOUNDS, type Application, type Settings } from '../features/applications/service.ts';
+import { parseAuthyId } from '../features/users/service.ts';
+import type { Services } from '../app.ts';
+import * as q from './queries.ts';
+import type { MasterKey } from '../core/crypto.ts';
+import type { Dialect } from '../store/db.ts';
+import { importUsers, largestAuthyId, type ImportOutcome } from '../features/users/import.ts';
+import { WEBHOOK_EVENTS } from '../features/webhooks/service.ts';
+import { CHANNELS, readAppProviders, writeAppProviders } from '../delivery/routing.ts';
+import { ProviderConfigError, redactProviderUrl, splitProviderList } from '../delivery/providers/index.ts';
+
+type AdminServices = Pick<Services, 'applications' | 'destinations' | 'hooks' | 'outbox' | 'guard' | 'webhooks' | 'routing'> & { db: Parameters<typeof q.usersPage>[0]; keys: MasterKey[]; dialect: Dialect };
+
+const DAY = 86_400_000;
+const MAX_DAYS = 90;
+/** Every list's `limit`: 1–500, 50 when absent. */
+const BAD_LIMIT = invalidParameter('limit', 'must be a whole number from 1 to 500');
+/** An import sent over HTTP: the size of the body, and the failed lines told in the answer. */
+const IMPORT_LIMIT = 64 * 1024 * 1024;
+const MAX_FAILURES_SHOWN = 1000;
+
+/** An application as the admin API shows it (never its API key: that is shown once, when made). */
+function view(app: Application) {
+  return {
+    id: app.id,
+    name: app.name,
+    created_at: new Date(app.createdAt).toISOString(),
+    sms_enabled: app.smsEnabled,
+    calls_enabled: app.callsEnabled,
+    onetouch_enabled: app.onetouchEnabled,
+    settings: app.settings,
+    allowed_countries: app.allowedCountries ?? [],
+    onetouch_callback: app.onetouchCallback ?? null,
+  };
+}
+
+const send = (reply: FastifyReply, body: Record<string, unknown>) =>
+  reply.type('application/json; charset=utf-8').send(JSON.stringify({ ...body, success: true }));
+const refuse = (reply: FastifyReply, f: Failure) => sendFailure(reply, 'json', f);
+const notFound = (reply: FastifyReply) => refuse(reply, fail('ADMIN_APP_NOT_FOUND'));
+
+type AppRequest = FastifyRequest<{ Params: { id: string; user_id?: string; webhook_id?: string }; Querystring: Record<string, string> }>;
+
+/** The answer to a change: the application as it now is, the service's reason as a 400 on `field`, or 404. */
+const changed = (reply: FastifyReply, result: Application | string | undefined, field: string, message: string) =>
+  typeof result === 'string' ? refuse(reply, invalidParameter(field, result)) : result ? send(reply, { application: view(result), message }) : notFound(reply);
+
+/** `:id` (an application's or a user's) as a row id, or undefined: ids are 32-bit integers, as Authy ids are. */
+const idOf = (raw: string) => parseAuthyId(raw);
+
+/** A whole number query parameter within bounds, the fallback when absent, NaN when bad. */
+function intParam(value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = typeof value === 'string' && /^\d{1,10}$/.test(value) ? Number(value) : NaN;
+  return n >= min && n <= max ? n : NaN;
+}
+
+export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServices): void {
+  const body = (raw: unknown) => (raw && typeof raw === 'object' ? (raw as Params) : ({} as Params));
+  const find = async (raw: string) => {
+    const id = idOf(raw);
+    return id === undefined ? undefined : s.applications.find(id);
+  };
+  /** A handler for `/admin/applications/:id/…`: 404 unless the application exists. */
+  const forApp =
+    (handle: (app: Application, req: AppRequest, reply: FastifyReply) => Promise<FastifyReply>) =>
+    async (req: AppRequest, reply: FastifyReply) => {
+      const app = await find(req.params.id);
+      return app ? handle(app, req, reply) : notFound(reply);
+    };
+  /** A list's handler: `limit` (1–500, 50 when absent) read, or refused. */
+  const forList = (handle: (app: Application, limit: number, req: AppRequest, reply: FastifyReply) => Promise<FastifyReply>) =>
+    forApp(async (app, req, reply) => {
+      const limit = intParam(req.query.limit, 50, 1, 500);
+      return Number.isNaN(limit) ? refuse(reply, BAD_LIMIT) : handle(app, limit, req, reply);
+    });
+
+  admin.get('/admin/applications', { schema: { summary: 'Every application', tags: ['admin'] } }, async (_req, reply) =>
+    send(reply, { applications: (await s.applications.list()).map(view), message: 'Applications.' }),
+  );
+
+  admin.post('/admin/applications', { schema: { summary: 'Create an application; its API key is in the answer, and only there', tags: ['admin'] } }, async (req, reply) => {
+    const name = body(req.body).name;
+    if (typeof name !== 'string' || !name.trim() || name.trim().length > 64 || /[\u0000-\u001f\u007f]/.test(name)) {
+      return refuse(reply, invalidParameter('name', 'is required (at most 64 printable characters)'));
+    }
+    const { id, apiKey } = await s.applications.create(name.trim());
+    return send(reply.code(201), { application: view((await s.applications.find(id))!), api_key: apiKey, message: 'Application created.' });
+  });
+
+  admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/admin/applications/:id', { schema: { summary: 'One application, with its settings', tags: ['admin'] } }, async (req, reply) => {
+    const app = await find(req.params.id);
+    return app ? send(reply, { application: view(app), message: 'Application.' }) : notFound(reply);
+  });
+
+  admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/settings',
+    { schema: { summary: 'Change settings (the names `settings` shows; numbers or booleans)', tags: ['admin'] } },
+    forApp(async (app, req, reply) => {
+      const patch: Partial<Record<keyof Settings, number | boolean>> = {};
+      for (const [name, value] of Object.entries(body(req.body))) {
+        if (!Object.hasOwn(SETTING_BOUNDS, name)) return refuse(reply, invalidParameter(name, `is not a setting (${Object.keys(SETTING_BOUNDS).join(', ')})`));
+        const v = value === 'true' ? true : value === 'false' ? false : typeof value === 'string' && /^\d{1,10}$/.test(value) ? Number(value) : value;
+        if (typeof v !== 'number' && typeof v !== 'boolean') return refuse(reply, invalidParameter(name, 'must be a number or a boolean'));
+        patch[name as keyof Settings] = v;
+      }
+      const result = await s.applications.updateSettings(app.id, patch);
+      return changed(reply, result, 'settings', 'Settings changed.');
+    }),
+  );
+
+  admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/api_key',
+    { schema: { summary: 'Replace the API key (the old one stops working at once)', tags: ['admin'] } },
+    async (req, reply) => {
+      const id = idOf(req.params.id);
+      const apiKey = id === undefined ? undefined : await s.applications.rotateKey(id);
+      return apiKey ? send(reply, { api_key: apiKey, message: 'API key replaced.' }) : notFound(reply);
+    },
+  );
+
+  admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/callback',
+    { schema: { summary: 'Set (`url`, `method`) or remove (`url` null or empty) the OneTouch callback', tags: ['admin'] } },
+    forApp(async (app, req, reply) => {
+      const { url, method = 'POST' } = body(req.body);
+      if (url !== undefined && url !== null && typeof url !== 'string') return refuse(reply, invalidParameter('url', 'must be a URL, or null to remove the callback'));
+      if (method !== 'POST' && method !== 'GET') return refuse(reply, invalidParameter('method', 'must be POST or GET'));
+      const result = await s.applications.setCallback(app.id, url ? url.trim() : null, method, s.destinations);
+      return changed(reply, result, 'url', 'Callback changed.');
+    }),
+  );
+
+  admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/countries',
+    { schema: { summary: 'The countries messages may go to (`countries`: ISO codes like ["PT","BR"]; empty or null: everywhere)', tags: ['admin'] } },
+    forApp(async (app, req, reply) => {
+      const { countries } = body(req.body);
+      const list = countries === undefined || countries === null ? [] : typeof countries === 'string' ? countries.split(',') : countries;
+      if (!Array.isArray(list) || list.some((c) => typeof c !== 'string')) return refuse(reply, invalidParameter('countries', 'must be a list of ISO 3166 codes'));
+      const result = await s.applications.setAllowedCountries(app.id, list as string[]);
+      return changed(reply, result, 'countries', 'Countries changed.');
+    }),
+  );
+
+  admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/users',
+    { schema: { summary: 'Users, newest first: `limit` (1–500, default 50) below `before_id`; phones masked', tags: ['admin'] } },
+    forApp(async (app, req, reply) => {
+      const limit = intParam(req.query.limit, 50, 1, 500);
+      const before = intParam(req.query.before_id, 0, 1, 2 ** 31 - 1);
+      if (Number.isNaN(limit)) return refuse(reply, BAD_LIMIT);
+      if (Number.isNaN(before)) return refuse(reply, invalidParameter('before_id', 'must be a user id'));
+      const rows = await q.usersPage(s.db, app.id, limit, before || undefined);
+      const now = Date.now();
+      const users = rows.map((u) => ({
+        id: u.id,
+        email: u.email,
+        cellphone: maskE164(u.phone_e164),
+        country_code: u.country_code,
+        created_at: new Date(Number(u.created_at)).toISOString(),
+        devices: Number(u.devices ?? 0),
+        locked_until: u.verify_locked_until && Number(u.verify_locked_until) > now ? new Date(Number(u.verify_locked_until)).toISOString() : null,
+      }));
+      return send(reply, { users, total: await q.countUsers(s.db, app.id), next_before_id: rows.length === limit ? rows[rows.length - 1].id : null, message: 'Users.' });
+    }),
+  );
+
+  admin.post<{ Params: { id: string; user_id?: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/users/:user_id/unlock',
+    { schema: { summary: 'End a user\'s verification lockout (too many wrong tokens) at once', tags: ['admin'] } },
+    forApp(async (app, req, reply) => {
+      const userId = idOf(req.params.user_id ?? '');
+      if (userId === undefined || (await q.unlockUser(s.db, app.id, userId)) === 0) return refuse(reply, fail('USER_NOT_FOUND'));
+      req.log.warn({ event: 'verify_unlocked', app_id: app.id, authy_id: userId }, 'verification lockout ended by an operator');
+      return send(reply, { message: 'User unlocked.' });
+    }),
+  );
+
+  admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/traffic',
+    { schema: { summary: 'Messages by channel and status, and approval requests by status, per UTC day (`days`: 1–90, default 14)', tags: ['admin'] } },
+    forApp(async (app, req, reply) => {
+      const days = intParam(req.query.days, 14, 1, MAX_DAYS);
+      if (Number.isNaN(days)) return refuse(reply, invalidParameter('days', `must be a whole number from 1 to ${MAX_DAYS}`));
+      const today = Math.floor(Date.now() / DAY);
+      const first = today - days + 1;
+      const [messages, approvals] = await Promise.all([q.messagesByDay(s.db, app.id, first * DAY), q.approvalsByDay(s.db, app.id, first * DAY)]);
+      // Every day appears, with zeros, so a chart needs no gap filling.
+      const series = Array.from({ length: days }, (_, i) => ({
+        date: new Date((first + i) * DAY).toISOString().slice(0, 10),
+        messages: {} as Record<string, Record<string, number>>,
+        approvals: {} as Record<string, number>,
+      }));
+      for (const m of messages) {
+        const day = series[Number(m.day) - first];
+        if (!day) continue;
+        (day.messages[m.channel] ??= {})[m.status] = Number(m.n);
+      }
+      for (const a of approvals) {
+        const day = series[Number(a.day) - first];
+        if (day) day.approvals[a.status] = Number(a.n);
+      }
+      return send(reply, { days: series, message: 'Traffic per day.' });
+    }),
+  );
+
+  admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/messages',
+    { schema: { summary: 'The delivery log: messages newest first, phones masked, no texts (`limit` 1–500, default 50)', tags: ['admin'] } },
+    forList(async (app, limit, req, reply) => {
+      const messages = (await s.outbox.recent({ appId: app.id, limit })).map((m) => ({
+        id: m.id,
+        channel: m.channel,
+        to: m.channel === 'email' ? m.destination : maskE164(m.destination),
+        locale: m.locale,
+        status: m.status,
+        provider: m.provider,
+        provider_attempts: m.attempts,
+        result: m.provider_result,
+        created_at: m.created_at,
+      }));
+      return send(reply, { messages, message: 'Messages.' });
+    }),
+  );
+
+  admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/verifications',
+    { schema: { summary: 'Phone verifications newest first, phones masked, never their codes (`limit` 1–500, default 50)', tags: ['admin'] } },
+    forList(async (app, limit, req, reply) => {
+      const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
+      const now = Date.now();
+      const verifications = (await q.recentVerifications(s.db, app.id, limit)).map((v) => ({
+        uuid: v.uuid,
+        phone: maskE164(v.phone_e164),
+        via: v.via,
+        // A pending one past its expiry can no longer be checked.
+        status: v.status === 'pending' && Number(v.expires_at) <= now ? 'expired' : v.status,
+        checks: v.checks,
+        created_at: iso(v.created_at),
+        expires_at: iso(v.expires_at),
+        verified_at: iso(v.verified_at),
+      }));
+      return send(reply, { verifications, message: 'Phone verifications.' });
+    }),
+  );
+
+  admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/quarantines',
+    { schema: { summary: 'Number prefixes (`+1415555`) and countries (`cc:+1`) the SMS-pumping defence has closed, and until when', tags: ['admin'] } },
+    forApp(async (app, _req, reply) => {
+      const rows = await s.guard.quarantines(app.id);
+      const quarantines = rows.map((r) => ({ prefix: r.prefix, rule: r.rule, until: new Date(Number(r.until)).toISOString(), since: new Date(Number(r.created_at)).toISOString() }));
+      return send(reply, { quarantines, message: 'Quarantines.' });
+    }),
+  );
+
+  admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/quarantines/lift',
+    { schema: { summary: 'Reopen a quarantined prefix or country at once (`prefix`, as listed)', tags: ['admin'] } },
+    forApp(async (app, req, reply) => {
+      const { prefix } = body(req.body);
+      if (typeof prefix !== 'string' || !/^(cc:)?\+\d{1,15}$/.test(prefix)) return refuse(reply, invalidParameter('prefix', 'must be a prefix or country as listed (+1415555, cc:+1)'));
+      if (!(await s.guard.lift(app.id, prefix))) return refuse(reply, fail('ADMIN_QUARANTINE_NOT_FOUND'));
+      return send(reply, { message: 'Quarantine lifted.' });
+    }),
+  );
+
+  admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/deliveries',
+    { schema: { summary: 'Callback and webhook deliveries, newest first, with every attempt (`limit` 1–500, default 50)', tags: ['admin'] } },
+    forList(async (app, limit, req, reply) => {
+      const rows = await s.hooks.list(app.id, limit);
+      const at = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
+      const deliveries = rows.map((d) => ({
+        id: d.id,
+        kind: d.kind,
+        event: d.event,
+        url: d.url,
+        method: d.method,
+        status: d.status,
+        attempts: d.tries.map((a) => ({ started_at: at(a.started_at), finished_at: at(a.finished_at), http_status: a.http_status, error: a.error })),
+        created_at: at(d.created_at),
+      }));
+      return send(reply, { deliveries, message: 'Deliveries.' });
+    }),
+  );
+
+  // Import (what `users import` does), for files a browser can send in one request.
+  admin.addContentTypeParser('application/x-ndjson', { parseAs: 'string', bodyLimit: IMPORT_LIMIT }, (_req, text, done) => done(null, text));
+  admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/users/import',
+    {
+      bodyLimit: IMPORT_LIMIT,
+      schema: { summary: 'Import users as `users import` does: one JSON object per line (`application/x-ndjson`, up to 64 MiB); `dry_run=true` writes nothing', tags: ['admin'] },
+    },
+    forApp(async (app, req, reply) => {
+      if (typeof req.body !== 'string') return refuse(reply, invalidParameter('body', 'send the users as application/x-ndjson, one JSON object per line'));
+      const lines = req.body.split(/\r?\n/);
+      const dryRun = req.query.dry_run === 'true';
+      const failed: ImportOutcome[] = [];
+      const summary = await importUsers({ db: s.db, dialect: s.dialect, key: s.keys[0] }, app, lines, {
+        dryRun,
+        reserveUpTo: largestAuthyId(lines),
+        onOutcome: (o) => void (o.status === 'failed' && failed.length < MAX_FAILURES_SHOWN && failed.push(o)),
+      });
+      req.log.info({ event: 'users_imported', app_id: app.id, ...summary, dry_run: dryRun }, 'users imported');
+      return send(reply, { summary, failed: failed.sort((a, b) => a.line - b.line), dry_run: dryRun, message: dryRun ? 'Dry run: nothing was written.' : 'Users imported.' });
+    }),
+  );
+
+  // Webhooks (what the customer's webhooks API does with dashboard keys), shown without their
+  // signing keys: a new one's key is in the answer that makes it, and only there.
+  admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/webhooks',
+    { schema: { summary: 'Webhooks of the application (without signing keys)', tags: ['admin'] } },
+    forApp(async (app, _req, reply) => send(reply, { webhooks: await s.webhooks.summaries(app.id), events: WEBHOOK_EVENTS, message: 'Webhooks.' })),
+  );
+
+  admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/webhooks',
+    { schema: { summary: 'Create a webhook (`name`, `url`, `events`); its signing key is shown only in this answer', tags: ['admin'] } },
+    forApp(async (app, req, reply) => {
+      const r = await s.webhooks.create(app, body(req.body));
+      return r.ok ? send(reply.code(201), r.body as Record<string, unknown>) : refuse(reply, r);
+    }),
+  );
+
+  admin.delete<{ Params: { id: string; webhook_id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/webhooks/:webhook_id',
+    { schema: { summary: 'Delete a webhook', tags: ['admin'] } },
+    forApp(async (app, req, reply) => {
+      const r = await s.webhooks.remove(app, req.params.webhook_id);
+      return r.ok ? send(reply, r.body as Record<string, unknown>) : refuse(reply, r);
+    }),
+  );
+
+  /** An application's own provider lists, credentials hidden; null where the service's are used. */
+  const providerView = async (appId: number) => {
+    const lists = await readAppProviders(s.db, s.keys, appId);
+    return Object.fromEntries(CHANNELS.map((c) => [c, lists[c] ? splitProviderList(lists[c]!).map(redactProviderUrl) : null]));
+  };
+
+  admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/providers',
+    { schema: { summary: "The application's own delivery providers per channel (credentials hidden)", tags: ['admin'] } },
+    forApp(async (app, _req, reply) => send(reply, { providers: await providerView(app.id), message: 'Providers.' })),
+  );
+
+  admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/providers',
+    { schema: { summary: 'Set `sms`, `voice`, `email` provider lists (comma-separated URLs; empty: the service\'s)', tags: ['admin'] } },
+    forApp(async (app, req, reply) => {
+      const lists = body(req.body);
+      for (const channel of CHANNELS) {
+        const list = lists[channel];
+        if (list === undefined) continue;
+        if (typeof list !== 'string') return refuse(reply, invalidParameter(channel, 'must be a comma-separated list of provider URLs'));
+        try {
+          await writeAppProviders(s.db, s.keys, app.id, channel, list, req.log);
+        } catch (e) {
+          if (e instanceof ProviderConfigError) return refuse(reply, invalidParameter(channel, e.message));
+          throw e;
+        }
+      }
+      s.routing.forget(app.id);
+      return send(reply, { providers: await providerView(app.id), message: 'Providers saved.' });
+    }),
+  );
+
+  admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/dashboard_keys',
+    { schema: { summary: 'New access key and API signing key for the webhooks API, shown only in this answer', tags: ['admin'] } },
+    forApp(async (app, _req, reply) => {
+      const keys = await s.applications.rotateDashboardKeys(app.id);
+      return keys ? send(reply, { access_key: keys.accessKey, signing_key: keys.signingKey, message: 'Dashboard keys replaced.' }) : notFound(reply);
+    }),
+  );
+}

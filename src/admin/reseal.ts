@@ -1,0 +1,120 @@
+// Master-key rotation (`openfactor keys reseal`): every secret sealed at rest with a previous key
+// is opened and sealed again with the current one, while the service runs. Each sealed value is
+// bound to its row (additional data), so each column knows how to name its rows.
+import { sql, type Kysely } from 'kysely';
+import { seal, unseal, type MasterKey } from '../core/crypto.ts';
+import type { DB } from '../store/schema.ts';
+import { fallbackContext, textContext } from '../delivery/outbox.ts';
+import { listContext } from '../delivery/routing.ts';
+import { dashboardKeyContext, keyContext } from '../features/applications/service.ts';
+import { VAPID_CONTEXT } from '../features/devices/push.ts';
+import { publicKeyContext, pushContext } from '../features/devices/service.ts';
+import { codeContext } from '../features/phones/service.ts';
+import { qrSecretContext } from '../features/tokens/service.ts';
+import { totpSeedContext } from '../features/users/service.ts';
+import { signingKeyContext } from '../features/webhooks/service.ts';
+
+type Row = Record<string, any>;
+
+interface SealedColumn {
+  table: keyof DB;
+  column: string;
+  /** The columns that name a row: the first orders the walk (unique), all go in the update's where. */
+  key: string[];
+  /** Other columns the context needs. */
+  also?: string[];
+  /** Only these rows hold a sealed value (a table of mixed values). */
+  only?: Record<string, string>;
+  context(r: Row): string;
+}
+
+/** Every sealed column there is. A new one belongs here, or rotation leaves it behind. */
+export const SEALED_COLUMNS: SealedColumn[] = [
+  { table: 'applications', column: 'api_key_sealed', key: ['id'], context: (r) => keyContext(r.id) },
+  { table: 'applications', column: 'dashboard_signing_key_sealed', key: ['id'], context: (r) => dashboardKeyContext(r.id) },
+  { table: 'users', column: 'totp_seed_sealed', key: ['id'], context: (r) => totpSeedContext(r.id) },
+  { table: 'authenticators', column: 'secret_sealed', key: ['user_id'], context: (r) => qrSecretContext(r.user_id) },
+  { table: 'device_keys', column: 'public_key_sealed', key: ['id'], context: (r) => publicKeyContext(r.id) },
+  { table: 'device_keys', column: 'push_subscription_sealed', key: ['id'], context: (r) => pushContext(r.id) },
+  { table: 'webhooks', column: 'signing_key_sealed', key: ['id'], context: (r) => signingKeyContext(r.id) },
+  { table: 'outbox', column: 'text_sealed', key: ['id'], also: ['sid'], context: (r) => textContext(r.sid) },
+  { table: 'outbox', column: 'fallback_text_sealed', key: ['id'], also: ['sid'], context: (r) => fallbackContext(r.sid) },
+  { table: 'app_providers', column: 'urls_sealed', key: ['app_id', 'channel'], context: (r) => listContext(r.app_id, r.channel) },
+  { table: 'phone_verifications', column: 'code_sealed', key: ['id'], also: ['uuid'], context: (r) => codeContext(r.uuid) },
+  { table: 'meta', column: 'value', key: ['key'], only: { key: 'vapid_private_key' }, context: () => VAPID_CONTEXT },
+];
+
+export interface ResealReport {
+  table: string;
+  column: string;
+  resealed: number;
+  /** Values no key given can open (sealed with a key that is gone, or damaged). */
+  failed: number;
+}
+
+const BATCH = 500;
+
+/** Seals every value not sealed with `keys[0]` again with it; `keys` must open them. */
+export async function resealAll(db: Kysely<DB>, keys: MasterKey[], onColumn?: (r: ResealReport) => void): Promise<ResealReport[]> {
+  const reports: ResealReport[] = [];
+  for (const c of SEALED_COLUMNS) {
+    const report = await resealColumn(db as Kysely<any>, keys, c);
+    reports.push(report);
+    onColumn?.(report);
+  }
+  return reports;
+}
+
+async function resealColumn(db: Kysely<any>, keys: MasterKey[], c: SealedColumn): Promise<ResealReport> {
+  const report: ResealReport = { table: c.table, column: c.column, resealed: 0, failed: 0 };
+  const current = `v1.${keys[0].id}.`;
+  const [order] = c.key;
+  // Composite keys (app_providers) walk by their first column, which may repeat: a few rows only.
+  const composite = c.key.length > 1;
+  for (let after: unknown = undefined; ; ) {
+    let q = db
+      .selectFrom(c.table)
+      .select([...c.key, ...(c.also ?? []), c.column])
+      .where(c.column, 'is not', null)
+      .where(c.column, 'not like', `${current}%`)
+      .orderBy(order);
+    for (const [k, v] of Object.entries(c.only ?? {})) q = q.where(k, '=', v);
+    if (after !== undefined) q = q.where(order, '>', after);
+    const rows: Row[] = composite ? await q.execute() : await q.limit(BATCH).execute();
+    if (rows.length === 0) break;
+    await db.transaction().execute(async (trx) => {
+      for (const r of rows) {
+        let plain: Buffer;
+        try {
+          plain = unseal(keys, r[c.column], c.context(r));
+        } catch {
+          report.failed++;
+          continue;
+        }
+        // Only if unchanged since read: a value written meanwhile is already sealed with keys[0].
+        let u = trx.updateTable(c.table).set({ [c.column]: seal(keys[0], plain, c.context(r)) }).where(c.column, '=', r[c.column]);
+        for (const k of c.key) u = u.where(k, '=', r[k]);
+        const done = await u.executeTakeFirst();
+        if (Number(done.numUpdatedRows) > 0) report.resealed++;
+      }
+    });
+    if (composite || rows.length < BATCH) break;
+    after = rows[rows.length - 1][order];
+  }
+  return report;
+}
+
+/** How many values each key id seals, over every sealed column (`v1.<8 hex>.…`). */
+export async function sealedByKey(db: Kysely<DB>): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const c of SEALED_COLUMNS) {
+    let q = (db as Kysely<any>)
+      .selectFrom(c.table)
+      .select([sql<string>`substr(${sql.ref(c.column)}, 4, 8)`.as('kid'), (eb) => eb.fn.countAll<number>().as('n')])
+      .where(c.column, 'is not', null)
+      .groupBy('kid');
+    for (const [k, v] of Object.entries(c.only ?? {})) q = q.where(k, '=', v);
+    for (const r of (await q.execute()) as { kid: string; n: number }[]) counts[r.kid] = (counts[r.kid] ?? 0) + Number(r.n);
+  }
+  return counts;
+}

@@ -1,0 +1,234 @@
+// The admin console in a real browser (headless Chromium), served by OpenFactor at /console/ as
+// `npm run build` made it: an operator signs in with the admin token, creates an application and
+// uses its key, reads traffic and users, changes a setting, replaces a key. What the console does
+// is checked on the server (the key works, the setting holds), not only on the page.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { launchBrowser, noBrowser } from '../support/browser.ts';
+import { PHONES, startApp, type TestApp } from '../support/harness.ts';
+import { appToken, createUser, delivered } from '../support/tokens.ts';
+import { clearOfWindowTurn, until } from '../support/wait.ts';
+
+const skip = noBrowser;
+const BUILT = fileURLToPath(new URL('../../dist/console/index.html', import.meta.url));
+
+let t: TestApp;
+let base: string;
+let browser: Browser;
+let page: Page;
+const dialogs: string[] = [];
+before(async () => {
+  if (skip) return;
+  assert.ok(existsSync(BUILT), 'the console is built (npm install runs `npm run build`)');
+  t = await startApp();
+  base = await t.listen();
+  browser = await launchBrowser();
+  page = await browser.newPage();
+  // Confirmations are accepted; any other dialog (an injected alert) is recorded.
+  page.on('dialog', (d) => {
+    dialogs.push(`${d.type()}: ${d.message()}`);
+    void (d.type() === 'confirm' ? d.accept() : d.dismiss());
+  });
+});
+after(async () => {
+  if (skip) return;
+  await browser.close();
+  await t.close();
+});
+
+const details = (key: string) => fetch(`${base}/protected/json/app/details`, { headers: { 'x-authy-api-key': key } });
+
+async function signIn(token: string) {
+  await page.goto(`${base}/console/`);
+  await page.evaluate(() => sessionStorage.clear());
+  await page.reload();
+  await page.fill('input[name=token]', token);
+  await page.click('button[type=submit]');
+}
+
+test('sign in: a wrong token is refused, the admin token lists the applications', { skip }, async () => {
+  await signIn('not-the-token');
+  await page.waitForSelector('text=That token was refused.');
+  await signIn(t.config.adminToken);
+  await page.waitForSelector('a:text("Test Bank")');
+  const csp = (await page.request.get(`${base}/console/`)).headers()['content-security-policy'];
+  assert.match(csp, /default-src 'self'/);
+});
+
+test('create an application: the key shown once works on the Authy API; names are shown as text', { skip }, async () => {
+  await signIn(t.config.adminToken);
+  await page.fill('input[name=name]', 'Corner Shop');
+  await page.click('button:text-is("Create")');
+  const key = (await page.textContent('[data-testid=new-api-key]'))!.trim();
+  const r = await details(key);
+  assert.equal(r.status, 200);
+  assert.equal(((await r.json()) as { app: { name: string } }).app.name, 'Corner Shop');
+  await page.waitForSelector('a:text("Corner Shop")');
+
+  // A hostile name stays text.
+  const hostile = '<img src=x onerror=alert(1)>';
+  await t.of.services.applications.create(hostile);
+  await page.reload();
+  await page.waitForSelector(`a:text("${hostile}")`);
+  assert.equal(await page.locator('main img').count(), 0);
+  assert.deepEqual(dialogs, []);
+});
+
+test('an application: traffic and users as sent, a setting changed and refused, the key replaced', { skip }, async () => {
+  const alice = await createUser(t, 'alice@example.com', PHONES.us[0]);
+  for (let i = 0; i < 2; i++) await fetch(`${base}/protected/json/sms/${alice}?force=true`, { headers: { 'x-authy-api-key': t.apiKey } });
+  await delivered(t, '+14155550142');
+  await until('both sent', async () => (await t.store.db.selectFrom('outbox').select('status').execute()).filter((r) => r.status === 'sent').length === 2);
+
+  await signIn(t.config.adminToken);
+  await page.click('a:text("Test Bank")');
+  await page.waitForSelector('h1:text("Test Bank")');
+  assert.equal(await page.textContent('[data-testid=traffic-summary]'), '2 messages (0 blocked by the pumping defence), 0 approval requests.');
+  assert.equal(await page.getAttribute('svg.chart rect.sms', 'data-count'), '2');
+  const userRow = await page.textContent(`tr:has(td:text-is("${alice}"))`);
+  assert.match(userRow!, /alice@example\.com/);
+  assert.match(userRow!, /\+1-XXX-XXX-XX42/);
+  const messages = await page.locator('[data-testid=messages] tbody tr').allTextContents();
+  assert.equal(messages.length, 2);
+  for (const row of messages) assert.match(row, /sms\+1-XXX-XXX-XX42sentconsole1/);
+  assert.ok(!(await page.textContent('main'))!.includes('5550142'), 'no full phone number on the page');
+
+  await page.fill('input[name=tokenLength]', '8');
+  await page.click('text=Save settings');
+  await page.waitForSelector('text=Saved.');
+  assert.equal((await t.of.services.applications.find(t.appId))!.settings.tokenLength, 8);
+  await page.fill('input[name=tokenLength]', '9');
+  await page.click('text=Save settings');
+  await page.waitForSelector('text=/tokenLength must be an integer from 6 to 8/');
+  assert.equal((await t.of.services.applications.find(t.appId))!.settings.tokenLength, 8, 'the refused value was not saved');
+
+  await page.fill('input[name=countries]', 'pt, us');
+  await page.click('text=Save countries');
+  await page.waitForSelector('text=Only PT, US.');
+  assert.deepEqual((await t.of.services.applications.find(t.appId))!.allowedCountries, ['PT', 'US']);
+  await page.fill('input[name=countries]', '');
+  await page.click('text=Save countries');
+  await page.waitForSelector('text=Everywhere.');
+  assert.equal((await t.of.services.applications.find(t.appId))!.allowedCountries, undefined);
+
+  await page.fill('input[name=callback_url]', 'http://10.0.0.7/authy');
+  await page.click('text=Save callback');
+  await page.waitForSelector('text=/10\\.0\\.0\\.7, a private address, not a public one/');
+
+  const oldKey = t.apiKey;
+  await page.click('text=Replace the API key');
+  const newKey = (await page.textContent('[data-testid=rotated-api-key]'))!.trim();
+  assert.ok(dialogs.some((d) => d.startsWith('confirm: Replace the API key of “Test Bank”')));
+  assert.equal((await details(newKey)).status, 200);
+  assert.equal((await details(oldKey)).status, 401);
+});
+
+test('a prefix closed by the pumping defence is listed and reopened with one click', { skip }, async () => {
+  const { id, apiKey } = await t.newApplication('Pumped Shop');
+  await t.of.services.applications.updateSettings(id, { prefixSendsPerWindow: 2 });
+  await clearOfWindowTurn(10_000); // the three sends in one window of the defence
+  for (let n = 1; n <= 3; n++) {
+    await fetch(`${base}/protected/json/phones/verification/start`, {
+      method: 'POST',
+      headers: { 'x-authy-api-key': apiKey, 'content-type': 'application/x-www-form-urlencoded' },
+      body: `via=sms&country_code=1&phone_number=212-555-${String(n).padStart(4, '0')}`,
+    });
+  }
+  assert.equal((await t.of.services.guard.quarantines(id)).length, 1);
+  await signIn(t.config.adminToken);
+  await page.click('a:text("Pumped Shop")');
+  const row = await page.textContent('[data-testid=quarantines] tbody tr');
+  assert.match(row!, /^\+1212555prefix_velocity/);
+  await page.click('button:text("Lift +1212555")');
+  await page.waitForSelector('[data-testid=quarantines] td:text("Nothing is closed.")');
+  assert.deepEqual(await t.of.services.guard.quarantines(id), []);
+});
+
+test('a user locked out by wrong tokens is shown locked and unlocked with one click', { skip }, async () => {
+  // Its own application: an earlier test replaced Test Bank's key.
+  const { apiKey } = await t.newApplication('Lock Shop');
+  const bob = await createUser({ ...t, apiKey } as TestApp, 'bob@example.com', PHONES.us[1]);
+  const verify = async (token: string) => (await fetch(`${base}/protected/json/verify/${token}/${bob}?force=true`, { headers: { 'x-authy-api-key': apiKey } })).status;
+  for (let i = 0; i < 10; i++) await verify(String(2000000 + i));
+  assert.equal(await verify(await appToken(t, bob)), 429);
+  await signIn(t.config.adminToken);
+  await page.click('a:text("Lock Shop")');
+  const row = page.locator(`[data-testid=users] tr:has(td:text-is("${bob}"))`);
+  assert.match((await row.textContent())!, /locked until/);
+  await page.click(`button:text("Unlock ${bob}")`);
+  await row.locator('text=unlocked').waitFor();
+  assert.equal(await verify(await appToken(t, bob)), 200);
+});
+
+test('webhooks made and deleted, providers set with credentials hidden, webhooks API keys replaced', { skip }, async () => {
+  const { id } = await t.newApplication('Hook Shop');
+  await signIn(t.config.adminToken);
+  await page.click('a:text("Hook Shop")');
+  await page.fill('input[name=webhook_name]', 'audit');
+  await page.fill('input[name=webhook_url]', 'http://127.0.0.1:9/events');
+  await page.selectOption('select[name=webhook_events]', ['user_added', 'user_removed']);
+  await page.click('button:text("Add webhook")');
+  await page.waitForSelector('text=Made audit.');
+  const key = (await page.textContent('section:has(h2:text("Webhooks")) .secret'))!;
+  const [hook] = await t.store.db.selectFrom('webhooks').selectAll().where('app_id', '=', id).execute();
+  assert.deepEqual(JSON.parse(hook.events), ['user_added', 'user_removed']);
+  const listed = (await t.of.services.webhooks.list((await t.of.services.applications.find(id))!)) as { ok: true; body: { webhooks: { signing_key: string }[] } };
+  assert.equal(listed.body.webhooks[0].signing_key, key, 'the key shown is the one that signs');
+  assert.match((await page.textContent('[data-testid=webhooks] tbody'))!, /audithttp:\/\/127\.0\.0\.1:9\/eventsuser_added, user_removed/);
+  await page.click('button:text("Delete audit")');
+  await page.waitForSelector('[data-testid=webhooks] td:text("No webhooks.")');
+  assert.equal((await t.store.db.selectFrom('webhooks').select('id').where('app_id', '=', id).execute()).length, 0);
+
+  await page.fill('input[name=providers_sms]', 'https://gateway.example/send?secret=0123456789abcdef0123');
+  await page.click('button:text("Save providers")');
+  await page.waitForSelector('text=Providers saved.');
+  const shown = (await page.textContent('[data-testid=providers]'))!;
+  assert.match(shown, /sms: https:\/\/gateway\.example\/send/);
+  assert.ok(!shown.includes('0123456789abcdef0123'), shown);
+  assert.match(shown, /voice: the service's providers/);
+  await page.fill('input[name=providers_voice]', 'twilio://AC1:token@api.twilio.com');
+  await page.click('button:text("Save providers")');
+  await page.waitForSelector('section:has(h2:text("Delivery providers")) .error');
+
+  await page.click('button:text("Replace the webhooks API keys")');
+  await page.waitForSelector('text=Keys replaced.');
+  const [access] = await page.locator('section:has(h2:text("Webhooks API keys")) .secret').allTextContents();
+  assert.ok(await t.of.services.applications.dashboardSigningKey(id, access), 'the access key shown is the application\'s');
+});
+
+test('phone verifications are listed with the phone masked', { skip }, async () => {
+  const { apiKey } = await t.newApplication('Verify Shop');
+  const started = await fetch(`${base}/protected/json/phones/verification/start`, {
+    method: 'POST',
+    headers: { 'x-authy-api-key': apiKey, 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'via=sms&country_code=1&phone_number=202-555-0193',
+  });
+  assert.equal(started.status, 200);
+  await signIn(t.config.adminToken);
+  await page.click('a:text("Verify Shop")');
+  const row = (await page.textContent('[data-testid=verifications] tbody tr'))!;
+  assert.match(row, /\+1-XXX-XXX-XX93smspending0/);
+  assert.ok(!(await page.content()).includes('2025550193'), 'no full number on the page');
+});
+
+test('users imported from a file: a dry run first (the default), failures by line, then for real', { skip }, async () => {
+  const { apiKey } = await t.newApplication('Import Shop');
+  const file = { name: 'users.jsonl', mimeType: 'application/x-ndjson', buffer: Buffer.from(`${JSON.stringify({ authy_id: 90000001, email: 'moved@example.com', e164: '+12025550194' })}\n{"email":"no phone@example.com"}\n`) };
+  const status = async () => (await fetch(`${base}/protected/json/users/90000001/status`, { headers: { 'x-authy-api-key': apiKey } })).status;
+  await signIn(t.config.adminToken);
+  await page.click('a:text("Import Shop")');
+  await page.setInputFiles('input[name=import_file]', file);
+  await page.click('button:text("Import")');
+  await page.waitForSelector('text=Dry run: nothing was written.');
+  assert.equal(await page.textContent('[data-testid=import-summary]'), '2 lines: 1 created, 0 already there, 1 failed.');
+  assert.match((await page.textContent('[data-testid=import-failures] tbody'))!, /^2/);
+  assert.equal(await status(), 404);
+  await page.uncheck('input[name=import_dry_run]');
+  await page.setInputFiles('input[name=import_file]', file);
+  await page.click('button:text("Import")');
+  await page.waitForSelector('text=Users imported.');
+  assert.equal(await status(), 200);
+});

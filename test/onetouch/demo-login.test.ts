@@ -1,0 +1,154 @@
+// The demo login (examples/demo-login) in a real browser, with the authenticator web app in a
+// second page as the user's device: a person opens an account on the demo site, which registers
+// them with OpenFactor through authy-client; signs in with a password; and passes the second
+// factor by approving on the authenticator, or, after a denial, with a code by SMS, by voice or
+// from the authenticator. The demo's backend calls OpenFactor over HTTP as any customer would.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { launchBrowser, noBrowser } from '../support/browser.ts';
+import type { FastifyInstance } from 'fastify';
+import { startApp, type TestApp } from '../support/harness.ts';
+import { codeIn, delivered, spokenCode } from '../support/tokens.ts';
+import { createDemo } from '../../examples/demo-login/server.ts';
+
+const skip = noBrowser;
+const BUILT = fileURLToPath(new URL('../../dist/authenticator/index.html', import.meta.url));
+
+const EMAIL = 'rui@example.com';
+const PASSWORD = 'correct horse battery';
+const PHONE = '415-555-0177';
+const E164 = '+14155550177';
+let t: TestApp;
+let base: string;
+let demo: FastifyInstance;
+let demoUrl: string;
+let browser: Browser;
+/** The demo site. */
+let site: Page;
+/** The authenticator web app: the user's device. */
+let device: Page;
+
+before(async () => {
+  if (skip) return;
+  assert.ok(existsSync(BUILT), 'the authenticator is built (npm install runs `npm run build`)');
+  t = await startApp();
+  base = await t.listen();
+  demo = await createDemo({ openfactorUrl: base, apiKey: t.apiKey });
+  demoUrl = await demo.listen({ port: 0, host: '127.0.0.1' });
+  browser = await launchBrowser();
+  site = await (await browser.newContext()).newPage();
+  device = await (await browser.newContext()).newPage();
+});
+after(async () => {
+  if (skip) return;
+  await browser.close();
+  await demo.close();
+  await t.close();
+});
+
+async function signIn(password = PASSWORD) {
+  await site.fill('form:has(input[autocomplete=current-password]) input[name=email]', EMAIL);
+  await site.fill('input[name=password][autocomplete=current-password]', password);
+  await site.click('button:text("Sign in")');
+}
+const signedIn = () => site.waitForSelector(`text=Welcome, ${EMAIL}`);
+async function signOut() {
+  await site.click('button:text("Sign out")');
+  await site.waitForSelector('button:text("Sign in")');
+}
+/** What the site's backend says of this browser's session. */
+const me = async () => (await site.request.get(`${demoUrl}/api/me`)).status();
+
+test('open an account, add the authenticator, sign in: the OneTouch request approved on it signs in', { skip }, async () => {
+  await site.goto(demoUrl);
+  await site.fill('form:has(input[autocomplete=new-password]) input[name=email]', EMAIL);
+  await site.fill('input[autocomplete=new-password]', PASSWORD);
+  await site.fill('input[name=phone]', PHONE);
+  await site.click('button:text("Open account")');
+  await site.waitForSelector('text=Account created: sign in.');
+
+  // The user's device: the authenticator web app, added by phone.
+  await device.goto(`${base}/authenticator/`);
+  await device.fill('input[name=phone_number]', PHONE);
+  await device.click('button:text("Send code")');
+  await device.fill('input[name=code]', codeIn((await delivered(t, E164)).text, 6));
+  await device.click('button:text("Add this browser")');
+  await device.waitForSelector('.account:has-text("Test Bank")');
+
+  await signIn('not the password');
+  await site.waitForSelector('text=That email and password do not match.');
+  await signIn();
+  await site.waitForSelector('text=We sent a sign-in request to your phone');
+  assert.equal(await me(), 401, 'the password alone does not sign in');
+
+  const request = device.locator('.request', { hasText: 'Sign in to Example Bank' });
+  await request.waitFor();
+  assert.match((await request.textContent())!, new RegExp(`Email\\s*${EMAIL}`));
+  await request.locator('button:text("Approve")').click();
+  await signedIn();
+  assert.equal(await me(), 200);
+});
+
+test('denied on the device: the modal says so, and a code by SMS signs in (a wrong one first is refused)', { skip }, async () => {
+  await signOut();
+  assert.equal(await me(), 401);
+  await signIn();
+  const request = device.locator('.request', { hasText: 'Sign in to Example Bank' });
+  await request.locator('button:text("Deny")').click();
+  await site.waitForSelector('text=The request was denied on your device.');
+  assert.equal(await me(), 401);
+
+  const before = (await delivered(t, E164)).id;
+  await site.click('button:text("Text me a code")');
+  await site.waitForSelector('text=We texted a code to your phone ending in 77.');
+  const code = codeIn((await delivered(t, E164, before)).text, 7);
+  await site.fill('input[name=token]', code === '0000000' ? '1111111' : '0000000');
+  await site.click('button:text("Verify")');
+  await site.waitForSelector('text=That code is not right.');
+  await site.fill('input[name=token]', code);
+  await site.click('button:text("Verify")');
+  await signedIn();
+  assert.equal(await me(), 200);
+});
+
+test('a code by voice call, and a code read off the authenticator, each sign in', { skip }, async () => {
+  await signOut();
+  await signIn();
+  const before = (await delivered(t, E164)).id;
+  await site.click('button:text("Call me")');
+  await site.waitForSelector('text=We are calling your phone ending in 77.');
+  await site.fill('input[name=token]', spokenCode((await delivered(t, E164, before)).text, 7));
+  await site.click('button:text("Verify")');
+  await signedIn();
+
+  await signOut();
+  await signIn();
+  await site.click('button:text("Use my authenticator app")');
+  const code = (await device.locator('.account:has-text("Test Bank") .code').textContent())!.trim();
+  await site.fill('input[name=token]', code);
+  await site.click('button:text("Verify")');
+  await signedIn();
+  assert.equal(await me(), 200);
+});
+
+test('five wrong passwords lock the account for a while, even against the right one', { skip }, async () => {
+  const signup = await site.request.post(`${demoUrl}/api/signup`, { data: { email: 'lock@example.com', password: PASSWORD, country_code: '1', phone: '415-555-0178' } });
+  assert.equal(signup.status(), 200, await signup.text());
+  await signOut().catch(() => {});
+  await site.goto(demoUrl);
+  for (let i = 0; i < 5; i++) {
+    const r = await site.request.post(`${demoUrl}/api/login`, { data: { email: 'lock@example.com', password: `wrong ${i}` } });
+    assert.equal(r.status(), 401);
+  }
+  await site.fill('form:has(input[autocomplete=current-password]) input[name=email]', 'lock@example.com');
+  await site.fill('input[name=password][autocomplete=current-password]', PASSWORD);
+  await site.click('button:text("Sign in")');
+  await site.waitForSelector('text=/Too many wrong passwords: try again in 1[45] minutes\\./');
+  assert.equal(await site.locator('#modal').isHidden(), true, 'no second factor was asked for');
+  // The other account is not locked.
+  const other = await site.request.post(`${demoUrl}/api/login`, { data: { email: EMAIL, password: PASSWORD } });
+  assert.equal(other.status(), 200);
+});

@@ -1,0 +1,145 @@
+// Master-key rotation without downtime: secrets sealed with key A keep working once B is the
+// current key and A a previous one; `keys reseal` seals every one of them again with B (the
+// server running); then A can go, and everything still works with B alone. Checked through the
+// APIs a customer and a device use, and by reading which key seals each stored value.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createTestDatabase, testEnv, type TestDatabase } from '../support/harness.ts';
+import { call } from '../support/http.ts';
+import { runCli } from '../support/process.ts';
+import { appToken, codeIn, delivered, verifyUrl } from '../support/tokens.ts';
+import { loadConfig } from '../../src/config.ts';
+import { masterKeyFrom } from '../../src/core/crypto.ts';
+import { migrate, openStore } from '../../src/store/db.ts';
+import { buildServer } from '../../src/app.ts';
+import { resealAll, sealedByKey, SEALED_COLUMNS } from '../../src/admin/reseal.ts';
+import { writeAppProviders } from '../../src/delivery/routing.ts';
+import { MemoryStorage, OpenFactorDevice } from '../../sdk/device/src/index.ts';
+import type { Kysely } from 'kysely';
+import type { TestApp } from '../support/harness.ts';
+
+const [A, B, C] = [0, 1, 2].map(() => randomBytes(32).toString('hex'));
+const idOf = (hex: string) => masterKeyFrom(Buffer.from(hex, 'hex')).id;
+
+/** OpenFactor on `db` with these keys, shaped like the harness's test app for its helpers. */
+async function boot(db: TestDatabase, current: string, previous: string[] = []) {
+  const env = { ...testEnv(db), OPENFACTOR_MASTER_KEY: current, OPENFACTOR_PREVIOUS_MASTER_KEYS: previous.join(',') };
+  const config = loadConfig(env);
+  const store = openStore(config.databaseUrl);
+  await migrate(store);
+  const of = await buildServer(config, store);
+  const t = { of, store, config, db } as unknown as TestApp;
+  const close = async () => {
+    running.delete(close);
+    await of.close();
+    await store.close();
+  };
+  running.add(close);
+  return { t, env, close };
+}
+/** Servers still open when an assertion fails: closed so that the test ends. */
+const running = new Set<() => Promise<void>>();
+
+test('sealed with A, opened with B current and A previous, sealed again with B, then A dropped', async () => {
+  const db = await createTestDatabase();
+  try {
+    // Key A: one of every kind of sealed secret.
+    const first = await boot(db, A);
+    const { t } = first;
+    const app = await t.of.services.applications.create('Bank');
+    const key = app.apiKey;
+    await t.of.services.applications.rotateDashboardKeys(app.id);
+    await t.of.services.applications.updateSettings(app.id, { smsFallbackToVoice: true }); // a fallback text is sealed too
+    const user = (await call(t.of.server, 'POST', '/protected/json/users/new', { key, form: 'user[email]=ana@example.com&user[cellphone]=415-555-0142&user[country_code]=1' })).json.user.id as number;
+    assert.equal((await call(t.of.server, 'GET', `/protected/json/sms/${user}?force=true`, { key })).status, 200);
+    await delivered(t, '+14155550142');
+    assert.equal((await call(t.of.server, 'POST', `/protected/json/users/${user}/secret`, { key })).status, 200);
+    assert.equal((await call(t.of.server, 'POST', '/protected/json/phones/verification/start', { key, form: 'via=sms&phone_number=415-555-0143&country_code=1' })).status, 200);
+    const webhook = await t.of.services.webhooks.create((await t.of.services.applications.find(app.id))!, { name: 'audit', url: 'http://127.0.0.1:9/hook', events: ['user_added'] });
+    assert.equal(webhook.ok, true);
+    await writeAppProviders(t.store.db, t.config.masterKeys, app.id, 'sms', 'console:', t.of.server.log);
+    const base = await t.of.server.listen({ port: 0, host: '127.0.0.1' });
+    const token = (await call(t.of.server, 'POST', '/protected/json/sdk/registrations', { key, form: `authy_id=${user}` })).json.registration_token;
+    const storage = new MemoryStorage();
+    await OpenFactorDevice.registerWithToken(base, token, { osType: 'android', storage });
+    // Every sealed column but the device's push subscription (a browser's) now holds a value.
+    const empty: string[] = [];
+    for (const c of SEALED_COLUMNS) {
+      const rows = await (t.store.db as Kysely<any>).selectFrom(c.table).select(c.column).where(c.column, 'is not', null).execute();
+      if (rows.length === 0) empty.push(`${c.table}.${c.column}`);
+    }
+    assert.deepEqual(empty, ['device_keys.push_subscription_sealed']);
+    // …and the list is whole: every `*_sealed` column of the schema is on it.
+    const inSchema = (await t.store.db.introspection.getTables()).flatMap((tb) => tb.columns.filter((c) => c.name.endsWith('_sealed')).map((c) => `${tb.name}.${c.name}`));
+    const listed = SEALED_COLUMNS.map((c) => `${c.table}.${c.column}`);
+    assert.deepEqual(inSchema.filter((c) => !listed.includes(c)), [], 'sealed columns rotation would leave behind');
+    const sealedWithA = await sealedByKey(t.store.db);
+    await first.close();
+    assert.deepEqual(Object.keys(sealedWithA), [idOf(A)]);
+
+    // Key B current, A previous: every secret sealed with A still opens.
+    const second = await boot(db, B, [A]);
+    const t2 = second.t;
+    assert.equal((await call(t2.of.server, 'GET', '/protected/json/app/details', { key })).status, 200, 'the API key (looked up by hash) and the app');
+    const v = await call(t2.of.server, 'GET', verifyUrl(await appToken(t2, user), user, '?force=true'), { key });
+    assert.equal(v.status, 200, `the TOTP seed: ${v.text}`);
+    // The device's key checks its signed call; the account it gets carries the seed.
+    const base2 = await t2.of.server.listen({ port: 0, host: '127.0.0.1' });
+    await storage.save({ ...(await storage.load())!, baseUrl: base2 });
+    const accounts = await (await OpenFactorDevice.restore(storage))!.refreshAccounts();
+    assert.deepEqual(accounts.map((a) => a.authy_id), [user]);
+    const code = codeIn((await delivered(t2, '+14155550143')).text, 4);
+    const checked = await call(t2.of.server, 'GET', '/protected/json/phones/verification/check', { key, form: `phone_number=415-555-0143&country_code=1&verification_code=${code}` });
+    assert.equal(checked.status, 200, `the phone verification's code: ${checked.text}`);
+
+    // Sealed again with B while this server runs.
+    // (The verified code is gone: its value was cleared, not sealed again.)
+    const before = await sealedByKey(t2.store.db);
+    const reports = await resealAll(t2.store.db, t2.config.masterKeys);
+    assert.equal(reports.reduce((n, r) => n + r.failed, 0), 0);
+    assert.equal(reports.reduce((n, r) => n + r.resealed, 0), before[idOf(A)]);
+    const after = await sealedByKey(t2.store.db);
+    assert.deepEqual(Object.keys(after), [idOf(B)], 'no value is sealed with A any more');
+    assert.equal(after[idOf(B)], before[idOf(A)] + (before[idOf(B)] ?? 0));
+    await second.close();
+
+    // B alone.
+    const third = await boot(db, B);
+    const t3 = third.t;
+    try {
+      assert.equal((await call(t3.of.server, 'GET', '/protected/json/app/details', { key })).status, 200);
+      const v3 = await call(t3.of.server, 'GET', verifyUrl(await appToken(t3, user, 7, 1), user, '?force=true'), { key });
+      assert.equal(v3.status, 200, v3.text);
+      const list = await t3.of.services.webhooks.list((await t3.of.services.applications.find(app.id))!);
+      assert.equal(list.ok, true, 'the webhook signing key opens');
+      assert.equal((await t3.of.services.applications.apiKeyOf(app.id)), key);
+      assert.deepEqual((await resealAll(t3.store.db, t3.config.masterKeys)).filter((r) => r.resealed || r.failed), []);
+    } finally {
+      await third.close();
+    }
+
+    // Without the key that sealed them, nothing opens: the CLI says so and exits 1.
+    const cli = runCli(['keys', 'reseal', '--json'], { ...testEnv(db), OPENFACTOR_MASTER_KEY: C });
+    assert.equal(cli.status, 1);
+    const summary = JSON.parse(cli.stdout.trim().split('\n').at(-1)!);
+    assert.equal(summary.key, idOf(C));
+    assert.ok(summary.failed > 0);
+    assert.deepEqual(Object.keys(summary.others), [idOf(B)]);
+  } finally {
+    for (const close of running) await close();
+    await db.drop();
+  }
+});
+
+test('previous keys: a bad one stops the start with its place in the list; duplicates and the current key are dropped', async () => {
+  const db = await createTestDatabase();
+  try {
+    const env = { ...testEnv(db), OPENFACTOR_MASTER_KEY: B };
+    assert.throws(() => loadConfig({ ...env, OPENFACTOR_PREVIOUS_MASTER_KEYS: `${A},nope` }), /OPENFACTOR_PREVIOUS_MASTER_KEYS: key 2 must be 32 bytes/);
+    const keys = loadConfig({ ...env, OPENFACTOR_PREVIOUS_MASTER_KEYS: ` ${A}, ${B},${A},` }).masterKeys.map((k) => k.id);
+    assert.deepEqual(keys, [idOf(B), idOf(A)]);
+  } finally {
+    await db.drop();
+  }
+});

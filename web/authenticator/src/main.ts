@@ -1,0 +1,220 @@
+// The authenticator web app: this browser becomes an OpenFactor device (registered by phone or
+// with an application's registration token). It shows each account's code, computed offline, and
+// the sign-in requests sent to it, answered with the device's key. The key is made in the browser,
+// kept in IndexedDB and cannot be read out, not even by this page's own script.
+import { h, show as showIn, type Child } from '../../shared/dom.ts';
+import { IndexedDbStorage, OpenFactorDevice, type Account, type DeviceApproval } from '../../../sdk/device/src/index.ts';
+
+const storage = new IndexedDbStorage('openfactor-authenticator');
+const view = document.getElementById('view')!;
+const connection = document.getElementById('connection')!;
+const show = (...children: Child[]) => showIn(view, ...children);
+
+/** Runs `work`; what goes wrong is said in `where`. */
+async function attempt(where: HTMLElement, work: () => Promise<void>): Promise<void> {
+  where.className = '';
+  where.textContent = '';
+  try {
+    await work();
+  } catch (e) {
+    where.className = 'error';
+    where.textContent = e instanceof Error ? e.message : String(e);
+  }
+}
+
+const onSubmit = (status: HTMLElement, work: (form: FormData) => Promise<void>) => (e: Event) => {
+  e.preventDefault();
+  const form = new FormData(e.currentTarget as HTMLFormElement);
+  void attempt(status, () => work(form));
+};
+
+const field = (form: FormData, name: string) => String(form.get(name) ?? '').trim();
+
+// ---- registration ------------------------------------------------------------------------------
+
+function registerView(): void {
+  const status = h('p', { role: 'alert' });
+  const deviceName = h('input', { name: 'name', value: 'Web authenticator', maxlength: 60, required: true }) as HTMLInputElement;
+  const options = () => ({ storage, osType: 'web', name: deviceName.value.trim() || 'Web authenticator' });
+
+  const confirmForm = (registrationId: string, via: string) =>
+    h('form', { onsubmit: onSubmit(status, async (f) => started(await OpenFactorDevice.confirmPhoneRegistration(location.origin, registrationId, field(f, 'code'), options()))) },
+      h('p', {}, via === 'voice' ? 'We are calling you with a 6-digit code.' : 'We have sent you a 6-digit code by text message.'),
+      h('label', {}, 'Code', h('input', { name: 'code', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxlength: 6, required: true })),
+      h('button', { type: 'submit' }, 'Add this browser'));
+
+  const phoneForm = h('form', {
+    onsubmit: onSubmit(status, async (f) => {
+      const via = field(f, 'via');
+      const { registrationId } = await OpenFactorDevice.startPhoneRegistration(location.origin, {
+        countryCode: field(f, 'country_code'), phoneNumber: field(f, 'phone_number'), via: via === 'voice' ? 'voice' : 'sms', locale: navigator.language.slice(0, 2),
+      });
+      phoneForm.replaceWith(confirmForm(registrationId, via));
+    }),
+  },
+    h('label', {}, 'Country code', h('input', { name: 'country_code', inputmode: 'numeric', value: '1', maxlength: 4, required: true })),
+    h('label', {}, 'Phone number', h('input', { name: 'phone_number', type: 'tel', autocomplete: 'tel-national', required: true })),
+    h('label', {}, 'Send the code by', h('select', { name: 'via' }, h('option', { value: 'sms' }, 'Text message'), h('option', { value: 'voice' }, 'Phone call'))),
+    h('button', { type: 'submit' }, 'Send code'));
+
+  const tokenForm = h('form', { onsubmit: onSubmit(status, async (f) => started(await OpenFactorDevice.registerWithToken(location.origin, field(f, 'token'), options()))) },
+    h('label', {}, 'Registration token', h('input', { name: 'token', autocomplete: 'off', required: true })),
+    h('button', { type: 'submit' }, 'Add this browser'));
+
+  show(
+    h('h1', {}, 'Add this browser as your authenticator'),
+    h('section', {}, h('label', {}, 'Name of this device', deviceName)),
+    h('section', {}, h('h2', {}, 'With your phone number'), h('p', { class: 'muted' }, 'Every account of yours with this number comes to this browser.'), phoneForm),
+    h('section', {}, h('h2', {}, 'With a registration token'), h('p', { class: 'muted' }, 'A token an application gave you, for its account only.'), tokenForm),
+    status,
+  );
+}
+
+// ---- the device --------------------------------------------------------------------------------
+
+let stopListening: AbortController | undefined;
+let ticking: ReturnType<typeof setInterval> | undefined;
+
+function started(device: OpenFactorDevice): void {
+  const status = h('p', { role: 'alert' });
+  const accounts = h('div');
+  const requests = h('div');
+  const pending = new Map<string, HTMLElement>();
+
+  const drawAccounts = () => {
+    if (device.accounts.length === 0) return showIn(accounts, h('p', { class: 'muted' }, 'No accounts yet.'));
+    showIn(accounts, ...device.accounts.map(accountRow));
+  };
+  const removeRequest = (uuid: string) => {
+    pending.get(uuid)?.remove();
+    pending.delete(uuid);
+    emptyNote.hidden = pending.size > 0;
+  };
+  const emptyNote = h('p', { class: 'muted' }, 'No sign-in is waiting for you.');
+  const addRequest = (a: DeviceApproval) => {
+    if (a.status !== 'pending' || pending.has(a.uuid)) return;
+    const card = requestCard(device, a, (answer) => {
+      removeRequest(a.uuid);
+      status.className = 'ok';
+      status.textContent = `${answer === 'approved' ? 'Approved' : 'Denied'}: ${a.app_name}, ${a.message}`;
+    });
+    pending.set(a.uuid, card);
+    requests.append(card);
+    emptyNote.hidden = true;
+  };
+
+  show(
+    h('section', {},
+      h('h2', {}, 'Sign-in requests'), emptyNote, requests),
+    h('section', {},
+      h('h2', {}, 'Your codes'), accounts,
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', onclick: () => void attempt(status, async () => { await device.refreshAccounts(); drawAccounts(); }) }, 'Look for new accounts'),
+        h('button', {
+          type: 'button',
+          onclick: () => {
+            if (!confirm('Remove this browser? Its codes stop working and sign-ins will no longer come here.')) return;
+            void attempt(status, async () => {
+              await device.unregister();
+              stop();
+              registerView();
+            });
+          },
+        }, 'Remove this browser'))),
+    h('p', { class: 'muted' }, `Device ${device.id}. Codes work offline.`),
+    status,
+  );
+  drawAccounts();
+  ticking = setInterval(() => void tick(device, accounts), 1000);
+  void tick(device, accounts);
+  stopListening = new AbortController();
+  void listen(device, stopListening.signal, addRequest, removeRequest, status);
+}
+
+function stop(): void {
+  stopListening?.abort();
+  clearInterval(ticking);
+  connection.textContent = '';
+}
+
+function accountRow(a: Account): HTMLElement {
+  return h('div', { class: 'account', 'data-authy-id': a.authy_id, 'data-app-id': a.app_id },
+    h('div', {}, h('strong', {}, a.app_name), h('div', { class: 'left' })),
+    h('div', { class: 'code', 'aria-label': `${a.app_name} code` }, ''));
+}
+
+/** Each second: every account's code (WebCrypto, no network) and the seconds it has left. */
+async function tick(device: OpenFactorDevice, accounts: HTMLElement): Promise<void> {
+  const now = Date.now();
+  for (const row of accounts.querySelectorAll<HTMLElement>('.account')) {
+    const a = device.accounts.find((x) => String(x.authy_id) === row.dataset.authyId && String(x.app_id) === row.dataset.appId);
+    if (!a) continue;
+    const code = await device.code(a.authy_id, a.app_id, now);
+    row.querySelector('.code')!.textContent = code;
+    row.querySelector('.left')!.textContent = `${a.period - (Math.floor(now / 1000) % a.period)} s left`;
+  }
+}
+
+function requestCard(device: OpenFactorDevice, a: DeviceApproval, answered: (answer: 'approved' | 'denied') => void): HTMLElement {
+  const status = h('p', { role: 'alert' });
+  const answer = (kind: 'approved' | 'denied', number?: number) =>
+    attempt(status, async () => {
+      for (const b of card.querySelectorAll('button')) b.disabled = true;
+      try {
+        await (kind === 'approved' ? device.approve(a, { number }) : device.deny(a));
+      } finally {
+        for (const b of card.querySelectorAll('button')) b.disabled = false;
+      }
+      answered(kind);
+    });
+  const details = Object.entries(a.details ?? {});
+  const approveButtons: Child[] = a.number_choices?.length
+    ? [h('p', {}, 'Pick the number shown where you are signing in:'), ...a.number_choices.map((n) => h('button', { type: 'button', class: 'approve', onclick: () => void answer('approved', n) }, String(n)))]
+    : [h('button', { type: 'button', class: 'approve', onclick: () => void answer('approved') }, 'Approve')];
+  const card = h('div', { class: 'request', 'data-uuid': a.uuid },
+    h('strong', {}, a.app_name),
+    h('p', {}, a.message),
+    details.length > 0 && h('dl', {}, ...details.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, typeof v === 'string' ? v : JSON.stringify(v))])),
+    a.expires_at && h('p', { class: 'muted' }, `Expires ${new Date(a.expires_at).toLocaleTimeString()}`),
+    h('div', { class: 'actions' }, ...approveButtons, h('button', { type: 'button', class: 'deny', onclick: () => void answer('denied') }, 'Deny')),
+    status);
+  return card;
+}
+
+/**
+ * The device's event stream: each request as it is made (and those already waiting, on every
+ * connection). A dropped stream is opened again, waiting longer each time up to 15 s.
+ */
+async function listen(device: OpenFactorDevice, signal: AbortSignal, add: (a: DeviceApproval) => void, remove: (uuid: string) => void, status: HTMLElement): Promise<void> {
+  for (let failures = 0; !signal.aborted; ) {
+    try {
+      await device.listen(add, {
+        signal,
+        onOpen: () => {
+          failures = 0;
+          connection.className = 'live';
+          connection.textContent = 'Connected';
+        },
+        onUpdate: (u) => u.status !== 'pending' && remove(u.uuid),
+      });
+    } catch (e) {
+      // A device removed elsewhere is refused for good (401): say so instead of retrying.
+      if ((e as { status?: number }).status === 401) {
+        stop();
+        status.className = 'error';
+        showIn(status, 'This browser is no longer registered. ',
+          h('button', { type: 'button', onclick: () => void storage.clear().then(registerView) }, 'Start again'));
+        return;
+      }
+      failures++;
+    }
+    if (signal.aborted) return;
+    connection.className = 'offline';
+    connection.textContent = 'Offline: codes still work';
+    await new Promise((r) => setTimeout(r, Math.min(15_000, 1000 * 2 ** Math.min(failures, 4))));
+  }
+}
+
+const restored = await OpenFactorDevice.restore(storage);
+if (restored) started(restored);
+else registerView();

@@ -1,0 +1,145 @@
+// The admin API (README "Admin API"), called with the operator's token.
+
+export interface Application {
+  id: number;
+  name: string;
+  created_at: string;
+  settings: Record<string, number | boolean>;
+  allowed_countries: string[];
+  onetouch_callback: { url: string; method: 'GET' | 'POST' } | null;
+}
+
+export interface User {
+  id: number;
+  email: string;
+  cellphone: string;
+  country_code: number;
+  created_at: string;
+  devices: number;
+  locked_until: string | null;
+}
+
+export interface TrafficDay {
+  date: string;
+  messages: Record<string, Record<string, number>>;
+  approvals: Record<string, number>;
+}
+
+export interface Message {
+  id: string;
+  channel: string;
+  to: string;
+  status: string;
+  provider: string | null;
+  provider_attempts: number;
+  result: string | null;
+  created_at: string;
+}
+
+export interface Quarantine {
+  prefix: string;
+  rule: string;
+  until: string;
+  since: string;
+}
+
+export interface Delivery {
+  id: number;
+  kind: string;
+  event: string;
+  url: string;
+  status: string;
+  attempts: { started_at: string; http_status: number | null; error: string | null }[];
+  created_at: string;
+}
+
+const TOKEN = 'openfactor-admin-token';
+
+export interface Webhook {
+  id: string;
+  name: string;
+  url: string;
+  events: string[];
+  created_at: string;
+}
+
+export interface Verification {
+  uuid: string;
+  phone: string;
+  via: string;
+  status: string;
+  checks: number;
+  created_at: string;
+  expires_at: string;
+  verified_at: string | null;
+}
+
+export interface ImportAnswer {
+  summary: { lines: number; created: number; existing: number; failed: number };
+  failed: { line: number; reason: string }[];
+  dry_run: boolean;
+  message: string;
+}
+
+export type ProviderLists = Record<'sms' | 'voice' | 'email', string[] | null>;
+
+export const token = {
+  get: () => sessionStorage.getItem(TOKEN),
+  set: (t: string) => sessionStorage.setItem(TOKEN, t),
+  clear: () => sessionStorage.removeItem(TOKEN),
+};
+
+/** A refusal of the admin API, with its message. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function call<T>(method: string, path: string, body?: unknown, raw?: { type: string; data: Blob }): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    headers: { authorization: `Bearer ${token.get() ?? ''}`, ...(raw ? { 'content-type': raw.type } : body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: raw ? raw.data : body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = (await res.json().catch(() => ({ message: `HTTP ${res.status}` }))) as T & { message?: string };
+  if (!res.ok) throw new ApiError(res.status, json.message ?? `HTTP ${res.status}`);
+  return json;
+}
+
+export const api = {
+  applications: () => call<{ applications: Application[] }>('GET', '/admin/applications').then((r) => r.applications),
+  create: (name: string) => call<{ application: Application; api_key: string }>('POST', '/admin/applications', { name }),
+  application: (id: number) => call<{ application: Application }>('GET', `/admin/applications/${id}`).then((r) => r.application),
+  saveSettings: (id: number, settings: Record<string, number | boolean>) =>
+    call<{ application: Application }>('POST', `/admin/applications/${id}/settings`, settings).then((r) => r.application),
+  rotateKey: (id: number) => call<{ api_key: string }>('POST', `/admin/applications/${id}/api_key`).then((r) => r.api_key),
+  setCallback: (id: number, url: string | null, method: string) =>
+    call<{ application: Application }>('POST', `/admin/applications/${id}/callback`, { url, method }).then((r) => r.application),
+  setCountries: (id: number, countries: string[]) =>
+    call<{ application: Application }>('POST', `/admin/applications/${id}/countries`, { countries }).then((r) => r.application),
+  users: (id: number, beforeId?: number) =>
+    call<{ users: User[]; total: number; next_before_id: number | null }>('GET', `/admin/applications/${id}/users?limit=25${beforeId ? `&before_id=${beforeId}` : ''}`),
+  unlock: (id: number, userId: number) => call<{ message: string }>('POST', `/admin/applications/${id}/users/${userId}/unlock`),
+  traffic: (id: number, days: number) => call<{ days: TrafficDay[] }>('GET', `/admin/applications/${id}/traffic?days=${days}`).then((r) => r.days),
+  messages: (id: number) => call<{ messages: Message[] }>('GET', `/admin/applications/${id}/messages?limit=25`).then((r) => r.messages),
+  quarantines: (id: number) => call<{ quarantines: Quarantine[] }>('GET', `/admin/applications/${id}/quarantines`).then((r) => r.quarantines),
+  lift: (id: number, prefix: string) => call<{ message: string }>('POST', `/admin/applications/${id}/quarantines/lift`, { prefix }),
+  /** The webhooks, and the events one may ask for. */
+  webhooks: (id: number) => call<{ webhooks: Webhook[]; events: string[] }>('GET', `/admin/applications/${id}/webhooks`),
+  createWebhook: (id: number, name: string, url: string, events: string[]) =>
+    call<{ webhook: Webhook & { signing_key: string } }>('POST', `/admin/applications/${id}/webhooks`, { name, url, events }).then((r) => r.webhook),
+  deleteWebhook: (id: number, webhookId: string) => call<{ message: string }>('DELETE', `/admin/applications/${id}/webhooks/${encodeURIComponent(webhookId)}`),
+  providers: (id: number) => call<{ providers: ProviderLists }>('GET', `/admin/applications/${id}/providers`).then((r) => r.providers),
+  setProviders: (id: number, lists: Partial<Record<'sms' | 'voice' | 'email', string>>) =>
+    call<{ providers: ProviderLists }>('POST', `/admin/applications/${id}/providers`, lists).then((r) => r.providers),
+  rotateDashboardKeys: (id: number) => call<{ access_key: string; signing_key: string }>('POST', `/admin/applications/${id}/dashboard_keys`),
+  /** A file of one JSON object per line, as `openfactor users import` reads it. */
+  importUsers: (id: number, file: Blob, dryRun: boolean) =>
+    call<ImportAnswer>('POST', `/admin/applications/${id}/users/import${dryRun ? '?dry_run=true' : ''}`, undefined, { type: 'application/x-ndjson', data: file }),
+  verifications: (id: number) => call<{ verifications: Verification[] }>('GET', `/admin/applications/${id}/verifications?limit=25`).then((r) => r.verifications),
+  deliveries: (id: number) => call<{ deliveries: Delivery[] }>('GET', `/admin/applications/${id}/deliveries?limit=20`).then((r) => r.deliveries),
+};
