@@ -276,7 +276,7 @@ for (const c of CASES) {
         const r = await router.send(message(c.channel, c.destination, TEXTS.plain(c.channel)), log);
         const took = Date.now() - started;
         assert.equal(r.ok, false);
-        assert.deepEqual(log.outcomes, ['timeout']);
+        assert.deepEqual(log.outcomes, ['timeout'], r.ok ? 'sent' : r.error);
         assert.ok(took < p.timeoutMs + 1500, `gave up after ${took} ms (timeout ${p.timeoutMs} ms)`);
       } finally {
         d.hanging(false);

@@ -6,6 +6,7 @@ import nodemailer from 'nodemailer';
 import type { OutgoingMessage, Provider, SendResult } from '../provider.ts';
 
 const RTL = new Set(['ar', 'he']);
+const CLOSE_AFTER_MS = 1000;
 const htmlEscape = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** Our email texts are the subject, a blank line, then the body. */
@@ -37,9 +38,12 @@ export function smtpProvider(o: SmtpOptions): Provider {
     secure: o.secure,
     auth: o.user ? { user: o.user, pass: o.pass ?? '' } : undefined,
     tls: { rejectUnauthorized: o.verifyTls },
-    connectionTimeout: o.timeoutMs,
-    greetingTimeout: o.timeoutMs,
-    socketTimeout: o.timeoutMs,
+    // The router gives up at timeoutMs and reports a timeout; nodemailer's own timers only end the
+    // connection afterwards. Equal deadlines raced: nodemailer cuts the greeting wait to what is
+    // left of connectionTimeout, so its error could come first and read as a plain failure.
+    connectionTimeout: o.timeoutMs + CLOSE_AFTER_MS,
+    greetingTimeout: o.timeoutMs + CLOSE_AFTER_MS,
+    socketTimeout: o.timeoutMs + CLOSE_AFTER_MS,
   });
   const domain = o.from.replace(/^.*@/, '').replace(/[>\s].*$/, '') || 'openfactor.invalid';
   return {
