@@ -23,7 +23,7 @@ export default async function* failures(source) {
     const cause = error?.cause ?? error;
     const message = String(cause?.stack ?? cause?.message ?? cause ?? 'failed').split('\n').slice(0, 12).join('\n    ');
     const where = data.file ? relative(root, data.file) : '?';
-    const suites = (running.get(data.file) ?? []).slice(0, data.nesting).filter((n) => n !== data.file && !n.endsWith('.test.ts'));
+    const suites = (running.get(data.file) ?? []).slice(0, data.nesting).filter((n) => !n.endsWith('.test.ts')) // not the file's own entry;
     yield `not ok: ${where} › ${[...suites, data.name].join(' › ')} (${error?.failureType ?? 'failed'})\n    ${message}\n`;
   }
 }
