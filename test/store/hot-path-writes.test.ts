@@ -38,10 +38,10 @@ test('writes made in one turn each get their own answer; a failing one fails alo
   // A write that breaks a constraint (phone_e164 is NOT NULL), in the same turn as good ones.
   const breaking = prepared((d: Kysely<DB>, id: number) => d.updateTable('users').set({ phone_e164: null as unknown as string }).where('id', '=', id));
   const results = await Promise.allSettled([
-    acceptAppStep(store.db, { userId: users[0], step: 10, drift: 0 }),
+    acceptAppStep(store.db, { userId: users[0], step: 10, drift: 0, now: Date.now() }),
     breaking.run(store.db, users[1]),
-    acceptAppStep(store.db, { userId: users[2], step: 10, drift: 1 }),
-    acceptAppStep(store.db, { userId: users[2], step: 10, drift: 1 }),
+    acceptAppStep(store.db, { userId: users[2], step: 10, drift: 1, now: Date.now() }),
+    acceptAppStep(store.db, { userId: users[2], step: 10, drift: 1, now: Date.now() }),
   ]);
   assert.deepEqual(results[0], { status: 'fulfilled', value: true });
   assert.equal(results[1].status, 'rejected');
@@ -74,10 +74,10 @@ for (const order of ['asked while the transaction is open', 'asked just before t
   test(`a hot-path write ${order} is not rolled back with it`, async () => {
     const step = order.startsWith('asked while') ? 20 : 21;
     let accepted: Promise<boolean> | undefined;
-    if (step === 21) accepted = acceptAppStep(store.db, { userId: users[3], step, drift: 0 });
+    if (step === 21) accepted = acceptAppStep(store.db, { userId: users[3], step, drift: 0, now: Date.now() });
     const trx = doomedTransaction();
     await trx.inside;
-    accepted ??= acceptAppStep(store.db, { userId: users[3], step, drift: 0 });
+    accepted ??= acceptAppStep(store.db, { userId: users[3], step, drift: 0, now: Date.now() });
     await new Promise((r) => setTimeout(r, 20)); // the write's turn has passed while the transaction is open
     trx.release();
     assert.equal(await trx.done, 'rolled back');

@@ -75,7 +75,7 @@ test('a query, a transaction or a write run during a turn ends its snapshot firs
       await trx.insertInto('meta').values({ key: 'in-turn', value: 'x' }).execute();
       return 'committed';
     }),
-    acceptAppStep(store.db, { userId, step: 42, drift: 0 }),
+    acceptAppStep(store.db, { userId, step: 42, drift: 0, now: Date.now() }),
   ]);
   assert.equal(inserted, 'committed');
   assert.equal(accepted, true);
@@ -87,7 +87,7 @@ test('a query, a transaction or a write run during a turn ends its snapshot firs
 test('many turns in a row, each with reads and writes, leave no transaction open', sqliteOnly, async () => {
   for (let i = 0; i < 50; i++) {
     await store.readTurn!();
-    await Promise.all([emailRead(), acceptAppStep(store.db, { userId, step: 100 + i, drift: 0 }), emailRead()]);
+    await Promise.all([emailRead(), acceptAppStep(store.db, { userId, step: 100 + i, drift: 0, now: Date.now() }), emailRead()]);
   }
   await new Promise((r) => setTimeout(r, 5));
   // Another connection can take the write lock at once: nobody holds a transaction.

@@ -21,7 +21,11 @@ export async function spawnServer(env: NodeJS.ProcessEnv): Promise<ServerProcess
   proc.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000);
+    // One that does not start in time is killed: no test leaves a server behind.
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`server did not start:\n${out}`));
+    }, 90_000);
     const check = () => {
       const m = /OpenFactor listening on (http:\/\/[\d.:]+)/.exec(out);
       if (m) {

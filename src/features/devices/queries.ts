@@ -150,19 +150,32 @@ export const insertPhoneRegistration = (
 export const findPhoneRegistration = (db: Db, id: string) =>
   db.selectFrom('phone_registrations').selectAll().where('id', '=', id).executeTakeFirst();
 
-/** One more wrong code; returns the count after it. */
-export async function failPhoneRegistration(db: Db, id: string): Promise<number> {
+/**
+ * One more wrong code, counted only while the registration is open and below `max`; returns the
+ * count after it, or undefined when it was not counted (used, or dead from earlier wrong codes).
+ * The write decides, not the read before it: concurrent guesses cannot exceed `max`.
+ */
+export async function failPhoneRegistration(db: Db, id: string, max: number): Promise<number | undefined> {
   const row = await db
     .updateTable('phone_registrations')
     .set((eb) => ({ failures: eb('failures', '+', 1) }))
     .where('id', '=', id)
+    .where('used_at', 'is', null)
+    .where('failures', '<', max)
     .returning('failures')
     .executeTakeFirst();
-  return row?.failures ?? Number.MAX_SAFE_INTEGER;
+  return row?.failures;
 }
 
-export async function usePhoneRegistration(db: Db, id: string, now: number): Promise<boolean> {
-  const res = await db.updateTable('phone_registrations').set({ used_at: now }).where('id', '=', id).where('used_at', 'is', null).executeTakeFirst();
+/** Uses the registration once, and not after `max` wrong codes (even ones counted since the read). */
+export async function usePhoneRegistration(db: Db, id: string, now: number, max: number): Promise<boolean> {
+  const res = await db
+    .updateTable('phone_registrations')
+    .set({ used_at: now })
+    .where('id', '=', id)
+    .where('used_at', 'is', null)
+    .where('failures', '<', max)
+    .executeTakeFirst();
   return Number(res.numUpdatedRows) > 0;
 }
 

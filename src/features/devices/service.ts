@@ -156,11 +156,12 @@ export class Devices {
     if (!reg.ok) return reg;
     const pin = readString(body, 'code');
     if (!pin.ok || !pin.value || !constantTimeEqual(this.hashPin(regId, pin.value.trim()), row.code_hash)) {
-      const failures = await q.failPhoneRegistration(this.d.db, regId);
+      const failures = await q.failPhoneRegistration(this.d.db, regId, PHONE_CODE_MAX_FAILURES);
+      if (failures === undefined) return fail('REGISTRATION_NOT_FOUND');
       this.d.log.warn({ event: 'device_registration_wrong_code', failures }, 'device registration: wrong code');
       return fail('REGISTRATION_INVALID_PIN');
     }
-    if (!(await q.usePhoneRegistration(this.d.db, regId, now))) return fail('REGISTRATION_NOT_FOUND');
+    if (!(await q.usePhoneRegistration(this.d.db, regId, now, PHONE_CODE_MAX_FAILURES))) return fail('REGISTRATION_NOT_FOUND');
     const apps = new Set((await q.syncableUsers(this.d.db, row.phone_e164)).map((u) => u.app_id));
     for (const appId of apps) await this.d.guard.converted(appId, row.phone_e164, now);
     const id = await this.d.db.transaction().execute(async (trx) => {

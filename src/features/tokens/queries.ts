@@ -71,34 +71,47 @@ export const readTotpSeed = async (db: Kysely<DB>, userId: number): Promise<stri
 const CLEARED = { confirmed: 1, verify_failures: 0, verify_window_start: null, verify_locked_until: null } as const;
 
 /**
+ * The attempt cap is decided by the write, never by the read before it: every write that
+ * accepts a token or counts a wrong one holds only while the user is not locked at `now`. Of
+ * requests that all read "not locked", only those whose write comes before the lockout's are
+ * answered (the rest get 429), on one process or many, SQLite or PostgreSQL.
+ */
+const unlocked = (now: unknown) => sql<boolean>`(users.verify_locked_until IS NULL OR users.verify_locked_until <= ${now})`;
+
+/**
  * Records an accepted app-TOTP step: verify's one write. The condition makes it atomic: of two
  * requests with the same token (two processes, two nodes) only one updates the row; the other
  * is a replay.
  */
-const appStep = prepared((db: Kysely<DB>, userId: number, step: number, drift: number) =>
+const appStep = prepared((db: Kysely<DB>, userId: number, step: number, drift: number, now: number) =>
   db
     .updateTable('users')
     .set({ totp_last_step: step, totp_drift: drift, ...CLEARED })
     .where('id', '=', userId)
-    .where((eb) => eb.or([eb('totp_last_step', 'is', null), eb('totp_last_step', '<', step)])),
+    .where((eb) => eb.or([eb('totp_last_step', 'is', null), eb('totp_last_step', '<', step)]))
+    .where(unlocked(now)),
 );
 // PostgreSQL: the turn's accepted steps in one UPDATE, each row under the same condition.
-const appSteps = prepared((db: Kysely<DB>, ids: number[], steps: number[], drifts: number[]) =>
+const appSteps = prepared((db: Kysely<DB>, ids: number[], steps: number[], drifts: number[], nows: number[]) =>
   db
     .updateTable('users')
-    .from(sql<{ id: number; step: number; drift: number }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${steps}::bigint[]) AS step, unnest(${drifts}::int[]) AS drift)`.as('v'))
+    .from(
+      sql<{ id: number; step: number; drift: number }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${steps}::bigint[]) AS step, unnest(${drifts}::int[]) AS drift, unnest(${nows}::bigint[]) AS now)`.as('v'),
+    )
     .set({ totp_last_step: sql`v.step`, totp_drift: sql`v.drift`, ...CLEARED })
     .whereRef('users.id', '=', 'v.id')
     .where(sql<boolean>`(users.totp_last_step IS NULL OR users.totp_last_step < v.step)`)
+    .where(unlocked(sql`v.now`))
     .returning('users.id'),
 );
 
-type AcceptedStep = { userId: number; step: number; drift: number };
+/** An accepted step: false when it was used already or the user is locked out. */
+type AcceptedStep = { userId: number; step: number; drift: number; now: number };
 export const acceptAppStep = perTurn(
-  async (db, s: AcceptedStep) => (await appStep.run(db, s.userId, s.step, s.drift)) === 1,
+  async (db, s: AcceptedStep) => (await appStep.run(db, s.userId, s.step, s.drift, s.now)) === 1,
   (db, keys) =>
     oneRowPerUser(keys, async (round) => {
-      const rows = await appSteps.returning(db, round.map((e) => e.userId), round.map((e) => e.step), round.map((e) => e.drift));
+      const rows = await appSteps.returning(db, round.map((e) => e.userId), round.map((e) => e.step), round.map((e) => e.drift), round.map((e) => e.now));
       const updated = new Set(rows.map((r) => r.id));
       return round.map((e) => updated.has(e.userId));
     }),
@@ -124,8 +137,10 @@ async function oneRowPerUser<K extends { userId: number }, R>(keys: readonly K[]
 
 /**
  * Counts a wrong token in one atomic statement: a new window when the last one has passed, and
- * a lockout (with the count starting over) when this token reaches the cap. `v` is one row of
- * values (id, now, cutoff, max, locked_until): a parameter per column here, arrays on PostgreSQL.
+ * a lockout (with the count starting over) when this token reaches the cap. A user already
+ * locked is not changed: that token is not counted, and its request is refused unchecked.
+ * `v` is one row of values (id, now, cutoff, max, locked_until): a parameter per column here,
+ * arrays on PostgreSQL.
  */
 const failureUpdate = (db: Kysely<DB>, v: Record<'now' | 'cutoff' | 'max' | 'lockedUntil', unknown>) => {
   const windowOver = sql<boolean>`(users.verify_window_start IS NULL OR users.verify_window_start <= ${v.cutoff})`;
@@ -138,7 +153,7 @@ const failureUpdate = (db: Kysely<DB>, v: Record<'now' | 'cutoff' | 'max' | 'loc
   });
 };
 const failure = prepared((db: Kysely<DB>, userId: number, now: number, cutoff: number, max: number, lockedUntil: number) =>
-  failureUpdate(db, { now, cutoff, max, lockedUntil }).where('users.id', '=', userId).returning(['users.id', 'users.verify_locked_until']),
+  failureUpdate(db, { now, cutoff, max, lockedUntil }).where('users.id', '=', userId).where(unlocked(now)).returning(['users.id', 'users.verify_locked_until']),
 );
 // PostgreSQL: the turn's wrong tokens in one UPDATE (an attack sends many at once).
 const failures = prepared((db: Kysely<DB>, ids: number[], nows: number[], cutoffs: number[], maxes: number[], lockedUntils: number[]) =>
@@ -147,44 +162,60 @@ const failures = prepared((db: Kysely<DB>, ids: number[], nows: number[], cutoff
       sql<{ id: number }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${nows}::bigint[]) AS now, unnest(${cutoffs}::bigint[]) AS cutoff, unnest(${maxes}::int[]) AS max, unnest(${lockedUntils}::bigint[]) AS locked_until)`.as('v'),
     )
     .whereRef('users.id', '=', 'v.id')
+    .where(unlocked(sql`v.now`))
     .returning(['users.id', 'users.verify_locked_until']),
 );
 
 type Failure = { userId: number; now: number; cutoff: number; max: number; lockedUntil: number };
-const recordFailures = perTurn(
-  async (db, f: Failure) => (await failure.returning(db, f.userId, f.now, f.cutoff, f.max, f.lockedUntil))[0]?.verify_locked_until ?? null,
+/** The user's lockout end after counting, or `undefined` when the user was locked (not counted). */
+type Counted = { lockedUntil: number | null } | undefined;
+const recordFailures = perTurn<Failure, Counted>(
+  async (db, f) => (await failure.returning(db, f.userId, f.now, f.cutoff, f.max, f.lockedUntil)).map((r) => ({ lockedUntil: r.verify_locked_until }))[0],
   (db, keys) =>
     oneRowPerUser(keys, async (round) => {
       const rows = await failures.returning(db, round.map((f) => f.userId), round.map((f) => f.now), round.map((f) => f.cutoff), round.map((f) => f.max), round.map((f) => f.lockedUntil));
-      const lockedUntil = new Map(rows.map((r) => [r.id, r.verify_locked_until]));
-      return round.map((f) => lockedUntil.get(f.userId) ?? null);
+      const counted = new Map(rows.map((r) => [r.id, { lockedUntil: r.verify_locked_until }]));
+      return round.map((f) => counted.get(f.userId));
     }),
 );
 
+/**
+ * `counted`: the wrong token counts toward the cap (its request is answered as wrong); false when
+ * the user was already locked. `locked`: this token reached the cap and started the lockout.
+ */
 export async function recordFailure(
   db: Kysely<DB>,
   userId: number,
   now: number,
   cap: { max: number; windowMs: number; lockoutMs: number },
-): Promise<{ locked: boolean }> {
+): Promise<{ counted: boolean; locked: boolean }> {
   const lockedUntil = now + cap.lockoutMs;
-  const until = await recordFailures(db, { userId, now, cutoff: now - cap.windowMs, max: cap.max, lockedUntil });
-  return { locked: Number(until) === lockedUntil };
+  const r = await recordFailures(db, { userId, now, cutoff: now - cap.windowMs, max: cap.max, lockedUntil });
+  return { counted: r !== undefined, locked: r !== undefined && Number(r.lockedUntil) === lockedUntil };
 }
 
-/** A correct SMS, voice, email or QR code also confirms the user and clears wrong tokens. */
-const confirm = prepared((db: Kysely<DB>, userId: number) => db.updateTable('users').set(CLEARED).where('id', '=', userId));
-const confirmUser = (db: Kysely<DB>, userId: number) => confirm.run(db, userId);
+/**
+ * A correct SMS, voice, email or QR code also confirms the user and clears wrong tokens (unless a
+ * lockout began since the code was accepted: that stands).
+ */
+const confirm = prepared((db: Kysely<DB>, userId: number, now: number) => db.updateTable('users').set(CLEARED).where('id', '=', userId).where(unlocked(now)));
+const confirmUser = (db: Kysely<DB>, userId: number, now: number) => confirm.run(db, userId, now);
 
-export async function acceptQrStep(db: Kysely<DB>, userId: number, step: number, drift: number): Promise<boolean> {
+/** For codes kept outside the user's row: accepted only while the user is not locked at `now`. */
+const userUnlocked = (db: Kysely<DB>, userId: number, now: number) =>
+  sql<boolean>`EXISTS (${db.selectFrom('users').select('users.id').where('users.id', '=', userId).where(unlocked(now))})`;
+
+/** An accepted QR-authenticator step: false when it was used already or the user is locked out. */
+export async function acceptQrStep(db: Kysely<DB>, userId: number, step: number, drift: number, now: number): Promise<boolean> {
   const res = await db
     .updateTable('authenticators')
     .set({ last_step: step, drift })
     .where('user_id', '=', userId)
     .where((eb) => eb.or([eb('last_step', 'is', null), eb('last_step', '<', step)]))
+    .where(userUnlocked(db, userId, now))
     .executeTakeFirst();
   if (Number(res.numUpdatedRows) !== 1) return false;
-  await confirmUser(db, userId);
+  await confirmUser(db, userId, now);
   return true;
 }
 
@@ -198,13 +229,16 @@ const sentCodes = prepared((db: Kysely<DB>, userId: number, codeHash: string) =>
 );
 export const findSentCodes = (db: Kysely<DB>, userId: number, codeHash: string) => sentCodes.all(db, userId, codeHash);
 
-/** Marks a sent code used; of two requests with the same code only one changes the row. */
-const useCode = prepared((db: Kysely<DB>, id: number, now: number) =>
-  db.updateTable('sent_codes').set({ used_at: now }).where('id', '=', id).where('used_at', 'is', null),
+/**
+ * Marks a sent code used; of two requests with the same code only one changes the row, and none
+ * while the user is locked out.
+ */
+const useCode = prepared((db: Kysely<DB>, id: number, userId: number, now: number) =>
+  db.updateTable('sent_codes').set({ used_at: now }).where('id', '=', id).where('used_at', 'is', null).where(userUnlocked(db, userId, now)),
 );
 export async function useSentCode(db: Kysely<DB>, id: number, userId: number, now: number): Promise<boolean> {
-  if ((await useCode.run(db, id, now)) !== 1) return false;
-  await confirmUser(db, userId);
+  if ((await useCode.run(db, id, userId, now)) !== 1) return false;
+  await confirmUser(db, userId, now);
   return true;
 }
 

@@ -152,7 +152,8 @@ export class Tokens {
     if (user.verify_locked_until !== null && Number(user.verify_locked_until) > now) return fail('DOS_VERIFY');
     const check = /^\d{6,12}$/.test(token) ? await this.check(app, user, token, action.value || undefined, now) : { ok: false as const, reused: false };
     if (!check.ok) {
-      await this.countFailure(app, user.id, now);
+      // Not counted: the user was locked meanwhile, and this token is answered as if unchecked.
+      if (!(await this.countFailure(app, user.id, now))) return fail('DOS_VERIFY');
       await this.d.webhooks?.emit(this.d.db, app.id, 'token_invalid', { user: { s_authy_id: String(user.id) }, token: { b_reused: check.reused } }, now);
       return fail(check.reused ? 'TOKEN_REUSED' : 'TOKEN_INVALID', { head: { token: 'is invalid' } });
     }
@@ -163,14 +164,22 @@ export class Tokens {
     return { ok: true, body: { message: 'Token is valid.', token: 'is valid', success: 'true', device: deviceBody(check.factor, user, device) } };
   }
 
-  /** The attempt cap: N wrong tokens within the window lock verification for a while. */
-  private async countFailure(app: Application, userId: number, now: number): Promise<void> {
+  /**
+   * The attempt cap: N wrong tokens within the window lock verification for a while. False when
+   * the user is locked already: the token does not count and must not be answered as checked.
+   */
+  private async countFailure(app: Application, userId: number, now: number): Promise<boolean> {
     const s = app.settings;
-    const { locked } = await q.recordFailure(this.d.db, userId, now, { max: s.verifyMaxFailures, windowMs: s.verifyFailureWindowSeconds * 1000, lockoutMs: s.verifyLockoutSeconds * 1000 });
+    const { counted, locked } = await q.recordFailure(this.d.db, userId, now, { max: s.verifyMaxFailures, windowMs: s.verifyFailureWindowSeconds * 1000, lockoutMs: s.verifyLockoutSeconds * 1000 });
     if (locked) this.d.log.warn({ event: 'verify_lockout', app_id: app.id, authy_id: userId, failures: s.verifyMaxFailures }, 'verification locked: too many invalid tokens');
+    return counted;
   }
 
-  /** Which factor `token` is, if any; marks it used. An action accepts only codes sent with it. */
+  /**
+   * Which factor `token` is, if any; marks it used. An action accepts only codes sent with it.
+   * A right token is refused (as reused) when the user was locked since the read; the caller's
+   * count of it then answers 429.
+   */
   private async check(app: Application, user: q.UserFactors, token: string, action: string | undefined, now: number): Promise<Check> {
     if (action === undefined) {
       const current = totpStep(now, STEP_SECONDS);
@@ -179,7 +188,7 @@ export class Tokens {
         const step = findStep(seed, token, current + user.totp_drift, WINDOW, { digits: app.settings.tokenLength });
         if (step !== undefined && Math.abs(step - current) <= MAX_DRIFT_STEPS + WINDOW.ahead) {
           const fresh = user.totp_last_step === null || step > user.totp_last_step;
-          if (fresh && (await q.acceptAppStep(this.d.db, { userId: user.id, step, drift: clampDrift(step - current) }))) return { ok: true, factor: { kind: 'app', step } };
+          if (fresh && (await q.acceptAppStep(this.d.db, { userId: user.id, step, drift: clampDrift(step - current), now }))) return { ok: true, factor: { kind: 'app', step } };
           return { ok: false, reused: true };
         }
       }
@@ -188,7 +197,7 @@ export class Tokens {
         const step = findStep(secret, token, current + (user.qr_drift ?? 0), WINDOW, { digits: QR_DIGITS });
         if (step !== undefined && Math.abs(step - current) <= MAX_DRIFT_STEPS + WINDOW.ahead) {
           const fresh = user.qr_last_step === null || step > user.qr_last_step;
-          if (fresh && (await q.acceptQrStep(this.d.db, user.id, step, clampDrift(step - current)))) {
+          if (fresh && (await q.acceptQrStep(this.d.db, user.id, step, clampDrift(step - current), now))) {
             return { ok: true, factor: { kind: 'qr', step, createdAt: Number(user.qr_created_at) } };
           }
           return { ok: false, reused: true };
