@@ -125,7 +125,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     retryBaseMs: config.hookRetryBaseMs,
     maxAttempts: config.hookMaxAttempts,
   });
-  const webhooks = (hookSigners.webhook = new Webhooks(store.db, config.masterKeys, hooks, applications, destinations));
+  const webhooks = (hookSigners.webhook = new Webhooks(store.db, config.masterKeys, hooks, applications, destinations, config.dashboardNonceWindowS * 1000));
   const limits = new SafetyLimits(store);
   const guard = new SendGuard({ db: store.db, limits, outbox, log: server.log });
   const events = new DeviceEvents();

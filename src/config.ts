@@ -50,6 +50,12 @@ export interface Config {
    * public: loopback, private, link-local… None by default (see delivery/destinations.ts).
    */
   allowPrivateNetworks: string[];
+  /**
+   * Dashboard (webhooks API) nonces are remembered this long, in the database, and a second use is
+   * refused; a nonce that is a Unix time with a fraction (`1427849783.886085`) must also be
+   * within this long of now.
+   */
+  dashboardNonceWindowS: number;
   /** How often pending approval requests are checked for expiry. */
   approvalSweepMs: number;
   /** Days finished messages, callback/webhook deliveries and phone verifications are kept (0: forever). */
@@ -110,6 +116,7 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
     hookRetryBaseMs: int('OPENFACTOR_HOOK_RETRY_BASE_MS', 5000, 10, 3_600_000),
     hookMaxAttempts: int('OPENFACTOR_HOOK_MAX_ATTEMPTS', 10, 1, 100),
     allowPrivateNetworks: parseNetworks(env.OPENFACTOR_ALLOW_PRIVATE_NETWORKS),
+    dashboardNonceWindowS: int('OPENFACTOR_DASHBOARD_NONCE_WINDOW_S', 86_400, 60, 30 * 86_400),
     approvalSweepMs: int('OPENFACTOR_APPROVAL_SWEEP_MS', 1000, 10, 60_000),
     // At least two days: the send guard's daily caps and receipts that come late need the rows.
     retentionDays: retentionDays(env.OPENFACTOR_RETENTION_DAYS, 90, 'OPENFACTOR_RETENTION_DAYS'),

@@ -62,6 +62,8 @@ export const ERRORS = {
   APPROVAL_NOT_PENDING: { code: '60079', status: 400, message: 'Approval request is not pending.' },
   APPROVAL_INVALID: { code: '60080', status: 400, message: 'Approval request is invalid.' },
   SIGNATURE_INVALID: { code: '60087', status: 401, message: 'Invalid signature' },
+  SIGNATURE_REPLAYED: { code: '60087', status: 401, message: 'Invalid signature: this nonce was already used' },
+  SIGNATURE_EXPIRED: { code: '60087', status: 401, message: 'Invalid signature: the nonce is a time outside the accepted window' },
   REGISTRATION_NOT_CREATED: { code: '60090', status: 400, message: 'Registration request could not be created.' },
   WEBHOOK_NOT_CREATED: { code: '60098', status: 400, message: 'Webhook could not be created' },
   WEBHOOK_NOT_DELETED: { code: '60100', status: 400, message: 'Webhook could not be deleted' },
