@@ -35,6 +35,7 @@ export const ERRORS = {
   COUNTRY_NOT_ALLOWED: { code: '60013', status: 400, message: 'Messages to this country are not allowed for this application.' },
   DOS_DESTINATION: { code: '60003', status: 429, message: 'DoS protection: Too many messages were sent to this phone number. Try again later.' },
   DOS_PREFIX: { code: '60003', status: 429, message: 'DoS protection: Too many messages to numbers like this one. Try again later.' },
+  DOS_AUTH: { code: '60003', status: 429, message: 'DoS protection: Too many failed authentication attempts from this address. Try again later.' },
   DOS_COUNTRY: { code: '60003', status: 429, message: 'DoS protection: Too many messages to this country. Try again later.' },
   USER_DOES_NOT_EXIST: { code: '60016', status: 401, message: "User doesn't exist" },
   TOKEN_REUSED: { code: '60019', status: 401, message: 'Token is invalid. Token was used recently.' },
