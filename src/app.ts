@@ -8,6 +8,7 @@ import type { Store } from './store/db.ts';
 import { BODY_LIMIT, parseQuery, registerBodyParsers } from './wire/body.ts';
 import { errorBody, formatOfUrl, sendBody, sendFailure } from './wire/envelope.ts';
 import { registerAuthyRoutes } from './wire/route.ts';
+import { AuthFailures } from './wire/auth-failures.ts';
 import { Applications, UsageCounter } from './features/applications/service.ts';
 import { applicationRoutes } from './features/applications/routes.ts';
 import { Users } from './features/users/service.ts';
@@ -89,6 +90,8 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     // A pino child per request costs more than a status lookup; the request id is bound on demand.
     childLoggerFactory: (logger) => logger,
     bodyLimit: BODY_LIMIT,
+    // Behind trusted reverse proxies, request.ip is the client they name (auth failures count per client).
+    ...(config.trustProxy.length ? { trustProxy: config.trustProxy } : {}),
     routerOptions: {
       ignoreDuplicateSlashes: true, // a base URL with a trailing slash yields `//protected/...`
       ignoreTrailingSlash: true,
@@ -125,7 +128,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     retryBaseMs: config.hookRetryBaseMs,
     maxAttempts: config.hookMaxAttempts,
   });
-  const webhooks = (hookSigners.webhook = new Webhooks(store.db, config.masterKeys, hooks, applications, destinations));
+  const webhooks = (hookSigners.webhook = new Webhooks(store.db, config.masterKeys, hooks, applications, destinations, config.dashboardNonceWindowS * 1000));
   const limits = new SafetyLimits(store);
   const guard = new SendGuard({ db: store.db, limits, outbox, log: server.log });
   const events = new DeviceEvents();
@@ -198,7 +201,9 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   );
   server.get('/openapi.json', { schema: { hide: true } }, async () => server.swagger());
 
+  const authFailures = new AuthFailures(store, { failures: config.authFailures, windowS: config.authFailureWindowS, blockS: config.authBlockS }, metrics.registry, server.log);
   const wireDeps = {
+    authFailures,
     authenticate: (key: string) => services.applications.authenticate(key),
     countApiCall: (appId: number) => services.usage.countApiCall(appId),
     readTurn: store.readTurn,
@@ -218,9 +223,9 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   );
   registerAuthyRoutes(server, 'onetouch', onetouchRoutes(onetouch), wireDeps);
   registerDeviceRoutes(server, { devices, onetouch, events, vapidPublicKey: push.vapid.publicKey });
-  registerWebhookRoutes(server, webhooks, config.publicUrl);
+  registerWebhookRoutes(server, webhooks, config.publicUrl, authFailures);
   registerQrRoute(server, services.tokens);
-  registerAdminRoutes(server, { admin: config.adminToken, metrics: config.metricsToken }, services, store.db, config.masterKeys, store.dialect);
+  registerAdminRoutes(server, { admin: config.adminToken, metrics: config.metricsToken }, services, store.db, config.masterKeys, store.dialect, authFailures);
   // The admin console (talks to the admin API) and the authenticator web app (the device API).
   registerBuiltPage(server, { name: 'console', title: 'admin console' });
   registerBuiltPage(server, { name: 'authenticator', title: 'authenticator' });

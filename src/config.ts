@@ -50,6 +50,24 @@ export interface Config {
    * public: loopback, private, link-local… None by default (see delivery/destinations.ts).
    */
   allowPrivateNetworks: string[];
+  /**
+   * Dashboard (webhooks API) nonces are remembered this long, in the database, and a second use is
+   * refused; a nonce that is a Unix time with a fraction (`1427849783.886085`) must also be
+   * within this long of now.
+   */
+  dashboardNonceWindowS: number;
+  /**
+   * Failed API keys, dashboard keys and admin/metrics tokens allowed per client address (IPv6: per
+   * /64) within `authFailureWindowS`; past that the address gets 429 for `authBlockS`.
+   */
+  authFailures: number;
+  authFailureWindowS: number;
+  authBlockS: number;
+  /**
+   * Reverse proxies (CIDR blocks) whose X-Forwarded-For names the client; none by default, and then
+   * the client is the connection's peer (behind a proxy: the proxy, for every client).
+   */
+  trustProxy: string[];
   /** How often pending approval requests are checked for expiry. */
   approvalSweepMs: number;
   /** Days finished messages, callback/webhook deliveries and phone verifications are kept (0: forever). */
@@ -110,6 +128,11 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
     hookRetryBaseMs: int('OPENFACTOR_HOOK_RETRY_BASE_MS', 5000, 10, 3_600_000),
     hookMaxAttempts: int('OPENFACTOR_HOOK_MAX_ATTEMPTS', 10, 1, 100),
     allowPrivateNetworks: parseNetworks(env.OPENFACTOR_ALLOW_PRIVATE_NETWORKS),
+    dashboardNonceWindowS: int('OPENFACTOR_DASHBOARD_NONCE_WINDOW_S', 86_400, 60, 30 * 86_400),
+    authFailures: int('OPENFACTOR_AUTH_FAILURES', 20, 1, 100_000),
+    authFailureWindowS: int('OPENFACTOR_AUTH_FAILURE_WINDOW_S', 300, 1, 86_400),
+    authBlockS: int('OPENFACTOR_AUTH_BLOCK_S', 900, 1, 86_400),
+    trustProxy: parseNetworks(env.OPENFACTOR_TRUST_PROXY, 'OPENFACTOR_TRUST_PROXY'),
     approvalSweepMs: int('OPENFACTOR_APPROVAL_SWEEP_MS', 1000, 10, 60_000),
     // At least two days: the send guard's daily caps and receipts that come late need the rows.
     retentionDays: retentionDays(env.OPENFACTOR_RETENTION_DAYS, 90, 'OPENFACTOR_RETENTION_DAYS'),
@@ -171,12 +194,12 @@ function secretFile(dataDir: string, name: string, create: () => string): string
   return readFileSync(file, 'utf8').trim();
 }
 
-/** `OPENFACTOR_ALLOW_PRIVATE_NETWORKS`: comma-separated CIDR blocks; a bare address is its own block. */
-export function parseNetworks(raw: string | undefined): string[] {
+/** `OPENFACTOR_ALLOW_PRIVATE_NETWORKS` (or `name`): comma-separated CIDR blocks; a bare address is its own block. */
+export function parseNetworks(raw: string | undefined, name = 'OPENFACTOR_ALLOW_PRIVATE_NETWORKS'): string[] {
   const list = (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   return list.map((entry) => {
     const cidr = entry.includes('/') ? entry : `${entry}/${isIP(entry) === 6 ? 128 : 32}`;
-    if (!ipaddr.isValidCIDR(cidr)) throw new Error(`OPENFACTOR_ALLOW_PRIVATE_NETWORKS: ${entry} is not an address or CIDR block`);
+    if (!ipaddr.isValidCIDR(cidr)) throw new Error(`${name}: ${entry} is not an address or CIDR block`);
     return cidr;
   });
 }

@@ -13,15 +13,19 @@ import type { DB } from '../store/schema.ts';
 import type { Kysely } from 'kysely';
 import { registerApplicationRoutes } from './applications.ts';
 import { parseAuthyId } from '../features/users/service.ts';
+import type { AuthFailures } from '../wire/auth-failures.ts';
 
-/** An onRequest hook that lets through `Authorization: Bearer <one of tokens>`. */
-function requireBearer(tokens: (string | undefined)[], refusal: ErrorName) {
+/** An onRequest hook that lets through `Authorization: Bearer <one of tokens>`; wrong tokens count against the address. */
+function requireBearer(tokens: (string | undefined)[], refusal: ErrorName, failures: AuthFailures) {
   const accepted = tokens.filter((t): t is string => !!t);
   return async (req: FastifyRequest, reply: FastifyReply) => {
+    if (failures.refuseBlocked('admin_token', req, reply, 'json')) return reply;
     const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
     // Every token is compared, so the time taken does not say which one came close.
     const ok = m !== null && accepted.map((t) => constantTimeEqual(m[1], t)).includes(true);
-    if (!ok) return sendFailure(reply.header('www-authenticate', 'Bearer'), 'json', fail(refusal));
+    if (ok) return;
+    if (m !== null && (await failures.failed('admin_token', req.ip, reply, 'json'))) return reply;
+    return sendFailure(reply.header('www-authenticate', 'Bearer'), 'json', fail(refusal));
   };
 }
 
@@ -32,9 +36,10 @@ export function registerAdminRoutes(
   db: Kysely<DB>,
   keys: MasterKey[],
   dialect: Dialect,
+  failures: AuthFailures,
 ): void {
   server.register(async (admin) => {
-    admin.addHook('onRequest', requireBearer([tokens.admin], 'ADMIN_UNAUTHORIZED'));
+    admin.addHook('onRequest', requireBearer([tokens.admin], 'ADMIN_UNAUTHORIZED', failures));
     registerApplicationRoutes(admin, { ...services, db, keys, dialect });
 
     admin.get(
@@ -51,7 +56,7 @@ export function registerAdminRoutes(
   });
 
   server.register(async (scrape) => {
-    scrape.addHook('onRequest', requireBearer([tokens.admin, tokens.metrics], 'METRICS_UNAUTHORIZED'));
+    scrape.addHook('onRequest', requireBearer([tokens.admin, tokens.metrics], 'METRICS_UNAUTHORIZED', failures));
     scrape.get('/metrics', { schema: { summary: 'Prometheus metrics (bearer: the metrics or admin token)', tags: ['service'] } }, async (_req, reply) =>
       reply.type(services.metrics.registry.contentType).send(await services.metrics.text()),
     );

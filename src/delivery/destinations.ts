@@ -33,10 +33,14 @@ export class Destinations {
     this.dispatcher = new HttpAgent({ connect: { lookup: this.lookup } });
   }
 
-  /** Why `address` (an IP) may not be called ("127.0.0.1, a loopback address, …"), or undefined. */
+  /**
+   * Why `address` (an IP) may not be called ("127.0.0.1, a loopback address, …"), or undefined.
+   * An IPv6 address that carries an IPv4 one (mapped, compatible, translated, NAT64, 6to4) is
+   * judged as that IPv4 address: that is where a packet to it may end up.
+   */
   refusal(address: string): string | undefined {
     const parsed = ipaddr.parse(address);
-    const ip = isMapped(parsed) ? parsed.toIPv4Address() : parsed;
+    const ip = parsed.kind() === 'ipv6' ? (embeddedIPv4(parsed as ipaddr.IPv6) ?? parsed) : parsed;
     if (this.allowed.some(([net, bits]) => net.kind() === ip.kind() && ip.match(net, bits))) return undefined;
     const range = ip.range();
     return range === 'unicast' ? undefined : `${address}, a ${range} address, not a public one (${HINT})`;
@@ -55,6 +59,8 @@ export class Destinations {
    * own lookup decides).
    */
   async check(raw: string): Promise<string | undefined> {
+    const bad = unsafeUrl(raw);
+    if (bad) return bad;
     const url = new URL(raw);
     const host = hostOf(url);
     if (isIP(host)) return this.refusalOfHost(url);
@@ -85,7 +91,8 @@ export class Destinations {
 
   /** Sends one request through the guard: the status, or an error saying why it was not sent. */
   async send(req: { url: string; method: 'GET' | 'POST'; headers: Record<string, string>; body?: string }, timeoutMs: number): Promise<number> {
-    const refused = this.refusalOfHost(new URL(req.url));
+    // Again here: a URL stored before these checks existed is still refused.
+    const refused = unsafeUrl(req.url) ?? this.refusalOfHost(new URL(req.url));
     if (refused) throw new Error(refused);
     const res = await request(req.url, {
       method: req.method,
@@ -101,6 +108,38 @@ export class Destinations {
 
 /** The URL's host without the brackets of an IPv6 literal. */
 const hostOf = (url: URL) => url.hostname.replace(/^\[(.*)\]$/, '$1');
+
+/**
+ * Why a URL is unusable whatever its host: not http(s), or with spaces or control characters
+ * (URL parsers drop CR, LF and tabs silently, so what is stored and shown differs from what is
+ * called, and a raw CR/LF in a request line would split it). Undefined when it is fine.
+ */
+export function unsafeUrl(raw: string): string | undefined {
+  if (CONTROL_OR_SPACE.test(raw)) return 'the URL contains spaces or control characters';
+  if (!URL.canParse(raw)) return 'the URL is not a valid URL';
+  const { protocol } = new URL(raw);
+  return protocol === 'http:' || protocol === 'https:' ? undefined : 'the URL must be http or https';
+}
+
+/** C0 and C1 controls, DEL and space: never part of a URL we accept. */
+export const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f-\u009f]/;
+
+// Prefixes whose last 32 bits are an IPv4 address: IPv4-compatible (::/96, deprecated but still
+// routed by some stacks), IPv4-translated (::ffff:0:0:0/96, RFC 6145) and the NAT64 well-known
+// prefix (64:ff9b::/96, RFC 6052). Mapped addresses (::ffff:0:0/96) are ipaddr.js's own case.
+const LAST_32_BITS: Network[] = ['::/96', '::ffff:0:0:0/96', '64:ff9b::/96'].map((c) => ipaddr.parseCIDR(c));
+const SIX_TO_FOUR = ipaddr.parseCIDR('2002::/16');
+
+/** The IPv4 address an IPv6 one carries (and reaches), or undefined. `::` and `::1` stay IPv6. */
+function embeddedIPv4(ip: ipaddr.IPv6): ipaddr.IPv4 | undefined {
+  if (ip.isIPv4MappedAddress()) return ip.toIPv4Address();
+  const p = ip.parts;
+  const v4 = (hi: number, lo: number) => new ipaddr.IPv4([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
+  if (ip.match(SIX_TO_FOUR)) return v4(p[1], p[2]); // 2002:AABB:CCDD::/48 is AA.BB.CC.DD's
+  const loopbackOrUnspecified = p.slice(0, 7).every((x) => x === 0) && p[7] <= 1;
+  if (!loopbackOrUnspecified && LAST_32_BITS.some((net) => ip.match(net))) return v4(p[6], p[7]);
+  return undefined;
+}
 
 /** ::ffff:10.0.0.1 reaches 10.0.0.1: judge it as the IPv4 address it is. */
 const isMapped = (ip: ipaddr.IPv4 | ipaddr.IPv6): ip is ipaddr.IPv6 => ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress();

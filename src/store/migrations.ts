@@ -421,6 +421,19 @@ const steps: Record<string, Step> = {
   '0008_phone_export': async (db) => {
     await db.schema.alterTable('applications').addColumn('phone_export_enabled', 'integer', (c) => c.notNull().defaultTo(0)).execute();
   },
+
+  // Nonces of signed dashboard (webhooks API) calls, so a captured call cannot be replayed: the
+  // primary key refuses a second use by any process; retention drops them once expired.
+  '0009_dashboard_nonces': async (db) => {
+    await db.schema
+      .createTable('dashboard_nonces')
+      .addColumn('app_id', 'integer', (c) => c.notNull().references('applications.id').onDelete('cascade'))
+      .addColumn('nonce', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('dashboard_nonces_pk', ['app_id', 'nonce'])
+      .execute();
+    await db.schema.createIndex('dashboard_nonces_expiry').on('dashboard_nonces').columns(['expires_at']).execute();
+  },
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -88,6 +88,7 @@ export class Retention {
     result.prefix_traffic = await this.deleted(this.db.deleteFrom('prefix_traffic').where('window_start', '<', now - 2 * DAY));
     result.registration_tokens = await this.deleted(this.db.deleteFrom('registration_tokens').where('expires_at', '<', now - DAY));
     result.phone_registrations = await this.deleted(this.db.deleteFrom('phone_registrations').where('expires_at', '<', now - DAY));
+    result.dashboard_nonces = await this.deleted(this.db.deleteFrom('dashboard_nonces').where('expires_at', '<', now));
     result.quarantines = await this.deleted(this.db.deleteFrom('quarantines').where('until', '<', now - 30 * DAY));
     const total = Object.values(result).reduce((a, b) => a + b, 0);
     if (total > 0) this.log.info({ event: 'retention_sweep', deleted: result }, 'old records dropped');

@@ -96,6 +96,12 @@ export interface DeviceKeysTable {
   deleted_at: number | null;
 }
 
+export interface DashboardNoncesTable {
+  app_id: number;
+  nonce: string;
+  expires_at: number;
+}
+
 export interface DeviceNoncesTable {
   device_key_id: number;
   nonce: string;
@@ -350,6 +356,7 @@ export interface DB {
   app_providers: AppProvidersTable;
   device_keys: DeviceKeysTable;
   device_nonces: DeviceNoncesTable;
+  dashboard_nonces: DashboardNoncesTable;
   registration_tokens: RegistrationTokensTable;
   phone_registrations: PhoneRegistrationsTable;
   approval_requests: ApprovalRequestsTable;

@@ -8,6 +8,7 @@ import { mergeParams, type Params } from '../core/params.ts';
 import { bodyParams, carriesBody, queryParams } from './body.ts';
 import { errorBody, sendBody, sendFailure, type Body, type Format } from './envelope.ts';
 import { ErrorBody } from './contracts.ts';
+import type { AuthFailures } from './auth-failures.ts';
 
 export type Outcome = { ok: true; body: Body } | Failure;
 
@@ -45,6 +46,8 @@ export interface WireDeps<A extends AuthenticatedApp> {
   /** Store.readTurn: where reads cost a lock each, a request waits to read with its turn's others. */
   readTurn?(): Promise<void>;
   validateResponses: boolean;
+  /** Failed API keys per client address (wire/auth-failures.ts). */
+  authFailures?: AuthFailures;
 }
 
 const FORMATS = new Set(['json', 'xml']);
@@ -81,11 +84,17 @@ export function registerAuthyRoutes<A extends AuthenticatedApp>(
           if (!FORMATS.has(format)) return sendFailure(reply, 'json', fail('ROUTE_NOT_FOUND'));
           // Most Authy calls are GETs without a body: no promise to wait for, no merged copy.
           const params = carriesBody(request) ? mergeParams(queryParams(request), await bodyParams(request)) : queryParams(request);
+          const guard = deps.authFailures;
+          if (guard?.refuseBlocked('api_key', request, reply, format)) return reply;
           if (deps.readTurn) await deps.readTurn();
           const header = request.headers['x-authy-api-key'];
           const key = typeof header === 'string' && header ? header : params.api_key;
           const app = typeof key === 'string' && key ? await deps.authenticate(key) : undefined;
-          if (!app) return sendFailure(reply, format, fail('INVALID_API_KEY'));
+          if (!app) {
+            // A request without any key guesses nothing: only wrong keys count.
+            if (guard && typeof key === 'string' && key && (await guard.failed('api_key', request.ip, reply, format))) return reply;
+            return sendFailure(reply, format, fail('INVALID_API_KEY'));
+          }
           deps.countApiCall(app.id);
 
           const outcome = await route.handle({ app, params, path, request });

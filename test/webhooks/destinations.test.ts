@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/config.ts';
 import { migrate, openStore } from '../../src/store/db.ts';
 import { buildServer, type OpenFactor } from '../../src/app.ts';
 import { Destinations } from '../../src/delivery/destinations.ts';
-import { WebPush } from '../../src/features/devices/push.ts';
+import { readPushSubscription, WebPush } from '../../src/features/devices/push.ts';
 import { authySignature } from '../../src/core/authy-signature.ts';
 import webpush from 'web-push';
 import { createECDH, randomBytes } from 'node:crypto';
@@ -33,6 +33,13 @@ const PRIVATE_URLS = [
   'http://[fd00::1]/hook',
   'http://[fe80::1]/hook',
   'http://localhost:8080/hook', // a name that resolves to loopback
+  // IPv6 addresses that carry a private IPv4 one are judged as that address.
+  'http://[::127.0.0.1]/hook', // IPv4-compatible
+  'http://[::10.0.0.5]/hook',
+  'http://[::ffff:0:127.0.0.1]/hook', // IPv4-translated (RFC 6145)
+  'http://[64:ff9b::169.254.169.254]/latest/meta-data/', // NAT64 (RFC 6052)
+  'http://[2002:7f00:1::1]/hook', // 6to4 of 127.0.0.1
+  'http://[2002:c0a8:10a::]/hook', // 6to4 of 192.168.1.10
 ];
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -180,6 +187,13 @@ test('the address classes: public ones pass, every special-purpose range is refu
     '::', '::1', 'fc00::1', 'fd12:3456::1', 'fe80::1', 'ff02::1', '::ffff:10.0.0.1', '::ffff:169.254.169.254', '2001:db8::1']) {
     assert.ok(none.refusal(bad), `${bad} refused`);
   }
+  // An IPv6 address that carries an IPv4 one counts as that IPv4 address, public or not.
+  for (const bad of ['::7f00:1', '::a00:1', '::ffff:0:a9fe:a9fe', '64:ff9b::7f00:1', '64:ff9b::c0a8:101', '2002:7f00:1::', '2002:a9fe:a9fe:1::1', '64:ff9b:1::a00:1', '2001:0:4136:e378:8000:63bf:3fff:fdd2']) {
+    assert.ok(none.refusal(bad), `${bad} refused`);
+  }
+  assert.match(none.refusal('::7f00:1')!, /^::7f00:1, a loopback address, not a public one/);
+  for (const ok of ['64:ff9b::808:808', '2002:808:808::1', '::808:808']) assert.equal(none.refusal(ok), undefined, `${ok} is 8.8.8.8's`);
+  assert.equal(new Destinations(['127.0.0.0/8']).refusal('::7f00:1'), undefined, 'an IPv4 allowance covers the IPv6 forms of its addresses');
   const some = new Destinations(['10.20.0.0/16', '::ffff:192.168.5.0/120', 'fd00::/8']);
   assert.equal(some.refusal('10.20.3.4'), undefined);
   assert.ok(some.refusal('10.21.3.4'));
@@ -187,4 +201,59 @@ test('the address classes: public ones pass, every special-purpose range is refu
   assert.equal(some.refusal('::ffff:10.20.0.1'), undefined, 'and a mapped address is judged as IPv4');
   assert.equal(some.refusal('fd00::9'), undefined);
   assert.ok(some.refusal('127.0.0.1'));
+});
+
+/** URLs with spaces or control characters: URL parsers drop CR, LF and tabs silently. */
+const CONTROL_URLS = ['https://8.8.8.8/cb\r\nX-Injected: 1', 'https://8.8.8.8/c\nb', 'https://8.8.8.8/\tcb', 'https://8.8.8.8/c\u0000b', 'https://8.8.8.8/c b', 'https://8.8.8.8/c\u0085b', 'https://8.8.8.8/cb\u007f'];
+
+test('a OneTouch callback with an IPv4-compatible loopback address or control characters is refused with a 400 over the admin API, and nothing is stored', async () => {
+  const t = await app({ OPENFACTOR_ALLOW_PRIVATE_NETWORKS: '' });
+  const admin = async (url: string) => {
+    const r = await t.of.server.inject({ method: 'POST', url: `/admin/applications/${t.appId}/callback`, headers: { authorization: `Bearer ${t.config.adminToken}` }, payload: { url } });
+    return { status: r.statusCode, json: r.json() };
+  };
+  const compatible = await admin('http://[::127.0.0.1]/authy');
+  assert.equal(compatible.status, 400);
+  assert.deepEqual(Object.keys(compatible.json).sort(), ['error_code', 'errors', 'message', 'success']);
+  assert.equal(compatible.json.error_code, '60004');
+  assert.equal(compatible.json.message, 'Invalid parameter: url - the callback URL cannot be called: the host is ::7f00:1, a loopback address, not a public one (allow its network with OPENFACTOR_ALLOW_PRIVATE_NETWORKS)');
+  for (const url of ['http://[64:ff9b::10.0.0.1]/authy', 'http://[2002:a9fe:a9fe::]/authy']) assert.equal((await admin(url)).status, 400, url);
+  for (const url of CONTROL_URLS) {
+    const r = await admin(url);
+    assert.equal(r.status, 400, JSON.stringify(url));
+    assert.equal(r.json.error_code, '60004');
+    assert.equal(r.json.message, 'Invalid parameter: url - the callback URL cannot be called: the URL contains spaces or control characters', JSON.stringify(url));
+  }
+  assert.equal((await t.of.services.applications.find(t.appId))!.onetouchCallback, undefined);
+  // The same service answers the CLI (`apps callback`).
+  assert.equal(await t.of.services.applications.setCallback(t.appId, 'https://8.8.8.8/a\r\nb', 'POST', t.of.services.destinations), 'the callback URL cannot be called: the URL contains spaces or control characters');
+  const fine = await admin('https://8.8.8.8/authy?x=1');
+  assert.equal(fine.status, 200);
+  // A webhook with such a URL is refused too (it always was: the dashboard API's own URL check).
+  const application = (await t.of.services.applications.find(t.appId))!;
+  for (const url of CONTROL_URLS) assert.equal((await t.of.services.webhooks.create(application, { name: 'hook', url, events: 'user_added' })).ok, false);
+});
+
+test('at delivery time a stored URL with control characters or an IPv4-compatible address is not called', async () => {
+  const receiver = await new Receiver().start('/hooks');
+  cleanups.push(() => receiver.close());
+  const port = new URL(receiver.url).port;
+  const open = new Destinations(['127.0.0.0/8']);
+  cleanups.push(() => open.close());
+  const req = (url: string) => ({ url, method: 'POST' as const, headers: { 'content-type': 'application/json' }, body: '{}' });
+  assert.equal(await open.send(req(`http://127.0.0.1:${port}/hooks`), 5000), 200, 'the receiver answers');
+  await assert.rejects(open.send(req(`http://127.0.0.1:${port}/hooks\r\nX-Injected: 1`), 5000), /^Error: the URL contains spaces or control characters$/);
+  await assert.rejects(open.send(req(`http://127.0.0.1:${port}/ho\toks`), 5000), /^Error: the URL contains spaces or control characters$/);
+  const strict = new Destinations([]);
+  cleanups.push(() => strict.close());
+  await assert.rejects(strict.send(req(`http://[::127.0.0.1]:${port}/hooks`), 5000), /^Error: the host is ::7f00:1, a loopback address, not a public one/);
+  assert.equal(receiver.requests.length, 1, 'only the first request arrived');
+
+  // Web Push: such an endpoint is not accepted from a device, and not called if stored.
+  const keys = { p256dh: createECDH('prime256v1').generateKeys().toString('base64url'), auth: randomBytes(16).toString('base64url') };
+  assert.equal(readPushSubscription({ endpoint: `https://127.0.0.1:${port}/push\r\nX: 1`, keys }), undefined);
+  const push = new WebPush({ ...webpush.generateVAPIDKeys(), subject: 'mailto:ops@example.com' }, quietLog, open);
+  cleanups.push(async () => push.close());
+  assert.equal(await push.send({ endpoint: `http://127.0.0.1:${port}/hooks\r\nX: 1`, keys }, { uuid: 'x' }), 'failed');
+  assert.equal(receiver.requests.length, 1, 'nothing more arrived');
 });

@@ -9,6 +9,9 @@ import { codeIn, createUser, delivered } from '../support/tokens.ts';
 import { createApproval, Receiver, registerDevice } from '../support/onetouch.ts';
 import { until } from '../support/wait.ts';
 import { authySignature } from '../../src/core/authy-signature.ts';
+import type { FastifyInstance } from 'fastify';
+import { openStore } from '../../src/store/db.ts';
+import { buildServer } from '../../src/app.ts';
 
 let t: TestApp;
 let base: string;
@@ -27,16 +30,24 @@ after(async () => {
 
 const URL_BASE = 'https://api.authy.example/dashboard/json/application/webhooks';
 
+let sequence = 0;
+/** A fresh nonce: Unix seconds with a fraction, as the docs' example (unique within this file). */
+const freshNonce = () => `${(Date.now() / 1000).toFixed(3)}${String(sequence++ % 1000).padStart(3, '0')}`;
+
+type DashboardOptions = { signingKey?: string; apiKey?: string; nonce?: string };
+
 /** A dashboard call as the samples make it: form params, nonce, HMAC over URL + method + sorted params. */
-async function dashboard(method: 'GET' | 'POST' | 'DELETE', path: string, params: Record<string, string | string[]>, o: { signingKey?: string; apiKey?: string; nonce?: string } = {}) {
+function signed(method: 'GET' | 'POST' | 'DELETE', path: string, params: Record<string, string | string[]>, o: DashboardOptions = {}) {
   const all = { app_api_key: o.apiKey ?? t.apiKey, access_key: keys.accessKey, ...params };
-  const nonce = o.nonce ?? `${Date.now() / 1000}`;
+  const nonce = o.nonce ?? freshNonce();
   const signature = authySignature(o.signingKey ?? keys.signingKey, nonce, method, URL_BASE + path, all);
   const form = Object.entries(all)
     .flatMap(([k, v]) => (Array.isArray(v) ? v.map((e) => `${encodeURIComponent(k)}[]=${encodeURIComponent(e)}`) : [`${k}=${encodeURIComponent(v)}`]))
     .join('&');
-  return call(t.of.server, method, `/dashboard/json/application/webhooks${path}`, { form, headers: { 'x-authy-signature-nonce': nonce, 'x-authy-signature': signature } });
+  return (server: FastifyInstance) => call(server, method, `/dashboard/json/application/webhooks${path}`, { form, headers: { 'x-authy-signature-nonce': nonce, 'x-authy-signature': signature } });
 }
+
+const dashboard = (method: 'GET' | 'POST' | 'DELETE', path: string, params: Record<string, string | string[]>, o: DashboardOptions = {}) => signed(method, path, params, o)(t.of.server);
 
 test('create, list, delete: the documented bodies', async () => {
   const created = await dashboard('POST', '', { name: 'user-added', url: receiver.url, events: ['user_added'] });
@@ -81,7 +92,7 @@ test('refused: a wrong signature, a wrong access key, an unknown API key, unknow
   const badUrl = await dashboard('POST', '', { name: 'x', url: 'ftp://example.com', events: ['user_added'] });
   assert.equal(badUrl.json.error_code, '60098');
   // The signature covers the parameters: a changed URL no longer matches.
-  const nonce = `${Date.now() / 1000}`;
+  const nonce = freshNonce();
   const sig = authySignature(keys.signingKey, nonce, 'POST', URL_BASE, { app_api_key: t.apiKey, access_key: keys.accessKey, name: 'x', url: receiver.url, 'events': ['user_added'] });
   const forged = await call(t.of.server, 'POST', '/dashboard/json/application/webhooks', {
     form: `app_api_key=${t.apiKey}&access_key=${encodeURIComponent(keys.accessKey)}&name=x&url=${encodeURIComponent('https://evil.example/')}&events[]=user_added`,
@@ -165,4 +176,69 @@ test('token events: a code sent, a wrong token, a right token', async () => {
   assert.equal(by('token_invalid').objects.token.b_reused, false);
   assert.equal(by('token_verified').objects.token.s_factor, 'sms');
   assert.equal(by('token_verified').objects.user.s_authy_id, String(id));
+});
+
+const REPLAYED = { message: 'Invalid signature: this nonce was already used', success: false, errors: { message: 'Invalid signature: this nonce was already used' }, error_code: '60087' };
+
+test('a captured call cannot be replayed: the same nonce and signature are refused the second time', async () => {
+  const list = signed('GET', '', {});
+  assert.equal((await list(t.of.server)).status, 200);
+  const again = await list(t.of.server);
+  assert.equal(again.status, 401);
+  assert.deepEqual(again.json, REPLAYED);
+
+  // A replayed create makes nothing.
+  const before = (await dashboard('GET', '', {})).json.webhooks.length;
+  const create = signed('POST', '', { name: 'once', url: receiver.url, events: ['user_added'] });
+  assert.equal((await create(t.of.server)).status, 200);
+  assert.equal((await create(t.of.server)).json.error_code, '60087');
+  assert.equal((await dashboard('GET', '', {})).json.webhooks.length, before + 1);
+
+  // Nonces that are not times (GUIDs, random numbers) are single-use too, per application.
+  const guid = signed('GET', '', {}, { nonce: '5b7e0c1d-6f2a-4c3b-9e8d-7a6b5c4d3e2f' });
+  assert.equal((await guid(t.of.server)).status, 200);
+  assert.deepEqual((await guid(t.of.server)).json, REPLAYED);
+
+  // Sent ten times at once, exactly one is served.
+  const burst = signed('GET', '', {});
+  const statuses = (await Promise.all(Array.from({ length: 10 }, () => burst(t.of.server)))).map((r) => r.status);
+  assert.deepEqual(statuses.sort(), [200, ...Array(9).fill(401)]);
+});
+
+test('a time nonce outside the window (past or future) is refused; a forged one still gets the plain signature error', async () => {
+  const day = 86_400;
+  for (const at of [Date.now() / 1000 - day - 120, Date.now() / 1000 + day + 120]) {
+    const r = await dashboard('GET', '', {}, { nonce: at.toFixed(6) });
+    assert.equal(r.status, 401);
+    assert.deepEqual(r.json, { message: 'Invalid signature: the nonce is a time outside the accepted window', success: false, errors: { message: 'Invalid signature: the nonce is a time outside the accepted window' }, error_code: '60087' });
+  }
+  assert.equal((await dashboard('GET', '', {}, { nonce: (Date.now() / 1000 - day + 600).toFixed(6) })).status, 200, 'within the window');
+  const forged = await dashboard('GET', '', {}, { signingKey: 'not-the-key', nonce: (Date.now() / 1000).toFixed(6) });
+  assert.equal(forged.json.message, 'Invalid signature');
+});
+
+test('a call served by one server is refused by another on the same database', async () => {
+  const store = openStore(t.config.databaseUrl);
+  const other = await buildServer({ ...t.config, outboxWorker: false }, store);
+  try {
+    const list = signed('GET', '', {});
+    assert.equal((await list(t.of.server)).status, 200);
+    assert.deepEqual((await list(other.server)).json, REPLAYED);
+    // And the other way round.
+    const create = signed('POST', '', { name: 'there', url: receiver.url, events: ['user_added'] });
+    assert.equal((await create(other.server)).status, 200);
+    assert.deepEqual((await create(t.of.server)).json, REPLAYED);
+  } finally {
+    await other.close();
+    await store.close();
+  }
+});
+
+test('remembered nonces are dropped by retention once expired', async () => {
+  await dashboard('GET', '', {});
+  const count = async () => Number((await t.store.db.selectFrom('dashboard_nonces').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  assert.ok((await count()) > 0);
+  const swept = await t.of.services.retention.sweep(Date.now() + 2 * 86_400_000 + 60_000);
+  assert.ok(swept.dashboard_nonces > 0);
+  assert.equal(await count(), 0);
 });

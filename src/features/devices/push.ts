@@ -6,7 +6,7 @@ import webpush from 'web-push';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { seal, unseal, type MasterKey } from '../../core/crypto.ts';
-import type { Destinations } from '../../delivery/destinations.ts';
+import { unsafeUrl, type Destinations } from '../../delivery/destinations.ts';
 import type { DB } from '../../store/schema.ts';
 
 export interface VapidKeys {
@@ -53,7 +53,7 @@ export async function loadVapidKeys(db: Kysely<DB>, keys: MasterKey[], configure
 export function readPushSubscription(v: unknown): PushSubscription | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
   const s = v as { endpoint?: unknown; keys?: { p256dh?: unknown; auth?: unknown } };
-  if (typeof s.endpoint !== 'string' || s.endpoint.length > 2048 || !/^https?:\/\//.test(s.endpoint)) return undefined;
+  if (typeof s.endpoint !== 'string' || s.endpoint.length > 2048 || !/^https?:\/\//.test(s.endpoint) || unsafeUrl(s.endpoint)) return undefined;
   const p256dh = s.keys?.p256dh;
   const auth = s.keys?.auth;
   if (typeof p256dh !== 'string' || typeof auth !== 'string' || p256dh.length > 200 || auth.length > 100) return undefined;
@@ -80,7 +80,7 @@ export class WebPush {
 
   /** 'gone' when the push service says the subscription no longer exists (404/410). */
   async send(sub: PushSubscription, payload: Record<string, unknown>): Promise<'sent' | 'gone' | 'failed'> {
-    const refused = this.destinations.refusalOfHost(new URL(sub.endpoint));
+    const refused = unsafeUrl(sub.endpoint) ?? this.destinations.refusalOfHost(new URL(sub.endpoint));
     if (refused) {
       this.log.warn({ event: 'web_push_refused', origin: safeOrigin(sub.endpoint), reason: refused }, 'web push endpoint refused');
       return 'failed';

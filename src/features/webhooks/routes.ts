@@ -7,16 +7,25 @@ import { sendBody, sendFailure } from '../../wire/envelope.ts';
 import type { Outcome } from '../../wire/route.ts';
 import type { Application } from '../applications/service.ts';
 import type { Webhooks } from './service.ts';
+import type { AuthFailures } from '../../wire/auth-failures.ts';
 
 const BASE = '/dashboard/json/application/webhooks';
 
-export function registerWebhookRoutes(server: FastifyInstance, webhooks: Webhooks, publicUrl: string | undefined): void {
+/** Refusals that mean a wrong credential (counted against the address), not a replay or a missing one. */
+const GUESSES = new Set(['INVALID_API_KEY', 'DASHBOARD_KEY_INVALID', 'SIGNATURE_INVALID']);
+
+export function registerWebhookRoutes(server: FastifyInstance, webhooks: Webhooks, publicUrl: string | undefined, failures: AuthFailures): void {
   const handle =
     (fn: (app: Application, req: FastifyRequest, params: Record<string, unknown>) => Promise<Outcome>) => async (req: FastifyRequest, reply: FastifyReply) => {
+      if (failures.refuseBlocked('api_key', req, reply, 'json')) return reply;
       const params = mergeParams(queryParams(req), await bodyParams(req));
       const url = (publicUrl ?? `${req.protocol}://${req.host}`) + req.url.split('?')[0];
       const auth = await webhooks.authenticate(params, req.headers, req.method, url);
-      if (!auth.ok) return sendFailure(reply, 'json', auth);
+      if (!auth.ok) {
+        const guessed = GUESSES.has(auth.error) && typeof params.app_api_key === 'string' && params.app_api_key !== '';
+        if (guessed && (await failures.failed('api_key', req.ip, reply, 'json'))) return reply;
+        return sendFailure(reply, 'json', auth);
+      }
       const out = await fn(auth.app, req, params);
       return out.ok ? sendBody(reply, 'json', 200, out.body) : sendFailure(reply, 'json', out);
     };

@@ -42,6 +42,8 @@ export class Webhooks {
     private readonly hooks: Hooks,
     private readonly applications: Applications,
     private readonly destinations: Pick<Destinations, 'check'>,
+    /** How long a dashboard nonce is remembered (and how far a time nonce may be from now). */
+    private readonly nonceWindowMs = 86_400_000,
   ) {}
 
   /** Queues `event` for every webhook of the application that asked for it (inside `db`'s transaction). */
@@ -98,7 +100,30 @@ export class Webhooks {
     if (typeof nonce !== 'string' || !nonce || nonce.length > 100 || typeof signature !== 'string' || !verifyAuthySignature(signingKey, nonce, method, url, params, signature)) {
       return fail('SIGNATURE_INVALID');
     }
+    // Only a correctly signed call records its nonce: nobody else can fill the table.
+    const replay = await this.useNonce(app.id, nonce);
+    if (replay) return fail(replay);
     return { ok: true, app };
+  }
+
+  /**
+   * Records a dashboard nonce; the refusal when it is in use (seen within the window, by any
+   * process on this database) or is a time too far from now. Nonces may be any unique string
+   * (samples use GUIDs and random numbers), so only the unmistakable time form (Unix seconds with
+   * a fraction, as the docs' example) is held to the window; other nonces can be replayed only
+   * once they have been forgotten, a window later.
+   */
+  private async useNonce(appId: number, nonce: string, now = Date.now()): Promise<'SIGNATURE_REPLAYED' | 'SIGNATURE_EXPIRED' | undefined> {
+    const at = /^\d{9,11}\.\d{1,9}$/.test(nonce) ? Number(nonce) * 1000 : undefined;
+    if (at !== undefined && Math.abs(now - at) > this.nonceWindowMs) return 'SIGNATURE_EXPIRED';
+    const expiresAt = Math.max(now, at ?? now) + this.nonceWindowMs;
+    // An expired row not yet swept is taken over; a live one makes the insert a no-op.
+    const res = await this.db
+      .insertInto('dashboard_nonces')
+      .values({ app_id: appId, nonce, expires_at: expiresAt })
+      .onConflict((oc) => oc.columns(['app_id', 'nonce']).doUpdateSet({ expires_at: expiresAt }).where('dashboard_nonces.expires_at', '<', now))
+      .executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0) > 0 ? undefined : 'SIGNATURE_REPLAYED';
   }
 
   async create(app: Application, params: Params): Promise<Outcome> {
