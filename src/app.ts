@@ -131,7 +131,18 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   const events = new DeviceEvents();
   if (config.redisUrl) await events.connect(config.redisUrl, config.redisPrefix, server.log);
   const push = new WebPush(await loadVapidKeys(store.db, config.masterKeys, config.vapid), server.log, destinations, config.pushCaFile);
-  const devices = new Devices({ db: store.db, keys: config.masterKeys, outbox, wakeOutbox: () => worker.wake(), limits, webhooks, guard, applications, log: server.log });
+  const devices = new Devices({
+    db: store.db,
+    keys: config.masterKeys,
+    outbox,
+    wakeOutbox: () => worker.wake(),
+    limits,
+    webhooks,
+    guard,
+    applications,
+    log: server.log,
+    registrationLimits: { perAddress: config.deviceRegistrationsPerAddress, perHour: config.deviceRegistrationsPerHour },
+  });
   const onetouch = new OneTouch({ db: store.db, applications, devices, events, push, hooks, webhooks, log: server.log });
   const retention = new Retention(store.db, server.log, { deliveryDays: config.retentionDays, auditDays: config.auditRetentionDays });
   const services: Services = {
@@ -253,6 +264,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     close: async () => {
       onetouch.stop();
       await server.close();
+      await devices.settled();
       await worker.stop();
       await hooks.stop();
       await retention.stop();

@@ -58,6 +58,9 @@ export interface Config {
   auditRetentionDays: number;
   /** How often old records are looked for. */
   retentionSweepMs: number;
+  /** Device registrations by phone (unauthenticated) started per client address, and in all, per hour. */
+  deviceRegistrationsPerAddress: number;
+  deviceRegistrationsPerHour: number;
   /** The config file read, if any. */
   configFile?: string;
 }
@@ -115,6 +118,8 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
     retentionDays: retentionDays(env.OPENFACTOR_RETENTION_DAYS, 90, 'OPENFACTOR_RETENTION_DAYS'),
     auditRetentionDays: retentionDays(env.OPENFACTOR_AUDIT_RETENTION_DAYS, 365, 'OPENFACTOR_AUDIT_RETENTION_DAYS'),
     retentionSweepMs: int('OPENFACTOR_RETENTION_SWEEP_MS', 600_000, 1000, 86_400_000),
+    deviceRegistrationsPerAddress: int('OPENFACTOR_DEVICE_REGISTRATIONS_PER_ADDRESS', 10, 1, 1_000_000),
+    deviceRegistrationsPerHour: int('OPENFACTOR_DEVICE_REGISTRATIONS_PER_HOUR', 1000, 1, 100_000_000),
     configFile,
   });
 }
