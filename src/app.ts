@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import { BadInput, fail, type Failure } from './core/errors.ts';
 import type { Config } from './config.ts';
 import type { Store } from './store/db.ts';
+import { takeFileModeNotes } from './store/private-files.ts';
 import { BODY_LIMIT, parseQuery, registerBodyParsers } from './wire/body.ts';
 import { errorBody, formatOfUrl, sendBody, sendFailure } from './wire/envelope.ts';
 import { registerAuthyRoutes } from './wire/route.ts';
@@ -102,6 +103,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     },
   });
 
+  for (const note of takeFileModeNotes()) server.log.warn({ event: 'file_mode' }, `data at rest: ${note}`);
   const usage = new UsageCounter(store.db);
   const outbox = new Outbox(store.db, store.dialect, config.masterKeys, config.outboxLeaseMs);
   const metrics = new DeliveryMetrics();
