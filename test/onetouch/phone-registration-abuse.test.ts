@@ -3,6 +3,7 @@
 // OpenFactor store rows or send codes at will.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import pg from 'pg';
 import { dialect, startApp, type TestApp } from '../support/harness.ts';
 import { codeIn, createUser, delivered } from '../support/tokens.ts';
@@ -126,6 +127,31 @@ test('work that fails after the answer is logged, not thrown', async () => {
   assert.equal(errors.length, 1);
   assert.equal((errors[0] as { event: string }).event, 'device_phone_registration_failed');
   assert.doesNotMatch(JSON.stringify(errors[0]), /5550105/, 'no phone number in the log line');
+});
+
+test('confirming tells nothing either: wrong codes for a registered and an unknown number get the same answers', async () => {
+  await createUser(t, 'confirm@example.com', '415-555-0109');
+  const known = (await start('415-555-0109')).json.registration_id;
+  const unknown = (await start('415-555-0110')).json.registration_id;
+  await t.of.services.devices.settled();
+  const key = Buffer.from(generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'der' })).toString('base64url');
+  const confirm = async (id: string, body: Record<string, string>) => {
+    const res = await t.of.server.inject({ method: 'POST', url: `/device/v1/phone_registrations/${id}/confirm`, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+    return [res.statusCode, JSON.parse(res.body).error_code];
+  };
+  const wrong = { code: '000000', public_key: key, algorithm: 'Ed25519' };
+  // A malformed key, six wrong codes, a malformed key again: each answer the same for both.
+  for (const id of [known, unknown]) {
+    const seen = [await confirm(id, { ...wrong, public_key: 'not a key' })];
+    for (let i = 0; i < 6; i++) seen.push(await confirm(id, wrong));
+    seen.push(await confirm(id, { ...wrong, public_key: 'not a key' }));
+    assert.deepEqual(seen, [[400, '60034'], [401, '60036'], [401, '60036'], [401, '60036'], [401, '60036'], [401, '60036'], [404, '60035'], [404, '60035']], id === known ? 'registered' : 'unknown');
+  }
+  // An id OpenFactor never gave out: not found, and nothing stored for it.
+  const limits = await t.store.db.selectFrom('rate_limits' as never).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+  const made = unknown.slice(0, -1) + (unknown.endsWith('0') ? '1' : '0');
+  assert.deepEqual(await confirm(made, wrong), [404, '60035']);
+  assert.deepEqual(await t.store.db.selectFrom('rate_limits' as never).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(), limits);
 });
 
 test('a flood from one address is refused with 429 past its allowance; other addresses are still served', async () => {

@@ -12,7 +12,7 @@ const modeOf = (path: string) => (statSync(path).mode & 0o777).toString(8);
 
 /** The server as an operator starts it: keys made on first start, the database in the data dir (SQLite). */
 function envFor(db: Awaited<ReturnType<typeof createTestDatabase>>, dataDir: string): NodeJS.ProcessEnv {
-  const env = { ...testEnv(db), OPENFACTOR_DATA_DIR: dataDir };
+  const env: NodeJS.ProcessEnv = { ...testEnv(db), OPENFACTOR_DATA_DIR: dataDir };
   delete env.OPENFACTOR_MASTER_KEY;
   delete env.OPENFACTOR_ADMIN_TOKEN;
   if (dialect === 'sqlite') delete env.DATABASE_URL;

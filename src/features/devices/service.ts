@@ -1,6 +1,6 @@
 // Devices: registration (by a token the customer's backend asks for, or by phone), signed
 // device calls, the accounts a device holds, Web Push subscriptions, unregistering.
-import { createHmac, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { KeyObject } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
@@ -132,9 +132,10 @@ export class Devices {
       if (allowed.first) this.d.log.warn({ event: 'device_phone_registration_throttled', ip }, 'device registration by phone: too many requests');
       return fail('DOS_REGISTRATIONS');
     }
-    const id = randomUUID();
+    const expiresAt = Math.floor((Date.now() + PHONE_CODE_TTL_MS) / 1000) * 1000;
+    const id = this.registrationId(expiresAt);
     const loc = resolveLocale(locale.ok ? locale.value : undefined, regionOf(phone.e164));
-    this.afterAnswer(() => this.sendRegistrationCode(id, phone.e164, channel, loc));
+    this.afterAnswer(() => this.sendRegistrationCode(id, expiresAt, phone.e164, channel, loc));
     return {
       ok: true,
       body: { registration_id: id, seconds_to_expire: PHONE_CODE_TTL_MS / 1000, message: `A registration code was sent via ${channel}.`, success: true },
@@ -144,9 +145,9 @@ export class Devices {
   /**
    * The work behind a phone registration's answer. Nothing is stored or sent for a phone no
    * application knows (SMS pumping, rows made at will), nor past the number's hourly allowance:
-   * confirming such a registration finds none (`60035`), as for an expired one.
+   * confirming such a registration is answered as for a stored one (`confirmUnstored`).
    */
-  private async sendRegistrationCode(id: string, e164: string, channel: 'sms' | 'voice', loc: string): Promise<void> {
+  private async sendRegistrationCode(id: string, expiresAt: number, e164: string, channel: 'sms' | 'voice', loc: string): Promise<void> {
     const users = await q.syncableUsers(this.d.db, e164);
     const app = users.length > 0 ? await this.d.applications.find(users[0].app_id) : undefined;
     if (!app || !(await this.d.limits.takePhoneRegistration(e164))) return;
@@ -155,7 +156,7 @@ export class Devices {
     const pin = String(randomInt(1_000_000)).padStart(6, '0');
     const vars = { appName: 'OpenFactor', code: pin, minutes: PHONE_CODE_TTL_MS / 60_000 };
     await this.d.db.transaction().execute(async (trx) => {
-      await q.insertPhoneRegistration(trx, { id, e164, via: channel, codeHash: this.hashPin(id, pin), now, expiresAt: now + PHONE_CODE_TTL_MS });
+      await q.insertPhoneRegistration(trx, { id, e164, via: channel, codeHash: this.hashPin(id, pin), now, expiresAt });
       const text = channel === 'voice' ? voiceText(loc, vars) : smsText(loc, vars);
       await this.d.outbox.enqueue(trx, { appId: users[0].app_id, userId: null, channel, destination: e164, text, locale: loc }, now);
     });
@@ -188,9 +189,12 @@ export class Devices {
 
   /** `POST /device/v1/phone_registrations/{id}/confirm`: the code proves the phone. */
   async confirmPhoneRegistration(regId: string, body: Params, ip: string): Promise<Outcome> {
-    const row = /^[0-9a-f-]{36}$/.test(regId) ? await q.findPhoneRegistration(this.d.db, regId) : undefined;
     const now = Date.now();
-    if (!row || row.used_at !== null || Number(row.expires_at) <= now || row.failures >= PHONE_CODE_MAX_FAILURES || !row.code_hash) {
+    const row = /^[0-9a-f-]{36}$/.test(regId) ? await q.findPhoneRegistration(this.d.db, regId) : undefined;
+    if (!row) return this.confirmUnstored(regId, body, now);
+    // Wrong codes tried before the row was stored (that work runs after the answer) count too.
+    const missed = await this.d.limits.used('registration-missed', regId, PHONE_CODE_MAX_FAILURES, PHONE_CODE_TTL_MS / 1000);
+    if (row.used_at !== null || Number(row.expires_at) <= now || row.failures + missed >= PHONE_CODE_MAX_FAILURES || !row.code_hash) {
       return fail('REGISTRATION_NOT_FOUND');
     }
     const reg = readRegistration(body);
@@ -213,6 +217,46 @@ export class Devices {
       return id;
     });
     return this.registered(id);
+  }
+
+  /**
+   * A registration id we gave out with nothing stored behind it (a number no application knows,
+   * or past its allowance) answers as a stored one whose code nobody has: 60036 for five wrong
+   * codes, then 60035, and 60035 once expired. Else confirming would tell which numbers are known.
+   * Its wrong codes are counted by id, in the rate-limit table; ids we never gave out (the MAC
+   * does not match) cost nothing.
+   */
+  private async confirmUnstored(regId: string, body: Params, now: number): Promise<Outcome> {
+    const expiresAt = this.expiryOf(regId);
+    if (expiresAt === undefined || expiresAt <= now) return fail('REGISTRATION_NOT_FOUND');
+    const ttl = PHONE_CODE_TTL_MS / 1000;
+    if ((await this.d.limits.used('registration-missed', regId, PHONE_CODE_MAX_FAILURES, ttl)) >= PHONE_CODE_MAX_FAILURES) return fail('REGISTRATION_NOT_FOUND');
+    const reg = readRegistration(body);
+    if (!reg.ok) return reg;
+    if (!(await this.d.limits.take('registration-missed', regId, PHONE_CODE_MAX_FAILURES, ttl))) return fail('REGISTRATION_NOT_FOUND');
+    this.d.log.warn({ event: 'device_registration_wrong_code' }, 'device registration: wrong code');
+    return fail('REGISTRATION_INVALID_PIN');
+  }
+
+  /** A registration id: its expiry (Unix seconds), 8 random bytes and a MAC of both, as a UUID. */
+  private registrationId(expiresAt: number): string {
+    const b = Buffer.alloc(16);
+    b.writeUInt32BE(Math.floor(expiresAt / 1000), 0);
+    randomBytes(8).copy(b, 4);
+    this.idMac(b.subarray(0, 12)).copy(b, 12);
+    const h = b.toString('hex');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  /** The expiry (ms) of a registration id we gave out; undefined for any other string. */
+  private expiryOf(regId: string): number | undefined {
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(regId)) return undefined;
+    const b = Buffer.from(regId.replace(/-/g, ''), 'hex');
+    return timingSafeEqual(this.idMac(b.subarray(0, 12)), b.subarray(12)) ? b.readUInt32BE(0) * 1000 : undefined;
+  }
+
+  private idMac(data: Buffer): Buffer {
+    return createHmac('sha256', this.codeKey).update('registration-id:').update(data).digest().subarray(0, 4);
   }
 
   private async createKey(trx: Kysely<DB>, r: Registration, method: 'sdk' | 'sms' | 'voice', phone: string | null, ip: string, now: number) {

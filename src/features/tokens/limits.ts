@@ -54,6 +54,11 @@ export class SafetyLimits {
     }
   }
 
+  /** Points of `key`'s allowance used in its current window. */
+  async used(kind: string, key: string, points: number, duration: number): Promise<number> {
+    return (await this.limiter(kind, points, duration).get(key))?.consumedPoints ?? 0;
+  }
+
   /** Takes one point of `key`'s allowance (`points` per `duration` seconds); false when it is used up. */
   async take(kind: string, key: string, points: number, duration: number): Promise<boolean> {
     try {
