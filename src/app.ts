@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import { BadInput, fail, type Failure } from './core/errors.ts';
 import type { Config } from './config.ts';
 import type { Store } from './store/db.ts';
+import { takeFileModeNotes } from './store/private-files.ts';
 import { BODY_LIMIT, parseQuery, registerBodyParsers } from './wire/body.ts';
 import { errorBody, formatOfUrl, sendBody, sendFailure } from './wire/envelope.ts';
 import { registerAuthyRoutes } from './wire/route.ts';
@@ -105,6 +106,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     },
   });
 
+  for (const note of takeFileModeNotes()) server.log.warn({ event: 'file_mode' }, `data at rest: ${note}`);
   const usage = new UsageCounter(store.db);
   const outbox = new Outbox(store.db, store.dialect, config.masterKeys, config.outboxLeaseMs);
   const metrics = new DeliveryMetrics();
@@ -134,7 +136,18 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   const events = new DeviceEvents();
   if (config.redisUrl) await events.connect(config.redisUrl, config.redisPrefix, server.log);
   const push = new WebPush(await loadVapidKeys(store.db, config.masterKeys, config.vapid), server.log, destinations, config.pushCaFile);
-  const devices = new Devices({ db: store.db, keys: config.masterKeys, outbox, wakeOutbox: () => worker.wake(), limits, webhooks, guard, applications, log: server.log });
+  const devices = new Devices({
+    db: store.db,
+    keys: config.masterKeys,
+    outbox,
+    wakeOutbox: () => worker.wake(),
+    limits,
+    webhooks,
+    guard,
+    applications,
+    log: server.log,
+    registrationLimits: { perAddress: config.deviceRegistrationsPerAddress, perHour: config.deviceRegistrationsPerHour },
+  });
   const onetouch = new OneTouch({ db: store.db, applications, devices, events, push, hooks, webhooks, log: server.log });
   const retention = new Retention(store.db, server.log, { deliveryDays: config.retentionDays, auditDays: config.auditRetentionDays });
   const services: Services = {
@@ -258,6 +271,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     close: async () => {
       onetouch.stop();
       await server.close();
+      await devices.settled();
       await worker.stop();
       await hooks.stop();
       await retention.stop();

@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config.ts';
 import { migrate, openStore } from './store/db.ts';
+import { takeFileModeNotes } from './store/private-files.ts';
 import { Destinations } from './delivery/destinations.ts';
 import { Applications, SETTING_BOUNDS, type Application, type Settings } from './features/applications/service.ts';
 import type { MasterKey } from './core/crypto.ts';
@@ -120,6 +121,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfig();
   const store = openStore(config.databaseUrl);
+  // The server logs these; a one-off command says them on stderr.
+  if (command !== 'serve') for (const note of takeFileModeNotes()) process.stderr.write(`openfactor: data at rest: ${note}\n`);
   try {
     await migrate(store);
     const apps = new Applications(store.db, config.masterKeys[0], config.masterKeys.slice(1));

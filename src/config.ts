@@ -1,10 +1,11 @@
 // Environment parsed once into a typed, frozen object.
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { masterKeyFrom, parseMasterKey, type MasterKey } from './core/crypto.ts';
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
+import { privateDir, tighten } from './store/private-files.ts';
 
 export interface Config {
   port: number;
@@ -76,6 +77,9 @@ export interface Config {
   auditRetentionDays: number;
   /** How often old records are looked for. */
   retentionSweepMs: number;
+  /** Device registrations by phone (unauthenticated) started per client address, and in all, per hour. */
+  deviceRegistrationsPerAddress: number;
+  deviceRegistrationsPerHour: number;
   /** The config file read, if any. */
   configFile?: string;
 }
@@ -93,6 +97,8 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
     return v;
   };
   const dataDir = resolve(env.OPENFACTOR_DATA_DIR || './data');
+  // Keys and the database live there: an existing one looser than 0700 is tightened.
+  if (existsSync(dataDir)) privateDir(dataDir);
   const port = Number(env.PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, not ${env.PORT}`);
   return Object.freeze({
@@ -138,6 +144,8 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
     retentionDays: retentionDays(env.OPENFACTOR_RETENTION_DAYS, 90, 'OPENFACTOR_RETENTION_DAYS'),
     auditRetentionDays: retentionDays(env.OPENFACTOR_AUDIT_RETENTION_DAYS, 365, 'OPENFACTOR_AUDIT_RETENTION_DAYS'),
     retentionSweepMs: int('OPENFACTOR_RETENTION_SWEEP_MS', 600_000, 1000, 86_400_000),
+    deviceRegistrationsPerAddress: int('OPENFACTOR_DEVICE_REGISTRATIONS_PER_ADDRESS', 10, 1, 1_000_000),
+    deviceRegistrationsPerHour: int('OPENFACTOR_DEVICE_REGISTRATIONS_PER_HOUR', 1000, 1, 100_000_000),
     configFile,
   });
 }
@@ -182,7 +190,7 @@ function keyFile(dataDir: string): Buffer {
 function secretFile(dataDir: string, name: string, create: () => string): string {
   const file = join(dataDir, name);
   if (!existsSync(file)) {
-    mkdirSync(dataDir, { recursive: true });
+    privateDir(dataDir);
     try {
       writeFileSync(file, create() + '\n', { mode: 0o600, flag: 'wx' });
     } catch (e) {
@@ -190,7 +198,7 @@ function secretFile(dataDir: string, name: string, create: () => string): string
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
   }
-  chmodSync(file, 0o600);
+  tighten(file, 0o600);
   return readFileSync(file, 'utf8').trim();
 }
 

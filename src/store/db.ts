@@ -1,7 +1,7 @@
 // One Kysely instance per process, over better-sqlite3 (embedded default) or pg.
-import { mkdirSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { dirname } from 'node:path';
+import { privateDir, privateFile, tighten } from './private-files.ts';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
@@ -60,7 +60,13 @@ export function openStore(databaseUrl: string): Store {
     };
   }
   const file = databaseUrl.replace(/^sqlite:(\/\/)?/, '');
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  if (file !== ':memory:') {
+    // SQLite creates the -wal and -shm files with the database file's mode: 0600 from the start.
+    // Ones left by an earlier run keep theirs, hence the tightening.
+    privateDir(dirname(file), false);
+    privateFile(file);
+    for (const suffix of ['-wal', '-shm']) tighten(file + suffix, 0o600);
+  }
   const sqlite = connectSqlite(file);
   const statements = withStatementCache(sqlite);
   const turn = new ReadTurn(sqlite);

@@ -183,12 +183,13 @@ test('by phone: a code by SMS; the device gets every account of that phone in ap
   assert.equal(s.detailed_devices[0].registration_method, 'sms');
 });
 
-test('by phone: an unknown phone gets the same answer and no message; five wrong codes end the registration', async () => {
+test('by phone: an unknown phone gets the same answers and no message; five wrong codes end the registration', async () => {
   const before = (await t.of.services.outbox.recent({ limit: 500 })).length;
   const unknown = await OpenFactorDevice.startPhoneRegistration(base, { countryCode: '1', phoneNumber: '415-555-0166', via: 'sms' });
   assert.match(unknown.registrationId, /^[0-9a-f-]{36}$/);
   assert.equal((await t.of.services.outbox.recent({ limit: 500 })).length, before);
-  await assert.rejects(OpenFactorDevice.confirmPhoneRegistration(base, unknown.registrationId, '123456'), errorCode('60035'));
+  // As for a registered number with a wrong code (test/onetouch/phone-registration-abuse.test.ts).
+  await assert.rejects(OpenFactorDevice.confirmPhoneRegistration(base, unknown.registrationId, '123456'), errorCode('60036'));
 
   await createUser(t, 'p5@example.com', '415-555-0155');
   const start = await OpenFactorDevice.startPhoneRegistration(base, { countryCode: '1', phoneNumber: '415-555-0155', via: 'voice' });

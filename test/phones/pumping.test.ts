@@ -153,6 +153,7 @@ test('the daily per-number cap; device registration by phone passes the defence 
   const base = await t.listen();
   const r = await fetch(`${base}/device/v1/phone_registrations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ country_code: '1', phone_number: '415-555-0162', via: 'sms' }) });
   assert.equal(r.status, 200, 'the same answer: the caller learns nothing');
+  await t.of.services.devices.settled(); // the rules run after the answer
   assert.deepEqual((await blocked(geo.id)).map((b) => [b.destination, b.provider_result]), [['+14155550162', 'blocked: country_not_allowed']]);
   const sent = await t.store.db.selectFrom('outbox').select('id').where('app_id', '=', geo.id).where('status', '!=', 'blocked').execute();
   assert.equal(sent.length, 0, 'no code was sent');

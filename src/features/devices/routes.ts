@@ -42,7 +42,7 @@ export function registerDeviceRoutes(
       render(reply, await d.devices.registerWithToken(paramsOf(req), req.ip)),
     );
     scope.post(`${PREFIX}/phone_registrations`, doc('Start registering a device by phone: a code by SMS or voice', false), async (req, reply) =>
-      render(reply, await d.devices.startPhoneRegistration(paramsOf(req))),
+      render(reply, await d.devices.startPhoneRegistration(paramsOf(req), req.ip)),
     );
     scope.post<{ Params: { id: string } }>(`${PREFIX}/phone_registrations/:id/confirm`, doc('Finish registering by phone with the code', false), async (req, reply) =>
       render(reply, await d.devices.confirmPhoneRegistration(req.params.id, paramsOf(req), req.ip)),

@@ -1,10 +1,11 @@
 // Devices: registration (by a token the customer's backend asks for, or by phone), signed
 // device calls, the accounts a device holds, Web Push subscriptions, unregistering.
-import { createHmac, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { KeyObject } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
+import ipaddr from 'ipaddr.js';
 import { Secret } from 'otpauth';
 import { constantTimeEqual, deriveKey, hashSecret, seal, unseal, type MasterKey } from '../../core/crypto.ts';
 import { DEVICE_ALGORITHMS, readPublicKey, signedRequestString, verifyDeviceSignature } from '../../core/device-signature.ts';
@@ -42,6 +43,8 @@ export interface DeviceDeps {
   guard: SendGuard;
   applications: Applications;
   log: FastifyBaseLogger;
+  /** Phone registrations started per client address and in all, per hour (unauthenticated). */
+  registrationLimits: { perAddress: number; perHour: number };
 }
 
 /** An authenticated device, with the public key its call was checked with (its answers are too). */
@@ -107,8 +110,13 @@ export class Devices {
     return this.registered(id);
   }
 
-  /** `POST /device/v1/phone_registrations`: a code to the phone, if any application knows it. */
-  async startPhoneRegistration(body: Params): Promise<Outcome> {
+  /**
+   * `POST /device/v1/phone_registrations`: a code to the phone, if any application knows it.
+   * Unauthenticated, so the answer must not tell whether one does: it is given from the input and
+   * the caller's allowance alone, and the lookup, the row and the code come after it (`afterAnswer`),
+   * so neither its body nor its time depends on the number.
+   */
+  async startPhoneRegistration(body: Params, ip: string): Promise<Outcome> {
     const cc = readString(body, 'country_code');
     const number = readString(body, 'phone_number');
     const via = readString(body, 'via');
@@ -118,38 +126,75 @@ export class Devices {
     if (!phone) return fail('PHONE_INVALID');
     const channel = via.ok && (via.value ?? 'sms') === 'voice' ? 'voice' : via.ok && (via.value ?? 'sms') === 'sms' ? 'sms' : undefined;
     if (!channel) return fail('REGISTRATION_INVALID', { message: 'Registration request is invalid: via must be sms or voice' });
-
-    const now = Date.now();
-    const id = randomUUID();
-    const users = await q.syncableUsers(this.d.db, phone.e164);
-    // Nothing is sent to a phone no application knows (SMS pumping), and the answer is the same.
-    const loc = resolveLocale(locale.ok ? locale.value : undefined, regionOf(phone.e164));
-    const app = users.length > 0 ? await this.d.applications.find(users[0].app_id) : undefined;
-    const allowed = app && (await this.d.limits.takePhoneRegistration(phone.e164)) && (await this.d.guard.check(app, { e164: phone.e164, channel, userId: null, locale: loc })).ok;
-    if (allowed) {
-      const pin = String(randomInt(1_000_000)).padStart(6, '0');
-      const vars = { appName: 'OpenFactor', code: pin, minutes: PHONE_CODE_TTL_MS / 60_000 };
-      await this.d.db.transaction().execute(async (trx) => {
-        await q.insertPhoneRegistration(trx, { id, e164: phone.e164, via: channel, codeHash: this.hashPin(id, pin), now, expiresAt: now + PHONE_CODE_TTL_MS });
-        const text = channel === 'voice' ? voiceText(loc, vars) : smsText(loc, vars);
-        await this.d.outbox.enqueue(trx, { appId: users[0].app_id, userId: null, channel, destination: phone.e164, text, locale: loc }, now);
-      });
-      this.d.wakeOutbox();
-      this.d.log.info({ event: 'device_phone_registration', phone: maskE164(phone.e164), via: channel }, 'device registration code sent');
-    } else {
-      await q.insertPhoneRegistration(this.d.db, { id, e164: phone.e164, via: channel, codeHash: null, now, expiresAt: now + PHONE_CODE_TTL_MS });
+    const { perAddress, perHour } = this.d.registrationLimits;
+    const allowed = await this.d.limits.takeRegistrationStart(addressKey(ip), perAddress, perHour);
+    if (!allowed.ok) {
+      if (allowed.first) this.d.log.warn({ event: 'device_phone_registration_throttled', ip }, 'device registration by phone: too many requests');
+      return fail('DOS_REGISTRATIONS');
     }
+    const expiresAt = Math.floor((Date.now() + PHONE_CODE_TTL_MS) / 1000) * 1000;
+    const id = this.registrationId(expiresAt);
+    const loc = resolveLocale(locale.ok ? locale.value : undefined, regionOf(phone.e164));
+    this.afterAnswer(() => this.sendRegistrationCode(id, expiresAt, phone.e164, channel, loc));
     return {
       ok: true,
       body: { registration_id: id, seconds_to_expire: PHONE_CODE_TTL_MS / 1000, message: `A registration code was sent via ${channel}.`, success: true },
     };
   }
 
+  /**
+   * The work behind a phone registration's answer. Nothing is stored or sent for a phone no
+   * application knows (SMS pumping, rows made at will), nor past the number's hourly allowance:
+   * confirming such a registration is answered as for a stored one (`confirmUnstored`).
+   */
+  private async sendRegistrationCode(id: string, expiresAt: number, e164: string, channel: 'sms' | 'voice', loc: string): Promise<void> {
+    const users = await q.syncableUsers(this.d.db, e164);
+    const app = users.length > 0 ? await this.d.applications.find(users[0].app_id) : undefined;
+    if (!app || !(await this.d.limits.takePhoneRegistration(e164))) return;
+    if (!(await this.d.guard.check(app, { e164, channel, userId: null, locale: loc })).ok) return;
+    const now = Date.now();
+    const pin = String(randomInt(1_000_000)).padStart(6, '0');
+    const vars = { appName: 'OpenFactor', code: pin, minutes: PHONE_CODE_TTL_MS / 60_000 };
+    await this.d.db.transaction().execute(async (trx) => {
+      await q.insertPhoneRegistration(trx, { id, e164, via: channel, codeHash: this.hashPin(id, pin), now, expiresAt });
+      const text = channel === 'voice' ? voiceText(loc, vars) : smsText(loc, vars);
+      await this.d.outbox.enqueue(trx, { appId: users[0].app_id, userId: null, channel, destination: e164, text, locale: loc }, now);
+    });
+    this.d.wakeOutbox();
+    this.d.log.info({ event: 'device_phone_registration', phone: maskE164(e164), via: channel }, 'device registration code sent');
+  }
+
+  /** Work started by answers still running (or waiting for `defer`). */
+  private readonly inFlight = new Set<Promise<void>>();
+
+  /**
+   * When work after an answer starts: on the next turn of the event loop, after the answer has
+   * been written. A test may replace it to hold the work and see that the answer came first.
+   */
+  defer: (start: () => void) => void = (start) => setImmediate(start);
+
+  /** Runs `job` after the answer; its failure is logged (the caller has had its answer). */
+  private afterAnswer(job: () => Promise<void>): void {
+    const run = new Promise<void>((resolve) => this.defer(resolve))
+      .then(job)
+      .catch((err: unknown) => this.d.log.error({ event: 'device_phone_registration_failed', error: err instanceof Error ? err.message : String(err) }, 'device registration by phone failed'))
+      .finally(() => this.inFlight.delete(run));
+    this.inFlight.add(run);
+  }
+
+  /** Resolves once the work started by earlier answers has finished (closing, tests). */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
+
   /** `POST /device/v1/phone_registrations/{id}/confirm`: the code proves the phone. */
   async confirmPhoneRegistration(regId: string, body: Params, ip: string): Promise<Outcome> {
-    const row = /^[0-9a-f-]{36}$/.test(regId) ? await q.findPhoneRegistration(this.d.db, regId) : undefined;
     const now = Date.now();
-    if (!row || row.used_at !== null || Number(row.expires_at) <= now || row.failures >= PHONE_CODE_MAX_FAILURES || !row.code_hash) {
+    const row = /^[0-9a-f-]{36}$/.test(regId) ? await q.findPhoneRegistration(this.d.db, regId) : undefined;
+    if (!row) return this.confirmUnstored(regId, body, now);
+    // Wrong codes tried before the row was stored (that work runs after the answer) count too.
+    const missed = await this.d.limits.used('registration-missed', regId, PHONE_CODE_MAX_FAILURES, PHONE_CODE_TTL_MS / 1000);
+    if (row.used_at !== null || Number(row.expires_at) <= now || row.failures + missed >= PHONE_CODE_MAX_FAILURES || !row.code_hash) {
       return fail('REGISTRATION_NOT_FOUND');
     }
     const reg = readRegistration(body);
@@ -173,6 +218,46 @@ export class Devices {
       return id;
     });
     return this.registered(id);
+  }
+
+  /**
+   * A registration id we gave out with nothing stored behind it (a number no application knows,
+   * or past its allowance) answers as a stored one whose code nobody has: 60036 for five wrong
+   * codes, then 60035, and 60035 once expired. Else confirming would tell which numbers are known.
+   * Its wrong codes are counted by id, in the rate-limit table; ids we never gave out (the MAC
+   * does not match) cost nothing.
+   */
+  private async confirmUnstored(regId: string, body: Params, now: number): Promise<Outcome> {
+    const expiresAt = this.expiryOf(regId);
+    if (expiresAt === undefined || expiresAt <= now) return fail('REGISTRATION_NOT_FOUND');
+    const ttl = PHONE_CODE_TTL_MS / 1000;
+    if ((await this.d.limits.used('registration-missed', regId, PHONE_CODE_MAX_FAILURES, ttl)) >= PHONE_CODE_MAX_FAILURES) return fail('REGISTRATION_NOT_FOUND');
+    const reg = readRegistration(body);
+    if (!reg.ok) return reg;
+    if (!(await this.d.limits.take('registration-missed', regId, PHONE_CODE_MAX_FAILURES, ttl))) return fail('REGISTRATION_NOT_FOUND');
+    this.d.log.warn({ event: 'device_registration_wrong_code' }, 'device registration: wrong code');
+    return fail('REGISTRATION_INVALID_PIN');
+  }
+
+  /** A registration id: its expiry (Unix seconds), 8 random bytes and a MAC of both, as a UUID. */
+  private registrationId(expiresAt: number): string {
+    const b = Buffer.alloc(16);
+    b.writeUInt32BE(Math.floor(expiresAt / 1000), 0);
+    randomBytes(8).copy(b, 4);
+    this.idMac(b.subarray(0, 12)).copy(b, 12);
+    const h = b.toString('hex');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  /** The expiry (ms) of a registration id we gave out; undefined for any other string. */
+  private expiryOf(regId: string): number | undefined {
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(regId)) return undefined;
+    const b = Buffer.from(regId.replace(/-/g, ''), 'hex');
+    return timingSafeEqual(this.idMac(b.subarray(0, 12)), b.subarray(12)) ? b.readUInt32BE(0) * 1000 : undefined;
+  }
+
+  private idMac(data: Buffer): Buffer {
+    return createHmac('sha256', this.codeKey).update('registration-id:').update(data).digest().subarray(0, 4);
   }
 
   private async createKey(trx: Kysely<DB>, r: Registration, method: 'sdk' | 'sms' | 'voice', phone: string | null, ip: string, now: number) {
@@ -287,6 +372,13 @@ export class Devices {
   private hashPin(regId: string, pin: string): string {
     return createHmac('sha256', this.codeKey).update(`${regId}:${pin}`).digest('base64url');
   }
+}
+
+/** The key a client's allowance is counted under: its address, or its /64 for IPv6 (one subscriber's). */
+export function addressKey(ip: string): string {
+  if (!ipaddr.isValid(ip)) return ip;
+  const addr = ipaddr.process(ip);
+  return addr.kind() === 'ipv4' ? addr.toString() : `${ipaddr.IPv6.networkAddressFromCIDR(`${addr.toString()}/64`).toString()}/64`;
 }
 
 function readRegistration(body: Params): { ok: true; value: Registration } | Failure {

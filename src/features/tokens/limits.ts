@@ -33,6 +33,32 @@ export class SafetyLimits {
     return this.take('phone-registration', e164, 5, 3600);
   }
 
+  /**
+   * Device registration by phone, which anyone may call: starts per client address, then in all
+   * (a client over its own allowance does not use up everyone's). `first`: the first refusal of
+   * its window (worth a log line; the rest of a flood is not).
+   */
+  async takeRegistrationStart(address: string, perAddress: number, perHour: number): Promise<{ ok: boolean; first: boolean }> {
+    const own = await this.takeRes('registration-address', address, perAddress, 3600);
+    if (!own.ok) return own;
+    return this.takeRes('registration-all', 'all', perHour, 3600);
+  }
+
+  private async takeRes(kind: string, key: string, points: number, duration: number): Promise<{ ok: boolean; first: boolean }> {
+    try {
+      await this.limiter(kind, points, duration).consume(key);
+      return { ok: true, first: false };
+    } catch (e) {
+      if (e instanceof RateLimiterRes) return { ok: false, first: e.consumedPoints === points + 1 };
+      throw e;
+    }
+  }
+
+  /** Points of `key`'s allowance used in its current window. */
+  async used(kind: string, key: string, points: number, duration: number): Promise<number> {
+    return (await this.limiter(kind, points, duration).get(key))?.consumedPoints ?? 0;
+  }
+
   /** Takes one point of `key`'s allowance (`points` per `duration` seconds); false when it is used up. */
   async take(kind: string, key: string, points: number, duration: number): Promise<boolean> {
     try {
