@@ -194,19 +194,21 @@ export class Devices {
     if (!row) return this.confirmUnstored(regId, body, now);
     // Wrong codes tried before the row was stored (that work runs after the answer) count too.
     const missed = await this.d.limits.used('registration-missed', regId, PHONE_CODE_MAX_FAILURES, PHONE_CODE_TTL_MS / 1000);
-    if (row.used_at !== null || Number(row.expires_at) <= now || row.failures + missed >= PHONE_CODE_MAX_FAILURES || !row.code_hash) {
+    // The cap left for this row; the writes below hold it however many requests race.
+    const cap = PHONE_CODE_MAX_FAILURES - missed;
+    if (row.used_at !== null || Number(row.expires_at) <= now || row.failures >= cap || !row.code_hash) {
       return fail('REGISTRATION_NOT_FOUND');
     }
     const reg = readRegistration(body);
     if (!reg.ok) return reg;
     const pin = readString(body, 'code');
     if (!pin.ok || !pin.value || !constantTimeEqual(this.hashPin(regId, pin.value.trim()), row.code_hash)) {
-      const failures = await q.failPhoneRegistration(this.d.db, regId, PHONE_CODE_MAX_FAILURES);
+      const failures = await q.failPhoneRegistration(this.d.db, regId, cap);
       if (failures === undefined) return fail('REGISTRATION_NOT_FOUND');
       this.d.log.warn({ event: 'device_registration_wrong_code', failures }, 'device registration: wrong code');
       return fail('REGISTRATION_INVALID_PIN');
     }
-    if (!(await q.usePhoneRegistration(this.d.db, regId, now, PHONE_CODE_MAX_FAILURES))) return fail('REGISTRATION_NOT_FOUND');
+    if (!(await q.usePhoneRegistration(this.d.db, regId, now, cap))) return fail('REGISTRATION_NOT_FOUND');
     const apps = new Set((await q.syncableUsers(this.d.db, row.phone_e164)).map((u) => u.app_id));
     for (const appId of apps) await this.d.guard.converted(appId, row.phone_e164, now);
     const id = await this.d.db.transaction().execute(async (trx) => {
