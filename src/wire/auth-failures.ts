@@ -8,9 +8,9 @@
 // addresses this process knows to be blocked, and only when that map is not empty. An address
 // blocked through another node is learnt here at its next failure; until then its good keys pass.
 import type { FastifyBaseLogger, FastifyReply } from 'fastify';
-import ipaddr from 'ipaddr.js';
 import { Counter, type Registry } from 'prom-client';
 import { RateLimiterPostgres, RateLimiterRes, RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { addressKey } from '../core/client-address.ts';
 import { fail } from '../core/errors.ts';
 import type { Store } from '../store/db.ts';
 import { sendFailure, type Format } from './envelope.ts';
@@ -123,20 +123,5 @@ export class AuthFailures {
       this.limiters.set(kind, l);
     }
     return l;
-  }
-}
-
-/**
- * What is counted: an IPv4 address, or an IPv6 /64 (one subscriber's usual share, which holds
- * more addresses than anyone could try). An IPv4-mapped address counts as its IPv4 address.
- */
-export function addressKey(ip: string): string {
-  if (!ip.includes(':')) return ip;
-  try {
-    const parsed = ipaddr.parse(ip) as ipaddr.IPv6;
-    if (parsed.isIPv4MappedAddress()) return parsed.toIPv4Address().toString();
-    return `${new ipaddr.IPv6([...parsed.parts.slice(0, 4), 0, 0, 0, 0]).toString()}/64`;
-  } catch {
-    return ip;
   }
 }

@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { KeyObject } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
-import ipaddr from 'ipaddr.js';
+import { addressKey } from '../../core/client-address.ts';
 import { Secret } from 'otpauth';
 import { constantTimeEqual, deriveKey, hashSecret, seal, unseal, type MasterKey } from '../../core/crypto.ts';
 import { DEVICE_ALGORITHMS, readPublicKey, signedRequestString, verifyDeviceSignature } from '../../core/device-signature.ts';
@@ -376,12 +376,6 @@ export class Devices {
   }
 }
 
-/** The key a client's allowance is counted under: its address, or its /64 for IPv6 (one subscriber's). */
-export function addressKey(ip: string): string {
-  if (!ipaddr.isValid(ip)) return ip;
-  const addr = ipaddr.process(ip);
-  return addr.kind() === 'ipv4' ? addr.toString() : `${ipaddr.IPv6.networkAddressFromCIDR(`${addr.toString()}/64`).toString()}/64`;
-}
 
 function readRegistration(body: Params): { ok: true; value: Registration } | Failure {
   const invalid = (why: string) => fail('REGISTRATION_INVALID', { message: `Registration request is invalid: ${why}` });
