@@ -120,7 +120,7 @@ export function registerDeviceRoutes(
         req.raw.on('close', onClosing);
         closing.signal.addEventListener('abort', onClosing);
         res.write(': connected\n\n');
-        for (const a of await d.onetouch.pendingList(device)) deliver({ type: 'approval_request', data: a });
+        await catchUp(); // what is pending now: the device is notified of it
       }),
     );
   });

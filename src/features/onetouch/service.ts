@@ -187,14 +187,10 @@ export class OneTouch {
     }
   }
 
-  /** The pending requests as DeviceApproval objects (event streams start with them). */
-  async pendingList(device: Device) {
-    return (await q.pendingForDevice(this.d.db, device.id, Date.now())).map((r) => forDevice(r, r.app_name));
-  }
-
   /**
-   * What an event stream that has shown `shown` (uuids of requests) missed, from the database:
-   * requests now pending that it has not shown, and the outcome of shown ones that are over.
+   * What an event stream that has shown `shown` (uuids of requests) has yet to show, from the
+   * database: requests now pending that it has not shown (all of them when it opens), and the
+   * outcome of shown ones that are over (answered or expired while Redis was down).
    */
   async catchUp(device: Device, shown: ReadonlySet<string>): Promise<DeviceEvent[]> {
     const now = Date.now();
@@ -203,7 +199,7 @@ export class OneTouch {
     for (const r of rows) {
       if (shown.has(r.uuid)) continue;
       out.push({ type: 'approval_request', data: forDevice(r, r.app_name) });
-      void this.markNotified(r.uuid);
+      if (!r.notified) await this.markNotified(r.uuid); // before it is shown: a status read after sees it
     }
     const pending = new Set(rows.map((r) => r.uuid));
     for (const uuid of [...shown].filter((u) => !pending.has(u))) {
