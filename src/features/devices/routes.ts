@@ -68,7 +68,7 @@ export function registerDeviceRoutes(
         try {
           return render(reply, await d.onetouch.pending(device, wait, AbortSignal.any([gone.signal, closing.signal])));
         } finally {
-          release();
+          release!(); // set: `end` runs only after the slot was taken
         }
       }),
     );
@@ -91,9 +91,10 @@ export function registerDeviceRoutes(
         res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
         // Each request is shown once, whether it came live or from the database (see catchUp).
         const shown = new Set<string>();
+        let ended = false;
         const deliver = (e: DeviceEvent) => {
-          const uuid = String(e.data.uuid);
           if (ended) return;
+          const uuid = String(e.data.uuid);
           if (e.type === 'approval_request') {
             if (shown.has(uuid)) return;
             shown.add(uuid);
@@ -106,11 +107,10 @@ export function registerDeviceRoutes(
         // Subscribe first, then send what is already pending: nothing falls between the two.
         const off = d.events.subscribe(device.id, deliver, catchUp);
         const beat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
-        let ended = false;
         function end(why?: string) {
           if (ended) return;
           ended = true;
-          release!();
+          release!(); // set: `end` runs only after the slot was taken
           off();
           clearInterval(beat);
           closing.signal.removeEventListener('abort', onClosing);
@@ -120,7 +120,11 @@ export function registerDeviceRoutes(
         req.raw.on('close', onClosing);
         closing.signal.addEventListener('abort', onClosing);
         res.write(': connected\n\n');
-        await catchUp(); // what is pending now: the device is notified of it
+        // What is pending now (the device is then notified of it); the device retries a stream that ends.
+        await catchUp().catch((err: Error) => {
+          req.log.warn({ err: err.message }, 'event stream: could not read pending requests');
+          end();
+        });
       }),
     );
   });
