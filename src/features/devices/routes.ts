@@ -68,7 +68,7 @@ export function registerDeviceRoutes(
         try {
           return render(reply, await d.onetouch.pending(device, wait, AbortSignal.any([gone.signal, closing.signal])));
         } finally {
-          release!(); // set: `end` runs only after the slot was taken
+          release();
         }
       }),
     );
