@@ -32,6 +32,8 @@ import { Hooks } from './delivery/hooks.ts';
 import { Webhooks } from './features/webhooks/service.ts';
 import { registerWebhookRoutes } from './features/webhooks/routes.ts';
 import { DeviceEvents } from './features/devices/events.ts';
+import { ConnectionSlots } from './features/devices/slots.ts';
+import { registerConnectionMetrics } from './features/devices/metrics.ts';
 import { loadVapidKeys, WebPush } from './features/devices/push.ts';
 import { Devices } from './features/devices/service.ts';
 import { registerDeviceRoutes } from './features/devices/routes.ts';
@@ -134,7 +136,10 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   const limits = new SafetyLimits(store);
   const guard = new SendGuard({ db: store.db, limits, outbox, log: server.log });
   const events = new DeviceEvents();
-  if (config.redisUrl) await events.connect(config.redisUrl, config.redisPrefix, server.log);
+  // Not awaited: a node starts without Redis, logs it, and joins the others once it can.
+  if (config.redisUrl) events.connect(config.redisUrl, config.redisPrefix, server.log);
+  const slots = new ConnectionSlots(config.connectionsPerDevice, config.connectionsPerProcess);
+  registerConnectionMetrics(metrics.registry, slots, config.redisUrl ? events : undefined);
   const push = new WebPush(await loadVapidKeys(store.db, config.masterKeys, config.vapid), server.log, destinations, config.pushCaFile);
   const devices = new Devices({
     db: store.db,
@@ -235,7 +240,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     wireDeps,
   );
   registerAuthyRoutes(server, 'onetouch', onetouchRoutes(onetouch), wireDeps);
-  registerDeviceRoutes(server, { devices, onetouch, events, vapidPublicKey: push.vapid.publicKey });
+  registerDeviceRoutes(server, { devices, onetouch, events, slots, vapidPublicKey: push.vapid.publicKey });
   registerWebhookRoutes(server, webhooks, config.publicUrl, authFailures);
   registerQrRoute(server, services.tokens);
   registerAdminRoutes(server, { admin: config.adminToken, metrics: config.metricsToken }, services, store.db, config.masterKeys, store.dialect, authFailures);

@@ -41,6 +41,9 @@ export interface Config {
   /** Redis, for several nodes: device events fan out through it. Unset: one node, no Redis. */
   redisUrl?: string;
   redisPrefix: string;
+  /** Event streams and long-polls held open: per device (a newer one closes the oldest), per process (beyond: 429). */
+  connectionsPerDevice: number;
+  connectionsPerProcess: number;
   /** Extra CA certificates (PEM file) trusted for Web Push services. */
   pushCaFile?: string;
   /** Callbacks and webhooks: first retry after this long, doubling, at most `hookMaxAttempts` tries. */
@@ -131,6 +134,8 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
     pushCaFile: env.OPENFACTOR_PUSH_CA_FILE || undefined,
     redisUrl: env.REDIS_URL || undefined,
     redisPrefix: env.OPENFACTOR_REDIS_PREFIX || 'openfactor',
+    connectionsPerDevice: int('OPENFACTOR_CONNECTIONS_PER_DEVICE', 5, 1, 1000),
+    connectionsPerProcess: int('OPENFACTOR_CONNECTIONS_PER_PROCESS', 10_000, 1, 1_000_000),
     hookRetryBaseMs: int('OPENFACTOR_HOOK_RETRY_BASE_MS', 5000, 10, 3_600_000),
     hookMaxAttempts: int('OPENFACTOR_HOOK_MAX_ATTEMPTS', 10, 1, 100),
     allowPrivateNetworks: parseNetworks(env.OPENFACTOR_ALLOW_PRIVATE_NETWORKS),

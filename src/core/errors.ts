@@ -38,6 +38,7 @@ export const ERRORS = {
   DOS_AUTH: { code: '60003', status: 429, message: 'DoS protection: Too many failed authentication attempts from this address. Try again later.' },
   DOS_COUNTRY: { code: '60003', status: 429, message: 'DoS protection: Too many messages to this country. Try again later.' },
   DOS_REGISTRATIONS: { code: '60003', status: 429, message: 'DoS protection: Too many registration requests. Try again later.' },
+  TOO_MANY_CONNECTIONS: { code: '60003', status: 429, message: 'DoS protection: Too many event streams and long-polls are open on this server. Try again later.' },
   USER_DOES_NOT_EXIST: { code: '60016', status: 401, message: "User doesn't exist" },
   TOKEN_REUSED: { code: '60019', status: 401, message: 'Token is invalid. Token was used recently.' },
   TOKEN_INVALID: { code: '60020', status: 401, message: 'Token is invalid' },

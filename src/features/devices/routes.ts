@@ -1,11 +1,12 @@
 // The device API (docs/device-api.md): registration, then calls signed by the device's key.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Failure } from '../../core/errors.ts';
+import { fail, type Failure } from '../../core/errors.ts';
 import { parseBody } from '../../wire/body.ts';
 import { sendBody, sendFailure } from '../../wire/envelope.ts';
 import type { Outcome } from '../../wire/route.ts';
 import type { OneTouch } from '../onetouch/service.ts';
-import type { DeviceEvents } from './events.ts';
+import type { DeviceEvent, DeviceEvents } from './events.ts';
+import type { ConnectionSlots } from './slots.ts';
 import type { Device, Devices } from './service.ts';
 
 const PREFIX = '/device/v1';
@@ -19,7 +20,7 @@ const paramsOf = (req: FastifyRequest) => parseBody(req.headers['content-type'] 
 
 export function registerDeviceRoutes(
   server: FastifyInstance,
-  d: { devices: Devices; onetouch: OneTouch; events: DeviceEvents; vapidPublicKey: string },
+  d: { devices: Devices; onetouch: OneTouch; events: DeviceEvents; slots: ConnectionSlots; vapidPublicKey: string },
 ): void {
   // Streams and long-polls end when the server closes (they would hold the close up).
   const closing = new AbortController();
@@ -56,11 +57,19 @@ export function registerDeviceRoutes(
       `${PREFIX}/approval_requests`,
       doc('Pending approval requests; with ?wait=N (≤ 30 s) held until one arrives'),
       signed(async (device, req, reply) => {
-        const wait = Number((req.query as { wait?: string }).wait ?? 0);
+        const raw = Number((req.query as { wait?: string }).wait ?? 0);
+        const wait = Number.isFinite(raw) ? raw : 0;
+        if (wait <= 0) return render(reply, await d.onetouch.pending(device, 0));
+        // Held open: it takes a slot. Taken over by a newer one, it answers at once with what is pending.
         const gone = new AbortController();
+        const release = d.slots.take(device.id, () => gone.abort());
+        if (!release) return sendFailure(reply, 'json', fail('TOO_MANY_CONNECTIONS'));
         req.raw.on('close', () => gone.abort());
-        const signal = AbortSignal.any([gone.signal, closing.signal]);
-        return render(reply, await d.onetouch.pending(device, Number.isFinite(wait) ? wait : 0, signal));
+        try {
+          return render(reply, await d.onetouch.pending(device, wait, AbortSignal.any([gone.signal, closing.signal])));
+        } finally {
+          release();
+        }
       }),
     );
     scope.post<{ Params: { uuid: string } }>(
@@ -75,23 +84,47 @@ export function registerDeviceRoutes(
       `${PREFIX}/events`,
       doc('Server-Sent Events: approval_request, approval_request_updated'),
       signed(async (device, req, reply) => {
+        const release = d.slots.take(device.id, () => end(': closed: a newer connection of this device took its place\n\n'));
+        if (!release) return sendFailure(reply, 'json', fail('TOO_MANY_CONNECTIONS'));
         reply.hijack();
         const res = reply.raw;
         res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-        const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+        // Each request is shown once, whether it came live or from the database (see catchUp).
+        const shown = new Set<string>();
+        let ended = false;
+        const deliver = (e: DeviceEvent) => {
+          if (ended) return;
+          const uuid = String(e.data.uuid);
+          if (e.type === 'approval_request') {
+            if (shown.has(uuid)) return;
+            shown.add(uuid);
+          } else shown.delete(uuid);
+          res.write(`event: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`);
+        };
+        const catchUp = async () => {
+          for (const e of await d.onetouch.catchUp(device, shown)) deliver(e);
+        };
         // Subscribe first, then send what is already pending: nothing falls between the two.
-        const off = d.events.subscribe(device.id, (e) => send(e.type, e.data));
+        const off = d.events.subscribe(device.id, deliver, catchUp);
         const beat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
-        const end = () => {
+        function end(why?: string) {
+          if (ended) return;
+          ended = true;
+          release!(); // set: `end` runs only after the slot was taken
           off();
           clearInterval(beat);
-          closing.signal.removeEventListener('abort', end);
-          res.end();
-        };
-        req.raw.on('close', end);
-        closing.signal.addEventListener('abort', end);
+          closing.signal.removeEventListener('abort', onClosing);
+          res.end(why);
+        }
+        const onClosing = () => end();
+        req.raw.on('close', onClosing);
+        closing.signal.addEventListener('abort', onClosing);
         res.write(': connected\n\n');
-        for (const a of await d.onetouch.pendingList(device)) send('approval_request', a);
+        // What is pending now (the device is then notified of it); the device retries a stream that ends.
+        await catchUp().catch((err: Error) => {
+          req.log.warn({ err: err.message }, 'event stream: could not read pending requests');
+          end();
+        });
       }),
     );
   });

@@ -14,7 +14,7 @@ import type { Application, Applications } from '../applications/service.ts';
 import { findUser } from '../users/queries.ts';
 import { parseAuthyId } from '../users/service.ts';
 import type { Webhooks } from '../webhooks/service.ts';
-import type { DeviceEvents } from '../devices/events.ts';
+import type { DeviceEvent, DeviceEvents } from '../devices/events.ts';
 import type { WebPush } from '../devices/push.ts';
 import type { Device, Devices } from '../devices/service.ts';
 import * as dq from '../devices/queries.ts';
@@ -187,9 +187,27 @@ export class OneTouch {
     }
   }
 
-  /** The pending requests as DeviceApproval objects (event streams start with them). */
-  async pendingList(device: Device) {
-    return (await q.pendingForDevice(this.d.db, device.id, Date.now())).map((r) => forDevice(r, r.app_name));
+  /**
+   * What an event stream that has shown `shown` (uuids of requests) has yet to show, from the
+   * database: requests now pending that it has not shown (all of them when it opens), and the
+   * outcome of shown ones that are over (answered or expired while Redis was down).
+   */
+  async catchUp(device: Device, shown: ReadonlySet<string>): Promise<DeviceEvent[]> {
+    const now = Date.now();
+    const rows = await q.pendingForDevice(this.d.db, device.id, now);
+    const out: DeviceEvent[] = [];
+    for (const r of rows) {
+      if (shown.has(r.uuid)) continue;
+      out.push({ type: 'approval_request', data: forDevice(r, r.app_name) });
+      if (!r.notified) await this.markNotified(r.uuid); // before it is shown: a status read after sees it
+    }
+    const pending = new Set(rows.map((r) => r.uuid));
+    for (const uuid of [...shown].filter((u) => !pending.has(u))) {
+      const row = await q.findApproval(this.d.db, uuid);
+      const overdue = row?.status === 'pending' && row.expires_at !== null && Number(row.expires_at) <= now;
+      if (row && (row.status !== 'pending' || overdue)) out.push({ type: 'approval_request_updated', data: { uuid, status: overdue ? 'expired' : row.status } });
+    }
+    return out;
   }
 
   /** `POST /device/v1/approval_requests/{uuid}`: a device's signed answer; the first one counts. */
