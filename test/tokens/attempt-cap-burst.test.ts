@@ -144,6 +144,20 @@ for (const processes of [1, 3]) {
     });
   }
 
+  test(`verify, ${processes} process${processes > 1 ? 'es' : ''}: below the cap, ${CAP - 1} wrong tokens at once, then each right one verifies`, async () => {
+    for (const factor of ['app', 'sms', 'qr'] as Factor[]) {
+      const { id, right, near } = await userWithRightToken(factor);
+      const wrong = wrongTokens(factor === 'qr' ? 6 : 7, near).slice(0, CAP - 1);
+      const answers = await Promise.all(wrong.map((w, i) => send(pools[i % processes], 'GET', verifyUrl(w, id, '?force=true'))));
+      assert.equal(count(answers, '60020'), CAP - 1, factor);
+      const ok = await send(pools[1 % processes], 'GET', verifyUrl(await right(), id, '?force=true'));
+      assert.equal(ok.status, 200, `${factor}: ${JSON.stringify(ok.body)}`);
+      // The right token cleared the count: another cap - 1 wrong ones do not lock.
+      const more = await Promise.all(wrong.map((w, i) => send(pools[i % processes], 'GET', verifyUrl(w, id, '?force=true'))));
+      assert.equal(count(more, '60020'), CAP - 1, `${factor}: counted afresh after the right token`);
+    }
+  });
+
   test(`phone verification, ${processes} process${processes > 1 ? 'es' : ''}: ${BURST} wrong codes at once, exactly 5 checked, the right one refused`, async (c) => {
     const phone = nextPhone();
     const start = await call(t.of.server, 'POST', '/protected/json/phones/verification/start', {

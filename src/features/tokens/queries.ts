@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { DB } from '../../store/schema.ts';
 import { prepared } from '../../store/prepared.ts';
 import { perTurn } from '../../store/turn-batch.ts';
@@ -202,8 +202,10 @@ const confirm = prepared((db: Kysely<DB>, userId: number, now: number) => db.upd
 const confirmUser = (db: Kysely<DB>, userId: number, now: number) => confirm.run(db, userId, now);
 
 /** For codes kept outside the user's row: accepted only while the user is not locked at `now`. */
-const userUnlocked = (db: Kysely<DB>, userId: number, now: number) =>
-  sql<boolean>`EXISTS (${db.selectFrom('users').select('users.id').where('users.id', '=', userId).where(unlocked(now))})`;
+const userUnlocked =
+  (userId: number, now: number) =>
+  (eb: ExpressionBuilder<DB, 'authenticators' | 'sent_codes'>) =>
+    eb.exists(eb.selectFrom('users').select('users.id').where('users.id', '=', userId).where(unlocked(now)));
 
 /** An accepted QR-authenticator step: false when it was used already or the user is locked out. */
 export async function acceptQrStep(db: Kysely<DB>, userId: number, step: number, drift: number, now: number): Promise<boolean> {
@@ -212,7 +214,7 @@ export async function acceptQrStep(db: Kysely<DB>, userId: number, step: number,
     .set({ last_step: step, drift })
     .where('user_id', '=', userId)
     .where((eb) => eb.or([eb('last_step', 'is', null), eb('last_step', '<', step)]))
-    .where(userUnlocked(db, userId, now))
+    .where(userUnlocked(userId, now))
     .executeTakeFirst();
   if (Number(res.numUpdatedRows) !== 1) return false;
   await confirmUser(db, userId, now);
@@ -234,7 +236,7 @@ export const findSentCodes = (db: Kysely<DB>, userId: number, codeHash: string) 
  * while the user is locked out.
  */
 const useCode = prepared((db: Kysely<DB>, id: number, userId: number, now: number) =>
-  db.updateTable('sent_codes').set({ used_at: now }).where('id', '=', id).where('used_at', 'is', null).where(userUnlocked(db, userId, now)),
+  db.updateTable('sent_codes').set({ used_at: now }).where('id', '=', id).where('used_at', 'is', null).where(userUnlocked(userId, now)),
 );
 export async function useSentCode(db: Kysely<DB>, id: number, userId: number, now: number): Promise<boolean> {
   if ((await useCode.run(db, id, userId, now)) !== 1) return false;
