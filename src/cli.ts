@@ -119,7 +119,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const config = loadConfig();
-  const store = openStore(config.databaseUrl);
+  const store = openStore(config.databaseUrl, { pg: config.pg });
   try {
     await migrate(store);
     const apps = new Applications(store.db, config.masterKeys[0], config.masterKeys.slice(1));
