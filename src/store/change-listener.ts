@@ -6,6 +6,7 @@ import pg from 'pg';
 const RETRY_MS = 1000;
 /** Payloads of the listeners' own heartbeats (a change notifies with an empty payload). */
 const HEARTBEAT = 'heartbeat:';
+export const LISTENER_NAME = 'openfactor change listener';
 
 export interface ListenerOptions {
   /** A notification to itself this often… */
@@ -76,7 +77,13 @@ export class ChangeListener {
 
   private async connect(): Promise<void> {
     if (this.closed) return;
-    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: this.opts.connectTimeoutMs, keepAlive: true });
+    const client = new pg.Client({
+      connectionString: this.url,
+      connectionTimeoutMillis: this.opts.connectTimeoutMs,
+      keepAlive: true,
+      // Named, so that an operator (and a test) can tell it in pg_stat_activity.
+      application_name: LISTENER_NAME,
+    });
     this.client = client;
     client.on('error', (err) => this.lose(client, err));
     client.on('end', () => this.lose(client));
