@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger';
 import type { Socket } from 'node:net';
 import { BadInput, fail, type Failure } from './core/errors.ts';
 import type { Config } from './config.ts';
-import type { Store } from './store/db.ts';
+import { isDatabaseUnavailable, type Store } from './store/db.ts';
 import { takeFileModeNotes } from './store/private-files.ts';
 import { BODY_LIMIT, parseQuery, registerBodyParsers } from './wire/body.ts';
 import { errorBody, formatOfUrl, sendBody, sendFailure } from './wire/envelope.ts';
@@ -17,8 +17,6 @@ import { userRoutes } from './features/users/routes.ts';
 import { Tokens } from './features/tokens/service.ts';
 import { registerQrRoute, tokenRoutes } from './features/tokens/routes.ts';
 import { SafetyLimits } from './features/tokens/limits.ts';
-import { addUsage } from './features/applications/queries.ts';
-import { monthOf } from './features/applications/service.ts';
 import { Outbox } from './delivery/outbox.ts';
 import { OutboxWorker } from './delivery/worker.ts';
 import { Routing } from './delivery/routing.ts';
@@ -109,7 +107,8 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   });
 
   for (const note of takeFileModeNotes()) server.log.warn({ event: 'file_mode' }, `data at rest: ${note}`);
-  const usage = new UsageCounter(store.db);
+  store.logTo(server.log);
+  const usage = new UsageCounter(store.db, server.log);
   const outbox = new Outbox(store.db, store.dialect, config.masterKeys, config.outboxLeaseMs);
   const metrics = new DeliveryMetrics();
   const routing = new Routing(store.db, config.masterKeys, config.providers, metrics, server.log, {
@@ -119,9 +118,6 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   const worker = new OutboxWorker(outbox, routing, metrics, server.log, {
     concurrency: config.outboxConcurrency,
     publicUrl: config.publicUrl,
-    onSent: async (m) => {
-      if (m.channel !== 'email') await addUsage(store.db, m.appId, monthOf(Date.now()), m.channel === 'sms' ? 'sms' : 'calls', 1);
-    },
   });
   const applications = new Applications(store.db, config.masterKeys[0], config.masterKeys.slice(1), store.applicationsVersion);
   const signCallback = callbackSigner(applications);
@@ -258,6 +254,10 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     if (status >= 400 && status < 500) {
       const { body } = errorBody(fail('INVALID_REQUEST', { message: `Invalid request: ${err.message}` }));
       return sendBody(reply, format, status, body);
+    }
+    if (isDatabaseUnavailable(err)) {
+      req.log.warn({ event: 'database_unavailable', err: err.message }, 'the database did not answer; request refused with a 503');
+      return sendFailure(reply, format, fail('DATABASE_UNAVAILABLE'));
     }
     req.log.error({ err }, 'unexpected error');
     return sendFailure(reply, format, fail('INTERNAL'));

@@ -83,8 +83,31 @@ export interface Config {
   /** Device registrations by phone (unauthenticated) started per client address, and in all, per hour. */
   deviceRegistrationsPerAddress: number;
   deviceRegistrationsPerHour: number;
+  /** PostgreSQL: how long anything may wait for the database before the request gets a 503. */
+  pg: PgTimeouts;
   /** The config file read, if any. */
   configFile?: string;
+}
+
+export const PG_TIMEOUT_DEFAULTS: Readonly<PgTimeouts> = Object.freeze({
+  connectTimeoutMs: 5000,
+  queryTimeoutMs: 5000,
+  idleInTransactionTimeoutMs: 10_000,
+  listenerHeartbeatMs: 1000,
+  listenerStaleMs: 5000,
+});
+
+export interface PgTimeouts {
+  /** Opening a connection, or waiting for a free one in the pool. */
+  connectTimeoutMs: number;
+  /** One statement (server side, and on our side for a link that stopped answering). */
+  queryTimeoutMs: number;
+  /** A transaction left open without a statement is ended by the server after this long. */
+  idleInTransactionTimeoutMs: number;
+  /** The applications cache checks its change listener by a notification to itself this often… */
+  listenerHeartbeatMs: number;
+  /** …and serves nothing while it has not heard one for this long (then reconnects). */
+  listenerStaleMs: number;
 }
 
 /**
@@ -104,6 +127,14 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
   if (existsSync(dataDir)) privateDir(dataDir);
   const port = Number(env.PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, not ${env.PORT}`);
+  const pg: PgTimeouts = {
+    connectTimeoutMs: int('OPENFACTOR_PG_CONNECT_TIMEOUT_MS', PG_TIMEOUT_DEFAULTS.connectTimeoutMs, 100, 600_000),
+    queryTimeoutMs: int('OPENFACTOR_PG_QUERY_TIMEOUT_MS', PG_TIMEOUT_DEFAULTS.queryTimeoutMs, 100, 3_600_000),
+    idleInTransactionTimeoutMs: int('OPENFACTOR_PG_IDLE_IN_TRANSACTION_TIMEOUT_MS', PG_TIMEOUT_DEFAULTS.idleInTransactionTimeoutMs, 100, 3_600_000),
+    listenerHeartbeatMs: int('OPENFACTOR_PG_LISTENER_HEARTBEAT_MS', PG_TIMEOUT_DEFAULTS.listenerHeartbeatMs, 50, 600_000),
+    listenerStaleMs: int('OPENFACTOR_PG_LISTENER_STALE_MS', PG_TIMEOUT_DEFAULTS.listenerStaleMs, 100, 3_600_000),
+  };
+  if (pg.listenerStaleMs <= pg.listenerHeartbeatMs) throw new Error('OPENFACTOR_PG_LISTENER_STALE_MS must be longer than OPENFACTOR_PG_LISTENER_HEARTBEAT_MS');
   return Object.freeze({
     port,
     host: env.HOST || '127.0.0.1',
@@ -151,6 +182,7 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
     retentionSweepMs: int('OPENFACTOR_RETENTION_SWEEP_MS', 600_000, 1000, 86_400_000),
     deviceRegistrationsPerAddress: int('OPENFACTOR_DEVICE_REGISTRATIONS_PER_ADDRESS', 10, 1, 1_000_000),
     deviceRegistrationsPerHour: int('OPENFACTOR_DEVICE_REGISTRATIONS_PER_HOUR', 1000, 1, 100_000_000),
+    pg,
     configFile,
   });
 }

@@ -8,6 +8,8 @@ import type { Dialect } from '../store/db.ts';
 import type { AttemptOutcome, DB, OutboxStatus } from '../store/schema.ts';
 import type { Channel, Provider, Receipt } from './provider.ts';
 import type { AttemptLog } from './router.ts';
+import { addUsage } from '../features/applications/queries.ts';
+import { monthOf } from '../features/applications/service.ts';
 
 const ID_PREFIX: Record<Channel, string> = { sms: 'SM', voice: 'CA', email: 'EM' };
 export const textContext = (id: string) => `outbox:${id}:text`;
@@ -227,12 +229,22 @@ export class Outbox {
     });
   }
 
+  /**
+   * Marks a message sent and counts it in its application's month (SMS, calls) in the same
+   * transaction: after a crash both are there or neither (and the message is settled again).
+   * A message already marked sent (or further) is neither changed nor counted again.
+   */
   async markSent(id: string, provider: string, providerMessageId: string, now = Date.now()): Promise<void> {
-    await this.db
-      .updateTable('outbox')
-      .set({ status: 'sent', provider, provider_message_id: providerMessageId, provider_result: null, claimed_until: null, updated_at: now })
-      .where('sid', '=', id)
-      .execute();
+    await this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .updateTable('outbox')
+        .set({ status: 'sent', provider, provider_message_id: providerMessageId, provider_result: null, claimed_until: null, updated_at: now })
+        .where('sid', '=', id)
+        .where('status', 'not in', ['sent', 'delivered', 'undelivered'])
+        .returning(['app_id', 'channel'])
+        .executeTakeFirst();
+      if (row && row.channel !== 'email') await addUsage(trx, row.app_id, monthOf(now), row.channel === 'sms' ? 'sms' : 'calls', 1);
+    });
   }
 
   /** A failed attempt: tried again at `retryAt`, or given up on (`failed`) when undefined. */

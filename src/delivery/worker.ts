@@ -17,8 +17,6 @@ export interface WorkerOptions {
   maxRounds?: number;
   /** Base of receipt URLs handed to providers (`{publicUrl}/delivery/receipts/{id}`). */
   publicUrl?: string;
-  /** Called once per message a provider accepted (app stats count real sends). */
-  onSent?(m: ClaimedMessage): Promise<void>;
 }
 
 const backoffMs = (round: number) => Math.min(60_000, 1000 * 2 ** (round - 1));
@@ -103,7 +101,6 @@ export class OutboxWorker {
     );
     if (result.ok) {
       await this.outbox.markSent(m.id, result.provider.label, result.providerMessageId);
-      await this.opts.onSent?.(m);
       return;
     }
     const final = result.permanent || m.rounds >= (this.opts.maxRounds ?? 5);
@@ -127,7 +124,6 @@ export class OutboxWorker {
     const last = await this.outbox.lastAttempt(m.rowId);
     if (last?.outcome === 'accepted') {
       await this.outbox.markSent(m.id, last.provider, last.provider_message_id ?? m.id);
-      await this.opts.onSent?.(m);
       return false;
     }
     if (!last || last.outcome !== null) return true;

@@ -11,6 +11,7 @@ import { ChangeListener } from './change-listener.ts';
 import { runDirectlyOn, type WriteResult } from './prepared.ts';
 import { batchPerTurnOn, perTurnLoader } from './turn-batch.ts';
 import { ReadTurn, afterMicrotasks } from './read-turn.ts';
+import { PG_TIMEOUT_DEFAULTS, type PgTimeouts } from '../config.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -34,25 +35,91 @@ export interface Store {
    * on share one snapshot (store/read-turn.ts). Absent where reads cost no lock (PostgreSQL).
    */
   readTurn?(): Promise<void>;
+  /** Where the store reports what goes wrong underneath (the server's log once it has one). */
+  logTo(log: StoreLog): void;
+  /** SQLite: the checkpoint thread running now (tests end it to see it replaced). */
+  checkpointThread?(): Worker | undefined;
+  /** A handle on the same database without statement timeouts, for migrations; close it after. */
+  maintenance?(): { db: Kysely<DB>; close(): Promise<void> };
   close(): Promise<void>;
 }
+
+export type StoreLog = { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+
+export interface StoreOptions {
+  log?: StoreLog;
+  /** PostgreSQL only. */
+  pg?: Partial<PgTimeouts>;
+  /** SQLite: restarts of a dead checkpoint thread before the connections checkpoint themselves. */
+  checkpointRestarts?: number;
+}
+
+/** Until the server's log is attached: JSON lines on stderr (stdout carries the CLI's output). */
+const stderrLog: StoreLog = {
+  warn: (obj, msg) => process.stderr.write(JSON.stringify({ level: 40, time: Date.now(), ...obj, msg }) + '\n'),
+  error: (obj, msg) => process.stderr.write(JSON.stringify({ level: 50, time: Date.now(), ...obj, msg }) + '\n'),
+};
+
+/**
+ * Errors that mean the database cannot be reached or did not answer in time (as opposed to a
+ * bad statement): requests meeting one get a 503, not a 500.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN)$/.test(code)) return true;
+    // Connection exceptions, shutdown and cannot-connect-now, too many connections, statement timeout.
+    if (/^(08...|57P0[123]|53300|57014|25P03)$/.test(code)) return true;
+  }
+  return /^(Query read timeout|timeout exceeded when trying to connect|Connection terminated|timeout expired|Client has encountered a connection error|Client was closed)/.test(err.message);
+}
+
+/** A connection string's password never reaches a log line. */
+const withoutPassword = (text: string) => text.replace(/(\/\/[^:/@\s]*:)[^@\s]*@/g, '$1[redacted]@');
 
 // int8 (COUNT, bigint columns) arrives as text from pg by default; our values fit in a double.
 pg.types.setTypeParser(20, (v) => Number(v));
 
-export function openStore(databaseUrl: string): Store {
+export function openStore(databaseUrl: string, options: StoreOptions = {}): Store {
+  let log = options.log ?? stderrLog;
+  const logTo = (l: StoreLog) => void (log = l);
   if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
-    // A dropped connection must not crash the process; the next query gets a fresh one.
-    pool.on('error', () => {});
-    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: withNamedStatements(pool) }) });
+    const t = { ...PG_TIMEOUT_DEFAULTS, ...options.pg };
+    const pool = new pg.Pool({
+      connectionString: databaseUrl,
+      max: 10,
+      // A link that stops answering must cost a request a few seconds and a 503, not a hang.
+      connectionTimeoutMillis: t.connectTimeoutMs,
+      query_timeout: t.queryTimeoutMs + 1000, // ours: the link is dead; the server's fires first otherwise
+      statement_timeout: t.queryTimeoutMs,
+      idle_in_transaction_session_timeout: t.idleInTransactionTimeoutMs,
+      keepAlive: true,
+    });
+    // A dropped idle connection must not crash the process; the next query gets a fresh one.
+    pool.on('error', (err) =>
+      log.warn({ event: 'pg_pool_error', err: withoutPassword(err.message), code: (err as { code?: string }).code }, 'PostgreSQL connection lost; it is replaced on the next query'),
+    );
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: withConnectionCare(pool) }) });
     batchPerTurnOn(db);
-    const applications = new ChangeListener(databaseUrl, APPLICATIONS_CHANNEL);
+    const applications = new ChangeListener(
+      databaseUrl,
+      APPLICATIONS_CHANNEL,
+      { heartbeatMs: t.listenerHeartbeatMs, staleMs: t.listenerStaleMs, connectTimeoutMs: t.connectTimeoutMs },
+      () => log,
+    );
     return {
       db,
       dialect: 'postgres',
       limiterClient: { storeType: 'postgres', client: pool },
       applicationsVersion: () => applications.current(),
+      logTo,
+      maintenance: () => {
+        const ownPool = new pg.Pool({ connectionString: databaseUrl, max: 1, connectionTimeoutMillis: t.connectTimeoutMs });
+        ownPool.on('error', () => {}); // its one connection is in use throughout; a failure fails the migration
+        const own = new Kysely<DB>({ dialect: new PostgresDialect({ pool: ownPool }) });
+        return { db: own, close: () => own.destroy() };
+      },
       close: async () => {
         await applications.close();
         await db.destroy();
@@ -80,16 +147,27 @@ export function openStore(databaseUrl: string): Store {
     write: (sql, params, viaKysely) => writes.add(sql, params, viaKysely),
     inTransaction: () => turn.othersTransaction(),
   });
-  const checkpointer = file === ':memory:' ? undefined : startCheckpointer(file);
-  // Its own connection: Kysely's transactions span awaits, and a counter written on the same
-  // connection meanwhile would join (and roll back with) someone else's transaction.
+  // Without its thread nobody checkpoints, and the WAL would grow without end: the connections
+  // then checkpoint on commit themselves (slower commits, a bounded WAL).
   let limiter: SQLite.Database | undefined;
+  let selfCheckpointing = false;
+  const checkpointOnCommit = () => {
+    selfCheckpointing = true;
+    for (const c of [sqlite, limiter]) c?.pragma('wal_autocheckpoint = 1000');
+  };
+  const checkpointer =
+    file === ':memory:' ? undefined : startCheckpointer(file, () => log, checkpointOnCommit, options.checkpointRestarts ?? 5);
+  // The limiter's own connection: Kysely's transactions span awaits, and a counter written on the
+  // same connection meanwhile would join (and roll back with) someone else's transaction.
   let versionOf: SQLite.Statement | undefined;
   return {
     db,
     dialect: 'sqlite',
     get limiterClient() {
-      limiter ??= connectSqlite(file);
+      if (!limiter) {
+        limiter = connectSqlite(file);
+        if (selfCheckpointing) limiter.pragma('wal_autocheckpoint = 1000');
+      }
       return { storeType: 'better-sqlite3' as const, client: limiter };
     },
     checkpoints: () => ({ frames: checkpointer?.frames ?? 0, restarts: checkpointer?.restarts ?? 0 }),
@@ -105,6 +183,8 @@ export function openStore(databaseUrl: string): Store {
       }
     },
     readTurn: () => turn.wait(),
+    logTo,
+    checkpointThread: () => checkpointer?.worker,
     close: async () => {
       turn.end();
       await checkpointer?.stop();
@@ -119,24 +199,58 @@ export function openStore(databaseUrl: string): Store {
  * never checkpoint on commit), so a request never pays for copying the WAL back. Past
  * `rewindFrames` (4 MiB of 4 KiB pages) it catches up so that the WAL is rewound, and past twice that it
  * falls back to a RESTART checkpoint (see checkpoint-worker.mjs).
+ *
+ * A thread that dies is started again after 1, 2, 4… s; after `maxRestarts` deaths in a row (none
+ * checkpointed in between), `giveUp` lets the connections checkpoint themselves.
  */
-function startCheckpointer(file: string, intervalMs = 500, rewindFrames = 1024) {
-  const worker = new Worker(new URL('./checkpoint-worker.mjs', import.meta.url), { workerData: { file, intervalMs, rewindFrames }, execArgv: [] });
+function startCheckpointer(file: string, log: () => StoreLog, giveUp: () => void, maxRestarts: number, intervalMs = 500, rewindFrames = 1024) {
+  let stopping = false;
+  let deaths = 0;
+  let retry: NodeJS.Timeout | undefined;
   const state = {
     frames: 0,
     restarts: 0,
+    worker: undefined as Worker | undefined,
     stop: async () => {
-      worker.ref(); // keep the process alive until the worker has closed its connection
-      worker.postMessage('stop');
-      await new Promise((resolve) => worker.once('exit', resolve));
+      stopping = true;
+      clearTimeout(retry);
+      const w = state.worker;
+      if (!w) return;
+      w.ref(); // keep the process alive until the worker has closed its connection
+      const exited = new Promise((resolve) => w.once('exit', resolve));
+      w.postMessage('stop');
+      await exited;
     },
   };
-  worker.on('message', (m: { checkpointed?: number; restarted?: boolean }) => {
-    if (typeof m.checkpointed === 'number' && m.checkpointed > 0) state.frames += m.checkpointed;
-    if (m.restarted) state.restarts++;
-  });
-  worker.on('error', () => {}); // a checkpoint that fails is retried on the next tick
-  worker.unref();
+  const start = () => {
+    const worker = new Worker(new URL('./checkpoint-worker.mjs', import.meta.url), { workerData: { file, intervalMs, rewindFrames }, execArgv: [] });
+    state.worker = worker;
+    worker.on('message', (m: { checkpointed?: number; restarted?: boolean; error?: string }) => {
+      if (m.error) {
+        log().warn({ event: 'checkpoint_failed', err: m.error }, 'SQLite checkpoint failed; retried on the next tick');
+        return;
+      }
+      deaths = 0;
+      if (typeof m.checkpointed === 'number' && m.checkpointed > 0) state.frames += m.checkpointed;
+      if (m.restarted) state.restarts++;
+    });
+    worker.on('error', (err) => log().error({ event: 'checkpointer_error', err: err.message }, 'SQLite checkpoint thread failed'));
+    worker.on('exit', (code) => {
+      if (stopping || state.worker !== worker) return;
+      state.worker = undefined;
+      if (++deaths > maxRestarts) {
+        giveUp();
+        log().error({ event: 'checkpointer_gave_up', deaths: deaths - 1 }, 'SQLite checkpoint thread keeps dying; commits now checkpoint the WAL themselves');
+        return;
+      }
+      const delayMs = 1000 * 2 ** (deaths - 1);
+      log().error({ event: 'checkpointer_died', code, restart_in_ms: delayMs }, 'SQLite checkpoint thread stopped; starting it again');
+      retry = setTimeout(start, delayMs);
+      retry.unref();
+    });
+    worker.unref();
+  };
+  start();
   return state;
 }
 
@@ -159,9 +273,14 @@ function connectSqlite(file: string): SQLite.Database {
  * Kysely sends every query unnamed, so PostgreSQL parses and plans it each time. Named, each
  * connection prepares a statement once and then only binds and executes it (bench: PostgreSQL's
  * CPU, not OpenFactor's, limited verify). Our SQL texts are a small fixed set (no IN lists).
+ *
+ * And a connection whose query timed out or whose link failed is in an unknown state (pg leaves
+ * the timed-out query active on it, and the next one would queue behind it): it fails at once from
+ * then on (a ROLLBACK must not wait out another timeout) and leaves the pool when released.
  */
-function withNamedStatements(pool: pg.Pool): pg.Pool {
-  const named = new WeakSet<pg.PoolClient>();
+function withConnectionCare(pool: pg.Pool): pg.Pool {
+  const known = new WeakSet<pg.PoolClient>();
+  const broken = new WeakMap<pg.PoolClient, Error>();
   const names = new Map<string, string>();
   const nameOf = (text: string) => {
     let n = names.get(text);
@@ -173,16 +292,25 @@ function withNamedStatements(pool: pg.Pool): pg.Pool {
   };
   const connect = async () => {
     const client = await pool.connect();
-    if (!named.has(client)) {
-      named.add(client);
+    if (!known.has(client)) {
+      known.add(client);
+      // Between the queries of a transaction nobody else listens: an error there must not crash us.
+      client.on('error', (err) => broken.set(client, err));
       // Only Kysely's promise-style `query(text, values)`; the pool itself (rate-limiter-flexible)
-      // calls with a callback, left as it is.
-      const query = client.query.bind(client) as (...a: unknown[]) => unknown;
-      (client as { query: unknown }).query = (...args: unknown[]) =>
-        args.length === 2 && typeof args[0] === 'string' && Array.isArray(args[1])
-          ? query({ name: nameOf(args[0]), text: args[0], values: args[1] })
-          : query(...args);
+      // calls with a callback, left as it is (pg-pool drops a client whose query failed).
+      const query = client.query.bind(client) as (...a: unknown[]) => Promise<unknown>;
+      (client as { query: unknown }).query = (...args: unknown[]) => {
+        if (!(args.length === 2 && typeof args[0] === 'string' && Array.isArray(args[1]))) return query(...args);
+        const failed = broken.get(client);
+        if (failed) return Promise.reject(failed);
+        return query({ name: nameOf(args[0]), text: args[0], values: args[1] }).catch((err: unknown) => {
+          if (isDatabaseUnavailable(err)) broken.set(client, err as Error);
+          throw err;
+        });
+      };
     }
+    const release = client.release;
+    client.release = (err?: Error | boolean) => release(err ?? broken.get(client));
     return client;
   };
   return new Proxy(pool, { get: (target, prop, receiver) => (prop === 'connect' ? connect : Reflect.get(target, prop, receiver)) });
@@ -307,8 +435,10 @@ function withRowsFromArrays(sqlite: SQLite.Database) {
 }
 
 export async function migrate(store: Store): Promise<string[]> {
-  const migrator = new Migrator({ db: store.db, provider: migrationProvider(store.dialect) });
-  const { error, results } = await migrator.migrateToLatest();
+  // A migration over a large table may take longer than a request's statement timeout.
+  const own = store.maintenance?.();
+  const migrator = new Migrator({ db: own?.db ?? store.db, provider: migrationProvider(store.dialect) });
+  const { error, results } = await migrator.migrateToLatest().finally(() => own?.close());
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

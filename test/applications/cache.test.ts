@@ -63,11 +63,11 @@ test('PostgreSQL: a lost listener connection is replaced, and nothing stays stal
   const admin = new pg.Client({ connectionString: t.config.databaseUrl });
   await admin.connect();
   try {
-    const killed = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'`);
+    const killed = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'openfactor change listener'`);
     assert.ok(killed.rowCount! >= 1, 'the listener was there');
     await admin.query('UPDATE applications SET name = $1 WHERE id = $2', ['Changed unheard', app.id]);
     await until('the change is seen', async () => (await details(app.apiKey)).json.app.name === 'Changed unheard', 5000);
-    await until('listening again', async () => (await admin.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'`)).rowCount === 1, 5000);
+    await until('listening again', async () => (await admin.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'openfactor change listener'`)).rowCount === 1, 5000);
     await admin.query('UPDATE applications SET name = $1 WHERE id = $2', ['Heard', app.id]);
     await until('the next change is heard', async () => (await details(app.apiKey)).json.app.name === 'Heard', 5000);
   } finally {

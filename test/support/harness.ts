@@ -76,7 +76,7 @@ export interface TestApp {
 export async function startApp(env: NodeJS.ProcessEnv = {}): Promise<TestApp> {
   const db = await createTestDatabase();
   const config = loadConfig({ ...testEnv(db), ...env });
-  const store = openStore(config.databaseUrl);
+  const store = openStore(config.databaseUrl, { pg: config.pg });
   await migrate(store);
   const of = await buildServer(config, store);
   const first = await of.services.applications.create('Test Bank');

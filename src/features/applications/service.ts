@@ -357,13 +357,21 @@ function monthsBetween(fromMs: number, toMs: number, max: number): string[] {
 
 /**
  * Per-application usage counts (API calls, successful verifies), kept in memory and added to
- * the database about once a second, so that counting costs the hot paths no write.
+ * the database about once a second, so that counting costs the hot paths no write. A count the
+ * database refused is kept and added with the next flush (memory stays bounded: one number per
+ * application and column, whatever the outage's length).
  */
 export class UsageCounter {
   private pending = new Map<string, number>();
   private timer?: NodeJS.Timeout;
+  /** Flushes failed in a row (logged on the first and on recovery, not every second). */
+  private failures = 0;
+  private flushing?: Promise<void>;
 
-  constructor(private readonly db: Kysely<DB>) {}
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly log?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void },
+  ) {}
 
   start(intervalMs = 1000): void {
     this.timer = setInterval(() => void this.flush().catch(() => {}), intervalMs);
@@ -374,20 +382,42 @@ export class UsageCounter {
     this.count(appId, 'api_calls');
   }
 
-  count(appId: number, column: 'api_calls' | 'auths'): void {
+  count(appId: number, column: 'api_calls' | 'auths', n = 1): void {
     const key = `${appId}:${column}`;
-    this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
+    this.pending.set(key, (this.pending.get(key) ?? 0) + n);
   }
 
-  async flush(): Promise<void> {
+  /** One flush at a time: `stop` waits for the one under way, then writes what is left. */
+  flush(): Promise<void> {
+    const next = (this.flushing ?? Promise.resolve()).catch(() => {}).then(() => this.write());
+    this.flushing = next;
+    return next;
+  }
+
+  private async write(): Promise<void> {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
     const month = monthOf(Date.now());
-    for (const [key, n] of batch) {
-      const [appId, column] = key.split(':');
-      await q.addUsage(this.db, Number(appId), month, column as 'api_calls' | 'auths', n);
+    const entries = [...batch];
+    let done = 0;
+    try {
+      for (const [key, n] of entries) {
+        const [appId, column] = key.split(':');
+        await q.addUsage(this.db, Number(appId), month, column as 'api_calls' | 'auths', n);
+        done++;
+      }
+    } catch (err) {
+      // What was not written goes back, to be added with the next flush.
+      for (const [key, n] of entries.slice(done)) {
+        const [appId, column] = key.split(':');
+        this.count(Number(appId), column as 'api_calls' | 'auths', n);
+      }
+      if (this.failures++ === 0) this.log?.warn({ event: 'usage_flush_failed', err: (err as Error).message, kept: entries.length - done }, 'usage counts not saved; kept for the next try');
+      throw err;
     }
+    if (this.failures > 0) this.log?.info({ event: 'usage_flush_recovered', failed_tries: this.failures }, 'usage counts saved again');
+    this.failures = 0;
   }
 
   async stop(): Promise<void> {
