@@ -44,7 +44,7 @@ function run(label, env) {
   const failuresFile = join(failuresDir, `${label}.txt`);
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--test', '--test-concurrency=3', '--test-timeout=120000',
+    ['--import', 'tsx', '--test', '--test-concurrency=3', '--test-timeout=300000',
       '--test-reporter=tap', '--test-reporter-destination=stdout',
       `--test-reporter=${join(root, 'test/support/failures-reporter.mjs')}`, `--test-reporter-destination=${failuresFile}`,
       ...files],
