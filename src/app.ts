@@ -1,4 +1,5 @@
 // Composition root: store + services + wire → one Fastify server.
+import { openContacts, type Contacts } from './store/contacts.ts';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Socket } from 'node:net';
@@ -43,6 +44,8 @@ import { phoneRoutes } from './features/phones/routes.ts';
 
 export interface Services {
   applications: Applications;
+  /** Phone numbers and email addresses: sealed at rest, looked up by blind index. */
+  contacts: Contacts;
   /** Which addresses callbacks, webhooks and Web Push may reach. */
   destinations: Destinations;
   /** Drops old records of finished work. */
@@ -129,19 +132,21 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     maxAttempts: config.hookMaxAttempts,
   });
   const webhooks = (hookSigners.webhook = new Webhooks(store.db, config.masterKeys, hooks, applications, destinations, config.dashboardNonceWindowS * 1000));
-  const limits = new SafetyLimits(store);
+  const contacts = await openContacts(store.db, config.masterKeys);
+  const limits = new SafetyLimits(store, contacts);
   const guard = new SendGuard({ db: store.db, limits, outbox, log: server.log });
   const events = new DeviceEvents();
   if (config.redisUrl) await events.connect(config.redisUrl, config.redisPrefix, server.log);
   const push = new WebPush(await loadVapidKeys(store.db, config.masterKeys, config.vapid), server.log, destinations, config.pushCaFile);
-  const devices = new Devices({ db: store.db, keys: config.masterKeys, outbox, wakeOutbox: () => worker.wake(), limits, webhooks, guard, applications, log: server.log });
-  const onetouch = new OneTouch({ db: store.db, applications, devices, events, push, hooks, webhooks, log: server.log });
+  const devices = new Devices({ db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), limits, webhooks, guard, applications, log: server.log });
+  const onetouch = new OneTouch({ db: store.db, applications, devices, contacts, events, push, hooks, webhooks, log: server.log });
   const retention = new Retention(store.db, server.log, { deliveryDays: config.retentionDays, auditDays: config.auditRetentionDays });
   const services: Services = {
     applications,
+    contacts,
     destinations,
     retention,
-    users: new Users(store.db, config.masterKeys, webhooks),
+    users: new Users(store.db, config.masterKeys, contacts, webhooks),
     usage,
     hooks,
     webhooks,
@@ -157,6 +162,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     tokens: new Tokens({
       db: store.db,
       keys: config.masterKeys,
+      contacts,
       outbox,
       wakeOutbox: () => worker.wake(),
       limits,
@@ -217,7 +223,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
       ...userRoutes(services.users),
       ...tokenRoutes(services.tokens, config.publicUrl),
       ...registrationRoutes(devices),
-      ...phoneRoutes(new Phones({ db: store.db, keys: config.masterKeys, outbox, wakeOutbox: () => worker.wake(), guard, webhooks })),
+      ...phoneRoutes(new Phones({ db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), guard, webhooks })),
     ],
     wireDeps,
   );

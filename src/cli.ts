@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config.ts';
 import { migrate, openStore } from './store/db.ts';
+import { openContacts, type Contacts } from './store/contacts.ts';
 import { Destinations } from './delivery/destinations.ts';
 import { Applications, SETTING_BOUNDS, type Application, type Settings } from './features/applications/service.ts';
 import type { MasterKey } from './core/crypto.ts';
@@ -122,6 +123,8 @@ async function main(argv: string[]): Promise<number> {
   const store = openStore(config.databaseUrl);
   try {
     await migrate(store);
+    // Numbers and addresses stored before migration 0020 are sealed here (once).
+    const contacts = await openContacts(store.db, config.masterKeys);
     const apps = new Applications(store.db, config.masterKeys[0], config.masterKeys.slice(1));
 
     if (command === 'serve') return await serve(config, store, apps);
@@ -231,7 +234,7 @@ async function main(argv: string[]): Promise<number> {
       if (id === undefined || !values.file) return usageError('users import needs --app ID and --file FILE (- for standard input)');
       const app = await apps.find(id);
       if (!app) return noApplication(id);
-      return await importUsersCommand(store, config.masterKeys[0], app, values.file, values['dry-run'] === true, values.json === true);
+      return await importUsersCommand(store, config.masterKeys[0], contacts, app, values.file, values['dry-run'] === true, values.json === true);
     }
     if (command === 'keys' && sub === 'reseal') {
       const { resealAll, sealedByKey } = await import('./admin/reseal.ts');
@@ -262,7 +265,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** `users import`: progress on stderr once a second, failures (or with --json every outcome) on stdout. */
-async function importUsersCommand(store: ReturnType<typeof openStore>, key: MasterKey, app: Application, file: string, dryRun: boolean, json: boolean): Promise<number> {
+async function importUsersCommand(store: ReturnType<typeof openStore>, key: MasterKey, contacts: Contacts, app: Application, file: string, dryRun: boolean, json: boolean): Promise<number> {
   const { importUsers, largestAuthyId } = await import('./features/users/import.ts');
   // A generator opens the file only when iteration begins: readline drops lines nobody iterates yet.
   async function* read() {
@@ -289,7 +292,7 @@ async function importUsersCommand(store: ReturnType<typeof openStore>, key: Mast
     process.stderr.write(`${dryRun ? '[dry run] ' : ''}${done.toLocaleString('en')} users: ${s.created.toLocaleString('en')} created, ${s.existing.toLocaleString('en')} already there, ${s.failed.toLocaleString('en')} failed (${Math.round(done / Math.max(secs, 0.001)).toLocaleString('en')}/s)${final ? '' : '…'}\n`);
   };
   const counts = { created: 0, existing: 0, failed: 0 };
-  const summary = await importUsers({ db: store.db, dialect: store.dialect, key }, app, lines, {
+  const summary = await importUsers({ db: store.db, dialect: store.dialect, key, contacts }, app, lines, {
     dryRun,
     reserveUpTo,
     onOutcome: (o) => {

@@ -1,5 +1,6 @@
 // Devices: registration (by a token the customer's backend asks for, or by phone), signed
 // device calls, the accounts a device holds, Web Push subscriptions, unregistering.
+import { registrationPhoneContext, type Contacts } from '../../store/contacts.ts';
 import { createHmac, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { KeyObject } from 'node:crypto';
@@ -35,6 +36,8 @@ const PERIOD = 30;
 export interface DeviceDeps {
   db: Kysely<DB>;
   keys: MasterKey[];
+  /** Phone numbers are kept sealed, looked up by their blind index. */
+  contacts: Contacts;
   outbox: Outbox;
   wakeOutbox(): void;
   limits: SafetyLimits;
@@ -121,7 +124,7 @@ export class Devices {
 
     const now = Date.now();
     const id = randomUUID();
-    const users = await q.syncableUsers(this.d.db, phone.e164);
+    const users = await q.syncableUsers(this.d.db, this.d.contacts.phoneIndex(phone.e164));
     // Nothing is sent to a phone no application knows (SMS pumping), and the answer is the same.
     const loc = resolveLocale(locale.ok ? locale.value : undefined, regionOf(phone.e164));
     const app = users.length > 0 ? await this.d.applications.find(users[0].app_id) : undefined;
@@ -130,14 +133,14 @@ export class Devices {
       const pin = String(randomInt(1_000_000)).padStart(6, '0');
       const vars = { appName: 'OpenFactor', code: pin, minutes: PHONE_CODE_TTL_MS / 60_000 };
       await this.d.db.transaction().execute(async (trx) => {
-        await q.insertPhoneRegistration(trx, { id, e164: phone.e164, via: channel, codeHash: this.hashPin(id, pin), now, expiresAt: now + PHONE_CODE_TTL_MS });
+        await q.insertPhoneRegistration(trx, this.d.contacts, { id, e164: phone.e164, via: channel, codeHash: this.hashPin(id, pin), now, expiresAt: now + PHONE_CODE_TTL_MS });
         const text = channel === 'voice' ? voiceText(loc, vars) : smsText(loc, vars);
         await this.d.outbox.enqueue(trx, { appId: users[0].app_id, userId: null, channel, destination: phone.e164, text, locale: loc }, now);
       });
       this.d.wakeOutbox();
       this.d.log.info({ event: 'device_phone_registration', phone: maskE164(phone.e164), via: channel }, 'device registration code sent');
     } else {
-      await q.insertPhoneRegistration(this.d.db, { id, e164: phone.e164, via: channel, codeHash: null, now, expiresAt: now + PHONE_CODE_TTL_MS });
+      await q.insertPhoneRegistration(this.d.db, this.d.contacts, { id, e164: phone.e164, via: channel, codeHash: null, now, expiresAt: now + PHONE_CODE_TTL_MS });
     }
     return {
       ok: true,
@@ -162,11 +165,12 @@ export class Devices {
       return fail('REGISTRATION_INVALID_PIN');
     }
     if (!(await q.usePhoneRegistration(this.d.db, regId, now, PHONE_CODE_MAX_FAILURES))) return fail('REGISTRATION_NOT_FOUND');
-    const apps = new Set((await q.syncableUsers(this.d.db, row.phone_e164)).map((u) => u.app_id));
-    for (const appId of apps) await this.d.guard.converted(appId, row.phone_e164, now);
+    const apps = new Set((await q.syncableUsers(this.d.db, row.phone_index)).map((u) => u.app_id));
+    const e164 = this.d.contacts.open(row.phone_sealed, registrationPhoneContext(row.id));
+    for (const appId of apps) await this.d.guard.converted(appId, e164, now);
     const id = await this.d.db.transaction().execute(async (trx) => {
-      const id = await this.createKey(trx, reg.value, row.via, row.phone_e164, ip, now);
-      for (const u of await q.syncableUsers(trx, row.phone_e164)) {
+      const id = await this.createKey(trx, reg.value, row.via, row.phone_index, ip, now);
+      for (const u of await q.syncableUsers(trx, row.phone_index)) {
         await q.linkDevice(trx, { deviceKeyId: id, appId: u.app_id, userId: u.user_id, osType: reg.value.osType, method: row.via, ip, now });
         await this.d.webhooks.emit(trx, u.app_id, 'device_registration_completed', { user: { s_authy_id: String(u.user_id) }, device: { i_id: id } }, now);
       }
@@ -175,13 +179,13 @@ export class Devices {
     return this.registered(id);
   }
 
-  private async createKey(trx: Kysely<DB>, r: Registration, method: 'sdk' | 'sms' | 'voice', phone: string | null, ip: string, now: number) {
+  private async createKey(trx: Kysely<DB>, r: Registration, method: 'sdk' | 'sms' | 'voice', phoneIndex: string | null, ip: string, now: number) {
     const id = await q.insertDeviceKey(trx, {
       algorithm: r.algorithm,
       os_type: r.osType,
       name: r.name,
       registration_method: method,
-      phone_e164: phone,
+      phone_index: phoneIndex,
       push_subscription_sealed: null,
       ip,
       created_at: now,
@@ -232,9 +236,9 @@ export class Devices {
 
   /** `GET /device/v1/accounts`; a phone-registered device also gets users added since. */
   async accounts(device: Device): Promise<Outcome> {
-    if (device.phone_e164) {
+    if (device.phone_index) {
       const now = Date.now();
-      for (const u of await q.syncableUsers(this.d.db, device.phone_e164)) {
+      for (const u of await q.syncableUsers(this.d.db, device.phone_index)) {
         await q.linkDevice(this.d.db, { deviceKeyId: device.id, appId: u.app_id, userId: u.user_id, osType: device.os_type, method: device.registration_method, ip: device.ip, now });
       }
     }
