@@ -204,7 +204,8 @@ const confirmUser = (db: Kysely<DB>, userId: number, now: number) => confirm.run
 
 /** For codes kept outside the user's row: accepted only while the user is not locked at `now`. */
 const userUnlocked = (db: Kysely<DB>, userId: number, now: number) =>
-  sql<boolean>`EXISTS (${db.selectFrom('users').select('users.id').where('users.id', '=', userId).where(unlocked(now))})`;
+  // Kysely puts a subquery in parentheses itself; SQLite refuses a second pair.
+  sql<boolean>`EXISTS ${db.selectFrom('users').select('users.id').where('users.id', '=', userId).where(unlocked(now))}`;
 
 /** An accepted QR-authenticator step: false when it was used already or the user is locked out. */
 export async function acceptQrStep(db: Kysely<DB>, userId: number, step: number, drift: number, now: number): Promise<boolean> {
