@@ -132,7 +132,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     maxAttempts: config.hookMaxAttempts,
   });
   const webhooks = (hookSigners.webhook = new Webhooks(store.db, config.masterKeys, hooks, applications, destinations, config.dashboardNonceWindowS * 1000));
-  const contacts = await openContacts(store.db, config.masterKeys);
+  const contacts = await openContacts(store.db, config.masterKeys, store.dialect);
   const limits = new SafetyLimits(store, contacts);
   const guard = new SendGuard({ db: store.db, limits, outbox, log: server.log });
   const events = new DeviceEvents();

@@ -124,7 +124,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     await migrate(store);
     // Numbers and addresses stored before migration 0020 are sealed here (once).
-    const contacts = await openContacts(store.db, config.masterKeys);
+    const contacts = await openContacts(store.db, config.masterKeys, store.dialect);
     const apps = new Applications(store.db, config.masterKeys[0], config.masterKeys.slice(1));
 
     if (command === 'serve') return await serve(config, store, apps);

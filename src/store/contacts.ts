@@ -7,7 +7,8 @@
 // indexes stay valid through a rotation and after the old key is dropped; nothing is recomputed.
 // (Whoever held the old master key and an old dump holds the index key too: rotation re-seals,
 // it does not re-key the indexes.)
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import type { Dialect } from './db.ts';
 import { blindIndex, deriveKey, seal, unseal, type MasterKey } from '../core/crypto.ts';
 import type { DB } from './schema.ts';
 
@@ -45,7 +46,7 @@ export class Contacts {
 }
 
 /** The index key, created by the first process that needs it; stored rows converted (idempotent). */
-export async function openContacts(db: Kysely<DB>, keys: MasterKey[]): Promise<Contacts> {
+export async function openContacts(db: Kysely<DB>, keys: MasterKey[], dialect: Dialect): Promise<Contacts> {
   const read = () => db.selectFrom('meta').select('value').where('key', '=', 'contact_index_key').executeTakeFirst();
   let row = await read();
   if (!row) {
@@ -58,7 +59,11 @@ export async function openContacts(db: Kysely<DB>, keys: MasterKey[]): Promise<C
     row = await read();
   }
   const contacts = new Contacts(keys, unseal(keys, row!.value, INDEX_KEY_CONTEXT));
-  await sealStoredContacts(db, contacts);
+  if ((await sealStoredContacts(db, contacts)) > 0 && dialect === 'sqlite') {
+    // The plain values live on in freed pages and in the WAL's old page images: rewrite the file.
+    await sql`VACUUM`.execute(db);
+    await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
+  }
   return contacts;
 }
 
@@ -69,12 +74,14 @@ const BATCH = 500;
  * columns): seal them, and replace the plain values by their indexes. Runs at every start; once
  * done, each table costs one read of an empty result.
  */
-export async function sealStoredContacts(db: Kysely<DB>, c: Contacts): Promise<void> {
+export async function sealStoredContacts(db: Kysely<DB>, c: Contacts): Promise<number> {
   const done = await db.selectFrom('meta').select('value').where('key', '=', 'contacts_sealed').executeTakeFirst();
-  if (done) return;
+  if (done) return 0;
+  let converted = 0;
   // Until every row is converted, a plain value is one not sealed yet ('' marks it).
   for (;;) {
     const rows = await db.selectFrom('users').select(['id', 'app_id', 'phone_index', 'email_sealed']).where('phone_sealed', '=', '').limit(BATCH).execute();
+    converted += rows.length;
     for (const r of rows) {
       const index = c.phoneIndex(r.phone_index);
       await db
@@ -88,6 +95,7 @@ export async function sealStoredContacts(db: Kysely<DB>, c: Contacts): Promise<v
   }
   for (;;) {
     const rows = await db.selectFrom('user_emails').select(['user_id', 'email_index']).where('email_sealed', '=', '').limit(BATCH).execute();
+    converted += rows.length;
     for (const r of rows) {
       const index = c.emailIndex(r.email_index);
       await db
@@ -102,6 +110,7 @@ export async function sealStoredContacts(db: Kysely<DB>, c: Contacts): Promise<v
   for (const table of ['phone_registrations', 'phone_verifications'] as const) {
     for (;;) {
       const rows = await (db as Kysely<any>).selectFrom(table).select(['id', 'phone_index', ...(table === 'phone_verifications' ? ['uuid'] : [])]).where('phone_sealed', '=', '').limit(BATCH).execute();
+      converted += rows.length;
       for (const r of rows) {
         const context = table === 'phone_verifications' ? verificationPhoneContext(r.uuid) : registrationPhoneContext(r.id);
         await (db as Kysely<any>)
@@ -115,14 +124,17 @@ export async function sealStoredContacts(db: Kysely<DB>, c: Contacts): Promise<v
     }
   }
   for (const r of await db.selectFrom('authenticators').select(['user_id', 'label']).where('label', 'not like', 'v1.%').execute()) {
+    converted++;
     await db.updateTable('authenticators').set({ label: c.seal(r.label, qrLabelContext(r.user_id)) }).where('user_id', '=', r.user_id).where('label', '=', r.label).execute();
   }
   // Plain numbers start with '+'; indexes are base64url.
   for (const r of await db.selectFrom('device_keys').select(['id', 'phone_index']).where('phone_index', 'like', '+%').execute()) {
+    converted++;
     await db.updateTable('device_keys').set({ phone_index: c.phoneIndex(r.phone_index!) }).where('id', '=', r.id).execute();
   }
   for (;;) {
     const rows = await db.selectFrom('outbox').select(['id', 'sid', 'destination']).where('destination', 'not like', 'v1.%').limit(BATCH).execute();
+    converted += rows.length;
     for (const r of rows) {
       await db.updateTable('outbox').set({ destination: c.seal(r.destination, destinationContext(r.sid)) }).where('id', '=', r.id).where('destination', '=', r.destination).execute();
     }
@@ -131,6 +143,7 @@ export async function sealStoredContacts(db: Kysely<DB>, c: Contacts): Promise<v
   // Per-number send counters (`<kind>:<app>:+<number>`, `phone-registration:+<number>`): the same
   // counts under the number's index.
   const counters: { key: string; points: number; expire: number | null }[] = await (db as Kysely<any>).selectFrom('rate_limits').select(['key', 'points', 'expire']).where('key', 'like', '%:+%').execute();
+  converted += counters.length;
   for (const r of counters) {
     const plus = r.key.lastIndexOf(':+');
     const key = r.key.slice(0, plus + 1) + c.phoneIndex(r.key.slice(plus + 1));
@@ -140,4 +153,5 @@ export async function sealStoredContacts(db: Kysely<DB>, c: Contacts): Promise<v
     });
   }
   await db.insertInto('meta').values({ key: 'contacts_sealed', value: String(Date.now()) }).onConflict((oc) => oc.column('key').doNothing()).execute();
+  return converted;
 }
