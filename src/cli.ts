@@ -123,12 +123,15 @@ async function main(argv: string[]): Promise<number> {
   const store = openStore(config.databaseUrl);
   try {
     await migrate(store);
-    // Numbers and addresses stored before migration 0020 are sealed here (once).
-    const contacts = await openContacts(store.db, config.masterKeys, store.dialect);
+    // Numbers and addresses stored before migration 0020 are sealed at the first command that
+    // needs them (`keys reseal` tries, and reports what it cannot open if the key is wrong).
+    let opened: Promise<Contacts> | undefined;
+    const contacts = () => (opened ??= openContacts(store.db, config.masterKeys, store.dialect));
     const apps = new Applications(store.db, config.masterKeys[0], config.masterKeys.slice(1));
 
     if (command === 'serve') return await serve(config, store, apps);
     if (command === 'migrate') {
+      await contacts();
       out('Database is up to date.');
       return 0;
     }
@@ -220,6 +223,7 @@ async function main(argv: string[]): Promise<number> {
       const appId = values.app === undefined ? undefined : Number(values.app);
       const limit = values.limit === undefined ? 20 : Number(values.limit);
       if ((appId !== undefined && !Number.isInteger(appId)) || !Number.isInteger(limit) || limit < 1) return usageError('outbox [--app ID] [--limit N]');
+      await contacts();
       const { Outbox } = await import('./delivery/outbox.ts');
       const messages = await new Outbox(store.db, store.dialect, config.masterKeys).recent({ appId, limit });
       for (const m of messages) {
@@ -234,10 +238,11 @@ async function main(argv: string[]): Promise<number> {
       if (id === undefined || !values.file) return usageError('users import needs --app ID and --file FILE (- for standard input)');
       const app = await apps.find(id);
       if (!app) return noApplication(id);
-      return await importUsersCommand(store, config.masterKeys[0], contacts, app, values.file, values['dry-run'] === true, values.json === true);
+      return await importUsersCommand(store, config.masterKeys[0], await contacts(), app, values.file, values['dry-run'] === true, values.json === true);
     }
     if (command === 'keys' && sub === 'reseal') {
       const { resealAll, sealedByKey } = await import('./admin/reseal.ts');
+      await contacts().catch(() => undefined); // a key that opens nothing: the report below says so
       const reports = await resealAll(store.db, config.masterKeys, (r) => {
         if (values.json) out(JSON.stringify(r));
         else if (r.resealed || r.failed) out(`${r.table}.${r.column}: ${r.resealed} sealed again${r.failed ? `, ${r.failed} could not be opened` : ''}`);
