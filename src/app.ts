@@ -1,4 +1,5 @@
 // Composition root: store + services + wire → one Fastify server.
+import { openContacts, type Contacts } from './store/contacts.ts';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Socket } from 'node:net';
@@ -44,6 +45,8 @@ import { phoneRoutes } from './features/phones/routes.ts';
 
 export interface Services {
   applications: Applications;
+  /** Phone numbers and email addresses: sealed at rest, looked up by blind index. */
+  contacts: Contacts;
   /** Which addresses callbacks, webhooks and Web Push may reach. */
   destinations: Destinations;
   /** Drops old records of finished work. */
@@ -129,7 +132,8 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     maxAttempts: config.hookMaxAttempts,
   });
   const webhooks = (hookSigners.webhook = new Webhooks(store.db, config.masterKeys, hooks, applications, destinations, config.dashboardNonceWindowS * 1000));
-  const limits = new SafetyLimits(store);
+  const contacts = await openContacts(store.db, config.masterKeys, store.dialect);
+  const limits = new SafetyLimits(store, contacts);
   const guard = new SendGuard({ db: store.db, limits, outbox, log: server.log });
   const events = new DeviceEvents();
   // Not awaited: a node starts without Redis, logs it, and joins the others once it can.
@@ -140,6 +144,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   const devices = new Devices({
     db: store.db,
     keys: config.masterKeys,
+    contacts,
     outbox,
     wakeOutbox: () => worker.wake(),
     limits,
@@ -149,13 +154,14 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     log: server.log,
     registrationLimits: { perAddress: config.deviceRegistrationsPerAddress, perHour: config.deviceRegistrationsPerHour },
   });
-  const onetouch = new OneTouch({ db: store.db, applications, devices, events, push, hooks, webhooks, log: server.log });
+  const onetouch = new OneTouch({ db: store.db, applications, devices, contacts, events, push, hooks, webhooks, log: server.log });
   const retention = new Retention(store.db, server.log, { deliveryDays: config.retentionDays, auditDays: config.auditRetentionDays });
   const services: Services = {
     applications,
+    contacts,
     destinations,
     retention,
-    users: new Users(store.db, config.masterKeys, webhooks),
+    users: new Users(store.db, config.masterKeys, contacts, webhooks),
     usage,
     hooks,
     webhooks,
@@ -171,6 +177,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     tokens: new Tokens({
       db: store.db,
       keys: config.masterKeys,
+      contacts,
       outbox,
       wakeOutbox: () => worker.wake(),
       limits,
@@ -231,7 +238,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
       ...userRoutes(services.users),
       ...tokenRoutes(services.tokens, config.publicUrl),
       ...registrationRoutes(devices),
-      ...phoneRoutes(new Phones({ db: store.db, keys: config.masterKeys, outbox, wakeOutbox: () => worker.wake(), guard, webhooks })),
+      ...phoneRoutes(new Phones({ db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), guard, webhooks })),
     ],
     wireDeps,
   );

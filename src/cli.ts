@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from './config.ts';
 import { migrate, openStore } from './store/db.ts';
 import { takeFileModeNotes } from './store/private-files.ts';
+import { openContacts, type Contacts } from './store/contacts.ts';
 import { Destinations } from './delivery/destinations.ts';
 import { Applications, SETTING_BOUNDS, type Application, type Settings } from './features/applications/service.ts';
 import type { MasterKey } from './core/crypto.ts';
@@ -125,10 +126,15 @@ async function main(argv: string[]): Promise<number> {
   if (command !== 'serve') for (const note of takeFileModeNotes()) process.stderr.write(`openfactor: data at rest: ${note}\n`);
   try {
     await migrate(store);
+    // Numbers and addresses stored before migration 0020 are sealed at the first command that
+    // needs them (`keys reseal` tries, and reports what it cannot open if the key is wrong).
+    let opened: Promise<Contacts> | undefined;
+    const contacts = () => (opened ??= openContacts(store.db, config.masterKeys, store.dialect));
     const apps = new Applications(store.db, config.masterKeys[0], config.masterKeys.slice(1));
 
     if (command === 'serve') return await serve(config, store, apps);
     if (command === 'migrate') {
+      await contacts();
       out('Database is up to date.');
       return 0;
     }
@@ -220,6 +226,7 @@ async function main(argv: string[]): Promise<number> {
       const appId = values.app === undefined ? undefined : Number(values.app);
       const limit = values.limit === undefined ? 20 : Number(values.limit);
       if ((appId !== undefined && !Number.isInteger(appId)) || !Number.isInteger(limit) || limit < 1) return usageError('outbox [--app ID] [--limit N]');
+      await contacts();
       const { Outbox } = await import('./delivery/outbox.ts');
       const messages = await new Outbox(store.db, store.dialect, config.masterKeys).recent({ appId, limit });
       for (const m of messages) {
@@ -234,10 +241,11 @@ async function main(argv: string[]): Promise<number> {
       if (id === undefined || !values.file) return usageError('users import needs --app ID and --file FILE (- for standard input)');
       const app = await apps.find(id);
       if (!app) return noApplication(id);
-      return await importUsersCommand(store, config.masterKeys[0], app, values.file, values['dry-run'] === true, values.json === true);
+      return await importUsersCommand(store, config.masterKeys[0], await contacts(), app, values.file, values['dry-run'] === true, values.json === true);
     }
     if (command === 'keys' && sub === 'reseal') {
       const { resealAll, sealedByKey } = await import('./admin/reseal.ts');
+      await contacts().catch(() => undefined); // a key that opens nothing: the report below says so
       const reports = await resealAll(store.db, config.masterKeys, (r) => {
         if (values.json) out(JSON.stringify(r));
         else if (r.resealed || r.failed) out(`${r.table}.${r.column}: ${r.resealed} sealed again${r.failed ? `, ${r.failed} could not be opened` : ''}`);
@@ -265,7 +273,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** `users import`: progress on stderr once a second, failures (or with --json every outcome) on stdout. */
-async function importUsersCommand(store: ReturnType<typeof openStore>, key: MasterKey, app: Application, file: string, dryRun: boolean, json: boolean): Promise<number> {
+async function importUsersCommand(store: ReturnType<typeof openStore>, key: MasterKey, contacts: Contacts, app: Application, file: string, dryRun: boolean, json: boolean): Promise<number> {
   const { importUsers, largestAuthyId } = await import('./features/users/import.ts');
   // A generator opens the file only when iteration begins: readline drops lines nobody iterates yet.
   async function* read() {
@@ -292,7 +300,7 @@ async function importUsersCommand(store: ReturnType<typeof openStore>, key: Mast
     process.stderr.write(`${dryRun ? '[dry run] ' : ''}${done.toLocaleString('en')} users: ${s.created.toLocaleString('en')} created, ${s.existing.toLocaleString('en')} already there, ${s.failed.toLocaleString('en')} failed (${Math.round(done / Math.max(secs, 0.001)).toLocaleString('en')}/s)${final ? '' : '…'}\n`);
   };
   const counts = { created: 0, existing: 0, failed: 0 };
-  const summary = await importUsers({ db: store.db, dialect: store.dialect, key }, app, lines, {
+  const summary = await importUsers({ db: store.db, dialect: store.dialect, key, contacts }, app, lines, {
     dryRun,
     reserveUpTo,
     onOutcome: (o) => {

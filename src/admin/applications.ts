@@ -1,6 +1,8 @@
 // The admin API's applications: what the CLI's `apps` and `keys` commands do, over HTTP, plus
 // the views an operator (and the admin console built on this) needs: users, traffic per day and
 // callback/webhook deliveries. Behind the admin token (routes.ts).
+import { verificationPhoneContext } from '../store/contacts.ts';
+import { emailOf, phoneOf } from '../features/users/queries.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { fail, invalidParameter, type Failure } from '../core/errors.ts';
 import { maskE164 } from '../core/phone.ts';
@@ -17,7 +19,7 @@ import { WEBHOOK_EVENTS } from '../features/webhooks/service.ts';
 import { CHANNELS, readAppProviders, writeAppProviders } from '../delivery/routing.ts';
 import { ProviderConfigError, redactProviderUrl, splitProviderList } from '../delivery/providers/index.ts';
 
-type AdminServices = Pick<Services, 'applications' | 'destinations' | 'hooks' | 'outbox' | 'guard' | 'webhooks' | 'routing'> & { db: Parameters<typeof q.usersPage>[0]; keys: MasterKey[]; dialect: Dialect };
+type AdminServices = Pick<Services, 'applications' | 'destinations' | 'hooks' | 'outbox' | 'guard' | 'webhooks' | 'routing' | 'contacts'> & { db: Parameters<typeof q.usersPage>[0]; keys: MasterKey[]; dialect: Dialect };
 
 const DAY = 86_400_000;
 const MAX_DAYS = 90;
@@ -163,8 +165,8 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
       const now = Date.now();
       const users = rows.map((u) => ({
         id: u.id,
-        email: u.email,
-        cellphone: maskE164(u.phone_e164),
+        email: emailOf(s.contacts, u),
+        cellphone: maskE164(phoneOf(s.contacts, u)),
         country_code: u.country_code,
         created_at: new Date(Number(u.created_at)).toISOString(),
         devices: Number(u.devices ?? 0),
@@ -240,7 +242,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
       const now = Date.now();
       const verifications = (await q.recentVerifications(s.db, app.id, limit)).map((v) => ({
         uuid: v.uuid,
-        phone: maskE164(v.phone_e164),
+        phone: maskE164(s.contacts.open(v.phone_sealed, verificationPhoneContext(v.uuid))),
         via: v.via,
         // A pending one past its expiry can no longer be checked.
         status: v.status === 'pending' && Number(v.expires_at) <= now ? 'expired' : v.status,
@@ -307,7 +309,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
       const lines = req.body.split(/\r?\n/);
       const dryRun = req.query.dry_run === 'true';
       const failed: ImportOutcome[] = [];
-      const summary = await importUsers({ db: s.db, dialect: s.dialect, key: s.keys[0] }, app, lines, {
+      const summary = await importUsers({ db: s.db, dialect: s.dialect, key: s.keys[0], contacts: s.contacts }, app, lines, {
         dryRun,
         reserveUpTo: largestAuthyId(lines),
         onOutcome: (o) => void (o.status === 'failed' && failed.length < MAX_FAILURES_SHOWN && failed.push(o)),

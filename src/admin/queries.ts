@@ -10,8 +10,10 @@ export function usersPage(db: Kysely<DB>, appId: number, limit: number, beforeId
     .selectFrom('users')
     .select((eb) => [
       'users.id',
-      'users.email',
-      'users.phone_e164',
+      'users.app_id',
+      'users.email_sealed',
+      'users.phone_index',
+      'users.phone_sealed',
       'users.country_code',
       'users.created_at',
       'users.verify_locked_until',
@@ -26,7 +28,7 @@ export function usersPage(db: Kysely<DB>, appId: number, limit: number, beforeId
 export const recentVerifications = (db: Kysely<DB>, appId: number, limit: number) =>
   db
     .selectFrom('phone_verifications')
-    .select(['uuid', 'phone_e164', 'via', 'status', 'checks', 'created_at', 'expires_at', 'verified_at'])
+    .select(['uuid', 'phone_sealed', 'via', 'status', 'checks', 'created_at', 'expires_at', 'verified_at'])
     .where('app_id', '=', appId)
     .orderBy('id', 'desc')
     .limit(limit)

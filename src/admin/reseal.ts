@@ -13,6 +13,16 @@ import { codeContext } from '../features/phones/service.ts';
 import { qrSecretContext } from '../features/tokens/service.ts';
 import { totpSeedContext } from '../features/users/service.ts';
 import { signingKeyContext } from '../features/webhooks/service.ts';
+import {
+  destinationContext,
+  extraEmailContext,
+  INDEX_KEY_CONTEXT,
+  qrLabelContext,
+  registrationPhoneContext,
+  userEmailContext,
+  userPhoneContext,
+  verificationPhoneContext,
+} from '../store/contacts.ts';
 
 type Row = Record<string, any>;
 
@@ -42,6 +52,16 @@ export const SEALED_COLUMNS: SealedColumn[] = [
   { table: 'app_providers', column: 'urls_sealed', key: ['app_id', 'channel'], context: (r) => listContext(r.app_id, r.channel) },
   { table: 'phone_verifications', column: 'code_sealed', key: ['id'], also: ['uuid'], context: (r) => codeContext(r.uuid) },
   { table: 'meta', column: 'value', key: ['key'], only: { key: 'vapid_private_key' }, context: () => VAPID_CONTEXT },
+  // Phone numbers and email addresses (0020). Their blind indexes stay as they are: the index key
+  // below is sealed like any secret, so rotation keeps it (store/contacts.ts).
+  { table: 'meta', column: 'value', key: ['key'], only: { key: 'contact_index_key' }, context: () => INDEX_KEY_CONTEXT },
+  { table: 'users', column: 'phone_sealed', key: ['id'], also: ['app_id', 'phone_index'], context: (r) => userPhoneContext(r.app_id, r.phone_index) },
+  { table: 'users', column: 'email_sealed', key: ['id'], also: ['app_id', 'phone_index'], context: (r) => userEmailContext(r.app_id, r.phone_index) },
+  { table: 'user_emails', column: 'email_sealed', key: ['user_id', 'email_index'], context: (r) => extraEmailContext(r.user_id, r.email_index) },
+  { table: 'authenticators', column: 'label', key: ['user_id'], context: (r) => qrLabelContext(r.user_id) },
+  { table: 'outbox', column: 'destination', key: ['id'], also: ['sid'], context: (r) => destinationContext(r.sid) },
+  { table: 'phone_verifications', column: 'phone_sealed', key: ['id'], also: ['uuid'], context: (r) => verificationPhoneContext(r.uuid) },
+  { table: 'phone_registrations', column: 'phone_sealed', key: ['id'], context: (r) => registrationPhoneContext(r.id) },
 ];
 
 export interface ResealReport {

@@ -75,3 +75,10 @@ export function constantTimeEqual(a: string, b: string): boolean {
   const y = Buffer.from(b, 'utf8');
   return x.length === y.length && timingSafeEqual(x, y);
 }
+
+/**
+ * A keyed blind index: equal values give equal indexes, so a sealed column can still be looked up
+ * by equality (user by phone, rate-limit keys), while a dump without the key shows nothing.
+ */
+export const blindIndex = (key: Buffer, kind: 'phone' | 'email', value: string): string =>
+  createHmac('sha256', key).update(`${kind}:${value}`).digest('base64url');

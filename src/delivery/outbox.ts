@@ -5,6 +5,7 @@ import type { ExpressionBuilder, Kysely } from 'kysely';
 import { prepared } from '../store/prepared.ts';
 import { seal, unseal, type MasterKey } from '../core/crypto.ts';
 import type { Dialect } from '../store/db.ts';
+import { destinationContext } from '../store/contacts.ts';
 import type { AttemptOutcome, DB, OutboxStatus } from '../store/schema.ts';
 import type { Channel, Provider, Receipt } from './provider.ts';
 import type { AttemptLog } from './router.ts';
@@ -96,7 +97,7 @@ export class Outbox {
         app_id: m.appId,
         user_id: m.userId,
         channel: m.channel,
-        destination: m.destination,
+        destination: seal(this.keys[0], m.destination, destinationContext(id)),
         text_sealed: seal(this.keys[0], m.text, textContext(id)),
         locale: m.locale,
         fallback_text_sealed: m.fallbackText ? seal(this.keys[0], m.fallbackText, fallbackContext(id)) : null,
@@ -140,7 +141,7 @@ export class Outbox {
       rowId: r.id,
       appId: r.app_id,
       channel: r.channel,
-      destination: r.destination,
+      destination: this.destinationOf(r),
       text: unseal(this.keys, r.text_sealed, textContext(r.sid)).toString('utf8'),
       locale: r.locale,
       rounds: r.attempts,
@@ -222,7 +223,8 @@ export class Outbox {
         .executeTakeFirst();
       if (!row || row.channel !== 'sms' || !row.fallback_text_sealed || row.fallback_sid) return undefined;
       const text = unseal(this.keys, row.fallback_text_sealed, fallbackContext(sid)).toString('utf8');
-      const voiceId = await this.enqueue(trx, { appId: row.app_id, userId: row.user_id, channel: 'voice', destination: row.destination, text, locale: row.locale }, now);
+      const destination = this.destinationOf({ sid, destination: row.destination });
+      const voiceId = await this.enqueue(trx, { appId: row.app_id, userId: row.user_id, channel: 'voice', destination, text, locale: row.locale }, now);
       const linked = await trx.updateTable('outbox').set({ fallback_sid: voiceId }).where('sid', '=', sid).where('fallback_sid', 'is', null).executeTakeFirst();
       if (Number(linked.numUpdatedRows) !== 1) throw new Error('fallback raced');
       return voiceId;
@@ -263,6 +265,11 @@ export class Outbox {
       .execute();
   }
 
+  /** The phone number or email address, sealed at rest. */
+  private destinationOf(r: { sid: string; destination: string }): string {
+    return unseal(this.keys, r.destination, destinationContext(r.sid)).toString('utf8');
+  }
+
   /** Newest first, for the CLI and the admin API. */
   async recent(opts: { appId?: number; limit?: number } = {}): Promise<MessageView[]> {
     let q = this.db
@@ -277,7 +284,7 @@ export class Outbox {
       id: r.sid,
       app_id: r.app_id,
       channel: r.channel,
-      destination: r.destination,
+      destination: this.destinationOf(r),
       locale: r.locale,
       status: r.status,
       attempts: Number(r.provider_attempts),

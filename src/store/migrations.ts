@@ -434,6 +434,25 @@ const steps: Record<string, Step> = {
       .execute();
     await db.schema.createIndex('dashboard_nonces_expiry').on('dashboard_nonces').columns(['expires_at']).execute();
   },
+
+  // Phone numbers and email addresses sealed at rest (issue 15). Columns looked up by equality
+  // become keyed blind indexes (renamed, so their indexes follow); the sealed copies are new.
+  // The rows themselves are converted at start (store/contacts.ts): that needs the master key.
+  '0020_sealed_contacts': async (db) => {
+    const rename = (table: string, from: string, to: string) => db.schema.alterTable(table).renameColumn(from, to).execute();
+    const sealedColumn = (table: string, column: string) =>
+      db.schema.alterTable(table).addColumn(column, 'text', (c) => c.notNull().defaultTo('')).execute();
+    await rename('users', 'phone_e164', 'phone_index');
+    await rename('users', 'email', 'email_sealed');
+    await sealedColumn('users', 'phone_sealed');
+    await rename('user_emails', 'email', 'email_index');
+    await sealedColumn('user_emails', 'email_sealed');
+    await rename('phone_registrations', 'phone_e164', 'phone_index');
+    await sealedColumn('phone_registrations', 'phone_sealed');
+    await rename('phone_verifications', 'phone_e164', 'phone_index');
+    await sealedColumn('phone_verifications', 'phone_sealed');
+    await rename('device_keys', 'phone_e164', 'phone_index');
+  },
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -47,8 +47,10 @@ export interface UsersTable {
   id: Generated<number>;
   app_id: number;
   country_code: number;
-  phone_e164: string;
-  email: string;
+  /** 0020: the phone's blind index (store/contacts.ts), unique per application; the number itself sealed. */
+  phone_index: string;
+  phone_sealed: string;
+  email_sealed: string;
   confirmed: number;
   created_at: number;
   totp_seed_sealed: string | null;
@@ -88,7 +90,8 @@ export interface DeviceKeysTable {
   os_type: string;
   name: string;
   registration_method: 'sdk' | 'sms' | 'voice';
-  phone_e164: string | null;
+  /** 0020: the blind index of the phone it registered with (only ever looked up). */
+  phone_index: string | null;
   push_subscription_sealed: string | null;
   ip: string | null;
   created_at: number;
@@ -119,7 +122,8 @@ export interface RegistrationTokensTable {
 
 export interface PhoneRegistrationsTable {
   id: string;
-  phone_e164: string;
+  phone_index: string;
+  phone_sealed: string;
   via: 'sms' | 'voice';
   /** Null when no application had a user with this phone: nothing was sent, nothing confirms. */
   code_hash: string | null;
@@ -200,6 +204,7 @@ export interface AuthenticatorsTable {
   user_id: number;
   app_id: number;
   secret_sealed: string;
+  /** Sealed (0020): by default the user's email address. */
   label: string;
   issuer: string;
   qr_token: string;
@@ -231,6 +236,7 @@ export interface OutboxTable {
   app_id: number;
   user_id: number | null;
   channel: 'sms' | 'voice' | 'email';
+  /** Sealed (0020): a phone number or email address. */
   destination: string;
   text_sealed: string;
   locale: string;
@@ -272,7 +278,8 @@ export interface AppProvidersTable {
 
 export interface UserEmailsTable {
   user_id: number;
-  email: string;
+  email_index: string;
+  email_sealed: string;
   created_at: number;
 }
 
@@ -312,7 +319,8 @@ export interface PhoneVerificationsTable {
   id: Generated<number>;
   uuid: string;
   app_id: number;
-  phone_e164: string;
+  phone_index: string;
+  phone_sealed: string;
   via: 'sms' | 'call';
   /** Sealed: a start before expiry resends the same code. Null once verified or dead. */
   code_sealed: string | null;

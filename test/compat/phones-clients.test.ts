@@ -68,7 +68,7 @@ test('authy-client: startPhoneVerification, verifyPhone, getPhoneInformation pas
   // Expired: the code no longer verifies.
   await client.startPhoneVerification({ countryCode: 'US', phone: '415-555-0153', via: 'sms' });
   const late = codeIn((await delivered(t, '+14155550153')).text, 4);
-  await t.store.db.updateTable('phone_verifications').set({ expires_at: Date.now() - 1 }).where('phone_e164', '=', '+14155550153').execute();
+  await t.store.db.updateTable('phone_verifications').set({ expires_at: Date.now() - 1 }).where('phone_index', '=', t.of.services.contacts.phoneIndex('+14155550153')).execute();
   await assert.rejects(client.verifyPhone({ countryCode: 'US', phone: '415-555-0153', token: late }), (e: any) => e.body.error_code === '60023');
 
   // Over the per-number limit.

@@ -2,6 +2,8 @@
 // prefix) is stopped after a bounded number of sends while normal traffic elsewhere goes
 // through; per-number caps, the daily budget, the country allow-list, non-personal numbers;
 // conversions raise a prefix's allowance; every block names its rule in the audit.
+import { unseal } from '../../src/core/crypto.ts';
+import { destinationContext } from '../../src/store/contacts.ts';
 import { test, before, beforeEach, after } from 'node:test';
 import { clearOfWindowTurn } from '../support/wait.ts';
 import assert from 'node:assert/strict';
@@ -18,9 +20,12 @@ after(() => t.close());
 const start = (phone: string, cc: string, key: string, via = 'sms') =>
   call(t.of.server, 'POST', '/protected/json/phones/verification/start', { key, form: `via=${via}&phone_number=${phone}&country_code=${cc}` });
 
-/** The audit: outbox rows the defence refused, with their rule. */
+/** The audit: outbox rows the defence refused, with their rule (the number is sealed at rest). */
 const blocked = async (appId: number) =>
-  (await t.store.db.selectFrom('outbox').select(['destination', 'provider_result']).where('app_id', '=', appId).where('status', '=', 'blocked').orderBy('id').execute());
+  (await t.store.db.selectFrom('outbox').select(['sid', 'destination', 'provider_result']).where('app_id', '=', appId).where('status', '=', 'blocked').orderBy('id').execute()).map((r) => ({
+    destination: unseal(t.config.masterKeys, r.destination, destinationContext(r.sid)).toString('utf8'),
+    provider_result: r.provider_result,
+  }));
 
 // Every test here counts sends in the defence's 10-minute windows: none may straddle a turn by
 // chance of the clock (a turn resets the window's count and makes its sends "the hour before").

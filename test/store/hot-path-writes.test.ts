@@ -21,7 +21,7 @@ before(async () => {
   for (let i = 0; i < 4; i++) {
     const u = await store.db
       .insertInto('users')
-      .values({ app_id: app.id, country_code: 1, phone_e164: `+1415555018${i}`, email: `w${i}@example.com`, confirmed: 0, created_at: 1 })
+      .values({ app_id: app.id, country_code: 1, phone_index: `+1415555018${i}`, phone_sealed: 's', email_sealed: `w${i}@example.com`, confirmed: 0, created_at: 1 })
       .returning('id')
       .executeTakeFirstOrThrow();
     users.push(u.id);
@@ -35,8 +35,8 @@ after(async () => {
 const lastStep = async (id: number) => (await store.db.selectFrom('users').select('totp_last_step').where('id', '=', id).executeTakeFirstOrThrow()).totp_last_step;
 
 test('writes made in one turn each get their own answer; a failing one fails alone', async () => {
-  // A write that breaks a constraint (phone_e164 is NOT NULL), in the same turn as good ones.
-  const breaking = prepared((d: Kysely<DB>, id: number) => d.updateTable('users').set({ phone_e164: null as unknown as string }).where('id', '=', id));
+  // A write that breaks a constraint (phone_index is NOT NULL), in the same turn as good ones.
+  const breaking = prepared((d: Kysely<DB>, id: number) => d.updateTable('users').set({ phone_index: null as unknown as string }).where('id', '=', id));
   const results = await Promise.allSettled([
     acceptAppStep(store.db, { userId: users[0], step: 10, drift: 0, now: Date.now() }),
     breaking.run(store.db, users[1]),
@@ -49,7 +49,7 @@ test('writes made in one turn each get their own answer; a failing one fails alo
   assert.deepEqual(third.sort(), [false, true], 'the same step twice: accepted once');
   assert.equal(await lastStep(users[0]), 10);
   assert.equal(await lastStep(users[2]), 10);
-  assert.equal((await store.db.selectFrom('users').select('phone_e164').where('id', '=', users[1]).executeTakeFirstOrThrow()).phone_e164, '+14155550181');
+  assert.equal((await store.db.selectFrom('users').select('phone_index').where('id', '=', users[1]).executeTakeFirstOrThrow()).phone_index, '+14155550181');
 });
 
 /** A transaction that spans an await, as a request's does, and is rolled back in the end. */

@@ -52,14 +52,18 @@ test('sealed with A, opened with B current and A previous, sealed again with B, 
     await t.of.services.applications.rotateDashboardKeys(app.id);
     await t.of.services.applications.updateSettings(app.id, { smsFallbackToVoice: true }); // a fallback text is sealed too
     const user = (await call(t.of.server, 'POST', '/protected/json/users/new', { key, form: 'user[email]=ana@example.com&user[cellphone]=415-555-0142&user[country_code]=1' })).json.user.id as number;
+    // The same phone with another address: kept as an extra address (sealed too).
+    assert.equal((await call(t.of.server, 'POST', '/protected/json/users/new', { key, form: 'user[email]=ana2@example.com&user[cellphone]=415-555-0142&user[country_code]=1' })).json.user.id, user);
     assert.equal((await call(t.of.server, 'GET', `/protected/json/sms/${user}?force=true`, { key })).status, 200);
-    await delivered(t, '+14155550142');
+    const firstSms = await delivered(t, '+14155550142');
     assert.equal((await call(t.of.server, 'POST', `/protected/json/users/${user}/secret`, { key })).status, 200);
     assert.equal((await call(t.of.server, 'POST', '/protected/json/phones/verification/start', { key, form: 'via=sms&phone_number=415-555-0143&country_code=1' })).status, 200);
     const webhook = await t.of.services.webhooks.create((await t.of.services.applications.find(app.id))!, { name: 'audit', url: 'http://127.0.0.1:9/hook', events: ['user_added'] });
     assert.equal(webhook.ok, true);
     await writeAppProviders(t.store.db, t.config.masterKeys, app.id, 'sms', 'console:', t.of.server.log);
     const base = await t.of.server.listen({ port: 0, host: '127.0.0.1' });
+    await OpenFactorDevice.startPhoneRegistration(base, { countryCode: '1', phoneNumber: '415-555-0142', via: 'sms' }); // its number, sealed
+    await delivered(t, '+14155550142', firstSms.id);
     const token = (await call(t.of.server, 'POST', '/protected/json/sdk/registrations', { key, form: `authy_id=${user}` })).json.registration_token;
     const storage = new MemoryStorage();
     await OpenFactorDevice.registerWithToken(base, token, { osType: 'android', storage });
@@ -114,6 +118,10 @@ test('sealed with A, opened with B current and A previous, sealed again with B, 
       const list = await t3.of.services.webhooks.list((await t3.of.services.applications.find(app.id))!);
       assert.equal(list.ok, true, 'the webhook signing key opens');
       assert.equal((await t3.of.services.applications.apiKeyOf(app.id)), key);
+      // Numbers and addresses: the user is found by phone, its address opens.
+      const same = await call(t3.of.server, 'POST', '/protected/json/users/new', { key, form: 'user[email]=ana3@example.com&user[cellphone]=415.555.0142&user[country_code]=1' });
+      assert.equal(same.json.user.id, user, 'found by the blind index of its phone');
+      assert.equal((await call(t3.of.server, 'GET', `/protected/json/users/${user}/status`, { key })).json.status.email, 'ana@example.com');
       assert.deepEqual((await resealAll(t3.store.db, t3.config.masterKeys)).filter((r) => r.resealed || r.failed), []);
     } finally {
       await third.close();

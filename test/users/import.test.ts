@@ -129,7 +129,7 @@ test('thousands of lines go in batches; users created through the API meanwhile 
     }
   }
   const app = (await t.of.services.applications.find(t.appId))!;
-  const deps = { db: t.store.db, dialect: t.store.dialect, key: t.config.masterKeys[0] };
+  const deps = { db: t.store.db, dialect: t.store.dialect, key: t.config.masterKeys[0], contacts: t.of.services.contacts };
   const summary = await importUsers(deps, app, lines(), { reserveUpTo: 70000000 + n });
   assert.deepEqual(summary, { lines: n, created: n, existing: 0, failed: 0 });
   for (const id of made) assert.ok(id > 70000000 + n, `an API user got ${id}, inside the kept range`);

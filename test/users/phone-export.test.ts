@@ -62,7 +62,7 @@ test('exported from one OpenFactor, imported into another: the same ids reach th
   const next = await startApp();
   try {
     const app = (await next.of.services.applications.find(next.appId))!;
-    const summary = await importUsers({ db: next.store.db, dialect: next.store.dialect, key: next.config.masterKeys[0] }, app, lines);
+    const summary = await importUsers({ db: next.store.db, dialect: next.store.dialect, key: next.config.masterKeys[0], contacts: next.of.services.contacts }, app, lines);
     assert.deepEqual(summary, { lines: 2, created: 2, existing: 0, failed: 0 });
     for (const id of ids) {
       const before = (await exportOf(id)).json;

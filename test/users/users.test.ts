@@ -3,6 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startApp, PHONES, type TestApp } from '../support/harness.ts';
 import { call, userForm } from '../support/http.ts';
+import { emailsOf, findUser, phoneOf } from '../../src/features/users/queries.ts';
 
 let t: TestApp;
 before(async () => {
@@ -25,7 +26,7 @@ test('same country code + phone in one app gives the same id; the extra email is
   const a = await create('first@example.com', '415.555.0143');
   const b = await create('second@example.com', '(415) 555 0143');
   assert.equal(a.json.user.id, b.json.user.id);
-  const emails = await t.store.db.selectFrom('user_emails').select('email').where('user_id', '=', a.json.user.id).execute();
+  const emails = await emailsOf(t.store.db, t.of.services.contacts, a.json.user.id);
   assert.deepEqual(emails.map((e) => e.email), ['second@example.com']);
   const status = await call(t.of.server, 'GET', `/protected/json/users/${a.json.user.id}/status`, { key: t.apiKey });
   assert.equal(status.json.status.email, 'first@example.com');
@@ -33,11 +34,13 @@ test('same country code + phone in one app gives the same id; the extra email is
 
 test('phones are stored as E.164', async () => {
   const r = await create('pt@example.com', PHONES.pt, '351');
-  const row = await t.store.db.selectFrom('users').select(['phone_e164', 'country_code']).where('id', '=', r.json.user.id).executeTakeFirstOrThrow();
-  assert.deepEqual(row, { phone_e164: '+351912345678', country_code: 351 });
+  const stored = async (id: number) => {
+    const row = (await findUser(t.store.db, t.appId, id))!;
+    return { e164: phoneOf(t.of.services.contacts, row), country_code: row.country_code };
+  };
+  assert.deepEqual(await stored(r.json.user.id), { e164: '+351912345678', country_code: 351 });
   const uk = await create('uk@example.com', PHONES.uk, '44');
-  const ukRow = await t.store.db.selectFrom('users').select('phone_e164').where('id', '=', uk.json.user.id).executeTakeFirstOrThrow();
-  assert.equal(ukRow.phone_e164, '+447400123456', 'the national trunk prefix is dropped');
+  assert.equal((await stored(uk.json.user.id)).e164, '+447400123456', 'the national trunk prefix is dropped');
 });
 
 test('invalid email, phone or country code → 400 / 60027 with per-field string messages twice', async () => {

@@ -1,3 +1,4 @@
+import { registrationPhoneContext, type Contacts } from '../../store/contacts.ts';
 import type { Kysely, Transaction } from 'kysely';
 import type { DB, DeviceKeysTable } from '../../store/schema.ts';
 
@@ -69,13 +70,13 @@ export const accountsOf = (db: Db, deviceKeyId: number) =>
     .orderBy('devices.id')
     .execute();
 
-/** Users with this phone in applications that let phone-registered devices sync their tokens. */
-export const syncableUsers = (db: Db, e164: string) =>
+/** Users with this phone (its blind index) in applications that let phone-registered devices sync their tokens. */
+export const syncableUsers = (db: Db, phoneIndex: string) =>
   db
     .selectFrom('users')
     .innerJoin('applications', 'applications.id', 'users.app_id')
     .select(['users.id as user_id', 'users.app_id'])
-    .where('users.phone_e164', '=', e164)
+    .where('users.phone_index', '=', phoneIndex)
     .where('applications.sync_tokens', '=', 1)
     .orderBy('users.id')
     .execute();
@@ -138,13 +139,24 @@ export const hasRegisteredDevice = async (db: Db, appId: number, userId: number)
     .where('device_key_id', 'is not', null)
     .executeTakeFirst());
 
+/** The number is kept sealed, and as its blind index for the lookups. */
 export const insertPhoneRegistration = (
   db: Db,
+  c: Contacts,
   r: { id: string; e164: string; via: 'sms' | 'voice'; codeHash: string | null; now: number; expiresAt: number },
 ) =>
   db
     .insertInto('phone_registrations')
-    .values({ id: r.id, phone_e164: r.e164, via: r.via, code_hash: r.codeHash, created_at: r.now, expires_at: r.expiresAt, used_at: null })
+    .values({
+      id: r.id,
+      phone_index: c.phoneIndex(r.e164),
+      phone_sealed: c.seal(r.e164, registrationPhoneContext(r.id)),
+      via: r.via,
+      code_hash: r.codeHash,
+      created_at: r.now,
+      expires_at: r.expiresAt,
+      used_at: null,
+    })
     .execute();
 
 export const findPhoneRegistration = (db: Db, id: string) =>

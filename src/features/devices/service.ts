@@ -1,6 +1,7 @@
 // Devices: registration (by a token the customer's backend asks for, or by phone), signed
 // device calls, the accounts a device holds, Web Push subscriptions, unregistering.
 import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { registrationPhoneContext, type Contacts } from '../../store/contacts.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { KeyObject } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
@@ -36,6 +37,8 @@ const PERIOD = 30;
 export interface DeviceDeps {
   db: Kysely<DB>;
   keys: MasterKey[];
+  /** Phone numbers are kept sealed, looked up by their blind index. */
+  contacts: Contacts;
   outbox: Outbox;
   wakeOutbox(): void;
   limits: SafetyLimits;
@@ -148,7 +151,7 @@ export class Devices {
    * confirming such a registration is answered as for a stored one (`confirmUnstored`).
    */
   private async sendRegistrationCode(id: string, expiresAt: number, e164: string, channel: 'sms' | 'voice', loc: string): Promise<void> {
-    const users = await q.syncableUsers(this.d.db, e164);
+    const users = await q.syncableUsers(this.d.db, this.d.contacts.phoneIndex(e164));
     const app = users.length > 0 ? await this.d.applications.find(users[0].app_id) : undefined;
     if (!app || !(await this.d.limits.takePhoneRegistration(e164))) return;
     if (!(await this.d.guard.check(app, { e164, channel, userId: null, locale: loc })).ok) return;
@@ -156,7 +159,7 @@ export class Devices {
     const pin = String(randomInt(1_000_000)).padStart(6, '0');
     const vars = { appName: 'OpenFactor', code: pin, minutes: PHONE_CODE_TTL_MS / 60_000 };
     await this.d.db.transaction().execute(async (trx) => {
-      await q.insertPhoneRegistration(trx, { id, e164, via: channel, codeHash: this.hashPin(id, pin), now, expiresAt });
+      await q.insertPhoneRegistration(trx, this.d.contacts, { id, e164, via: channel, codeHash: this.hashPin(id, pin), now, expiresAt });
       const text = channel === 'voice' ? voiceText(loc, vars) : smsText(loc, vars);
       await this.d.outbox.enqueue(trx, { appId: users[0].app_id, userId: null, channel, destination: e164, text, locale: loc }, now);
     });
@@ -209,11 +212,12 @@ export class Devices {
       return fail('REGISTRATION_INVALID_PIN');
     }
     if (!(await q.usePhoneRegistration(this.d.db, regId, now, cap))) return fail('REGISTRATION_NOT_FOUND');
-    const apps = new Set((await q.syncableUsers(this.d.db, row.phone_e164)).map((u) => u.app_id));
-    for (const appId of apps) await this.d.guard.converted(appId, row.phone_e164, now);
+    const apps = new Set((await q.syncableUsers(this.d.db, row.phone_index)).map((u) => u.app_id));
+    const e164 = this.d.contacts.open(row.phone_sealed, registrationPhoneContext(row.id));
+    for (const appId of apps) await this.d.guard.converted(appId, e164, now);
     const id = await this.d.db.transaction().execute(async (trx) => {
-      const id = await this.createKey(trx, reg.value, row.via, row.phone_e164, ip, now);
-      for (const u of await q.syncableUsers(trx, row.phone_e164)) {
+      const id = await this.createKey(trx, reg.value, row.via, row.phone_index, ip, now);
+      for (const u of await q.syncableUsers(trx, row.phone_index)) {
         await q.linkDevice(trx, { deviceKeyId: id, appId: u.app_id, userId: u.user_id, osType: reg.value.osType, method: row.via, ip, now });
         await this.d.webhooks.emit(trx, u.app_id, 'device_registration_completed', { user: { s_authy_id: String(u.user_id) }, device: { i_id: id } }, now);
       }
@@ -262,13 +266,13 @@ export class Devices {
     return createHmac('sha256', this.codeKey).update('registration-id:').update(data).digest().subarray(0, 4);
   }
 
-  private async createKey(trx: Kysely<DB>, r: Registration, method: 'sdk' | 'sms' | 'voice', phone: string | null, ip: string, now: number) {
+  private async createKey(trx: Kysely<DB>, r: Registration, method: 'sdk' | 'sms' | 'voice', phoneIndex: string | null, ip: string, now: number) {
     const id = await q.insertDeviceKey(trx, {
       algorithm: r.algorithm,
       os_type: r.osType,
       name: r.name,
       registration_method: method,
-      phone_e164: phone,
+      phone_index: phoneIndex,
       push_subscription_sealed: null,
       ip,
       created_at: now,
@@ -319,9 +323,9 @@ export class Devices {
 
   /** `GET /device/v1/accounts`; a phone-registered device also gets users added since. */
   async accounts(device: Device): Promise<Outcome> {
-    if (device.phone_e164) {
+    if (device.phone_index) {
       const now = Date.now();
-      for (const u of await q.syncableUsers(this.d.db, device.phone_e164)) {
+      for (const u of await q.syncableUsers(this.d.db, device.phone_index)) {
         await q.linkDevice(this.d.db, { deviceKeyId: device.id, appId: u.app_id, userId: u.user_id, osType: device.os_type, method: device.registration_method, ip: device.ip, now });
       }
     }

@@ -25,7 +25,8 @@ const byUuid = prepared((db: Kysely<DB>, appId: number, uuid: string) =>
       'approval_requests.created_at',
       'approval_requests.updated_at',
       'approval_requests.processed_at',
-      'users.email',
+      'users.phone_index',
+      'users.email_sealed',
       'applications.name as app_name',
     ])
     .where('approval_requests.uuid', '=', uuid)

@@ -1,6 +1,8 @@
 // OneTouch approval requests: created by the customer's backend, pushed to the user's devices,
 // answered and signed by one device, reported to the customer by a signed callback and a
 // webhook, and expired on time whether or not anyone polls.
+import { emailOf } from '../users/queries.ts';
+import type { Contacts } from '../../store/contacts.ts';
 import { randomInt, randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
@@ -34,6 +36,8 @@ export interface OneTouchDeps {
   db: Kysely<DB>;
   applications: Applications;
   devices: Devices;
+  /** Users' addresses are sealed (store/contacts.ts). */
+  contacts: Contacts;
   events: DeviceEvents;
   push: WebPush;
   hooks: Hooks;
@@ -157,7 +161,7 @@ export class OneTouch {
           _app_serial_id: row.app_id,
           _authy_id: row.user_id,
           _id: hexId(1, row.id),
-          _user_email: row.email,
+          _user_email: emailOf(this.d.contacts, row),
           app_id: hexId(2, row.app_id),
           created_at: iso(row.created_at),
           notified: row.notified === 1,

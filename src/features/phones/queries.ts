@@ -1,19 +1,21 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../../store/schema.ts';
+import { verificationPhoneContext, type Contacts } from '../../store/contacts.ts';
 
 export const insertVerification = (
   db: Kysely<DB>,
+  c: Contacts,
   v: { uuid: string; appId: number; e164: string; via: 'sms' | 'call'; codeSealed: string; locale: string; now: number; expiresAt: number },
 ) =>
   db
     .insertInto('phone_verifications')
-    .values({ uuid: v.uuid, app_id: v.appId, phone_e164: v.e164, via: v.via, code_sealed: v.codeSealed, locale: v.locale, status: 'pending', created_at: v.now, expires_at: v.expiresAt, verified_at: null })
+    .values({ uuid: v.uuid, app_id: v.appId, phone_index: c.phoneIndex(v.e164), phone_sealed: c.seal(v.e164, verificationPhoneContext(v.uuid)), via: v.via, code_sealed: v.codeSealed, locale: v.locale, status: 'pending', created_at: v.now, expires_at: v.expiresAt, verified_at: null })
     .returning('id')
     .executeTakeFirstOrThrow();
 
-/** The newest verification of this phone in this application, whatever its state. */
-export const latest = (db: Kysely<DB>, appId: number, e164: string) =>
-  db.selectFrom('phone_verifications').selectAll().where('app_id', '=', appId).where('phone_e164', '=', e164).orderBy('id', 'desc').limit(1).executeTakeFirst();
+/** The newest verification of this phone (its blind index) in this application, whatever its state. */
+export const latest = (db: Kysely<DB>, appId: number, phoneIndex: string) =>
+  db.selectFrom('phone_verifications').selectAll().where('app_id', '=', appId).where('phone_index', '=', phoneIndex).orderBy('id', 'desc').limit(1).executeTakeFirst();
 
 export type VerificationRow = NonNullable<Awaited<ReturnType<typeof latest>>>;
 

@@ -1,6 +1,7 @@
 // Phone verification (start, check, status) and phone information (wire reference §2.17–2.20).
 // A code lives ten minutes; starting again meanwhile resends the same code; five checks, then it
 // is dead. Every send passes the SMS-pumping defence.
+import type { Contacts } from '../../store/contacts.ts';
 import { randomInt, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { constantTimeEqual, seal, unseal, type MasterKey } from '../../core/crypto.ts';
@@ -38,6 +39,8 @@ const TYPE_NAMES: Record<string, string> = {
 export interface PhoneDeps {
   db: Kysely<DB>;
   keys: MasterKey[];
+  /** Numbers are kept sealed, looked up by their blind index. */
+  contacts: Contacts;
   outbox: Outbox;
   wakeOutbox(): void;
   guard: SendGuard;
@@ -80,7 +83,7 @@ export class Phones {
     const carrier = originalCarrierOf(phone.e164);
 
     const now = Date.now();
-    const open = await q.latest(this.d.db, app.id, phone.e164);
+    const open = await q.latest(this.d.db, app.id, this.d.contacts.phoneIndex(phone.e164));
     // Before it expires, starting again resends the same code (and its time keeps running).
     const reuse = open && open.status === 'pending' && Number(open.expires_at) > now && open.checks < MAX_CHECKS && open.code_sealed ? open : undefined;
     const uuid = reuse?.uuid ?? randomUUID();
@@ -89,7 +92,7 @@ export class Phones {
     const vars = { appName: app.name, code, minutes: 10 };
     const text = custom.value ? withCode(custom.value, code) : via === 'call' ? voiceText(loc, vars) : smsText(loc, vars);
     await this.d.db.transaction().execute(async (trx) => {
-      if (!reuse) await q.insertVerification(trx, { uuid, appId: app.id, e164: phone.e164, via, codeSealed: seal(this.d.keys[0], code, codeContext(uuid)), locale: loc, now, expiresAt });
+      if (!reuse) await q.insertVerification(trx, this.d.contacts, { uuid, appId: app.id, e164: phone.e164, via, codeSealed: seal(this.d.keys[0], code, codeContext(uuid)), locale: loc, now, expiresAt });
       await this.d.outbox.enqueue(trx, { appId: app.id, userId: null, channel: via === 'call' ? 'voice' : 'sms', destination: phone.e164, text, locale: loc }, now);
       await this.d.webhooks.emit(trx, app.id, 'phone_verification_started', { phone_verification: { s_uuid: uuid, s_via: via, i_seconds_to_expire: Math.round((expiresAt - now) / 1000) } }, now);
     });
@@ -118,7 +121,7 @@ export class Phones {
     if (!given.ok) return given;
     if (!given.value) return invalidParameter('verification_code', 'Parameter is required');
     const now = Date.now();
-    const row = await q.latest(this.d.db, app.id, phone.e164);
+    const row = await q.latest(this.d.db, app.id, this.d.contacts.phoneIndex(phone.e164));
     const none = () => fail('VERIFICATION_NOT_FOUND', { message: `No pending verifications for ${displayPhone(phone.e164)} found.` });
     if (!row || row.status !== 'pending' || Number(row.expires_at) <= now || !row.code_sealed) return none();
     const checks = await q.takeCheck(this.d.db, row.id, MAX_CHECKS);
@@ -140,7 +143,7 @@ export class Phones {
   async status(app: Application, params: Params): Promise<Outcome> {
     const phone = readPhone(params);
     if (!phone.ok) return phone;
-    const row = await q.latest(this.d.db, app.id, phone.e164);
+    const row = await q.latest(this.d.db, app.id, this.d.contacts.phoneIndex(phone.e164));
     if (!row) return fail('VERIFICATION_NOT_FOUND', { message: `No pending verifications for ${displayPhone(phone.e164)} found.` });
     const left = Math.max(0, Math.floor((Number(row.expires_at) - Date.now()) / 1000));
     const status = row.status === 'verified' ? 'verified' : row.status === 'pending' && left > 0 ? 'pending' : 'expired';

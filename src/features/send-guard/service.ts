@@ -81,9 +81,8 @@ export class SendGuard {
     const country = countryKey(to.e164);
     if (await q.findQuarantine(this.d.db, app.id, country, now)) return ['country_quarantined', fail('DOS_COUNTRY')];
     if (await q.findQuarantine(this.d.db, app.id, prefix, now)) return ['prefix_quarantined', fail('DOS_PREFIX')];
-    const key = `${app.id}:${to.e164}`;
-    if (!(await this.d.limits.take('number-hour', key, s.sendsPerNumberHour, 3600))) return ['number_hourly_cap', fail('DOS_DESTINATION')];
-    if (!(await this.d.limits.take('number-day', key, s.sendsPerNumberDay, 86_400))) return ['number_daily_cap', fail('DOS_DESTINATION')];
+    if (!(await this.d.limits.takeNumber('number-hour', app.id, to.e164, s.sendsPerNumberHour, 3600))) return ['number_hourly_cap', fail('DOS_DESTINATION')];
+    if (!(await this.d.limits.takeNumber('number-day', app.id, to.e164, s.sendsPerNumberDay, 86_400))) return ['number_daily_cap', fail('DOS_DESTINATION')];
     if (!(await this.d.limits.take('app-day', String(app.id), s.dailySendBudget, 86_400))) {
       return ['app_daily_budget', fail(to.channel === 'sms' ? 'DAILY_SMS_LIMIT' : 'DAILY_CALL_LIMIT')];
     }

@@ -2,6 +2,7 @@
 // store), so the cap holds across restarts and across every process sharing the database.
 // (The verify attempt cap lives in the user's row instead: verify reads that row anyway.)
 import { RateLimiterPostgres, RateLimiterRes, RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Contacts } from '../../store/contacts.ts';
 import type { Store } from '../../store/db.ts';
 import type { Settings } from '../applications/service.ts';
 
@@ -9,7 +10,11 @@ export class SafetyLimits {
   /** One limiter per (kind, points, duration): applications may differ in their settings. */
   private limiters = new Map<string, RateLimiterAbstract>();
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    /** Numbers are counted under their blind index: the table never holds one. */
+    private readonly contacts: Pick<Contacts, 'phoneIndex'>,
+  ) {}
 
   private limiter(kind: string, points: number, duration: number): RateLimiterAbstract {
     const id = `${kind}:${points}:${duration}`;
@@ -30,7 +35,12 @@ export class SafetyLimits {
 
   /** Device registration by phone: codes sent to one number per hour. */
   takePhoneRegistration(e164: string): Promise<boolean> {
-    return this.take('phone-registration', e164, 5, 3600);
+    return this.take('phone-registration', this.contacts.phoneIndex(e164), 5, 3600);
+  }
+
+  /** Sends of one application to one number (the SMS-pumping defence's per-number caps). */
+  takeNumber(kind: string, appId: number, e164: string, points: number, duration: number): Promise<boolean> {
+    return this.take(kind, `${appId}:${this.contacts.phoneIndex(e164)}`, points, duration);
   }
 
   /**

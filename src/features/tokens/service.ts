@@ -15,7 +15,8 @@ import type { Outbox } from '../../delivery/outbox.ts';
 import type { DB } from '../../store/schema.ts';
 import type { Outcome } from '../../wire/route.ts';
 import type { Application, UsageCounter } from '../applications/service.ts';
-import { findUser } from '../users/queries.ts';
+import { emailOf, findUser, phoneOf } from '../users/queries.ts';
+import { qrLabelContext, type Contacts } from '../../store/contacts.ts';
 import { parseAuthyId, sealTotpSeed, totpSeedContext } from '../users/service.ts';
 import type { SafetyLimits } from './limits.ts';
 import * as q from './queries.ts';
@@ -36,6 +37,8 @@ const NOT_CHECKED =
 export interface TokenDeps {
   db: Kysely<DB>;
   keys: MasterKey[];
+  /** Users' numbers and addresses are sealed (store/contacts.ts). */
+  contacts: Contacts;
   outbox: Outbox;
   /** Tells the delivery worker a message is waiting. */
   wakeOutbox(): void;
@@ -78,7 +81,8 @@ export class Tokens {
     if (channel === 'sms' && !app.smsEnabled) return fail('SMS_DISABLED');
     if (channel === 'voice' && !app.callsEnabled) return fail('CALLS_DISABLED');
 
-    const cellphone = maskCellphone(user.country_code, nationalOf(user.phone_e164, user.country_code));
+    const e164 = phoneOf(this.d.contacts, user);
+    const cellphone = maskCellphone(user.country_code, nationalOf(e164, user.country_code));
     // Actions are SMS-only; an action-bound SMS is always sent.
     const boundAction = channel === 'sms' ? action : undefined;
     if (!force && boundAction === undefined) {
@@ -87,8 +91,8 @@ export class Tokens {
     }
     // The user's own hourly cap first: its message is the one Authy clients know.
     if (!(await this.d.limits.takeSend(app.settings, user.id))) return fail('DOS_SENDS');
-    const loc = resolveLocale(locale, regionOf(user.phone_e164));
-    const guarded = await this.d.guard.check(app, { e164: user.phone_e164, channel, userId: user.id, locale: loc });
+    const loc = resolveLocale(locale, regionOf(e164));
+    const guarded = await this.d.guard.check(app, { e164, channel, userId: user.id, locale: loc });
     if (!guarded.ok) return guarded;
 
     const code = randomCode(app.settings.tokenLength);
@@ -97,7 +101,7 @@ export class Tokens {
       channel === 'voice' ? voiceText(loc, vars) : boundAction !== undefined && actionMessage ? smsActionText(loc, { ...vars, actionMessage }) : smsText(loc, vars);
     // The voice text rides along when the application wants a call if the SMS is not delivered.
     const fallbackText = channel === 'sms' && app.settings.smsFallbackToVoice && app.callsEnabled ? voiceText(loc, vars) : undefined;
-    await this.record(app, user.id, channel, code, boundAction ?? null, { destination: user.phone_e164, text, locale: loc, fallbackText });
+    await this.record(app, user.id, channel, code, boundAction ?? null, { destination: e164, text, locale: loc, fallbackText });
     const message = channel === 'sms' ? 'SMS token was sent' : 'Call started...';
     return { ok: true, body: { success: true, message, cellphone } };
   }
@@ -109,10 +113,11 @@ export class Tokens {
     if (!user) return fail('USER_NOT_FOUND');
     if (!(await this.d.limits.takeSend(app.settings, user.id))) return fail('DOS_SENDS');
     const code = randomCode(app.settings.tokenLength);
-    const loc = resolveLocale(undefined, regionOf(user.phone_e164));
+    const loc = resolveLocale(undefined, regionOf(phoneOf(this.d.contacts, user)));
+    const email = emailOf(this.d.contacts, user);
     const mail = emailText(loc, { appName: app.name, code, minutes: Math.round(app.settings.codeTtlSeconds / 60) });
-    const emailId = await this.record(app, user.id, 'email', code, null, { destination: user.email, text: `${mail.subject}\n\n${mail.text}`, locale: loc });
-    return { ok: true, body: { success: true, message: 'Email token was sent', email: user.email, email_id: emailId } };
+    const emailId = await this.record(app, user.id, 'email', code, null, { destination: email, text: `${mail.subject}\n\n${mail.text}`, locale: loc });
+    return { ok: true, body: { success: true, message: 'Email token was sent', email, email_id: emailId } };
   }
 
   /** The code's hash and its outbox message, in one transaction: either both exist or neither. */
@@ -158,7 +163,7 @@ export class Tokens {
       return fail(check.reused ? 'TOKEN_REUSED' : 'TOKEN_INVALID', { head: { token: 'is invalid' } });
     }
     this.d.usage.count(app.id, 'auths');
-    if (check.factor.kind === 'sms' || check.factor.kind === 'voice') await this.d.guard.converted(app.id, user.phone_e164, now);
+    if (check.factor.kind === 'sms' || check.factor.kind === 'voice') await this.d.guard.converted(app.id, phoneOf(this.d.contacts, user), now);
     await this.d.webhooks?.emit(this.d.db, app.id, 'token_verified', { user: { s_authy_id: String(user.id) }, token: { s_factor: check.factor.kind } }, now);
     const device = check.factor.kind === 'app' && user.device_id !== null ? await q.findDeviceById(this.d.db, user.device_id) : undefined;
     return { ok: true, body: { message: 'Token is valid.', token: 'is valid', success: 'true', device: deviceBody(check.factor, user, device) } };
@@ -228,7 +233,7 @@ export class Tokens {
     if (!size.ok) return size;
     const label = readString(params, 'label');
     if (!label.ok) return label;
-    const name = label.value?.trim() || user.email;
+    const name = label.value?.trim() || emailOf(this.d.contacts, user);
     if (name.length > 255) return invalidParameter('label', 'is too long (maximum is 255 characters)');
 
     const now = Date.now();
@@ -237,7 +242,7 @@ export class Tokens {
       userId: user.id,
       appId: app.id,
       secretSealed: seal(this.d.keys[0], newSecret(), qrSecretContext(user.id)),
-      label: name,
+      label: seal(this.d.keys[0], name, qrLabelContext(user.id)),
       issuer: app.name,
       qrToken,
       qrSize: size.value,
@@ -255,7 +260,7 @@ export class Tokens {
     const row = await q.findQr(this.d.db, qrToken);
     if (!row || Number(row.qr_expires_at) <= Date.now()) return undefined;
     const secret = unseal(this.d.keys, row.secret_sealed, qrSecretContext(row.user_id));
-    const uri = otpauthUri(secret, row.issuer, row.label);
+    const uri = otpauthUri(secret, row.issuer, unseal(this.d.keys, row.label, qrLabelContext(row.user_id)).toString('utf8'));
     return QRCode.toBuffer(uri, { type: 'png', width: row.qr_size, margin: 2, errorCorrectionLevel: 'M' });
   }
 }

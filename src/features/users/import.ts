@@ -9,10 +9,12 @@ import { fromBase32, newSecret } from '../../core/otp.ts';
 import { callingCodeOf } from '../../core/phone.ts';
 import type { Dialect } from '../../store/db.ts';
 import type { DB } from '../../store/schema.ts';
+import { qrLabelContext, type Contacts } from '../../store/contacts.ts';
 import { addUsage } from '../applications/queries.ts';
 import { monthOf, type Application } from '../applications/service.ts';
 import { replaceAuthenticator } from '../tokens/queries.ts';
 import { qrSecretContext } from '../tokens/service.ts';
+import { contactColumns } from './queries.ts';
 import { MAX_AUTHY_ID, parseAuthyId, readNewUser, sealTotpSeed, type UserInput } from './service.ts';
 
 export type ImportOutcome =
@@ -77,6 +79,7 @@ export interface ImportDeps {
   db: Kysely<DB>;
   dialect: Dialect;
   key: MasterKey;
+  contacts: Contacts;
 }
 
 /**
@@ -150,7 +153,7 @@ async function importBatch(d: ImportDeps, app: Application, rows: ImportRow[], d
       const now = Date.now();
       let created = 0;
       for (const r of rows) {
-        const o = await importRow(trx, d.key, app, r, now);
+        const o = await importRow(trx, d.key, d.contacts, app, r, now);
         if (o.status === 'created') created++;
         outcomes.push(o);
       }
@@ -163,8 +166,9 @@ async function importBatch(d: ImportDeps, app: Application, rows: ImportRow[], d
   return outcomes;
 }
 
-async function importRow(trx: Kysely<DB>, key: MasterKey, app: Application, r: ImportRow, now: number): Promise<ImportOutcome> {
-  const values = { app_id: app.id, country_code: r.user.countryCode, phone_e164: r.user.e164, email: r.user.email, confirmed: 0, created_at: now };
+async function importRow(trx: Kysely<DB>, key: MasterKey, contacts: Contacts, app: Application, r: ImportRow, now: number): Promise<ImportOutcome> {
+  const contact = contactColumns(contacts, app.id, r.user.e164, r.user.email);
+  const values = { app_id: app.id, country_code: r.user.countryCode, ...contact, confirmed: 0, created_at: now };
   // No conflict target: a taken id and a taken phone both leave the row out, to be told apart below.
   // A kept id is known before the insert, so its seed (sealed with the id) goes in with the row.
   const inserted = await trx
@@ -181,7 +185,7 @@ async function importRow(trx: Kysely<DB>, key: MasterKey, app: Application, r: I
         userId: id,
         appId: app.id,
         secretSealed: seal(key, r.secret, qrSecretContext(id)),
-        label: r.user.email,
+        label: seal(key, r.user.email, qrLabelContext(id)),
         issuer: app.name,
         // The app already holds the secret: there is no QR code to show.
         qrToken: randomBytes(24).toString('base64url'),
@@ -192,7 +196,7 @@ async function importRow(trx: Kysely<DB>, key: MasterKey, app: Application, r: I
     }
     return { line: r.line, status: 'created', authy_id: id };
   }
-  const samePhone = await trx.selectFrom('users').select('id').where('app_id', '=', app.id).where('phone_e164', '=', r.user.e164).executeTakeFirst();
+  const samePhone = await trx.selectFrom('users').select('id').where('app_id', '=', app.id).where('phone_index', '=', contact.phone_index).executeTakeFirst();
   if (samePhone && (r.authyId === undefined || r.authyId === samePhone.id)) return { line: r.line, status: 'existing', authy_id: samePhone.id };
   if (samePhone) return { line: r.line, status: 'failed', reason: `this phone is already user ${samePhone.id} of the application` };
   return { line: r.line, status: 'failed', reason: `authy_id ${r.authyId} is another user's (of this or another application); leave authy_id out to give this one a new id` };

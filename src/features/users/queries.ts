@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../../store/schema.ts';
+import { extraEmailContext, userEmailContext, userPhoneContext, type Contacts } from '../../store/contacts.ts';
 import { prepared } from '../../store/prepared.ts';
 import { addUsage } from '../applications/queries.ts';
 
@@ -7,11 +8,32 @@ import { addUsage } from '../applications/queries.ts';
 const userById = prepared((db: Kysely<DB>, appId: number, id: number) =>
   db
     .selectFrom('users')
-    .select(['id', 'country_code', 'phone_e164', 'email', 'confirmed', 'created_at'])
+    .select(['id', 'app_id', 'country_code', 'phone_index', 'phone_sealed', 'email_sealed', 'confirmed', 'created_at'])
     .where('id', '=', id)
     .where('app_id', '=', appId),
 );
 export const findUser = (db: Kysely<DB>, appId: number, id: number) => userById.first(db, appId, id);
+
+/** A user row's number and address are sealed: opened only where a caller needs them. */
+type SealedContact = { app_id: number; phone_index: string; phone_sealed: string; email_sealed: string };
+export const phoneOf = (c: Contacts, u: Pick<SealedContact, 'app_id' | 'phone_index' | 'phone_sealed'>) => c.open(u.phone_sealed, userPhoneContext(u.app_id, u.phone_index));
+export const emailOf = (c: Contacts, u: Pick<SealedContact, 'app_id' | 'phone_index' | 'email_sealed'>) => c.open(u.email_sealed, userEmailContext(u.app_id, u.phone_index));
+
+/** The columns of a new user row that hold its number and address. */
+export function contactColumns(c: Contacts, appId: number, e164: string, email: string) {
+  const phone_index = c.phoneIndex(e164);
+  return { phone_index, phone_sealed: c.seal(e164, userPhoneContext(appId, phone_index)), email_sealed: c.seal(email, userEmailContext(appId, phone_index)) };
+}
+
+/** Another address for an existing user (`user_emails`), once per address. */
+export const addEmail = (db: Kysely<DB>, c: Contacts, userId: number, email: string, now: number) => {
+  const email_index = c.emailIndex(email);
+  return db
+    .insertInto('user_emails')
+    .values({ user_id: userId, email_index, email_sealed: c.seal(email, extraEmailContext(userId, email_index)), created_at: now })
+    .onConflict((oc) => oc.columns(['user_id', 'email_index']).doNothing())
+    .execute();
+};
 
 export interface NewUser {
   appId: number;
@@ -28,6 +50,7 @@ export interface NewUser {
  */
 export async function upsertUserByPhone(
   db: Kysely<DB>,
+  c: Contacts,
   u: NewUser,
   sealSeed: (id: number) => string,
   /** Runs in the creating transaction (webhook events). */
@@ -36,8 +59,8 @@ export async function upsertUserByPhone(
   return db.transaction().execute(async (trx) => {
     const inserted = await trx
       .insertInto('users')
-      .values({ app_id: u.appId, country_code: u.countryCode, phone_e164: u.e164, email: u.email, confirmed: 0, created_at: u.now })
-      .onConflict((oc) => oc.columns(['app_id', 'phone_e164']).doNothing())
+      .values({ app_id: u.appId, country_code: u.countryCode, ...contactColumns(c, u.appId, u.e164, u.email), confirmed: 0, created_at: u.now })
+      .onConflict((oc) => oc.columns(['app_id', 'phone_index']).doNothing())
       .returning('id')
       .executeTakeFirst();
     if (inserted) {
@@ -49,23 +72,19 @@ export async function upsertUserByPhone(
     }
     const existing = await trx
       .selectFrom('users')
-      .select(['id', 'email'])
+      .select(['id', 'app_id', 'phone_index', 'email_sealed'])
       .where('app_id', '=', u.appId)
-      .where('phone_e164', '=', u.e164)
+      .where('phone_index', '=', c.phoneIndex(u.e164))
       .executeTakeFirstOrThrow();
-    if (existing.email !== u.email) {
-      await trx
-        .insertInto('user_emails')
-        .values({ user_id: existing.id, email: u.email, created_at: u.now })
-        .onConflict((oc) => oc.columns(['user_id', 'email']).doNothing())
-        .execute();
-    }
+    if (emailOf(c, existing) !== u.email) await addEmail(trx, c, existing.id, u.email, u.now);
     return { id: existing.id, created: false };
   });
 }
 
-export const emailsOf = (db: Kysely<DB>, userId: number) =>
-  db.selectFrom('user_emails').select('email').where('user_id', '=', userId).orderBy('created_at').execute();
+export const emailsOf = async (db: Kysely<DB>, c: Contacts, userId: number) =>
+  (await db.selectFrom('user_emails').select(['email_index', 'email_sealed']).where('user_id', '=', userId).orderBy('created_at').execute()).map((r) => ({
+    email: c.open(r.email_sealed, extraEmailContext(userId, r.email_index)),
+  }));
 
 export async function deleteUser(db: Kysely<DB>, appId: number, id: number, onDeleted?: (trx: Kysely<DB>) => Promise<void>): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
@@ -84,9 +103,11 @@ const userWithDevices = prepared((db: Kysely<DB>, appId: number, id: number) =>
     .leftJoin('devices', 'devices.user_id', 'users.id')
     .select([
       'users.id',
+      'users.app_id',
       'users.country_code',
-      'users.phone_e164',
-      'users.email',
+      'users.phone_index',
+      'users.phone_sealed',
+      'users.email_sealed',
       'users.confirmed',
       'devices.id as device_id',
       'devices.os_type',
@@ -114,5 +135,10 @@ export const activitiesOf = (db: Kysely<DB>, userId: number) =>
   db.selectFrom('activities').select(['type', 'data', 'user_ip', 'created_at']).where('user_id', '=', userId).orderBy('id').execute();
 
 
-export const updateEmail = (db: Kysely<DB>, appId: number, id: number, email: string) =>
-  db.updateTable('users').set({ email }).where('id', '=', id).where('app_id', '=', appId).executeTakeFirst();
+export const updateEmail = (db: Kysely<DB>, c: Contacts, user: { id: number; app_id: number; phone_index: string }, email: string) =>
+  db
+    .updateTable('users')
+    .set({ email_sealed: c.seal(email, userEmailContext(user.app_id, user.phone_index)) })
+    .where('id', '=', user.id)
+    .where('app_id', '=', user.app_id)
+    .executeTakeFirst();

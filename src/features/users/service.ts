@@ -1,4 +1,5 @@
 // Users: enrolment by email + phone + country code, status, removal, activity.
+import type { Contacts } from '../../store/contacts.ts';
 import { isIP } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
@@ -72,6 +73,7 @@ export class Users {
   constructor(
     private readonly db: Kysely<DB>,
     private readonly keys: MasterKey[],
+    private readonly contacts: Contacts,
     private readonly webhooks?: Webhooks,
   ) {}
 
@@ -80,6 +82,7 @@ export class Users {
     const user = { appId: app.id, countryCode: input.countryCode, e164: input.e164, email: input.email, now, month: monthOf(now) };
     return q.upsertUserByPhone(
       this.db,
+      this.contacts,
       user,
       (id) => sealTotpSeed(this.keys[0], id, newSecret()),
       (trx, id) => this.webhooks?.emit(trx, app.id, 'user_added', { user: { s_authy_id: String(id) } }, now) ?? Promise.resolve(),
@@ -110,8 +113,8 @@ export class Users {
           confirmed: user.confirmed === 1,
           registered: active.length > 0,
           country_code: user.country_code,
-          phone_number: maskNational(nationalOf(user.phone_e164, user.country_code)),
-          email: user.email,
+          phone_number: maskNational(nationalOf(q.phoneOf(this.contacts, user), user.country_code)),
+          email: q.emailOf(this.contacts, user),
           devices: [...new Set(active.map((d) => d.os_type))],
           has_hard_token: false,
           account_disabled: false,
@@ -133,23 +136,25 @@ export class Users {
     const id = parseAuthyId(idText);
     const user = id === undefined ? undefined : await q.findUser(this.db, app.id, id);
     if (!user) return fail('USER_NOT_FOUND');
-    log.info({ event: 'phone_exported', app_id: app.id, authy_id: user.id, destination: maskE164(user.phone_e164) }, 'phone number exported');
-    const national = displayPhone(user.phone_e164).split(' ').slice(1).join(' ');
+    const e164 = q.phoneOf(this.contacts, user);
+    log.info({ event: 'phone_exported', app_id: app.id, authy_id: user.id, destination: maskE164(e164) }, 'phone number exported');
+    const national = displayPhone(e164).split(' ').slice(1).join(' ');
     return {
       ok: true as const,
-      body: { phone_number: national, country_code: String(user.country_code), e164: user.phone_e164, updated_at: new Date(Number(user.created_at)).toISOString() },
+      body: { phone_number: national, country_code: String(user.country_code), e164, updated_at: new Date(Number(user.created_at)).toISOString() },
     };
   }
 
   /** `POST users/{id}/update` (authy-ruby): a new email address. */
   async updateEmail(app: Application, idText: string, params: Params) {
     const id = parseAuthyId(idText);
-    if (id === undefined || !(await q.findUser(this.db, app.id, id))) return fail('USER_NOT_FOUND');
+    const user = id === undefined ? undefined : await q.findUser(this.db, app.id, id);
+    if (!user) return fail('USER_NOT_FOUND');
     const r = readString(params, 'email');
     const email = r.ok ? r.value?.trim() : undefined;
     if (!r.ok || !email) return fail('USER_INVALID', { fields: { email: BLANK } });
     if (email.length > 254 || !EMAIL.test(email)) return fail('USER_INVALID', { fields: { email: 'is invalid' } });
-    await q.updateEmail(this.db, app.id, id, email);
+    await q.updateEmail(this.db, this.contacts, user, email);
     return { ok: true as const, body: { message: 'User was updated successfully', success: true } };
   }
 

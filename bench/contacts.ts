@@ -1,0 +1,23 @@
+// Per-call cost of sealed phone numbers and addresses (issue 15): sealing one (users/new, each
+// message queued), opening one (status, sms, approval status, the delivery worker), and the blind
+// index (every lookup by phone, every per-number rate limit). `node --import tsx bench/contacts.ts`
+import { randomBytes } from 'node:crypto';
+import { masterKeyFrom, unseal } from '../src/core/crypto.ts';
+import { Contacts, userPhoneContext } from '../src/store/contacts.ts';
+
+const c = new Contacts([masterKeyFrom(randomBytes(32))], randomBytes(32));
+const phone = '+14155550182';
+const ctx = userPhoneContext(1, c.phoneIndex(phone));
+const sealed = c.seal(phone, ctx);
+
+function per(name: string, f: () => unknown, n = 200_000) {
+  for (let i = 0; i < 20_000; i++) f(); // warm up
+  const t = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) f();
+  const ns = Number(process.hrtime.bigint() - t) / n;
+  console.log(`${name.padEnd(34)} ${(ns / 1000).toFixed(2)} µs per call`);
+}
+per('seal (AES-256-GCM)', () => c.seal(phone, ctx));
+per('unseal (first open of a value)', () => unseal(c.keys, sealed, ctx));
+per('open again (kept by sealed form)', () => c.open(sealed, ctx));
+per('blind index (HMAC-SHA256)', () => c.phoneIndex(phone));

@@ -1,0 +1,170 @@
+// Phone numbers and email addresses at rest (issue 15): sealed like every secret, plus a keyed
+// blind index (HMAC) where a lookup needs equality (user by phone, device registration by phone,
+// per-number rate limits). A stolen database file or dump shows neither numbers nor addresses.
+//
+// The index key: derived once from the master key in use when it is first needed, then kept in
+// `meta`, sealed like every secret. `keys reseal` seals it again under the new master key, so the
+// indexes stay valid through a rotation and after the old key is dropped; nothing is recomputed.
+// (Whoever held the old master key and an old dump holds the index key too: rotation re-seals,
+// it does not re-key the indexes.)
+import { sql, type Kysely } from 'kysely';
+import type { Dialect } from './db.ts';
+import { blindIndex, deriveKey, seal, unseal, type MasterKey } from '../core/crypto.ts';
+import type { DB } from './schema.ts';
+
+export const INDEX_KEY_CONTEXT = 'meta:contact_index_key';
+export const userPhoneContext = (appId: number, phoneIndex: string) => `users:${appId}:${phoneIndex}:phone`;
+export const userEmailContext = (appId: number, phoneIndex: string) => `users:${appId}:${phoneIndex}:email`;
+export const extraEmailContext = (userId: number, emailIndex: string) => `user_emails:${userId}:${emailIndex}`;
+export const destinationContext = (sid: string) => `outbox:${sid}:destination`;
+export const verificationPhoneContext = (uuid: string) => `phone_verifications:${uuid}:phone`;
+/** An authenticator's label: the user's email address unless the application named it. */
+export const qrLabelContext = (userId: number) => `authenticators:${userId}:label`;
+export const registrationPhoneContext = (id: string) => `phone_registrations:${id}:phone`;
+
+export class Contacts {
+  constructor(
+    readonly keys: MasterKey[],
+    private readonly indexKey: Buffer,
+  ) {}
+
+  phoneIndex(e164: string): string {
+    return blindIndex(this.indexKey, 'phone', e164);
+  }
+
+  emailIndex(email: string): string {
+    return blindIndex(this.indexKey, 'email', email);
+  }
+
+  seal(value: string, context: string): string {
+    return seal(this.keys[0], value, context);
+  }
+
+  /**
+   * Status polls (users, approval requests) open the same values again and again: an opened value
+   * is kept by its sealed form and context, which change whenever the value does.
+   */
+  private readonly opened = new Map<string, string>();
+
+  open(blob: string, context: string): string {
+    const id = `${context}|${blob}`;
+    let plain = this.opened.get(id);
+    if (plain === undefined) {
+      plain = unseal(this.keys, blob, context).toString('utf8');
+      if (this.opened.size >= 10_000) this.opened.clear();
+      this.opened.set(id, plain);
+    }
+    return plain;
+  }
+}
+
+/** The index key, created by the first process that needs it; stored rows converted (idempotent). */
+export async function openContacts(db: Kysely<DB>, keys: MasterKey[], dialect: Dialect): Promise<Contacts> {
+  const read = () => db.selectFrom('meta').select('value').where('key', '=', 'contact_index_key').executeTakeFirst();
+  let row = await read();
+  if (!row) {
+    const fresh = deriveKey(keys[0], 'contact-index');
+    await db
+      .insertInto('meta')
+      .values({ key: 'contact_index_key', value: seal(keys[0], fresh, INDEX_KEY_CONTEXT) })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
+    row = await read();
+  }
+  const contacts = new Contacts(keys, unseal(keys, row!.value, INDEX_KEY_CONTEXT));
+  if ((await sealStoredContacts(db, contacts)) > 0 && dialect === 'sqlite') {
+    // The plain values live on in freed pages and in the WAL's old page images: rewrite the file.
+    await sql`VACUUM`.execute(db);
+    await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
+  }
+  return contacts;
+}
+
+const BATCH = 500;
+
+/**
+ * Rows written before migration 0020 hold numbers and addresses in plain text (in the renamed
+ * columns): seal them, and replace the plain values by their indexes. Runs at every start; once
+ * done, each table costs one read of an empty result.
+ */
+export async function sealStoredContacts(db: Kysely<DB>, c: Contacts): Promise<number> {
+  const done = await db.selectFrom('meta').select('value').where('key', '=', 'contacts_sealed').executeTakeFirst();
+  if (done) return 0;
+  let converted = 0;
+  // Until every row is converted, a plain value is one not sealed yet ('' marks it).
+  for (;;) {
+    const rows = await db.selectFrom('users').select(['id', 'app_id', 'phone_index', 'email_sealed']).where('phone_sealed', '=', '').limit(BATCH).execute();
+    converted += rows.length;
+    for (const r of rows) {
+      const index = c.phoneIndex(r.phone_index);
+      await db
+        .updateTable('users')
+        .set({ phone_index: index, phone_sealed: c.seal(r.phone_index, userPhoneContext(r.app_id, index)), email_sealed: c.seal(r.email_sealed, userEmailContext(r.app_id, index)) })
+        .where('id', '=', r.id)
+        .where('phone_sealed', '=', '')
+        .execute();
+    }
+    if (rows.length < BATCH) break;
+  }
+  for (;;) {
+    const rows = await db.selectFrom('user_emails').select(['user_id', 'email_index']).where('email_sealed', '=', '').limit(BATCH).execute();
+    converted += rows.length;
+    for (const r of rows) {
+      const index = c.emailIndex(r.email_index);
+      await db
+        .updateTable('user_emails')
+        .set({ email_index: index, email_sealed: c.seal(r.email_index, extraEmailContext(r.user_id, index)) })
+        .where('user_id', '=', r.user_id)
+        .where('email_index', '=', r.email_index)
+        .execute();
+    }
+    if (rows.length < BATCH) break;
+  }
+  for (const table of ['phone_registrations', 'phone_verifications'] as const) {
+    for (;;) {
+      const rows = await (db as Kysely<any>).selectFrom(table).select(['id', 'phone_index', ...(table === 'phone_verifications' ? ['uuid'] : [])]).where('phone_sealed', '=', '').limit(BATCH).execute();
+      converted += rows.length;
+      for (const r of rows) {
+        const context = table === 'phone_verifications' ? verificationPhoneContext(r.uuid) : registrationPhoneContext(r.id);
+        await (db as Kysely<any>)
+          .updateTable(table)
+          .set({ phone_index: c.phoneIndex(r.phone_index), phone_sealed: c.seal(r.phone_index, context) })
+          .where('id', '=', r.id)
+          .where('phone_sealed', '=', '')
+          .execute();
+      }
+      if (rows.length < BATCH) break;
+    }
+  }
+  for (const r of await db.selectFrom('authenticators').select(['user_id', 'label']).where('label', 'not like', 'v1.%').execute()) {
+    converted++;
+    await db.updateTable('authenticators').set({ label: c.seal(r.label, qrLabelContext(r.user_id)) }).where('user_id', '=', r.user_id).where('label', '=', r.label).execute();
+  }
+  // Plain numbers start with '+'; indexes are base64url.
+  for (const r of await db.selectFrom('device_keys').select(['id', 'phone_index']).where('phone_index', 'like', '+%').execute()) {
+    converted++;
+    await db.updateTable('device_keys').set({ phone_index: c.phoneIndex(r.phone_index!) }).where('id', '=', r.id).execute();
+  }
+  for (;;) {
+    const rows = await db.selectFrom('outbox').select(['id', 'sid', 'destination']).where('destination', 'not like', 'v1.%').limit(BATCH).execute();
+    converted += rows.length;
+    for (const r of rows) {
+      await db.updateTable('outbox').set({ destination: c.seal(r.destination, destinationContext(r.sid)) }).where('id', '=', r.id).where('destination', '=', r.destination).execute();
+    }
+    if (rows.length < BATCH) break;
+  }
+  // Per-number send counters (`<kind>:<app>:+<number>`, `phone-registration:+<number>`): the same
+  // counts under the number's index.
+  const counters: { key: string; points: number; expire: number | null }[] = await (db as Kysely<any>).selectFrom('rate_limits').select(['key', 'points', 'expire']).where('key', 'like', '%:+%').execute();
+  converted += counters.length;
+  for (const r of counters) {
+    const plus = r.key.lastIndexOf(':+');
+    const key = r.key.slice(0, plus + 1) + c.phoneIndex(r.key.slice(plus + 1));
+    await (db as Kysely<any>).transaction().execute(async (trx) => {
+      await trx.deleteFrom('rate_limits').where('key', '=', r.key).execute();
+      await trx.insertInto('rate_limits').values({ key, points: r.points, expire: r.expire }).onConflict((oc) => oc.column('key').doNothing()).execute();
+    });
+  }
+  await db.insertInto('meta').values({ key: 'contacts_sealed', value: String(Date.now()) }).onConflict((oc) => oc.column('key').doNothing()).execute();
+  return converted;
+}
