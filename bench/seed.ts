@@ -9,6 +9,8 @@ import { migrate, openStore } from '../src/store/db.ts';
 import { Applications } from '../src/features/applications/service.ts';
 import { masterKeyFrom, type MasterKey } from '../src/core/crypto.ts';
 import { sealTotpSeed } from '../src/features/users/service.ts';
+import { contactColumns } from '../src/features/users/queries.ts';
+import { openContacts, type Contacts } from '../src/store/contacts.ts';
 
 export interface Seeded {
   appId: number;
@@ -20,19 +22,26 @@ export interface Seeded {
 /** The TOTP seed of bench user `id`: derived, so the load generator need not hold a million. */
 export const benchSeed = (id: number) => createHmac('sha1', 'openfactor-bench').update(String(id)).digest();
 
-async function createApp(url: string, mk: MasterKey): Promise<{ id: number; apiKey: string }> {
+/** The schema, the application, and the contacts' index key the server will use. */
+async function createApp(url: string, mk: MasterKey): Promise<{ id: number; apiKey: string; contacts: Contacts }> {
   const store = openStore(url);
   try {
     await migrate(store);
-    return await new Applications(store.db, mk).create('Bench');
+    const contacts = await openContacts(store.db, [mk], store.dialect);
+    return { ...(await new Applications(store.db, mk).create('Bench')), contacts };
   } finally {
     await store.close();
   }
 }
 
-/** A user row: +1 415 2000000.. are distinct, plausible NANP numbers; every user has verified once. */
-const row = (mk: MasterKey, appId: number, id: number, i: number, now: number) =>
-  [id, appId, 1, `+1415${2_000_000 + i}`, `user${i}@bench.example`, 1, now, sealTotpSeed(mk, id, benchSeed(id))] as const;
+/**
+ * A user row: +1 415 2000000.. are distinct, plausible NANP numbers, sealed with their blind index
+ * as the server stores them; every user has verified once.
+ */
+const row = (mk: MasterKey, c: Contacts, appId: number, id: number, i: number, now: number) => {
+  const { phone_index, phone_sealed, email_sealed } = contactColumns(c, appId, `+1415${2_000_000 + i}`, `user${i}@bench.example`);
+  return [id, appId, 1, phone_index, phone_sealed, email_sealed, 1, now, sealTotpSeed(mk, id, benchSeed(id))] as const;
+};
 
 /** `dataDir` as the server will see it: OPENFACTOR_DATA_DIR, default database file name. */
 export async function seedSqlite(dataDir: string, masterKey: Buffer, users: number): Promise<Seeded> {
@@ -42,10 +51,12 @@ export async function seedSqlite(dataDir: string, masterKey: Buffer, users: numb
   const db = new Database(file);
   try {
     db.pragma('synchronous = OFF'); // a throw-away database: no need to wait for the disk
-    const insert = db.prepare('INSERT INTO users (id, app_id, country_code, phone_e164, email, confirmed, created_at, totp_seed_sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    const insert = db.prepare(
+      'INSERT INTO users (id, app_id, country_code, phone_index, phone_sealed, email_sealed, confirmed, created_at, totp_seed_sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
     const now = Date.now();
     db.transaction(() => {
-      for (let i = 0; i < users; i++) insert.run(...row(mk, app.id, i + 1, i, now));
+      for (let i = 0; i < users; i++) insert.run(...row(mk, app.contacts, app.id, i + 1, i, now));
     })();
     return { appId: app.id, apiKey: app.apiKey, ids: { lo: 1, hi: users } };
   } finally {
@@ -70,11 +81,11 @@ export async function seedPostgres(adminUrl: string, name: string, masterKey: Bu
     const now = Date.now();
     const BATCH = 10_000;
     for (let start = 0; start < users; start += BATCH) {
-      const cols: unknown[][] = [[], [], [], [], [], [], [], []];
-      for (let i = start; i < Math.min(users, start + BATCH); i++) row(mk, app.id, i + 1, i, now).forEach((v, c) => cols[c].push(v));
+      const cols: unknown[][] = [[], [], [], [], [], [], [], [], []];
+      for (let i = start; i < Math.min(users, start + BATCH); i++) row(mk, app.contacts, app.id, i + 1, i, now).forEach((v, c) => cols[c].push(v));
       await client.query(
-        `INSERT INTO users (id, app_id, country_code, phone_e164, email, confirmed, created_at, totp_seed_sealed)
-         SELECT * FROM unnest($1::int[], $2::int[], $3::int[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::text[])`,
+        `INSERT INTO users (id, app_id, country_code, phone_index, phone_sealed, email_sealed, confirmed, created_at, totp_seed_sealed)
+         SELECT * FROM unnest($1::int[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::text[])`,
         cols,
       );
     }
