@@ -128,8 +128,10 @@ test('no number or address at rest; lookups by phone work through a key rotation
     assert.equal(again.json.user.id, ana, 'the user is still found by phone');
     assert.equal((await call(t3.of.server, 'GET', `/protected/json/users/${ana}/status`, { key })).json.status.email, EMAILS[0]);
     const base3 = await t3.of.server.listen({ port: 0, host: '127.0.0.1' });
+    // The code goes out after the answer: wait for a message newer than the last one to PHONE.
+    const last = (await delivered(t3, PHONE)).id;
     const reg = await OpenFactorDevice.startPhoneRegistration(base3, { countryCode: '1', phoneNumber: '415-555-0182', via: 'sms' });
-    const device = await OpenFactorDevice.confirmPhoneRegistration(base3, reg.registrationId, codeIn((await delivered(t3, PHONE)).text, 6));
+    const device = await OpenFactorDevice.confirmPhoneRegistration(base3, reg.registrationId, codeIn((await delivered(t3, PHONE, last)).text, 6));
     assert.deepEqual(device.accounts.map((a) => a.authy_id), [ana], 'the device registration finds the user by phone');
     assert.equal((await call(t3.of.server, 'POST', '/protected/json/phones/verification/start', { key, form: 'via=sms&phone_number=415-555-0183&country_code=1' })).status, 200);
     const code = codeIn((await delivered(t3, VERIFIED)).text, 4);
