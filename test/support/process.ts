@@ -5,6 +5,29 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = ['--import', 'tsx', 'src/cli.ts'];
 
+/**
+ * Processes a test started and has not seen end. A test file the runner ends (a timeout, a
+ * failed hook) never reaches its `after`: they are killed when its process exits or is told to.
+ */
+const running = new Set<ChildProcess>();
+const killRunning = () => {
+  for (const p of running) p.kill('SIGKILL');
+};
+process.once('exit', killRunning);
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    killRunning();
+    process.exit(128 + (signal === 'SIGTERM' ? 15 : 2));
+  });
+}
+
+/** Kills `proc` with the test's process if nothing else has by then. */
+export function stoppedWithTest(proc: ChildProcess): ChildProcess {
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
+  return proc;
+}
+
 export interface ServerProcess {
   url: string;
   proc: ChildProcess;
@@ -15,7 +38,7 @@ export interface ServerProcess {
 }
 
 export async function spawnServer(env: NodeJS.ProcessEnv): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, [...CLI, 'serve'], { cwd: root, env: { ...env, PORT: '0', LOG_LEVEL: 'info' } });
+  const proc = stoppedWithTest(spawn(process.execPath, [...CLI, 'serve'], { cwd: root, env: { ...env, PORT: '0', LOG_LEVEL: 'info' } }));
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));

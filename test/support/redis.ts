@@ -2,6 +2,7 @@
 // the same port (the shared one at 6379 is never touched). `stop()` belongs in an `after`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { stoppedWithTest } from './process.ts';
 
 export async function freePort(): Promise<number> {
   const s = createServer();
@@ -25,7 +26,7 @@ export class OwnRedis {
 
   /** Starts redis-server and resolves once it accepts connections. */
   async start(): Promise<void> {
-    const proc = (this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const proc = (this.proc = stoppedWithTest(spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })));
     let out = '';
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${out}`)), 10_000);
