@@ -141,17 +141,11 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   const slots = new ConnectionSlots(config.connectionsPerDevice, config.connectionsPerProcess);
   registerConnectionMetrics(metrics.registry, slots, config.redisUrl ? events : undefined);
   const push = new WebPush(await loadVapidKeys(store.db, config.masterKeys, config.vapid), server.log, destinations, config.pushCaFile);
+  // What every service that sends a code needs.
+  const sending = { db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), limits, webhooks, guard, log: server.log };
   const devices = new Devices({
-    db: store.db,
-    keys: config.masterKeys,
-    contacts,
-    outbox,
-    wakeOutbox: () => worker.wake(),
-    limits,
-    webhooks,
-    guard,
+    ...sending,
     applications,
-    log: server.log,
     registrationLimits: { perAddress: config.deviceRegistrationsPerAddress, perHour: config.deviceRegistrationsPerHour },
   });
   const onetouch = new OneTouch({ db: store.db, applications, devices, contacts, events, push, hooks, webhooks, log: server.log });
@@ -174,18 +168,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     worker,
     routing,
     metrics,
-    tokens: new Tokens({
-      db: store.db,
-      keys: config.masterKeys,
-      contacts,
-      outbox,
-      wakeOutbox: () => worker.wake(),
-      limits,
-      usage,
-      log: server.log,
-      webhooks,
-      guard,
-    }),
+    tokens: new Tokens({ ...sending, usage }),
   };
 
   registerBodyParsers(server);
