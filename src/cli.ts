@@ -125,7 +125,7 @@ async function main(argv: string[]): Promise<number> {
   // The server logs these; a one-off command says them on stderr.
   if (command !== 'serve') for (const note of takeFileModeNotes()) process.stderr.write(`openfactor: data at rest: ${note}\n`);
   try {
-    await migrate(store);
+    await migrate(store, config.masterKeys);
     // Numbers and addresses stored before migration 0020 are sealed at the first command that
     // needs them (`keys reseal` tries, and reports what it cannot open if the key is wrong).
     let opened: Promise<Contacts> | undefined;

@@ -11,9 +11,8 @@ export function usersPage(db: Kysely<DB>, appId: number, limit: number, beforeId
     .select((eb) => [
       'users.id',
       'users.app_id',
-      'users.email_sealed',
       'users.phone_index',
-      'users.phone_sealed',
+      'users.contact_sealed',
       'users.country_code',
       'users.created_at',
       'users.verify_locked_until',

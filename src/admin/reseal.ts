@@ -19,8 +19,7 @@ import {
   INDEX_KEY_CONTEXT,
   qrLabelContext,
   registrationPhoneContext,
-  userEmailContext,
-  userPhoneContext,
+  userContactContext,
   verificationPhoneContext,
 } from '../store/contacts.ts';
 
@@ -55,8 +54,7 @@ export const SEALED_COLUMNS: SealedColumn[] = [
   // Phone numbers and email addresses (0020). Their blind indexes stay as they are: the index key
   // below is sealed like any secret, so rotation keeps it (store/contacts.ts).
   { table: 'meta', column: 'value', key: ['key'], only: { key: 'contact_index_key' }, context: () => INDEX_KEY_CONTEXT },
-  { table: 'users', column: 'phone_sealed', key: ['id'], also: ['app_id', 'phone_index'], context: (r) => userPhoneContext(r.app_id, r.phone_index) },
-  { table: 'users', column: 'email_sealed', key: ['id'], also: ['app_id', 'phone_index'], context: (r) => userEmailContext(r.app_id, r.phone_index) },
+  { table: 'users', column: 'contact_sealed', key: ['id'], also: ['app_id', 'phone_index'], context: (r) => userContactContext(r.app_id, r.phone_index) },
   { table: 'user_emails', column: 'email_sealed', key: ['user_id', 'email_index'], context: (r) => extraEmailContext(r.user_id, r.email_index) },
   { table: 'authenticators', column: 'label', key: ['user_id'], context: (r) => qrLabelContext(r.user_id) },
   { table: 'outbox', column: 'destination', key: ['id'], also: ['sid'], context: (r) => destinationContext(r.sid) },

@@ -13,8 +13,8 @@ import { blindIndex, deriveKey, seal, unseal, type MasterKey } from '../core/cry
 import type { DB } from './schema.ts';
 
 export const INDEX_KEY_CONTEXT = 'meta:contact_index_key';
-export const userPhoneContext = (appId: number, phoneIndex: string) => `users:${appId}:${phoneIndex}:phone`;
-export const userEmailContext = (appId: number, phoneIndex: string) => `users:${appId}:${phoneIndex}:email`;
+/** A user's number and address, sealed as one value (migration 0021): status shows both, one opening. */
+export const userContactContext = (appId: number, phoneIndex: string) => `users:${appId}:${phoneIndex}:contact`;
 export const extraEmailContext = (userId: number, emailIndex: string) => `user_emails:${userId}:${emailIndex}`;
 export const destinationContext = (sid: string) => `outbox:${sid}:destination`;
 export const verificationPhoneContext = (uuid: string) => `phone_verifications:${uuid}:phone`;
@@ -42,20 +42,26 @@ export class Contacts {
 
   /**
    * Status polls (users, approval requests) open the same values again and again: an opened value
-   * is kept by its sealed form and context, which change whenever the value does.
+   * is kept by its sealed form (unique: a fresh IV each time it is sealed) with its context, which
+   * must match, so a blob copied to another row still does not open there.
    */
-  private readonly opened = new Map<string, string>();
+  private readonly opened = new Map<string, { context: string; plain: string }>();
 
   open(blob: string, context: string): string {
-    const id = `${context}|${blob}`;
-    let plain = this.opened.get(id);
-    if (plain === undefined) {
-      plain = unseal(this.keys, blob, context).toString('utf8');
-      if (this.opened.size >= 10_000) this.opened.clear();
-      this.opened.set(id, plain);
-    }
+    const hit = this.opened.get(blob);
+    if (hit !== undefined && hit.context === context) return hit.plain;
+    const plain = unseal(this.keys, blob, context).toString('utf8');
+    if (this.opened.size >= 10_000) this.opened.clear();
+    this.opened.set(blob, { context, plain });
     return plain;
   }
+}
+
+/** A user's contact as sealed: the number, a space (never in E.164), then the address. */
+export const joinContact = (e164: string, email: string) => `${e164} ${email}`;
+export function splitContact(plain: string): { e164: string; email: string } {
+  const space = plain.indexOf(' ');
+  return { e164: plain.slice(0, space), email: plain.slice(space + 1) };
 }
 
 /** The index key, created by the first process that needs it; stored rows converted (idempotent). */
@@ -91,17 +97,19 @@ export async function sealStoredContacts(db: Kysely<DB>, c: Contacts): Promise<n
   const done = await db.selectFrom('meta').select('value').where('key', '=', 'contacts_sealed').executeTakeFirst();
   if (done) return 0;
   let converted = 0;
-  // Until every row is converted, a plain value is one not sealed yet ('' marks it).
+  // Until every row is converted, a plain value is one not sealed yet: for users, migration 0021
+  // left the number and address joined in `contact_sealed`, the number still in `phone_index`.
   for (;;) {
-    const rows = await db.selectFrom('users').select(['id', 'app_id', 'phone_index', 'email_sealed']).where('phone_sealed', '=', '').limit(BATCH).execute();
+    const rows = await db.selectFrom('users').select(['id', 'app_id', 'contact_sealed']).where('contact_sealed', 'not like', 'v1.%').limit(BATCH).execute();
     converted += rows.length;
     for (const r of rows) {
-      const index = c.phoneIndex(r.phone_index);
+      const { e164 } = splitContact(r.contact_sealed);
+      const index = c.phoneIndex(e164);
       await db
         .updateTable('users')
-        .set({ phone_index: index, phone_sealed: c.seal(r.phone_index, userPhoneContext(r.app_id, index)), email_sealed: c.seal(r.email_sealed, userEmailContext(r.app_id, index)) })
+        .set({ phone_index: index, contact_sealed: c.seal(r.contact_sealed, userContactContext(r.app_id, index)) })
         .where('id', '=', r.id)
-        .where('phone_sealed', '=', '')
+        .where('contact_sealed', '=', r.contact_sealed)
         .execute();
     }
     if (rows.length < BATCH) break;

@@ -12,6 +12,7 @@ import { runDirectlyOn, type WriteResult } from './prepared.ts';
 import { batchPerTurnOn, perTurnLoader } from './turn-batch.ts';
 import { ReadTurn, afterMicrotasks } from './read-turn.ts';
 import { PG_TIMEOUT_DEFAULTS, type PgTimeouts } from '../config.ts';
+import type { MasterKey } from '../core/crypto.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -434,10 +435,11 @@ function withRowsFromArrays(sqlite: SQLite.Database) {
   };
 }
 
-export async function migrate(store: Store): Promise<string[]> {
+/** `keys`: the master keys; needed only when a step must open stored values (0021 on old rows). */
+export async function migrate(store: Store, keys: MasterKey[] = []): Promise<string[]> {
   // A migration over a large table may take longer than a request's statement timeout.
   const own = store.maintenance?.();
-  const migrator = new Migrator({ db: own?.db ?? store.db, provider: migrationProvider(store.dialect) });
+  const migrator = new Migrator({ db: own?.db ?? store.db, provider: migrationProvider(store.dialect, keys) });
   const { error, results } = await migrator.migrateToLatest().finally(() => own?.close());
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

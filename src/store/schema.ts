@@ -49,8 +49,8 @@ export interface UsersTable {
   country_code: number;
   /** 0020: the phone's blind index (store/contacts.ts), unique per application; the number itself sealed. */
   phone_index: string;
-  phone_sealed: string;
-  email_sealed: string;
+  /** 0021: the number and the address, sealed as one value (store/contacts.ts, `joinContact`). */
+  contact_sealed: string;
   confirmed: number;
   created_at: number;
   totp_seed_sealed: string | null;

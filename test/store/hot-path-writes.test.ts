@@ -21,7 +21,7 @@ before(async () => {
   for (let i = 0; i < 4; i++) {
     const u = await store.db
       .insertInto('users')
-      .values({ app_id: app.id, country_code: 1, phone_index: `+1415555018${i}`, phone_sealed: 's', email_sealed: `w${i}@example.com`, confirmed: 0, created_at: 1 })
+      .values({ app_id: app.id, country_code: 1, phone_index: `+1415555018${i}`, contact_sealed: `w${i}@example.com`, confirmed: 0, created_at: 1 })
       .returning('id')
       .executeTakeFirstOrThrow();
     users.push(u.id);

@@ -20,7 +20,7 @@ before(async () => {
   for (const [i, email] of ['a@example.com', 'b@example.com', 'c@example.com'].entries()) {
     const u = await store.db
       .insertInto('users')
-      .values({ app_id: appId, country_code: 44, phone_index: `i${i}`, phone_sealed: 's', email_sealed: email, confirmed: i % 2, created_at: 1000 + i, totp_last_step: i === 1 ? null : 59_000_000 + i })
+      .values({ app_id: appId, country_code: 44, phone_index: `i${i}`, contact_sealed: email, confirmed: i % 2, created_at: 1000 + i, totp_last_step: i === 1 ? null : 59_000_000 + i })
       .returning('id')
       .executeTakeFirstOrThrow();
     ids.push(u.id);
@@ -39,7 +39,7 @@ const shaped = (d: Kysely<DB>, app: number) =>
     .leftJoin('authenticators', 'authenticators.user_id', 'users.id')
     .select([
       'users.id',
-      'users.email_sealed as mail',
+      'users.contact_sealed as mail',
       'users.totp_last_step',
       'authenticators.secret_sealed as qr',
       sql<number>`users.created_at + 1`.as('odd "name"'),

@@ -28,7 +28,7 @@ before(async () => {
   appId = app.id;
   const u = await store.db
     .insertInto('users')
-    .values({ app_id: appId, country_code: 1, phone_index: 'i', phone_sealed: 's', email_sealed: 'before@example.com', confirmed: 0, created_at: 1 })
+    .values({ app_id: appId, country_code: 1, phone_index: 'i', contact_sealed: 'before@example.com', confirmed: 0, created_at: 1 })
     .returning('id')
     .executeTakeFirstOrThrow();
   userId = u.id;
@@ -40,8 +40,8 @@ after(async () => {
   await db.drop();
 });
 
-const emailFromOther = (email: string) => other.prepare('UPDATE users SET email_sealed = ? WHERE id = ?').run(email, userId);
-const emailRead = async () => (await findUser(store.db, appId, userId))?.email_sealed;
+const emailFromOther = (email: string) => other.prepare('UPDATE users SET contact_sealed = ? WHERE id = ?').run(email, userId);
+const emailRead = async () => (await findUser(store.db, appId, userId))?.contact_sealed;
 
 test('a turn reads in one snapshot; the next turn sees what another connection committed meanwhile', sqliteOnly, async () => {
   emailFromOther('a@example.com');
@@ -62,8 +62,8 @@ test('a query, a transaction or a write run during a turn ends its snapshot firs
   await store.readTurn!();
   assert.equal(await emailRead(), 'd@example.com');
   emailFromOther('e@example.com');
-  const viaKysely = await store.db.selectFrom('users').select('email_sealed').where('id', '=', userId).executeTakeFirstOrThrow();
-  assert.equal(viaKysely.email_sealed, 'e@example.com', 'a Kysely query does not read in the turn snapshot');
+  const viaKysely = await store.db.selectFrom('users').select('contact_sealed').where('id', '=', userId).executeTakeFirstOrThrow();
+  assert.equal(viaKysely.contact_sealed, 'e@example.com', 'a Kysely query does not read in the turn snapshot');
   assert.equal(await emailRead(), 'e@example.com', 'and the reads after it take a new one');
 
   // A transaction begun while the snapshot is open (it would fail to begin inside it), and a

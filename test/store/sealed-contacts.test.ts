@@ -2,7 +2,7 @@
 // SMS, call and email, a phone verification and a device registration by phone started, neither
 // the database file (SQLite: its bytes, WAL included) nor any column of any table (both dialects)
 // holds a number in any format or an address. Lookups by phone keep working, through a
-// master-key rotation and after the old key is gone; rows stored before 0020 are converted.
+// master-key rotation and after the old key is gone; rows stored before 0020 and 0021 are converted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -17,7 +17,9 @@ import { migrate, openStore, type Store } from '../../src/store/db.ts';
 import { migrationProvider } from '../../src/store/migrations.ts';
 import { buildServer } from '../../src/app.ts';
 import { resealAll, sealedByKey } from '../../src/admin/reseal.ts';
-import { masterKeyFrom } from '../../src/core/crypto.ts';
+import { masterKeyFrom, seal } from '../../src/core/crypto.ts';
+import { Contacts, INDEX_KEY_CONTEXT } from '../../src/store/contacts.ts';
+import { Applications } from '../../src/features/applications/service.ts';
 import { OpenFactorDevice } from '../../sdk/device/src/index.ts';
 
 const [A, B] = [0, 1].map(() => randomBytes(32).toString('hex'));
@@ -178,6 +180,64 @@ test('numbers and addresses stored before 0020 are sealed at the next start, and
     assert.equal((await t.of.services.outbox.recent({ appId: app.id })).find((m) => m.id === 'SM0')?.destination, PHONE);
     const counter = await k.selectFrom('rate_limits').select('points').where('key', '=', `number-hour:${app.id}:${contacts.phoneIndex(PHONE)}`).executeTakeFirst();
     assert.equal(counter?.points, 3, 'the per-number count carries over under the index');
+  } finally {
+    for (const close of running) await close();
+    await db.drop();
+  }
+});
+
+test('users sealed under 0020 (number and address apart) are sealed as one value by 0021: found, shown and reached as before', async () => {
+  const db = await createTestDatabase();
+  try {
+    const config = loadConfig({ ...testEnv(db), OPENFACTOR_MASTER_KEY: A });
+    const store = openStore(config.databaseUrl);
+    const migrations = await migrationProvider(store.dialect).getMigrations();
+    const before = Object.keys(migrations).filter((n) => n < '0021');
+    const { error } = await new Migrator({ db: store.db, provider: { getMigrations: async () => Object.fromEntries(before.map((n) => [n, migrations[n]])) } }).migrateToLatest();
+    assert.equal(error, undefined);
+    // Rows as the code of 0020 wrote them: its index key in meta, each value sealed on its own.
+    const mk = config.masterKeys[0];
+    const k = store.db as Kysely<any>;
+    const indexKey = randomBytes(32);
+    await k.insertInto('meta').values([
+      { key: 'contact_index_key', value: seal(mk, indexKey, INDEX_KEY_CONTEXT) },
+      { key: 'contacts_sealed', value: '1' },
+    ]).execute();
+    const contacts = new Contacts(config.masterKeys, indexKey);
+    const app = await new Applications(store.db, mk).create('Upgraded Bank');
+    const ids: number[] = [];
+    for (const [phone, email] of [[PHONE, EMAILS[0]], [OTHER, EMAILS[2]]]) {
+      const index = contacts.phoneIndex(phone);
+      const old = (what: string) => `users:${app.id}:${index}:${what}`;
+      const row = { app_id: app.id, country_code: phone === PHONE ? 1 : 351, phone_index: index, phone_sealed: seal(mk, phone, old('phone')), email_sealed: seal(mk, email, old('email')), confirmed: 1, created_at: 1 };
+      ids.push((await k.insertInto('users').values(row).returning('id').executeTakeFirstOrThrow()).id);
+    }
+    const stored = await k.selectFrom('users').select(['id', 'phone_sealed', 'email_sealed']).orderBy('id').execute();
+
+    // Without the master key the migration refuses, and nothing has changed.
+    await assert.rejects(migrate(store), /needs the master key/);
+    assert.deepEqual(await k.selectFrom('users').select(['id', 'phone_sealed', 'email_sealed']).orderBy('id').execute(), stored, 'the 0020 rows are untouched');
+
+    assert.deepEqual(await migrate(store, config.masterKeys), ['0021_user_contact']);
+    const row = await k.selectFrom('users').selectAll().where('id', '=', ids[0]).executeTakeFirstOrThrow();
+    assert.ok(!('phone_sealed' in row) && !('email_sealed' in row), 'the separate columns are gone');
+    assert.match(row.contact_sealed, /^v1\./);
+
+    const { t } = await start(config, store);
+    const key = app.apiKey;
+    const status = (await call(t.of.server, 'GET', `/protected/json/users/${ids[0]}/status`, { key })).json.status;
+    assert.equal(status.email, EMAILS[0]);
+    assert.equal(status.phone_number, 'XXX-XXX-0182');
+    assert.equal((await call(t.of.server, 'GET', `/protected/json/users/${ids[1]}/status`, { key })).json.status.email, EMAILS[2]);
+    const again = await call(t.of.server, 'POST', '/protected/json/users/new', { key, form: userForm('new.address@example.com', '415-555-0182') });
+    assert.equal(again.json.user.id, ids[0], 'found by its number');
+    assert.equal((await call(t.of.server, 'GET', `/protected/json/sms/${ids[1]}?force=true`, { key })).status, 200);
+    codeIn((await delivered(t, OTHER)).text, 7);
+    // A changed address keeps the number sealed beside it.
+    assert.equal((await call(t.of.server, 'POST', `/protected/json/users/${ids[0]}/update`, { key, form: 'email=changed.ana%40example.com' })).status, 200);
+    const changed = (await call(t.of.server, 'GET', `/protected/json/users/${ids[0]}/status`, { key })).json.status;
+    assert.deepEqual([changed.email, changed.phone_number], ['changed.ana@example.com', 'XXX-XXX-0182']);
+    assertNoContacts(await stolen(db, t.store), [PHONE, OTHER], [...EMAILS, 'new.address@example.com', 'changed.ana@example.com']);
   } finally {
     for (const close of running) await close();
     await db.drop();

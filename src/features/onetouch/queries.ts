@@ -26,7 +26,7 @@ const byUuid = prepared((db: Kysely<DB>, appId: number, uuid: string) =>
       'approval_requests.updated_at',
       'approval_requests.processed_at',
       'users.phone_index',
-      'users.email_sealed',
+      'users.contact_sealed',
       'applications.name as app_name',
     ])
     .where('approval_requests.uuid', '=', uuid)

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../../store/schema.ts';
-import { extraEmailContext, userEmailContext, userPhoneContext, type Contacts } from '../../store/contacts.ts';
+import { extraEmailContext, joinContact, splitContact, userContactContext, type Contacts } from '../../store/contacts.ts';
 import { prepared } from '../../store/prepared.ts';
 import { addUsage } from '../applications/queries.ts';
 
@@ -8,21 +8,22 @@ import { addUsage } from '../applications/queries.ts';
 const userById = prepared((db: Kysely<DB>, appId: number, id: number) =>
   db
     .selectFrom('users')
-    .select(['id', 'app_id', 'country_code', 'phone_index', 'phone_sealed', 'email_sealed', 'confirmed', 'created_at'])
+    .select(['id', 'app_id', 'country_code', 'phone_index', 'contact_sealed', 'confirmed', 'created_at'])
     .where('id', '=', id)
     .where('app_id', '=', appId),
 );
 export const findUser = (db: Kysely<DB>, appId: number, id: number) => userById.first(db, appId, id);
 
-/** A user row's number and address are sealed: opened only where a caller needs them. */
-type SealedContact = { app_id: number; phone_index: string; phone_sealed: string; email_sealed: string };
-export const phoneOf = (c: Contacts, u: Pick<SealedContact, 'app_id' | 'phone_index' | 'phone_sealed'>) => c.open(u.phone_sealed, userPhoneContext(u.app_id, u.phone_index));
-export const emailOf = (c: Contacts, u: Pick<SealedContact, 'app_id' | 'phone_index' | 'email_sealed'>) => c.open(u.email_sealed, userEmailContext(u.app_id, u.phone_index));
+/** A user row's number and address are sealed together: opened only where a caller needs them. */
+type SealedContact = { app_id: number; phone_index: string; contact_sealed: string };
+export const contactOf = (c: Contacts, u: SealedContact) => splitContact(c.open(u.contact_sealed, userContactContext(u.app_id, u.phone_index)));
+export const phoneOf = (c: Contacts, u: SealedContact) => contactOf(c, u).e164;
+export const emailOf = (c: Contacts, u: SealedContact) => contactOf(c, u).email;
 
-/** The columns of a new user row that hold its number and address. */
+/** The columns of a user row that hold its number and address. */
 export function contactColumns(c: Contacts, appId: number, e164: string, email: string) {
   const phone_index = c.phoneIndex(e164);
-  return { phone_index, phone_sealed: c.seal(e164, userPhoneContext(appId, phone_index)), email_sealed: c.seal(email, userEmailContext(appId, phone_index)) };
+  return { phone_index, contact_sealed: c.seal(joinContact(e164, email), userContactContext(appId, phone_index)) };
 }
 
 /** Another address for an existing user (`user_emails`), once per address. */
@@ -72,7 +73,7 @@ export async function upsertUserByPhone(
     }
     const existing = await trx
       .selectFrom('users')
-      .select(['id', 'app_id', 'phone_index', 'email_sealed'])
+      .select(['id', 'app_id', 'phone_index', 'contact_sealed'])
       .where('app_id', '=', u.appId)
       .where('phone_index', '=', c.phoneIndex(u.e164))
       .executeTakeFirstOrThrow();
@@ -106,8 +107,7 @@ const userWithDevices = prepared((db: Kysely<DB>, appId: number, id: number) =>
       'users.app_id',
       'users.country_code',
       'users.phone_index',
-      'users.phone_sealed',
-      'users.email_sealed',
+      'users.contact_sealed',
       'users.confirmed',
       'devices.id as device_id',
       'devices.os_type',
@@ -135,10 +135,12 @@ export const activitiesOf = (db: Kysely<DB>, userId: number) =>
   db.selectFrom('activities').select(['type', 'data', 'user_ip', 'created_at']).where('user_id', '=', userId).orderBy('id').execute();
 
 
-export const updateEmail = (db: Kysely<DB>, c: Contacts, user: { id: number; app_id: number; phone_index: string }, email: string) =>
+/** The address changes; the number sealed with it stays (the update holds only if neither changed meanwhile). */
+export const updateEmail = (db: Kysely<DB>, c: Contacts, user: { id: number } & SealedContact, email: string) =>
   db
     .updateTable('users')
-    .set({ email_sealed: c.seal(email, userEmailContext(user.app_id, user.phone_index)) })
+    .set(contactColumns(c, user.app_id, phoneOf(c, user), email))
     .where('id', '=', user.id)
     .where('app_id', '=', user.app_id)
+    .where('contact_sealed', '=', user.contact_sealed)
     .executeTakeFirst();

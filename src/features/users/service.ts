@@ -148,13 +148,17 @@ export class Users {
   /** `POST users/{id}/update` (authy-ruby): a new email address. */
   async updateEmail(app: Application, idText: string, params: Params) {
     const id = parseAuthyId(idText);
-    const user = id === undefined ? undefined : await q.findUser(this.db, app.id, id);
+    let user = id === undefined ? undefined : await q.findUser(this.db, app.id, id);
     if (!user) return fail('USER_NOT_FOUND');
     const r = readString(params, 'email');
     const email = r.ok ? r.value?.trim() : undefined;
     if (!r.ok || !email) return fail('USER_INVALID', { fields: { email: BLANK } });
     if (email.length > 254 || !EMAIL.test(email)) return fail('USER_INVALID', { fields: { email: 'is invalid' } });
-    await q.updateEmail(this.db, this.contacts, user, email);
+    // The address is sealed with the number: written only over the value read, read again if it changed.
+    while (Number((await q.updateEmail(this.db, this.contacts, user, email)).numUpdatedRows) === 0) {
+      user = await q.findUser(this.db, app.id, user.id);
+      if (!user) return fail('USER_NOT_FOUND');
+    }
     return { ok: true as const, body: { message: 'User was updated successfully', success: true } };
   }
 
