@@ -2,14 +2,14 @@
 import { openContacts, type Contacts } from './store/contacts.ts';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
-import type { Socket } from 'node:net';
-import { BadInput, fail, type Failure } from './core/errors.ts';
+import { BadInput, fail } from './core/errors.ts';
 import type { Config } from './config.ts';
 import { isDatabaseUnavailable, type Store } from './store/db.ts';
 import { takeFileModeNotes } from './store/private-files.ts';
 import { BODY_LIMIT, parseQuery, registerBodyParsers } from './wire/body.ts';
 import { errorBody, formatOfUrl, sendBody, sendFailure } from './wire/envelope.ts';
 import { registerAuthyRoutes } from './wire/route.ts';
+import { PARSER_LIMIT, answerClientError, refuseOversized } from './wire/oversized.ts';
 import { AuthFailures } from './wire/auth-failures.ts';
 import { Applications, UsageCounter } from './features/applications/service.ts';
 import { applicationRoutes } from './features/applications/routes.ts';
@@ -102,6 +102,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
       querystringParser: parseQuery,
     },
     clientErrorHandler: answerClientError,
+    http: { maxHeaderSize: PARSER_LIMIT },
     // Errors Fastify finds before routing (malformed or over-long paths) get Authy bodies too.
     frameworkErrors: (err, req, reply) => {
       const notFound = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
@@ -109,6 +110,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     },
   });
 
+  refuseOversized(server.server);
   for (const note of takeFileModeNotes()) server.log.warn({ event: 'file_mode' }, `data at rest: ${note}`);
   store.logTo(server.log);
   const usage = new UsageCounter(store.db, server.log);
@@ -279,17 +281,3 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   };
 }
 
-/** Malformed HTTP (huge headers, bad framing) still gets an Authy error body. */
-function answerClientError(err: Error & { code?: string }, socket: Socket): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const f: Failure = tooLarge ? fail('REQUEST_TOO_LARGE') : fail('INVALID_REQUEST');
-  const body = JSON.stringify(errorBody(f).body);
-  const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
-  socket.end(
-    `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
-}

@@ -23,7 +23,7 @@ const USAGE = `Usage: openfactor <command>
                 [--verify-max-failures N] [--verify-failure-window SECONDS] [--verify-lockout SECONDS]
                 [--sends-per-hour N] [--sms-fallback-voice on|off] [--sync-tokens on|off]
                 [--number-matching on|off] [--custom-message on|off] [--custom-code on|off]
-                [--phone-export on|off]
+                [--phone-export on|off] [--unregistered-verify check|legacy]
                 [--daily-send-budget N] [--sends-per-number-hour N] [--sends-per-number-day N]
                 [--prefix-sends-per-window N] [--country-sends-per-window N] [--countries PT,BR,…|""]
                                  show an application's settings, changing those given
@@ -76,6 +76,12 @@ const SETTING_FLAGS: Record<string, keyof Settings> = {
   'sends-per-number-day': 'sendsPerNumberDay',
   'prefix-sends-per-window': 'prefixSendsPerWindow',
   'country-sends-per-window': 'countrySendsPerWindow',
+  'unregistered-verify': 'unregisteredVerifyLegacy',
+};
+
+/** Settings named by a word rather than on/off. */
+const SETTING_WORDS: Partial<Record<keyof Settings, Record<string, number>>> = {
+  unregisteredVerifyLegacy: { legacy: 1, check: 0 },
 };
 
 const out = (line: string) => process.stdout.write(line + '\n');
@@ -158,8 +164,11 @@ async function main(argv: string[]): Promise<number> {
       for (const [flag, name] of Object.entries(SETTING_FLAGS)) {
         const raw = (values as Record<string, unknown>)[flag];
         if (typeof raw !== 'string') continue;
-        const value = /^(on|true|yes)$/i.test(raw) ? 1 : /^(off|false|no)$/i.test(raw) ? 0 : /^\d+$/.test(raw) ? Number(raw) : NaN;
-        if (Number.isNaN(value)) return usageError(`--${flag} ${raw}: expected ${SETTING_BOUNDS[name].join('..')}`);
+        const words = SETTING_WORDS[name];
+        const value = words
+          ? (words[raw.toLowerCase()] ?? NaN)
+          : /^(on|true|yes)$/i.test(raw) ? 1 : /^(off|false|no)$/i.test(raw) ? 0 : /^\d+$/.test(raw) ? Number(raw) : NaN;
+        if (Number.isNaN(value)) return usageError(`--${flag} ${raw}: expected ${words ? Object.keys(words).join(' or ') : SETTING_BOUNDS[name].join('..')}`);
         patch[name] = value;
       }
       let result = await apps.updateSettings(id, patch);

@@ -79,6 +79,8 @@ export const ERRORS = {
   ADMIN_QUARANTINE_NOT_FOUND: { code: '60000', status: 404, message: 'No such quarantine' },
   METRICS_UNAUTHORIZED: { code: '60001', status: 401, message: 'Invalid metrics token' },
   REQUEST_TOO_LARGE: { code: '60002', status: 413, message: 'Invalid request: the request is too large' },
+  URI_TOO_LONG: { code: '60002', status: 414, message: 'Invalid request: the request line is too long (send parameters in the body)' },
+  HEADERS_TOO_LARGE: { code: '60002', status: 431, message: 'Invalid request: the request headers are too large' },
   DATABASE_UNAVAILABLE: { code: '60000', status: 503, message: 'Service temporarily unavailable: the database did not answer. Try again shortly.' },
   INTERNAL: { code: '60000', status: 500, message: 'An internal error occurred' },
 } as const satisfies Record<string, { code: string; status: number; message: string }>;

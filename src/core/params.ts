@@ -12,7 +12,7 @@ const MAX_DEPTH = 16;
 
 /** Objects with no prototype, so keys like `__proto__` are plain data. */
 const bag = (): Params => Object.create(null) as Params;
-const isBag = (v: unknown): v is Params => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isBag = (v: unknown): v is Params => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const bad = (message: string): never => {
   throw new BadInput(fail('INVALID_REQUEST', { message: `Invalid request: ${message}` }));

@@ -486,6 +486,12 @@ const steps: Record<string, Step> = {
       await trx.schema.alterTable('users').dropColumn('email_sealed').execute();
     });
   },
+
+  // Verify checks the token of a user who never verified, with or without `force`; Authy's
+  // "Not checked" answer stays an application's choice (issue 16).
+  '0022_unregistered_verify': async (db) => {
+    await db.schema.alterTable('applications').addColumn('unregistered_verify_legacy', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  },
 };
 
 export function migrationProvider(dialect: Dialect, keys: MasterKey[] = []): MigrationProvider {

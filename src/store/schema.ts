@@ -41,6 +41,8 @@ export interface ApplicationsTable {
   sends_per_number_day: Generated<number>;
   prefix_sends_per_window: Generated<number>;
   country_sends_per_window: Generated<number>;
+  /** 0022: Authy's "Not checked" answer to verify for users who never verified (issue 16); off by default. */
+  unregistered_verify_legacy: Generated<number>;
 }
 
 export interface UsersTable {

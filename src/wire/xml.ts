@@ -2,7 +2,7 @@
 // `<errors>` root for errors. Request bodies in XML become the same parameter map as JSON.
 import { XMLParser } from 'fast-xml-parser';
 import { BadInput, fail } from '../core/errors.ts';
-import { fromDocument, type Params } from '../core/params.ts';
+import { fromDocument, isBag, type Params } from '../core/params.ts';
 
 // Characters XML 1.0 cannot carry at all are dropped; the rest are escaped.
 // eslint-disable-next-line no-control-regex
@@ -51,6 +51,8 @@ const parser = new XMLParser({
   trimValues: true,
   processEntities: true,
   htmlEntities: false,
+  // Rails reads `<api-key>` as `api_key`, `<country-code>` as `country_code`.
+  transformTagName: (name) => name.replace(/-/g, '_'),
 });
 
 /** `<user><cellphone>…</cellphone></user>` → `{ user: { cellphone: "…" } }`. */
@@ -70,5 +72,17 @@ export function parseXmlBody(text: string): Params {
     throw new BadInput(fail('INVALID_REQUEST', { message: 'Invalid request: the XML body is not well-formed' }));
   }
   const value = fromDocument(doc);
-  return value && typeof value === 'object' && !Array.isArray(value) ? value : Object.create(null);
+  return isBag(value) ? withRootLifted(value) : Object.create(null);
+}
+
+/**
+ * `<user><api_key>…</api_key><email>…</email></user>`: the root element's children are also
+ * parameters of their own (the API key above all), as they would be in a form; the root keeps
+ * its name for handlers that read `user[…]`.
+ */
+function withRootLifted(doc: Params): Params {
+  const out: Params = Object.create(null);
+  for (const inner of Object.values(doc)) if (isBag(inner)) for (const [k, v] of Object.entries(inner)) out[k] = v;
+  for (const [k, v] of Object.entries(doc)) out[k] = v;
+  return out;
 }

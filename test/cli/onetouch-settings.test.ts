@@ -33,6 +33,14 @@ test('apps callback, apps dashboard-keys and the OneTouch settings', async () =>
     assert.equal(geo.dailySendBudget, 500);
     assert.equal(runCli(['apps', 'settings', '--app', id, '--countries', 'XX'], env).status, 2);
     assert.equal(JSON.parse(runCli(['apps', 'settings', '--app', id, '--countries', '', '--json'], env).stdout).allowedCountries, 'all');
+
+    // Authy's "Not checked" answer for users who never verified: a word, not on/off.
+    assert.equal(JSON.parse(runCli(['apps', 'settings', '--app', id, '--json'], env).stdout).unregisteredVerifyLegacy, false, 'off by default');
+    assert.equal(JSON.parse(runCli(['apps', 'settings', '--app', id, '--unregistered-verify', 'legacy', '--json'], env).stdout).unregisteredVerifyLegacy, true);
+    assert.equal(JSON.parse(runCli(['apps', 'settings', '--app', id, '--unregistered-verify', 'check', '--json'], env).stdout).unregisteredVerifyLegacy, false);
+    const bad = runCli(['apps', 'settings', '--app', id, '--unregistered-verify', 'on'], env);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /legacy or check/);
   } finally {
     await db.drop();
   }

@@ -69,3 +69,17 @@ test('verifyToken: wrong, right from the QR secret, replayed', async () => {
   assert.equal(ok.token, 'is valid');
   await assert.rejects(client.verifyToken({ authyId, token }, { force: true }), (e: any) => e.code === 401 && e.body.error_code === '60019' && e.body.message === 'Token is invalid. Token was used recently.');
 });
+
+test('a new user, verifyToken without force (authy-client sends none): an SMS code and a QR code verify; wrong ones are refused', async () => {
+  const bySms = await register('ac-new@example.com', '415-555-0194');
+  assert.equal((await client.requestSms({ authyId: bySms })).message, 'SMS token was sent');
+  const code = codeIn((await delivered(t, '+14155550194')).text, 7);
+  await assert.rejects(client.verifyToken({ authyId: bySms, token: code === '1234567' ? '7654321' : '1234567' }), (e: any) => e.code === 401 && e.body.error_code === '60020');
+  assert.equal((await client.verifyToken({ authyId: bySms, token: code })).token, 'is valid');
+
+  const byQr = await register('ac-new-qr@example.com', '415-555-0195');
+  const secret = await scanSecretOverHttp(base, t.apiKey, byQr);
+  await assert.rejects(client.verifyToken({ authyId: byQr, token: '000000' }), (e: any) => e.code === 401 && e.body.error_code === '60020');
+  assert.equal((await client.verifyToken({ authyId: byQr, token: totp(secret, Date.now(), { digits: 6 }) })).message, 'Token is valid.');
+  for (const authyId of [bySms, byQr]) assert.equal((await client.getUserStatus({ authyId })).status.confirmed, true, 'the first right code completes the registration');
+});

@@ -80,13 +80,26 @@ test('verify: wrong token, right token from the QR secret, then the same token a
   assert.equal(replay.err.message, 'Token is invalid. Token was used recently.');
 });
 
-test('verify without force for a user who never verified: a 200 "Not checked" that node-authy treats as a failure', async () => {
-  const id = await register('na-new@example.com', '415-555-0183');
-  const r = await cb((done) => authy.verify(id, '1234567', done));
-  // node-authy accepts only `"token":"is valid"`; anything else becomes this error.
-  assert.deepEqual(r.err, { message: 'Unknown API response.' });
-  assert.equal(r.res, null);
-  const raw = await fetch(`${base}/protected/json/verify/1234567/${id}`, { headers: { 'X-Authy-API-Key': t.apiKey } });
-  assert.equal(raw.status, 200);
-  assert.match((await raw.json()).token, /^Not checked/);
+test('a new user, verify without force (node-authy sends none): an SMS code and a QR code verify; wrong ones are refused', async () => {
+  const bySms = await register('na-new@example.com', '415-555-0183');
+  const sent = await cb((done) => authy.request_sms(bySms, done));
+  assert.equal(sent.err, null);
+  const code = codeIn((await delivered(t, '+14155550183')).text, 7);
+  const wrongSms = await cb((done) => authy.verify(bySms, code === '1234567' ? '7654321' : '1234567', done));
+  assert.equal(wrongSms.err.error_code, '60020', 'a wrong code is an error, not a 200');
+  const rightSms = await cb((done) => authy.verify(bySms, code, done));
+  assert.equal(rightSms.err, null, JSON.stringify(rightSms.err));
+  assert.equal(rightSms.res.token, 'is valid');
+
+  const byQr = await register('na-new-qr@example.com', '415-555-0184');
+  const secret = await scanSecretOverHttp(base, t.apiKey, byQr);
+  const wrongQr = await cb((done) => authy.verify(byQr, '000000', done));
+  assert.equal(wrongQr.err.error_code, '60020');
+  const rightQr = await cb((done) => authy.verify(byQr, totp(secret, Date.now(), { digits: 6 }), done));
+  assert.equal(rightQr.err, null, JSON.stringify(rightQr.err));
+  assert.equal(rightQr.res.message, 'Token is valid.');
+  for (const id of [bySms, byQr]) {
+    const status = await cb((done) => authy.user_status(id, done));
+    assert.equal(status.res.status.confirmed, true, 'the first right code completes the registration');
+  }
 });

@@ -5,7 +5,9 @@ import { startApp, type TestApp } from '../support/harness.ts';
 import { call } from '../support/http.ts';
 import { unseal } from '../../src/core/crypto.ts';
 import { totpSeedContext } from '../../src/features/users/service.ts';
-import { addDevice, appToken, codeIn, createUser, delivered, verifyUrl } from '../support/tokens.ts';
+import { addDevice, appToken, codeIn, createUser, delivered, spokenCode, verifyUrl } from '../support/tokens.ts';
+import { qrSecretOf } from '../support/qr.ts';
+import { totp } from '../../src/core/otp.ts';
 
 let t: TestApp;
 before(async () => {
@@ -87,19 +89,55 @@ test('an unknown user: 401 / 60016 "User doesn\'t exist"', async () => {
   }
 });
 
-test('not yet registered and no force: 200 "Not checked"; after one forced success, checked without force', async () => {
-  const id = await createUser(t, 'new@example.com', '415-555-0107');
-  const r = await get(verifyUrl(await appToken(t, id), id));
-  assert.equal(r.status, 200);
-  assert.equal(r.json.token, NOT_CHECKED);
-  assert.notEqual(r.json.token, 'is valid');
-  const wrongUnforced = await get(verifyUrl('0000000', id));
-  assert.equal(wrongUnforced.json.token, NOT_CHECKED, 'nothing is checked, so nothing is counted');
+test('a user who never verified, no force: each factor\'s right token verifies and completes the registration', async () => {
+  const status = async (id: number) => (await get(`/protected/json/users/${id}/status`)).json.status.confirmed;
+  const factors: [string, string, (id: number) => Promise<string>][] = [
+    ['app token', '0150', (id) => appToken(t, id)],
+    ['QR authenticator', '0151', async (id) => totp(await qrSecretOf(t, id), Date.now(), { digits: 6 })],
+    ['SMS code', '0152', async (id) => (await get(`/protected/json/sms/${id}`), codeIn((await delivered(t, '+14155550152')).text, 7))],
+    ['voice code', '0153', async (id) => (await get(`/protected/json/call/${id}?force=true`), spokenCode((await delivered(t, '+14155550153')).text, 7))],
+    ['email code', '0154', async (id) => (await call(t.of.server, 'POST', `/protected/json/email/${id}`, { key: t.apiKey }), codeIn((await delivered(t, 'u0154@example.com')).text, 7))],
+  ];
+  for (const [factor, last4, tokenOf] of factors) {
+    const id = await createUser(t, `u${last4}@example.com`, `415-555-${last4}`);
+    assert.equal(await status(id), false, `${factor}: not registered yet`);
+    const r = await get(verifyUrl(await tokenOf(id), id));
+    assert.equal(r.status, 200, `${factor}: ${r.text}`);
+    assert.equal(r.json.token, 'is valid', factor);
+    assert.equal(await status(id), true, `${factor}: the registration is complete`);
+  }
+});
 
-  assert.equal((await get(verifyUrl(await appToken(t, id, 7, 1), id, '?force=true'))).json.token, 'is valid');
-  const later = await get(verifyUrl('0000000', id));
+test('a user who never verified, no force: a wrong token is refused (401 / 60020) and counts toward the attempt cap', async () => {
+  const app = await t.newApplication('Capped');
+  await t.of.services.applications.updateSettings(app.id, { verifyMaxFailures: 3 });
+  const id = await createUser(t, 'capped-new@example.com', '415-555-0155', '1', app.apiKey);
+  for (let i = 0; i < 3; i++) {
+    const wrong = await get(verifyUrl('0000000', id), app.apiKey);
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.text, INVALID);
+  }
+  const right = await get(verifyUrl(await appToken(t, id), id), app.apiKey);
+  assert.equal(right.status, 429, 'the cap is reached: even the right token is refused');
+  assert.equal(right.json.error_code, '60003');
+  assert.equal((await get(`/protected/json/users/${id}/status`, app.apiKey)).json.status.confirmed, false);
+});
+
+test('Authy\'s "Not checked" as an application setting: any token without force gets it; nothing is counted; a forced success completes the registration', async () => {
+  const app = await t.newApplication('Legacy');
+  await t.of.services.applications.updateSettings(app.id, { unregisteredVerifyLegacy: 1, verifyMaxFailures: 2 });
+  const id = await createUser(t, 'new@example.com', '415-555-0107', '1', app.apiKey);
+  const r = await get(verifyUrl(await appToken(t, id), id), app.apiKey);
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.json, { message: NOT_CHECKED, token: NOT_CHECKED });
+  for (let i = 0; i < 3; i++) {
+    const wrongUnforced = await get(verifyUrl('0000000', id), app.apiKey);
+    assert.equal(wrongUnforced.json.token, NOT_CHECKED, 'nothing is checked, so nothing is counted');
+  }
+  assert.equal((await get(verifyUrl(await appToken(t, id, 7, 1), id, '?force=true'), app.apiKey)).json.token, 'is valid');
+  const later = await get(verifyUrl('0000000', id), app.apiKey);
   assert.equal(later.status, 401, 'now registered: tokens are checked without force');
-  assert.equal((await get(`/protected/json/users/${id}/status`)).json.status.confirmed, true);
+  assert.equal((await get(`/protected/json/users/${id}/status`, app.apiKey)).json.status.confirmed, true);
 });
 
 test('an expired SMS code does not verify', async () => {

@@ -128,12 +128,27 @@ test('bad query strings, paths and ids', async () => {
   assert.equal(await snapshot(), before);
 });
 
-test('a 1 MB URL over a real socket gets an Authy error body too', async () => {
+test('a request line over 16 KiB gets 414 with Authy\'s body (authy-php sends every parameter in the query string); long headers get 431', async () => {
   const base = await t.listen();
-  const res = await fetch(`${base}/protected/json/app/details?api_key=${t.apiKey}&pad=${'a'.repeat(1_000_000)}`).catch((e) => e);
-  assert.ok(!(res instanceof Error), String(res));
-  assert.equal(res.status, 431);
-  const body = await res.json();
-  assert.equal(body.success, false);
-  assert.match(body.error_code, /^6\d{4}$/);
+  const authyError = async (res: Response | Error, status: number, what: string) => {
+    assert.ok(!(res instanceof Error), `${what}: ${res}`);
+    assert.equal(res.status, status, what);
+    const body = await res.json();
+    assert.equal(body.success, false, what);
+    assert.equal(body.error_code, '60002', what);
+    return body;
+  };
+  const padded = (n: number) => `${base}/protected/json/app/details?api_key=${t.apiKey}&pad=${'a'.repeat(n)}`;
+  const under = await fetch(padded(15_000));
+  assert.equal(under.status, 200, 'a 15 KB request line is served');
+  assert.match((await authyError(await fetch(padded(20_000)).catch((e) => e), 414, '20 KB URL')).message, /request line is too long/);
+  await authyError(await fetch(padded(1_000_000)).catch((e) => e), 414, '1 MB URL');
+  await authyError(await fetch(`${base}/protected/json/users/new?api_key=${t.apiKey}&user[email]=a@b.co&user[cellphone]=4155550100&user[country_code]=1&pad=${'b'.repeat(30_000)}`, { method: 'POST' }).catch((e) => e), 414, 'POST with a long query');
+  const xml = await fetch(`${base}/protected/xml/app/details?api_key=${t.apiKey}&pad=${'a'.repeat(20_000)}`);
+  assert.equal(xml.status, 414);
+  assert.match(await xml.text(), /<errors>[\s\S]*<error-code>60002<\/error-code>/, 'an XML request gets an XML error');
+  for (const n of [20_000, 100_000]) {
+    const res = await fetch(`${base}/protected/json/app/details`, { headers: { 'X-Authy-API-Key': t.apiKey, cookie: 'c='.padEnd(n, 'x') } }).catch((e) => e);
+    assert.match((await authyError(res, 431, `${n} B of headers`)).message, /headers are too large/);
+  }
 });

@@ -63,6 +63,23 @@ test('parameters merge from query, form, JSON and XML bodies, on GET and POST', 
   assert.equal(r.status, 200);
 });
 
+test('an XML body carries the API key like any parameter: in the root element, dashed or not', async () => {
+  const email = 'xml-key@x.io';
+  const created = await call(t.of.server, 'POST', '/protected/xml/users/new', {
+    rawBody: `<?xml version="1.0" encoding="UTF-8"?><user><api_key>${t.apiKey}</api_key><cellphone>${PHONES.us[4]}</cellphone><country_code>1</country_code><email>${email}</email></user>`,
+    contentType: 'application/xml',
+  });
+  assert.equal(created.status, 200, created.text);
+  const id = /<id type="integer">(\d+)<\/id>/.exec(created.text)?.[1];
+  assert.ok(id, created.text);
+  const update = await call(t.of.server, 'POST', `/protected/json/users/${id}/update`, { rawBody: `<hash><api-key>${t.apiKey}</api-key><email>xml-changed@x.io</email></hash>`, contentType: 'application/xml' });
+  assert.equal(update.status, 200, update.text);
+  assert.equal((await call(t.of.server, 'GET', `/protected/json/users/${id}/status`, { key: t.apiKey })).json.status.email, 'xml-changed@x.io', 'the email read from the same root element');
+  const wrong = await call(t.of.server, 'POST', `/protected/json/users/${id}/update`, { rawBody: '<hash><api_key>not-a-key</api_key><email>x@x.io</email></hash>', contentType: 'application/xml' });
+  assert.equal(wrong.status, 401);
+  assert.equal(wrong.json.error_code, '60001');
+});
+
 test('an empty body with a JSON content type is fine (java deleteUser, python delete)', async () => {
   const created = await call(t.of.server, 'POST', '/protected/json/users/new', { key: t.apiKey, form: userForm('e@x.io', PHONES.us[2]) });
   const id = created.json.user.id;

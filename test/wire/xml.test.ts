@@ -19,7 +19,18 @@ test('text is escaped and characters XML cannot carry are dropped', () => {
 
 test('java-xml request bodies become the same parameters as JSON', () => {
   const p = parseXmlBody('<?xml version="1.0"?><user><cellphone>415-555-0142</cellphone><country_code>1</country_code><email>a@b.co</email></user>');
-  assert.deepEqual(JSON.parse(JSON.stringify(p)), { user: { cellphone: '415-555-0142', country_code: '1', email: 'a@b.co' } });
+  const user = { cellphone: '415-555-0142', country_code: '1', email: 'a@b.co' };
+  assert.deepEqual(JSON.parse(JSON.stringify(p)), { ...user, user }, 'user[…] as a form sends it, and each child as a parameter of its own');
+});
+
+test('Rails names: dashes read as underscores; the root element\'s children are parameters (api_key included)', () => {
+  const p = parseXmlBody('<hash><api-key>K1</api-key><phone-number>415-555-0142</phone-number><via>sms</via></hash>');
+  assert.equal(p.api_key, 'K1');
+  assert.equal(p.phone_number, '415-555-0142');
+  assert.equal(p.via, 'sms');
+  assert.equal((parseXmlBody('<user><api_key>K2</api_key><email>a@b.co</email></user>').api_key), 'K2');
+  // The root keeps its own name when a child shares it.
+  assert.deepEqual(JSON.parse(JSON.stringify(parseXmlBody('<user><user>x</user></user>'))), { user: { user: 'x' } });
 });
 
 test('DTDs and malformed XML are refused', () => {

@@ -57,6 +57,12 @@ export interface Settings {
   prefixSendsPerWindow: number;
   /** The same per calling code: an attack spread over many prefixes of one country. */
   countrySendsPerWindow: number;
+  /**
+   * Verify for a user who never verified, without `force`: Authy's 200 "Not checked" answer for
+   * any token (on), or checked like any other (off, the default): several clients send no
+   * `force`, and some take that 200 as a success.
+   */
+  unregisteredVerifyLegacy: boolean;
 }
 
 /** Bounds operators may set; outside them the CLI refuses. */
@@ -79,6 +85,7 @@ export const SETTING_BOUNDS: Record<keyof Settings, [number, number]> = {
   sendsPerNumberDay: [1, 10_000],
   prefixSendsPerWindow: [1, 1_000_000],
   countrySendsPerWindow: [1, 10_000_000],
+  unregisteredVerifyLegacy: [0, 1],
 };
 
 const SETTING_COLUMNS: Record<keyof Settings, q.SettingsColumn> = {
@@ -100,6 +107,7 @@ const SETTING_COLUMNS: Record<keyof Settings, q.SettingsColumn> = {
   sendsPerNumberDay: 'sends_per_number_day',
   prefixSendsPerWindow: 'prefix_sends_per_window',
   countrySendsPerWindow: 'country_sends_per_window',
+  unregisteredVerifyLegacy: 'unregistered_verify_legacy',
 };
 
 const toApplication = (r: NonNullable<Awaited<ReturnType<typeof q.findApplication>>>): Application => ({
@@ -129,6 +137,7 @@ const toApplication = (r: NonNullable<Awaited<ReturnType<typeof q.findApplicatio
     sendsPerNumberDay: r.sends_per_number_day,
     prefixSendsPerWindow: r.prefix_sends_per_window,
     countrySendsPerWindow: r.country_sends_per_window,
+    unregisteredVerifyLegacy: r.unregistered_verify_legacy === 1,
   },
   allowedCountries: r.allowed_countries ? r.allowed_countries.split(',') : undefined,
   onetouchCallback: r.onetouch_callback_url

@@ -149,7 +149,9 @@ export class Tokens {
     const id = parseAuthyId(idText);
     const user = id === undefined ? undefined : await q.findUserFactors(this.d.db, { appId: app.id, id });
     if (!user) return fail('USER_DOES_NOT_EXIST');
-    if (user.confirmed !== 1 && !force.value && user.device_id === null) {
+    // Authy's answer for a user who never verified, kept for applications that ask for it: any
+    // token gets a 200, which some clients take as a success (README, "Differences from Authy").
+    if (app.settings.unregisteredVerifyLegacy && user.confirmed !== 1 && !force.value && user.device_id === null) {
       return { ok: true, body: { message: NOT_CHECKED, token: NOT_CHECKED } };
     }
 

@@ -52,6 +52,7 @@ const SETTING_LABELS: Record<string, string> = {
   sendsPerNumberDay: 'Messages per number per day',
   prefixSendsPerWindow: 'Messages per prefix per 10 min (floor)',
   countrySendsPerWindow: 'Messages per country per 10 min (floor)',
+  unregisteredVerifyLegacy: 'Authy\'s "Not checked" for unregistered users',
 };
 
 function signInView(problem?: string): void {
