@@ -16,6 +16,7 @@ import { applicationRoutes } from './features/applications/routes.ts';
 import { Users } from './features/users/service.ts';
 import { userRoutes } from './features/users/routes.ts';
 import { Tokens } from './features/tokens/service.ts';
+import { RecoveryCodes } from './features/tokens/recovery-codes.ts';
 import { registerQrRoute, tokenRoutes } from './features/tokens/routes.ts';
 import { SafetyLimits } from './features/tokens/limits.ts';
 import { Outbox } from './delivery/outbox.ts';
@@ -36,6 +37,7 @@ import { registerConnectionMetrics } from './features/devices/metrics.ts';
 import { loadVapidKeys, WebPush } from './features/devices/push.ts';
 import { Devices } from './features/devices/service.ts';
 import { registerDeviceRoutes } from './features/devices/routes.ts';
+import { PersonDevices } from './features/devices/person-devices.ts';
 import { OneTouch } from './features/onetouch/service.ts';
 import { onetouchRoutes, registrationRoutes } from './features/onetouch/routes.ts';
 import { callbackSigner } from './features/onetouch/callback.ts';
@@ -145,9 +147,11 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   const push = new WebPush(await loadVapidKeys(store.db, config.masterKeys, config.vapid), server.log, destinations, config.pushCaFile);
   // What every service that sends a code needs.
   const sending = { db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), limits, webhooks, guard, log: server.log };
+  const people = new PersonDevices({ db: store.db, keys: config.masterKeys, events, webhooks, log: server.log });
   const devices = new Devices({
     ...sending,
     applications,
+    people,
     registrationLimits: { perAddress: config.deviceRegistrationsPerAddress, perHour: config.deviceRegistrationsPerHour },
   });
   const onetouch = new OneTouch({ db: store.db, applications, devices, contacts, events, push, hooks, webhooks, log: server.log });
@@ -170,7 +174,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     worker,
     routing,
     metrics,
-    tokens: new Tokens({ ...sending, usage }),
+    tokens: new Tokens({ ...sending, usage, recoveryCodes: new RecoveryCodes(store.db, contacts) }),
   };
 
   registerBodyParsers(server);
@@ -228,7 +232,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     wireDeps,
   );
   registerAuthyRoutes(server, 'onetouch', onetouchRoutes(onetouch), wireDeps);
-  registerDeviceRoutes(server, { devices, onetouch, events, slots, vapidPublicKey: push.vapid.publicKey });
+  registerDeviceRoutes(server, { devices, people, onetouch, events, slots, vapidPublicKey: push.vapid.publicKey });
   registerWebhookRoutes(server, webhooks, config.publicUrl, authFailures);
   registerQrRoute(server, services.tokens);
   registerAdminRoutes(server, { admin: config.adminToken, metrics: config.metricsToken }, services, store.db, config.masterKeys, store.dialect, authFailures);

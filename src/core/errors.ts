@@ -58,6 +58,13 @@ export const ERRORS = {
   REGISTRATION_NOT_FOUND: { code: '60035', status: 404, message: 'Registration request not found.' },
   REGISTRATION_INVALID_PIN: { code: '60036', status: 401, message: 'Registration PIN is invalid' },
   REGISTRATION_EXPIRED: { code: '60037', status: 400, message: 'Registration request expired.' },
+  NEW_DEVICES_NOT_ALLOWED: {
+    code: '60043',
+    status: 403,
+    message: 'New devices are not allowed for this phone: allow them from one of your registered devices, or start account recovery if you have none.',
+  },
+  DEVICE_PENDING_APPROVAL: { code: '60044', status: 403, message: 'This device is waiting for approval from another of your devices.' },
+  DEVICE_NOT_FOUND: { code: '60045', status: 404, message: 'Device not found.' },
   APPROVAL_NOT_FOUND: { code: '60049', status: 404, message: 'Approval request not found' },
   ONETOUCH_UNREGISTERED: { code: '60050', status: 400, message: 'The user has no device registered for OneTouch.' },
   ONETOUCH_DISABLED: { code: '60064', status: 400, message: 'OneTouch is not enabled for this application.' },

@@ -36,6 +36,14 @@ export class Contacts {
     return blindIndex(this.indexKey, 'email', email);
   }
 
+  /**
+   * A recovery code's stored form: keyed (a dump does not let anyone try the 10^8 codes), and by
+   * the index key, which a master-key rotation keeps, so codes handed out stay valid.
+   */
+  recoveryCodeIndex(userId: number, code: string): string {
+    return blindIndex(this.indexKey, 'recovery-code', `${userId}:${code}`);
+  }
+
   seal(value: string, context: string): string {
     return seal(this.keys[0], value, context);
   }

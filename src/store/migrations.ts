@@ -492,6 +492,34 @@ const steps: Record<string, Step> = {
   '0022_unregistered_verify': async (db) => {
     await db.schema.alterTable('applications').addColumn('unregistered_verify_legacy', 'integer', (c) => c.notNull().defaultTo(0)).execute();
   },
+
+  // Lost phones (issue 17). A person is known by their phone's blind index, across applications:
+  // whether new devices may join, and when their account was last recovered. A device registered
+  // by phone while others exist waits for one of them to approve it (signed, kept).
+  '0023_multi_device': async (db) => {
+    await db.schema
+      .createTable('phone_owners')
+      .addColumn('phone_index', 'text', (c) => c.primaryKey())
+      .addColumn('allow_new_devices', 'integer', (c) => c.notNull().defaultTo(1))
+      .addColumn('last_account_recovery_at', 'bigint')
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.alterTable('device_keys').addColumn('pending_since', 'bigint').execute();
+    await db.schema.alterTable('device_keys').addColumn('approved_by', 'integer').execute();
+    await db.schema.alterTable('device_keys').addColumn('approval_signature', 'text').execute();
+  },
+
+  // Recovery codes (issue 17): single-use, kept only as keyed hashes (store/contacts.ts's index key).
+  '0024_recovery_codes': async (db) => {
+    await db.schema
+      .createTable('recovery_codes')
+      .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('code_hash', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('used_at', 'bigint')
+      .addPrimaryKeyConstraint('recovery_codes_pk', ['user_id', 'code_hash'])
+      .execute();
+  },
 };
 
 export function migrationProvider(dialect: Dialect, keys: MasterKey[] = []): MigrationProvider {

@@ -99,6 +99,27 @@ export interface DeviceKeysTable {
   created_at: number;
   last_seen_at: number | null;
   deleted_at: number | null;
+  /** 0023: registered by phone while the person had other devices: waits for one to approve it. */
+  pending_since: number | null;
+  /** The device that approved it, and its signature over the approval (kept: it cannot be denied later). */
+  approved_by: number | null;
+  approval_signature: string | null;
+}
+
+/** 0024: a user's single-use recovery codes, as keyed hashes. */
+export interface RecoveryCodesTable {
+  user_id: number;
+  code_hash: string;
+  created_at: number;
+  used_at: number | null;
+}
+
+/** 0023: a person, by their phone's blind index, across applications (issue 17). */
+export interface PhoneOwnersTable {
+  phone_index: string;
+  allow_new_devices: Generated<number>;
+  last_account_recovery_at: number | null;
+  updated_at: number;
 }
 
 export interface DashboardNoncesTable {
@@ -351,6 +372,8 @@ export interface QuarantinesTable {
 }
 
 export interface DB {
+  phone_owners: PhoneOwnersTable;
+  recovery_codes: RecoveryCodesTable;
   applications: ApplicationsTable;
   users: UsersTable;
   user_emails: UserEmailsTable;

@@ -3,10 +3,10 @@ import { base32Decode, randomNonce, utf8 } from './base.ts';
 import { OpenFactorError } from './errors.ts';
 import { exportPrivateKey, generateKeyPair, importPrivateKey, sign, type Algorithm } from './keys.ts';
 import { parseEventStream } from './sse.ts';
-import { answerSignatureString, bodyHash, signedString, transactionHash } from './signing.ts';
+import { answerSignatureString, bodyHash, deviceRequestSignatureString, signedString, transactionHash } from './signing.ts';
 import { isJwk, MemoryStorage, type DeviceStorage, type StoredDevice } from './storage.ts';
 import { totp } from './totp.ts';
-import type { Account, AnswerResult, ApprovalUpdate, DeviceApproval, RegistrationAnswer, WebPushSubscription } from './types.ts';
+import type { Account, AnswerResult, ApprovalUpdate, DeviceApproval, DeviceInfo, DeviceRequest, DeviceStatus, PersonDevice, RegistrationAnswer, WebPushSubscription } from './types.ts';
 
 /** `fetch` or anything with its shape (a test double, a fetch with a custom agent…). */
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
@@ -41,6 +41,8 @@ export interface ListenOptions {
   onUpdate?(update: ApprovalUpdate): void;
   /** Called once the stream is open (OpenFactor has accepted the device's signature). */
   onOpen?(): void;
+  /** Called when a new device of this person waits for an approval ({@link OpenFactorDevice.deviceRequests} has its key). */
+  onDeviceRequest?(request: Omit<DeviceRequest, 'public_key'>): void;
   /** Aborting ends the stream; `listen` then resolves. */
   signal?: AbortSignal;
 }
@@ -187,6 +189,7 @@ export class OpenFactorDevice {
       osType: answer.device.os_type ?? null,
       registrationMethod: answer.device.registration_method,
       accounts: answer.accounts ?? [],
+      status: answer.device.status ?? 'active',
     };
     await storage.save(state);
     return new OpenFactorDevice(state, key, storage, fetchFn);
@@ -224,6 +227,14 @@ export class OpenFactorDevice {
   get baseUrl(): string {
     return this.#state.baseUrl;
   }
+  /**
+   * `pending_approval` after registering by phone while the person had other devices: until one
+   * of them approves it (see {@link refreshStatus}), the device holds no accounts.
+   */
+  get status(): DeviceStatus {
+    return this.#state.status ?? 'active';
+  }
+
   /** Copies of the accounts, seeds included. */
   get accounts(): Account[] {
     return this.#state.accounts.map((a) => ({ ...a }));
@@ -278,6 +289,7 @@ export class OpenFactorDevice {
       for await (const ev of parseEventStream(res.body, signal)) {
         if (ev.event === 'approval_request') onApproval(JSON.parse(ev.data) as DeviceApproval);
         else if (ev.event === 'approval_request_updated') opts.onUpdate?.(JSON.parse(ev.data) as ApprovalUpdate);
+        else if (ev.event === 'device_request') opts.onDeviceRequest?.(JSON.parse(ev.data) as Omit<DeviceRequest, 'public_key'>);
       }
     } catch (e) {
       if (signal?.aborted && !(e instanceof OpenFactorError)) return;
@@ -304,6 +316,53 @@ export class OpenFactorDevice {
     const body: { status: string; signature: string; number?: number } = { status, signature };
     if (number !== undefined) body.number = number;
     return this.#call<AnswerResult>('POST', `/device/v1/approval_requests/${encodeURIComponent(approval.uuid)}`, body);
+  }
+
+  /** Asks OpenFactor how this device stands; once approved, fetches its accounts. */
+  async refreshStatus(): Promise<DeviceStatus> {
+    const answer = await this.#call<{ device: DeviceInfo } & ApiAnswer>('GET', '/device/v1/device');
+    const status = answer.device.status ?? 'active';
+    const was = this.status;
+    this.#state = { ...this.#state, status };
+    await this.#storage.save(this.#state);
+    if (status === 'active' && was !== 'active') await this.refreshAccounts();
+    return status;
+  }
+
+  // ---- the person's other devices (multi-device) ------------------------------------------
+
+  /** Every device of this person (this one included), and whether new ones may join. */
+  async devices(): Promise<{ devices: PersonDevice[]; allowNewDevices: boolean }> {
+    const answer = await this.#call<{ devices: PersonDevice[]; allow_new_devices: boolean } & ApiAnswer>('GET', '/device/v1/devices');
+    return { devices: answer.devices, allowNewDevices: answer.allow_new_devices };
+  }
+
+  /** Removes another device of this person (a lost phone); it stops working at once. */
+  async removeDevice(id: number): Promise<void> {
+    await this.#call<ApiAnswer>('DELETE', `/device/v1/devices/${encodeURIComponent(String(id))}`);
+  }
+
+  /** Off: registering another device by phone is refused (account recovery remains). */
+  async setAllowNewDevices(allow: boolean): Promise<void> {
+    await this.#call<ApiAnswer>('PUT', '/device/v1/settings', { allow_new_devices: allow });
+  }
+
+  /** New devices of this person waiting for an approval. */
+  async deviceRequests(): Promise<DeviceRequest[]> {
+    return (await this.#call<{ device_requests: DeviceRequest[] } & ApiAnswer>('GET', '/device/v1/device_requests')).device_requests;
+  }
+
+  approveDevice(request: DeviceRequest): Promise<ApiAnswer> {
+    return this.#answerDevice(request, 'approved');
+  }
+
+  denyDevice(request: DeviceRequest): Promise<ApiAnswer> {
+    return this.#answerDevice(request, 'denied');
+  }
+
+  async #answerDevice(request: DeviceRequest, status: 'approved' | 'denied'): Promise<ApiAnswer> {
+    const signature = await sign(this.#key, this.#state.algorithm, await deviceRequestSignatureString(request.id, status, request.public_key));
+    return this.#call<ApiAnswer>('POST', `/device/v1/device_requests/${encodeURIComponent(String(request.id))}`, { status, signature });
   }
 
   /** Sets (or with null, removes) the Web Push subscription; `PushSubscription` objects are accepted. */

@@ -12,6 +12,9 @@ export type {
   ApprovalUpdate,
   DeviceApproval,
   DeviceInfo,
+  DeviceRequest,
+  DeviceStatus,
+  PersonDevice,
   RegistrationAnswer,
   WebPushSubscription,
 } from './types.ts';
@@ -19,7 +22,7 @@ export { ALGORITHMS, generateKeyPair, sign, verify } from './keys.ts';
 export type { Algorithm, DeviceKeyPair } from './keys.ts';
 export { hotp, totp } from './totp.ts';
 export type { TotpAlgorithm, TotpOptions } from './totp.ts';
-export { answerSignatureString, bodyHash, canonicalJson, signedString, transactionHash } from './signing.ts';
+export { answerSignatureString, bodyHash, canonicalJson, deviceRequestSignatureString, signedString, transactionHash } from './signing.ts';
 export type { SignedStringParts, TransactionContent } from './signing.ts';
 export { base32Decode, base32Encode, base64url } from './base.ts';
 export { EventStreamParser, parseEventStream } from './sse.ts';

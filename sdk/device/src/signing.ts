@@ -60,6 +60,14 @@ export function answerSignatureString(uuid: string, status: 'approved' | 'denied
   return `${uuid}|${status}|${transactionHash}`;
 }
 
+/**
+ * The string a device signs to approve or deny another device of the same person:
+ * `device-request|<id>|<status>|<base64url(SHA-256(UTF-8(public_key)))>`, the key as it was shown.
+ */
+export async function deviceRequestSignatureString(id: number, status: 'approved' | 'denied', publicKey: string): Promise<string> {
+  return `device-request|${id}|${status}|${await sha256Base64url(publicKey)}`;
+}
+
 export interface SignedStringParts {
   /** Unix time in seconds. */
   timestamp: number | string;

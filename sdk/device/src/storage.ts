@@ -1,6 +1,6 @@
 // Where a device keeps its identity and accounts between runs.
 import type { Algorithm } from './keys.ts';
-import type { Account, DeviceInfo } from './types.ts';
+import type { Account, DeviceInfo, DeviceStatus } from './types.ts';
 
 export interface StoredDevice {
   /** OpenFactor's base URL, e.g. `https://2fa.example.com`. */
@@ -19,6 +19,8 @@ export interface StoredDevice {
   registrationMethod: DeviceInfo['registration_method'];
   /** Accounts with their seeds. */
   accounts: Account[];
+  /** Absent for devices saved before multi-device: active. */
+  status?: DeviceStatus;
 }
 
 export interface DeviceStorage {

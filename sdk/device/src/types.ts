@@ -20,6 +20,32 @@ export interface DeviceInfo {
   os_type: string | null;
   algorithm: Algorithm;
   registration_method: 'sdk' | 'sms' | 'voice' | (string & {});
+  /** `pending_approval`: registered by phone while the person had other devices; one must approve it. */
+  status?: DeviceStatus;
+}
+
+export type DeviceStatus = 'active' | 'pending_approval';
+
+/** One of the person's devices (`GET /device/v1/devices`). */
+export interface PersonDevice {
+  id: number;
+  name: string;
+  os_type: string;
+  registration_method: string;
+  status: DeviceStatus;
+  this_device: boolean;
+  created_at: string;
+  last_seen_at: string | null;
+}
+
+/** A new device waiting for this person's approval (`GET /device/v1/device_requests`). */
+export interface DeviceRequest {
+  id: number;
+  name: string;
+  os_type: string;
+  created_at: string;
+  /** base64url SPKI of the new device's key: the approval signs its hash. */
+  public_key: string;
 }
 
 export interface ApprovalLogo {

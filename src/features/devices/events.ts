@@ -12,7 +12,9 @@ import type { FastifyBaseLogger } from 'fastify';
 
 export type DeviceEvent =
   | { type: 'approval_request'; data: Record<string, unknown> }
-  | { type: 'approval_request_updated'; data: { uuid: string; status: string } };
+  | { type: 'approval_request_updated'; data: { uuid: string; status: string } }
+  /** Another device registered with this person's phone and waits for an approval (issue 17). */
+  | { type: 'device_request'; data: { id: number; name: string; os_type: string; created_at: string | null } };
 
 type Listener = (e: DeviceEvent) => void;
 interface Subscription {

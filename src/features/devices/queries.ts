@@ -6,7 +6,7 @@ type Db = Kysely<DB> | Transaction<DB>;
 
 export async function insertDeviceKey(
   db: Db,
-  d: Omit<DeviceKeysTable, 'id' | 'public_key_sealed' | 'last_seen_at' | 'deleted_at'>,
+  d: Omit<DeviceKeysTable, 'id' | 'public_key_sealed' | 'last_seen_at' | 'deleted_at' | 'approved_by' | 'approval_signature'>,
 ): Promise<number> {
   const row = await db.insertInto('device_keys').values({ ...d, public_key_sealed: null }).returning('id').executeTakeFirstOrThrow();
   return row.id;

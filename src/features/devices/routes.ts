@@ -8,6 +8,7 @@ import type { OneTouch } from '../onetouch/service.ts';
 import type { DeviceEvent, DeviceEvents } from './events.ts';
 import type { ConnectionSlots } from './slots.ts';
 import type { Device, Devices } from './service.ts';
+import type { PersonDevices } from './person-devices.ts';
 
 const PREFIX = '/device/v1';
 const HEARTBEAT_MS = 15_000;
@@ -20,7 +21,7 @@ const paramsOf = (req: FastifyRequest) => parseBody(req.headers['content-type'] 
 
 export function registerDeviceRoutes(
   server: FastifyInstance,
-  d: { devices: Devices; onetouch: OneTouch; events: DeviceEvents; slots: ConnectionSlots; vapidPublicKey: string },
+  d: { devices: Devices; people: PersonDevices; onetouch: OneTouch; events: DeviceEvents; slots: ConnectionSlots; vapidPublicKey: string },
 ): void {
   // Streams and long-polls end when the server closes (they would hold the close up).
   const closing = new AbortController();
@@ -31,11 +32,16 @@ export function registerDeviceRoutes(
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
     const doc = (summary: string, signed = true) => ({ schema: { summary, tags: ['device API'], ...(signed ? { security: [{ deviceSignature: [] }] } : { security: [] }) } });
 
-    /** Runs `fn` for a correctly signed call, else answers 401 / 60087. */
+    /**
+     * Runs `fn` for a correctly signed call, else answers 401 / 60087. A device waiting for
+     * another's approval may only ask how it stands, or leave (`whilePending`).
+     */
     const signed =
-      (fn: (device: Device, req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) => async (req: FastifyRequest, reply: FastifyReply) => {
+      (fn: (device: Device, req: FastifyRequest, reply: FastifyReply) => Promise<unknown>, whilePending = false) =>
+      async (req: FastifyRequest, reply: FastifyReply) => {
         const auth = await d.devices.authenticate(req.headers, req.method, req.url, rawOf(req));
         if (!auth.ok) return sendFailure(reply, 'json', auth);
+        if (auth.device.pending_since !== null && !whilePending) return sendFailure(reply, 'json', fail('DEVICE_PENDING_APPROVAL'));
         return fn(auth.device, req, reply);
       };
 
@@ -78,7 +84,23 @@ export function registerDeviceRoutes(
       signed(async (device, req, reply) => render(reply, await d.onetouch.answer(device, (req.params as { uuid: string }).uuid, paramsOf(req)))),
     );
     scope.put(`${PREFIX}/push_subscription`, doc('Set or clear the Web Push subscription'), signed(async (device, req, reply) => render(reply, await d.devices.setPush(device, paramsOf(req)))));
-    scope.delete(`${PREFIX}/device`, doc('Unregister this device'), signed(async (device, _req, reply) => render(reply, await d.devices.unregister(device))));
+    scope.delete(`${PREFIX}/device`, doc('Unregister this device'), signed(async (device, _req, reply) => render(reply, await d.devices.unregister(device)), true));
+    scope.get(`${PREFIX}/device`, doc('This device: active, or waiting for approval from another device'), signed(async (device, _req, reply) => render(reply, d.devices.self(device)), true));
+
+    // The person's other devices (issue 17).
+    scope.get(`${PREFIX}/devices`, doc("This person's devices, and whether new ones may join"), signed(async (device, _req, reply) => render(reply, await d.people.list(device))));
+    scope.delete<{ Params: { id: string } }>(
+      `${PREFIX}/devices/:id`,
+      doc('Remove another device of this person'),
+      signed(async (device, req, reply) => render(reply, await d.people.remove(device, (req.params as { id: string }).id))),
+    );
+    scope.put(`${PREFIX}/settings`, doc('Allow or refuse new devices: {"allow_new_devices": bool}'), signed(async (device, req, reply) => render(reply, await d.people.updateSettings(device, paramsOf(req)))));
+    scope.get(`${PREFIX}/device_requests`, doc('New devices of this person waiting for an approval'), signed(async (device, _req, reply) => render(reply, await d.people.requests(device))));
+    scope.post<{ Params: { id: string } }>(
+      `${PREFIX}/device_requests/:id`,
+      doc('Approve or deny a new device, signed over the request, the answer and its key'),
+      signed(async (device, req, reply) => render(reply, await d.people.answer(device, (req.params as { id: string }).id, paramsOf(req)))),
+    );
 
     scope.get(
       `${PREFIX}/events`,
@@ -94,11 +116,11 @@ export function registerDeviceRoutes(
         let ended = false;
         const deliver = (e: DeviceEvent) => {
           if (ended) return;
-          const uuid = String(e.data.uuid);
           if (e.type === 'approval_request') {
+            const uuid = String(e.data.uuid);
             if (shown.has(uuid)) return;
             shown.add(uuid);
-          } else shown.delete(uuid);
+          } else if (e.type === 'approval_request_updated') shown.delete(e.data.uuid);
           res.write(`event: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`);
         };
         const catchUp = async () => {

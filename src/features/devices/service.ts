@@ -26,6 +26,7 @@ import type { SendGuard } from '../send-guard/service.ts';
 import type { Applications } from '../applications/service.ts';
 import { readPushSubscription } from './push.ts';
 import * as q from './queries.ts';
+import type { PersonDevices } from './person-devices.ts';
 
 const REGISTRATION_TOKEN_TTL_MS = 10 * 60_000;
 const PHONE_CODE_TTL_MS = 10 * 60_000;
@@ -48,6 +49,8 @@ export interface DeviceDeps {
   log: FastifyBaseLogger;
   /** Phone registrations started per client address and in all, per hour (unauthenticated). */
   registrationLimits: { perAddress: number; perHour: number };
+  /** The person's other devices: whether a new one may join, and who approves it. */
+  people: PersonDevices;
 }
 
 /** An authenticated device, with the public key its call was checked with (its answers are too). */
@@ -211,10 +214,21 @@ export class Devices {
       this.d.log.warn({ event: 'device_registration_wrong_code', failures }, 'device registration: wrong code');
       return fail('REGISTRATION_INVALID_PIN');
     }
+    // The phone is proven. A person who has devices decides whether another may join (issue 17).
+    const others = await this.d.people.activeDevicesOfPhone(row.phone_index);
+    if (others.length > 0 && !(await this.d.people.allowsNewDevices(row.phone_index))) {
+      this.d.log.info({ event: 'device_registration_refused', reason: 'new_devices_not_allowed' }, 'device registration by phone refused: new devices are not allowed');
+      return fail('NEW_DEVICES_NOT_ALLOWED');
+    }
     if (!(await q.usePhoneRegistration(this.d.db, regId, now, cap))) return fail('REGISTRATION_NOT_FOUND');
     const apps = new Set((await q.syncableUsers(this.d.db, row.phone_index)).map((u) => u.app_id));
     const e164 = this.d.contacts.open(row.phone_sealed, registrationPhoneContext(row.id));
     for (const appId of apps) await this.d.guard.converted(appId, e164, now);
+    if (others.length > 0) {
+      const pending = await this.d.db.transaction().execute((trx) => this.createKey(trx, reg.value, row.via, row.phone_index, ip, now, true));
+      await this.d.people.askOthers(pending, others, now);
+      return this.registered(pending);
+    }
     const id = await this.d.db.transaction().execute(async (trx) => {
       const id = await this.createKey(trx, reg.value, row.via, row.phone_index, ip, now);
       for (const u of await q.syncableUsers(trx, row.phone_index)) {
@@ -266,8 +280,10 @@ export class Devices {
     return createHmac('sha256', this.codeKey).update('registration-id:').update(data).digest().subarray(0, 4);
   }
 
-  private async createKey(trx: Kysely<DB>, r: Registration, method: 'sdk' | 'sms' | 'voice', phoneIndex: string | null, ip: string, now: number) {
+  /** `pending`: created waiting for another device's approval (never usable before). */
+  private async createKey(trx: Kysely<DB>, r: Registration, method: 'sdk' | 'sms' | 'voice', phoneIndex: string | null, ip: string, now: number, pending = false) {
     const id = await q.insertDeviceKey(trx, {
+      pending_since: pending ? now : null,
       algorithm: r.algorithm,
       os_type: r.osType,
       name: r.name,
@@ -284,15 +300,21 @@ export class Devices {
 
   private async registered(id: number): Promise<Outcome> {
     const device = (await q.findDeviceKey(this.d.db, id))!;
+    const pending = device.pending_since !== null;
     return {
       ok: true,
       body: {
-        device: { id, name: device.name, os_type: device.os_type, algorithm: device.algorithm, registration_method: device.registration_method },
-        accounts: await this.accountList(id),
-        message: 'Device registered.',
+        device: deviceBody(device),
+        accounts: pending ? [] : await this.accountList(id),
+        message: pending ? 'Device registered: waiting for approval from another of your devices.' : 'Device registered.',
         success: true,
       },
     };
+  }
+
+  /** `GET /device/v1/device`: this device, and whether it is still waiting for an approval. */
+  self(device: Device): Outcome {
+    return { ok: true, body: { device: deviceBody(device), message: 'Device.', success: true } };
   }
 
   /**
@@ -323,7 +345,7 @@ export class Devices {
 
   /** `GET /device/v1/accounts`; a phone-registered device also gets users added since. */
   async accounts(device: Device): Promise<Outcome> {
-    if (device.phone_index) {
+    if (device.phone_index && device.pending_since === null) {
       const now = Date.now();
       for (const u of await q.syncableUsers(this.d.db, device.phone_index)) {
         await q.linkDevice(this.d.db, { deviceKeyId: device.id, appId: u.app_id, userId: u.user_id, osType: device.os_type, method: device.registration_method, ip: device.ip, now });
@@ -380,6 +402,14 @@ export class Devices {
   }
 }
 
+const deviceBody = (d: q.DeviceKeyRow) => ({
+  id: d.id,
+  name: d.name,
+  os_type: d.os_type,
+  algorithm: d.algorithm,
+  registration_method: d.registration_method,
+  status: d.pending_since === null ? 'active' : 'pending_approval',
+});
 
 function readRegistration(body: Params): { ok: true; value: Registration } | Failure {
   const invalid = (why: string) => fail('REGISTRATION_INVALID', { message: `Registration request is invalid: ${why}` });

@@ -253,6 +253,36 @@ export const insertSentCode = (
     .values({ app_id: c.appId, user_id: c.userId, channel: c.channel, code_hash: c.codeHash, action: c.action, created_at: c.now, expires_at: c.expiresAt })
     .execute();
 
+export async function replaceRecoveryCodes(db: Kysely<DB>, userId: number, hashes: string[], now: number): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
+    await trx.insertInto('recovery_codes').values(hashes.map((code_hash) => ({ user_id: userId, code_hash, created_at: now, used_at: null }))).execute();
+  });
+}
+
+export async function recoveryCodeCounts(db: Kysely<DB>, userId: number) {
+  const rows = await db.selectFrom('recovery_codes').select(['created_at', 'used_at']).where('user_id', '=', userId).execute();
+  return { total: rows.length, remaining: rows.filter((r) => r.used_at === null).length, createdAt: rows.length ? Number(rows[0].created_at) : null };
+}
+
+/** Marks a recovery code used: once, by one request however many race, and never while locked. */
+export async function useRecoveryCode(db: Kysely<DB>, userId: number, hash: string, now: number): Promise<'used' | 'reused' | 'unknown'> {
+  const row = await db.selectFrom('recovery_codes').select('used_at').where('user_id', '=', userId).where('code_hash', '=', hash).executeTakeFirst();
+  if (!row) return 'unknown';
+  if (row.used_at !== null) return 'reused';
+  const res = await db
+    .updateTable('recovery_codes')
+    .set({ used_at: now })
+    .where('user_id', '=', userId)
+    .where('code_hash', '=', hash)
+    .where('used_at', 'is', null)
+    .where((eb) => eb.exists(eb.selectFrom('users').select('users.id').where('users.id', '=', userId).where(unlocked(now))))
+    .executeTakeFirst();
+  if (Number(res.numUpdatedRows) !== 1) return 'reused';
+  await confirmUser(db, userId, now);
+  return 'used';
+}
+
 /** Old codes are of no use to anyone; dropped now and then. */
 export const deleteExpiredCodes = (db: Kysely<DB>, before: number) => db.deleteFrom('sent_codes').where('expires_at', '<', before).execute();
 

@@ -80,6 +80,34 @@ export function tokenRoutes(tokens: Tokens, publicUrl: string | undefined): Auth
     },
     {
       method: 'POST',
+      paths: ['/users/:authy_id/recovery_codes'],
+      summary:
+        'OpenFactor: a new set of ten single-use recovery codes (8 digits) for the user, shown in this answer only; the previous set stops working. `verify` accepts each once (factor `recovery`).',
+      tags: ['tokens'],
+      output: Type.Object(
+        {
+          recovery_codes: Type.Array(Type.String({ pattern: '^\\d{8}$' }), { minItems: 10, maxItems: 10 }),
+          created_at: Type.String(),
+          message: Type.String(),
+          success: Type.Literal(true),
+        },
+        { additionalProperties: false },
+      ),
+      handle: ({ app, path }) => tokens.recoveryCodes.create(app, path.authy_id),
+    },
+    {
+      method: 'GET',
+      paths: ['/users/:authy_id/recovery_codes'],
+      summary: "OpenFactor: how many of the user's recovery codes are left (never the codes)",
+      tags: ['tokens'],
+      output: Type.Object(
+        { remaining: Type.Integer(), total: Type.Integer(), created_at: Type.Union([Type.String(), Type.Null()]), message: Type.String(), success: Type.Literal(true) },
+        { additionalProperties: false },
+      ),
+      handle: ({ app, path }) => tokens.recoveryCodes.remaining(app, path.authy_id),
+    },
+    {
+      method: 'POST',
       paths: ['/users/:authy_id/secret'],
       summary: 'A new Google-Authenticator-style secret, as a link to its QR code (valid 24 h)',
       tags: ['tokens'],

@@ -1,5 +1,6 @@
 // One-time passwords: codes sent by SMS, voice and email, app TOTPs, QR-enrolled authenticators,
 // and the one verify that accepts any of them — with replay rejection and attempt caps.
+import { RECOVERY_CODE_DIGITS, type RecoveryCodes } from './recovery-codes.ts';
 import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
@@ -49,17 +50,23 @@ export interface TokenDeps {
   webhooks?: Webhooks;
   /** The SMS-pumping defence; every SMS and call passes it. */
   guard: SendGuard;
+  /** Single-use codes for the day every device is lost; `verify` accepts them too. */
+  recoveryCodes: RecoveryCodes;
 }
 
 type Factor =
   | { kind: 'app'; step: number }
   | { kind: 'qr'; step: number; createdAt: number }
-  | { kind: 'sms' | 'voice' | 'email' };
+  | { kind: 'sms' | 'voice' | 'email' | 'recovery' };
 
 type Check = { ok: true; factor: Factor } | { ok: false; reused: boolean };
 
 export class Tokens {
   private readonly codeKey: Buffer;
+
+  get recoveryCodes(): RecoveryCodes {
+    return this.d.recoveryCodes;
+  }
 
   constructor(private readonly d: TokenDeps) {
     this.codeKey = deriveKey(d.keys[0], 'sent-codes');
@@ -211,11 +218,20 @@ export class Tokens {
         }
       }
     }
-    if (!user.has_sent_codes) return { ok: false, reused: false };
-    const codes = (await q.findSentCodes(this.d.db, user.id, this.hashCode(user.id, token))).filter((c) => (c.action ?? undefined) === action);
-    const usable = codes.find((c) => c.used_at === null && Number(c.expires_at) > now);
-    if (usable && (await q.useSentCode(this.d.db, usable.id, user.id, now))) return { ok: true, factor: { kind: usable.channel } };
-    return { ok: false, reused: usable !== undefined || codes.some((c) => c.used_at !== null) };
+    let reused = false;
+    if (user.has_sent_codes) {
+      const codes = (await q.findSentCodes(this.d.db, user.id, this.hashCode(user.id, token))).filter((c) => (c.action ?? undefined) === action);
+      const usable = codes.find((c) => c.used_at === null && Number(c.expires_at) > now);
+      if (usable && (await q.useSentCode(this.d.db, usable.id, user.id, now))) return { ok: true, factor: { kind: usable.channel } };
+      reused = usable !== undefined || codes.some((c) => c.used_at !== null);
+    }
+    // A recovery code: only a token of its length costs the lookup.
+    if (!reused && action === undefined && token.length === RECOVERY_CODE_DIGITS) {
+      const r = await this.d.recoveryCodes.use(user.id, token, now);
+      if (r === 'used') return { ok: true, factor: { kind: 'recovery' } };
+      reused = r === 'reused';
+    }
+    return { ok: false, reused };
   }
 
   /** Users created before seeds existed get their app-TOTP seed on first use. */
