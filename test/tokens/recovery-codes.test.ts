@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { startApp, type TestApp } from '../support/harness.ts';
 import { call } from '../support/http.ts';
 import { createUser, verifyUrl } from '../support/tokens.ts';
+import { webhookReceiver } from '../support/webhooks.ts';
 
 const require = createRequire(import.meta.url);
 const authyFactory = require('authy') as (key: string, url: string) => any;
@@ -14,11 +15,16 @@ const { Client } = require('authy-client');
 
 let t: TestApp;
 let base: string;
+let hooks: Awaited<ReturnType<typeof webhookReceiver>>;
 before(async () => {
   t = await startApp();
   base = await t.listen();
+  hooks = await webhookReceiver(t, t.appId, ['token_verified']);
 });
-after(() => t.close());
+after(async () => {
+  await t.close();
+  await hooks.close();
+});
 
 const newCodes = async (id: number, key = t.apiKey) => {
   const r = await call(t.of.server, 'POST', `/protected/json/users/${id}/recovery_codes`, { key });
@@ -50,6 +56,10 @@ test('node-authy and authy-client verify a code once (factor "recovery"); a new 
   assert.equal(byNodeAuthy.err, null, JSON.stringify(byNodeAuthy.err));
   assert.equal(byNodeAuthy.res.token, 'is valid');
   assert.equal(byNodeAuthy.res.device.os_type, 'recovery', 'the answer names the factor');
+
+  const [verified] = await hooks.waitFor('token_verified');
+  assert.equal(verified.objects.token.s_factor, 'recovery', 'the webhook names the factor (its signature checked)');
+  assert.equal(verified.objects.user.s_authy_id, String(id));
 
   const client = new Client({ key: t.apiKey }, { host: base });
   assert.equal((await client.verifyToken({ authyId: id, token: codes[1] })).token, 'is valid');
