@@ -218,7 +218,7 @@ test('users sealed under 0020 (number and address apart) are sealed as one value
     await assert.rejects(migrate(store), /needs the master key/);
     assert.deepEqual(await k.selectFrom('users').select(['id', 'phone_sealed', 'email_sealed']).orderBy('id').execute(), stored, 'the 0020 rows are untouched');
 
-    assert.deepEqual(await migrate(store, config.masterKeys), ['0021_user_contact']);
+    assert.ok((await migrate(store, config.masterKeys)).includes('0021_user_contact'));
     const row = await k.selectFrom('users').selectAll().where('id', '=', ids[0]).executeTakeFirstOrThrow();
     assert.ok(!('phone_sealed' in row) && !('email_sealed' in row), 'the separate columns are gone');
     assert.match(row.contact_sealed, /^v1\./);
