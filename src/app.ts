@@ -38,6 +38,7 @@ import { loadVapidKeys, WebPush } from './features/devices/push.ts';
 import { Devices } from './features/devices/service.ts';
 import { registerDeviceRoutes } from './features/devices/routes.ts';
 import { PersonDevices } from './features/devices/person-devices.ts';
+import { PhoneChanges } from './features/devices/phone-change.ts';
 import { OneTouch } from './features/onetouch/service.ts';
 import { onetouchRoutes, registrationRoutes } from './features/onetouch/routes.ts';
 import { callbackSigner } from './features/onetouch/callback.ts';
@@ -232,7 +233,8 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     wireDeps,
   );
   registerAuthyRoutes(server, 'onetouch', onetouchRoutes(onetouch), wireDeps);
-  registerDeviceRoutes(server, { devices, people, onetouch, events, slots, vapidPublicKey: push.vapid.publicKey });
+  const phoneChanges = new PhoneChanges({ ...sending, applications });
+  registerDeviceRoutes(server, { devices, people, phoneChanges, onetouch, events, slots, vapidPublicKey: push.vapid.publicKey });
   registerWebhookRoutes(server, webhooks, config.publicUrl, authFailures);
   registerQrRoute(server, services.tokens);
   registerAdminRoutes(server, { admin: config.adminToken, metrics: config.metricsToken }, services, store.db, config.masterKeys, store.dialect, authFailures);

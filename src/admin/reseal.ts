@@ -20,6 +20,7 @@ import {
   qrLabelContext,
   registrationPhoneContext,
   userContactContext,
+  phoneChangeContext,
   verificationPhoneContext,
 } from '../store/contacts.ts';
 
@@ -60,6 +61,7 @@ export const SEALED_COLUMNS: SealedColumn[] = [
   { table: 'outbox', column: 'destination', key: ['id'], also: ['sid'], context: (r) => destinationContext(r.sid) },
   { table: 'phone_verifications', column: 'phone_sealed', key: ['id'], also: ['uuid'], context: (r) => verificationPhoneContext(r.uuid) },
   { table: 'phone_registrations', column: 'phone_sealed', key: ['id'], context: (r) => registrationPhoneContext(r.id) },
+  { table: 'phone_changes', column: 'phone_sealed', key: ['id'], context: (r) => phoneChangeContext(r.id) },
 ];
 
 export interface ResealReport {

@@ -21,6 +21,7 @@ export const verificationPhoneContext = (uuid: string) => `phone_verifications:$
 /** An authenticator's label: the user's email address unless the application named it. */
 export const qrLabelContext = (userId: number) => `authenticators:${userId}:label`;
 export const registrationPhoneContext = (id: string) => `phone_registrations:${id}:phone`;
+export const phoneChangeContext = (id: string) => `phone_changes:${id}:phone`;
 
 export class Contacts {
   constructor(

@@ -520,6 +520,28 @@ const steps: Record<string, Step> = {
       .addPrimaryKeyConstraint('recovery_codes_pk', ['user_id', 'code_hash'])
       .execute();
   },
+
+  // A person moving to a new number from a device in hand (issue 17): both the new number (a
+  // code to it) and the address on file (a code by email) must answer before anything changes.
+  '0025_phone_changes': async (db) => {
+    await db.schema
+      .createTable('phone_changes')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('device_key_id', 'integer', (c) => c.notNull())
+      .addColumn('old_index', 'text', (c) => c.notNull())
+      .addColumn('new_index', 'text', (c) => c.notNull())
+      .addColumn('phone_sealed', 'text', (c) => c.notNull())
+      .addColumn('country_code', 'integer', (c) => c.notNull())
+      .addColumn('pin_hash', 'text', (c) => c.notNull())
+      .addColumn('email_code_hash', 'text', (c) => c.notNull())
+      .addColumn('failures', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('finished_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('phone_changes_device').on('phone_changes').columns(['device_key_id', 'status']).execute();
+  },
 };
 
 export function migrationProvider(dialect: Dialect, keys: MasterKey[] = []): MigrationProvider {

@@ -114,6 +114,24 @@ export interface RecoveryCodesTable {
   used_at: number | null;
 }
 
+/** 0025: a person moving to a new number from a registered device (issue 17). */
+export interface PhoneChangesTable {
+  id: string;
+  device_key_id: number;
+  old_index: string;
+  new_index: string;
+  /** The new number, sealed (`phoneChangeContext`). */
+  phone_sealed: string;
+  country_code: number;
+  pin_hash: string;
+  email_code_hash: string;
+  failures: Generated<number>;
+  status: 'pending' | 'completed' | 'canceled' | 'expired';
+  created_at: number;
+  expires_at: number;
+  finished_at: number | null;
+}
+
 /** 0023: a person, by their phone's blind index, across applications (issue 17). */
 export interface PhoneOwnersTable {
   phone_index: string;
@@ -373,6 +391,7 @@ export interface QuarantinesTable {
 
 export interface DB {
   phone_owners: PhoneOwnersTable;
+  phone_changes: PhoneChangesTable;
   recovery_codes: RecoveryCodesTable;
   applications: ApplicationsTable;
   users: UsersTable;

@@ -365,6 +365,25 @@ export class OpenFactorDevice {
     return this.#call<ApiAnswer>('POST', `/device/v1/device_requests/${encodeURIComponent(String(request.id))}`, { status, signature });
   }
 
+  // ---- phone change (a device in hand) ----------------------------------------------------
+
+  /** Asks to move to a new number: a code goes to it, another to the email address on file. */
+  async requestPhoneChange(req: { countryCode: string | number; phoneNumber: string; via: 'sms' | 'voice'; locale?: string }): Promise<{ id: string; secondsToExpire: number }> {
+    const body: Record<string, string> = { country_code: String(req.countryCode), phone_number: req.phoneNumber, via: req.via };
+    if (req.locale !== undefined) body.locale = req.locale;
+    const answer = await this.#call<{ phone_change: { id: string; seconds_to_expire: number } } & ApiAnswer>('POST', '/device/v1/phone_changes', body);
+    return { id: answer.phone_change.id, secondsToExpire: answer.phone_change.seconds_to_expire };
+  }
+
+  /** Both codes; then every account of the old number moves to the new one (same Authy IDs). */
+  async confirmPhoneChange(id: string, codes: { phoneCode: string; emailCode: string }): Promise<void> {
+    await this.#call<ApiAnswer>('POST', `/device/v1/phone_changes/${encodeURIComponent(id)}/confirm`, { phone_code: codes.phoneCode, email_code: codes.emailCode });
+  }
+
+  async cancelPhoneChange(id: string): Promise<void> {
+    await this.#call<ApiAnswer>('DELETE', `/device/v1/phone_changes/${encodeURIComponent(id)}`);
+  }
+
   /** Sets (or with null, removes) the Web Push subscription; `PushSubscription` objects are accepted. */
   async setPushSubscription(sub: WebPushSubscription | { toJSON(): unknown } | null): Promise<void> {
     await this.#call<ApiAnswer>('PUT', '/device/v1/push_subscription', { push_subscription: pushSubscriptionJson(sub) });

@@ -9,6 +9,7 @@ import type { DeviceEvent, DeviceEvents } from './events.ts';
 import type { ConnectionSlots } from './slots.ts';
 import type { Device, Devices } from './service.ts';
 import type { PersonDevices } from './person-devices.ts';
+import type { PhoneChanges } from './phone-change.ts';
 
 const PREFIX = '/device/v1';
 const HEARTBEAT_MS = 15_000;
@@ -21,7 +22,7 @@ const paramsOf = (req: FastifyRequest) => parseBody(req.headers['content-type'] 
 
 export function registerDeviceRoutes(
   server: FastifyInstance,
-  d: { devices: Devices; people: PersonDevices; onetouch: OneTouch; events: DeviceEvents; slots: ConnectionSlots; vapidPublicKey: string },
+  d: { devices: Devices; people: PersonDevices; phoneChanges: PhoneChanges; onetouch: OneTouch; events: DeviceEvents; slots: ConnectionSlots; vapidPublicKey: string },
 ): void {
   // Streams and long-polls end when the server closes (they would hold the close up).
   const closing = new AbortController();
@@ -100,6 +101,17 @@ export function registerDeviceRoutes(
       `${PREFIX}/device_requests/:id`,
       doc('Approve or deny a new device, signed over the request, the answer and its key'),
       signed(async (device, req, reply) => render(reply, await d.people.answer(device, (req.params as { id: string }).id, paramsOf(req)))),
+    );
+    scope.post(`${PREFIX}/phone_changes`, doc('Move to a new number: a code to it, another by email'), signed(async (device, req, reply) => render(reply, await d.phoneChanges.request(device, paramsOf(req)))));
+    scope.post<{ Params: { id: string } }>(
+      `${PREFIX}/phone_changes/:id/confirm`,
+      doc('Finish a phone change with both codes'),
+      signed(async (device, req, reply) => render(reply, await d.phoneChanges.confirm(device, (req.params as { id: string }).id, paramsOf(req)))),
+    );
+    scope.delete<{ Params: { id: string } }>(
+      `${PREFIX}/phone_changes/:id`,
+      doc('Cancel a phone change'),
+      signed(async (device, req, reply) => render(reply, await d.phoneChanges.cancel(device, (req.params as { id: string }).id))),
     );
 
     scope.get(

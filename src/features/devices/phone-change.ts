@@ -1,0 +1,220 @@
+// Phone change with a device in hand (issue 17): from a registered device the person asks to
+// move to a new number; a code goes to the new number (through the send guard) and another to
+// the address on file; with both, every user with the old number, in every application, moves to
+// the new one and keeps its Authy ID. Applications hear of each step by webhook.
+import { createHmac, randomInt, randomUUID } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely } from 'kysely';
+import { constantTimeEqual, deriveKey, type MasterKey } from '../../core/crypto.ts';
+import { fail } from '../../core/errors.ts';
+import { emailText, resolveLocale, smsText, voiceText } from '../../core/i18n.ts';
+import { readString, type Params } from '../../core/params.ts';
+import { normalizeCallingCode, parsePhone, regionOf } from '../../core/phone.ts';
+import type { Outbox } from '../../delivery/outbox.ts';
+import { phoneChangeContext, type Contacts } from '../../store/contacts.ts';
+import type { DB } from '../../store/schema.ts';
+import type { Outcome } from '../../wire/route.ts';
+import type { Applications } from '../applications/service.ts';
+import type { SendGuard } from '../send-guard/service.ts';
+import type { SafetyLimits } from '../tokens/limits.ts';
+import { contactColumns, contactOf } from '../users/queries.ts';
+import type { Webhooks } from '../webhooks/service.ts';
+import * as people from './person-queries.ts';
+import type { Device } from './service.ts';
+
+const TTL_MS = 30 * 60_000;
+const MAX_FAILURES = 5;
+/** Phone changes a device may start per hour (each sends an SMS or call and an email). */
+const PER_DEVICE_HOUR = 3;
+
+export interface PhoneChangeDeps {
+  db: Kysely<DB>;
+  keys: MasterKey[];
+  contacts: Contacts;
+  outbox: Outbox;
+  wakeOutbox(): void;
+  guard: SendGuard;
+  limits: SafetyLimits;
+  applications: Applications;
+  webhooks: Webhooks;
+  log: FastifyBaseLogger;
+}
+
+export class PhoneChanges {
+  private readonly codeKey: Buffer;
+
+  constructor(private readonly d: PhoneChangeDeps) {
+    this.codeKey = deriveKey(d.keys[0], 'phone-change');
+  }
+
+  /** `POST /device/v1/phone_changes` `{"country_code","phone_number","via":"sms"|"voice","locale"?}`. */
+  async request(device: Device, body: Params): Promise<Outcome> {
+    const phones = await people.phonesOfDevice(this.d.db, device.id);
+    if (phones.length !== 1) return fail('INVALID_PARAMETER', { message: 'Invalid parameter: this device holds accounts of several phone numbers; change each from a device of that number' });
+    const [oldIndex] = phones;
+    const cc = readString(body, 'country_code');
+    const number = readString(body, 'phone_number');
+    const code = cc.ok && cc.value !== undefined ? normalizeCallingCode(cc.value) : undefined;
+    const phone = code !== undefined && number.ok && number.value ? parsePhone(number.value, code) : undefined;
+    if (!phone) return fail('PHONE_INVALID');
+    const via = readString(body, 'via');
+    const channel = via.ok && (via.value ?? 'sms') === 'sms' ? 'sms' : via.ok && via.value === 'voice' ? 'voice' : undefined;
+    if (!channel) return fail('INVALID_PARAMETER', { message: 'Invalid parameter: via - must be sms or voice' });
+    const newIndex = this.d.contacts.phoneIndex(phone.e164);
+    if (newIndex === oldIndex) return fail('INVALID_PARAMETER', { message: 'Invalid parameter: phone_number - is the number you have now' });
+    const users = await this.usersOf(oldIndex);
+    if (users.length === 0) return fail('PHONE_CHANGE_NOT_FOUND');
+    if (!(await this.d.limits.take('phone-change', String(device.id), PER_DEVICE_HOUR, 3600))) return fail('DOS_SENDS');
+    const app = (await this.d.applications.find(users[0].app_id))!;
+    const locale = readString(body, 'locale');
+    const loc = resolveLocale(locale.ok ? locale.value : undefined, regionOf(phone.e164));
+    const guard = await this.d.guard.check(app, { e164: phone.e164, channel, userId: users[0].id, locale: loc });
+    if (!guard.ok) return guard;
+
+    const id = randomUUID();
+    const now = Date.now();
+    const pin = sixDigits();
+    const emailCode = sixDigits();
+    const vars = (c: string) => ({ appName: 'OpenFactor', code: c, minutes: TTL_MS / 60_000 });
+    const emails = [...new Set(users.map((u) => contactOf(this.d.contacts, u).email).filter(Boolean))];
+    await this.d.db.transaction().execute(async (trx) => {
+      await trx.updateTable('phone_changes').set({ status: 'canceled', finished_at: now }).where('device_key_id', '=', device.id).where('status', '=', 'pending').execute();
+      await trx
+        .insertInto('phone_changes')
+        .values({
+          id,
+          device_key_id: device.id,
+          old_index: oldIndex,
+          new_index: newIndex,
+          phone_sealed: this.d.contacts.seal(phone.e164, phoneChangeContext(id)),
+          country_code: Number(phone.countryCode),
+          pin_hash: this.hash(id, 'pin', pin),
+          email_code_hash: this.hash(id, 'email', emailCode),
+          status: 'pending',
+          created_at: now,
+          expires_at: now + TTL_MS,
+          finished_at: null,
+        })
+        .execute();
+      const text = channel === 'voice' ? voiceText(loc, vars(pin)) : smsText(loc, vars(pin));
+      await this.d.outbox.enqueue(trx, { appId: app.id, userId: null, channel, destination: phone.e164, text, locale: loc }, now);
+      const mail = emailText(loc, vars(emailCode));
+      for (const destination of emails) await this.d.outbox.enqueue(trx, { appId: app.id, userId: null, channel: 'email', destination, text: `${mail.subject}\n\n${mail.text}`, locale: loc }, now);
+      for (const u of users) {
+        const objects = { user: { s_authy_id: String(u.id) }, phone_change: { s_id: id } };
+        await this.d.webhooks.emit(trx, u.app_id, 'phone_change_requested', objects, now);
+        await this.d.webhooks.emit(trx, u.app_id, 'phone_change_pin_sent', { ...objects, message: { s_channel: channel } }, now);
+      }
+    });
+    this.d.wakeOutbox();
+    this.d.log.info({ event: 'phone_change_requested', device: device.id, users: users.length, via: channel }, 'phone change requested from a device');
+    return {
+      ok: true,
+      body: {
+        phone_change: { id, status: 'pending', seconds_to_expire: TTL_MS / 1000 },
+        message: `A code was sent to the new number by ${channel}, and another to the email address on file.`,
+        success: true,
+      },
+    };
+  }
+
+  /** `POST /device/v1/phone_changes/{id}/confirm` `{"phone_code","email_code"}`: both, or nothing changes. */
+  async confirm(device: Device, id: string, body: Params): Promise<Outcome> {
+    const now = Date.now();
+    const row = await this.pending(device, id, now);
+    if (!row) return fail('PHONE_CHANGE_NOT_FOUND');
+    const pin = readString(body, 'phone_code');
+    const mail = readString(body, 'email_code');
+    const pinOk = pin.ok && !!pin.value && constantTimeEqual(this.hash(id, 'pin', pin.value.trim()), row.pin_hash);
+    const mailOk = mail.ok && !!mail.value && constantTimeEqual(this.hash(id, 'email', mail.value.trim()), row.email_code_hash);
+    if (!pinOk || !mailOk) {
+      // Counted by the write, so concurrent guesses cannot pass the cap.
+      const counted = await this.d.db
+        .updateTable('phone_changes')
+        .set((eb) => ({ failures: eb('failures', '+', 1) }))
+        .where('id', '=', id)
+        .where('status', '=', 'pending')
+        .where('failures', '<', MAX_FAILURES)
+        .returning('failures')
+        .executeTakeFirst();
+      if (!counted) return fail('PHONE_CHANGE_NOT_FOUND');
+      this.d.log.warn({ event: 'phone_change_wrong_code', device: device.id, failures: counted.failures }, 'phone change: wrong code');
+      if (counted.failures >= MAX_FAILURES) await this.finish(row, 'canceled', now);
+      return fail('PHONE_CHANGE_INVALID_CODE');
+    }
+    const e164 = this.d.contacts.open(row.phone_sealed, phoneChangeContext(id));
+    const moved = await this.d.db.transaction().execute(async (trx) => {
+      const done = await trx.updateTable('phone_changes').set({ status: 'completed', finished_at: now }).where('id', '=', id).where('status', '=', 'pending').executeTakeFirst();
+      if (Number(done.numUpdatedRows) !== 1) return 'gone' as const;
+      const users = await this.usersOf(row.old_index, trx);
+      const taken = await trx
+        .selectFrom('users')
+        .select('id')
+        .where('phone_index', '=', row.new_index)
+        .where('app_id', 'in', users.length ? users.map((u) => u.app_id) : [-1])
+        .executeTakeFirst();
+      if (taken) throw new Conflict();
+      for (const u of users) {
+        const { email } = contactOf(this.d.contacts, u);
+        await trx.updateTable('users').set({ ...contactColumns(this.d.contacts, u.app_id, e164, email), country_code: row.country_code }).where('id', '=', u.id).execute();
+        await this.d.webhooks.emit(trx, u.app_id, 'user_phone_changed', { user: { s_authy_id: String(u.id) }, phone_change: { s_id: id } }, now);
+      }
+      await trx.updateTable('device_keys').set({ phone_index: row.new_index }).where('phone_index', '=', row.old_index).execute();
+      const owner = await trx.selectFrom('phone_owners').selectAll().where('phone_index', '=', row.old_index).executeTakeFirst();
+      if (owner) {
+        await trx.deleteFrom('phone_owners').where('phone_index', 'in', [row.old_index, row.new_index]).execute();
+        await trx.insertInto('phone_owners').values({ ...owner, phone_index: row.new_index, updated_at: now }).execute();
+      }
+      return users.length;
+    }).catch((e: unknown) => {
+      if (e instanceof Conflict) return 'conflict' as const;
+      throw e;
+    });
+    if (moved === 'gone') return fail('PHONE_CHANGE_NOT_FOUND');
+    if (moved === 'conflict') {
+      this.d.log.warn({ event: 'phone_change_conflict', device: device.id }, 'phone change refused: the new number belongs to another user');
+      return fail('PHONE_CHANGE_CONFLICT');
+    }
+    this.d.log.info({ event: 'user_phone_changed', device: device.id, users: moved }, 'phone changed from a device');
+    return { ok: true, body: { phone_change: { id, status: 'completed' }, message: 'Phone number changed.', success: true } };
+  }
+
+  /** `DELETE /device/v1/phone_changes/{id}`. */
+  async cancel(device: Device, id: string): Promise<Outcome> {
+    const now = Date.now();
+    const row = await this.pending(device, id, now);
+    if (!row || !(await this.finish(row, 'canceled', now))) return fail('PHONE_CHANGE_NOT_FOUND');
+    return { ok: true, body: { phone_change: { id, status: 'canceled' }, message: 'Phone change canceled.', success: true } };
+  }
+
+  private async pending(device: Device, id: string, now: number) {
+    if (!/^[0-9a-f-]{36}$/.test(id)) return undefined;
+    const row = await this.d.db.selectFrom('phone_changes').selectAll().where('id', '=', id).where('device_key_id', '=', device.id).where('status', '=', 'pending').executeTakeFirst();
+    return row && Number(row.expires_at) > now ? row : undefined;
+  }
+
+  /** Ends a pending change once; the applications hear `phone_change_canceled`. */
+  private async finish(row: { id: string; old_index: string }, status: 'canceled', now: number): Promise<boolean> {
+    return this.d.db.transaction().execute(async (trx) => {
+      const res = await trx.updateTable('phone_changes').set({ status, finished_at: now }).where('id', '=', row.id).where('status', '=', 'pending').executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return false;
+      for (const u of await this.usersOf(row.old_index, trx)) {
+        await this.d.webhooks.emit(trx, u.app_id, 'phone_change_canceled', { user: { s_authy_id: String(u.id) }, phone_change: { s_id: row.id } }, now);
+      }
+      this.d.log.info({ event: 'phone_change_canceled', phone_change: row.id }, 'phone change canceled');
+      return true;
+    });
+  }
+
+  private usersOf(phoneIndex: string, db: Kysely<DB> = this.d.db) {
+    return db.selectFrom('users').select(['id', 'app_id', 'phone_index', 'contact_sealed']).where('phone_index', '=', phoneIndex).orderBy('id').execute();
+  }
+
+  private hash(id: string, what: 'pin' | 'email', code: string): string {
+    return createHmac('sha256', this.codeKey).update(`${id}:${what}:${code}`).digest('base64url');
+  }
+}
+
+class Conflict extends Error {}
+
+const sixDigits = () => String(randomInt(1_000_000)).padStart(6, '0');
