@@ -39,6 +39,7 @@ import { Devices } from './features/devices/service.ts';
 import { registerDeviceRoutes } from './features/devices/routes.ts';
 import { PersonDevices } from './features/devices/person-devices.ts';
 import { PhoneChanges } from './features/devices/phone-change.ts';
+import { AccountRecoveries } from './features/devices/account-recovery.ts';
 import { OneTouch } from './features/onetouch/service.ts';
 import { onetouchRoutes, registrationRoutes } from './features/onetouch/routes.ts';
 import { callbackSigner } from './features/onetouch/callback.ts';
@@ -234,7 +235,8 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   );
   registerAuthyRoutes(server, 'onetouch', onetouchRoutes(onetouch), wireDeps);
   const phoneChanges = new PhoneChanges({ ...sending, applications });
-  registerDeviceRoutes(server, { devices, people, phoneChanges, onetouch, events, slots, vapidPublicKey: push.vapid.publicKey });
+  const recoveries = new AccountRecoveries({ ...sending, applications, events, devices, waitMs: config.accountRecoveryWaitS * 1000 });
+  registerDeviceRoutes(server, { devices, people, phoneChanges, recoveries, onetouch, events, slots, vapidPublicKey: push.vapid.publicKey });
   registerWebhookRoutes(server, webhooks, config.publicUrl, authFailures);
   registerQrRoute(server, services.tokens);
   registerAdminRoutes(server, { admin: config.adminToken, metrics: config.metricsToken }, services, store.db, config.masterKeys, store.dialect, authFailures);
@@ -268,11 +270,13 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     retention.start(config.retentionSweepMs);
   }
   onetouch.start(config.approvalSweepMs);
+  recoveries.startSweeps(config.approvalSweepMs);
   return {
     server,
     services,
     close: async () => {
       onetouch.stop();
+      recoveries.stopSweeps();
       await server.close();
       await devices.settled();
       await worker.stop();

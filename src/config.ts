@@ -83,6 +83,8 @@ export interface Config {
   /** Device registrations by phone (unauthenticated) started per client address, and in all, per hour. */
   deviceRegistrationsPerAddress: number;
   deviceRegistrationsPerHour: number;
+  /** How long an account recovery without a device waits, told to every existing device, before it takes effect. */
+  accountRecoveryWaitS: number;
   /** PostgreSQL: how long anything may wait for the database before the request gets a 503. */
   pg: PgTimeouts;
   /** The config file read, if any. */
@@ -182,6 +184,7 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
     retentionSweepMs: int('OPENFACTOR_RETENTION_SWEEP_MS', 600_000, 1000, 86_400_000),
     deviceRegistrationsPerAddress: int('OPENFACTOR_DEVICE_REGISTRATIONS_PER_ADDRESS', 10, 1, 1_000_000),
     deviceRegistrationsPerHour: int('OPENFACTOR_DEVICE_REGISTRATIONS_PER_HOUR', 1000, 1, 100_000_000),
+    accountRecoveryWaitS: int('OPENFACTOR_ACCOUNT_RECOVERY_WAIT_S', 86_400, 1, 30 * 86_400),
     pg,
     configFile,
   });

@@ -21,6 +21,7 @@ import {
   registrationPhoneContext,
   userContactContext,
   phoneChangeContext,
+  recoveryPhoneContext,
   verificationPhoneContext,
 } from '../store/contacts.ts';
 
@@ -62,6 +63,7 @@ export const SEALED_COLUMNS: SealedColumn[] = [
   { table: 'phone_verifications', column: 'phone_sealed', key: ['id'], also: ['uuid'], context: (r) => verificationPhoneContext(r.uuid) },
   { table: 'phone_registrations', column: 'phone_sealed', key: ['id'], context: (r) => registrationPhoneContext(r.id) },
   { table: 'phone_changes', column: 'phone_sealed', key: ['id'], context: (r) => phoneChangeContext(r.id) },
+  { table: 'account_recoveries', column: 'phone_sealed', key: ['id'], context: (r) => recoveryPhoneContext(r.id) },
 ];
 
 export interface ResealReport {

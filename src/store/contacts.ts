@@ -22,6 +22,7 @@ export const verificationPhoneContext = (uuid: string) => `phone_verifications:$
 export const qrLabelContext = (userId: number) => `authenticators:${userId}:label`;
 export const registrationPhoneContext = (id: string) => `phone_registrations:${id}:phone`;
 export const phoneChangeContext = (id: string) => `phone_changes:${id}:phone`;
+export const recoveryPhoneContext = (id: string) => `account_recoveries:${id}:phone`;
 
 export class Contacts {
   constructor(

@@ -542,6 +542,32 @@ const steps: Record<string, Step> = {
       .execute();
     await db.schema.createIndex('phone_changes_device').on('phone_changes').columns(['device_key_id', 'status']).execute();
   },
+
+  // Account recovery without any device (issue 17): the phone and the address on file proven,
+  // then a waiting period every existing device hears of and may cancel; then the new device
+  // replaces the old ones. A device in recovery is marked with it (never approvable by another).
+  '0026_account_recoveries': async (db) => {
+    await db.schema
+      .createTable('account_recoveries')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('phone_index', 'text', (c) => c.notNull())
+      .addColumn('phone_sealed', 'text', (c) => c.notNull())
+      .addColumn('via', 'text', (c) => c.notNull())
+      .addColumn('pin_hash', 'text', (c) => c.notNull())
+      .addColumn('email_code_hash', 'text', (c) => c.notNull())
+      .addColumn('failures', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('device_key_id', 'integer')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('completes_at', 'bigint')
+      .addColumn('finished_at', 'bigint')
+      .addColumn('canceled_by', 'text')
+      .execute();
+    await db.schema.createIndex('account_recoveries_phone').on('account_recoveries').columns(['phone_index', 'status']).execute();
+    await db.schema.createIndex('account_recoveries_due').on('account_recoveries').columns(['status', 'completes_at']).execute();
+    await db.schema.alterTable('device_keys').addColumn('recovery_id', 'text').execute();
+  },
 };
 
 export function migrationProvider(dialect: Dialect, keys: MasterKey[] = []): MigrationProvider {

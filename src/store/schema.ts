@@ -104,6 +104,8 @@ export interface DeviceKeysTable {
   /** The device that approved it, and its signature over the approval (kept: it cannot be denied later). */
   approved_by: number | null;
   approval_signature: string | null;
+  /** 0026: registered by an account recovery: it waits for the recovery's end, never for an approval. */
+  recovery_id: string | null;
 }
 
 /** 0024: a user's single-use recovery codes, as keyed hashes. */
@@ -112,6 +114,28 @@ export interface RecoveryCodesTable {
   code_hash: string;
   created_at: number;
   used_at: number | null;
+}
+
+/** 0026: account recovery without any device (issue 17). */
+export interface AccountRecoveriesTable {
+  id: string;
+  phone_index: string;
+  /** The number, sealed (`recoveryPhoneContext`). */
+  phone_sealed: string;
+  via: 'sms' | 'voice';
+  pin_hash: string;
+  email_code_hash: string;
+  failures: Generated<number>;
+  /** unconfirmed (codes sent) → waiting (new device registered, the wait runs) → completed | canceled. */
+  status: 'unconfirmed' | 'waiting' | 'completed' | 'canceled';
+  device_key_id: number | null;
+  created_at: number;
+  /** The codes' expiry. */
+  expires_at: number;
+  completes_at: number | null;
+  finished_at: number | null;
+  /** `device:<id>` or `admin`: who canceled it. */
+  canceled_by: string | null;
 }
 
 /** 0025: a person moving to a new number from a registered device (issue 17). */
@@ -390,6 +414,7 @@ export interface QuarantinesTable {
 }
 
 export interface DB {
+  account_recoveries: AccountRecoveriesTable;
   phone_owners: PhoneOwnersTable;
   phone_changes: PhoneChangesTable;
   recovery_codes: RecoveryCodesTable;

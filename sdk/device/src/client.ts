@@ -6,7 +6,19 @@ import { parseEventStream } from './sse.ts';
 import { answerSignatureString, bodyHash, deviceRequestSignatureString, signedString, transactionHash } from './signing.ts';
 import { isJwk, MemoryStorage, type DeviceStorage, type StoredDevice } from './storage.ts';
 import { totp } from './totp.ts';
-import type { Account, AnswerResult, ApprovalUpdate, DeviceApproval, DeviceInfo, DeviceRequest, DeviceStatus, PersonDevice, RegistrationAnswer, WebPushSubscription } from './types.ts';
+import type {
+  Account,
+  AccountRecovery,
+  AnswerResult,
+  ApprovalUpdate,
+  DeviceApproval,
+  DeviceInfo,
+  DeviceRequest,
+  DeviceStatus,
+  PersonDevice,
+  RegistrationAnswer,
+  WebPushSubscription,
+} from './types.ts';
 
 /** `fetch` or anything with its shape (a test double, a fetch with a custom agent…). */
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
@@ -43,6 +55,8 @@ export interface ListenOptions {
   onOpen?(): void;
   /** Called when a new device of this person waits for an approval ({@link OpenFactorDevice.deviceRequests} has its key). */
   onDeviceRequest?(request: Omit<DeviceRequest, 'public_key'>): void;
+  /** Called when an account recovery of this person starts: cancel it if the person did not ask for it. */
+  onAccountRecovery?(recovery: AccountRecovery): void;
   /** Aborting ends the stream; `listen` then resolves. */
   signal?: AbortSignal;
 }
@@ -151,6 +165,30 @@ export class OpenFactorDevice {
     );
     if (opts.pushSubscription) await device.setPushSubscription(opts.pushSubscription);
     return device;
+  }
+
+  /**
+   * Account recovery without any device, step 1: a code goes to the phone and another to the
+   * email address on file (if the number has an account; the answer is the same either way).
+   */
+  static async startAccountRecovery(baseUrl: string, req: PhoneRegistrationRequest, opts: ClientOptions = {}): Promise<{ id: string; secondsToExpire: number }> {
+    const body: Record<string, string> = { country_code: String(req.countryCode), phone_number: req.phoneNumber, via: req.via };
+    if (req.locale !== undefined) body.locale = req.locale;
+    const answer = await postJson<{ account_recovery: { id: string; seconds_to_expire: number } }>(opts.fetch ?? defaultFetch, `${normalizeBaseUrl(baseUrl)}/device/v1/account_recoveries`, body);
+    return { id: answer.account_recovery.id, secondsToExpire: answer.account_recovery.seconds_to_expire };
+  }
+
+  /**
+   * Step 2: both codes register this device with `status === 'pending_recovery'`; it gets the
+   * accounts when the waiting period ends (see {@link refreshStatus}), unless an existing device
+   * cancels the recovery meanwhile.
+   */
+  static async confirmAccountRecovery(baseUrl: string, id: string, codes: { phoneCode: string; emailCode: string }, opts: RegisterOptions = {}): Promise<OpenFactorDevice> {
+    return OpenFactorDevice.#register(baseUrl, `/device/v1/account_recoveries/${encodeURIComponent(id)}/confirm`, opts, (key) => ({
+      phone_code: codes.phoneCode,
+      email_code: codes.emailCode,
+      ...key,
+    }));
   }
 
   static async #register(
@@ -290,6 +328,7 @@ export class OpenFactorDevice {
         if (ev.event === 'approval_request') onApproval(JSON.parse(ev.data) as DeviceApproval);
         else if (ev.event === 'approval_request_updated') opts.onUpdate?.(JSON.parse(ev.data) as ApprovalUpdate);
         else if (ev.event === 'device_request') opts.onDeviceRequest?.(JSON.parse(ev.data) as Omit<DeviceRequest, 'public_key'>);
+        else if (ev.event === 'account_recovery') opts.onAccountRecovery?.(JSON.parse(ev.data) as AccountRecovery);
       }
     } catch (e) {
       if (signal?.aborted && !(e instanceof OpenFactorError)) return;
@@ -363,6 +402,15 @@ export class OpenFactorDevice {
   async #answerDevice(request: DeviceRequest, status: 'approved' | 'denied'): Promise<ApiAnswer> {
     const signature = await sign(this.#key, this.#state.algorithm, await deviceRequestSignatureString(request.id, status, request.public_key));
     return this.#call<ApiAnswer>('POST', `/device/v1/device_requests/${encodeURIComponent(String(request.id))}`, { status, signature });
+  }
+
+  /** Account recoveries of this person now waiting (an existing device may cancel one it did not start). */
+  async accountRecoveries(): Promise<AccountRecovery[]> {
+    return (await this.#call<{ account_recoveries: AccountRecovery[] } & ApiAnswer>('GET', '/device/v1/account_recoveries')).account_recoveries;
+  }
+
+  async cancelAccountRecovery(id: string): Promise<void> {
+    await this.#call<ApiAnswer>('DELETE', `/device/v1/account_recoveries/${encodeURIComponent(id)}`);
   }
 
   // ---- phone change (a device in hand) ----------------------------------------------------

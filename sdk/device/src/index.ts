@@ -7,6 +7,7 @@ export { IndexedDbStorage, MemoryStorage, JsonStorage } from './storage.ts';
 export type { DeviceStorage, StoredDevice, TextStore } from './storage.ts';
 export type {
   Account,
+  AccountRecovery,
   AnswerResult,
   ApprovalLogo,
   ApprovalUpdate,

@@ -24,7 +24,16 @@ export interface DeviceInfo {
   status?: DeviceStatus;
 }
 
-export type DeviceStatus = 'active' | 'pending_approval';
+export type DeviceStatus = 'active' | 'pending_approval' | 'pending_recovery';
+
+/** An account recovery now waiting (`GET /device/v1/account_recoveries`, `account_recovery` events). */
+export interface AccountRecovery {
+  id: string;
+  status: 'waiting' | (string & {});
+  started_at?: string;
+  completes_at: string | null;
+  device: { name: string | null; os_type: string | null };
+}
 
 /** One of the person's devices (`GET /device/v1/devices`). */
 export interface PersonDevice {

@@ -14,7 +14,9 @@ export type DeviceEvent =
   | { type: 'approval_request'; data: Record<string, unknown> }
   | { type: 'approval_request_updated'; data: { uuid: string; status: string } }
   /** Another device registered with this person's phone and waits for an approval (issue 17). */
-  | { type: 'device_request'; data: { id: number; name: string; os_type: string; created_at: string | null } };
+  | { type: 'device_request'; data: { id: number; name: string; os_type: string; created_at: string | null } }
+  /** An account recovery of this person started: the device may cancel it during the wait. */
+  | { type: 'account_recovery'; data: { id: string; status: string; completes_at: string | null; device: { name: string; os_type: string } } };
 
 type Listener = (e: DeviceEvent) => void;
 interface Subscription {

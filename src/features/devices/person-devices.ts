@@ -67,7 +67,7 @@ export class PersonDevices {
           name: r.name,
           os_type: r.os_type,
           registration_method: r.registration_method,
-          status: r.pending_since === null ? 'active' : 'pending_approval',
+          status: r.pending_since === null ? 'active' : r.recovery_id !== null ? 'pending_recovery' : 'pending_approval',
           this_device: r.id === device.id,
           created_at: iso(r.created_at),
           last_seen_at: iso(r.last_seen_at),
@@ -102,7 +102,8 @@ export class PersonDevices {
   /** `GET /device/v1/device_requests`: devices of this person waiting for an approval. */
   async requests(device: Device): Promise<Outcome> {
     const phones = await people.phonesOfDevice(this.d.db, device.id);
-    const rows = (await people.devicesOfPhones(this.d.db, phones)).filter((r) => r.pending_since !== null && r.id !== device.id);
+    // A device in account recovery waits for the recovery's end: no other device may speed it up.
+    const rows = (await people.devicesOfPhones(this.d.db, phones)).filter((r) => r.pending_since !== null && r.recovery_id === null && r.id !== device.id);
     return {
       ok: true,
       body: {
@@ -116,7 +117,7 @@ export class PersonDevices {
   /** `POST /device/v1/device_requests/{id}` `{"status":"approved"|"denied","signature":"…"}`. */
   async answer(device: Device, idText: string, body: Params): Promise<Outcome> {
     const target = await this.otherDevice(device, idText);
-    if (!target || target.pending_since === null) return fail('DEVICE_NOT_FOUND');
+    if (!target || target.pending_since === null || target.recovery_id !== null) return fail('DEVICE_NOT_FOUND');
     const status = readString(body, 'status');
     if (!status.ok || (status.value !== 'approved' && status.value !== 'denied')) {
       return fail('INVALID_PARAMETER', { message: 'Invalid parameter: status - must be approved or denied' });

@@ -24,7 +24,7 @@ export async function devicesOfPhones(db: Db, phones: string[]) {
   if (phones.length === 0) return [];
   return db
     .selectFrom('device_keys')
-    .select(['id', 'name', 'os_type', 'registration_method', 'created_at', 'last_seen_at', 'pending_since', 'public_key_sealed', 'algorithm'])
+    .select(['id', 'name', 'os_type', 'registration_method', 'created_at', 'last_seen_at', 'pending_since', 'recovery_id', 'public_key_sealed', 'algorithm'])
     .where('deleted_at', 'is', null)
     .where((eb) =>
       eb.or([

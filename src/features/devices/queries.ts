@@ -6,7 +6,7 @@ type Db = Kysely<DB> | Transaction<DB>;
 
 export async function insertDeviceKey(
   db: Db,
-  d: Omit<DeviceKeysTable, 'id' | 'public_key_sealed' | 'last_seen_at' | 'deleted_at' | 'approved_by' | 'approval_signature'>,
+  d: Omit<DeviceKeysTable, 'id' | 'public_key_sealed' | 'last_seen_at' | 'deleted_at' | 'approved_by' | 'approval_signature' | 'recovery_id'> & { recovery_id?: string | null },
 ): Promise<number> {
   const row = await db.insertInto('device_keys').values({ ...d, public_key_sealed: null }).returning('id').executeTakeFirstOrThrow();
   return row.id;
@@ -101,10 +101,13 @@ export const setPushSubscription = (db: Db, id: number, sealed: string | null) =
 
 /** Unregisters: the key stops working and every account link becomes a deleted device. */
 export async function removeDevice(db: Kysely<DB>, id: number, now: number): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    await trx.updateTable('device_keys').set({ deleted_at: now, push_subscription_sealed: null }).where('id', '=', id).execute();
-    await trx.updateTable('devices').set({ deleted_at: now }).where('device_key_id', '=', id).where('deleted_at', 'is', null).execute();
-  });
+  await db.transaction().execute((trx) => removeDeviceIn(trx, id, now));
+}
+
+/** `removeDevice` within a transaction the caller holds. */
+export async function removeDeviceIn(trx: Db, id: number, now: number): Promise<void> {
+  await trx.updateTable('device_keys').set({ deleted_at: now, push_subscription_sealed: null }).where('id', '=', id).execute();
+  await trx.updateTable('devices').set({ deleted_at: now }).where('device_key_id', '=', id).where('deleted_at', 'is', null).execute();
 }
 
 export const insertRegistrationToken = (db: Db, t: { hash: string; appId: number; userId: number; now: number; expiresAt: number }) =>

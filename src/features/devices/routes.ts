@@ -10,6 +10,7 @@ import type { ConnectionSlots } from './slots.ts';
 import type { Device, Devices } from './service.ts';
 import type { PersonDevices } from './person-devices.ts';
 import type { PhoneChanges } from './phone-change.ts';
+import type { AccountRecoveries } from './account-recovery.ts';
 
 const PREFIX = '/device/v1';
 const HEARTBEAT_MS = 15_000;
@@ -22,7 +23,16 @@ const paramsOf = (req: FastifyRequest) => parseBody(req.headers['content-type'] 
 
 export function registerDeviceRoutes(
   server: FastifyInstance,
-  d: { devices: Devices; people: PersonDevices; phoneChanges: PhoneChanges; onetouch: OneTouch; events: DeviceEvents; slots: ConnectionSlots; vapidPublicKey: string },
+  d: {
+    devices: Devices;
+    people: PersonDevices;
+    phoneChanges: PhoneChanges;
+    recoveries: AccountRecoveries;
+    onetouch: OneTouch;
+    events: DeviceEvents;
+    slots: ConnectionSlots;
+    vapidPublicKey: string;
+  },
 ): void {
   // Streams and long-polls end when the server closes (they would hold the close up).
   const closing = new AbortController();
@@ -86,7 +96,25 @@ export function registerDeviceRoutes(
     );
     scope.put(`${PREFIX}/push_subscription`, doc('Set or clear the Web Push subscription'), signed(async (device, req, reply) => render(reply, await d.devices.setPush(device, paramsOf(req)))));
     scope.delete(`${PREFIX}/device`, doc('Unregister this device'), signed(async (device, _req, reply) => render(reply, await d.devices.unregister(device)), true));
-    scope.get(`${PREFIX}/device`, doc('This device: active, or waiting for approval from another device'), signed(async (device, _req, reply) => render(reply, d.devices.self(device)), true));
+    scope.get(
+      `${PREFIX}/device`,
+      doc('This device: active, or waiting (for an approval, or for its account recovery to end)'),
+      signed(async (device, _req, reply) => render(reply, await d.recoveries.deviceStatus(device)), true),
+    );
+
+    // Account recovery without any device (issue 17).
+    scope.post(`${PREFIX}/account_recoveries`, doc('Start an account recovery: a code to the phone, another by email', false), async (req, reply) =>
+      render(reply, await d.recoveries.start(paramsOf(req))),
+    );
+    scope.post<{ Params: { id: string } }>(`${PREFIX}/account_recoveries/:id/confirm`, doc('Both codes and the new device: the waiting period starts', false), async (req, reply) =>
+      render(reply, await d.recoveries.confirm(req.params.id, paramsOf(req), req.ip)),
+    );
+    scope.get(`${PREFIX}/account_recoveries`, doc("This person's account recoveries now waiting"), signed(async (device, _req, reply) => render(reply, await d.recoveries.waiting(device))));
+    scope.delete<{ Params: { id: string } }>(
+      `${PREFIX}/account_recoveries/:id`,
+      doc('Cancel an account recovery of this person'),
+      signed(async (device, req, reply) => render(reply, await d.recoveries.cancel(device, (req.params as { id: string }).id))),
+    );
 
     // The person's other devices (issue 17).
     scope.get(`${PREFIX}/devices`, doc("This person's devices, and whether new ones may join"), signed(async (device, _req, reply) => render(reply, await d.people.list(device))));

@@ -1,6 +1,6 @@
 // Devices: registration (by a token the customer's backend asks for, or by phone), signed
 // device calls, the accounts a device holds, Web Push subscriptions, unregistering.
-import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import { registrationPhoneContext, type Contacts } from '../../store/contacts.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { KeyObject } from 'node:crypto';
@@ -26,6 +26,7 @@ import type { SendGuard } from '../send-guard/service.ts';
 import type { Applications } from '../applications/service.ts';
 import { readPushSubscription } from './push.ts';
 import * as q from './queries.ts';
+import { expiryOfOpaqueId, opaqueId } from './opaque-id.ts';
 import type { PersonDevices } from './person-devices.ts';
 
 const REGISTRATION_TOKEN_TTL_MS = 10 * 60_000;
@@ -57,7 +58,7 @@ export interface DeviceDeps {
 export type Device = q.DeviceKeyRow & { publicKey: KeyObject };
 type Authenticated = { ok: true; device: Device } | Failure;
 
-interface Registration {
+export interface Registration {
   publicKey: string;
   algorithm: DeviceAlgorithm;
   osType: string;
@@ -259,31 +260,23 @@ export class Devices {
     return fail('REGISTRATION_INVALID_PIN');
   }
 
-  /** A registration id: its expiry (Unix seconds), 8 random bytes and a MAC of both, as a UUID. */
+  /** A registration id: its expiry, 8 random bytes and a MAC of both, as a UUID. */
   private registrationId(expiresAt: number): string {
-    const b = Buffer.alloc(16);
-    b.writeUInt32BE(Math.floor(expiresAt / 1000), 0);
-    randomBytes(8).copy(b, 4);
-    this.idMac(b.subarray(0, 12)).copy(b, 12);
-    const h = b.toString('hex');
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+    return opaqueId(this.codeKey, 'registration-id', expiresAt);
   }
 
-  /** The expiry (ms) of a registration id we gave out; undefined for any other string. */
   private expiryOf(regId: string): number | undefined {
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(regId)) return undefined;
-    const b = Buffer.from(regId.replace(/-/g, ''), 'hex');
-    return timingSafeEqual(this.idMac(b.subarray(0, 12)), b.subarray(12)) ? b.readUInt32BE(0) * 1000 : undefined;
+    return expiryOfOpaqueId(this.codeKey, 'registration-id', regId);
   }
 
-  private idMac(data: Buffer): Buffer {
-    return createHmac('sha256', this.codeKey).update('registration-id:').update(data).digest().subarray(0, 4);
-  }
-
-  /** `pending`: created waiting for another device's approval (never usable before). */
-  private async createKey(trx: Kysely<DB>, r: Registration, method: 'sdk' | 'sms' | 'voice', phoneIndex: string | null, ip: string, now: number, pending = false) {
+  /**
+   * `pending`: created waiting for another device's approval (never usable before); with
+   * `recoveryId`, waiting for that account recovery's end instead.
+   */
+  async createKey(trx: Kysely<DB>, r: Registration, method: 'sdk' | 'sms' | 'voice', phoneIndex: string | null, ip: string, now: number, pending = false, recoveryId: string | null = null) {
     const id = await q.insertDeviceKey(trx, {
       pending_since: pending ? now : null,
+      recovery_id: recoveryId,
       algorithm: r.algorithm,
       os_type: r.osType,
       name: r.name,
@@ -298,7 +291,7 @@ export class Devices {
     return id;
   }
 
-  private async registered(id: number): Promise<Outcome> {
+  async registered(id: number): Promise<Outcome> {
     const device = (await q.findDeviceKey(this.d.db, id))!;
     const pending = device.pending_since !== null;
     return {
@@ -306,7 +299,11 @@ export class Devices {
       body: {
         device: deviceBody(device),
         accounts: pending ? [] : await this.accountList(id),
-        message: pending ? 'Device registered: waiting for approval from another of your devices.' : 'Device registered.',
+        message: !pending
+          ? 'Device registered.'
+          : device.recovery_id !== null
+            ? 'Device registered: it gets your accounts when the account recovery ends.'
+            : 'Device registered: waiting for approval from another of your devices.',
         success: true,
       },
     };
@@ -408,10 +405,10 @@ const deviceBody = (d: q.DeviceKeyRow) => ({
   os_type: d.os_type,
   algorithm: d.algorithm,
   registration_method: d.registration_method,
-  status: d.pending_since === null ? 'active' : 'pending_approval',
+  status: d.pending_since === null ? 'active' : d.recovery_id !== null ? 'pending_recovery' : 'pending_approval',
 });
 
-function readRegistration(body: Params): { ok: true; value: Registration } | Failure {
+export function readRegistration(body: Params): { ok: true; value: Registration } | Failure {
   const invalid = (why: string) => fail('REGISTRATION_INVALID', { message: `Registration request is invalid: ${why}` });
   const alg = readString(body, 'algorithm');
   const algorithm = (alg.ok ? (alg.value ?? 'ES256') : '') as DeviceAlgorithm;

@@ -25,6 +25,8 @@ const factors = (db: Kysely<DB>) =>
       'authenticators.last_step as qr_last_step',
       'authenticators.drift as qr_drift',
       'authenticators.created_at as qr_created_at',
+      // When the person last recovered their account (issue 17): shown with the device.
+      (eb) => eb.selectFrom('phone_owners').select('phone_owners.last_account_recovery_at').whereRef('phone_owners.phone_index', '=', 'users.phone_index').as('last_account_recovery_at'),
       // Whether any SMS, voice or email code was sent: without one, a wrong token costs no lookup.
       (eb) => eb.exists(eb.selectFrom('sent_codes').select('sent_codes.id').whereRef('sent_codes.user_id', '=', 'users.id')).as('has_sent_codes'),
       // Whether the user has an authenticator device, without a second query when none.

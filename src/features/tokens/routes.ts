@@ -36,7 +36,7 @@ const Device = Type.Object({
   registration_method: Nullable(Type.String()),
   registration_region: Nullable(Type.String()),
   os_type: Type.String(),
-  last_account_recovery_at: Type.Null(),
+  last_account_recovery_at: Type.Union([Type.Integer(), Type.Null()]),
   id: Type.Union([Type.Integer(), Type.Null()]),
   registration_date: Type.Union([Type.Integer(), Type.Null()]),
   last_sync_date: Type.Union([Type.Integer(), Type.Null()]),

@@ -348,7 +348,7 @@ function deviceBody(factor: Factor, user: q.UserFactors, device: q.DeviceRow | u
     registration_method: d ? d.registration_method : factor.kind === 'qr' ? 'qr' : null,
     registration_region: d?.region ?? null,
     os_type: osType,
-    last_account_recovery_at: null,
+    last_account_recovery_at: secondsOf(user.last_account_recovery_at),
     id: d?.id ?? null,
     registration_date: secondsOf(registered),
     last_sync_date: secondsOf(d?.last_sync_at),

@@ -102,7 +102,9 @@ const userWithDevices = prepared((db: Kysely<DB>, appId: number, id: number) =>
   db
     .selectFrom('users')
     .leftJoin('devices', 'devices.user_id', 'users.id')
+    .leftJoin('phone_owners', 'phone_owners.phone_index', 'users.phone_index')
     .select([
+      'phone_owners.last_account_recovery_at',
       'users.id',
       'users.app_id',
       'users.country_code',

@@ -34,6 +34,7 @@ const Status = Type.Object({
     devices: Type.Array(Type.String()),
     has_hard_token: Type.Boolean(),
     account_disabled: Type.Boolean(),
+    last_account_recovery_at: Type.Union([Type.Integer(), Type.Null()]),
     detailed_devices: Type.Array(Type.Object({})),
     deleted_devices: Type.Array(Type.Object({})),
   }, { additionalProperties: false }),

@@ -118,6 +118,8 @@ export class Users {
           devices: [...new Set(active.map((d) => d.os_type))],
           has_hard_token: false,
           account_disabled: false,
+          // When the person last recovered their account without a device (Unix seconds), if ever.
+          last_account_recovery_at: user.last_account_recovery_at === null ? null : Math.floor(Number(user.last_account_recovery_at) / 1000),
           detailed_devices: active.map(detailed),
           deleted_devices: devices.filter((d) => d.deleted_at !== null).map(detailed),
         },

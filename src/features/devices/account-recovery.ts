@@ -1,0 +1,293 @@
+// Account recovery without any device (issue 17). From a new device: the phone number; a code
+// to it and another to the address on file; with both, the new device is registered waiting, and
+// a waiting period starts (OPENFACTOR_ACCOUNT_RECOVERY_WAIT_S, 24 h) that every existing device
+// hears of and may cancel. When it ends, the old devices are removed and the new one holds the
+// accounts. Nobody can shorten the wait from a device; the answers never tell whether a number
+// is known (they are given before the lookup, and unknown ids answer as known ones).
+import { createHmac, randomInt } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely } from 'kysely';
+import { constantTimeEqual, deriveKey, type MasterKey } from '../../core/crypto.ts';
+import { fail } from '../../core/errors.ts';
+import { emailText, resolveLocale, smsText, voiceText } from '../../core/i18n.ts';
+import { readString, type Params } from '../../core/params.ts';
+import { maskE164, normalizeCallingCode, parsePhone, regionOf } from '../../core/phone.ts';
+import type { Outbox } from '../../delivery/outbox.ts';
+import { recoveryPhoneContext, type Contacts } from '../../store/contacts.ts';
+import type { DB } from '../../store/schema.ts';
+import type { Outcome } from '../../wire/route.ts';
+import type { Applications } from '../applications/service.ts';
+import type { SendGuard } from '../send-guard/service.ts';
+import type { SafetyLimits } from '../tokens/limits.ts';
+import { contactOf } from '../users/queries.ts';
+import type { Webhooks } from '../webhooks/service.ts';
+import type { DeviceEvents } from './events.ts';
+import { expiryOfOpaqueId, opaqueId } from './opaque-id.ts';
+import * as people from './person-queries.ts';
+import * as q from './queries.ts';
+import { readRegistration, type Device, type Devices } from './service.ts';
+
+const CODE_TTL_MS = 10 * 60_000;
+const MAX_FAILURES = 5;
+/** Recoveries a number may start per hour (each sends an SMS or call and an email). */
+const PER_NUMBER_HOUR = 3;
+const ID_LABEL = 'account-recovery';
+
+export interface AccountRecoveryDeps {
+  db: Kysely<DB>;
+  keys: MasterKey[];
+  contacts: Contacts;
+  outbox: Outbox;
+  wakeOutbox(): void;
+  guard: SendGuard;
+  limits: SafetyLimits;
+  applications: Applications;
+  webhooks: Webhooks;
+  events: DeviceEvents;
+  devices: Devices;
+  log: FastifyBaseLogger;
+  /** How long a confirmed recovery waits before it takes effect (ms). */
+  waitMs: number;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
+
+export class AccountRecoveries {
+  private readonly codeKey: Buffer;
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly d: AccountRecoveryDeps) {
+    this.codeKey = deriveKey(d.keys[0], 'account-recovery');
+  }
+
+  /** `POST /device/v1/account_recoveries` `{"country_code","phone_number","via","locale"?}` (not signed). */
+  async start(body: Params): Promise<Outcome> {
+    const cc = readString(body, 'country_code');
+    const number = readString(body, 'phone_number');
+    const code = cc.ok && cc.value !== undefined ? normalizeCallingCode(cc.value) : undefined;
+    const phone = code !== undefined && number.ok && number.value ? parsePhone(number.value, code) : undefined;
+    if (!phone) return fail('PHONE_INVALID');
+    const via = readString(body, 'via');
+    const channel = via.ok && (via.value ?? 'sms') === 'sms' ? 'sms' : via.ok && via.value === 'voice' ? 'voice' : undefined;
+    if (!channel) return fail('INVALID_PARAMETER', { message: 'Invalid parameter: via - must be sms or voice' });
+    const locale = readString(body, 'locale');
+    const loc = resolveLocale(locale.ok ? locale.value : undefined, regionOf(phone.e164));
+    const expiresAt = Math.floor((Date.now() + CODE_TTL_MS) / 1000) * 1000;
+    const id = opaqueId(this.codeKey, ID_LABEL, expiresAt);
+    // The answer comes first: neither it nor its time depends on whether the number is known.
+    setImmediate(() => this.sendCodes(id, expiresAt, phone.e164, channel, loc).catch((err: Error) => this.d.log.error({ event: 'account_recovery_failed', error: err.message }, 'account recovery: codes not sent')));
+    return {
+      ok: true,
+      body: {
+        account_recovery: { id, status: 'unconfirmed', seconds_to_expire: CODE_TTL_MS / 1000 },
+        message: `If this number has an account, a code was sent to it by ${channel} and another to the email address on file.`,
+        success: true,
+      },
+    };
+  }
+
+  private async sendCodes(id: string, expiresAt: number, e164: string, channel: 'sms' | 'voice', loc: string): Promise<void> {
+    const index = this.d.contacts.phoneIndex(e164);
+    const users = await usersOf(this.d.db, index);
+    if (users.length === 0) return;
+    if (!(await this.d.limits.take('account-recovery', index, PER_NUMBER_HOUR, 3600))) return;
+    const app = (await this.d.applications.find(users[0].app_id))!;
+    if (!(await this.d.guard.check(app, { e164, channel, userId: users[0].id, locale: loc })).ok) return;
+    const now = Date.now();
+    const pin = sixDigits();
+    const emailCode = sixDigits();
+    const vars = (c: string) => ({ appName: 'OpenFactor', code: c, minutes: CODE_TTL_MS / 60_000 });
+    const emails = [...new Set(users.map((u) => contactOf(this.d.contacts, u).email).filter(Boolean))];
+    await this.d.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('account_recoveries')
+        .values({
+          id,
+          phone_index: index,
+          phone_sealed: this.d.contacts.seal(e164, recoveryPhoneContext(id)),
+          via: channel,
+          pin_hash: this.hash(id, 'pin', pin),
+          email_code_hash: this.hash(id, 'email', emailCode),
+          status: 'unconfirmed',
+          device_key_id: null,
+          created_at: now,
+          expires_at: expiresAt,
+          completes_at: null,
+          finished_at: null,
+          canceled_by: null,
+        })
+        .execute();
+      const text = channel === 'voice' ? voiceText(loc, vars(pin)) : smsText(loc, vars(pin));
+      await this.d.outbox.enqueue(trx, { appId: app.id, userId: null, channel, destination: e164, text, locale: loc }, now);
+      const mail = emailText(loc, vars(emailCode));
+      for (const destination of emails) await this.d.outbox.enqueue(trx, { appId: app.id, userId: null, channel: 'email', destination, text: `${mail.subject}\n\n${mail.text}`, locale: loc }, now);
+    });
+    this.d.wakeOutbox();
+    this.d.log.info({ event: 'account_recovery_codes_sent', phone: maskE164(e164), via: channel }, 'account recovery: codes sent');
+  }
+
+  /**
+   * `POST /device/v1/account_recoveries/{id}/confirm` with both codes and the new device's key
+   * (as in a registration): the device is registered waiting, and the wait starts.
+   */
+  async confirm(id: string, body: Params, ip: string): Promise<Outcome> {
+    const now = Date.now();
+    const expiry = expiryOfOpaqueId(this.codeKey, ID_LABEL, id);
+    if (expiry === undefined || expiry <= now) return fail('ACCOUNT_RECOVERY_NOT_FOUND');
+    const reg = readRegistration(body);
+    if (!reg.ok) return reg;
+    const row = await this.d.db.selectFrom('account_recoveries').selectAll().where('id', '=', id).executeTakeFirst();
+    const pin = readString(body, 'phone_code');
+    const mail = readString(body, 'email_code');
+    const right =
+      row !== undefined &&
+      row.status === 'unconfirmed' &&
+      pin.ok && !!pin.value && constantTimeEqual(this.hash(id, 'pin', pin.value.trim()), row.pin_hash) &&
+      mail.ok && !!mail.value && constantTimeEqual(this.hash(id, 'email', mail.value.trim()), row.email_code_hash);
+    if (!right) return this.wrongCode(id, row);
+    const waitUntil = now + this.d.waitMs;
+    const started = await this.d.db.transaction().execute(async (trx) => {
+      const res = await trx.updateTable('account_recoveries').set({ status: 'waiting', completes_at: waitUntil }).where('id', '=', id).where('status', '=', 'unconfirmed').where('failures', '<', MAX_FAILURES).executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return undefined;
+      const deviceId = await this.d.devices.createKey(trx, reg.value, row!.via, row!.phone_index, ip, now, true, id);
+      await trx.updateTable('account_recoveries').set({ device_key_id: deviceId }).where('id', '=', id).execute();
+      for (const u of await usersOf(trx, row!.phone_index)) {
+        await this.d.webhooks.emit(trx, u.app_id, 'account_recovery_started', { user: { s_authy_id: String(u.id) }, account_recovery: { s_id: id, s_completes_at: iso(waitUntil) } }, now);
+      }
+      return deviceId;
+    });
+    if (started === undefined) return fail('ACCOUNT_RECOVERY_NOT_FOUND');
+    const others = (await people.devicesOfPhones(this.d.db, [row!.phone_index])).filter((r) => r.id !== started && r.pending_since === null);
+    this.d.events.publish(
+      others.map((o) => o.id),
+      { type: 'account_recovery', data: { id, status: 'waiting', completes_at: iso(waitUntil), device: { name: reg.value.name, os_type: reg.value.osType } } },
+    );
+    this.d.log.info({ event: 'account_recovery_started', device: started, devices_told: others.length }, 'account recovery started: waiting period running');
+    const answer = await this.d.devices.registered(started);
+    if (!answer.ok) return answer;
+    return { ok: true, body: { ...answer.body, account_recovery: { id, status: 'waiting', completes_at: iso(waitUntil) } } };
+  }
+
+  /** A wrong code (or a recovery never stored) answers the same; five end it. */
+  private async wrongCode(id: string, row: { status: string } | undefined): Promise<Outcome> {
+    if (row) {
+      const counted = await this.d.db
+        .updateTable('account_recoveries')
+        .set((eb) => ({ failures: eb('failures', '+', 1) }))
+        .where('id', '=', id)
+        .where('status', '=', 'unconfirmed')
+        .where('failures', '<', MAX_FAILURES)
+        .executeTakeFirst();
+      if (Number(counted.numUpdatedRows) !== 1) return fail('ACCOUNT_RECOVERY_NOT_FOUND');
+    } else if (!(await this.d.limits.take('recovery-missed', id, MAX_FAILURES, CODE_TTL_MS / 1000))) return fail('ACCOUNT_RECOVERY_NOT_FOUND');
+    this.d.log.warn({ event: 'account_recovery_wrong_code' }, 'account recovery: wrong code');
+    return fail('ACCOUNT_RECOVERY_INVALID_CODE');
+  }
+
+  /** `GET /device/v1/account_recoveries` (signed, an existing device): recoveries of this person now waiting. */
+  async waiting(device: Device): Promise<Outcome> {
+    const phones = await people.phonesOfDevice(this.d.db, device.id);
+    const rows = phones.length
+      ? await this.d.db
+          .selectFrom('account_recoveries')
+          .leftJoin('device_keys', 'device_keys.id', 'account_recoveries.device_key_id')
+          .select(['account_recoveries.id', 'account_recoveries.created_at', 'account_recoveries.completes_at', 'device_keys.name', 'device_keys.os_type'])
+          .where('account_recoveries.phone_index', 'in', phones)
+          .where('account_recoveries.status', '=', 'waiting')
+          .execute()
+      : [];
+    return {
+      ok: true,
+      body: {
+        account_recoveries: rows.map((r) => ({ id: r.id, status: 'waiting', started_at: iso(r.created_at), completes_at: iso(r.completes_at), device: { name: r.name, os_type: r.os_type } })),
+        message: 'Account recoveries.',
+        success: true,
+      },
+    };
+  }
+
+  /** `DELETE /device/v1/account_recoveries/{id}` (signed): an existing device stops it; the new device is removed. */
+  async cancel(device: Device, id: string): Promise<Outcome> {
+    const phones = await people.phonesOfDevice(this.d.db, device.id);
+    const row = await this.d.db.selectFrom('account_recoveries').selectAll().where('id', '=', id).where('status', '=', 'waiting').executeTakeFirst();
+    if (!row || !phones.includes(row.phone_index) || row.device_key_id === device.id) return fail('ACCOUNT_RECOVERY_NOT_FOUND');
+    if (!(await this.end(row, 'canceled', `device:${device.id}`))) return fail('ACCOUNT_RECOVERY_NOT_FOUND');
+    return { ok: true, body: { account_recovery: { id, status: 'canceled' }, message: 'Account recovery canceled.', success: true } };
+  }
+
+  /** Ends a waiting recovery once: canceled (its device removed) or completed (the old devices removed). */
+  private async end(row: { id: string; phone_index: string; device_key_id: number | null }, status: 'canceled' | 'completed', by: string | null): Promise<boolean> {
+    const now = Date.now();
+    const done = await this.d.db.transaction().execute(async (trx) => {
+      const res = await trx
+        .updateTable('account_recoveries')
+        .set({ status, finished_at: now, canceled_by: status === 'canceled' ? by : null })
+        .where('id', '=', row.id)
+        .where('status', '=', 'waiting')
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) return false;
+      const users = await usersOf(trx, row.phone_index);
+      const fresh = row.device_key_id === null ? undefined : await q.findDeviceKey(trx, row.device_key_id);
+      if (status === 'canceled' || !fresh) {
+        if (fresh) await q.removeDeviceIn(trx, fresh.id, now);
+        for (const u of users) await this.d.webhooks.emit(trx, u.app_id, 'account_recovery_canceled', { user: { s_authy_id: String(u.id) }, account_recovery: { s_id: row.id } }, now);
+        return true;
+      }
+      for (const old of await people.devicesOfPhones(trx, [row.phone_index])) if (old.id !== fresh.id) await q.removeDeviceIn(trx, old.id, now);
+      await trx.updateTable('device_keys').set({ pending_since: null }).where('id', '=', fresh.id).execute();
+      for (const u of await q.syncableUsers(trx, row.phone_index)) {
+        await q.linkDevice(trx, { deviceKeyId: fresh.id, appId: u.app_id, userId: u.user_id, osType: fresh.os_type, method: fresh.registration_method, ip: fresh.ip, now });
+      }
+      await trx
+        .insertInto('phone_owners')
+        .values({ phone_index: row.phone_index, allow_new_devices: 1, last_account_recovery_at: now, updated_at: now })
+        .onConflict((oc) => oc.column('phone_index').doUpdateSet({ last_account_recovery_at: now, updated_at: now }))
+        .execute();
+      for (const u of users) {
+        await this.d.webhooks.emit(trx, u.app_id, 'account_recovery_approved', { user: { s_authy_id: String(u.id) }, account_recovery: { s_id: row.id }, device: { i_id: fresh.id } }, now);
+      }
+      return true;
+    });
+    if (done) this.d.log.info({ event: `account_recovery_${status}`, account_recovery: row.id, by }, `account recovery ${status}`);
+    return done;
+  }
+
+  /** Completes every recovery whose wait is over (a sweep, and the waiting device asking how it stands). */
+  async completeDue(now = Date.now(), id?: string): Promise<number> {
+    let query = this.d.db.selectFrom('account_recoveries').select(['id', 'phone_index', 'device_key_id']).where('status', '=', 'waiting').where('completes_at', '<=', now);
+    if (id !== undefined) query = query.where('id', '=', id);
+    let n = 0;
+    for (const row of await query.limit(100).execute()) if (await this.end(row, 'completed', null)) n++;
+    return n;
+  }
+
+  startSweeps(everyMs: number): void {
+    this.timer = setInterval(() => void this.completeDue().catch((err: Error) => this.d.log.error({ err: err.message }, 'account recovery sweep failed')), everyMs);
+    this.timer.unref();
+  }
+
+  stopSweeps(): void {
+    clearInterval(this.timer);
+  }
+
+  /** `GET /device/v1/device` for a device in recovery: it completes here once the wait is over. */
+  async deviceStatus(device: Device): Promise<Outcome> {
+    if (device.recovery_id === null || device.pending_since === null) return this.d.devices.self(device);
+    await this.completeDue(Date.now(), device.recovery_id);
+    const now = await q.findDeviceKey(this.d.db, device.id);
+    if (!now) return fail('SIGNATURE_INVALID'); // canceled meanwhile: the device is gone
+    const r = await this.d.db.selectFrom('account_recoveries').select(['status', 'completes_at']).where('id', '=', device.recovery_id).executeTakeFirst();
+    const answer = this.d.devices.self({ ...device, ...now });
+    if (!answer.ok) return answer;
+    return { ok: true, body: { ...answer.body, account_recovery: { id: device.recovery_id, status: r?.status, completes_at: iso(r?.completes_at ?? null) } } };
+  }
+
+  private hash(id: string, what: 'pin' | 'email', code: string): string {
+    return createHmac('sha256', this.codeKey).update(`${id}:${what}:${code}`).digest('base64url');
+  }
+}
+
+const usersOf = (db: Kysely<DB>, phoneIndex: string) =>
+  db.selectFrom('users').select(['id', 'app_id', 'phone_index', 'contact_sealed']).where('phone_index', '=', phoneIndex).orderBy('id').execute();
+
+const sixDigits = () => String(randomInt(1_000_000)).padStart(6, '0');
