@@ -65,6 +65,9 @@ export interface Services {
   hooks: Hooks;
   webhooks: Webhooks;
   devices: Devices;
+  /** Lost phones (issue 17): changes of number from a device, and recoveries without one. */
+  phoneChanges: PhoneChanges;
+  recoveries: AccountRecoveries;
   events: DeviceEvents;
   onetouch: OneTouch;
   push: WebPush;
@@ -158,7 +161,11 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   });
   const onetouch = new OneTouch({ db: store.db, applications, devices, contacts, events, push, hooks, webhooks, log: server.log });
   const retention = new Retention(store.db, server.log, { deliveryDays: config.retentionDays, auditDays: config.auditRetentionDays });
+  const phoneChanges = new PhoneChanges({ ...sending, applications });
+  const recoveries = new AccountRecoveries({ ...sending, applications, events, devices, waitMs: config.accountRecoveryWaitS * 1000 });
   const services: Services = {
+    phoneChanges,
+    recoveries,
     applications,
     contacts,
     destinations,
@@ -234,8 +241,6 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     wireDeps,
   );
   registerAuthyRoutes(server, 'onetouch', onetouchRoutes(onetouch), wireDeps);
-  const phoneChanges = new PhoneChanges({ ...sending, applications });
-  const recoveries = new AccountRecoveries({ ...sending, applications, events, devices, waitMs: config.accountRecoveryWaitS * 1000 });
   registerDeviceRoutes(server, { devices, people, phoneChanges, recoveries, onetouch, events, slots, vapidPublicKey: push.vapid.publicKey });
   registerWebhookRoutes(server, webhooks, config.publicUrl, authFailures);
   registerQrRoute(server, services.tokens);

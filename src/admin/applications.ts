@@ -2,7 +2,7 @@
 // the views an operator (and the admin console built on this) needs: users, traffic per day and
 // callback/webhook deliveries. Behind the admin token (routes.ts).
 import { verificationPhoneContext } from '../store/contacts.ts';
-import { emailOf, phoneOf } from '../features/users/queries.ts';
+import { emailOf, findUser, phoneOf } from '../features/users/queries.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { fail, invalidParameter, type Failure } from '../core/errors.ts';
 import { maskE164 } from '../core/phone.ts';
@@ -19,7 +19,7 @@ import { WEBHOOK_EVENTS } from '../features/webhooks/service.ts';
 import { CHANNELS, readAppProviders, writeAppProviders } from '../delivery/routing.ts';
 import { ProviderConfigError, redactProviderUrl, splitProviderList } from '../delivery/providers/index.ts';
 
-type AdminServices = Pick<Services, 'applications' | 'destinations' | 'hooks' | 'outbox' | 'guard' | 'webhooks' | 'routing' | 'contacts'> & { db: Parameters<typeof q.usersPage>[0]; keys: MasterKey[]; dialect: Dialect };
+type AdminServices = Pick<Services, 'applications' | 'destinations' | 'hooks' | 'outbox' | 'guard' | 'webhooks' | 'routing' | 'contacts' | 'recoveries' | 'phoneChanges'> & { db: Parameters<typeof q.usersPage>[0]; keys: MasterKey[]; dialect: Dialect };
 
 const DAY = 86_400_000;
 const MAX_DAYS = 90;
@@ -184,6 +184,50 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
       if (userId === undefined || (await q.unlockUser(s.db, app.id, userId)) === 0) return refuse(reply, fail('USER_NOT_FOUND'));
       req.log.warn({ event: 'verify_unlocked', app_id: app.id, authy_id: userId }, 'verification lockout ended by an operator');
       return send(reply, { message: 'User unlocked.' });
+    }),
+  );
+
+  // Support for lost phones (issue 17): what is pending, cancel, start, shorten (logged).
+  admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/recoveries',
+    { schema: { summary: "Pending phone changes and account recoveries of the application's users", tags: ['admin'] } },
+    forApp(async (app, _req, reply) => send(reply, { recoveries: [...(await s.recoveries.forApp(app.id)), ...(await s.phoneChanges.forApp(app.id))], message: 'Recoveries.' })),
+  );
+  admin.post<{ Params: { id: string; rid?: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/recoveries/:rid/cancel',
+    { schema: { summary: 'Cancel a pending phone change or account recovery', tags: ['admin'] } },
+    forApp(async (app, req, reply) => {
+      const rid = String((req.params as { rid?: string }).rid ?? '');
+      const by = `admin token from ${req.ip}`;
+      const done = (await s.recoveries.cancelForApp(app.id, rid, by)) || (await s.phoneChanges.cancelForApp(app.id, rid));
+      if (!done) return refuse(reply, fail('ACCOUNT_RECOVERY_NOT_FOUND'));
+      req.log.warn({ event: 'recovery_canceled_by_admin', app_id: app.id, id: rid, by }, 'phone change or account recovery canceled by an administrator');
+      return send(reply, { message: 'Canceled.' });
+    }),
+  );
+  admin.post<{ Params: { id: string; rid?: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/recoveries/:rid/shorten',
+    { schema: { summary: "Shorten a waiting account recovery's wait: `wait_seconds` (0–) from now and a `reason`, both logged with who", tags: ['admin'] } },
+    forApp(async (app, req, reply) => {
+      const b = body(req.body);
+      const wait = typeof b.wait_seconds === 'number' ? b.wait_seconds : intParam(b.wait_seconds, NaN, 0, 30 * 86_400);
+      if (!Number.isInteger(wait) || wait < 0) return refuse(reply, invalidParameter('wait_seconds', 'must be a whole number of seconds'));
+      const reason = typeof b.reason === 'string' ? b.reason.trim().slice(0, 500) : '';
+      if (!reason) return refuse(reply, invalidParameter('reason', 'is required: say why the wait is shortened'));
+      const completesAt = await s.recoveries.shorten(app.id, String((req.params as { rid?: string }).rid ?? ''), wait, `admin token from ${req.ip}`, reason);
+      if (!completesAt) return refuse(reply, fail('ACCOUNT_RECOVERY_NOT_FOUND'));
+      return send(reply, { completes_at: completesAt, message: 'Wait shortened.' });
+    }),
+  );
+  admin.post<{ Params: { id: string; user_id?: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/users/:user_id/account_recovery',
+    { schema: { summary: "Start an account recovery on a user's behalf: the codes go to the user's phone and email; give the user the id", tags: ['admin'] } },
+    forApp(async (app, req, reply) => {
+      const userId = idOf(req.params.user_id ?? '');
+      const user = userId === undefined ? undefined : await findUser(s.db, app.id, userId);
+      if (!user) return refuse(reply, fail('USER_NOT_FOUND'));
+      const started = await s.recoveries.startForUser(app.id, user.id, phoneOf(s.contacts, user));
+      return send(reply, { account_recovery: { id: started.id, seconds_to_expire: started.secondsToExpire }, message: 'Account recovery started: codes sent to the user.' });
     }),
   );
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createTestDatabase, testEnv, type TestDatabase } from '../support/harness.ts';
 import { call } from '../support/http.ts';
+import { until } from '../support/wait.ts';
 import { runCli } from '../support/process.ts';
 import { appToken, codeIn, delivered, verifyUrl } from '../support/tokens.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -66,7 +67,10 @@ test('sealed with A, opened with B current and A previous, sealed again with B, 
     await delivered(t, '+14155550142', firstSms.id);
     const token = (await call(t.of.server, 'POST', '/protected/json/sdk/registrations', { key, form: `authy_id=${user}` })).json.registration_token;
     const storage = new MemoryStorage();
-    await OpenFactorDevice.registerWithToken(base, token, { osType: 'android', storage });
+    const device = await OpenFactorDevice.registerWithToken(base, token, { osType: 'android', storage });
+    await device.requestPhoneChange({ countryCode: '1', phoneNumber: '415-555-0144', via: 'sms' }); // the new number, sealed
+    await OpenFactorDevice.startAccountRecovery(base, { countryCode: '1', phoneNumber: '415-555-0142', via: 'sms' }); // sealed after the answer
+    await until('the account recovery stored', async () => (await t.store.db.selectFrom('account_recoveries').select('id').execute()).length === 1, 5000);
     // Every sealed column but the device's push subscription (a browser's) now holds a value.
     const empty: string[] = [];
     for (const c of SEALED_COLUMNS) {

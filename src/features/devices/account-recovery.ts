@@ -252,6 +252,76 @@ export class AccountRecoveries {
     return done;
   }
 
+  // ---- support (admin API): per application ------------------------------------------------
+
+  /** Recoveries of this application's users, not yet finished. */
+  async forApp(appId: number) {
+    const rows = await this.d.db
+      .selectFrom('account_recoveries')
+      .leftJoin('device_keys', 'device_keys.id', 'account_recoveries.device_key_id')
+      .select(['account_recoveries.id', 'account_recoveries.status', 'account_recoveries.phone_index', 'account_recoveries.created_at', 'account_recoveries.expires_at', 'account_recoveries.completes_at', 'device_keys.name', 'device_keys.os_type'])
+      .where('account_recoveries.status', 'in', ['unconfirmed', 'waiting'])
+      .where('account_recoveries.phone_index', 'in', (eb) => eb.selectFrom('users').select('users.phone_index').where('users.app_id', '=', appId))
+      .orderBy('account_recoveries.created_at')
+      .execute();
+    const now = Date.now();
+    const out = [];
+    for (const r of rows) {
+      if (r.status === 'unconfirmed' && Number(r.expires_at) <= now) continue;
+      const users = (await usersOf(this.d.db, r.phone_index)).filter((u) => u.app_id === appId);
+      out.push({
+        id: r.id,
+        kind: 'account_recovery',
+        status: r.status,
+        authy_ids: users.map((u) => u.id),
+        started_at: iso(r.created_at),
+        completes_at: iso(r.completes_at),
+        device: r.name === null ? null : { name: r.name, os_type: r.os_type },
+      });
+    }
+    return out;
+  }
+
+  private async ofApp(appId: number, id: string) {
+    const row = await this.d.db.selectFrom('account_recoveries').selectAll().where('id', '=', id).where('status', 'in', ['unconfirmed', 'waiting']).executeTakeFirst();
+    if (!row) return undefined;
+    const users = (await usersOf(this.d.db, row.phone_index)).filter((u) => u.app_id === appId);
+    return users.length > 0 ? row : undefined;
+  }
+
+  /** An administrator cancels a recovery of one of the application's users. */
+  async cancelForApp(appId: number, id: string, by: string): Promise<boolean> {
+    const row = await this.ofApp(appId, id);
+    if (!row) return false;
+    if (row.status === 'unconfirmed') {
+      const res = await this.d.db.updateTable('account_recoveries').set({ status: 'canceled', finished_at: Date.now(), canceled_by: by }).where('id', '=', id).where('status', '=', 'unconfirmed').executeTakeFirst();
+      return Number(res.numUpdatedRows) === 1;
+    }
+    return this.end(row, 'canceled', by);
+  }
+
+  /**
+   * An administrator shortens a waiting recovery's wait, explicitly and with a reason; logged
+   * with who did it. The person asking never can.
+   */
+  async shorten(appId: number, id: string, waitSeconds: number, by: string, reason: string): Promise<string | undefined> {
+    const row = await this.ofApp(appId, id);
+    if (!row || row.status !== 'waiting') return undefined;
+    const completesAt = Math.min(Number(row.completes_at), Date.now() + waitSeconds * 1000);
+    await this.d.db.updateTable('account_recoveries').set({ completes_at: completesAt }).where('id', '=', id).where('status', '=', 'waiting').execute();
+    this.d.log.warn({ event: 'account_recovery_shortened', account_recovery: id, app_id: appId, by, reason, completes_at: iso(completesAt) }, 'account recovery wait shortened by an administrator');
+    return iso(completesAt)!;
+  }
+
+  /** An administrator starts a recovery on a user's behalf: the codes go to the user's phone and address as usual. */
+  async startForUser(appId: number, userId: number, e164: string): Promise<{ id: string; secondsToExpire: number }> {
+    const expiresAt = Math.floor((Date.now() + CODE_TTL_MS) / 1000) * 1000;
+    const id = opaqueId(this.codeKey, ID_LABEL, expiresAt);
+    await this.sendCodes(id, expiresAt, e164, 'sms', resolveLocale(undefined, regionOf(e164)));
+    this.d.log.info({ event: 'account_recovery_started_by_admin', app_id: appId, authy_id: userId }, 'account recovery started by an administrator');
+    return { id, secondsToExpire: CODE_TTL_MS / 1000 };
+  }
+
   /** Completes every recovery whose wait is over (a sweep, and the waiting device asking how it stands). */
   async completeDue(now = Date.now(), id?: string): Promise<number> {
     let query = this.d.db.selectFrom('account_recoveries').select(['id', 'phone_index', 'device_key_id']).where('status', '=', 'waiting').where('completes_at', '<=', now);

@@ -187,6 +187,31 @@ export class PhoneChanges {
     return { ok: true, body: { phone_change: { id, status: 'canceled' }, message: 'Phone change canceled.', success: true } };
   }
 
+  /** Support (admin API): pending changes of this application's users. */
+  async forApp(appId: number) {
+    const rows = await this.d.db
+      .selectFrom('phone_changes')
+      .select(['id', 'old_index', 'created_at', 'expires_at'])
+      .where('status', '=', 'pending')
+      .where('expires_at', '>', Date.now())
+      .where('old_index', 'in', (eb) => eb.selectFrom('users').select('users.phone_index').where('users.app_id', '=', appId))
+      .orderBy('created_at')
+      .execute();
+    const out = [];
+    for (const r of rows) {
+      const users = (await this.usersOf(r.old_index)).filter((u) => u.app_id === appId);
+      out.push({ id: r.id, kind: 'phone_change', status: 'pending', authy_ids: users.map((u) => u.id), started_at: new Date(Number(r.created_at)).toISOString(), expires_at: new Date(Number(r.expires_at)).toISOString() });
+    }
+    return out;
+  }
+
+  /** An administrator cancels a pending change of one of the application's users. */
+  async cancelForApp(appId: number, id: string): Promise<boolean> {
+    const row = await this.d.db.selectFrom('phone_changes').select(['id', 'old_index']).where('id', '=', id).where('status', '=', 'pending').executeTakeFirst();
+    if (!row || !(await this.usersOf(row.old_index)).some((u) => u.app_id === appId)) return false;
+    return this.finish(row, 'canceled', Date.now());
+  }
+
   private async pending(device: Device, id: string, now: number) {
     if (!/^[0-9a-f-]{36}$/.test(id)) return undefined;
     const row = await this.d.db.selectFrom('phone_changes').selectAll().where('id', '=', id).where('device_key_id', '=', device.id).where('status', '=', 'pending').executeTakeFirst();
