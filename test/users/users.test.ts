@@ -57,6 +57,7 @@ test('invalid email, phone or country code → 400 / 60027 with per-field string
   for (const v of Object.values(blank.json.errors)) assert.equal(typeof v, 'string', 'every value in errors is a string (go)');
 });
 
+// Authy's shape, plus `last_account_recovery_at` (OpenFactor's account recovery, issue 17).
 test('user status: exact shape, types and the last-four mask', async () => {
   const r = await create('status@example.com', '212-555-0199');
   const id = r.json.user.id;
@@ -64,7 +65,7 @@ test('user status: exact shape, types and the last-four mask', async () => {
   assert.equal(s.status, 200);
   assert.equal(
     s.text,
-    `{"status":{"authy_id":${id},"confirmed":false,"registered":false,"country_code":1,"phone_number":"XXX-XXX-0199","email":"status@example.com","devices":[],"has_hard_token":false,"account_disabled":false,"detailed_devices":[],"deleted_devices":[]},"message":"User status.","success":true}`,
+    `{"status":{"authy_id":${id},"confirmed":false,"registered":false,"country_code":1,"phone_number":"XXX-XXX-0199","email":"status@example.com","devices":[],"has_hard_token":false,"account_disabled":false,"last_account_recovery_at":null,"detailed_devices":[],"deleted_devices":[]},"message":"User status.","success":true}`,
   );
   const pt = await create('pt2@example.com', '912 345 679', '351');
   const ps = await call(t.of.server, 'GET', `/protected/json/users/${pt.json.user.id}/status`, { key: t.apiKey });
