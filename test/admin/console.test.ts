@@ -163,6 +163,31 @@ test('a user locked out by wrong tokens is shown locked and unlocked with one cl
   assert.equal(await verify(await appToken(t, bob)), 200);
 });
 
+test('lost phones: a waiting account recovery is listed, and its wait ended only with a reason', { skip }, async () => {
+  const { id: appId, apiKey } = await t.newApplication('Recovery Shop');
+  const number = '415-555-0701';
+  const ana = await createUser({ ...t, apiKey } as TestApp, 'ana.recovers@example.com', number);
+  const { OpenFactorDevice } = await import('../../sdk/device/src/index.ts');
+  const { codeIn } = await import('../support/tokens.ts');
+  const { id } = await OpenFactorDevice.startAccountRecovery(base, { countryCode: '1', phoneNumber: number, via: 'sms' });
+  const phoneCode = codeIn((await delivered(t, '+14155550701')).text, 6);
+  const emailCode = codeIn((await delivered(t, 'ana.recovers@example.com')).text, 6);
+  const device = await OpenFactorDevice.confirmAccountRecovery(base, id, { phoneCode, emailCode }, { name: 'Ana new phone' });
+  await signIn(t.config.adminToken);
+  await page.click('a:text("Recovery Shop")');
+  const row = page.locator('[data-testid=recoveries] tbody tr').first();
+  assert.match((await row.textContent())!, new RegExp(`Account recovery \\(waiting\\)${ana}.*Ana new phone`));
+  // Without a reason the wait stands: the refusal is shown, the device still waits.
+  await row.locator('button:text("End the wait now")').click();
+  await page.waitForSelector('section:has([data-testid=recoveries]) p.error');
+  assert.equal(await device.refreshStatus(), 'pending_recovery');
+  await row.locator('input').fill('identity checked in person, ticket 77');
+  await row.locator('button:text("End the wait now")').click();
+  await page.waitForSelector('[data-testid=recoveries] td:text("Nothing is pending.")');
+  assert.equal(await device.refreshStatus(), 'active');
+  assert.deepEqual((await device.refreshAccounts()).map((a) => a.app_id), [appId]);
+});
+
 test('webhooks made and deleted, providers set with credentials hidden, webhooks API keys replaced', { skip }, async () => {
   const { id } = await t.newApplication('Hook Shop');
   await signIn(t.config.adminToken);

@@ -310,6 +310,7 @@ export class AccountRecoveries {
     const completesAt = Math.min(Number(row.completes_at), Date.now() + waitSeconds * 1000);
     await this.d.db.updateTable('account_recoveries').set({ completes_at: completesAt }).where('id', '=', id).where('status', '=', 'waiting').execute();
     this.d.log.warn({ event: 'account_recovery_shortened', account_recovery: id, app_id: appId, by, reason, completes_at: iso(completesAt) }, 'account recovery wait shortened by an administrator');
+    await this.completeDue(Date.now(), id); // a wait ended now takes effect now
     return iso(completesAt)!;
   }
 

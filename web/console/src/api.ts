@@ -43,6 +43,18 @@ export interface Quarantine {
   since: string;
 }
 
+/** A pending phone change or account recovery of the application's users (issue 17). */
+export interface Recovery {
+  id: string;
+  kind: 'account_recovery' | 'phone_change';
+  status: string;
+  authy_ids: number[];
+  started_at: string;
+  completes_at?: string | null;
+  expires_at?: string;
+  device?: { name: string | null; os_type: string | null } | null;
+}
+
 export interface Delivery {
   id: number;
   kind: string;
@@ -128,6 +140,10 @@ export const api = {
   messages: (id: number) => call<{ messages: Message[] }>('GET', `/admin/applications/${id}/messages?limit=25`).then((r) => r.messages),
   quarantines: (id: number) => call<{ quarantines: Quarantine[] }>('GET', `/admin/applications/${id}/quarantines`).then((r) => r.quarantines),
   lift: (id: number, prefix: string) => call<{ message: string }>('POST', `/admin/applications/${id}/quarantines/lift`, { prefix }),
+  recoveries: (id: number) => call<{ recoveries: Recovery[] }>('GET', `/admin/applications/${id}/recoveries`).then((r) => r.recoveries),
+  cancelRecovery: (id: number, rid: string) => call<{ message: string }>('POST', `/admin/applications/${id}/recoveries/${encodeURIComponent(rid)}/cancel`),
+  shortenRecovery: (id: number, rid: string, waitSeconds: number, reason: string) =>
+    call<{ completes_at: string }>('POST', `/admin/applications/${id}/recoveries/${encodeURIComponent(rid)}/shorten`, { wait_seconds: waitSeconds, reason }),
   /** The webhooks, and the events one may ask for. */
   webhooks: (id: number) => call<{ webhooks: Webhook[]; events: string[] }>('GET', `/admin/applications/${id}/webhooks`),
   createWebhook: (id: number, name: string, url: string, events: string[]) =>

@@ -445,6 +445,50 @@ async function quarantinesSection(app: Application): Promise<HTMLElement> {
   return section;
 }
 
+/** Lost phones (issue 17): pending phone changes and account recoveries; cancel, or shorten a wait with a reason. */
+async function recoveriesSection(app: Application): Promise<HTMLElement> {
+  const status = h('p');
+  const body = h('tbody');
+  const section = h(
+    'section',
+    {},
+    h('h2', {}, 'Phone changes and account recoveries'),
+    h('p', {}, 'Pending requests of this application\'s users. Cancel one the user did not ask for. Shortening a recovery\'s wait is logged with your reason.'),
+    h('table', { 'data-testid': 'recoveries' }, h('thead', {}, h('tr', {}, ...['Kind', 'Users (Authy IDs)', 'Started (UTC)', 'Ends (UTC)', 'New device', ''].map((t) => h('th', {}, t)))), body),
+    status,
+  );
+  const when = (iso: string | null | undefined) => (iso ? iso.replace('T', ' ').slice(0, 16) : '');
+  const fill = async () => {
+    const list = await api.recoveries(app.id);
+    body.replaceChildren(
+      ...list.map((r) => {
+        const reason = h('input', { type: 'text', placeholder: 'Reason (required to shorten)', 'aria-label': `Reason to shorten ${r.id}` }) as HTMLInputElement;
+        const actions = h(
+          'td',
+          {},
+          h('button', { onclick: () => void attempt(status, async () => (await api.cancelRecovery(app.id, r.id), await fill())) }, 'Cancel'),
+          ...(r.kind === 'account_recovery' && r.status === 'waiting'
+            ? [reason, h('button', { onclick: () => void attempt(status, async () => (await api.shortenRecovery(app.id, r.id, 0, reason.value), await fill())) }, 'End the wait now')]
+            : []),
+        );
+        return h(
+          'tr',
+          {},
+          h('td', {}, r.kind === 'account_recovery' ? `Account recovery (${r.status})` : 'Phone change'),
+          h('td', {}, r.authy_ids.join(', ')),
+          h('td', {}, when(r.started_at)),
+          h('td', {}, when(r.completes_at ?? r.expires_at)),
+          h('td', {}, r.device ? `${r.device.name ?? ''} (${r.device.os_type ?? ''})` : ''),
+          actions,
+        );
+      }),
+    );
+    if (list.length === 0) body.replaceChildren(h('tr', {}, h('td', { colspan: 6 }, 'Nothing is pending.')));
+  };
+  await fill();
+  return section;
+}
+
 async function deliveriesSection(app: Application): Promise<HTMLElement> {
   const list = await api.deliveries(app.id);
   return listSection(
@@ -539,9 +583,10 @@ async function applicationView(id: number): Promise<void> {
   await attempt(status, async () => {
     const app = await api.application(id);
     const title = h('h1', {}, app.name);
-    const [traffic, users, messages, verifications, quarantines, deliveries, webhooks, providers] = await Promise.all([
+    const [traffic, users, recoveries, messages, verifications, quarantines, deliveries, webhooks, providers] = await Promise.all([
       trafficSection(app),
       usersSection(app),
+      recoveriesSection(app),
       messagesSection(app),
       verificationsSection(app),
       quarantinesSection(app),
@@ -562,6 +607,7 @@ async function applicationView(id: number): Promise<void> {
       dashboardKeysSection(app),
       providers,
       users,
+      recoveries,
       importSection(app),
       messages,
       verifications,
