@@ -52,7 +52,7 @@ function twilioDouble(channel: 'sms' | 'voice'): () => Promise<Double> {
     const tw: FakeTwilio = await startFakeTwilio();
     let lastBody = '';
     return {
-      url: tw.url + '&timeout=400',
+      url: tw.url + '&timeout=2000', // room for a loaded machine; the timeout test still sees it give up
       received: () =>
         tw.requests.filter((r) => r.sid && r.resource === (channel === 'sms' ? 'Messages' : 'Calls')).map((r) => ({
           destination: r.form.get('To')!,
@@ -110,7 +110,7 @@ const CASES: Case[] = [
     async start() {
       const smsc: FakeSmsc = await startFakeSmsc();
       return {
-        url: smsc.url + '&timeout=400',
+        url: smsc.url + '&timeout=2000', // room for a loaded machine; the timeout test still sees it give up
         received: () => smsc.messages.map((m) => ({ destination: '+' + m.destination, text: m.text })),
         failing: (on) => (smsc.throttle = on),
         hanging: (on) => (smsc.delayMs = on ? 5000 : 0),
@@ -155,7 +155,7 @@ const CASES: Case[] = [
         return { ts, sig: 'v1=' + createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex') };
       };
       return {
-        url: gw.url + '&timeout=400',
+        url: gw.url + '&timeout=2000', // room for a loaded machine; the timeout test still sees it give up
         received: () => gw.delivered.map((m) => ({ destination: m.to, text: m.text })),
         failing: (on) => (gw.mode = on ? 'fail' : 'ok'),
         hanging: (on) => (gw.mode = on ? 'hang' : 'ok'),
