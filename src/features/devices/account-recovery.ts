@@ -4,26 +4,21 @@
 // hears of and may cancel. When it ends, the old devices are removed and the new one holds the
 // accounts. Nobody can shorten the wait from a device; the answers never tell whether a number
 // is known (they are given before the lookup, and unknown ids answer as known ones).
-import { createHmac, randomInt } from 'node:crypto';
-import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
-import { constantTimeEqual, deriveKey, type MasterKey } from '../../core/crypto.ts';
+import { constantTimeEqual, deriveKey } from '../../core/crypto.ts';
 import { fail } from '../../core/errors.ts';
-import { emailText, resolveLocale, smsText, voiceText } from '../../core/i18n.ts';
+import { resolveLocale } from '../../core/i18n.ts';
 import { readString, type Params } from '../../core/params.ts';
-import { maskE164, normalizeCallingCode, parsePhone, regionOf } from '../../core/phone.ts';
-import type { Outbox } from '../../delivery/outbox.ts';
-import { recoveryPhoneContext, type Contacts } from '../../store/contacts.ts';
+import { maskE164, regionOf } from '../../core/phone.ts';
+import { recoveryPhoneContext } from '../../store/contacts.ts';
 import type { DB } from '../../store/schema.ts';
 import type { Outcome } from '../../wire/route.ts';
 import type { Applications } from '../applications/service.ts';
-import type { SendGuard } from '../send-guard/service.ts';
-import type { SafetyLimits } from '../tokens/limits.ts';
 import { contactOf } from '../users/queries.ts';
-import type { Webhooks } from '../webhooks/service.ts';
 import type { DeviceEvents } from './events.ts';
 import { expiryOfOpaqueId, opaqueId } from './opaque-id.ts';
 import * as people from './person-queries.ts';
+import { ProofCodes, readNumberAndChannel, type Channel, type SendingDeps } from './proof-codes.ts';
 import * as q from './queries.ts';
 import { readRegistration, type Device, type Devices } from './service.ts';
 
@@ -33,43 +28,31 @@ const MAX_FAILURES = 5;
 const PER_NUMBER_HOUR = 3;
 const ID_LABEL = 'account-recovery';
 
-export interface AccountRecoveryDeps {
-  db: Kysely<DB>;
-  keys: MasterKey[];
-  contacts: Contacts;
-  outbox: Outbox;
-  wakeOutbox(): void;
-  guard: SendGuard;
-  limits: SafetyLimits;
+export type AccountRecoveryDeps = SendingDeps & {
   applications: Applications;
-  webhooks: Webhooks;
   events: DeviceEvents;
   devices: Devices;
-  log: FastifyBaseLogger;
   /** How long a confirmed recovery waits before it takes effect (ms). */
   waitMs: number;
-}
+};
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
 
 export class AccountRecoveries {
   private readonly codeKey: Buffer;
+  private readonly codes: ProofCodes;
   private timer?: NodeJS.Timeout;
 
   constructor(private readonly d: AccountRecoveryDeps) {
     this.codeKey = deriveKey(d.keys[0], 'account-recovery');
+    this.codes = new ProofCodes(this.codeKey);
   }
 
   /** `POST /device/v1/account_recoveries` `{"country_code","phone_number","via","locale"?}` (not signed). */
   async start(body: Params): Promise<Outcome> {
-    const cc = readString(body, 'country_code');
-    const number = readString(body, 'phone_number');
-    const code = cc.ok && cc.value !== undefined ? normalizeCallingCode(cc.value) : undefined;
-    const phone = code !== undefined && number.ok && number.value ? parsePhone(number.value, code) : undefined;
-    if (!phone) return fail('PHONE_INVALID');
-    const via = readString(body, 'via');
-    const channel = via.ok && (via.value ?? 'sms') === 'sms' ? 'sms' : via.ok && via.value === 'voice' ? 'voice' : undefined;
-    if (!channel) return fail('INVALID_PARAMETER', { message: 'Invalid parameter: via - must be sms or voice' });
+    const phone = readNumberAndChannel(body);
+    if (!phone.ok) return phone;
+    const channel = phone.channel;
     const locale = readString(body, 'locale');
     const loc = resolveLocale(locale.ok ? locale.value : undefined, regionOf(phone.e164));
     const expiresAt = Math.floor((Date.now() + CODE_TTL_MS) / 1000) * 1000;
@@ -86,7 +69,7 @@ export class AccountRecoveries {
     };
   }
 
-  private async sendCodes(id: string, expiresAt: number, e164: string, channel: 'sms' | 'voice', loc: string): Promise<void> {
+  private async sendCodes(id: string, expiresAt: number, e164: string, channel: Channel, loc: string): Promise<void> {
     const index = this.d.contacts.phoneIndex(e164);
     const users = await usersOf(this.d.db, index);
     if (users.length === 0) return;
@@ -94,9 +77,8 @@ export class AccountRecoveries {
     const app = (await this.d.applications.find(users[0].app_id))!;
     if (!(await this.d.guard.check(app, { e164, channel, userId: users[0].id, locale: loc })).ok) return;
     const now = Date.now();
-    const pin = sixDigits();
-    const emailCode = sixDigits();
-    const vars = (c: string) => ({ appName: 'OpenFactor', code: c, minutes: CODE_TTL_MS / 60_000 });
+    const pin = this.codes.newCode();
+    const emailCode = this.codes.newCode();
     const emails = [...new Set(users.map((u) => contactOf(this.d.contacts, u).email).filter(Boolean))];
     await this.d.db.transaction().execute(async (trx) => {
       await trx
@@ -106,8 +88,8 @@ export class AccountRecoveries {
           phone_index: index,
           phone_sealed: this.d.contacts.seal(e164, recoveryPhoneContext(id)),
           via: channel,
-          pin_hash: this.hash(id, 'pin', pin),
-          email_code_hash: this.hash(id, 'email', emailCode),
+          pin_hash: this.codes.hash(id, 'pin', pin),
+          email_code_hash: this.codes.hash(id, 'email', emailCode),
           status: 'unconfirmed',
           device_key_id: null,
           created_at: now,
@@ -117,10 +99,7 @@ export class AccountRecoveries {
           canceled_by: null,
         })
         .execute();
-      const text = channel === 'voice' ? voiceText(loc, vars(pin)) : smsText(loc, vars(pin));
-      await this.d.outbox.enqueue(trx, { appId: app.id, userId: null, channel, destination: e164, text, locale: loc }, now);
-      const mail = emailText(loc, vars(emailCode));
-      for (const destination of emails) await this.d.outbox.enqueue(trx, { appId: app.id, userId: null, channel: 'email', destination, text: `${mail.subject}\n\n${mail.text}`, locale: loc }, now);
+      await this.codes.enqueue(trx, this.d.outbox, { appId: app.id, e164, channel, emails, pin, emailCode, locale: loc, minutes: CODE_TTL_MS / 60_000, now });
     });
     this.d.wakeOutbox();
     this.d.log.info({ event: 'account_recovery_codes_sent', phone: maskE164(e164), via: channel }, 'account recovery: codes sent');
@@ -142,8 +121,8 @@ export class AccountRecoveries {
     const right =
       row !== undefined &&
       row.status === 'unconfirmed' &&
-      pin.ok && !!pin.value && constantTimeEqual(this.hash(id, 'pin', pin.value.trim()), row.pin_hash) &&
-      mail.ok && !!mail.value && constantTimeEqual(this.hash(id, 'email', mail.value.trim()), row.email_code_hash);
+      pin.ok && !!pin.value && constantTimeEqual(this.codes.hash(id, 'pin', pin.value.trim()), row.pin_hash) &&
+      mail.ok && !!mail.value && constantTimeEqual(this.codes.hash(id, 'email', mail.value.trim()), row.email_code_hash);
     if (!right) return this.wrongCode(id, row);
     const waitUntil = now + this.d.waitMs;
     const started = await this.d.db.transaction().execute(async (trx) => {
@@ -352,13 +331,7 @@ export class AccountRecoveries {
     if (!answer.ok) return answer;
     return { ok: true, body: { ...answer.body, account_recovery: { id: device.recovery_id, status: r?.status, completes_at: iso(r?.completes_at ?? null) } } };
   }
-
-  private hash(id: string, what: 'pin' | 'email', code: string): string {
-    return createHmac('sha256', this.codeKey).update(`${id}:${what}:${code}`).digest('base64url');
-  }
 }
 
 const usersOf = (db: Kysely<DB>, phoneIndex: string) =>
   db.selectFrom('users').select(['id', 'app_id', 'phone_index', 'contact_sealed']).where('phone_index', '=', phoneIndex).orderBy('id').execute();
-
-const sixDigits = () => String(randomInt(1_000_000)).padStart(6, '0');

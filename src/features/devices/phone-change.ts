@@ -2,24 +2,20 @@
 // move to a new number; a code goes to the new number (through the send guard) and another to
 // the address on file; with both, every user with the old number, in every application, moves to
 // the new one and keeps its Authy ID. Applications hear of each step by webhook.
-import { createHmac, randomInt, randomUUID } from 'node:crypto';
-import type { FastifyBaseLogger } from 'fastify';
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { constantTimeEqual, deriveKey, type MasterKey } from '../../core/crypto.ts';
+import { constantTimeEqual, deriveKey } from '../../core/crypto.ts';
 import { fail } from '../../core/errors.ts';
-import { emailText, resolveLocale, smsText, voiceText } from '../../core/i18n.ts';
+import { resolveLocale } from '../../core/i18n.ts';
 import { readString, type Params } from '../../core/params.ts';
-import { normalizeCallingCode, parsePhone, regionOf } from '../../core/phone.ts';
-import type { Outbox } from '../../delivery/outbox.ts';
-import { phoneChangeContext, type Contacts } from '../../store/contacts.ts';
+import { regionOf } from '../../core/phone.ts';
+import { phoneChangeContext } from '../../store/contacts.ts';
 import type { DB } from '../../store/schema.ts';
 import type { Outcome } from '../../wire/route.ts';
 import type { Applications } from '../applications/service.ts';
-import type { SendGuard } from '../send-guard/service.ts';
-import type { SafetyLimits } from '../tokens/limits.ts';
 import { contactColumns, contactOf } from '../users/queries.ts';
-import type { Webhooks } from '../webhooks/service.ts';
 import * as people from './person-queries.ts';
+import { ProofCodes, readNumberAndChannel, type SendingDeps } from './proof-codes.ts';
 import type { Device } from './service.ts';
 
 const TTL_MS = 30 * 60_000;
@@ -27,24 +23,13 @@ const MAX_FAILURES = 5;
 /** Phone changes a device may start per hour (each sends an SMS or call and an email). */
 const PER_DEVICE_HOUR = 3;
 
-export interface PhoneChangeDeps {
-  db: Kysely<DB>;
-  keys: MasterKey[];
-  contacts: Contacts;
-  outbox: Outbox;
-  wakeOutbox(): void;
-  guard: SendGuard;
-  limits: SafetyLimits;
-  applications: Applications;
-  webhooks: Webhooks;
-  log: FastifyBaseLogger;
-}
+export type PhoneChangeDeps = SendingDeps & { applications: Applications };
 
 export class PhoneChanges {
-  private readonly codeKey: Buffer;
+  private readonly codes: ProofCodes;
 
   constructor(private readonly d: PhoneChangeDeps) {
-    this.codeKey = deriveKey(d.keys[0], 'phone-change');
+    this.codes = new ProofCodes(deriveKey(d.keys[0], 'phone-change'));
   }
 
   /** `POST /device/v1/phone_changes` `{"country_code","phone_number","via":"sms"|"voice","locale"?}`. */
@@ -52,14 +37,9 @@ export class PhoneChanges {
     const phones = await people.phonesOfDevice(this.d.db, device.id);
     if (phones.length !== 1) return fail('INVALID_PARAMETER', { message: 'Invalid parameter: this device holds accounts of several phone numbers; change each from a device of that number' });
     const [oldIndex] = phones;
-    const cc = readString(body, 'country_code');
-    const number = readString(body, 'phone_number');
-    const code = cc.ok && cc.value !== undefined ? normalizeCallingCode(cc.value) : undefined;
-    const phone = code !== undefined && number.ok && number.value ? parsePhone(number.value, code) : undefined;
-    if (!phone) return fail('PHONE_INVALID');
-    const via = readString(body, 'via');
-    const channel = via.ok && (via.value ?? 'sms') === 'sms' ? 'sms' : via.ok && via.value === 'voice' ? 'voice' : undefined;
-    if (!channel) return fail('INVALID_PARAMETER', { message: 'Invalid parameter: via - must be sms or voice' });
+    const phone = readNumberAndChannel(body);
+    if (!phone.ok) return phone;
+    const channel = phone.channel;
     const newIndex = this.d.contacts.phoneIndex(phone.e164);
     if (newIndex === oldIndex) return fail('INVALID_PARAMETER', { message: 'Invalid parameter: phone_number - is the number you have now' });
     const users = await this.usersOf(oldIndex);
@@ -73,9 +53,8 @@ export class PhoneChanges {
 
     const id = randomUUID();
     const now = Date.now();
-    const pin = sixDigits();
-    const emailCode = sixDigits();
-    const vars = (c: string) => ({ appName: 'OpenFactor', code: c, minutes: TTL_MS / 60_000 });
+    const pin = this.codes.newCode();
+    const emailCode = this.codes.newCode();
     const emails = [...new Set(users.map((u) => contactOf(this.d.contacts, u).email).filter(Boolean))];
     await this.d.db.transaction().execute(async (trx) => {
       await trx.updateTable('phone_changes').set({ status: 'canceled', finished_at: now }).where('device_key_id', '=', device.id).where('status', '=', 'pending').execute();
@@ -88,18 +67,15 @@ export class PhoneChanges {
           new_index: newIndex,
           phone_sealed: this.d.contacts.seal(phone.e164, phoneChangeContext(id)),
           country_code: Number(phone.countryCode),
-          pin_hash: this.hash(id, 'pin', pin),
-          email_code_hash: this.hash(id, 'email', emailCode),
+          pin_hash: this.codes.hash(id, 'pin', pin),
+          email_code_hash: this.codes.hash(id, 'email', emailCode),
           status: 'pending',
           created_at: now,
           expires_at: now + TTL_MS,
           finished_at: null,
         })
         .execute();
-      const text = channel === 'voice' ? voiceText(loc, vars(pin)) : smsText(loc, vars(pin));
-      await this.d.outbox.enqueue(trx, { appId: app.id, userId: null, channel, destination: phone.e164, text, locale: loc }, now);
-      const mail = emailText(loc, vars(emailCode));
-      for (const destination of emails) await this.d.outbox.enqueue(trx, { appId: app.id, userId: null, channel: 'email', destination, text: `${mail.subject}\n\n${mail.text}`, locale: loc }, now);
+      await this.codes.enqueue(trx, this.d.outbox, { appId: app.id, e164: phone.e164, channel, emails, pin, emailCode, locale: loc, minutes: TTL_MS / 60_000, now });
       for (const u of users) {
         const objects = { user: { s_authy_id: String(u.id) }, phone_change: { s_id: id } };
         await this.d.webhooks.emit(trx, u.app_id, 'phone_change_requested', objects, now);
@@ -125,8 +101,8 @@ export class PhoneChanges {
     if (!row) return fail('PHONE_CHANGE_NOT_FOUND');
     const pin = readString(body, 'phone_code');
     const mail = readString(body, 'email_code');
-    const pinOk = pin.ok && !!pin.value && constantTimeEqual(this.hash(id, 'pin', pin.value.trim()), row.pin_hash);
-    const mailOk = mail.ok && !!mail.value && constantTimeEqual(this.hash(id, 'email', mail.value.trim()), row.email_code_hash);
+    const pinOk = pin.ok && !!pin.value && constantTimeEqual(this.codes.hash(id, 'pin', pin.value.trim()), row.pin_hash);
+    const mailOk = mail.ok && !!mail.value && constantTimeEqual(this.codes.hash(id, 'email', mail.value.trim()), row.email_code_hash);
     if (!pinOk || !mailOk) {
       // Counted by the write, so concurrent guesses cannot pass the cap.
       const counted = await this.d.db
@@ -234,12 +210,6 @@ export class PhoneChanges {
   private usersOf(phoneIndex: string, db: Kysely<DB> = this.d.db) {
     return db.selectFrom('users').select(['id', 'app_id', 'phone_index', 'contact_sealed']).where('phone_index', '=', phoneIndex).orderBy('id').execute();
   }
-
-  private hash(id: string, what: 'pin' | 'email', code: string): string {
-    return createHmac('sha256', this.codeKey).update(`${id}:${what}:${code}`).digest('base64url');
-  }
 }
 
 class Conflict extends Error {}
-
-const sixDigits = () => String(randomInt(1_000_000)).padStart(6, '0');
