@@ -97,7 +97,8 @@ test('a node started while Redis is down starts, serves, logs the outage once, a
 
     await own.start();
     await until('joined once Redis is up', async () => (await redisGauge(server!.url)) === '1', 15_000);
-    assert.match(server.output(), /redis \(device events\) reachable again/);
+    // The line reaches us through the child's stdout, which may come after the gauge's answer.
+    await until('the return logged', () => /redis \(device events\) reachable again/.test(server!.output()), 5000);
     assert.equal(warned(), 1);
   } finally {
     await server?.stop();
