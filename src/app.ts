@@ -152,7 +152,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   const push = new WebPush(await loadVapidKeys(store.db, config.masterKeys, config.vapid), server.log, destinations, config.pushCaFile);
   // What every service that sends a code needs.
   const sending = { db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), limits, webhooks, guard, log: server.log };
-  const people = new PersonDevices({ db: store.db, keys: config.masterKeys, events, webhooks, log: server.log });
+  const people = new PersonDevices({ db: store.db, keys: config.masterKeys, events, webhooks, push, log: server.log });
   const devices = new Devices({
     ...sending,
     applications,
@@ -162,7 +162,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   const onetouch = new OneTouch({ db: store.db, applications, devices, contacts, events, push, hooks, webhooks, log: server.log });
   const retention = new Retention(store.db, server.log, { deliveryDays: config.retentionDays, auditDays: config.auditRetentionDays });
   const phoneChanges = new PhoneChanges({ ...sending, applications });
-  const recoveries = new AccountRecoveries({ ...sending, applications, events, devices, waitMs: config.accountRecoveryWaitS * 1000 });
+  const recoveries = new AccountRecoveries({ ...sending, applications, events, devices, push, waitMs: config.accountRecoveryWaitS * 1000 });
   const services: Services = {
     phoneChanges,
     recoveries,

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { PHONES, startApp, type TestApp } from '../support/harness.ts';
 import { call } from '../support/http.ts';
-import { createUser } from '../support/tokens.ts';
+import { codeIn, createUser, delivered } from '../support/tokens.ts';
 import { approvalStatus, createApproval } from '../support/onetouch.ts';
 import { until } from '../support/wait.ts';
 import { FakePushService } from '../support/fakes/push-service.ts';
@@ -66,4 +66,32 @@ test('the VAPID keys persist: a second server on the same database announces the
   const { loadVapidKeys } = await import('../../src/features/devices/push.ts');
   const again = await loadVapidKeys(t.store.db, t.config.masterKeys, {});
   assert.equal(again.publicKey, first);
+});
+
+test('a subscribed device hears by Web Push of a new device waiting for its approval and of an account recovery (issue 17)', async () => {
+  const number = '415-555-0801';
+  await createUser(t, 'pushed-person@example.com', number);
+  const byPhone = async (last?: string) => {
+    const start = await OpenFactorDevice.startPhoneRegistration(base, { countryCode: '1', phoneNumber: number, via: 'sms' });
+    await t.of.services.devices.settled();
+    const msg = await delivered(t, '+14155550801', last);
+    return { start, msg };
+  };
+  const first = await byPhone();
+  const sub = push.subscribe();
+  await OpenFactorDevice.confirmPhoneRegistration(base, first.start.registrationId, codeIn(first.msg.text, 6), { pushSubscription: sub, name: 'Old phone' });
+
+  const second = await byPhone(first.msg.id);
+  const newcomer = await OpenFactorDevice.confirmPhoneRegistration(base, second.start.registrationId, codeIn(second.msg.text, 6), { name: 'Tablet' });
+  assert.equal(newcomer.status, 'pending_approval');
+  const asked = await until('the device request pushed', () => push.delivered.find((d) => d.payload.type === 'device_request' && d.payload.id === newcomer.id));
+  assert.equal(asked.payload.name, 'Tablet');
+
+  const { id } = await OpenFactorDevice.startAccountRecovery(base, { countryCode: '1', phoneNumber: number, via: 'sms' });
+  const phoneCode = codeIn((await delivered(t, '+14155550801', second.msg.id)).text, 6);
+  const emailCode = codeIn((await delivered(t, 'pushed-person@example.com')).text, 6);
+  await OpenFactorDevice.confirmAccountRecovery(base, id, { phoneCode, emailCode });
+  const told = await until('the recovery pushed', () => push.delivered.find((d) => d.payload.type === 'account_recovery' && d.payload.id === id));
+  assert.equal(told.payload.status, 'waiting');
+  assert.deepEqual(push.refused, []);
 });

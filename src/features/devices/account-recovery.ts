@@ -19,6 +19,7 @@ import type { DeviceEvents } from './events.ts';
 import { expiryOfOpaqueId, opaqueId } from './opaque-id.ts';
 import * as people from './person-queries.ts';
 import { ProofCodes, readNumberAndChannel, type Channel, type SendingDeps } from './proof-codes.ts';
+import { pushToDevices, type WebPush } from './push.ts';
 import * as q from './queries.ts';
 import { readRegistration, type Device, type Devices } from './service.ts';
 
@@ -30,6 +31,7 @@ const ID_LABEL = 'account-recovery';
 
 export type AccountRecoveryDeps = SendingDeps & {
   applications: Applications;
+  push: WebPush;
   events: DeviceEvents;
   devices: Devices;
   /** How long a confirmed recovery waits before it takes effect (ms). */
@@ -137,10 +139,13 @@ export class AccountRecoveries {
     });
     if (started === undefined) return fail('ACCOUNT_RECOVERY_NOT_FOUND');
     const others = (await people.devicesOfPhones(this.d.db, [row!.phone_index])).filter((r) => r.id !== started && r.pending_since === null);
+    const told = { id, status: 'waiting', completes_at: iso(waitUntil), device: { name: reg.value.name, os_type: reg.value.osType } };
     this.d.events.publish(
       others.map((o) => o.id),
-      { type: 'account_recovery', data: { id, status: 'waiting', completes_at: iso(waitUntil), device: { name: reg.value.name, os_type: reg.value.osType } } },
+      { type: 'account_recovery', data: told },
     );
+    // Devices not streaming now hear of it by Web Push, if they have a subscription.
+    void pushToDevices(this.d, others.map((o) => o.id), { type: 'account_recovery', ...told });
     this.d.log.info({ event: 'account_recovery_started', device: started, devices_told: others.length }, 'account recovery started: waiting period running');
     const answer = await this.d.devices.registered(started);
     if (!answer.ok) return answer;

@@ -13,6 +13,7 @@ import type { Outcome } from '../../wire/route.ts';
 import type { Webhooks } from '../webhooks/service.ts';
 import type { DeviceEvents } from './events.ts';
 import * as people from './person-queries.ts';
+import { pushToDevices, type WebPush } from './push.ts';
 import * as q from './queries.ts';
 import { publicKeyContext, type Device } from './service.ts';
 
@@ -28,6 +29,7 @@ export interface PersonDeviceDeps {
   keys: MasterKey[];
   events: DeviceEvents;
   webhooks: Webhooks;
+  push: WebPush;
   log: FastifyBaseLogger;
 }
 
@@ -48,10 +50,12 @@ export class PersonDevices {
   /** A device registered by phone while others exist waits (created pending); they are told at once. */
   async askOthers(id: number, others: { id: number }[], now: number): Promise<void> {
     const row = (await q.findDeviceKey(this.d.db, id))!;
+    const data = { id, name: row.name, os_type: row.os_type, created_at: iso(now) };
     this.d.events.publish(
       others.map((o) => o.id),
-      { type: 'device_request', data: { id, name: row.name, os_type: row.os_type, created_at: iso(now) } },
+      { type: 'device_request', data },
     );
+    void pushToDevices(this.d, others.map((o) => o.id), { type: 'device_request', ...data });
     this.d.log.info({ event: 'device_pending_approval', device: id, others: others.length }, 'a new device waits for approval from another device');
   }
 

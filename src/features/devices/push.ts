@@ -9,6 +9,9 @@ import { seal, unseal, type MasterKey } from '../../core/crypto.ts';
 import { unsafeUrl, type Destinations } from '../../delivery/destinations.ts';
 import type { DB } from '../../store/schema.ts';
 
+/** A device's sealed Web Push subscription is bound to its row. */
+export const pushContext = (id: number) => `device_keys:${id}:push_subscription`;
+
 export interface VapidKeys {
   publicKey: string;
   privateKey: string;
@@ -105,3 +108,29 @@ const safeOrigin = (url: string) => {
     return 'invalid';
   }
 };
+
+/**
+ * Tells devices by Web Push, for those that have a subscription (a browser not streaming events
+ * now): new devices waiting for approval, account recoveries (issue 17). A subscription the push
+ * service says is gone is dropped. Failures are logged, never thrown: the events still stand.
+ */
+export async function pushToDevices(
+  d: { db: Kysely<DB>; keys: MasterKey[]; push: WebPush; log: FastifyBaseLogger },
+  deviceIds: number[],
+  payload: Record<string, unknown>,
+): Promise<void> {
+  if (deviceIds.length === 0) return;
+  const rows = await d.db.selectFrom('device_keys').select(['id', 'push_subscription_sealed']).where('id', 'in', deviceIds).where('deleted_at', 'is', null).execute();
+  for (const row of rows) {
+    if (!row.push_subscription_sealed) continue;
+    try {
+      const sub = readPushSubscription(JSON.parse(unseal(d.keys, row.push_subscription_sealed, pushContext(row.id)).toString('utf8')));
+      if (!sub) continue;
+      if ((await d.push.send(sub, payload)) === 'gone') {
+        await d.db.updateTable('device_keys').set({ push_subscription_sealed: null }).where('id', '=', row.id).execute();
+      }
+    } catch (err) {
+      d.log.warn({ err: (err as Error).message, device_id: row.id }, 'web push to a device failed');
+    }
+  }
+}

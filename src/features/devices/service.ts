@@ -24,7 +24,7 @@ import type { SafetyLimits } from '../tokens/limits.ts';
 import type { Webhooks } from '../webhooks/service.ts';
 import type { SendGuard } from '../send-guard/service.ts';
 import type { Applications } from '../applications/service.ts';
-import { readPushSubscription } from './push.ts';
+import { pushContext, readPushSubscription } from './push.ts';
 import * as q from './queries.ts';
 import { expiryOfOpaqueId, opaqueId } from './opaque-id.ts';
 import type { PersonDevices } from './person-devices.ts';
@@ -67,7 +67,7 @@ export interface Registration {
 }
 
 export const publicKeyContext = (id: number) => `device_keys:${id}:public_key`;
-export const pushContext = (id: number) => `device_keys:${id}:push_subscription`;
+export { pushContext };
 
 export class Devices {
   private readonly codeKey: Buffer;
