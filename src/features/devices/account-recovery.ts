@@ -44,6 +44,13 @@ export class AccountRecoveries {
   private readonly codeKey: Buffer;
   private readonly codes: ProofCodes;
   private timer?: NodeJS.Timeout;
+  /** Work started after an answer, still running. */
+  private readonly inFlight = new Set<Promise<void>>();
+
+  /** Resolves once the work started by earlier answers has finished (tests, closing). */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
 
   constructor(private readonly d: AccountRecoveryDeps) {
     this.codeKey = deriveKey(d.keys[0], 'account-recovery');
@@ -60,7 +67,11 @@ export class AccountRecoveries {
     const expiresAt = Math.floor((Date.now() + CODE_TTL_MS) / 1000) * 1000;
     const id = opaqueId(this.codeKey, ID_LABEL, expiresAt);
     // The answer comes first: neither it nor its time depends on whether the number is known.
-    setImmediate(() => this.sendCodes(id, expiresAt, phone.e164, channel, loc).catch((err: Error) => this.d.log.error({ event: 'account_recovery_failed', error: err.message }, 'account recovery: codes not sent')));
+    const work = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.sendCodes(id, expiresAt, phone.e164, channel, loc))
+      .catch((err: Error) => this.d.log.error({ event: 'account_recovery_failed', error: err.message }, 'account recovery: codes not sent'))
+      .finally(() => this.inFlight.delete(work));
+    this.inFlight.add(work);
     return {
       ok: true,
       body: {
