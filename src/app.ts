@@ -284,6 +284,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
       recoveries.stopSweeps();
       await server.close();
       await devices.settled();
+      await recoveries.settled();
       await worker.stop();
       await hooks.stop();
       await retention.stop();
