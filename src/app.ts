@@ -162,7 +162,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   const onetouch = new OneTouch({ db: store.db, applications, devices, contacts, events, push, hooks, webhooks, log: server.log });
   const retention = new Retention(store.db, server.log, { deliveryDays: config.retentionDays, auditDays: config.auditRetentionDays });
   const phoneChanges = new PhoneChanges({ ...sending, applications });
-  const recoveries = new AccountRecoveries({ ...sending, applications, events, devices, push, waitMs: config.accountRecoveryWaitS * 1000 });
+  const recoveries = new AccountRecoveries({ ...sending, applications, events, devices, push, waitMs: config.accountRecoveryWaitS * 1000, phoneChangeWaitMs: config.phoneChangeWaitS * 1000 });
   const services: Services = {
     phoneChanges,
     recoveries,

@@ -85,6 +85,8 @@ export interface Config {
   deviceRegistrationsPerHour: number;
   /** How long an account recovery without a device waits, told to every existing device, before it takes effect. */
   accountRecoveryWaitS: number;
+  /** The same for a phone change without any device (new number proven too): longer, 72 h by default. */
+  phoneChangeWaitS: number;
   /** PostgreSQL: how long anything may wait for the database before the request gets a 503. */
   pg: PgTimeouts;
   /** The config file read, if any. */
@@ -185,6 +187,7 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
     deviceRegistrationsPerAddress: int('OPENFACTOR_DEVICE_REGISTRATIONS_PER_ADDRESS', 10, 1, 1_000_000),
     deviceRegistrationsPerHour: int('OPENFACTOR_DEVICE_REGISTRATIONS_PER_HOUR', 1000, 1, 100_000_000),
     accountRecoveryWaitS: int('OPENFACTOR_ACCOUNT_RECOVERY_WAIT_S', 86_400, 1, 30 * 86_400),
+    phoneChangeWaitS: int('OPENFACTOR_PHONE_CHANGE_WAIT_S', 259_200, 1, 30 * 86_400),
     pg,
     configFile,
   });

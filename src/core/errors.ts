@@ -68,7 +68,7 @@ export const ERRORS = {
   PHONE_CHANGE_NOT_FOUND: { code: '60039', status: 404, message: 'Phone change not found, finished or expired.' },
   PHONE_CHANGE_INVALID_CODE: { code: '60040', status: 401, message: 'Phone change codes are invalid: send the code sent to the new number and the code sent by email.' },
   ACCOUNT_RECOVERY_NOT_FOUND: { code: '60046', status: 404, message: 'Account recovery not found, finished or expired.' },
-  ACCOUNT_RECOVERY_INVALID_CODE: { code: '60048', status: 401, message: 'Account recovery codes are invalid: send the code sent to the phone and the code sent by email.' },
+  ACCOUNT_RECOVERY_INVALID_CODE: { code: '60048', status: 401, message: 'Account recovery codes are invalid: send the code sent to the phone and the code sent by email (and, for a phone change, the code sent to the new number).' },
   PHONE_CHANGE_CONFLICT: { code: '60041', status: 409, message: 'The new number already belongs to another user of one of your applications.' },
   APPROVAL_NOT_FOUND: { code: '60049', status: 404, message: 'Approval request not found' },
   ONETOUCH_UNREGISTERED: { code: '60050', status: 400, message: 'The user has no device registered for OneTouch.' },

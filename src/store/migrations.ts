@@ -568,6 +568,14 @@ const steps: Record<string, Step> = {
     await db.schema.createIndex('account_recoveries_due').on('account_recoveries').columns(['status', 'completes_at']).execute();
     await db.schema.alterTable('device_keys').addColumn('recovery_id', 'text').execute();
   },
+
+  // A phone change without any device (issue 17): an account recovery that also proves the new
+  // number, and moves the person's users to it when the (longer) wait ends.
+  '0027_recovery_new_number': async (db) => {
+    for (const [name, type] of [['new_phone_index', 'text'], ['new_phone_sealed', 'text'], ['new_country_code', 'integer'], ['new_pin_hash', 'text']] as const) {
+      await db.schema.alterTable('account_recoveries').addColumn(name, type).execute();
+    }
+  },
 };
 
 export function migrationProvider(dialect: Dialect, keys: MasterKey[] = []): MigrationProvider {

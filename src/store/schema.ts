@@ -134,8 +134,14 @@ export interface AccountRecoveriesTable {
   expires_at: number;
   completes_at: number | null;
   finished_at: number | null;
-  /** `device:<id>` or `admin`: who canceled it. */
+  /** `device:<id>`, `admin token from …` or `conflict`: who (or what) canceled it. */
   canceled_by: string | null;
+  /** 0027: set when it is a phone change without any device: the new number, proven by its own code. */
+  new_phone_index: string | null;
+  /** The new number, sealed (`recoveryPhoneContext(id + ':new')`). */
+  new_phone_sealed: string | null;
+  new_country_code: number | null;
+  new_pin_hash: string | null;
 }
 
 /** 0025: a person moving to a new number from a registered device (issue 17). */

@@ -9,7 +9,8 @@ import { startApp, type TestApp } from '../support/harness.ts';
 import { call } from '../support/http.ts';
 import { codeIn, createUser, delivered, verifyUrl } from '../support/tokens.ts';
 import { webhookReceiver } from '../support/webhooks.ts';
-import { OpenFactorDevice, OpenFactorError, type AccountRecovery } from '../../sdk/device/src/index.ts';
+import { e164, errorCode, phoneDevice, recoveriesToldTo } from '../support/devices.ts';
+import { OpenFactorDevice } from '../../sdk/device/src/index.ts';
 
 const WAIT_S = 2;
 let t: TestApp;
@@ -25,16 +26,9 @@ after(async () => {
   await hooks.close();
 });
 
-const errorCode = (code: string) => (e: unknown) => e instanceof OpenFactorError && e.code === code;
 const status = async (id: number) => (await call(t.of.server, 'GET', `/protected/json/users/${id}/status`, { key: t.apiKey })).json.status;
-const e164 = (n: string) => `+1${n.replace(/\D/g, '')}`;
 
-async function oldDevice(number: string) {
-  const start = await OpenFactorDevice.startPhoneRegistration(base, { countryCode: '1', phoneNumber: number, via: 'sms' });
-  await t.of.services.devices.settled();
-  const msg = await delivered(t, e164(number));
-  return { device: await OpenFactorDevice.confirmPhoneRegistration(base, start.registrationId, codeIn(msg.text, 6), { name: 'Lost phone' }), last: msg.id };
-}
+const oldDevice = (number: string) => phoneDevice(t, base, number, 'Lost phone');
 
 /** Starts a recovery from a new device and reads both codes (the SMS after `lastSms`, the email after `lastMail`). */
 async function startRecovery(number: string, email: string, lastSms?: string, lastMail?: string) {
@@ -49,12 +43,7 @@ test('with both codes the new device waits, the old one is told; after the wait 
   const number = '415-555-0501';
   const user = await createUser(t, 'ar-user@example.com', number);
   const { device: lost, last } = await oldDevice(number);
-  const told: AccountRecovery[] = [];
-  const stop = new AbortController();
-  let opened!: () => void;
-  const open = new Promise<void>((r) => (opened = r));
-  const listening = lost.listen(() => {}, { signal: stop.signal, onOpen: () => opened(), onAccountRecovery: (r) => told.push(r) });
-  await open;
+  const { told, stop } = await recoveriesToldTo(lost);
 
   const r = await startRecovery(number, 'ar-user@example.com', last);
   const wrong = (c: string) => (c === '000000' ? '111111' : '000000');
@@ -67,8 +56,7 @@ test('with both codes the new device waits, the old one is told; after the wait 
   await assert.rejects(OpenFactorDevice.confirmAccountRecovery(base, r.id, { phoneCode: r.phoneCode, emailCode: r.emailCode }), errorCode('60046'), 'the codes are used up');
 
   for (let i = 0; i < 50 && told.length === 0; i++) await new Promise((res) => setTimeout(res, 20));
-  stop.abort();
-  await listening;
+  await stop();
   assert.deepEqual(told.map((x) => [x.id, x.device.name]), [[r.id, 'New phone']]);
   const waiting = await lost.accountRecoveries();
   assert.deepEqual(waiting.map((x) => x.id), [r.id]);

@@ -8,7 +8,8 @@ import { startApp, type TestApp } from '../support/harness.ts';
 import { call } from '../support/http.ts';
 import { codeIn, createUser, delivered } from '../support/tokens.ts';
 import { webhookReceiver } from '../support/webhooks.ts';
-import { OpenFactorDevice, OpenFactorError } from '../../sdk/device/src/index.ts';
+import { errorCode, phoneDevice } from '../support/devices.ts';
+import { OpenFactorDevice } from '../../sdk/device/src/index.ts';
 
 const EVENTS = ['phone_change_requested', 'phone_change_pin_sent', 'user_phone_changed', 'phone_change_canceled'];
 
@@ -30,15 +31,9 @@ after(async () => {
   await otherHooks.close();
 });
 
-const errorCode = (code: string) => (e: unknown) => e instanceof OpenFactorError && e.code === code;
 const status = async (id: number, key = t.apiKey) => (await call(t.of.server, 'GET', `/protected/json/users/${id}/status`, { key })).json.status;
 
-async function deviceFor(number: string) {
-  const start = await OpenFactorDevice.startPhoneRegistration(base, { countryCode: '1', phoneNumber: number, via: 'sms' });
-  await t.of.services.devices.settled();
-  const msg = await delivered(t, `+1${number.replace(/\D/g, '')}`);
-  return OpenFactorDevice.confirmPhoneRegistration(base, start.registrationId, codeIn(msg.text, 6));
-}
+const deviceFor = async (number: string) => (await phoneDevice(t, base, number)).device;
 
 test('a device moves its person to a new number in every application, keeping the Authy IDs', async () => {
   const here = await createUser(t, 'pc-move@example.com', '415-555-0401');

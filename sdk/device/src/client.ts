@@ -171,9 +171,15 @@ export class OpenFactorDevice {
    * Account recovery without any device, step 1: a code goes to the phone and another to the
    * email address on file (if the number has an account; the answer is the same either way).
    */
-  static async startAccountRecovery(baseUrl: string, req: PhoneRegistrationRequest, opts: ClientOptions = {}): Promise<{ id: string; secondsToExpire: number }> {
+  static async startAccountRecovery(
+    baseUrl: string,
+    req: PhoneRegistrationRequest & { newNumber?: { countryCode: string | number; phoneNumber: string } },
+    opts: ClientOptions = {},
+  ): Promise<{ id: string; secondsToExpire: number }> {
     const body: Record<string, string> = { country_code: String(req.countryCode), phone_number: req.phoneNumber, via: req.via };
     if (req.locale !== undefined) body.locale = req.locale;
+    // A phone change without any device: the new number gets a code of its own, and the wait is longer.
+    if (req.newNumber) Object.assign(body, { new_country_code: String(req.newNumber.countryCode), new_phone_number: req.newNumber.phoneNumber });
     const answer = await postJson<{ account_recovery: { id: string; seconds_to_expire: number } }>(opts.fetch ?? defaultFetch, `${normalizeBaseUrl(baseUrl)}/device/v1/account_recoveries`, body);
     return { id: answer.account_recovery.id, secondsToExpire: answer.account_recovery.seconds_to_expire };
   }
@@ -183,10 +189,16 @@ export class OpenFactorDevice {
    * accounts when the waiting period ends (see {@link refreshStatus}), unless an existing device
    * cancels the recovery meanwhile.
    */
-  static async confirmAccountRecovery(baseUrl: string, id: string, codes: { phoneCode: string; emailCode: string }, opts: RegisterOptions = {}): Promise<OpenFactorDevice> {
+  static async confirmAccountRecovery(
+    baseUrl: string,
+    id: string,
+    codes: { phoneCode: string; emailCode: string; newPhoneCode?: string },
+    opts: RegisterOptions = {},
+  ): Promise<OpenFactorDevice> {
     return OpenFactorDevice.#register(baseUrl, `/device/v1/account_recoveries/${encodeURIComponent(id)}/confirm`, opts, (key) => ({
       phone_code: codes.phoneCode,
       email_code: codes.emailCode,
+      ...(codes.newPhoneCode === undefined ? {} : { new_phone_code: codes.newPhoneCode }),
       ...key,
     }));
   }

@@ -29,6 +29,8 @@ export type DeviceStatus = 'active' | 'pending_approval' | 'pending_recovery';
 /** An account recovery now waiting (`GET /device/v1/account_recoveries`, `account_recovery` events). */
 export interface AccountRecovery {
   id: string;
+  /** `phone_change`: a phone change without any device; at its end the accounts move to the new number too. */
+  kind: 'account_recovery' | 'phone_change';
   status: 'waiting' | (string & {});
   started_at?: string;
   completes_at: string | null;

@@ -4,18 +4,20 @@
 // hears of and may cancel. When it ends, the old devices are removed and the new one holds the
 // accounts. Nobody can shorten the wait from a device; the answers never tell whether a number
 // is known (they are given before the lookup, and unknown ids answer as known ones).
-import type { Kysely } from 'kysely';
+// A phone change without any device is the same recovery with a new number, proven by a code
+// of its own, and a longer wait (OPENFACTOR_PHONE_CHANGE_WAIT_S, 72 h); at its end the person's
+// users move to the new number too.
 import { constantTimeEqual, deriveKey } from '../../core/crypto.ts';
-import { fail } from '../../core/errors.ts';
+import { fail, type Failure } from '../../core/errors.ts';
 import { resolveLocale } from '../../core/i18n.ts';
 import { readString, type Params } from '../../core/params.ts';
 import { maskE164, regionOf } from '../../core/phone.ts';
 import { recoveryPhoneContext } from '../../store/contacts.ts';
-import type { DB } from '../../store/schema.ts';
 import type { Outcome } from '../../wire/route.ts';
 import type { Applications } from '../applications/service.ts';
 import { contactOf } from '../users/queries.ts';
 import type { DeviceEvents } from './events.ts';
+import { moveToNumber, numberTaken, usersOfPhone } from './number-move.ts';
 import { expiryOfOpaqueId, opaqueId } from './opaque-id.ts';
 import * as people from './person-queries.ts';
 import { ProofCodes, readNumberAndChannel, type Channel, type SendingDeps } from './proof-codes.ts';
@@ -36,7 +38,13 @@ export type AccountRecoveryDeps = SendingDeps & {
   devices: Devices;
   /** How long a confirmed recovery waits before it takes effect (ms). */
   waitMs: number;
+  /** The same for a phone change without any device. */
+  phoneChangeWaitMs: number;
 };
+
+type NewNumber = { e164: string; countryCode: number };
+const kindOf = (r: { new_phone_index: string | null }) => (r.new_phone_index === null ? 'account_recovery' : 'phone_change');
+const newPhoneContext = (id: string) => `${recoveryPhoneContext(id)}:new`;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
 
@@ -57,10 +65,15 @@ export class AccountRecoveries {
     this.codes = new ProofCodes(this.codeKey);
   }
 
-  /** `POST /device/v1/account_recoveries` `{"country_code","phone_number","via","locale"?}` (not signed). */
+  /**
+   * `POST /device/v1/account_recoveries` `{"country_code","phone_number","via","locale"?}` (not
+   * signed); with `new_country_code` and `new_phone_number`, a phone change without any device.
+   */
   async start(body: Params): Promise<Outcome> {
     const phone = readNumberAndChannel(body);
     if (!phone.ok) return phone;
+    const newNumber = readNewNumber(body, phone.e164);
+    if (newNumber !== undefined && !('e164' in newNumber)) return newNumber;
     const channel = phone.channel;
     const locale = readString(body, 'locale');
     const loc = resolveLocale(locale.ok ? locale.value : undefined, regionOf(phone.e164));
@@ -68,29 +81,34 @@ export class AccountRecoveries {
     const id = opaqueId(this.codeKey, ID_LABEL, expiresAt);
     // The answer comes first: neither it nor its time depends on whether the number is known.
     const work = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.sendCodes(id, expiresAt, phone.e164, channel, loc))
+      .then(() => this.sendCodes(id, expiresAt, phone.e164, channel, loc, newNumber))
       .catch((err: Error) => this.d.log.error({ event: 'account_recovery_failed', error: err.message }, 'account recovery: codes not sent'))
       .finally(() => this.inFlight.delete(work));
     this.inFlight.add(work);
     return {
       ok: true,
       body: {
-        account_recovery: { id, status: 'unconfirmed', seconds_to_expire: CODE_TTL_MS / 1000 },
-        message: `If this number has an account, a code was sent to it by ${channel} and another to the email address on file.`,
+        account_recovery: { id, kind: newNumber ? 'phone_change' : 'account_recovery', status: 'unconfirmed', seconds_to_expire: CODE_TTL_MS / 1000 },
+        message: newNumber
+          ? `If this number has an account, a code was sent to it by ${channel}, another to the new number and another to the email address on file.`
+          : `If this number has an account, a code was sent to it by ${channel} and another to the email address on file.`,
         success: true,
       },
     };
   }
 
-  private async sendCodes(id: string, expiresAt: number, e164: string, channel: Channel, loc: string): Promise<void> {
+  private async sendCodes(id: string, expiresAt: number, e164: string, channel: Channel, loc: string, newNumber?: NewNumber): Promise<void> {
     const index = this.d.contacts.phoneIndex(e164);
     const users = await usersOf(this.d.db, index);
     if (users.length === 0) return;
     if (!(await this.d.limits.take('account-recovery', index, PER_NUMBER_HOUR, 3600))) return;
     const app = (await this.d.applications.find(users[0].app_id))!;
-    if (!(await this.d.guard.check(app, { e164, channel, userId: users[0].id, locale: loc })).ok) return;
+    for (const to of newNumber ? [e164, newNumber.e164] : [e164]) {
+      if (!(await this.d.guard.check(app, { e164: to, channel, userId: users[0].id, locale: loc })).ok) return;
+    }
     const now = Date.now();
     const pin = this.codes.newCode();
+    const newPin = newNumber ? this.codes.newCode() : undefined;
     const emailCode = this.codes.newCode();
     const emails = [...new Set(users.map((u) => contactOf(this.d.contacts, u).email).filter(Boolean))];
     await this.d.db.transaction().execute(async (trx) => {
@@ -110,12 +128,17 @@ export class AccountRecoveries {
           completes_at: null,
           finished_at: null,
           canceled_by: null,
+          new_phone_index: newNumber ? this.d.contacts.phoneIndex(newNumber.e164) : null,
+          new_phone_sealed: newNumber ? this.d.contacts.seal(newNumber.e164, newPhoneContext(id)) : null,
+          new_country_code: newNumber ? newNumber.countryCode : null,
+          new_pin_hash: newPin ? this.codes.hash(id, 'new_pin', newPin) : null,
         })
         .execute();
-      await this.codes.enqueue(trx, this.d.outbox, { appId: app.id, e164, channel, emails, pin, emailCode, locale: loc, minutes: CODE_TTL_MS / 60_000, now });
+      const phones = [{ e164, code: pin }, ...(newNumber && newPin ? [{ e164: newNumber.e164, code: newPin }] : [])];
+      await this.codes.enqueue(trx, this.d.outbox, { appId: app.id, phones, channel, emails, emailCode, locale: loc, minutes: CODE_TTL_MS / 60_000, now });
     });
     this.d.wakeOutbox();
-    this.d.log.info({ event: 'account_recovery_codes_sent', phone: maskE164(e164), via: channel }, 'account recovery: codes sent');
+    this.d.log.info({ event: 'account_recovery_codes_sent', phone: maskE164(e164), new_phone: newNumber ? maskE164(newNumber.e164) : undefined, via: channel }, 'account recovery: codes sent');
   }
 
   /**
@@ -131,36 +154,41 @@ export class AccountRecoveries {
     const row = await this.d.db.selectFrom('account_recoveries').selectAll().where('id', '=', id).executeTakeFirst();
     const pin = readString(body, 'phone_code');
     const mail = readString(body, 'email_code');
+    const newPin = readString(body, 'new_phone_code');
     const right =
       row !== undefined &&
       row.status === 'unconfirmed' &&
       pin.ok && !!pin.value && constantTimeEqual(this.codes.hash(id, 'pin', pin.value.trim()), row.pin_hash) &&
-      mail.ok && !!mail.value && constantTimeEqual(this.codes.hash(id, 'email', mail.value.trim()), row.email_code_hash);
+      mail.ok && !!mail.value && constantTimeEqual(this.codes.hash(id, 'email', mail.value.trim()), row.email_code_hash) &&
+      (row.new_pin_hash === null || (newPin.ok && !!newPin.value && constantTimeEqual(this.codes.hash(id, 'new_pin', newPin.value.trim()), row.new_pin_hash)));
     if (!right) return this.wrongCode(id, row);
-    const waitUntil = now + this.d.waitMs;
+    const kind = kindOf(row);
+    // Every code proven: saying the new number is taken reveals nothing to a stranger.
+    if (row.new_phone_index !== null && (await numberTaken(this.d.db, row.phone_index, row.new_phone_index))) return fail('PHONE_CHANGE_CONFLICT');
+    const waitUntil = now + (kind === 'phone_change' ? this.d.phoneChangeWaitMs : this.d.waitMs);
     const started = await this.d.db.transaction().execute(async (trx) => {
       const res = await trx.updateTable('account_recoveries').set({ status: 'waiting', completes_at: waitUntil }).where('id', '=', id).where('status', '=', 'unconfirmed').where('failures', '<', MAX_FAILURES).executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) return undefined;
       const deviceId = await this.d.devices.createKey(trx, reg.value, row!.via, row!.phone_index, ip, now, true, id);
       await trx.updateTable('account_recoveries').set({ device_key_id: deviceId }).where('id', '=', id).execute();
       for (const u of await usersOf(trx, row!.phone_index)) {
-        await this.d.webhooks.emit(trx, u.app_id, 'account_recovery_started', { user: { s_authy_id: String(u.id) }, account_recovery: { s_id: id, s_completes_at: iso(waitUntil) } }, now);
+        await this.d.webhooks.emit(trx, u.app_id, 'account_recovery_started', { user: { s_authy_id: String(u.id) }, account_recovery: { s_id: id, s_kind: kind, s_completes_at: iso(waitUntil) } }, now);
       }
       return deviceId;
     });
     if (started === undefined) return fail('ACCOUNT_RECOVERY_NOT_FOUND');
     const others = (await people.devicesOfPhones(this.d.db, [row!.phone_index])).filter((r) => r.id !== started && r.pending_since === null);
-    const told = { id, status: 'waiting', completes_at: iso(waitUntil), device: { name: reg.value.name, os_type: reg.value.osType } };
+    const told = { id, kind, status: 'waiting', completes_at: iso(waitUntil), device: { name: reg.value.name, os_type: reg.value.osType } };
     this.d.events.publish(
       others.map((o) => o.id),
       { type: 'account_recovery', data: told },
     );
     // Devices not streaming now hear of it by Web Push, if they have a subscription.
     void pushToDevices(this.d, others.map((o) => o.id), { type: 'account_recovery', ...told });
-    this.d.log.info({ event: 'account_recovery_started', device: started, devices_told: others.length }, 'account recovery started: waiting period running');
+    this.d.log.info({ event: 'account_recovery_started', kind, device: started, devices_told: others.length }, 'account recovery started: waiting period running');
     const answer = await this.d.devices.registered(started);
     if (!answer.ok) return answer;
-    return { ok: true, body: { ...answer.body, account_recovery: { id, status: 'waiting', completes_at: iso(waitUntil) } } };
+    return { ok: true, body: { ...answer.body, account_recovery: { id, kind, status: 'waiting', completes_at: iso(waitUntil) } } };
   }
 
   /** A wrong code (or a recovery never stored) answers the same; five end it. */
@@ -186,7 +214,7 @@ export class AccountRecoveries {
       ? await this.d.db
           .selectFrom('account_recoveries')
           .leftJoin('device_keys', 'device_keys.id', 'account_recoveries.device_key_id')
-          .select(['account_recoveries.id', 'account_recoveries.created_at', 'account_recoveries.completes_at', 'device_keys.name', 'device_keys.os_type'])
+          .select(['account_recoveries.id', 'account_recoveries.new_phone_index', 'account_recoveries.created_at', 'account_recoveries.completes_at', 'device_keys.name', 'device_keys.os_type'])
           .where('account_recoveries.phone_index', 'in', phones)
           .where('account_recoveries.status', '=', 'waiting')
           .execute()
@@ -194,7 +222,7 @@ export class AccountRecoveries {
     return {
       ok: true,
       body: {
-        account_recoveries: rows.map((r) => ({ id: r.id, status: 'waiting', started_at: iso(r.created_at), completes_at: iso(r.completes_at), device: { name: r.name, os_type: r.os_type } })),
+        account_recoveries: rows.map((r) => ({ id: r.id, kind: kindOf(r), status: 'waiting', started_at: iso(r.created_at), completes_at: iso(r.completes_at), device: { name: r.name, os_type: r.os_type } })),
         message: 'Account recoveries.',
         success: true,
       },
@@ -210,10 +238,19 @@ export class AccountRecoveries {
     return { ok: true, body: { account_recovery: { id, status: 'canceled' }, message: 'Account recovery canceled.', success: true } };
   }
 
-  /** Ends a waiting recovery once: canceled (its device removed) or completed (the old devices removed). */
-  private async end(row: { id: string; phone_index: string; device_key_id: number | null }, status: 'canceled' | 'completed', by: string | null): Promise<boolean> {
+  /**
+   * Ends a waiting recovery once: canceled (its device removed) or completed (the old devices
+   * removed; for a phone change, the users moved to the new number, or, if it was taken
+   * meanwhile, canceled instead).
+   */
+  private async end(row: EndingRow, wanted: 'canceled' | 'completed', by: string | null): Promise<boolean> {
     const now = Date.now();
+    let status = wanted;
     const done = await this.d.db.transaction().execute(async (trx) => {
+      if (status === 'completed' && row.new_phone_index !== null && (await numberTaken(trx, row.phone_index, row.new_phone_index))) {
+        status = 'canceled';
+        by = 'conflict';
+      }
       const res = await trx
         .updateTable('account_recoveries')
         .set({ status, finished_at: now, canceled_by: status === 'canceled' ? by : null })
@@ -238,6 +275,11 @@ export class AccountRecoveries {
         .values({ phone_index: row.phone_index, allow_new_devices: 1, last_account_recovery_at: now, updated_at: now })
         .onConflict((oc) => oc.column('phone_index').doUpdateSet({ last_account_recovery_at: now, updated_at: now }))
         .execute();
+      if (row.new_phone_index !== null) {
+        const e164 = this.d.contacts.open(row.new_phone_sealed!, newPhoneContext(row.id));
+        const move = { oldIndex: row.phone_index, newIndex: row.new_phone_index, e164, countryCode: Number(row.new_country_code), changeId: row.id, now };
+        if ((await moveToNumber(trx, this.d, move)) === 'conflict') throw new Error('new number taken after the check'); // cannot happen in the transaction
+      }
       for (const u of users) {
         await this.d.webhooks.emit(trx, u.app_id, 'account_recovery_approved', { user: { s_authy_id: String(u.id) }, account_recovery: { s_id: row.id }, device: { i_id: fresh.id } }, now);
       }
@@ -254,7 +296,7 @@ export class AccountRecoveries {
     const rows = await this.d.db
       .selectFrom('account_recoveries')
       .leftJoin('device_keys', 'device_keys.id', 'account_recoveries.device_key_id')
-      .select(['account_recoveries.id', 'account_recoveries.status', 'account_recoveries.phone_index', 'account_recoveries.created_at', 'account_recoveries.expires_at', 'account_recoveries.completes_at', 'device_keys.name', 'device_keys.os_type'])
+      .select(['account_recoveries.id', 'account_recoveries.status', 'account_recoveries.phone_index', 'account_recoveries.new_phone_index', 'account_recoveries.created_at', 'account_recoveries.expires_at', 'account_recoveries.completes_at', 'device_keys.name', 'device_keys.os_type'])
       .where('account_recoveries.status', 'in', ['unconfirmed', 'waiting'])
       .where('account_recoveries.phone_index', 'in', (eb) => eb.selectFrom('users').select('users.phone_index').where('users.app_id', '=', appId))
       .orderBy('account_recoveries.created_at')
@@ -266,7 +308,7 @@ export class AccountRecoveries {
       const users = (await usersOf(this.d.db, r.phone_index)).filter((u) => u.app_id === appId);
       out.push({
         id: r.id,
-        kind: 'account_recovery',
+        kind: r.new_phone_index === null ? 'account_recovery' : 'phone_change_without_device',
         status: r.status,
         authy_ids: users.map((u) => u.id),
         started_at: iso(r.created_at),
@@ -320,7 +362,7 @@ export class AccountRecoveries {
 
   /** Completes every recovery whose wait is over (a sweep, and the waiting device asking how it stands). */
   async completeDue(now = Date.now(), id?: string): Promise<number> {
-    let query = this.d.db.selectFrom('account_recoveries').select(['id', 'phone_index', 'device_key_id']).where('status', '=', 'waiting').where('completes_at', '<=', now);
+    let query = this.d.db.selectFrom('account_recoveries').select(['id', 'phone_index', 'device_key_id', 'new_phone_index', 'new_phone_sealed', 'new_country_code']).where('status', '=', 'waiting').where('completes_at', '<=', now);
     if (id !== undefined) query = query.where('id', '=', id);
     let n = 0;
     for (const row of await query.limit(100).execute()) if (await this.end(row, 'completed', null)) n++;
@@ -342,12 +384,22 @@ export class AccountRecoveries {
     await this.completeDue(Date.now(), device.recovery_id);
     const now = await q.findDeviceKey(this.d.db, device.id);
     if (!now) return fail('SIGNATURE_INVALID'); // canceled meanwhile: the device is gone
-    const r = await this.d.db.selectFrom('account_recoveries').select(['status', 'completes_at']).where('id', '=', device.recovery_id).executeTakeFirst();
+    const r = await this.d.db.selectFrom('account_recoveries').select(['status', 'completes_at', 'new_phone_index']).where('id', '=', device.recovery_id).executeTakeFirst();
     const answer = this.d.devices.self({ ...device, ...now });
     if (!answer.ok) return answer;
-    return { ok: true, body: { ...answer.body, account_recovery: { id: device.recovery_id, status: r?.status, completes_at: iso(r?.completes_at ?? null) } } };
+    return { ok: true, body: { ...answer.body, account_recovery: { id: device.recovery_id, kind: r ? kindOf(r) : undefined, status: r?.status, completes_at: iso(r?.completes_at ?? null) } } };
   }
 }
 
-const usersOf = (db: Kysely<DB>, phoneIndex: string) =>
-  db.selectFrom('users').select(['id', 'app_id', 'phone_index', 'contact_sealed']).where('phone_index', '=', phoneIndex).orderBy('id').execute();
+const usersOf = usersOfPhone;
+
+type EndingRow = { id: string; phone_index: string; device_key_id: number | null; new_phone_index: string | null; new_phone_sealed: string | null; new_country_code: number | null };
+
+/** The new number of a phone change without any device, if the request names one. */
+function readNewNumber(body: Params, oldE164: string): NewNumber | Failure | undefined {
+  if (body.new_phone_number === undefined && body.new_country_code === undefined) return undefined;
+  const read = readNumberAndChannel(body, 'new_');
+  if (!read.ok) return fail('PHONE_INVALID', { message: 'New phone number is invalid' });
+  if (read.e164 === oldE164) return fail('INVALID_PARAMETER', { message: 'Invalid parameter: new_phone_number - is the number on the account' });
+  return { e164: read.e164, countryCode: read.countryCode };
+}

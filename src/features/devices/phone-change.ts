@@ -13,7 +13,8 @@ import { phoneChangeContext } from '../../store/contacts.ts';
 import type { DB } from '../../store/schema.ts';
 import type { Outcome } from '../../wire/route.ts';
 import type { Applications } from '../applications/service.ts';
-import { contactColumns, contactOf } from '../users/queries.ts';
+import { contactOf } from '../users/queries.ts';
+import { moveToNumber, usersOfPhone } from './number-move.ts';
 import * as people from './person-queries.ts';
 import { ProofCodes, readNumberAndChannel, type SendingDeps } from './proof-codes.ts';
 import type { Device } from './service.ts';
@@ -75,7 +76,7 @@ export class PhoneChanges {
           finished_at: null,
         })
         .execute();
-      await this.codes.enqueue(trx, this.d.outbox, { appId: app.id, e164: phone.e164, channel, emails, pin, emailCode, locale: loc, minutes: TTL_MS / 60_000, now });
+      await this.codes.enqueue(trx, this.d.outbox, { appId: app.id, phones: [{ e164: phone.e164, code: pin }], channel, emails, emailCode, locale: loc, minutes: TTL_MS / 60_000, now });
       for (const u of users) {
         const objects = { user: { s_authy_id: String(u.id) }, phone_change: { s_id: id } };
         await this.d.webhooks.emit(trx, u.app_id, 'phone_change_requested', objects, now);
@@ -122,26 +123,9 @@ export class PhoneChanges {
     const moved = await this.d.db.transaction().execute(async (trx) => {
       const done = await trx.updateTable('phone_changes').set({ status: 'completed', finished_at: now }).where('id', '=', id).where('status', '=', 'pending').executeTakeFirst();
       if (Number(done.numUpdatedRows) !== 1) return 'gone' as const;
-      const users = await this.usersOf(row.old_index, trx);
-      const taken = await trx
-        .selectFrom('users')
-        .select('id')
-        .where('phone_index', '=', row.new_index)
-        .where('app_id', 'in', users.length ? users.map((u) => u.app_id) : [-1])
-        .executeTakeFirst();
-      if (taken) throw new Conflict();
-      for (const u of users) {
-        const { email } = contactOf(this.d.contacts, u);
-        await trx.updateTable('users').set({ ...contactColumns(this.d.contacts, u.app_id, e164, email), country_code: row.country_code }).where('id', '=', u.id).execute();
-        await this.d.webhooks.emit(trx, u.app_id, 'user_phone_changed', { user: { s_authy_id: String(u.id) }, phone_change: { s_id: id } }, now);
-      }
-      await trx.updateTable('device_keys').set({ phone_index: row.new_index }).where('phone_index', '=', row.old_index).execute();
-      const owner = await trx.selectFrom('phone_owners').selectAll().where('phone_index', '=', row.old_index).executeTakeFirst();
-      if (owner) {
-        await trx.deleteFrom('phone_owners').where('phone_index', 'in', [row.old_index, row.new_index]).execute();
-        await trx.insertInto('phone_owners').values({ ...owner, phone_index: row.new_index, updated_at: now }).execute();
-      }
-      return users.length;
+      const n = await moveToNumber(trx, this.d, { oldIndex: row.old_index, newIndex: row.new_index, e164, countryCode: row.country_code, changeId: id, now });
+      if (n === 'conflict') throw new Conflict(); // undoes the status change
+      return n;
     }).catch((e: unknown) => {
       if (e instanceof Conflict) return 'conflict' as const;
       throw e;
@@ -208,7 +192,7 @@ export class PhoneChanges {
   }
 
   private usersOf(phoneIndex: string, db: Kysely<DB> = this.d.db) {
-    return db.selectFrom('users').select(['id', 'app_id', 'phone_index', 'contact_sealed']).where('phone_index', '=', phoneIndex).orderBy('id').execute();
+    return usersOfPhone(db, phoneIndex);
   }
 }
 

@@ -31,10 +31,13 @@ export interface SendingDeps {
 
 export type Channel = 'sms' | 'voice';
 
-/** `country_code`, `phone_number` and `via` (`sms`, the default, or `voice`) of a request. */
-export function readNumberAndChannel(body: Params): { ok: true; e164: string; countryCode: number; channel: Channel } | Failure {
-  const cc = readString(body, 'country_code');
-  const number = readString(body, 'phone_number');
+/**
+ * `country_code`, `phone_number` and `via` (`sms`, the default, or `voice`) of a request; with a
+ * prefix (`new_`), the number's fields are read under it.
+ */
+export function readNumberAndChannel(body: Params, prefix = ''): { ok: true; e164: string; countryCode: number; channel: Channel } | Failure {
+  const cc = readString(body, `${prefix}country_code`);
+  const number = readString(body, `${prefix}phone_number`);
   const code = cc.ok && cc.value !== undefined ? normalizeCallingCode(cc.value) : undefined;
   const phone = code !== undefined && number.ok && number.value ? parsePhone(number.value, code) : undefined;
   if (!phone) return fail('PHONE_INVALID');
@@ -53,19 +56,21 @@ export class ProofCodes {
   }
 
   /** A code's stored form, bound to its request and to what it proves. */
-  hash(id: string, what: 'pin' | 'email', code: string): string {
+  hash(id: string, what: 'pin' | 'new_pin' | 'email', code: string): string {
     return createHmac('sha256', this.key).update(`${id}:${what}:${code}`).digest('base64url');
   }
 
-  /** Queues the phone's code and the email code (to every address on file) in the caller's transaction. */
+  /** Queues each phone's code and the email code (to every address on file) in the caller's transaction. */
   async enqueue(
     trx: Kysely<DB>,
     outbox: Outbox,
-    m: { appId: number; e164: string; channel: Channel; emails: string[]; pin: string; emailCode: string; locale: string; minutes: number; now: number },
+    m: { appId: number; phones: Array<{ e164: string; code: string }>; channel: Channel; emails: string[]; emailCode: string; locale: string; minutes: number; now: number },
   ): Promise<void> {
     const vars = (code: string) => ({ appName: 'OpenFactor', code, minutes: m.minutes });
-    const text = m.channel === 'voice' ? voiceText(m.locale, vars(m.pin)) : smsText(m.locale, vars(m.pin));
-    await outbox.enqueue(trx, { appId: m.appId, userId: null, channel: m.channel, destination: m.e164, text, locale: m.locale }, m.now);
+    for (const p of m.phones) {
+      const text = m.channel === 'voice' ? voiceText(m.locale, vars(p.code)) : smsText(m.locale, vars(p.code));
+      await outbox.enqueue(trx, { appId: m.appId, userId: null, channel: m.channel, destination: p.e164, text, locale: m.locale }, m.now);
+    }
     const mail = emailText(m.locale, vars(m.emailCode));
     for (const destination of m.emails) {
       await outbox.enqueue(trx, { appId: m.appId, userId: null, channel: 'email', destination, text: `${mail.subject}\n\n${mail.text}`, locale: m.locale }, m.now);
