@@ -152,11 +152,13 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   const push = new WebPush(await loadVapidKeys(store.db, config.masterKeys, config.vapid), server.log, destinations, config.pushCaFile);
   // What every service that sends a code needs.
   const sending = { db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), limits, webhooks, guard, log: server.log };
+  const recoveryCodes = new RecoveryCodes(store.db, contacts);
   const people = new PersonDevices({ db: store.db, keys: config.masterKeys, events, webhooks, push, log: server.log });
   const devices = new Devices({
     ...sending,
     applications,
     people,
+    recoveryCodes,
     registrationLimits: { perAddress: config.deviceRegistrationsPerAddress, perHour: config.deviceRegistrationsPerHour },
   });
   const onetouch = new OneTouch({ db: store.db, applications, devices, contacts, events, push, hooks, webhooks, log: server.log });
@@ -183,7 +185,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
     worker,
     routing,
     metrics,
-    tokens: new Tokens({ ...sending, usage, recoveryCodes: new RecoveryCodes(store.db, contacts) }),
+    tokens: new Tokens({ ...sending, usage, recoveryCodes }),
   };
 
   registerBodyParsers(server);

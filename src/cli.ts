@@ -23,7 +23,7 @@ const USAGE = `Usage: openfactor <command>
                 [--verify-max-failures N] [--verify-failure-window SECONDS] [--verify-lockout SECONDS]
                 [--sends-per-hour N] [--sms-fallback-voice on|off] [--sync-tokens on|off]
                 [--number-matching on|off] [--custom-message on|off] [--custom-code on|off]
-                [--phone-export on|off] [--unregistered-verify check|legacy]
+                [--phone-export on|off] [--unregistered-verify check|legacy] [--recovery-codes-on-devices on|off]
                 [--daily-send-budget N] [--sends-per-number-hour N] [--sends-per-number-day N]
                 [--prefix-sends-per-window N] [--country-sends-per-window N] [--countries PT,BR,…|""]
                                  show an application's settings, changing those given
@@ -77,6 +77,7 @@ const SETTING_FLAGS: Record<string, keyof Settings> = {
   'prefix-sends-per-window': 'prefixSendsPerWindow',
   'country-sends-per-window': 'countrySendsPerWindow',
   'unregistered-verify': 'unregisteredVerifyLegacy',
+  'recovery-codes-on-devices': 'recoveryCodesOnDevices',
 };
 
 /** Settings named by a word rather than on/off. */

@@ -67,6 +67,7 @@ export const ERRORS = {
   DEVICE_NOT_FOUND: { code: '60045', status: 404, message: 'Device not found.' },
   PHONE_CHANGE_NOT_FOUND: { code: '60039', status: 404, message: 'Phone change not found, finished or expired.' },
   PHONE_CHANGE_INVALID_CODE: { code: '60040', status: 401, message: 'Phone change codes are invalid: send the code sent to the new number and the code sent by email.' },
+  RECOVERY_CODES_NOT_ALLOWED: { code: '60047', status: 403, message: "This application does not let devices make recovery codes: ask the application's support." },
   ACCOUNT_RECOVERY_NOT_FOUND: { code: '60046', status: 404, message: 'Account recovery not found, finished or expired.' },
   ACCOUNT_RECOVERY_INVALID_CODE: { code: '60048', status: 401, message: 'Account recovery codes are invalid: send the code sent to the phone and the code sent by email (and, for a phone change, the code sent to the new number).' },
   PHONE_CHANGE_CONFLICT: { code: '60041', status: 409, message: 'The new number already belongs to another user of one of your applications.' },

@@ -569,6 +569,11 @@ const steps: Record<string, Step> = {
     await db.schema.alterTable('device_keys').addColumn('recovery_id', 'text').execute();
   },
 
+  // The authenticator may offer a printable set of recovery codes where the customer allows it (issue 17).
+  '0028_recovery_codes_on_devices': async (db) => {
+    await db.schema.alterTable('applications').addColumn('recovery_codes_on_devices', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  },
+
   // A phone change without any device (issue 17): an account recovery that also proves the new
   // number, and moves the person's users to it when the (longer) wait ends.
   '0027_recovery_new_number': async (db) => {

@@ -43,6 +43,8 @@ export interface ApplicationsTable {
   country_sends_per_window: Generated<number>;
   /** 0022: Authy's "Not checked" answer to verify for users who never verified (issue 16); off by default. */
   unregistered_verify_legacy: Generated<number>;
+  /** 0028: the person's own devices may make a new set of recovery codes (issue 17); off by default. */
+  recovery_codes_on_devices: Generated<number>;
 }
 
 export interface UsersTable {

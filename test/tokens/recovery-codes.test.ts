@@ -8,6 +8,8 @@ import { startApp, type TestApp } from '../support/harness.ts';
 import { call } from '../support/http.ts';
 import { createUser, verifyUrl } from '../support/tokens.ts';
 import { webhookReceiver } from '../support/webhooks.ts';
+import { registerDevice } from '../support/onetouch.ts';
+import { OpenFactorError } from '../../sdk/device/src/index.ts';
 
 const require = createRequire(import.meta.url);
 const authyFactory = require('authy') as (key: string, url: string) => any;
@@ -106,4 +108,28 @@ test('the attempt cap holds recovery codes; one code sent twenty times at once v
   assert.equal(statuses.filter((s) => s === 401).length + statuses.filter((s) => s === 429).length, 19);
   assert.ok(statuses.filter((s) => s === 401).length <= 10);
   assert.equal((await left(free)).remaining, 9);
+});
+
+test("a device makes a new set for one of its own accounts, only where the application allows it", async () => {
+  const id = await createUser(t, 'rc-device@example.com', '415-555-0316');
+  const stranger = await createUser(t, 'rc-stranger@example.com', '415-555-0317');
+  const device = await registerDevice(t, base, id);
+  const [account] = device.accounts;
+  assert.equal(account.recovery_codes, false, 'the account says it is not allowed');
+  await assert.rejects(device.newRecoveryCodes(account), (e: unknown) => e instanceof OpenFactorError && e.status === 403 && e.code === '60047');
+
+  await t.of.services.applications.updateSettings(t.appId, { recoveryCodesOnDevices: 1 });
+  try {
+    assert.equal((await device.refreshAccounts())[0].recovery_codes, true);
+    const old = await newCodes(id);
+    const codes = await device.newRecoveryCodes(account);
+    assert.equal(new Set(codes).size, 10);
+    assert.equal((await left(id)).remaining, 10);
+    assert.equal((await call(t.of.server, 'GET', verifyUrl(old[0], id), { key: t.apiKey })).status, 401, 'the set the backend made stopped');
+    assert.equal((await call(t.of.server, 'GET', verifyUrl(codes[0], id), { key: t.apiKey })).json.token, 'is valid');
+    await assert.rejects(device.newRecoveryCodes({ authy_id: stranger, app_id: t.appId }), (e: unknown) => e instanceof OpenFactorError && e.status === 404, 'not for a user this device does not hold');
+    assert.equal((await left(stranger)).total, 0);
+  } finally {
+    await t.of.services.applications.updateSettings(t.appId, { recoveryCodesOnDevices: 0 });
+  }
 });

@@ -17,6 +17,7 @@ import type {
   DeviceStatus,
   PersonDevice,
   RegistrationAnswer,
+  WaitingRecovery,
   WebPushSubscription,
 } from './types.ts';
 
@@ -240,6 +241,7 @@ export class OpenFactorDevice {
       registrationMethod: answer.device.registration_method,
       accounts: answer.accounts ?? [],
       status: answer.device.status ?? 'active',
+      ...(answer.account_recovery ? { recovery: answer.account_recovery } : {}),
     };
     await storage.save(state);
     return new OpenFactorDevice(state, key, storage, fetchFn);
@@ -283,6 +285,11 @@ export class OpenFactorDevice {
    */
   get status(): DeviceStatus {
     return this.#state.status ?? 'active';
+  }
+
+  /** While `status === 'pending_recovery'`: the recovery this device waits for, and when it ends. */
+  get accountRecovery(): WaitingRecovery | undefined {
+    return this.#state.recovery ? { ...this.#state.recovery } : undefined;
   }
 
   /** Copies of the accounts, seeds included. */
@@ -371,10 +378,10 @@ export class OpenFactorDevice {
 
   /** Asks OpenFactor how this device stands; once approved, fetches its accounts. */
   async refreshStatus(): Promise<DeviceStatus> {
-    const answer = await this.#call<{ device: DeviceInfo } & ApiAnswer>('GET', '/device/v1/device');
+    const answer = await this.#call<{ device: DeviceInfo; account_recovery?: WaitingRecovery } & ApiAnswer>('GET', '/device/v1/device');
     const status = answer.device.status ?? 'active';
     const was = this.status;
-    this.#state = { ...this.#state, status };
+    this.#state = { ...this.#state, status, recovery: status === 'pending_recovery' ? answer.account_recovery : undefined };
     await this.#storage.save(this.#state);
     if (status === 'active' && was !== 'active') await this.refreshAccounts();
     return status;
@@ -442,6 +449,15 @@ export class OpenFactorDevice {
 
   async cancelPhoneChange(id: string): Promise<void> {
     await this.#call<ApiAnswer>('DELETE', `/device/v1/phone_changes/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * A new set of ten single-use recovery codes for one account, where its application allows it
+   * (`account.recovery_codes`); the old set stops working. Show them once: they are not kept.
+   */
+  async newRecoveryCodes(account: Pick<Account, 'authy_id' | 'app_id'>): Promise<string[]> {
+    const body = { app_id: account.app_id, authy_id: account.authy_id };
+    return (await this.#call<{ recovery_codes: string[] } & ApiAnswer>('POST', '/device/v1/recovery_codes', body)).recovery_codes;
   }
 
   /** Sets (or with null, removes) the Web Push subscription; `PushSubscription` objects are accepted. */

@@ -17,6 +17,7 @@ export type {
   DeviceStatus,
   PersonDevice,
   RegistrationAnswer,
+  WaitingRecovery,
   WebPushSubscription,
 } from './types.ts';
 export { ALGORITHMS, generateKeyPair, sign, verify } from './keys.ts';

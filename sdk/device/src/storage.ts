@@ -1,6 +1,6 @@
 // Where a device keeps its identity and accounts between runs.
 import type { Algorithm } from './keys.ts';
-import type { Account, DeviceInfo, DeviceStatus } from './types.ts';
+import type { Account, DeviceInfo, DeviceStatus, WaitingRecovery } from './types.ts';
 
 export interface StoredDevice {
   /** OpenFactor's base URL, e.g. `https://2fa.example.com`. */
@@ -21,6 +21,8 @@ export interface StoredDevice {
   accounts: Account[];
   /** Absent for devices saved before multi-device: active. */
   status?: DeviceStatus;
+  /** The account recovery this device waits for (`status === 'pending_recovery'`). */
+  recovery?: WaitingRecovery;
 }
 
 export interface DeviceStorage {

@@ -12,6 +12,8 @@ export interface Account {
   digits: number;
   period: number;
   algorithm: TotpAlgorithm;
+  /** The application lets this device make the user a new set of recovery codes ({@link OpenFactorDevice.newRecoveryCodes}). */
+  recovery_codes?: boolean;
 }
 
 export interface DeviceInfo {
@@ -96,9 +98,19 @@ export interface WebPushSubscription {
   keys: { p256dh: string; auth: string };
 }
 
+/** The account recovery a device registered by it waits for. */
+export interface WaitingRecovery {
+  id: string;
+  kind: 'account_recovery' | 'phone_change';
+  status: 'waiting' | 'completed' | 'canceled' | (string & {});
+  completes_at: string | null;
+}
+
 export interface RegistrationAnswer {
   device: DeviceInfo;
   accounts: Account[];
+  /** Registered by an account recovery: the recovery it waits for. */
+  account_recovery?: WaitingRecovery;
   message: string;
   success: true;
 }

@@ -34,9 +34,10 @@ const APP_COLUMNS = [
   'prefix_sends_per_window',
   'country_sends_per_window',
   'unregistered_verify_legacy',
+  'recovery_codes_on_devices',
 ] as const;
 
-export type SettingsColumn = (typeof APP_COLUMNS)[number] & ('sms_enabled' | 'calls_enabled' | 'onetouch_enabled' | 'token_length' | 'code_ttl_seconds' | 'generic_tokens_enabled' | 'verify_max_failures' | 'verify_failure_window_seconds' | 'verify_lockout_seconds' | 'sends_per_hour' | 'sms_fallback_to_voice' | 'sync_tokens' | 'number_matching' | 'custom_message_allowed' | 'custom_code_allowed' | 'phone_export_enabled' | 'daily_send_budget' | 'sends_per_number_hour' | 'sends_per_number_day' | 'prefix_sends_per_window' | 'country_sends_per_window' | 'unregistered_verify_legacy');
+export type SettingsColumn = (typeof APP_COLUMNS)[number] & ('sms_enabled' | 'calls_enabled' | 'onetouch_enabled' | 'token_length' | 'code_ttl_seconds' | 'generic_tokens_enabled' | 'verify_max_failures' | 'verify_failure_window_seconds' | 'verify_lockout_seconds' | 'sends_per_hour' | 'sms_fallback_to_voice' | 'sync_tokens' | 'number_matching' | 'custom_message_allowed' | 'custom_code_allowed' | 'phone_export_enabled' | 'daily_send_budget' | 'sends_per_number_hour' | 'sends_per_number_day' | 'prefix_sends_per_window' | 'country_sends_per_window' | 'unregistered_verify_legacy' | 'recovery_codes_on_devices');
 
 export const setAllowedCountries = (db: Kysely<DB>, id: number, list: string | null) =>
   db.updateTable('applications').set({ allowed_countries: list }).where('id', '=', id).executeTakeFirst();

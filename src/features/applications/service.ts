@@ -63,6 +63,11 @@ export interface Settings {
    * `force`, and some take that 200 as a success.
    */
   unregisteredVerifyLegacy: boolean;
+  /**
+   * The user's own devices may make a new set of recovery codes (the authenticator's printable
+   * list), replacing the set the backend made. Off: only the backend makes them.
+   */
+  recoveryCodesOnDevices: boolean;
 }
 
 /** Bounds operators may set; outside them the CLI refuses. */
@@ -86,6 +91,7 @@ export const SETTING_BOUNDS: Record<keyof Settings, [number, number]> = {
   prefixSendsPerWindow: [1, 1_000_000],
   countrySendsPerWindow: [1, 10_000_000],
   unregisteredVerifyLegacy: [0, 1],
+  recoveryCodesOnDevices: [0, 1],
 };
 
 const SETTING_COLUMNS: Record<keyof Settings, q.SettingsColumn> = {
@@ -108,6 +114,7 @@ const SETTING_COLUMNS: Record<keyof Settings, q.SettingsColumn> = {
   prefixSendsPerWindow: 'prefix_sends_per_window',
   countrySendsPerWindow: 'country_sends_per_window',
   unregisteredVerifyLegacy: 'unregistered_verify_legacy',
+  recoveryCodesOnDevices: 'recovery_codes_on_devices',
 };
 
 const toApplication = (r: NonNullable<Awaited<ReturnType<typeof q.findApplication>>>): Application => ({
@@ -138,6 +145,7 @@ const toApplication = (r: NonNullable<Awaited<ReturnType<typeof q.findApplicatio
     prefixSendsPerWindow: r.prefix_sends_per_window,
     countrySendsPerWindow: r.country_sends_per_window,
     unregisteredVerifyLegacy: r.unregistered_verify_legacy === 1,
+    recoveryCodesOnDevices: r.recovery_codes_on_devices === 1,
   },
   allowedCountries: r.allowed_countries ? r.allowed_countries.split(',') : undefined,
   onetouchCallback: r.onetouch_callback_url

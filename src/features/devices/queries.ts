@@ -64,6 +64,7 @@ export const accountsOf = (db: Db, deviceKeyId: number) =>
       'applications.id as app_id',
       'applications.name as app_name',
       'applications.token_length',
+      'applications.recovery_codes_on_devices',
     ])
     .where('devices.device_key_id', '=', deviceKeyId)
     .where('devices.deleted_at', 'is', null)

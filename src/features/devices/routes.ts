@@ -94,6 +94,11 @@ export function registerDeviceRoutes(
       doc('Approve or deny, signed over the uuid, the answer and the transaction hash'),
       signed(async (device, req, reply) => render(reply, await d.onetouch.answer(device, (req.params as { uuid: string }).uuid, paramsOf(req)))),
     );
+    scope.post(
+      `${PREFIX}/recovery_codes`,
+      doc("A new set of recovery codes for one of this device's accounts, where its application allows it"),
+      signed(async (device, req, reply) => render(reply, await d.devices.newRecoveryCodes(device, paramsOf(req)))),
+    );
     scope.put(`${PREFIX}/push_subscription`, doc('Set or clear the Web Push subscription'), signed(async (device, req, reply) => render(reply, await d.devices.setPush(device, paramsOf(req)))));
     scope.delete(`${PREFIX}/device`, doc('Unregister this device'), signed(async (device, _req, reply) => render(reply, await d.devices.unregister(device)), true));
     scope.get(

@@ -28,6 +28,7 @@ import { pushContext, readPushSubscription } from './push.ts';
 import * as q from './queries.ts';
 import { expiryOfOpaqueId, opaqueId } from './opaque-id.ts';
 import type { PersonDevices } from './person-devices.ts';
+import type { RecoveryCodes } from '../tokens/recovery-codes.ts';
 
 const REGISTRATION_TOKEN_TTL_MS = 10 * 60_000;
 const PHONE_CODE_TTL_MS = 10 * 60_000;
@@ -52,6 +53,8 @@ export interface DeviceDeps {
   registrationLimits: { perAddress: number; perHour: number };
   /** The person's other devices: whether a new one may join, and who approves it. */
   people: PersonDevices;
+  /** A device may make its user a new set where the application allows it. */
+  recoveryCodes: RecoveryCodes;
 }
 
 /** An authenticated device, with the public key its call was checked with (its answers are too). */
@@ -363,7 +366,26 @@ export class Devices {
         digits: r.token_length,
         period: PERIOD,
         algorithm: 'SHA1',
+        recovery_codes: r.recovery_codes_on_devices === 1,
       }));
+  }
+
+  /**
+   * `POST /device/v1/recovery_codes` `{"app_id","authy_id"}`: a new set for one of this device's
+   * accounts (the authenticator's printable list), where its application allows it; the old set
+   * stops working, as when the backend asks.
+   */
+  async newRecoveryCodes(device: Device, body: Params): Promise<Outcome> {
+    const appId = Number(readString(body, 'app_id').ok ? body.app_id : NaN);
+    const authyId = Number(readString(body, 'authy_id').ok ? body.authy_id : NaN);
+    const account = (await q.accountsOf(this.d.db, device.id)).find((r) => r.app_id === appId && r.user_id === authyId);
+    if (!account) return fail('USER_NOT_FOUND');
+    if (account.recovery_codes_on_devices !== 1) return fail('RECOVERY_CODES_NOT_ALLOWED');
+    const app = await this.d.applications.find(appId);
+    if (!app) return fail('USER_NOT_FOUND');
+    const made = await this.d.recoveryCodes.create(app, String(authyId));
+    if (made.ok) this.d.log.info({ event: 'recovery_codes_created', by: 'device', device: device.id, app_id: appId, authy_id: authyId }, 'recovery codes made from a device');
+    return made;
   }
 
   /** `PUT /device/v1/push_subscription`. */

@@ -1,74 +1,12 @@
 // The authenticator web app: this browser becomes an OpenFactor device (registered by phone or
-// with an application's registration token). It shows each account's code, computed offline, and
+// with an application's registration token, or by an account recovery; see register.ts). It shows each account's code, computed offline, and
 // the sign-in requests sent to it, answered with the device's key. The key is made in the browser,
 // kept in IndexedDB and cannot be read out, not even by this page's own script.
 import { h, show as showIn, type Child } from '../../shared/dom.ts';
-import { IndexedDbStorage, OpenFactorDevice, type Account, type DeviceApproval } from '../../../sdk/device/src/index.ts';
-
-const storage = new IndexedDbStorage('openfactor-authenticator');
-const view = document.getElementById('view')!;
-const connection = document.getElementById('connection')!;
-const show = (...children: Child[]) => showIn(view, ...children);
-
-/** Runs `work`; what goes wrong is said in `where`. */
-async function attempt(where: HTMLElement, work: () => Promise<void>): Promise<void> {
-  where.className = '';
-  where.textContent = '';
-  try {
-    await work();
-  } catch (e) {
-    where.className = 'error';
-    where.textContent = e instanceof Error ? e.message : String(e);
-  }
-}
-
-const onSubmit = (status: HTMLElement, work: (form: FormData) => Promise<void>) => (e: Event) => {
-  e.preventDefault();
-  const form = new FormData(e.currentTarget as HTMLFormElement);
-  void attempt(status, () => work(form));
-};
-
-const field = (form: FormData, name: string) => String(form.get(name) ?? '').trim();
-
-// ---- registration ------------------------------------------------------------------------------
-
-function registerView(): void {
-  const status = h('p', { role: 'alert' });
-  const deviceName = h('input', { name: 'name', value: 'Web authenticator', maxlength: 60, required: true }) as HTMLInputElement;
-  const options = () => ({ storage, osType: 'web', name: deviceName.value.trim() || 'Web authenticator' });
-
-  const confirmForm = (registrationId: string, via: string) =>
-    h('form', { onsubmit: onSubmit(status, async (f) => started(await OpenFactorDevice.confirmPhoneRegistration(location.origin, registrationId, field(f, 'code'), options()))) },
-      h('p', {}, via === 'voice' ? 'We are calling you with a 6-digit code.' : 'We have sent you a 6-digit code by text message.'),
-      h('label', {}, 'Code', h('input', { name: 'code', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}', maxlength: 6, required: true })),
-      h('button', { type: 'submit' }, 'Add this browser'));
-
-  const phoneForm = h('form', {
-    onsubmit: onSubmit(status, async (f) => {
-      const via = field(f, 'via');
-      const { registrationId } = await OpenFactorDevice.startPhoneRegistration(location.origin, {
-        countryCode: field(f, 'country_code'), phoneNumber: field(f, 'phone_number'), via: via === 'voice' ? 'voice' : 'sms', locale: navigator.language.slice(0, 2),
-      });
-      phoneForm.replaceWith(confirmForm(registrationId, via));
-    }),
-  },
-    h('label', {}, 'Country code', h('input', { name: 'country_code', inputmode: 'numeric', value: '1', maxlength: 4, required: true })),
-    h('label', {}, 'Phone number', h('input', { name: 'phone_number', type: 'tel', autocomplete: 'tel-national', required: true })),
-    h('label', {}, 'Send the code by', h('select', { name: 'via' }, h('option', { value: 'sms' }, 'Text message'), h('option', { value: 'voice' }, 'Phone call'))),
-    h('button', { type: 'submit' }, 'Send code'));
-
-  const tokenForm = h('form', { onsubmit: onSubmit(status, async (f) => started(await OpenFactorDevice.registerWithToken(location.origin, field(f, 'token'), options()))) },
-    h('label', {}, 'Registration token', h('input', { name: 'token', autocomplete: 'off', required: true })),
-    h('button', { type: 'submit' }, 'Add this browser'));
-
-  show(
-    h('h1', {}, 'Add this browser as your authenticator'),
-    h('section', {}, h('label', {}, 'Name of this device', deviceName)),
-    h('section', {}, h('h2', {}, 'With your phone number'), h('p', { class: 'muted' }, 'Every account of yours with this number comes to this browser.'), phoneForm),
-    h('section', {}, h('h2', {}, 'With a registration token'), h('p', { class: 'muted' }, 'A token an application gave you, for its account only.'), tokenForm),
-    status,
-  );
-}
+import { OpenFactorDevice, type Account, type DeviceApproval } from '../../../sdk/device/src/index.ts';
+import { personSections, recoveryCodesButton } from './person.ts';
+import { registerView, waitingView } from './register.ts';
+import { attempt, connection, show, storage } from './ui.ts';
 
 // ---- the device --------------------------------------------------------------------------------
 
@@ -78,12 +16,13 @@ let ticking: ReturnType<typeof setInterval> | undefined;
 function started(device: OpenFactorDevice): void {
   const status = h('p', { role: 'alert' });
   const accounts = h('div');
+  const person = personSections(device, status);
   const requests = h('div');
   const pending = new Map<string, HTMLElement>();
 
   const drawAccounts = () => {
     if (device.accounts.length === 0) return showIn(accounts, h('p', { class: 'muted' }, 'No accounts yet.'));
-    showIn(accounts, ...device.accounts.map(accountRow));
+    showIn(accounts, ...device.accounts.map((a) => accountRow(a, a.recovery_codes ? recoveryCodesButton(device, a, status, accounts) : null)));
   };
   const removeRequest = (uuid: string) => {
     pending.get(uuid)?.remove();
@@ -106,6 +45,7 @@ function started(device: OpenFactorDevice): void {
   show(
     h('section', {},
       h('h2', {}, 'Sign-in requests'), emptyNote, requests),
+    ...person.sections.slice(0, 2),
     h('section', {},
       h('h2', {}, 'Your codes'), accounts,
       h('div', { class: 'actions' },
@@ -117,18 +57,19 @@ function started(device: OpenFactorDevice): void {
             void attempt(status, async () => {
               await device.unregister();
               stop();
-              registerView();
+              registerView(started);
             });
           },
         }, 'Remove this browser'))),
-    h('p', { class: 'muted' }, `Device ${device.id}. Codes work offline.`),
+    ...person.sections.slice(2),
+    h('p', { class: 'muted' }, 'Codes work offline.'),
     status,
   );
   drawAccounts();
   ticking = setInterval(() => void tick(device, accounts), 1000);
   void tick(device, accounts);
   stopListening = new AbortController();
-  void listen(device, stopListening.signal, addRequest, removeRequest, status);
+  void listen(device, stopListening.signal, { add: addRequest, remove: removeRequest, person: () => void attempt(status, person.refresh) }, status);
 }
 
 function stop(): void {
@@ -137,9 +78,9 @@ function stop(): void {
   connection.textContent = '';
 }
 
-function accountRow(a: Account): HTMLElement {
+function accountRow(a: Account, extra: Child): HTMLElement {
   return h('div', { class: 'account', 'data-authy-id': a.authy_id, 'data-app-id': a.app_id },
-    h('div', {}, h('strong', {}, a.app_name), h('div', { class: 'left' })),
+    h('div', {}, h('strong', {}, a.app_name), h('div', { class: 'left' }), extra),
     h('div', { class: 'code', 'aria-label': `${a.app_name} code` }, ''));
 }
 
@@ -185,17 +126,25 @@ function requestCard(device: OpenFactorDevice, a: DeviceApproval, answered: (ans
  * The device's event stream: each request as it is made (and those already waiting, on every
  * connection). A dropped stream is opened again, waiting longer each time up to 15 s.
  */
-async function listen(device: OpenFactorDevice, signal: AbortSignal, add: (a: DeviceApproval) => void, remove: (uuid: string) => void, status: HTMLElement): Promise<void> {
+async function listen(
+  device: OpenFactorDevice,
+  signal: AbortSignal,
+  on: { add: (a: DeviceApproval) => void; remove: (uuid: string) => void; person: () => void },
+  status: HTMLElement,
+): Promise<void> {
   for (let failures = 0; !signal.aborted; ) {
     try {
-      await device.listen(add, {
+      await device.listen(on.add, {
         signal,
         onOpen: () => {
           failures = 0;
           connection.className = 'live';
           connection.textContent = 'Connected';
+          on.person(); // what came while the stream was closed
         },
-        onUpdate: (u) => u.status !== 'pending' && remove(u.uuid),
+        onUpdate: (u) => u.status !== 'pending' && on.remove(u.uuid),
+        onDeviceRequest: on.person,
+        onAccountRecovery: on.person,
       });
     } catch (e) {
       // A device removed elsewhere is refused for good (401): say so instead of retrying.
@@ -203,7 +152,7 @@ async function listen(device: OpenFactorDevice, signal: AbortSignal, add: (a: De
         stop();
         status.className = 'error';
         showIn(status, 'This browser is no longer registered. ',
-          h('button', { type: 'button', onclick: () => void storage.clear().then(registerView) }, 'Start again'));
+          h('button', { type: 'button', onclick: () => void storage.clear().then(() => registerView(started)) }, 'Start again'));
         return;
       }
       failures++;
@@ -216,5 +165,6 @@ async function listen(device: OpenFactorDevice, signal: AbortSignal, add: (a: De
 }
 
 const restored = await OpenFactorDevice.restore(storage);
-if (restored) started(restored);
-else registerView();
+if (!restored) registerView(started);
+else if (restored.status !== 'active') waitingView(restored, started);
+else started(restored);

@@ -42,7 +42,7 @@ const SETTING_LABELS: Record<string, string> = {
   verifyLockoutSeconds: 'Lockout (s)',
   sendsPerHour: 'Codes per user per hour',
   smsFallbackToVoice: 'Call when an SMS fails',
-  syncTokens: 'Follow authenticator clock drift',
+  syncTokens: 'Authenticators registered by phone get this application\'s accounts',
   numberMatching: 'OneTouch number matching',
   customMessageAllowed: 'Custom SMS texts',
   customCodeAllowed: 'Custom codes',
@@ -53,6 +53,7 @@ const SETTING_LABELS: Record<string, string> = {
   prefixSendsPerWindow: 'Messages per prefix per 10 min (floor)',
   countrySendsPerWindow: 'Messages per country per 10 min (floor)',
   unregisteredVerifyLegacy: 'Authy\'s "Not checked" for unregistered users',
+  recoveryCodesOnDevices: 'Users may print recovery codes from the authenticator',
 };
 
 function signInView(problem?: string): void {
