@@ -21,6 +21,7 @@ import {
   registrationPhoneContext,
   userContactContext,
   phoneChangeContext,
+  recoveryNewPhoneContext,
   recoveryPhoneContext,
   verificationPhoneContext,
 } from '../store/contacts.ts';
@@ -64,6 +65,7 @@ export const SEALED_COLUMNS: SealedColumn[] = [
   { table: 'phone_registrations', column: 'phone_sealed', key: ['id'], context: (r) => registrationPhoneContext(r.id) },
   { table: 'phone_changes', column: 'phone_sealed', key: ['id'], context: (r) => phoneChangeContext(r.id) },
   { table: 'account_recoveries', column: 'phone_sealed', key: ['id'], context: (r) => recoveryPhoneContext(r.id) },
+  { table: 'account_recoveries', column: 'new_phone_sealed', key: ['id'], context: (r) => recoveryNewPhoneContext(r.id) },
 ];
 
 export interface ResealReport {

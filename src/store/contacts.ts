@@ -23,6 +23,8 @@ export const qrLabelContext = (userId: number) => `authenticators:${userId}:labe
 export const registrationPhoneContext = (id: string) => `phone_registrations:${id}:phone`;
 export const phoneChangeContext = (id: string) => `phone_changes:${id}:phone`;
 export const recoveryPhoneContext = (id: string) => `account_recoveries:${id}:phone`;
+/** The new number of a phone change without any device. */
+export const recoveryNewPhoneContext = (id: string) => `account_recoveries:${id}:new_phone`;
 
 export class Contacts {
   constructor(

@@ -127,6 +127,7 @@ export interface AccountRecoveriesTable {
   via: 'sms' | 'voice';
   pin_hash: string;
   email_code_hash: string;
+  /** Unused: attempts are counted by the rate limiter for stored and never-stored ids alike (same timing). */
   failures: Generated<number>;
   /** unconfirmed (codes sent) → waiting (new device registered, the wait runs) → completed | canceled. */
   status: 'unconfirmed' | 'waiting' | 'completed' | 'canceled';
@@ -140,7 +141,7 @@ export interface AccountRecoveriesTable {
   canceled_by: string | null;
   /** 0027: set when it is a phone change without any device: the new number, proven by its own code. */
   new_phone_index: string | null;
-  /** The new number, sealed (`recoveryPhoneContext(id + ':new')`). */
+  /** The new number, sealed (`recoveryNewPhoneContext`). */
   new_phone_sealed: string | null;
   new_country_code: number | null;
   new_pin_hash: string | null;

@@ -69,7 +69,8 @@ test('sealed with A, opened with B current and A previous, sealed again with B, 
     const storage = new MemoryStorage();
     const device = await OpenFactorDevice.registerWithToken(base, token, { osType: 'android', storage });
     await device.requestPhoneChange({ countryCode: '1', phoneNumber: '415-555-0144', via: 'sms' }); // the new number, sealed
-    await OpenFactorDevice.startAccountRecovery(base, { countryCode: '1', phoneNumber: '415-555-0142', via: 'sms' }); // sealed after the answer
+    // A phone change without any device: both numbers sealed, after the answer.
+    await OpenFactorDevice.startAccountRecovery(base, { countryCode: '1', phoneNumber: '415-555-0142', via: 'sms', newNumber: { countryCode: '1', phoneNumber: '415-555-0145' } });
     await until('the account recovery stored', async () => (await t.store.db.selectFrom('account_recoveries').select('id').execute()).length === 1, 5000);
     // Every sealed column but the device's push subscription (a browser's) now holds a value.
     const empty: string[] = [];

@@ -12,7 +12,7 @@ import { fail, type Failure } from '../../core/errors.ts';
 import { resolveLocale } from '../../core/i18n.ts';
 import { readString, type Params } from '../../core/params.ts';
 import { maskE164, regionOf } from '../../core/phone.ts';
-import { recoveryPhoneContext } from '../../store/contacts.ts';
+import { recoveryNewPhoneContext as newPhoneContext, recoveryPhoneContext } from '../../store/contacts.ts';
 import type { Outcome } from '../../wire/route.ts';
 import type { Applications } from '../applications/service.ts';
 import { contactOf } from '../users/queries.ts';
@@ -23,13 +23,16 @@ import * as people from './person-queries.ts';
 import { ProofCodes, readNumberAndChannel, type Channel, type SendingDeps } from './proof-codes.ts';
 import { pushToDevices, type WebPush } from './push.ts';
 import * as q from './queries.ts';
-import { readRegistration, type Device, type Devices } from './service.ts';
+import { readRegistration, type Device, type Devices, type WhenAnswered } from './service.ts';
 
 const CODE_TTL_MS = 10 * 60_000;
-const MAX_FAILURES = 5;
+/** Confirm attempts per recovery (a right one ends it sooner). */
+const MAX_ATTEMPTS = 5;
 /** Recoveries a number may start per hour (each sends an SMS or call and an email). */
 const PER_NUMBER_HOUR = 3;
 const ID_LABEL = 'account-recovery';
+/** Compared against when nothing is stored: no code hashes to it. */
+const NEVER = 'x'.repeat(43);
 
 export type AccountRecoveryDeps = SendingDeps & {
   applications: Applications;
@@ -44,7 +47,6 @@ export type AccountRecoveryDeps = SendingDeps & {
 
 type NewNumber = { e164: string; countryCode: number };
 const kindOf = (r: { new_phone_index: string | null }) => (r.new_phone_index === null ? 'account_recovery' : 'phone_change');
-const newPhoneContext = (id: string) => `${recoveryPhoneContext(id)}:new`;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
 
@@ -69,7 +71,7 @@ export class AccountRecoveries {
    * `POST /device/v1/account_recoveries` `{"country_code","phone_number","via","locale"?}` (not
    * signed); with `new_country_code` and `new_phone_number`, a phone change without any device.
    */
-  async start(body: Params): Promise<Outcome> {
+  async start(body: Params, answered: WhenAnswered = (go) => go()): Promise<Outcome> {
     const phone = readNumberAndChannel(body);
     if (!phone.ok) return phone;
     const newNumber = readNewNumber(body, phone.e164);
@@ -80,7 +82,7 @@ export class AccountRecoveries {
     const expiresAt = Math.floor((Date.now() + CODE_TTL_MS) / 1000) * 1000;
     const id = opaqueId(this.codeKey, ID_LABEL, expiresAt);
     // The answer comes first: neither it nor its time depends on whether the number is known.
-    const work = new Promise<void>((resolve) => setImmediate(resolve))
+    const work = new Promise<void>((resolve) => answered(() => setImmediate(resolve)))
       .then(() => this.sendCodes(id, expiresAt, phone.e164, channel, loc, newNumber))
       .catch((err: Error) => this.d.log.error({ event: 'account_recovery_failed', error: err.message }, 'account recovery: codes not sent'))
       .finally(() => this.inFlight.delete(work));
@@ -151,23 +153,31 @@ export class AccountRecoveries {
     if (expiry === undefined || expiry <= now) return fail('ACCOUNT_RECOVERY_NOT_FOUND');
     const reg = readRegistration(body);
     if (!reg.ok) return reg;
+    // Every attempt, right or wrong, for a stored recovery or not, takes one of five first: the
+    // cap is exact under concurrency, and both kinds of id do the same write (same timing).
+    if (!(await this.d.limits.take('recovery-attempts', id, MAX_ATTEMPTS, CODE_TTL_MS / 1000))) return fail('ACCOUNT_RECOVERY_NOT_FOUND');
     const row = await this.d.db.selectFrom('account_recoveries').selectAll().where('id', '=', id).executeTakeFirst();
-    const pin = readString(body, 'phone_code');
-    const mail = readString(body, 'email_code');
-    const newPin = readString(body, 'new_phone_code');
-    const right =
-      row !== undefined &&
-      row.status === 'unconfirmed' &&
-      pin.ok && !!pin.value && constantTimeEqual(this.codes.hash(id, 'pin', pin.value.trim()), row.pin_hash) &&
-      mail.ok && !!mail.value && constantTimeEqual(this.codes.hash(id, 'email', mail.value.trim()), row.email_code_hash) &&
-      (row.new_pin_hash === null || (newPin.ok && !!newPin.value && constantTimeEqual(this.codes.hash(id, 'new_pin', newPin.value.trim()), row.new_pin_hash)));
-    if (!right) return this.wrongCode(id, row);
+    if (row && row.status !== 'unconfirmed') return fail('ACCOUNT_RECOVERY_NOT_FOUND'); // confirmed or canceled already
+    // Every code is hashed and compared, stored recovery or not: the work is the same either way.
+    const matches = (field: string, what: 'pin' | 'email' | 'new_pin', stored: string | null | undefined) => {
+      const given = readString(body, field);
+      const code = given.ok && given.value ? given.value.trim() : '';
+      return constantTimeEqual(this.codes.hash(id, what, code), stored ?? NEVER) && code !== '';
+    };
+    const pinOk = matches('phone_code', 'pin', row?.pin_hash);
+    const mailOk = matches('email_code', 'email', row?.email_code_hash);
+    const newOk = matches('new_phone_code', 'new_pin', row?.new_pin_hash);
+    const right = row !== undefined && pinOk && mailOk && (row.new_pin_hash === null || newOk);
+    if (!right) {
+      this.d.log.warn({ event: 'account_recovery_wrong_code' }, 'account recovery: wrong code');
+      return fail('ACCOUNT_RECOVERY_INVALID_CODE');
+    }
     const kind = kindOf(row);
     // Every code proven: saying the new number is taken reveals nothing to a stranger.
     if (row.new_phone_index !== null && (await numberTaken(this.d.db, row.phone_index, row.new_phone_index))) return fail('PHONE_CHANGE_CONFLICT');
     const waitUntil = now + (kind === 'phone_change' ? this.d.phoneChangeWaitMs : this.d.waitMs);
     const started = await this.d.db.transaction().execute(async (trx) => {
-      const res = await trx.updateTable('account_recoveries').set({ status: 'waiting', completes_at: waitUntil }).where('id', '=', id).where('status', '=', 'unconfirmed').where('failures', '<', MAX_FAILURES).executeTakeFirst();
+      const res = await trx.updateTable('account_recoveries').set({ status: 'waiting', completes_at: waitUntil }).where('id', '=', id).where('status', '=', 'unconfirmed').executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) return undefined;
       const deviceId = await this.d.devices.createKey(trx, reg.value, row!.via, row!.phone_index, ip, now, true, id);
       await trx.updateTable('account_recoveries').set({ device_key_id: deviceId }).where('id', '=', id).execute();
@@ -189,22 +199,6 @@ export class AccountRecoveries {
     const answer = await this.d.devices.registered(started);
     if (!answer.ok) return answer;
     return { ok: true, body: { ...answer.body, account_recovery: { id, kind, status: 'waiting', completes_at: iso(waitUntil) } } };
-  }
-
-  /** A wrong code (or a recovery never stored) answers the same; five end it. */
-  private async wrongCode(id: string, row: { status: string } | undefined): Promise<Outcome> {
-    if (row) {
-      const counted = await this.d.db
-        .updateTable('account_recoveries')
-        .set((eb) => ({ failures: eb('failures', '+', 1) }))
-        .where('id', '=', id)
-        .where('status', '=', 'unconfirmed')
-        .where('failures', '<', MAX_FAILURES)
-        .executeTakeFirst();
-      if (Number(counted.numUpdatedRows) !== 1) return fail('ACCOUNT_RECOVERY_NOT_FOUND');
-    } else if (!(await this.d.limits.take('recovery-missed', id, MAX_FAILURES, CODE_TTL_MS / 1000))) return fail('ACCOUNT_RECOVERY_NOT_FOUND');
-    this.d.log.warn({ event: 'account_recovery_wrong_code' }, 'account recovery: wrong code');
-    return fail('ACCOUNT_RECOVERY_INVALID_CODE');
   }
 
   /** `GET /device/v1/account_recoveries` (signed, an existing device): recoveries of this person now waiting. */

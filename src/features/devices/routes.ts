@@ -18,6 +18,8 @@ const HEARTBEAT_MS = 15_000;
 const render = (reply: FastifyReply, o: Outcome | Failure) =>
   o.ok ? sendBody(reply, 'json', 200, o.body) : sendFailure(reply, 'json', o);
 
+/** The moment this request's answer has gone out (or the client left). */
+const answeredOf = (reply: FastifyReply) => (go: () => void) => void reply.raw.once('close', go);
 const rawOf = (req: FastifyRequest) => (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
 const paramsOf = (req: FastifyRequest) => parseBody(req.headers['content-type'] ?? 'application/json', rawOf(req).toString('utf8'));
 
@@ -60,7 +62,7 @@ export function registerDeviceRoutes(
       render(reply, await d.devices.registerWithToken(paramsOf(req), req.ip)),
     );
     scope.post(`${PREFIX}/phone_registrations`, doc('Start registering a device by phone: a code by SMS or voice', false), async (req, reply) =>
-      render(reply, await d.devices.startPhoneRegistration(paramsOf(req), req.ip)),
+      render(reply, await d.devices.startPhoneRegistration(paramsOf(req), req.ip, answeredOf(reply))),
     );
     scope.post<{ Params: { id: string } }>(`${PREFIX}/phone_registrations/:id/confirm`, doc('Finish registering by phone with the code', false), async (req, reply) =>
       render(reply, await d.devices.confirmPhoneRegistration(req.params.id, paramsOf(req), req.ip)),
@@ -109,7 +111,7 @@ export function registerDeviceRoutes(
 
     // Account recovery without any device (issue 17).
     scope.post(`${PREFIX}/account_recoveries`, doc('Start an account recovery: a code to the phone, another by email', false), async (req, reply) =>
-      render(reply, await d.recoveries.start(paramsOf(req))),
+      render(reply, await d.recoveries.start(paramsOf(req), answeredOf(reply))),
     );
     scope.post<{ Params: { id: string } }>(`${PREFIX}/account_recoveries/:id/confirm`, doc('Both codes and the new device: the waiting period starts', false), async (req, reply) =>
       render(reply, await d.recoveries.confirm(req.params.id, paramsOf(req), req.ip)),

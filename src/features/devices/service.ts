@@ -57,6 +57,14 @@ export interface DeviceDeps {
   recoveryCodes: RecoveryCodes;
 }
 
+/**
+ * Calls `go` once the answer has gone out (the route knows: the response's `close`). Work that
+ * must not show in an answer's time waits for it: on SQLite a lookup blocks the event loop, and
+ * run before the answer is written it would delay it.
+ */
+export type WhenAnswered = (go: () => void) => void;
+const now: WhenAnswered = (go) => go();
+
 /** An authenticated device, with the public key its call was checked with (its answers are too). */
 export type Device = q.DeviceKeyRow & { publicKey: KeyObject };
 type Authenticated = { ok: true; device: Device } | Failure;
@@ -126,7 +134,7 @@ export class Devices {
    * the caller's allowance alone, and the lookup, the row and the code come after it (`afterAnswer`),
    * so neither its body nor its time depends on the number.
    */
-  async startPhoneRegistration(body: Params, ip: string): Promise<Outcome> {
+  async startPhoneRegistration(body: Params, ip: string, answered: WhenAnswered = now): Promise<Outcome> {
     const cc = readString(body, 'country_code');
     const number = readString(body, 'phone_number');
     const via = readString(body, 'via');
@@ -145,7 +153,7 @@ export class Devices {
     const expiresAt = Math.floor((Date.now() + PHONE_CODE_TTL_MS) / 1000) * 1000;
     const id = this.registrationId(expiresAt);
     const loc = resolveLocale(locale.ok ? locale.value : undefined, regionOf(phone.e164));
-    this.afterAnswer(() => this.sendRegistrationCode(id, expiresAt, phone.e164, channel, loc));
+    this.afterAnswer(answered, () => this.sendRegistrationCode(id, expiresAt, phone.e164, channel, loc));
     return {
       ok: true,
       body: { registration_id: id, seconds_to_expire: PHONE_CODE_TTL_MS / 1000, message: `A registration code was sent via ${channel}.`, success: true },
@@ -184,8 +192,8 @@ export class Devices {
   defer: (start: () => void) => void = (start) => setImmediate(start);
 
   /** Runs `job` after the answer; its failure is logged (the caller has had its answer). */
-  private afterAnswer(job: () => Promise<void>): void {
-    const run = new Promise<void>((resolve) => this.defer(resolve))
+  private afterAnswer(answered: WhenAnswered, job: () => Promise<void>): void {
+    const run = new Promise<void>((resolve) => answered(() => this.defer(resolve)))
       .then(job)
       .catch((err: unknown) => this.d.log.error({ event: 'device_phone_registration_failed', error: err instanceof Error ? err.message : String(err) }, 'device registration by phone failed'))
       .finally(() => this.inFlight.delete(run));
