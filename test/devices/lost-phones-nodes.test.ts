@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
 import { e164, errorCode, phoneDevice } from '../support/devices.ts';
 import { startApp, testEnv, type TestApp } from '../support/harness.ts';
-import { spawnServer, type ServerProcess } from '../support/process.ts';
+import { spawnServer, spawnServers, type ServerProcess } from '../support/process.ts';
 import { call } from '../support/http.ts';
 import { codeIn, createUser, delivered } from '../support/tokens.ts';
 import { until } from '../support/wait.ts';
@@ -29,9 +29,7 @@ before(async () => {
   t = await startApp(env);
   base = await t.listen();
   hooks = await webhookReceiver(t, t.appId, ['account_recovery_started', 'account_recovery_approved', 'account_recovery_canceled']);
-  const started = await Promise.allSettled([0, 1, 2].map(() => spawnServer({ ...testEnv(t.db), ...env })));
-  servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  for (const s of started) if (s.status === 'rejected') throw s.reason;
+  servers = await spawnServers(3, { ...testEnv(t.db), ...env });
   pools = servers.map((s) => new Pool(s.url, { connections: BURST + 10 }));
 });
 after(async () => {

@@ -95,3 +95,15 @@ export async function createUserOver(url: string, apiKey: string, phone: string,
 /** `openfactor outbox --json`, parsed: newest first. */
 export const outboxLines = (env: NodeJS.ProcessEnv): any[] =>
   runCli(['outbox', '--json'], env).stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+
+/** `n` server processes at once; if one does not start, those that did are stopped and its failure thrown. */
+export async function spawnServers(n: number, env: NodeJS.ProcessEnv): Promise<ServerProcess[]> {
+  const started = await Promise.allSettled(Array.from({ length: n }, () => spawnServer(env)));
+  const up = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(up.map((s) => s.stop()));
+    throw failed.reason;
+  }
+  return up;
+}

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
 import { startApp, testEnv, type TestApp } from '../support/harness.ts';
-import { spawnServer, type ServerProcess } from '../support/process.ts';
+import { spawnServers, type ServerProcess } from '../support/process.ts';
 import { call } from '../support/http.ts';
 import { appToken, codeIn, createUser, delivered, verifyUrl } from '../support/tokens.ts';
 import { totp } from '../../src/core/otp.ts';
@@ -24,9 +24,7 @@ let pools: Pool[] = [];
 before(async () => {
   t = await startApp({ OPENFACTOR_MASTER_KEY: masterKey });
   // Three server processes on the test's database; this process only sets up and reads codes.
-  const started = await Promise.allSettled([0, 1, 2].map(() => spawnServer({ ...testEnv(t.db), OPENFACTOR_MASTER_KEY: masterKey })));
-  servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  for (const s of started) if (s.status === 'rejected') throw s.reason;
+  servers = await spawnServers(3, { ...testEnv(t.db), OPENFACTOR_MASTER_KEY: masterKey });
   pools = servers.map((s) => new Pool(s.url, { connections: BURST + 10 }));
 });
 after(async () => {
