@@ -66,7 +66,7 @@ export async function outboxThroughput(
   const port = await freePort();
   let child: Child | undefined;
   try {
-    child = startNode(name, [...o.serverFlags, '--import', 'tsx', 'src/cli.ts', 'serve'], {
+    child = startNode(name, [...o.serverFlags, 'build/cli.js', 'serve'], {
       PORT: String(port),
       HOST: '127.0.0.1',
       OPENFACTOR_DATA_DIR: dataDir,

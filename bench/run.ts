@@ -52,7 +52,9 @@ interface Target {
 async function startServer(name: string, args: string[], env: Record<string, string> = {}): Promise<Target> {
   const port = await freePort();
   const prof = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS, 'prof', name)}`] : [];
-  const child = startNode(name, [...SERVER_FLAGS, ...prof, '--import', 'tsx', ...args], { ...env, PORT: String(port), HOST: '127.0.0.1' }, SERVER_CORE);
+  // OpenFactor runs compiled (build/, as `npm start` runs it); the hello-world is TypeScript.
+  const loader = args[0].endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child = startNode(name, [...SERVER_FLAGS, ...prof, ...loader, ...args], { ...env, PORT: String(port), HOST: '127.0.0.1' }, SERVER_CORE);
   children.push(child);
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/`, child);
@@ -71,7 +73,7 @@ const openFactorSqlite = once(async () => {
   const t0 = performance.now();
   const seeded = await seedSqlite(dataDir, masterKey, USERS);
   console.log(`seeded ${USERS.toLocaleString('en')} users into SQLite in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  const target = await startServer('openfactor-sqlite', ['src/cli.ts', 'serve'], {
+  const target = await startServer('openfactor-sqlite', ['build/cli.js', 'serve'], {
     OPENFACTOR_DATA_DIR: dataDir,
     OPENFACTOR_MASTER_KEY: masterKey.toString('hex'),
     // The OneTouch round trip's callback receiver listens on loopback.
@@ -101,7 +103,7 @@ const openFactorPostgres = once(async () => {
   const seeded = await seedPostgres(PG_ADMIN, PG_DB, masterKey, USERS);
   pgSeeded = true;
   console.log(`seeded ${USERS.toLocaleString('en')} users into PostgreSQL in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  const target = await startServer('openfactor-postgres', ['src/cli.ts', 'serve'], {
+  const target = await startServer('openfactor-postgres', ['build/cli.js', 'serve'], {
     OPENFACTOR_DATA_DIR: join(tmp, 'pg'),
     DATABASE_URL: seeded.databaseUrl,
     OPENFACTOR_MASTER_KEY: masterKey.toString('hex'),

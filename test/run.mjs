@@ -61,6 +61,11 @@ if (!only.length) {
   const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '--noEmit'], { stdio: 'inherit', cwd: root });
   if (tsc.status !== 0) process.exit(1);
 }
+// Server processes the tests start run the compiled code, as `npm start` does: build it (quick
+// when nothing changed since the last build).
+console.log('=== build (server) ===');
+const build = spawnSync('npm', ['run', '--silent', 'build:server'], { stdio: 'inherit', cwd: root });
+if (build.status !== 0) process.exit(1);
 
 let ok = true;
 const dbs = process.env.OPENFACTOR_TEST_DB ? [process.env.OPENFACTOR_TEST_DB] : ['sqlite', 'postgres'];

@@ -3,7 +3,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = ['--import', 'tsx', 'src/cli.ts'];
+/** The compiled CLI, as `npm start` and `openfactor` run it (`npm test` builds it first). */
+const CLI = ['build/cli.js'];
 
 /**
  * Processes a test started and has not seen end. A test file the runner ends (a timeout, a
