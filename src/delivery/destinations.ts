@@ -11,7 +11,10 @@ import { lookup as dnsLookup, promises as dns, type LookupAddress, type LookupOp
 import { Agent as HttpsAgent, type AgentOptions } from 'node:https';
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { Agent as HttpAgent, request } from 'undici';
+import type { Agent as HttpAgent } from 'undici';
+import { lazy } from '../core/lazy.ts';
+
+const undici = lazy<typeof import('undici')>('undici');
 
 type Network = [ipaddr.IPv4 | ipaddr.IPv6, number];
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
@@ -21,8 +24,11 @@ const HINT = 'allow its network with OPENFACTOR_ALLOW_PRIVATE_NETWORKS';
 
 export class Destinations {
   private readonly allowed: Network[];
-  /** For undici requests (callbacks, webhooks). */
-  readonly dispatcher: HttpAgent;
+  /** For undici requests (callbacks, webhooks): made at the first one. */
+  private agent?: HttpAgent;
+  get dispatcher(): HttpAgent {
+    return (this.agent ??= new (undici().Agent)({ connect: { lookup: this.lookup } }));
+  }
 
   /** `allow`: CIDR blocks that may be reached although not public (`10.0.0.0/8`, `::1/128`). */
   constructor(allow: readonly string[]) {
@@ -30,7 +36,6 @@ export class Destinations {
       const [ip, bits] = ipaddr.parseCIDR(cidr);
       return isMapped(ip) ? [ip.toIPv4Address(), Math.max(bits - 96, 0)] : [ip, bits];
     });
-    this.dispatcher = new HttpAgent({ connect: { lookup: this.lookup } });
   }
 
   /**
@@ -85,8 +90,8 @@ export class Destinations {
     return new HttpsAgent({ ...options, lookup: this.lookup as AgentOptions['lookup'] });
   }
 
-  close(): Promise<void> {
-    return this.dispatcher.close();
+  async close(): Promise<void> {
+    await this.agent?.close();
   }
 
   /** Sends one request through the guard: the status, or an error saying why it was not sent. */
@@ -94,7 +99,7 @@ export class Destinations {
     // Again here: a URL stored before these checks existed is still refused.
     const refused = unsafeUrl(req.url) ?? this.refusalOfHost(new URL(req.url));
     if (refused) throw new Error(refused);
-    const res = await request(req.url, {
+    const res = await undici().request(req.url, {
       method: req.method,
       headers: req.headers,
       body: req.body,

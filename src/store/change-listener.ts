@@ -1,7 +1,8 @@
 // A PostgreSQL LISTEN connection that counts notifications on one channel, so a per-process
 // cache can tell that another node (or the CLI, or psql) changed what it holds.
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
+import { pgClient } from './db.ts';
 
 const RETRY_MS = 1000;
 /** Payloads of the listeners' own heartbeats (a change notifies with an empty payload). */
@@ -77,7 +78,7 @@ export class ChangeListener {
 
   private async connect(): Promise<void> {
     if (this.closed) return;
-    const client = new pg.Client({
+    const client = new (pgClient().Client)({
       connectionString: this.url,
       connectionTimeoutMillis: this.opts.connectTimeoutMs,
       keepAlive: true,

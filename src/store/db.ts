@@ -3,7 +3,8 @@ import { Worker } from 'node:worker_threads';
 import { dirname } from 'node:path';
 import { privateDir, privateFile, tighten } from './private-files.ts';
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
+import type pg from 'pg';
+import { lazy } from '../core/lazy.ts';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import type { DB } from './schema.ts';
 import { APPLICATIONS_CHANNEL, migrationProvider } from './migrations.ts';
@@ -79,15 +80,23 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 /** A connection string's password never reaches a log line. */
 const withoutPassword = (text: string) => text.replace(/(\/\/[^:/@\s]*:)[^@\s]*@/g, '$1[redacted]@');
 
-// int8 (COUNT, bigint columns) arrives as text from pg by default; our values fit in a double.
-pg.types.setTypeParser(20, (v) => Number(v));
+/** The PostgreSQL client, loaded only by a PostgreSQL store. */
+export const pgClient = lazy<typeof pg>('pg');
+let pgTypesSet = false;
+function pgLib(): typeof pg {
+  const lib = pgClient();
+  // int8 (COUNT, bigint columns) arrives as text from pg by default; our values fit in a double.
+  if (!pgTypesSet) lib.types.setTypeParser(20, (v) => Number(v));
+  pgTypesSet = true;
+  return lib;
+}
 
 export function openStore(databaseUrl: string, options: StoreOptions = {}): Store {
   let log = options.log ?? stderrLog;
   const logTo = (l: StoreLog) => void (log = l);
   if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
     const t = { ...PG_TIMEOUT_DEFAULTS, ...options.pg };
-    const pool = new pg.Pool({
+    const pool = new (pgLib().Pool)({
       connectionString: databaseUrl,
       max: 10,
       // A link that stops answering must cost a request a few seconds and a 503, not a hang.
@@ -116,7 +125,7 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
       applicationsVersion: () => applications.current(),
       logTo,
       maintenance: () => {
-        const ownPool = new pg.Pool({ connectionString: databaseUrl, max: 1, connectionTimeoutMillis: t.connectTimeoutMs });
+        const ownPool = new (pgLib().Pool)({ connectionString: databaseUrl, max: 1, connectionTimeoutMillis: t.connectTimeoutMs });
         ownPool.on('error', () => {}); // its one connection is in use throughout; a failure fails the migration
         const own = new Kysely<DB>({ dialect: new PostgresDialect({ pool: ownPool }) });
         return { db: own, close: () => own.destroy() };

@@ -9,7 +9,8 @@
 // blocked through another node is learnt here at its next failure; until then its good keys pass.
 import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
-import { RateLimiterPostgres, RateLimiterRes, RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import { limiters as rateLimiters } from '../features/tokens/limits.ts';
 import { addressKey } from '../core/client-address.ts';
 import { fail } from '../core/errors.ts';
 import type { Store } from '../store/db.ts';
@@ -77,7 +78,7 @@ export class AuthFailures {
       return false;
     } catch (e) {
       // The store is unreachable: the attempt was refused anyway; say so and answer 401.
-      if (!(e instanceof RateLimiterRes)) {
+      if (!(e instanceof rateLimiters().RateLimiterRes)) {
         this.log.error({ err: e, event: 'auth_failure_count_failed', kind }, 'could not count an authentication failure');
         return false;
       }
@@ -119,6 +120,7 @@ export class AuthFailures {
       const { storeType, client } = this.store.limiterClient;
       const { failures, windowS, blockS } = this.limits;
       const opts = { storeClient: client, storeType, tableName: 'rate_limits', tableCreated: true, clearExpiredByTimeout: false, keyPrefix: `auth-${kind}`, points: failures, duration: windowS, blockDuration: blockS };
+      const { RateLimiterPostgres, RateLimiterSQLite } = rateLimiters();
       l = storeType === 'postgres' ? new RateLimiterPostgres(opts) : new RateLimiterSQLite(opts);
       this.limiters.set(kind, l);
     }

@@ -4,7 +4,11 @@
 //   smpp://SYSTEM_ID:PASSWORD@host:2775?source=OpenFactor
 //   options: system_type, timeout (ms), enquire_link (keep-alive period, ms, default 30000)
 import { randomInt } from 'node:crypto';
-import smpp, { type Session } from 'smpp';
+import type smppTypes from 'smpp';
+import type { Session } from 'smpp';
+import { lazy } from '../../core/lazy.ts';
+
+const smpp = lazy<typeof smppTypes>('smpp');
 import { concatHeader, smsParts } from '../../core/sms.ts';
 import type { OutgoingMessage, Provider, Receipt, ReceiptStatus, SendResult } from '../provider.ts';
 
@@ -54,7 +58,7 @@ export function smppProvider(o: SmppOptions): Provider {
 
   function bind(): Promise<Session> {
     return new Promise((resolve, reject) => {
-      const s: Session = smpp.connect({ host: o.host, port: o.port, tls: o.tls, auto_enquire_link_period: o.enquireLinkMs });
+      const s: Session = smpp().connect({ host: o.host, port: o.port, tls: o.tls, auto_enquire_link_period: o.enquireLinkMs });
       let settled = false;
       const fail = (why: string) => {
         if (!settled) {

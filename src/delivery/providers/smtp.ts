@@ -2,7 +2,10 @@
 //   smtp://user:pass@host:587?from=OpenFactor%20%3Cno-reply%40example.com%3E   (STARTTLS when offered)
 //   smtps://user:pass@host:465?from=…                                         (TLS from the start)
 //   options: from (required), tls_verify=off (a self-signed server), timeout (ms)
-import nodemailer from 'nodemailer';
+import type nodemailerTypes from 'nodemailer';
+import { lazy } from '../../core/lazy.ts';
+
+const nodemailer = lazy<typeof nodemailerTypes>('nodemailer');
 import type { OutgoingMessage, Provider, SendResult } from '../provider.ts';
 
 const RTL = new Set(['ar', 'he']);
@@ -32,7 +35,7 @@ export interface SmtpOptions {
 }
 
 export function smtpProvider(o: SmtpOptions): Provider {
-  const transport = nodemailer.createTransport({
+  const transport = nodemailer().createTransport({
     host: o.host,
     port: o.port,
     secure: o.secure,

@@ -7,7 +7,10 @@
 // from the database every few seconds, and once more when the subscription is back, so an event
 // published during the outage still reaches them.
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { lazy } from '../../core/lazy.ts';
+
+const ioredis = lazy<typeof import('ioredis')>('ioredis');
 import type { FastifyBaseLogger } from 'fastify';
 
 export type DeviceEvent =
@@ -58,10 +61,10 @@ export class DeviceEvents {
     this.startFallback();
     // A publish waits through a short reconnect; during a longer outage it fails, and the other
     // nodes' streams read the database instead.
-    this.pub = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+    this.pub = new (ioredis().Redis)(redisUrl, { maxRetriesPerRequest: 2 });
     // Subscribed afresh on every connection (the offline queue of a node started while Redis is
     // down gives up after some retries, and a resubscription must be awaited before catching up).
-    this.sub = new Redis(redisUrl, { autoResubscribe: false, enableOfflineQueue: false });
+    this.sub = new (ioredis().Redis)(redisUrl, { autoResubscribe: false, enableOfflineQueue: false });
     this.pub.on('error', () => {}); // the subscriber reports the outage, once
     this.sub.on('error', (err: Error) => this.lost(err.message));
     this.sub.on('close', () => this.lost('connection closed'));

@@ -2,7 +2,10 @@
 // keys from config or, on first start, generated and kept in the database (private key sealed).
 import type { Agent } from 'node:https';
 import { readFileSync } from 'node:fs';
-import webpush from 'web-push';
+import type webpushTypes from 'web-push';
+import { lazy } from '../../core/lazy.ts';
+
+const webpush = lazy<typeof webpushTypes>('web-push');
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { seal, unseal, type MasterKey } from '../../core/crypto.ts';
@@ -38,7 +41,7 @@ export async function loadVapidKeys(db: Kysely<DB>, keys: MasterKey[], configure
   };
   const stored = await read();
   if (stored) return stored;
-  const fresh = webpush.generateVAPIDKeys();
+  const fresh = webpush().generateVAPIDKeys();
   await db.transaction().execute(async (trx) => {
     const ins = await trx
       .insertInto('meta')
@@ -89,7 +92,7 @@ export class WebPush {
       return 'failed';
     }
     try {
-      await webpush.sendNotification(sub, JSON.stringify(payload), { vapidDetails: this.vapid, TTL: 300, urgency: 'high', timeout: 10_000, agent: this.agent });
+      await webpush().sendNotification(sub, JSON.stringify(payload), { vapidDetails: this.vapid, TTL: 300, urgency: 'high', timeout: 10_000, agent: this.agent });
       return 'sent';
     } catch (e) {
       const status = (e as { statusCode?: number }).statusCode;

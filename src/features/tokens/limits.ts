@@ -1,7 +1,11 @@
 // Sends per user per hour, counted in the database (rate-limiter-flexible's SQLite or PostgreSQL
 // store), so the cap holds across restarts and across every process sharing the database.
 // (The verify attempt cap lives in the user's row instead: verify reads that row anyway.)
-import { RateLimiterPostgres, RateLimiterRes, RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import { lazy } from '../../core/lazy.ts';
+
+/** Loaded at the first count (a start-up counts nothing). */
+export const limiters = lazy<typeof import('rate-limiter-flexible')>('rate-limiter-flexible');
 import type { Contacts } from '../../store/contacts.ts';
 import type { Store } from '../../store/db.ts';
 import type { Settings } from '../applications/service.ts';
@@ -22,6 +26,7 @@ export class SafetyLimits {
     if (!l) {
       const { storeType, client } = this.store.limiterClient;
       const opts = { storeClient: client, storeType, tableName: 'rate_limits', tableCreated: true, keyPrefix: kind, points, duration };
+      const { RateLimiterPostgres, RateLimiterSQLite } = limiters();
       l = storeType === 'postgres' ? new RateLimiterPostgres({ ...opts, clearExpiredByTimeout: false }) : new RateLimiterSQLite({ ...opts, clearExpiredByTimeout: false });
       this.limiters.set(id, l);
     }
@@ -59,7 +64,7 @@ export class SafetyLimits {
       await this.limiter(kind, points, duration).consume(key);
       return { ok: true, first: false };
     } catch (e) {
-      if (e instanceof RateLimiterRes) return { ok: false, first: e.consumedPoints === points + 1 };
+      if (e instanceof limiters().RateLimiterRes) return { ok: false, first: e.consumedPoints === points + 1 };
       throw e;
     }
   }
@@ -75,7 +80,7 @@ export class SafetyLimits {
       await this.limiter(kind, points, duration).consume(key);
       return true;
     } catch (e) {
-      if (e instanceof RateLimiterRes) return false;
+      if (e instanceof limiters().RateLimiterRes) return false;
       throw e;
     }
   }

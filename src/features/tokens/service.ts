@@ -5,7 +5,10 @@ import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { Secret, TOTP } from 'otpauth';
-import QRCode from 'qrcode';
+import type QRCodeTypes from 'qrcode';
+import { lazy } from '../../core/lazy.ts';
+
+const QRCode = lazy<typeof QRCodeTypes>('qrcode');
 import { deriveKey, seal, unseal, type MasterKey } from '../../core/crypto.ts';
 import { fail, invalidParameter } from '../../core/errors.ts';
 import { emailText, resolveLocale, smsActionText, smsText, voiceText } from '../../core/i18n.ts';
@@ -279,7 +282,7 @@ export class Tokens {
     if (!row || Number(row.qr_expires_at) <= Date.now()) return undefined;
     const secret = unseal(this.d.keys, row.secret_sealed, qrSecretContext(row.user_id));
     const uri = otpauthUri(secret, row.issuer, unseal(this.d.keys, row.label, qrLabelContext(row.user_id)).toString('utf8'));
-    return QRCode.toBuffer(uri, { type: 'png', width: row.qr_size, margin: 2, errorCorrectionLevel: 'M' });
+    return QRCode().toBuffer(uri, { type: 'png', width: row.qr_size, margin: 2, errorCorrectionLevel: 'M' });
   }
 }
 

@@ -1,0 +1,265 @@
+// The CLI's commands: `openfactor serve | migrate | apps … | keys rotate | outbox | users import`.
+// Every command opens the same store from the same environment, so the CLI works whether or not
+// a server is running (SQLite in WAL mode and PostgreSQL both take concurrent writers).
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { loadConfig } from '../config.ts';
+import { migrate, openStore } from '../store/db.ts';
+import { takeFileModeNotes } from '../store/private-files.ts';
+import { openContacts, type Contacts } from '../store/contacts.ts';
+import { Destinations } from '../delivery/destinations.ts';
+import { Applications, SETTING_BOUNDS, type Application, type Settings } from '../features/applications/service.ts';
+import type { MasterKey } from '../core/crypto.ts';
+import type { FastifyBaseLogger } from 'fastify';
+import { SETTING_FLAGS, SETTING_WORDS, USAGE, type Args } from './usage.ts';
+
+const out = (line: string) => process.stdout.write(line + '\n');
+
+const appIdOf = (raw: string | undefined) => {
+  const id = Number(raw);
+  return Number.isInteger(id) && id >= 1 ? id : undefined;
+};
+
+function noApplication(id: number): number {
+  process.stderr.write(`No application ${id}.\n`);
+  return 1;
+}
+
+/** Providers built only to check their URLs log nothing. */
+const noop = () => {};
+const silentLog = { level: 'silent', fatal: noop, error: noop, warn: noop, info: noop, debug: noop, trace: noop, silent: noop, child: () => silentLog } as unknown as FastifyBaseLogger;
+
+/** Runs one command (not `--help`); a negative result means the process keeps running (serve). */
+export async function runCommand({ values, positionals }: Args): Promise<number> {
+  const [command = 'serve', sub] = positionals;
+  const config = loadConfig();
+  const store = openStore(config.databaseUrl, { pg: config.pg });
+  // The server logs these; a one-off command says them on stderr.
+  if (command !== 'serve') for (const note of takeFileModeNotes()) process.stderr.write(`openfactor: data at rest: ${note}\n`);
+  try {
+    await migrate(store, config.masterKeys);
+    // Numbers and addresses stored before migration 0020 are sealed at the first command that
+    // needs them (`keys reseal` tries, and reports what it cannot open if the key is wrong).
+    let opened: Promise<Contacts> | undefined;
+    const contacts = () => (opened ??= openContacts(store.db, config.masterKeys, store.dialect));
+    const apps = new Applications(store.db, config.masterKeys[0], config.masterKeys.slice(1));
+
+    if (command === 'serve') return await serve(config, store, apps);
+    if (command === 'migrate') {
+      await contacts();
+      out('Database is up to date.');
+      return 0;
+    }
+    if (command === 'apps' && sub === 'create') {
+      const name = values.name?.trim();
+      if (!name) return usageError('apps create needs --name NAME');
+      const { id, apiKey } = await apps.create(name);
+      out(values.json ? JSON.stringify({ id, api_key: apiKey }) : `Created application ${id} "${name}".\nAPI key: ${apiKey}\nKeep it secret: it is shown only now.`);
+      return 0;
+    }
+    if (command === 'apps' && sub === 'list') {
+      const list = await apps.list();
+      if (values.json) for (const a of list) out(JSON.stringify({ id: a.id, name: a.name, created_at: new Date(a.createdAt).toISOString() }));
+      else for (const a of list) out(`${a.id}\t${a.name}\t${new Date(a.createdAt).toISOString()}`);
+      return 0;
+    }
+    if (command === 'apps' && sub === 'settings') {
+      const id = appIdOf(values.app);
+      if (id === undefined) return usageError('apps settings needs --app ID');
+      const patch: Partial<Record<keyof Settings, number>> = {};
+      for (const [flag, name] of Object.entries(SETTING_FLAGS)) {
+        const raw = (values as Record<string, unknown>)[flag];
+        if (typeof raw !== 'string') continue;
+        const words = SETTING_WORDS[name];
+        const value = words
+          ? (words[raw.toLowerCase()] ?? NaN)
+          : /^(on|true|yes)$/i.test(raw) ? 1 : /^(off|false|no)$/i.test(raw) ? 0 : /^\d+$/.test(raw) ? Number(raw) : NaN;
+        if (Number.isNaN(value)) return usageError(`--${flag} ${raw}: expected ${words ? Object.keys(words).join(' or ') : SETTING_BOUNDS[name].join('..')}`);
+        patch[name] = value;
+      }
+      let result = await apps.updateSettings(id, patch);
+      if (typeof result === 'string') return usageError(result);
+      if (!result) return noApplication(id);
+      if (values.countries !== undefined) {
+        result = await apps.setAllowedCountries(id, values.countries ? values.countries.split(',') : null);
+        if (typeof result === 'string') return usageError(`--countries: ${result}`);
+      }
+      const shown = { ...result!.settings, allowedCountries: result!.allowedCountries?.join(',') ?? 'all' };
+      if (values.json) out(JSON.stringify({ id, ...shown }));
+      else for (const [k, v] of Object.entries(shown)) out(`${k}\t${v}`);
+      return 0;
+    }
+    if (command === 'apps' && sub === 'providers') {
+      const id = appIdOf(values.app);
+      if (id === undefined) return usageError('apps providers needs --app ID');
+      if (!(await apps.find(id))) return noApplication(id);
+      // Delivery code (providers, their clients) is loaded only by the commands that use it.
+      const { CHANNELS, readAppProviders, writeAppProviders } = await import('../delivery/routing.ts');
+      const { ProviderConfigError, redactProviderUrl, splitProviderList } = await import('../delivery/providers/index.ts');
+      for (const channel of CHANNELS) {
+        const list = values[channel];
+        if (list === undefined) continue;
+        try {
+          await writeAppProviders(store.db, config.masterKeys, id, channel, list, silentLog);
+        } catch (e) {
+          if (e instanceof ProviderConfigError) return usageError(`--${channel}: ${e.message}`);
+          throw e;
+        }
+      }
+      const lists = await readAppProviders(store.db, config.masterKeys, id);
+      const shown = Object.fromEntries(CHANNELS.map((c) => [c, lists[c] ? splitProviderList(lists[c]!).map(redactProviderUrl) : null]));
+      if (values.json) out(JSON.stringify({ id, ...shown }));
+      else for (const c of CHANNELS) out(`${c}\t${shown[c]?.join(', ') ?? '(service providers)'}`);
+      return 0;
+    }
+    if (command === 'apps' && sub === 'callback') {
+      const id = appIdOf(values.app);
+      if (id === undefined) return usageError('apps callback needs --app ID');
+      let app = await apps.find(id);
+      if (!app) return noApplication(id);
+      const method = (values.method ?? app.onetouchCallback?.method ?? 'POST').toUpperCase();
+      if (method !== 'GET' && method !== 'POST') return usageError('--method must be POST or GET');
+      if (values.url !== undefined || values.method !== undefined) {
+        const url = values.url === undefined ? (app.onetouchCallback?.url ?? null) : values.url.trim() || null;
+        const result = await apps.setCallback(id, url, method, new Destinations(config.allowPrivateNetworks));
+        if (typeof result === 'string') return usageError(result);
+        app = result!;
+      }
+      const cb = app.onetouchCallback;
+      out(values.json ? JSON.stringify({ id, url: cb?.url ?? null, method: cb?.method ?? null }) : cb ? `${cb.method} ${cb.url}` : 'No OneTouch callback.');
+      return 0;
+    }
+    if (command === 'apps' && sub === 'dashboard-keys') {
+      const id = appIdOf(values.app);
+      if (id === undefined) return usageError('apps dashboard-keys needs --app ID');
+      const keys = await apps.rotateDashboardKeys(id);
+      if (!keys) return noApplication(id);
+      out(values.json ? JSON.stringify({ id, access_key: keys.accessKey, signing_key: keys.signingKey }) : `Access key: ${keys.accessKey}\nAPI signing key: ${keys.signingKey}\nKeep them secret: they are shown only now.`);
+      return 0;
+    }
+    if (command === 'outbox') {
+      const appId = values.app === undefined ? undefined : Number(values.app);
+      const limit = values.limit === undefined ? 20 : Number(values.limit);
+      if ((appId !== undefined && !Number.isInteger(appId)) || !Number.isInteger(limit) || limit < 1) return usageError('outbox [--app ID] [--limit N]');
+      await contacts();
+      const { Outbox } = await import('../delivery/outbox.ts');
+      const messages = await new Outbox(store.db, store.dialect, config.masterKeys).recent({ appId, limit });
+      for (const m of messages) {
+        if (values.json) out(JSON.stringify(m));
+        else out(`${m.created_at}  ${m.id}  ${m.channel}  ${m.destination}  ${m.status}  ${m.provider ?? '-'}  attempts ${m.attempts}${m.provider_result ? `  (${m.provider_result})` : ''}${m.fallback_id ? `  → ${m.fallback_id}` : ''}${m.text === undefined ? '' : `\n    ${m.text.replace(/\n/g, '\n    ')}`}`);
+      }
+      if (!values.json && messages.length === 0) out('The outbox is empty.');
+      return 0;
+    }
+    if (command === 'users' && sub === 'import') {
+      const id = appIdOf(values.app);
+      if (id === undefined || !values.file) return usageError('users import needs --app ID and --file FILE (- for standard input)');
+      const app = await apps.find(id);
+      if (!app) return noApplication(id);
+      return await importUsersCommand(store, config.masterKeys[0], await contacts(), app, values.file, values['dry-run'] === true, values.json === true);
+    }
+    if (command === 'keys' && sub === 'reseal') {
+      const { resealAll, sealedByKey } = await import('../admin/reseal.ts');
+      await contacts().catch(() => undefined); // a key that opens nothing: the report below says so
+      const reports = await resealAll(store.db, config.masterKeys, (r) => {
+        if (values.json) out(JSON.stringify(r));
+        else if (r.resealed || r.failed) out(`${r.table}.${r.column}: ${r.resealed} sealed again${r.failed ? `, ${r.failed} could not be opened` : ''}`);
+      });
+      const failed = reports.reduce((n, r) => n + r.failed, 0);
+      const left = Object.entries(await sealedByKey(store.db)).filter(([kid]) => kid !== config.masterKeys[0].id);
+      const summary = `${reports.reduce((n, r) => n + r.resealed, 0)} values sealed again with key ${config.masterKeys[0].id}; ${
+        left.length ? `still sealed with other keys: ${left.map(([kid, n]) => `${kid} (${n})`).join(', ')}` : 'no value is sealed with another key: previous keys can be dropped'}.`;
+      if (values.json) out(JSON.stringify({ key: config.masterKeys[0].id, failed, others: Object.fromEntries(left) }));
+      else out(summary);
+      return failed > 0 ? 1 : 0;
+    }
+    if (command === 'keys' && sub === 'rotate') {
+      const id = appIdOf(values.app);
+      if (id === undefined) return usageError('keys rotate needs --app ID');
+      const apiKey = await apps.rotateKey(id);
+      if (!apiKey) return noApplication(id);
+      out(values.json ? JSON.stringify({ id, api_key: apiKey }) : `New API key for application ${id}: ${apiKey}\nThe old key no longer works.`);
+      return 0;
+    }
+    return usageError(`unknown command: ${positionals.join(' ')}`);
+  } finally {
+    if (command !== 'serve') await store.close();
+  }
+}
+
+/** `users import`: progress on stderr once a second, failures (or with --json every outcome) on stdout. */
+async function importUsersCommand(store: ReturnType<typeof openStore>, key: MasterKey, contacts: Contacts, app: Application, file: string, dryRun: boolean, json: boolean): Promise<number> {
+  const { importUsers, largestAuthyId } = await import('../features/users/import.ts');
+  // A generator opens the file only when iteration begins: readline drops lines nobody iterates yet.
+  async function* read() {
+    yield* createInterface({ input: file === '-' ? process.stdin : createReadStream(file), crlfDelay: Infinity });
+  }
+  // Kept ids are reserved before the first line goes in, so the API cannot hand one out meanwhile:
+  // a file is read twice; standard input, once, into memory.
+  let lines: AsyncIterable<string> | string[] = read();
+  let reserveUpTo = 0;
+  if (file === '-') {
+    const all: string[] = [];
+    for await (const l of lines) all.push(l);
+    lines = all;
+    reserveUpTo = largestAuthyId(all);
+  } else {
+    for await (const l of lines) reserveUpTo = Math.max(reserveUpTo, largestAuthyId([l]));
+    lines = read();
+  }
+  const start = performance.now();
+  let last = start;
+  let done = 0;
+  const progress = (s: { created: number; existing: number; failed: number }, final = false) => {
+    const secs = (performance.now() - start) / 1000;
+    process.stderr.write(`${dryRun ? '[dry run] ' : ''}${done.toLocaleString('en')} users: ${s.created.toLocaleString('en')} created, ${s.existing.toLocaleString('en')} already there, ${s.failed.toLocaleString('en')} failed (${Math.round(done / Math.max(secs, 0.001)).toLocaleString('en')}/s)${final ? '' : '…'}\n`);
+  };
+  const counts = { created: 0, existing: 0, failed: 0 };
+  const summary = await importUsers({ db: store.db, dialect: store.dialect, key, contacts }, app, lines, {
+    dryRun,
+    reserveUpTo,
+    onOutcome: (o) => {
+      done++;
+      counts[o.status]++;
+      if (json) out(JSON.stringify(o));
+      else if (o.status === 'failed') out(`line ${o.line}: ${o.reason}`);
+      if (performance.now() - last >= 1000) {
+        last = performance.now();
+        progress(counts);
+      }
+    },
+  });
+  progress(summary, true);
+  if (dryRun) process.stderr.write('Dry run: nothing was written.\n');
+  return summary.failed > 0 ? 1 : 0;
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`${message}\n\n${USAGE}\n`);
+  return 2;
+}
+
+async function serve(config: ReturnType<typeof loadConfig>, store: ReturnType<typeof openStore>, apps: Applications): Promise<number> {
+  const first = await apps.bootstrap();
+  if (first) {
+    // Printed once, to the terminal, never to the log.
+    out(`Created the application "Default" (id ${first.id}). Its API key, shown only now:\n\n  ${first.apiKey}\n\nMake more with: npx openfactor apps create --name NAME`);
+  }
+  // Loaded only here: the other commands start in a fraction of the time without the server.
+  const { buildServer } = await import('../app.ts');
+  const of = await buildServer(config, store);
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await of.close();
+    await store.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const address = await of.server.listen({ port: config.port, host: config.host });
+  of.server.log.info(`OpenFactor listening on ${address} (${store.dialect})`);
+  return -1; // keep running
+}
+

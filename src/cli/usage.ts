@@ -1,0 +1,103 @@
+// What the CLI accepts, and its help: kept apart from the commands so that `--help` answers
+// without loading the server, the store or their dependencies.
+import { parseArgs } from 'node:util';
+import type { Settings } from '../features/applications/service.ts';
+
+export const USAGE = `Usage: openfactor <command>
+
+  serve                          run the HTTP server (default)
+  migrate                        create or upgrade the database schema
+  apps create --name NAME [--json]   create an application and print its API key
+  apps list [--json]             list applications
+  apps settings --app ID [--json] [--token-length 6..8] [--code-ttl SECONDS] [--generic-tokens on|off]
+                [--verify-max-failures N] [--verify-failure-window SECONDS] [--verify-lockout SECONDS]
+                [--sends-per-hour N] [--sms-fallback-voice on|off] [--sync-tokens on|off]
+                [--number-matching on|off] [--custom-message on|off] [--custom-code on|off]
+                [--phone-export on|off] [--unregistered-verify check|legacy] [--recovery-codes-on-devices on|off]
+                [--daily-send-budget N] [--sends-per-number-hour N] [--sends-per-number-day N]
+                [--prefix-sends-per-window N] [--country-sends-per-window N] [--countries PT,BR,…|""]
+                                 show an application's settings, changing those given
+  apps providers --app ID [--sms URLS] [--voice URLS] [--email URLS] [--json]
+                                 show an application's own provider lists (credentials hidden),
+                                 changing those given; an empty list ("") returns that channel
+                                 to the service's providers
+  apps callback --app ID [--url URL] [--method POST|GET] [--json]
+                                 show or set where answered and expired OneTouch requests are
+                                 reported (signed with the API key); --url "" removes it
+  apps dashboard-keys --app ID [--json]
+                                 new access key and API signing key for the webhooks API
+                                 (shown only now; the old ones stop working)
+  keys rotate --app ID [--json]  replace an application's API key (the old one stops working)
+  keys reseal [--json]           seal every secret again with the current master key (after
+                                 OPENFACTOR_MASTER_KEY changed, the old key in
+                                 OPENFACTOR_PREVIOUS_MASTER_KEYS); the server may be running
+  users import --app ID --file FILE|- [--dry-run] [--json]
+                                 import users, one JSON object per line: email, cellphone (or
+                                 phone_number) and country_code, or e164; authy_id keeps the
+                                 id they had at Authy; authenticator_secret (base32) keeps
+                                 their authenticator app working. Progress on stderr; with
+                                 --json each line's outcome on stdout
+  outbox [--app ID] [--limit N] [--json]
+                                 recent messages, newest first, with status, provider and attempts;
+                                 texts of console-delivered ones (the development provider)
+                                 included, so you can read your code
+
+Environment: PORT, HOST, OPENFACTOR_DATA_DIR, DATABASE_URL, OPENFACTOR_MASTER_KEY, LOG_LEVEL,
+OPENFACTOR_PREVIOUS_MASTER_KEYS, OPENFACTOR_PUBLIC_URL, OPENFACTOR_ADMIN_TOKEN, OPENFACTOR_OUTBOX_WORKER, OPENFACTOR_SMS_PROVIDERS,
+OPENFACTOR_VOICE_PROVIDERS, OPENFACTOR_EMAIL_PROVIDERS, OPENFACTOR_CONFIG (see README)`;
+
+/** `apps settings` flags → settings; values are checked against SETTING_BOUNDS. */
+export const SETTING_FLAGS: Record<string, keyof Settings> = {
+  'token-length': 'tokenLength',
+  'code-ttl': 'codeTtlSeconds',
+  'generic-tokens': 'genericTokensEnabled',
+  'verify-max-failures': 'verifyMaxFailures',
+  'verify-failure-window': 'verifyFailureWindowSeconds',
+  'verify-lockout': 'verifyLockoutSeconds',
+  'sends-per-hour': 'sendsPerHour',
+  'sms-fallback-voice': 'smsFallbackToVoice',
+  'sync-tokens': 'syncTokens',
+  'number-matching': 'numberMatching',
+  'custom-message': 'customMessageAllowed',
+  'custom-code': 'customCodeAllowed',
+  'phone-export': 'phoneExportEnabled',
+  'daily-send-budget': 'dailySendBudget',
+  'sends-per-number-hour': 'sendsPerNumberHour',
+  'sends-per-number-day': 'sendsPerNumberDay',
+  'prefix-sends-per-window': 'prefixSendsPerWindow',
+  'country-sends-per-window': 'countrySendsPerWindow',
+  'unregistered-verify': 'unregisteredVerifyLegacy',
+  'recovery-codes-on-devices': 'recoveryCodesOnDevices',
+};
+
+/** Settings named by a word rather than on/off. */
+export const SETTING_WORDS: Partial<Record<keyof Settings, Record<string, number>>> = {
+  unregisteredVerifyLegacy: { legacy: 1, check: 0 },
+};
+
+
+export type Args = ReturnType<typeof readArgs>;
+
+/** The command line, parsed (throws on an unknown option, with the option named). */
+export function readArgs(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      name: { type: 'string' },
+      app: { type: 'string' },
+      limit: { type: 'string' },
+      sms: { type: 'string' },
+      voice: { type: 'string' },
+      email: { type: 'string' },
+      url: { type: 'string' },
+      countries: { type: 'string' },
+      method: { type: 'string' },
+      file: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+      ...Object.fromEntries(Object.keys(SETTING_FLAGS).map((f) => [f, { type: 'string' as const }])),
+    },
+  });
+}
