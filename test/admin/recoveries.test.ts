@@ -76,3 +76,22 @@ test('an administrator starts a recovery on a user\'s behalf, and cancels recove
   assert.equal((await admin('POST', `${t.appId}/recoveries/${change.id}/cancel`)).status, 200);
   await assert.rejects(held.confirmPhoneChange(change.id, { phoneCode: '123456', emailCode: '123456' }), errorCode('60039'));
 });
+
+test('a phone change without any device is listed as such (three days by default), and ends at once when support shortens it: the user is on the new number', async () => {
+  const number = '415-555-0603';
+  const user = await createUser(t, 'sup-newnumber@example.com', number);
+  const { id } = await OpenFactorDevice.startAccountRecovery(base, { countryCode: '1', phoneNumber: number, via: 'sms', newNumber: { countryCode: '1', phoneNumber: '415-555-0613' } });
+  await t.of.services.recoveries.settled();
+  const codes = await codesFor(number, 'sup-newnumber@example.com');
+  const newPhoneCode = codeIn((await delivered(t, '+14155550613')).text, 6);
+  const device = await OpenFactorDevice.confirmAccountRecovery(base, id, { ...codes, newPhoneCode });
+  const [listed] = (await admin('GET', `${t.appId}/recoveries`)).json.recoveries.filter((r: { id: string }) => r.id === id);
+  assert.deepEqual([listed.kind, listed.status, listed.authy_ids], ['phone_change_without_device', 'waiting', [user]]);
+  assert.ok(Date.parse(listed.completes_at) > Date.now() + 71 * 3600_000, 'the default wait is three days');
+
+  const shortened = await admin('POST', `${t.appId}/recoveries/${id}/shorten`, { wait_seconds: 0, reason: 'both numbers checked with the carrier, ticket 4412' });
+  assert.equal(shortened.status, 200, shortened.text);
+  assert.equal(await device.refreshStatus(), 'active');
+  const s = (await call(t.of.server, 'GET', `/protected/json/users/${user}/status`, { key: t.apiKey })).json.status;
+  assert.equal(s.phone_number, 'XXX-XXX-0613');
+});

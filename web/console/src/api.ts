@@ -46,7 +46,7 @@ export interface Quarantine {
 /** A pending phone change or account recovery of the application's users (issue 17). */
 export interface Recovery {
   id: string;
-  kind: 'account_recovery' | 'phone_change';
+  kind: 'account_recovery' | 'phone_change' | 'phone_change_without_device';
   status: string;
   authy_ids: number[];
   started_at: string;

@@ -446,6 +446,12 @@ async function quarantinesSection(app: Application): Promise<HTMLElement> {
   return section;
 }
 
+const KIND_LABELS: Record<string, string> = {
+  account_recovery: 'Account recovery',
+  phone_change: 'Phone change',
+  phone_change_without_device: 'Phone change without a device',
+};
+
 /** Lost phones (issue 17): pending phone changes and account recoveries; cancel, or shorten a wait with a reason. */
 async function recoveriesSection(app: Application): Promise<HTMLElement> {
   const status = h('p');
@@ -468,14 +474,14 @@ async function recoveriesSection(app: Application): Promise<HTMLElement> {
           'td',
           {},
           h('button', { onclick: () => void attempt(status, async () => (await api.cancelRecovery(app.id, r.id), await fill())) }, 'Cancel'),
-          ...(r.kind === 'account_recovery' && r.status === 'waiting'
+          ...(r.kind !== 'phone_change' && r.status === 'waiting'
             ? [reason, h('button', { onclick: () => void attempt(status, async () => (await api.shortenRecovery(app.id, r.id, 0, reason.value), await fill())) }, 'End the wait now')]
             : []),
         );
         return h(
           'tr',
           {},
-          h('td', {}, r.kind === 'account_recovery' ? `Account recovery (${r.status})` : 'Phone change'),
+          h('td', {}, KIND_LABELS[r.kind] ? `${KIND_LABELS[r.kind]}${r.kind === 'phone_change' ? '' : ` (${r.status})`}` : r.kind),
           h('td', {}, r.authy_ids.join(', ')),
           h('td', {}, when(r.started_at)),
           h('td', {}, when(r.completes_at ?? r.expires_at)),
