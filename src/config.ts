@@ -139,6 +139,7 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
     listenerStaleMs: int('OPENFACTOR_PG_LISTENER_STALE_MS', PG_TIMEOUT_DEFAULTS.listenerStaleMs, 100, 3_600_000),
   };
   if (pg.listenerStaleMs <= pg.listenerHeartbeatMs) throw new Error('OPENFACTOR_PG_LISTENER_STALE_MS must be longer than OPENFACTOR_PG_LISTENER_HEARTBEAT_MS');
+  if (env.DATABASE_URL) checkDatabaseUrl(env.DATABASE_URL);
   return Object.freeze({
     port,
     host: env.HOST || '127.0.0.1',
@@ -210,6 +211,19 @@ function readConfigFile(file: string): Record<string, string> {
  * The key that seals, then the previous ones, which still open what they sealed until
  * `openfactor keys reseal` has sealed it again with the current key (rotation without downtime).
  */
+/**
+ * PostgreSQL (`postgres://`, `postgresql://`) or SQLite (a file path, or `sqlite:` and a path).
+ * Anything else with a scheme (`mysql://`, a misspelt `postgress://`) would otherwise become a
+ * SQLite file named after the URL: refused, naming the scheme only (the URL may hold a password).
+ */
+function checkDatabaseUrl(url: string): void {
+  if (/^postgres(ql)?:\/\//.test(url) || url.startsWith('sqlite:')) return; // as openStore reads them
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1];
+  if (scheme !== undefined) {
+    throw new Error(`DATABASE_URL must be postgres://… or postgresql://… (PostgreSQL), or a file path or sqlite:PATH (SQLite); "${scheme}://…" is neither`);
+  }
+}
+
 function masterKeysFrom(env: NodeJS.ProcessEnv, dataDir: string): MasterKey[] {
   const current = masterKeyFrom(env.OPENFACTOR_MASTER_KEY ? parseMasterKey(env.OPENFACTOR_MASTER_KEY) : keyFile(dataDir));
   const previous = (env.OPENFACTOR_PREVIOUS_MASTER_KEYS ?? '')
