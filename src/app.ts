@@ -4,7 +4,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { BadInput, fail } from './core/errors.ts';
 import type { Config } from './config.ts';
-import { isDatabaseUnavailable, type Store } from './store/db.ts';
+import { isDatabaseUnavailable, notReadyBecause, type Store } from './store/db.ts';
 import { takeFileModeNotes } from './store/private-files.ts';
 import { BODY_LIMIT, parseQuery, registerBodyParsers } from './wire/body.ts';
 import { errorBody, formatOfUrl, sendBody, sendFailure } from './wire/envelope.ts';
@@ -77,7 +77,8 @@ export interface Services {
 export interface OpenFactor {
   server: FastifyInstance;
   services: Services;
-  close(): Promise<void>;
+  /** Stops serving; messages still with a provider after `graceMs` are left to other nodes. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Paths only: query strings carry API keys and phone numbers, verify paths carry tokens, QR links open a secret. */
@@ -220,6 +221,17 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   server.get('/', { schema: { summary: 'Health check', tags: ['service'] } }, async (_req, reply) =>
     reply.type('application/json; charset=utf-8').send('{"status":"ok","service":"openfactor","success":true,"message":"OpenFactor is running."}'),
   );
+  // For load balancers and supervisors: the process is up; it can serve (database, migrations).
+  let closing = false;
+  server.get('/healthz', { schema: { summary: 'The process is up', tags: ['service'] } }, async (_req, reply) => reply.type('application/json; charset=utf-8').send('{"status":"ok"}'));
+  server.get('/readyz', { schema: { summary: 'Ready to serve: the database answers and is migrated', tags: ['service'] } }, async (_req, reply) => {
+    const reason = closing ? 'shutting down' : await notReadyBecause(store);
+    return reply
+      .code(reason ? 503 : 200)
+      .header('cache-control', 'no-store')
+      .type('application/json; charset=utf-8')
+      .send(JSON.stringify(reason ? { status: 'unavailable', reason } : { status: 'ok', database: store.dialect }));
+  });
   server.get('/openapi.json', { schema: { hide: true } }, async () => server.swagger());
 
   const authFailures = new AuthFailures(store, { failures: config.authFailures, windowS: config.authFailureWindowS, blockS: config.authBlockS }, metrics.registry, server.log);
@@ -281,13 +293,15 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   return {
     server,
     services,
-    close: async () => {
+    close: async (graceMs = Infinity) => {
+      closing = true;
+      const deadline = Date.now() + graceMs;
       onetouch.stop();
       recoveries.stopSweeps();
       await server.close();
       await devices.settled();
       await recoveries.settled();
-      await worker.stop();
+      await worker.stop(Math.max(0, deadline - Date.now()));
       await hooks.stop();
       await retention.stop();
       await destinations.close();

@@ -22,8 +22,9 @@ main(process.argv.slice(2)).then(
   (code) => {
     if (code >= 0) process.exit(code);
   },
-  (err) => {
-    process.stderr.write(`openfactor: ${err instanceof Error ? err.message : String(err)}\n`);
+  async (err) => {
+    const { explainFailure } = await import('./cli/explain.ts');
+    process.stderr.write(`openfactor: ${explainFailure(err)}\n`);
     process.exit(1);
   },
 );

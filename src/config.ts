@@ -1,5 +1,5 @@
 // Environment parsed once into a typed, frozen object.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { masterKeyFrom, parseMasterKey, type MasterKey } from './core/crypto.ts';
@@ -23,6 +23,11 @@ export interface Config {
   publicUrl?: string;
   /** Bearer token of the admin API (`/admin/…`). */
   adminToken: string;
+  /** Where the admin token and the master key are kept; undefined when given in the environment. */
+  adminTokenFile?: string;
+  masterKeyFile?: string;
+  /** SIGTERM: how long in-flight requests and deliveries get to finish before the process exits. */
+  shutdownGraceMs: number;
   /** A bearer token for `/metrics` only (a Prometheus scraper need not hold the admin token). */
   metricsToken?: string;
   /** Whether this process sends outbox messages (off: it only accepts them; another node sends). */
@@ -127,6 +132,9 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
     return v;
   };
   const dataDir = resolve(env.OPENFACTOR_DATA_DIR || './data');
+  if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) {
+    throw new Error(`the data directory ${dataDir} is a file, not a directory: move it away, or set OPENFACTOR_DATA_DIR to a directory`);
+  }
   // Keys and the database live there: an existing one looser than 0700 is tightened.
   if (existsSync(dataDir)) privateDir(dataDir);
   const port = Number(env.PORT ?? 8080);
@@ -151,6 +159,9 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
     validateResponses: /^(1|true)$/i.test(env.OPENFACTOR_VALIDATE_RESPONSES ?? ''),
     publicUrl: env.OPENFACTOR_PUBLIC_URL ? env.OPENFACTOR_PUBLIC_URL.replace(/\/+$/, '') : undefined,
     adminToken: env.OPENFACTOR_ADMIN_TOKEN || secretFile(dataDir, 'admin.token', () => randomBytes(24).toString('base64url')),
+    adminTokenFile: env.OPENFACTOR_ADMIN_TOKEN ? undefined : join(dataDir, 'admin.token'),
+    masterKeyFile: env.OPENFACTOR_MASTER_KEY ? undefined : join(dataDir, 'master.key'),
+    shutdownGraceMs: int('OPENFACTOR_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     metricsToken: env.OPENFACTOR_METRICS_TOKEN || undefined,
     outboxWorker: !/^(0|false|off)$/i.test(env.OPENFACTOR_OUTBOX_WORKER ?? ''),
     providers: {
@@ -206,11 +217,6 @@ function readConfigFile(file: string): Record<string, string> {
   return out;
 }
 
-/** The master key from `<data dir>/master.key`, created (mode 0600) on first use. */
-/**
- * The key that seals, then the previous ones, which still open what they sealed until
- * `openfactor keys reseal` has sealed it again with the current key (rotation without downtime).
- */
 /**
  * PostgreSQL (`postgres://`, `postgresql://`) or SQLite (a file path, or `sqlite:` and a path).
  * Anything else with a scheme (`mysql://`, a misspelt `postgress://`) would otherwise become a
@@ -224,6 +230,10 @@ function checkDatabaseUrl(url: string): void {
   }
 }
 
+/**
+ * The key that seals, then the previous ones, which still open what they sealed until
+ * `openfactor keys reseal` has sealed it again with the current key (rotation without downtime).
+ */
 function masterKeysFrom(env: NodeJS.ProcessEnv, dataDir: string): MasterKey[] {
   const current = masterKeyFrom(env.OPENFACTOR_MASTER_KEY ? parseMasterKey(env.OPENFACTOR_MASTER_KEY) : keyFile(dataDir));
   const previous = (env.OPENFACTOR_PREVIOUS_MASTER_KEYS ?? '')
@@ -239,6 +249,7 @@ function masterKeysFrom(env: NodeJS.ProcessEnv, dataDir: string): MasterKey[] {
   return [current, ...previous.filter((k, i) => k.id !== current.id && previous.findIndex((p) => p.id === k.id) === i)];
 }
 
+/** The master key from `<data dir>/master.key`, created (mode 0600) on first use. */
 function keyFile(dataDir: string): Buffer {
   return parseMasterKey(secretFile(dataDir, 'master.key', () => randomBytes(32).toString('hex')));
 }

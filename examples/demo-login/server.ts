@@ -215,10 +215,25 @@ async function demoKey(openfactorUrl: string): Promise<string> {
   return api_key;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const openfactorUrl = process.env.OPENFACTOR_URL ?? 'http://127.0.0.1:8080';
+/** The demo's own start: a sentence, never a stack trace, when something it needs is missing. */
+async function main(): Promise<void> {
+  const openfactorUrl = (process.env.OPENFACTOR_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+  const up = await fetch(`${openfactorUrl}/healthz`, { signal: AbortSignal.timeout(5000) }).then((r) => r.ok, () => false);
+  if (!up) throw new Error(`OpenFactor is not answering at ${openfactorUrl}: start it first (npm start in another terminal), or set OPENFACTOR_URL to where it runs.`);
   const demo = await createDemo({ openfactorUrl, apiKey: await demoKey(openfactorUrl) });
   const port = Number(process.env.DEMO_PORT ?? 3000);
-  await demo.listen({ port, host: '127.0.0.1' });
+  try {
+    await demo.listen({ port, host: '127.0.0.1' });
+  } catch (e) {
+    if ((e as { code?: string }).code === 'EADDRINUSE') throw new Error(`port ${port} is already in use: set DEMO_PORT to a free port.`);
+    throw e;
+  }
   console.log(`Example Bank (the demo login) at http://127.0.0.1:${port}/, signing users in through OpenFactor at ${openfactorUrl}`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await main().catch((e: Error) => {
+    console.error(`demo: ${e.message}`);
+    process.exit(1);
+  });
 }

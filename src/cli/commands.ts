@@ -33,6 +33,11 @@ const silentLog = { level: 'silent', fatal: noop, error: noop, warn: noop, info:
 export async function runCommand({ values, positionals }: Args): Promise<number> {
   const [command = 'serve', sub] = positionals;
   const config = loadConfig();
+  // These two work on the database file itself, never through an open store.
+  if (command === 'backup' || command === 'restore') {
+    const { backup, restore } = await import('./backup.ts');
+    return command === 'backup' ? backup(config, values.to) : restore(config, values.from);
+  }
   const store = openStore(config.databaseUrl, { pg: config.pg });
   // The server logs these; a one-off command says them on stderr.
   if (command !== 'serve') for (const note of takeFileModeNotes()) process.stderr.write(`openfactor: data at rest: ${note}\n`);
@@ -44,7 +49,7 @@ export async function runCommand({ values, positionals }: Args): Promise<number>
     const contacts = () => (opened ??= openContacts(store.db, config.masterKeys, store.dialect));
     const apps = new Applications(store.db, config.masterKeys[0], config.masterKeys.slice(1));
 
-    if (command === 'serve') return await serve(config, store, apps);
+    if (command === 'serve') return await (await import('./serve.ts')).serve(config, store);
     if (command === 'migrate') {
       await contacts();
       out('Database is up to date.');
@@ -238,28 +243,3 @@ function usageError(message: string): number {
   process.stderr.write(`${message}\n\n${USAGE}\n`);
   return 2;
 }
-
-async function serve(config: ReturnType<typeof loadConfig>, store: ReturnType<typeof openStore>, apps: Applications): Promise<number> {
-  const first = await apps.bootstrap();
-  if (first) {
-    // Printed once, to the terminal, never to the log.
-    out(`Created the application "Default" (id ${first.id}). Its API key, shown only now:\n\n  ${first.apiKey}\n\nMake more with: npx openfactor apps create --name NAME`);
-  }
-  // Loaded only here: the other commands start in a fraction of the time without the server.
-  const { buildServer } = await import('../app.ts');
-  const of = await buildServer(config, store);
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    await of.close();
-    await store.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  const address = await of.server.listen({ port: config.port, host: config.host });
-  of.server.log.info(`OpenFactor listening on ${address} (${store.dialect})`);
-  return -1; // keep running
-}
-

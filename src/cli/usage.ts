@@ -37,6 +37,11 @@ export const USAGE = `Usage: openfactor <command>
                                  id they had at Authy; authenticator_secret (base32) keeps
                                  their authenticator app working. Progress on stderr; with
                                  --json each line's outcome on stdout
+  backup --to FILE               SQLite: a consistent copy of the database, taken while the
+                                 server runs (PostgreSQL: says how with pg_dump)
+  restore --from FILE            SQLite, with OpenFactor stopped: check a backup (integrity, the
+                                 master key opens it), upgrade it and put it in place; the
+                                 database it replaces is kept beside it
   outbox [--app ID] [--limit N] [--json]
                                  recent messages, newest first, with status, provider and attempts;
                                  texts of console-delivered ones (the development provider)
@@ -94,6 +99,8 @@ export function readArgs(argv: string[]) {
       countries: { type: 'string' },
       method: { type: 'string' },
       file: { type: 'string' },
+      to: { type: 'string' },
+      from: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },

@@ -33,13 +33,17 @@ export function seal(mk: MasterKey, plaintext: string | Buffer, context: string)
   return `v1.${mk.id}.${Buffer.concat([iv, ct, cipher.getAuthTag()]).toString('base64url')}`;
 }
 
+/** What to do when data was sealed by a master key this process was not given. */
+const UNKNOWN_KEY_HELP =
+  'the master key in use (OPENFACTOR_MASTER_KEY, or master.key in the data directory) is not the one that sealed this data; give that key as OPENFACTOR_MASTER_KEY, or list it in OPENFACTOR_PREVIOUS_MASTER_KEYS while rotating keys';
+
 export function unseal(keys: MasterKey[], blob: string, context: string): Buffer {
   // Verify unseals a seed per request: indexOf rather than split, and no copy of the plaintext.
   const dot = blob.indexOf('.', 3);
   if (!blob.startsWith('v1.') || dot < 0) throw new Error('unknown sealed format');
   const kid = blob.slice(3, dot);
   const mk = keys.find((k) => k.id === kid);
-  if (!mk) throw new Error(`sealed with unknown key ${kid}`);
+  if (!mk) throw new Error(`sealed with unknown key ${kid}: ${UNKNOWN_KEY_HELP}`);
   const raw = Buffer.from(blob.slice(dot + 1), 'base64url');
   if (raw.length < 28) throw new Error('unknown sealed format');
   const decipher = createDecipheriv('aes-256-gcm', mk.key, raw.subarray(0, 12));

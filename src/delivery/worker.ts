@@ -28,7 +28,8 @@ export class OutboxWorker {
   private claiming?: Promise<void>;
   private again = false;
   private stopped = true;
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Each delivery under way, and the message it is sending. */
+  private readonly inFlight = new Map<Promise<void>, ClaimedMessage>();
 
   constructor(
     private readonly outbox: Outbox,
@@ -64,11 +65,22 @@ export class OutboxWorker {
       });
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Claims nothing more and lets the messages out finish, for at most `graceMs`; those still out
+   * then have their leases ended, so another node sends (or settles) them at once.
+   */
+  async stop(graceMs = Infinity): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
     await this.claiming;
-    await Promise.all(this.inFlight);
+    let timer: NodeJS.Timeout | undefined;
+    const finished = Promise.all(this.inFlight.keys()).then(() => true);
+    const inTime = Number.isFinite(graceMs) ? await Promise.race([finished, new Promise<false>((r) => (timer = setTimeout(() => r(false), graceMs)))]) : await finished;
+    clearTimeout(timer);
+    if (inTime) return;
+    const left = [...this.inFlight.values()];
+    const released = await this.outbox.releaseLeases(left.map((m) => m.rowId));
+    this.log.warn({ event: 'outbox_leases_released', messages: left.length, released }, `stopping: ${left.length} message(s) still with their provider after ${graceMs} ms; left to the other nodes`);
   }
 
   /** Claims as many due messages as there are free slots and starts each on its own. */
@@ -86,7 +98,7 @@ export class OutboxWorker {
             this.inFlight.delete(job);
             this.wake();
           });
-        this.inFlight.add(job);
+        this.inFlight.set(job, m);
       }
     }
   }

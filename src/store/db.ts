@@ -5,9 +5,9 @@ import { privateDir, privateFile, tighten } from './private-files.ts';
 import SQLite from 'better-sqlite3';
 import type pg from 'pg';
 import { lazy } from '../core/lazy.ts';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { DB } from './schema.ts';
-import { APPLICATIONS_CHANNEL, migrationProvider } from './migrations.ts';
+import { APPLICATIONS_CHANNEL, LATEST_MIGRATION, migrationProvider } from './migrations.ts';
 import { ChangeListener } from './change-listener.ts';
 import { runDirectlyOn, type WriteResult } from './prepared.ts';
 import { batchPerTurnOn, perTurnLoader } from './turn-batch.ts';
@@ -91,10 +91,16 @@ function pgLib(): typeof pg {
   return lib;
 }
 
+/** The file of a SQLite DATABASE_URL (`sqlite:PATH`, `sqlite://PATH` or a plain path). */
+export const sqliteFileOf = (databaseUrl: string) => databaseUrl.replace(/^sqlite:(\/\/)?/, '');
+
+/** Whether a DATABASE_URL names PostgreSQL (anything else is a SQLite file). */
+export const isPostgresUrl = (databaseUrl: string) => /^postgres(ql)?:\/\//.test(databaseUrl);
+
 export function openStore(databaseUrl: string, options: StoreOptions = {}): Store {
   let log = options.log ?? stderrLog;
   const logTo = (l: StoreLog) => void (log = l);
-  if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
+  if (isPostgresUrl(databaseUrl)) {
     const t = { ...PG_TIMEOUT_DEFAULTS, ...options.pg };
     const pool = new (pgLib().Pool)({
       connectionString: databaseUrl,
@@ -136,7 +142,7 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
       },
     };
   }
-  const file = databaseUrl.replace(/^sqlite:(\/\/)?/, '');
+  const file = sqliteFileOf(databaseUrl);
   if (file !== ':memory:') {
     // SQLite creates the -wal and -shm files with the database file's mode: 0600 from the start.
     // Ones left by an earlier run keep theirs, hence the tightening.
@@ -452,4 +458,23 @@ export async function migrate(store: Store, keys: MasterKey[] = []): Promise<str
   const { error, results } = await migrator.migrateToLatest().finally(() => own?.close());
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * For `/readyz`: the database answers, and it has every migration this build knows. A reason
+ * when it is not ready; undefined when it is.
+ */
+export async function notReadyBecause(store: Store, timeoutMs = 2000): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`the database did not answer within ${timeoutMs} ms`), timeoutMs)));
+  const asked = sql<{ name: string }>`SELECT max(name) AS name FROM kysely_migration`
+    .execute(store.db)
+    // Further on is fine: a newer node migrated it during a rolling upgrade.
+    .then(({ rows }) => (rows[0]?.name && rows[0].name >= LATEST_MIGRATION ? undefined : `the database is at migration ${rows[0]?.name ?? 'none'}, this build needs ${LATEST_MIGRATION}`))
+    .catch((e: Error) => `the database did not answer: ${withoutPassword(e.message)}`);
+  try {
+    return await Promise.race([asked, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

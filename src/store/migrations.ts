@@ -583,6 +583,9 @@ const steps: Record<string, Step> = {
   },
 };
 
+/** The newest migration this build knows: a database at it is ready for this code. */
+export const LATEST_MIGRATION = Object.keys(steps).sort().at(-1)!;
+
 export function migrationProvider(dialect: Dialect, keys: MasterKey[] = []): MigrationProvider {
   return {
     async getMigrations() {

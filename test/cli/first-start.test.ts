@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createTestDatabase, testEnv, dialect } from '../support/harness.ts';
 import { spawnServer } from '../support/process.ts';
 import { appDetails as details } from '../support/http.ts';
+import { until } from '../support/wait.ts';
 
 test('the first start creates "Default", prints its key once, and makes a 0600 key file', async () => {
   const db = await createTestDatabase();
@@ -15,8 +16,9 @@ test('the first start creates "Default", prints its key once, and makes a 0600 k
     const first = await spawnServer(env);
     let key: string;
     try {
-      const m = /application "Default" \(id (\d+)\)\. Its API key, shown only now:\n\n {2}([A-Za-z0-9]{32})/.exec(first.output());
-      assert.ok(m, first.output());
+      // Made and printed once the server listens: a start that fails before never shows (and loses) a key.
+      const m = await until('the Default key', () => /application "Default" \(id (\d+)\)\. Its API key, shown only now:\n\n {2}([A-Za-z0-9]{32})/.exec(first.output()) ?? undefined);
+      assert.ok(first.output().indexOf('OpenFactor is ready.') < m.index, 'the key comes after the start is told (once listening)');
       key = m[2];
       assert.match(first.output(), /npx openfactor apps create --name NAME/);
       const r = await details(first.url, key);
@@ -33,6 +35,7 @@ test('the first start creates "Default", prints its key once, and makes a 0600 k
 
     const second = await spawnServer(env);
     try {
+      await until('the start is told', () => second.output().includes('OpenFactor is ready.'));
       assert.doesNotMatch(second.output(), /shown only now/);
       assert.equal((await details(second.url, key)).status, 200, 'same key file, same key');
     } finally {

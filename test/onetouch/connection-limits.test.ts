@@ -35,7 +35,7 @@ function stream(device: OpenFactorDevice) {
   const s = { opened: false, ended: false, error: undefined as unknown, heard: [] as string[], stop: held(), done: Promise.resolve() };
   s.done = device
     .listen((x) => s.heard.push(x.uuid), { signal: s.stop.signal, onOpen: () => (s.opened = true) })
-    .catch((e) => void (s.error = e))
+    .then(() => {}, (e) => void (s.error = e))
     .finally(() => (s.ended = true));
   return s;
 }

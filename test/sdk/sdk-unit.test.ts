@@ -244,6 +244,15 @@ test('parseEventStream: every chunk split, multi-line data, comments, CRLF/CR/LF
   assert.equal(JSON.parse(expected[0]!.data).msg, 'Zürich ✓');
 });
 
+test('EventStreamParser: `retry` sets the reconnection time, digits only (what a server shutting down sends)', () => {
+  const p = new EventStreamParser();
+  assert.equal(p.retryMs, undefined);
+  p.feed('retry: 1000\n: closed: the server is shutting down; reconnect\n\n');
+  assert.equal(p.retryMs, 1000);
+  p.feed('retry: 5s\nretry: -3\n\n');
+  assert.equal(p.retryMs, 1000, 'not digits: ignored, as the SSE rules say');
+});
+
 test('EventStreamParser: a CR at the end of one chunk and LF at the start of the next are one line break', () => {
   const p = new EventStreamParser();
   assert.deepEqual(p.feed('data: a\r'), []);

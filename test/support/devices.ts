@@ -26,5 +26,5 @@ export async function recoveriesToldTo(device: OpenFactorDevice): Promise<{ told
   const open = new Promise<void>((r) => (opened = r));
   const listening = device.listen(() => {}, { signal: abort.signal, onOpen: () => opened(), onAccountRecovery: (r) => told.push(r) });
   await open;
-  return { told, stop: async () => (abort.abort(), await listening) };
+  return { told, stop: async () => void (abort.abort(), await listening) };
 }

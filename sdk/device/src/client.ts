@@ -2,7 +2,7 @@
 import { base32Decode, randomNonce, utf8 } from './base.ts';
 import { OpenFactorError } from './errors.ts';
 import { exportPrivateKey, generateKeyPair, importPrivateKey, sign, type Algorithm } from './keys.ts';
-import { parseEventStream } from './sse.ts';
+import { EventStreamParser, parseEventStream } from './sse.ts';
 import { answerSignatureString, bodyHash, deviceRequestSignatureString, signedString, transactionHash } from './signing.ts';
 import { isJwk, MemoryStorage, type DeviceStorage, type StoredDevice } from './storage.ts';
 import { totp } from './totp.ts';
@@ -332,25 +332,28 @@ export class OpenFactorDevice {
 
   /**
    * Streams `GET /device/v1/events`: `onApproval` for each new approval request, `onUpdate` when
-   * one is answered or expires. Resolves when `signal` is aborted or the server ends the stream;
+   * one is answered or expires. Resolves when `signal` is aborted or the server ends the stream,
+   * with `retryMs` when the server said how soon to reconnect (it does when it shuts down);
    * rejects on an error answer, a network error, or an exception thrown by a callback.
    */
-  async listen(onApproval: (approval: DeviceApproval) => void, opts: ListenOptions = {}): Promise<void> {
+  async listen(onApproval: (approval: DeviceApproval) => void, opts: ListenOptions = {}): Promise<{ retryMs?: number }> {
     const { signal } = opts;
-    if (signal?.aborted) return;
+    if (signal?.aborted) return {};
+    const parser = new EventStreamParser();
     try {
       const res = await this.#signedFetch('GET', '/device/v1/events', undefined, signal, 'text/event-stream');
       if (!res.ok) await readAnswer(res); // throws OpenFactorError
       if (!res.body) throw new OpenFactorError(res.status, 'The event stream has no body', undefined, undefined);
       opts.onOpen?.();
-      for await (const ev of parseEventStream(res.body, signal)) {
+      for await (const ev of parseEventStream(res.body, signal, parser)) {
         if (ev.event === 'approval_request') onApproval(JSON.parse(ev.data) as DeviceApproval);
         else if (ev.event === 'approval_request_updated') opts.onUpdate?.(JSON.parse(ev.data) as ApprovalUpdate);
         else if (ev.event === 'device_request') opts.onDeviceRequest?.(JSON.parse(ev.data) as Omit<DeviceRequest, 'public_key'>);
         else if (ev.event === 'account_recovery') opts.onAccountRecovery?.(JSON.parse(ev.data) as AccountRecovery);
       }
+      return parser.retryMs === undefined ? {} : { retryMs: parser.retryMs };
     } catch (e) {
-      if (signal?.aborted && !(e instanceof OpenFactorError)) return;
+      if (signal?.aborted && !(e instanceof OpenFactorError)) return {};
       throw e;
     }
   }

@@ -18,6 +18,8 @@ export class EventStreamParser {
   #id: string | undefined;
   #pendingCR = false;
   #started = false;
+  /** The last `retry:` the stream sent: how long to wait before reconnecting, in ms. */
+  retryMs: number | undefined;
 
   feed(chunk: string): ServerSentEvent[] {
     const events: ServerSentEvent[] = [];
@@ -78,7 +80,10 @@ export class EventStreamParser {
       case 'id':
         if (!value.includes('\0')) this.#id = value;
         break;
-      default: // `retry` and unknown fields are ignored
+      case 'retry': // the reconnection time the server asks for, in ms (digits only, else ignored)
+        if (/^\d+$/.test(value)) this.retryMs = Number(value);
+        break;
+      default: // unknown fields are ignored
     }
   }
 }
@@ -88,10 +93,9 @@ export class EventStreamParser {
  * stream is dropped (as browsers do). Aborting `signal` cancels the stream and ends the
  * iteration; breaking out of the loop cancels it too.
  */
-export async function* parseEventStream(stream: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncGenerator<ServerSentEvent, void, undefined> {
+export async function* parseEventStream(stream: ReadableStream<Uint8Array>, signal?: AbortSignal, parser = new EventStreamParser()): AsyncGenerator<ServerSentEvent, void, undefined> {
   const reader = stream.getReader();
   const decoder = new TextDecoder('utf-8');
-  const parser = new EventStreamParser();
   const onAbort = (): void => void reader.cancel(signal?.reason).catch(() => {});
   if (signal?.aborted) onAbort();
   else signal?.addEventListener('abort', onAbort, { once: true });

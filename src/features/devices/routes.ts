@@ -19,6 +19,7 @@ const render = (reply: FastifyReply, o: Outcome | Failure) =>
   o.ok ? sendBody(reply, 'json', 200, o.body) : sendFailure(reply, 'json', o);
 
 /** The moment this request's answer has gone out (or the client left). */
+const SHUTDOWN_HINT = 'retry: 1000\n: closed: the server is shutting down; reconnect\n\n';
 const answeredOf = (reply: FastifyReply) => (go: () => void) => void reply.raw.once('close', go);
 const rawOf = (req: FastifyRequest) => (Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
 const paramsOf = (req: FastifyRequest) => parseBody(req.headers['content-type'] ?? 'application/json', rawOf(req).toString('utf8'));
@@ -36,7 +37,8 @@ export function registerDeviceRoutes(
     vapidPublicKey: string;
   },
 ): void {
-  // Streams and long-polls end when the server closes (they would hold the close up).
+  // Streams and long-polls end when the server closes (they would hold the close up). A stream is
+  // told to come back in a second (the SSE `retry` field): to another node, or to this one restarted.
   const closing = new AbortController();
   server.addHook('preClose', async () => closing.abort());
   server.register(async (scope) => {
@@ -185,8 +187,8 @@ export function registerDeviceRoutes(
           closing.signal.removeEventListener('abort', onClosing);
           res.end(why);
         }
-        const onClosing = () => end();
-        req.raw.on('close', onClosing);
+        const onClosing = () => end(SHUTDOWN_HINT);
+        req.raw.on('close', () => end());
         closing.signal.addEventListener('abort', onClosing);
         res.write(': connected\n\n');
         // What is pending now (the device is then notified of it); the device retries a stream that ends.

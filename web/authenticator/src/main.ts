@@ -133,8 +133,9 @@ async function listen(
   status: HTMLElement,
 ): Promise<void> {
   for (let failures = 0; !signal.aborted; ) {
+    let asked: number | undefined; // a server shutting down says when to come back
     try {
-      await device.listen(on.add, {
+      ({ retryMs: asked } = await device.listen(on.add, {
         signal,
         onOpen: () => {
           failures = 0;
@@ -145,7 +146,7 @@ async function listen(
         onUpdate: (u) => u.status !== 'pending' && on.remove(u.uuid),
         onDeviceRequest: on.person,
         onAccountRecovery: on.person,
-      });
+      }));
     } catch (e) {
       // A device removed elsewhere is refused for good (401): say so instead of retrying.
       if ((e as { status?: number }).status === 401) {
@@ -160,7 +161,7 @@ async function listen(
     if (signal.aborted) return;
     connection.className = 'offline';
     connection.textContent = 'Offline: codes still work';
-    await new Promise((r) => setTimeout(r, Math.min(15_000, 1000 * 2 ** Math.min(failures, 4))));
+    await new Promise((r) => setTimeout(r, asked ?? Math.min(15_000, 1000 * 2 ** Math.min(failures, 4))));
   }
 }
 
