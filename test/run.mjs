@@ -6,12 +6,13 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { inCI } from './support/ci.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const only = process.argv.slice(2);
 const files = only.length ? only : findTests(join(root, 'test'));
 const pgUrl = process.env.OPENFACTOR_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const requirePg = process.env.CI === 'true' || process.env.OPENFACTOR_REQUIRE_PG === '1';
+const requirePg = inCI || process.env.OPENFACTOR_REQUIRE_PG === '1';
 
 function findTests(dir) {
   return readdirSync(dir).flatMap((name) => {

@@ -2,7 +2,7 @@
 // the views an operator (and the admin console built on this) needs: users, traffic per day and
 // callback/webhook deliveries. Behind the admin token (routes.ts).
 import { verificationPhoneContext } from '../store/contacts.ts';
-import { emailOf, findUser, phoneOf } from '../features/users/queries.ts';
+import { activitiesOf, emailOf, emailsOf, findUser, phoneOf } from '../features/users/queries.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { fail, invalidParameter, type Failure } from '../core/errors.ts';
 import { maskE164 } from '../core/phone.ts';
@@ -184,6 +184,33 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
       if (userId === undefined || (await q.unlockUser(s.db, app.id, userId)) === 0) return refuse(reply, fail('USER_NOT_FOUND'));
       req.log.warn({ event: 'verify_unlocked', app_id: app.id, authy_id: userId }, 'verification lockout ended by an operator');
       return send(reply, { message: 'User unlocked.' });
+    }),
+  );
+
+  admin.get<{ Params: { id: string; user_id?: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/users/:user_id',
+    { schema: { summary: "One user: addresses (the other ones it was registered with too), masked phone, and what the application recorded of it with register_activity, newest first (`limit` 1–500, default 50)", tags: ['admin'] } },
+    forApp(async (app, req, reply) => {
+      const limit = intParam(req.query.limit, 50, 1, 500);
+      if (Number.isNaN(limit)) return refuse(reply, BAD_LIMIT);
+      const userId = idOf(req.params.user_id ?? '');
+      const u = userId === undefined ? undefined : await findUser(s.db, app.id, userId);
+      if (!u) return refuse(reply, fail('USER_NOT_FOUND'));
+      const user = {
+        id: u.id,
+        email: emailOf(s.contacts, u),
+        other_emails: (await emailsOf(s.db, s.contacts, u.id)).map((e) => e.email),
+        cellphone: maskE164(phoneOf(s.contacts, u)),
+        country_code: u.country_code,
+        created_at: new Date(Number(u.created_at)).toISOString(),
+      };
+      const activities = (await activitiesOf(s.db, app.id, u.id, limit)).map((a) => ({
+        type: a.type,
+        data: JSON.parse(a.data) as unknown,
+        user_ip: a.user_ip,
+        created_at: new Date(Number(a.created_at)).toISOString(),
+      }));
+      return send(reply, { user, activities, message: 'User.' });
     }),
   );
 

@@ -91,6 +91,12 @@ function pgLib(): typeof pg {
   return lib;
 }
 
+/** A close that may be called again (a second call waited forever on the checkpoint thread's exit). */
+const once = (close: () => Promise<void>) => {
+  let closing: Promise<void> | undefined;
+  return () => (closing ??= close());
+};
+
 /** The file of a SQLite DATABASE_URL (`sqlite:PATH`, `sqlite://PATH` or a plain path). */
 export const sqliteFileOf = (databaseUrl: string) => databaseUrl.replace(/^sqlite:(\/\/)?/, '');
 
@@ -136,10 +142,10 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
         const own = new Kysely<DB>({ dialect: new PostgresDialect({ pool: ownPool }) });
         return { db: own, close: () => own.destroy() };
       },
-      close: async () => {
+      close: once(async () => {
         await applications.close();
         await db.destroy();
-      },
+      }),
     };
   }
   const file = sqliteFileOf(databaseUrl);
@@ -201,12 +207,12 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
     readTurn: () => turn.wait(),
     logTo,
     checkpointThread: () => checkpointer?.worker,
-    close: async () => {
+    close: once(async () => {
       turn.end();
       await checkpointer?.stop();
       limiter?.close();
       await db.destroy();
-    },
+    }),
   };
 }
 

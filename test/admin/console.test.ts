@@ -161,6 +161,20 @@ test('a user locked out by wrong tokens is shown locked and unlocked with one cl
   await page.click(`button:text("Unlock ${bob}")`);
   await row.locator('text=unlocked').waitFor();
   assert.equal(await verify(await appToken(t, bob)), 200);
+
+  // What the application recorded of bob, and the other address he was registered with.
+  const activity = (form: string) => fetch(`${base}/protected/json/users/${bob}/register_activity`, { method: 'POST', headers: { 'x-authy-api-key': apiKey, 'content-type': 'application/x-www-form-urlencoded' }, body: form });
+  assert.equal((await activity('type=password_reset&user_ip=203.0.113.7&data[reason]=forgot')).status, 200);
+  assert.equal((await activity('type=banned&data[by]=support')).status, 200);
+  await createUser({ ...t, apiKey } as TestApp, 'robert@example.com', PHONES.us[1]);
+  await page.click(`button:text("Activity of ${bob}")`);
+  const list = page.locator(`[aria-label="Activity of ${bob}"] li`);
+  await list.first().waitFor();
+  const items = await list.allTextContents();
+  assert.equal(items.length, 2);
+  assert.match(items[0]!, /banned {2}\{"by":"support"\}$/, 'newest first');
+  assert.match(items[1]!, /password_reset from 203\.0\.113\.7 {2}\{"reason":"forgot"\}$/);
+  await page.locator('text=Also registered as: robert@example.com').waitFor();
 });
 
 test('lost phones: a waiting account recovery is listed, and its wait ended only with a reason', { skip }, async () => {

@@ -4,6 +4,7 @@ import { RFC6238_ROWS, RFC6238_SEEDS } from '../support/rfc6238.ts';
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { HOTP, Secret, TOTP } from 'otpauth';
+import { inCI } from '../support/ci.mjs';
 import { findStep, fromBase32, hotp, newSecret, toBase32, totp, totpStep, type OtpAlgorithm } from '../../src/core/otp.ts';
 
 const ALGORITHMS: OtpAlgorithm[] = ['sha1', 'sha256', 'sha512'];
@@ -66,7 +67,7 @@ test('matches the oathtool binary on random HOTP and TOTP cases', (t) => {
   try {
     execFileSync('oathtool', ['--version'], { stdio: 'ignore' });
   } catch {
-    if (process.env.CI) assert.fail('oathtool is not installed; CI needs it for the OTP cross-check: apt-get install oathtool');
+    if (inCI) assert.fail('oathtool is not installed; CI needs it for the OTP cross-check: apt-get install oathtool');
     t.skip('oathtool is not installed (apt-get install oathtool); skipping the cross-check against it');
     return;
   }

@@ -10,6 +10,7 @@ import { approvalStatus, createApproval, registerDevice } from '../support/oneto
 import { until } from '../support/wait.ts';
 import { openStore, type Store } from '../../src/store/db.ts';
 import { buildServer, type OpenFactor } from '../../src/app.ts';
+import { skipOutsideCI } from '../support/ci.mjs';
 import type { DeviceApproval } from '../../sdk/device/src/index.ts';
 
 const REDIS_URL = process.env.OPENFACTOR_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -28,7 +29,7 @@ async function redisReachable(): Promise<boolean> {
 
 const reachable = await redisReachable();
 // In CI Redis must answer (.ci/run starts it); elsewhere the test is skipped without it.
-const skip = !reachable && process.env.CI !== 'true' ? 'Redis is not reachable' : false;
+const skip = skipOutsideCI(!reachable && 'Redis is not reachable');
 
 let a: TestApp;
 let bStore: Store;

@@ -108,11 +108,18 @@ test('register_activity stores the activity; a bad type is 400 / 60029', async (
   assert.equal(ok.text, '{"message":"Activity was created.","success":true}');
   const form = await call(t.of.server, 'POST', `/protected/json/users/${id}/register_activity`, { key: t.apiKey, form: 'type=banned&data[by]=admin' });
   assert.equal(form.status, 200);
-  const rows = await t.store.db.selectFrom('activities').select(['type', 'data', 'user_ip']).where('user_id', '=', id).orderBy('id').execute();
-  assert.deepEqual(rows.map((x) => ({ ...x, data: JSON.parse(x.data) })), [
-    { type: 'password_reset', data: { reason: 'forgot', nested: { a: 1 } }, user_ip: '203.0.113.5' },
+  // The operator reads them back, newest first, through the admin API (the console shows them).
+  const admin = (path: string) => t.of.server.inject({ method: 'GET', url: path, headers: { authorization: `Bearer ${t.config.adminToken}` } });
+  const seen = (await admin(`/admin/applications/${t.appId}/users/${id}`)).json();
+  assert.deepEqual(seen.activities.map(({ created_at, ...x }: { created_at: string }) => (assert.match(created_at, /^\d{4}-\d\d-\d\dT/), x)), [
     { type: 'banned', data: { by: 'admin' }, user_ip: null },
+    { type: 'password_reset', data: { reason: 'forgot', nested: { a: 1 } }, user_ip: '203.0.113.5' },
   ]);
+  assert.equal(seen.user.email, 'act@example.com');
+  assert.equal((await admin(`/admin/applications/${t.appId}/users/${id}?limit=1`)).json().activities.length, 1);
+  // Another application's user is not found through this one.
+  const other = await t.newApplication('Other Act');
+  assert.equal((await admin(`/admin/applications/${other.id}/users/${id}`)).statusCode, 404);
   const bad = await call(t.of.server, 'POST', `/protected/json/users/${id}/register_activity`, { key: t.apiKey, form: 'type=hacked' });
   assert.equal(bad.status, 400);
   assert.equal(bad.text, '{"message":"You can only create the following activities: password_reset, banned, unbanned, cookie_login.","success":false,"errors":{"message":"You can only create the following activities: password_reset, banned, unbanned, cookie_login."},"error_code":"60029"}');

@@ -286,7 +286,6 @@ export async function useRecoveryCode(db: Kysely<DB>, userId: number, hash: stri
 }
 
 /** Old codes are of no use to anyone; dropped now and then. */
-export const deleteExpiredCodes = (db: Kysely<DB>, before: number) => db.deleteFrom('sent_codes').where('expires_at', '<', before).execute();
 
 export async function replaceAuthenticator(
   db: Kysely<DB>,

@@ -82,6 +82,7 @@ export async function upsertUserByPhone(
   });
 }
 
+/** The other addresses a user was registered with (the console shows them). */
 export const emailsOf = async (db: Kysely<DB>, c: Contacts, userId: number) =>
   (await db.selectFrom('user_emails').select(['email_index', 'email_sealed']).where('user_id', '=', userId).orderBy('created_at').execute()).map((r) => ({
     email: c.open(r.email_sealed, extraEmailContext(userId, r.email_index)),
@@ -133,8 +134,16 @@ export const insertActivity = (
     .values({ app_id: a.appId, user_id: a.userId, type: a.type, data: a.data, user_ip: a.userIp, created_at: a.now })
     .execute();
 
-export const activitiesOf = (db: Kysely<DB>, userId: number) =>
-  db.selectFrom('activities').select(['type', 'data', 'user_ip', 'created_at']).where('user_id', '=', userId).orderBy('id').execute();
+/** What the application recorded of a user (register_activity), newest first: the console shows it. */
+export const activitiesOf = (db: Kysely<DB>, appId: number, userId: number, limit: number) =>
+  db
+    .selectFrom('activities')
+    .select(['type', 'data', 'user_ip', 'created_at'])
+    .where('app_id', '=', appId)
+    .where('user_id', '=', userId)
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
 
 
 /** The address changes; the number sealed with it stays (the update holds only if neither changed meanwhile). */

@@ -19,6 +19,11 @@ export interface User {
   locked_until: string | null;
 }
 
+export interface UserDetails {
+  user: User & { other_emails: string[] };
+  activities: { type: string; data: unknown; user_ip: string | null; created_at: string }[];
+}
+
 export interface TrafficDay {
   date: string;
   messages: Record<string, Record<string, number>>;
@@ -135,6 +140,7 @@ export const api = {
     call<{ application: Application }>('POST', `/admin/applications/${id}/countries`, { countries }).then((r) => r.application),
   users: (id: number, beforeId?: number) =>
     call<{ users: User[]; total: number; next_before_id: number | null }>('GET', `/admin/applications/${id}/users?limit=25${beforeId ? `&before_id=${beforeId}` : ''}`),
+  user: (id: number, userId: number) => call<UserDetails>('GET', `/admin/applications/${id}/users/${userId}`),
   unlock: (id: number, userId: number) => call<{ message: string }>('POST', `/admin/applications/${id}/users/${userId}/unlock`),
   traffic: (id: number, days: number) => call<{ days: TrafficDay[] }>('GET', `/admin/applications/${id}/traffic?days=${days}`).then((r) => r.days),
   messages: (id: number) => call<{ messages: Message[] }>('GET', `/admin/applications/${id}/messages?limit=25`).then((r) => r.messages),

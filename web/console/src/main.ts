@@ -311,13 +311,27 @@ async function usersSection(app: Application): Promise<HTMLElement> {
     cell.append(h('button', { onclick: () => void attempt(status, async () => (await api.unlock(app.id, u.id), cell.replaceChildren('unlocked'))) }, `Unlock ${u.id}`));
     return cell;
   };
+  // Opened below its row: the other addresses, and what the application recorded (register_activity).
+  const details = (u: User, row: HTMLElement) => async () => {
+    const open = row.nextElementSibling?.classList.contains('details') ? row.nextElementSibling : undefined;
+    if (open) return void open.remove();
+    const d = await api.user(app.id, u.id);
+    const lines = d.activities.map((a) => h('li', {}, `${a.created_at.replace('T', ' ').slice(0, 16)} UTC  ${a.type}${a.user_ip ? ` from ${a.user_ip}` : ''}  ${JSON.stringify(a.data)}`));
+    row.after(
+      h('tr', { class: 'details' }, h('td', { colspan: '7' },
+        h('p', {}, d.user.other_emails.length ? `Also registered as: ${d.user.other_emails.join(', ')}` : 'No other addresses.'),
+        lines.length ? h('ul', { 'aria-label': `Activity of ${u.id}` }, ...lines) : h('p', {}, 'No activity recorded.'))),
+    );
+  };
   const load = async () => {
     const page = await api.users(app.id, next ?? undefined);
     count.textContent = `${page.total} users`;
     body.append(
-      ...page.users.map((u) =>
-        h('tr', {}, h('td', {}, String(u.id)), h('td', {}, u.email), h('td', {}, u.cellphone), h('td', {}, String(u.devices)), h('td', {}, lockCell(u)), h('td', {}, u.created_at.slice(0, 10))),
-      ),
+      ...page.users.map((u) => {
+        const row = h('tr', {}, h('td', {}, String(u.id)), h('td', {}, u.email), h('td', {}, u.cellphone), h('td', {}, String(u.devices)), h('td', {}, lockCell(u)), h('td', {}, u.created_at.slice(0, 10)));
+        row.append(h('td', {}, h('button', { onclick: () => void attempt(status, details(u, row)) }, `Activity of ${u.id}`)));
+        return row;
+      }),
     );
     next = page.next_before_id;
     more.hidden = next === null;
@@ -329,7 +343,7 @@ async function usersSection(app: Application): Promise<HTMLElement> {
     {},
     h('h2', {}, 'Users'),
     count,
-    h('table', { 'data-testid': 'users' }, h('thead', {}, h('tr', {}, ...['Authy id', 'Email', 'Phone', 'Devices', 'Verification', 'Created'].map((t) => h('th', {}, t)))), body),
+    h('table', { 'data-testid': 'users' }, h('thead', {}, h('tr', {}, ...['Authy id', 'Email', 'Phone', 'Devices', 'Verification', 'Created', ''].map((t) => h('th', {}, t)))), body),
     more,
     status,
   );

@@ -1,0 +1,2 @@
+export declare const inCI: boolean;
+export declare const skipOutsideCI: (missing: string | false) => string | false;
