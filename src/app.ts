@@ -88,7 +88,13 @@ export const loggablePath = (url: string) =>
     .replace(/\/verify\/[^/]*\//, '/verify/[token]/')
     .replace(/\/qr\/[^/]+/, '/qr/[redacted]');
 
-export async function buildServer(config: Config, store: Store): Promise<OpenFactor> {
+/** What a test may put in place of the real thing (nothing in production). */
+export interface Overrides {
+  /** The send guard's clock (its 10-minute windows). */
+  sendGuardClock?: () => number;
+}
+
+export async function buildServer(config: Config, store: Store, overrides: Overrides = {}): Promise<OpenFactor> {
   const server = Fastify({
     logger: {
       level: config.logLevel,
@@ -144,7 +150,7 @@ export async function buildServer(config: Config, store: Store): Promise<OpenFac
   const webhooks = (hookSigners.webhook = new Webhooks(store.db, config.masterKeys, hooks, applications, destinations, config.dashboardNonceWindowS * 1000));
   const contacts = await openContacts(store.db, config.masterKeys, store.dialect);
   const limits = new SafetyLimits(store, contacts);
-  const guard = new SendGuard({ db: store.db, limits, outbox, log: server.log });
+  const guard = new SendGuard({ db: store.db, limits, outbox, log: server.log, clock: overrides.sendGuardClock });
   const events = new DeviceEvents();
   // Not awaited: a node starts without Redis, logs it, and joins the others once it can.
   if (config.redisUrl) events.connect(config.redisUrl, config.redisPrefix, server.log);

@@ -4,8 +4,7 @@
 // conversions raise a prefix's allowance; every block names its rule in the audit.
 import { unseal } from '../../src/core/crypto.ts';
 import { destinationContext } from '../../src/store/contacts.ts';
-import { test, before, beforeEach, after } from 'node:test';
-import { clearOfWindowTurn } from '../support/wait.ts';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { PHONES, startApp, type TestApp } from '../support/harness.ts';
 import { call } from '../support/http.ts';
@@ -27,9 +26,6 @@ const blocked = async (appId: number) =>
     provider_result: r.provider_result,
   }));
 
-// Every test here counts sends in the defence's 10-minute windows: none may straddle a turn by
-// chance of the clock (a turn resets the window's count and makes its sends "the hour before").
-beforeEach(() => clearOfWindowTurn(15_000));
 
 test('a simulated attack on one prefix is stopped after a bounded number of sends; other prefixes and countries go on', async () => {
   const app = await t.newApplication('Attacked');

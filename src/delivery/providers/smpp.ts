@@ -72,7 +72,8 @@ export function smppProvider(o: SmppOptions): Provider {
         if (session === s) lost();
       });
       s.on('connect', () => {
-        s.bind_transceiver({ system_id: o.systemId, password: o.password, system_type: o.systemType ?? '' }, (pdu: { command_status: number }) => {
+        // interface_version 0x34: we speak SMPP 3.4 (the `smpp` package would say 0x50, SMPP 5.0).
+        s.bind_transceiver({ system_id: o.systemId, password: o.password, system_type: o.systemType ?? '', interface_version: 0x34 }, (pdu: { command_status: number }) => {
           if (pdu.command_status !== 0) {
             fail(`smpp bind refused (status 0x${pdu.command_status.toString(16)})`);
             s.close();

@@ -235,7 +235,7 @@ export class Devices {
     if (!(await q.usePhoneRegistration(this.d.db, regId, now, cap))) return fail('REGISTRATION_NOT_FOUND');
     const apps = new Set((await q.syncableUsers(this.d.db, row.phone_index)).map((u) => u.app_id));
     const e164 = this.d.contacts.open(row.phone_sealed, registrationPhoneContext(row.id));
-    for (const appId of apps) await this.d.guard.converted(appId, e164, now);
+    for (const appId of apps) await this.d.guard.converted(appId, e164);
     if (others.length > 0) {
       const pending = await this.d.db.transaction().execute((trx) => this.createKey(trx, reg.value, row.via, row.phone_index, ip, now, true));
       await this.d.people.askOthers(pending, others, now);

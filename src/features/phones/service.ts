@@ -134,7 +134,7 @@ export class Phones {
       return fail('VERIFICATION_INCORRECT');
     }
     if (!(await q.markVerified(this.d.db, row.id, now))) return none();
-    await this.d.guard.converted(app.id, phone.e164, now);
+    await this.d.guard.converted(app.id, phone.e164);
     await this.d.webhooks.emit(this.d.db, app.id, 'phone_verification_code_is_valid', { phone_verification: { s_uuid: row.uuid } }, now);
     return { ok: true, body: { message: 'Verification code is correct.', success: true } };
   }

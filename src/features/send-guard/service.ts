@@ -55,12 +55,17 @@ export interface Destination {
 export class SendGuard {
   private readonly past = new Map<string, { window: number; traffic: { sends: number; conversions: number } }>();
 
+  /** The time the windows are counted in: injectable, so tests need not wait for a window to turn. */
+  private readonly clock: () => number;
+
   constructor(
-    private readonly d: { db: Kysely<DB>; limits: SafetyLimits; outbox: Outbox; log: FastifyBaseLogger },
-  ) {}
+    private readonly d: { db: Kysely<DB>; limits: SafetyLimits; outbox: Outbox; log: FastifyBaseLogger; clock?: () => number },
+  ) {
+    this.clock = d.clock ?? Date.now;
+  }
 
   /** Whether a code may go to this number now; a refusal is audited before it is returned. */
-  async check(app: Application, to: Destination, now = Date.now()): Promise<GuardResult> {
+  async check(app: Application, to: Destination, now = this.clock()): Promise<GuardResult> {
     const rule = await this.firstRule(app, to, now);
     if (!rule) return { ok: true };
     const [name, failure] = rule;
@@ -129,13 +134,13 @@ export class SendGuard {
   }
 
   /** A code sent to this number came back verified: the prefix's traffic is real users. */
-  async converted(appId: number, e164: string, now = Date.now()): Promise<void> {
+  async converted(appId: number, e164: string, now = this.clock()): Promise<void> {
     const window = Math.floor(now / WINDOW_MS) * WINDOW_MS;
     await q.countConversion(this.d.db, appId, prefixOf(e164), window);
     await q.countConversion(this.d.db, appId, countryKey(e164), window);
   }
 
-  quarantines(appId: number, now = Date.now()) {
+  quarantines(appId: number, now = this.clock()) {
     return q.quarantinesOf(this.d.db, appId, now);
   }
 
@@ -144,7 +149,7 @@ export class SendGuard {
    * so the defence judges it afresh (otherwise the next send would close it again at once). Other
    * nodes forget their cached hour when the 10-minute window turns. False if it was not closed.
    */
-  async lift(appId: number, prefix: string, now = Date.now()): Promise<boolean> {
+  async lift(appId: number, prefix: string, now = this.clock()): Promise<boolean> {
     const [lifted] = await q.liftQuarantine(this.d.db, appId, prefix);
     if (Number(lifted?.numDeletedRows ?? 0) === 0) return false;
     const window = Math.floor(now / WINDOW_MS) * WINDOW_MS;

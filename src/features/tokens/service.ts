@@ -175,7 +175,7 @@ export class Tokens {
       return fail(check.reused ? 'TOKEN_REUSED' : 'TOKEN_INVALID', { head: { token: 'is invalid' } });
     }
     this.d.usage.count(app.id, 'auths');
-    if (check.factor.kind === 'sms' || check.factor.kind === 'voice') await this.d.guard.converted(app.id, phoneOf(this.d.contacts, user), now);
+    if (check.factor.kind === 'sms' || check.factor.kind === 'voice') await this.d.guard.converted(app.id, phoneOf(this.d.contacts, user));
     await this.d.webhooks?.emit(this.d.db, app.id, 'token_verified', { user: { s_authy_id: String(user.id) }, token: { s_factor: check.factor.kind } }, now);
     const device = check.factor.kind === 'app' && user.device_id !== null ? await q.findDeviceById(this.d.db, user.device_id) : undefined;
     return { ok: true, body: { message: 'Token is valid.', token: 'is valid', success: 'true', device: deviceBody(check.factor, user, device) } };
