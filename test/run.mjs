@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: type-check, then the whole suite against SQLite, then against PostgreSQL when one
 // is reachable (always in CI, where an unreachable PostgreSQL is a failure).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,10 +41,39 @@ async function pgReachable() {
 const failuresDir = mkdtempSync(join(tmpdir(), 'openfactor-test-'));
 const failures = [];
 
-function run(label, env) {
+// Every process the tests start carries this run's mark in its environment: whatever a test or
+// its file leaves running (a timeout, a crash, a kill) is found by it and stopped after each half
+// and when this runner is stopped.
+const RUN_MARK = `OPENFACTOR_TEST_RUN=${randomBytes(8).toString('hex')}`;
+process.env.OPENFACTOR_TEST_RUN = RUN_MARK.split('=')[1];
+
+/** Kills the processes of this run still alive (Linux: read from /proc), saying which. */
+function stopLeftovers(when) {
+  if (process.platform !== 'linux') return;
+  const left = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number)) {
+    if (pid === process.pid) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(RUN_MARK)) continue;
+      left.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ').trim().slice(0, 120)}`);
+      process.kill(pid, 'SIGKILL');
+    } catch { /* gone meanwhile, or not ours to read */ }
+  }
+  if (left.length) console.log(`\n${when}: stopped ${left.length} process(es) the tests left running:\n  ${left.join('\n  ')}`);
+}
+
+let current;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    current?.kill('SIGTERM');
+    setTimeout(() => (stopLeftovers(`on ${signal}`), process.exit(1)), 2000).unref();
+  });
+}
+
+async function run(label, env) {
   console.log(`\n=== ${label} ===`);
   const failuresFile = join(failuresDir, `${label}.txt`);
-  const r = spawnSync(
+  current = spawn(
     process.execPath,
     ['--import', 'tsx', '--test', '--test-concurrency=3', '--test-timeout=300000',
       '--test-reporter=tap', '--test-reporter-destination=stdout',
@@ -51,6 +81,9 @@ function run(label, env) {
       ...files],
     { stdio: 'inherit', cwd: root, env: { ...process.env, ...env } },
   );
+  const r = await new Promise((resolve) => current.once('exit', (status, signal) => resolve({ status, signal })));
+  current = undefined;
+  stopLeftovers(`after the ${label} half`);
   let failed = '';
   try { failed = readFileSync(failuresFile, 'utf8'); } catch { /* the runner died before writing */ }
   if (r.status !== 0) failures.push(`--- ${label}: exit ${r.status ?? r.signal}\n${failed || '(no test reported a failure: a file failed to load or the runner died)\n'}`);
@@ -70,9 +103,9 @@ if (build.status !== 0) process.exit(1);
 
 let ok = true;
 const dbs = process.env.OPENFACTOR_TEST_DB ? [process.env.OPENFACTOR_TEST_DB] : ['sqlite', 'postgres'];
-if (dbs.includes('sqlite')) ok = run('SQLite', { OPENFACTOR_TEST_DB: 'sqlite' }) && ok;
+if (dbs.includes('sqlite')) ok = (await run('SQLite', { OPENFACTOR_TEST_DB: 'sqlite' })) && ok;
 if (dbs.includes('postgres')) {
-  if (await pgReachable()) ok = run('PostgreSQL', { OPENFACTOR_TEST_DB: 'postgres', OPENFACTOR_TEST_PG_URL: pgUrl }) && ok;
+  if (await pgReachable()) ok = (await run('PostgreSQL', { OPENFACTOR_TEST_DB: 'postgres', OPENFACTOR_TEST_PG_URL: pgUrl })) && ok;
   else if (requirePg) {
     console.log('PostgreSQL is required here (CI) but unreachable: failing.');
     ok = false;
