@@ -82,7 +82,7 @@ export async function seedPostgres(adminUrl: string, name: string, masterKey: Bu
     const BATCH = 10_000;
     for (let start = 0; start < users; start += BATCH) {
       const cols: unknown[][] = [[], [], [], [], [], [], [], []];
-      for (let i = start; i < Math.min(users, start + BATCH); i++) row(mk, app.contacts, app.id, i + 1, i, now).forEach((v, c) => cols[c].push(v));
+      for (let i = start; i < Math.min(users, start + BATCH); i++) for (const [c, v] of row(mk, app.contacts, app.id, i + 1, i, now).entries()) cols[c].push(v);
       await client.query(
         `INSERT INTO users (id, app_id, country_code, phone_index, contact_sealed, confirmed, created_at, totp_seed_sealed)
          SELECT * FROM unnest($1::int[], $2::int[], $3::int[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::text[])`,

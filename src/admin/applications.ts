@@ -289,7 +289,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/messages',
     { schema: { summary: 'The delivery log: messages newest first, phones masked, no texts (`limit` 1–500, default 50)', tags: ['admin'] } },
-    forList(async (app, limit, req, reply) => {
+    forList(async (app, limit, _req, reply) => {
       const messages = (await s.outbox.recent({ appId: app.id, limit })).map((m) => ({
         id: m.id,
         channel: m.channel,
@@ -308,7 +308,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/verifications',
     { schema: { summary: 'Phone verifications newest first, phones masked, never their codes (`limit` 1–500, default 50)', tags: ['admin'] } },
-    forList(async (app, limit, req, reply) => {
+    forList(async (app, limit, _req, reply) => {
       const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
       const now = Date.now();
       const verifications = (await q.recentVerifications(s.db, app.id, limit)).map((v) => ({
@@ -350,7 +350,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/deliveries',
     { schema: { summary: 'Callback and webhook deliveries, newest first, with every attempt (`limit` 1–500, default 50)', tags: ['admin'] } },
-    forList(async (app, limit, req, reply) => {
+    forList(async (app, limit, _req, reply) => {
       const rows = await s.hooks.list(app.id, limit);
       const at = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
       const deliveries = rows.map((d) => ({

@@ -27,7 +27,7 @@ export function parsePhone(cellphone: string, callingCode: string): Phone | unde
   if (cellphone.length > 40 || !/^[\d\s().+-]+$/.test(cellphone)) return undefined;
   const digits = cellphone.replace(/[^\d+]/g, '');
   const parsed = parsePhoneNumberFromString(digits, { defaultCallingCode: callingCode });
-  if (!parsed || !parsed.isValid() || parsed.countryCallingCode !== callingCode) return undefined;
+  if (!parsed?.isValid() || parsed.countryCallingCode !== callingCode) return undefined;
   return { countryCode: Number(callingCode), e164: parsed.number, national: parsed.nationalNumber };
 }
 

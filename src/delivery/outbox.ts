@@ -231,7 +231,7 @@ export class Outbox {
         .select(['app_id', 'user_id', 'channel', 'destination', 'locale', 'fallback_text_sealed', 'fallback_sid'])
         .where('sid', '=', sid)
         .executeTakeFirst();
-      if (!row || row.channel !== 'sms' || !row.fallback_text_sealed || row.fallback_sid) return undefined;
+      if (row?.channel !== 'sms' || !row.fallback_text_sealed || row.fallback_sid) return undefined;
       const text = unseal(this.keys, row.fallback_text_sealed, fallbackContext(sid)).toString('utf8');
       const destination = this.destinationOf({ sid, destination: row.destination });
       const voiceId = await this.enqueue(trx, { appId: row.app_id, userId: row.user_id, channel: 'voice', destination, text, locale: row.locale }, now);

@@ -47,7 +47,9 @@ export class Routing {
 
   private build(channel: Channel, list: string): Router {
     const providers = createProviders(list, channel, this.log);
-    for (const p of providers) p.onReceipt?.((r) => this.listeners.forEach((l) => l(p.label, r)));
+    for (const p of providers) p.onReceipt?.((r) => {
+      for (const l of this.listeners) l(p.label, r);
+    });
     return new Router(channel, providers, this.metrics, this.breaker);
   }
 

@@ -22,14 +22,17 @@ export function privateDir(dir: string, tightenExisting = true): void {
 
 /** Creates `file` empty and 0600 if it is missing; an existing one is tightened to 0600. */
 export function privateFile(file: string): void {
-  if (existsSync(file)) return tighten(file, 0o600);
+  if (existsSync(file)) {
+    tighten(file, 0o600);
+    return;
+  }
   closeSync(openSync(file, 'a', 0o600));
   chmodSync(file, 0o600);
 }
 
 /** An existing path loses the bits `mode` does not have (never gains any), if this user owns it. */
 export function tighten(path: string, mode: number): void {
-  let st;
+  let st: ReturnType<typeof statSync>;
   try {
     st = statSync(path);
   } catch (e) {

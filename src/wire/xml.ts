@@ -8,7 +8,7 @@ import { fromDocument, isBag, type Params } from '../core/params.ts';
 // eslint-disable-next-line no-control-regex
 const INVALID_XML = /[^\u0009\u000A\u000D\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
 const HAS_INVALID_XML = new RegExp(INVALID_XML.source, 'u');
-const escape = (s: string) =>
+const escapeXml = (s: string) =>
   s.replace(INVALID_XML, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** Rails dasherizes underscores, but a leading underscore (`_app_name`) must stay a valid name. */
@@ -35,7 +35,7 @@ function element(name: string, value: unknown, indent: string): string {
   if (typeof value === 'number') {
     return `${indent}<${t} type="${Number.isInteger(value) ? 'integer' : 'float'}">${value}</${t}>\n`;
   }
-  return `${indent}<${t}>${escape(String(value))}</${t}>\n`;
+  return `${indent}<${t}>${escapeXml(String(value))}</${t}>\n`;
 }
 
 export function toXml(body: Record<string, unknown>, root: 'hash' | 'errors'): string {

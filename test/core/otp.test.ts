@@ -29,7 +29,7 @@ function randomTimeMs(i: number): number {
 
 test('RFC 4226 Appendix D: HOTP-SHA1, counters 0-9', () => {
   const expected = ['755224', '287082', '359152', '969429', '338314', '254676', '287922', '162583', '399871', '520489'];
-  expected.forEach((code, counter) => assert.equal(hotp(rfcSecret, counter), code, `counter ${counter}`));
+  for (const [counter, code] of expected.entries()) assert.equal(hotp(rfcSecret, counter), code, `counter ${counter}`);
 });
 
 test('RFC 6238 Appendix B: TOTP, 8 digits, all 18 rows', () => {

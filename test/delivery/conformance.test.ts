@@ -107,7 +107,7 @@ const CASES: Case[] = [
         failing: (on) => (smsc.throttle = on),
         hanging: (on) => (smsc.delayMs = on ? 5000 : 0),
         refuse: (d) => smsc.refuse.add(d.replace(/^\+/, '')),
-        deliveredReceipt: (p, id) =>
+        deliveredReceipt: (_p, id) =>
           new Promise((resolve) => {
             // The SMSC pushes receipts over the bound session (deliver_sm) as soon as it has the message.
             const timer = setTimeout(() => resolve(undefined), 3000);
@@ -202,7 +202,10 @@ for (const c of CASES) {
     before(async () => {
       d = await c.start();
       p = createProvider(d.url, c.channel, c.cannotFail ? recordingLog : quiet);
-      p.onReceipt?.((r) => (early.push(r), pushed.forEach((f) => f(r))));
+      p.onReceipt?.((r) => {
+        early.push(r);
+        for (const f of pushed) f(r);
+      });
       router = new Router(c.channel, [p], new DeliveryMetrics(), { failures: 1000, coolDownMs: 1 });
     });
     after(async () => {

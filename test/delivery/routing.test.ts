@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { startApp, PHONES, type TestApp } from '../support/harness.ts';
+import { startApp, type TestApp } from '../support/harness.ts';
 import { call } from '../support/http.ts';
 import { codeIn, createUser, spokenCode, verifyUrl } from '../support/tokens.ts';
 import { runCli } from '../support/process.ts';

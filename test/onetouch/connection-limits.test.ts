@@ -89,7 +89,7 @@ test('a full process refuses a further device with 429 / 60003, and takes it onc
   assert.equal(await metric('openfactor_device_connections_refused_total'), 2);
 
   // A device that already holds one reconnects in place, full or not.
-  const again = await opened(stream(d1));
+  const _again = await opened(stream(d1));
   await until('its previous stream is closed', () => mine[0].ended);
 
   mine[1].stop.abort();

@@ -39,7 +39,8 @@ test('a registered and an unknown number get the same answer, given before the n
   const devices = t.of.services.devices;
   const held: (() => void)[] = [];
   devices.defer = (go) => held.push(go);
-  let known, unknown;
+  let known: Awaited<ReturnType<typeof start>>;
+  let unknown: Awaited<ReturnType<typeof start>>;
   try {
     known = await start('415-555-0101');
     unknown = await start('415-555-0102');
@@ -157,7 +158,7 @@ test('confirming tells nothing either: wrong codes for a registered and an unkno
 test('a flood from one address is refused with 429 past its allowance; other addresses are still served', async () => {
   const flooder = freshAddress();
   const statuses: number[] = [];
-  let refused;
+  let refused: Record<string, unknown> | undefined;
   for (let i = 0; i < 8; i++) {
     const r = await start('415-555-0106', flooder);
     statuses.push(r.status);

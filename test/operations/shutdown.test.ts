@@ -24,9 +24,8 @@ function appWithUser(env: NodeJS.ProcessEnv) {
 /** A POST whose body is only half sent: in flight until `finish()` sends the rest. */
 function halfSentPost(url: string, path: string, key: string, body: string) {
   const u = new URL(path, url);
-  let answered!: Promise<{ status: number; body: string }>;
   const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'x-authy-api-key': key, 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } });
-  answered = new Promise((resolve, reject) => {
+  const answered = new Promise<{ status: number; body: string }>((resolve, reject) => {
     req.on('response', (res) => {
       let text = '';
       res.on('data', (d) => (text += d));

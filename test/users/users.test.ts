@@ -138,7 +138,7 @@ test('XML answers the same routes in Rails style', async () => {
   assert.equal(r.text, `<?xml version="1.0" encoding="UTF-8"?>\n<hash>\n  <message>User created successfully.</message>\n  <user>\n    <id type="integer">${id}</id>\n  </user>\n  <success type="boolean">true</success>\n</hash>\n`);
   const bad = await call(t.of.server, 'POST', '/protected/xml/users/new', { key: t.apiKey, form: userForm('bad', '312-555-0120') });
   assert.equal(bad.status, 400);
-  assert.match(bad.text, /<errors>\n  <message>User was not valid<\/message>\n  <success type="boolean">false<\/success>\n  <email>is invalid<\/email>\n  <error-code>60027<\/error-code>\n<\/errors>/);
+  assert.match(bad.text, /<errors>\n {2}<message>User was not valid<\/message>\n {2}<success type="boolean">false<\/success>\n {2}<email>is invalid<\/email>\n {2}<error-code>60027<\/error-code>\n<\/errors>/);
   const s = await call(t.of.server, 'GET', `/protected/xml/users/${id}/status`, { key: t.apiKey });
   assert.match(s.text, /<authy-id type="integer">\d+<\/authy-id>[\s\S]*<phone-number>XXX-XXX-0120<\/phone-number>[\s\S]*<devices type="array"\/>/);
   const nf = await call(t.of.server, 'GET', `/protected/xml/users/4242424/status`, { key: t.apiKey });

@@ -29,7 +29,8 @@ test('indexed a[0][k] becomes an array of objects in index order (node qs, php)'
 test('__proto__ is data, not a prototype', () => {
   const p = parseUrlEncoded('__proto__[polluted]=1&user[__proto__][x]=2');
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
-  assert.deepEqual(plain(p.__proto__), { polluted: '1' });
+  // A key named __proto__ is kept as data (an own property), never as the prototype.
+  assert.deepEqual(plain(Object.getOwnPropertyDescriptor(p, '__proto__')?.value), { polluted: '1' });
 });
 
 test('conflicting shapes and bad escapes are bad input, not a crash', () => {

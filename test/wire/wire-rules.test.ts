@@ -29,7 +29,7 @@ test('a missing or wrong key is 401 / 60001 with the exact body', async () => {
   }
   const xml = await call(t.of.server, 'GET', '/protected/xml/app/details', { key: 'wrong' });
   assert.equal(xml.status, 401);
-  assert.match(xml.text, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<errors>\n  <message>Invalid API key<\/message>\n  <success type="boolean">false<\/success>\n  <error-code>60001<\/error-code>\n<\/errors>/);
+  assert.match(xml.text, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<errors>\n {2}<message>Invalid API key<\/message>\n {2}<success type="boolean">false<\/success>\n {2}<error-code>60001<\/error-code>\n<\/errors>/);
 });
 
 test('the header wins over a wrong key in the query', async () => {

@@ -337,7 +337,7 @@ export class AccountRecoveries {
    */
   async shorten(appId: number, id: string, waitSeconds: number, by: string, reason: string): Promise<string | undefined> {
     const row = await this.ofApp(appId, id);
-    if (!row || row.status !== 'waiting') return undefined;
+    if (row?.status !== 'waiting') return undefined;
     const completesAt = Math.min(Number(row.completes_at), Date.now() + waitSeconds * 1000);
     await this.d.db.updateTable('account_recoveries').set({ completes_at: completesAt }).where('id', '=', id).where('status', '=', 'waiting').execute();
     this.d.log.warn({ event: 'account_recovery_shortened', account_recovery: id, app_id: appId, by, reason, completes_at: iso(completesAt) }, 'account recovery wait shortened by an administrator');

@@ -123,7 +123,7 @@ export class Phones {
     const now = Date.now();
     const row = await q.latest(this.d.db, app.id, this.d.contacts.phoneIndex(phone.e164));
     const none = () => fail('VERIFICATION_NOT_FOUND', { message: `No pending verifications for ${displayPhone(phone.e164)} found.` });
-    if (!row || row.status !== 'pending' || Number(row.expires_at) <= now || !row.code_sealed) return none();
+    if (row?.status !== 'pending' || Number(row.expires_at) <= now || !row.code_sealed) return none();
     const checks = await q.takeCheck(this.d.db, row.id, MAX_CHECKS);
     if (checks === undefined) return none();
     const code = unseal(this.d.keys, row.code_sealed, codeContext(row.uuid)).toString('utf8');

@@ -132,7 +132,7 @@ async function oneRowPerUser<K extends { userId: number }, R>(keys: readonly K[]
     const round = rest.filter((e) => !seen.has(e.k.userId) && seen.add(e.k.userId));
     rest = rest.filter((e) => !round.includes(e));
     const results = await write(round.map((e) => e.k));
-    round.forEach((e, j) => (out[e.i] = results[j]));
+    for (const [j, e] of round.entries()) out[e.i] = results[j];
   }
   return out;
 }

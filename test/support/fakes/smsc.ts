@@ -51,7 +51,9 @@ export async function startFakeSmsc(systemId = 'openfactor', password = 'secret1
     throttle: false,
     receiptStat: new Map(),
     receipts: true,
-    dropAll: () => sessions.forEach((s) => s.destroy()),
+    dropAll: () => {
+      for (const s of sessions) s.destroy();
+    },
     close: async () => {},
   };
 

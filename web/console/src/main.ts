@@ -640,7 +640,10 @@ async function applicationView(id: number): Promise<void> {
 }
 
 function route(): void {
-  if (!token.get()) return signInView();
+  if (!token.get()) {
+    signInView();
+    return;
+  }
   signOut.hidden = false;
   const m = /^#\/apps\/(\d+)$/.exec(location.hash);
   void (m ? applicationView(Number(m[1])) : applicationsView());
