@@ -9,6 +9,7 @@ import { takeFileModeNotes } from './store/private-files.ts';
 import { BODY_LIMIT, parseQuery, registerBodyParsers } from './wire/body.ts';
 import { errorBody, formatOfUrl, sendBody, sendFailure } from './wire/envelope.ts';
 import { registerAuthyRoutes } from './wire/route.ts';
+import { checkResponseContracts } from './wire/response-contracts.ts';
 import { PARSER_LIMIT, answerClientError, refuseOversized } from './wire/oversized.ts';
 import { AuthFailures } from './wire/auth-failures.ts';
 import { Applications, UsageCounter } from './features/applications/service.ts';
@@ -195,6 +196,8 @@ export async function buildServer(config: Config, store: Store, overrides: Overr
     tokens: new Tokens({ ...sending, usage, recoveryCodes }),
   };
 
+  // Before any route: the check applies to the routes registered after it.
+  if (config.validateResponses) checkResponseContracts(server);
   registerBodyParsers(server);
   // Request parameters are checked by the services (Authy's own messages); schemas document them.
   server.setValidatorCompiler(() => () => true);
