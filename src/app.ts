@@ -1,6 +1,6 @@
 // Composition root: store + services + wire → one Fastify server.
 import { openContacts, type Contacts } from './store/contacts.ts';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { BadInput, fail } from './core/errors.ts';
 import type { Config } from './config.ts';
@@ -73,6 +73,10 @@ export interface Services {
   onetouch: OneTouch;
   push: WebPush;
   guard: SendGuard;
+  /** A person's devices (multi-device), the device API's connection slots, phone verification. */
+  people: PersonDevices;
+  slots: ConnectionSlots;
+  phones: Phones;
 }
 
 export interface OpenFactor {
@@ -96,7 +100,27 @@ export interface Overrides {
 }
 
 export async function buildServer(config: Config, store: Store, overrides: Overrides = {}): Promise<OpenFactor> {
-  const server = Fastify({
+  const server = httpServer(config);
+  refuseOversized(server.server);
+  for (const note of takeFileModeNotes()) server.log.warn({ event: 'file_mode' }, `data at rest: ${note}`);
+  store.logTo(server.log);
+  const services = await buildServices(config, store, server.log, overrides);
+  const state = { closing: false };
+  await registerRoutes(server, config, store, services, state);
+  startBackgroundWork(config, services);
+  return {
+    server,
+    services,
+    close: async (graceMs = Infinity) => {
+      state.closing = true;
+      await stopEverything(server, services, Date.now() + graceMs);
+    },
+  };
+}
+
+/** Fastify as the Authy wire needs it: logs without secrets, Authy bodies for framework errors. */
+function httpServer(config: Config): FastifyInstance {
+  return Fastify({
     logger: {
       level: config.logLevel,
       redact: { paths: ['req.headers["x-authy-api-key"]', 'headers["x-authy-api-key"]'], censor: '[redacted]' },
@@ -124,18 +148,18 @@ export async function buildServer(config: Config, store: Store, overrides: Overr
       sendFailure(reply, formatOfUrl(req.url), fail(notFound ? 'ROUTE_NOT_FOUND' : 'INVALID_REQUEST'));
     },
   });
+}
 
-  refuseOversized(server.server);
-  for (const note of takeFileModeNotes()) server.log.warn({ event: 'file_mode' }, `data at rest: ${note}`);
-  store.logTo(server.log);
-  const usage = new UsageCounter(store.db, server.log);
+/** Every service, wired to the ones it needs. */
+async function buildServices(config: Config, store: Store, log: FastifyBaseLogger, overrides: Overrides): Promise<Services> {
+  const usage = new UsageCounter(store.db, log);
   const outbox = new Outbox(store.db, store.dialect, config.masterKeys, config.outboxLeaseMs);
   const metrics = new DeliveryMetrics();
-  const routing = new Routing(store.db, config.masterKeys, config.providers, metrics, server.log, {
+  const routing = new Routing(store.db, config.masterKeys, config.providers, metrics, log, {
     failures: config.providerFailures,
     coolDownMs: config.providerCoolDownMs,
   });
-  const worker = new OutboxWorker(outbox, routing, metrics, server.log, {
+  const worker = new OutboxWorker(outbox, routing, metrics, log, {
     concurrency: config.outboxConcurrency,
     publicUrl: config.publicUrl,
   });
@@ -144,24 +168,24 @@ export async function buildServer(config: Config, store: Store, overrides: Overr
   // The webhook signer is bound below: webhooks and their deliveries need each other.
   const hookSigners: { webhook?: Webhooks } = {};
   const destinations = new Destinations(config.allowPrivateNetworks);
-  const hooks = new Hooks(store.db, store.dialect, (h) => (h.kind === 'callback' ? signCallback(h) : hookSigners.webhook!.sign(h)), server.log, destinations, {
+  const hooks = new Hooks(store.db, store.dialect, (h) => (h.kind === 'callback' ? signCallback(h) : hookSigners.webhook!.sign(h)), log, destinations, {
     retryBaseMs: config.hookRetryBaseMs,
     maxAttempts: config.hookMaxAttempts,
   });
   const webhooks = (hookSigners.webhook = new Webhooks(store.db, config.masterKeys, hooks, applications, destinations, config.dashboardNonceWindowS * 1000));
   const contacts = await openContacts(store.db, config.masterKeys, store.dialect);
   const limits = new SafetyLimits(store, contacts);
-  const guard = new SendGuard({ db: store.db, limits, outbox, log: server.log, clock: overrides.sendGuardClock });
+  const guard = new SendGuard({ db: store.db, limits, outbox, log: log, clock: overrides.sendGuardClock });
   const events = new DeviceEvents();
   // Not awaited: a node starts without Redis, logs it, and joins the others once it can.
-  if (config.redisUrl) events.connect(config.redisUrl, config.redisPrefix, server.log);
+  if (config.redisUrl) events.connect(config.redisUrl, config.redisPrefix, log);
   const slots = new ConnectionSlots(config.connectionsPerDevice, config.connectionsPerProcess);
   registerConnectionMetrics(metrics.registry, slots, config.redisUrl ? events : undefined);
-  const push = new WebPush(await loadVapidKeys(store.db, config.masterKeys, config.vapid), server.log, destinations, config.pushCaFile);
+  const push = new WebPush(await loadVapidKeys(store.db, config.masterKeys, config.vapid), log, destinations, config.pushCaFile);
   // What every service that sends a code needs.
-  const sending = { db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), limits, webhooks, guard, log: server.log };
+  const sending = { db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), limits, webhooks, guard, log: log };
   const recoveryCodes = new RecoveryCodes(store.db, contacts);
-  const people = new PersonDevices({ db: store.db, keys: config.masterKeys, events, webhooks, push, log: server.log });
+  const people = new PersonDevices({ db: store.db, keys: config.masterKeys, events, webhooks, push, log: log });
   const devices = new Devices({
     ...sending,
     applications,
@@ -169,8 +193,8 @@ export async function buildServer(config: Config, store: Store, overrides: Overr
     recoveryCodes,
     registrationLimits: { perAddress: config.deviceRegistrationsPerAddress, perHour: config.deviceRegistrationsPerHour },
   });
-  const onetouch = new OneTouch({ db: store.db, applications, devices, contacts, events, push, hooks, webhooks, log: server.log });
-  const retention = new Retention(store.db, server.log, { deliveryDays: config.retentionDays, auditDays: config.auditRetentionDays });
+  const onetouch = new OneTouch({ db: store.db, applications, devices, contacts, events, push, hooks, webhooks, log: log });
+  const retention = new Retention(store.db, log, { deliveryDays: config.retentionDays, auditDays: config.auditRetentionDays });
   const phoneChanges = new PhoneChanges({ ...sending, applications });
   const recoveries = new AccountRecoveries({ ...sending, applications, events, devices, push, waitMs: config.accountRecoveryWaitS * 1000, phoneChangeWaitMs: config.phoneChangeWaitS * 1000 });
   const services: Services = {
@@ -194,14 +218,109 @@ export async function buildServer(config: Config, store: Store, overrides: Overr
     routing,
     metrics,
     tokens: new Tokens({ ...sending, usage, recoveryCodes }),
+    people,
+    slots,
+    phones: new Phones({ db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), guard, webhooks }),
   };
+  return services;
+}
 
+/** The routes: the Authy API, the device and admin APIs, webhooks, the web apps, health. */
+async function registerRoutes(server: FastifyInstance, config: Config, store: Store, services: Services, state: { closing: boolean }): Promise<void> {
   // Before any route: the check applies to the routes registered after it.
   if (config.validateResponses) checkResponseContracts(server);
   registerBodyParsers(server);
   // Request parameters are checked by the services (Authy's own messages); schemas document them.
   server.setValidatorCompiler(() => () => true);
   server.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  await documentApi(server);
+
+  if (config.accessLog) {
+    server.addHook('onResponse', async (req, reply) => {
+      req.log.info({ method: req.method, path: loggablePath(req.url), status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    });
+  }
+
+  server.get('/', { schema: { summary: 'Health check', tags: ['service'] } }, async (_req, reply) =>
+    reply.type('application/json; charset=utf-8').send('{"status":"ok","service":"openfactor","success":true,"message":"OpenFactor is running."}'),
+  );
+  // For load balancers and supervisors: the process is up; it can serve (database, migrations).
+  server.get('/healthz', { schema: { summary: 'The process is up', tags: ['service'] } }, async (_req, reply) => reply.type('application/json; charset=utf-8').send('{"status":"ok"}'));
+  server.get('/readyz', { schema: { summary: 'Ready to serve: the database answers and is migrated', tags: ['service'] } }, async (_req, reply) => {
+    const reason = state.closing ? 'shutting down' : await notReadyBecause(store);
+    return reply
+      .code(reason ? 503 : 200)
+      .header('cache-control', 'no-store')
+      .type('application/json; charset=utf-8')
+      .send(JSON.stringify(reason ? { status: 'unavailable', reason } : { status: 'ok', database: store.dialect }));
+  });
+  server.get('/openapi.json', { schema: { hide: true } }, async () => server.swagger());
+
+  const authFailures = new AuthFailures(store, { failures: config.authFailures, windowS: config.authFailureWindowS, blockS: config.authBlockS }, services.metrics.registry, server.log);
+  const wireDeps = {
+    authFailures,
+    authenticate: (key: string) => services.applications.authenticate(key),
+    countApiCall: (appId: number) => services.usage.countApiCall(appId),
+    readTurn: store.readTurn,
+    validateResponses: config.validateResponses,
+  };
+  registerAuthyRoutes(
+    server,
+    'protected',
+    [
+      ...applicationRoutes(services.applications, services.usage),
+      ...userRoutes(services.users),
+      ...tokenRoutes(services.tokens, config.publicUrl),
+      ...registrationRoutes(services.devices),
+      ...phoneRoutes(services.phones),
+    ],
+    wireDeps,
+  );
+  const { devices, people, phoneChanges, recoveries, onetouch, events, slots, push, outbox, routing, worker } = services;
+  registerAuthyRoutes(server, 'onetouch', onetouchRoutes(onetouch), wireDeps);
+  registerDeviceRoutes(server, { devices, people, phoneChanges, recoveries, onetouch, events, slots, vapidPublicKey: push.vapid.publicKey });
+  registerWebhookRoutes(server, services.webhooks, config.publicUrl, authFailures);
+  registerQrRoute(server, services.tokens);
+  registerAdminRoutes(server, { admin: config.adminToken, metrics: config.metricsToken }, services, store.db, config.masterKeys, store.dialect, authFailures);
+  // The admin console (talks to the admin API) and the authenticator web app (the device API).
+  registerBuiltPage(server, { name: 'console', title: 'admin console' });
+  registerBuiltPage(server, { name: 'authenticator', title: 'authenticator' });
+  registerDeliveryRoutes(server, { outbox, routing, worker, publicUrl: config.publicUrl });
+
+  answerErrorsTheAuthyWay(server);
+}
+
+/** Sweeps and workers; a node with OPENFACTOR_OUTBOX_WORKER off only accepts messages. */
+function startBackgroundWork(config: Config, s: Services): void {
+  s.usage.start();
+  if (config.outboxWorker) {
+    s.worker.start();
+    s.hooks.start();
+    s.retention.start(config.retentionSweepMs);
+  }
+  s.onetouch.start(config.approvalSweepMs);
+  s.recoveries.startSweeps(config.approvalSweepMs);
+}
+
+/** Stops accepting, lets work in flight finish (deliveries until `deadline`), then closes the rest. */
+async function stopEverything(server: FastifyInstance, s: Services, deadline: number): Promise<void> {
+  s.onetouch.stop();
+  s.recoveries.stopSweeps();
+  await server.close();
+  await s.devices.settled();
+  await s.recoveries.settled();
+  await s.worker.stop(Math.max(0, deadline - Date.now()));
+  await s.hooks.stop();
+  await s.retention.stop();
+  await s.destinations.close();
+  s.push.close();
+  await s.events.close();
+  await s.routing.close();
+  await s.usage.stop();
+}
+
+/** OpenAPI at /openapi.json, from the routes' schemas. */
+async function documentApi(server: FastifyInstance): Promise<void> {
   await server.register(swagger, {
     openapi: {
       info: {
@@ -220,59 +339,10 @@ export async function buildServer(config: Config, store: Store, overrides: Overr
       security: [{ apiKeyHeader: [] }, { apiKeyQuery: [] }],
     },
   });
+}
 
-  if (config.accessLog) {
-    server.addHook('onResponse', async (req, reply) => {
-      req.log.info({ method: req.method, path: loggablePath(req.url), status: reply.statusCode, ms: reply.elapsedTime }, 'request');
-    });
-  }
-
-  server.get('/', { schema: { summary: 'Health check', tags: ['service'] } }, async (_req, reply) =>
-    reply.type('application/json; charset=utf-8').send('{"status":"ok","service":"openfactor","success":true,"message":"OpenFactor is running."}'),
-  );
-  // For load balancers and supervisors: the process is up; it can serve (database, migrations).
-  let closing = false;
-  server.get('/healthz', { schema: { summary: 'The process is up', tags: ['service'] } }, async (_req, reply) => reply.type('application/json; charset=utf-8').send('{"status":"ok"}'));
-  server.get('/readyz', { schema: { summary: 'Ready to serve: the database answers and is migrated', tags: ['service'] } }, async (_req, reply) => {
-    const reason = closing ? 'shutting down' : await notReadyBecause(store);
-    return reply
-      .code(reason ? 503 : 200)
-      .header('cache-control', 'no-store')
-      .type('application/json; charset=utf-8')
-      .send(JSON.stringify(reason ? { status: 'unavailable', reason } : { status: 'ok', database: store.dialect }));
-  });
-  server.get('/openapi.json', { schema: { hide: true } }, async () => server.swagger());
-
-  const authFailures = new AuthFailures(store, { failures: config.authFailures, windowS: config.authFailureWindowS, blockS: config.authBlockS }, metrics.registry, server.log);
-  const wireDeps = {
-    authFailures,
-    authenticate: (key: string) => services.applications.authenticate(key),
-    countApiCall: (appId: number) => services.usage.countApiCall(appId),
-    readTurn: store.readTurn,
-    validateResponses: config.validateResponses,
-  };
-  registerAuthyRoutes(
-    server,
-    'protected',
-    [
-      ...applicationRoutes(services.applications, services.usage),
-      ...userRoutes(services.users),
-      ...tokenRoutes(services.tokens, config.publicUrl),
-      ...registrationRoutes(devices),
-      ...phoneRoutes(new Phones({ db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), guard, webhooks })),
-    ],
-    wireDeps,
-  );
-  registerAuthyRoutes(server, 'onetouch', onetouchRoutes(onetouch), wireDeps);
-  registerDeviceRoutes(server, { devices, people, phoneChanges, recoveries, onetouch, events, slots, vapidPublicKey: push.vapid.publicKey });
-  registerWebhookRoutes(server, webhooks, config.publicUrl, authFailures);
-  registerQrRoute(server, services.tokens);
-  registerAdminRoutes(server, { admin: config.adminToken, metrics: config.metricsToken }, services, store.db, config.masterKeys, store.dialect, authFailures);
-  // The admin console (talks to the admin API) and the authenticator web app (the device API).
-  registerBuiltPage(server, { name: 'console', title: 'admin console' });
-  registerBuiltPage(server, { name: 'authenticator', title: 'authenticator' });
-  registerDeliveryRoutes(server, { outbox, routing, worker, publicUrl: config.publicUrl });
-
+/** The one error registry: every failure, whatever raised it, answers with an Authy body. */
+function answerErrorsTheAuthyWay(server: FastifyInstance): void {
   server.setNotFoundHandler((req, reply) => sendFailure(reply, formatOfUrl(req.url), fail('ROUTE_NOT_FOUND')));
   server.setErrorHandler((err: Error, req, reply) => {
     const format = formatOfUrl(req.url);
@@ -290,35 +360,4 @@ export async function buildServer(config: Config, store: Store, overrides: Overr
     req.log.error({ err }, 'unexpected error');
     return sendFailure(reply, format, fail('INTERNAL'));
   });
-
-  services.usage.start();
-  if (config.outboxWorker) {
-    worker.start();
-    hooks.start();
-    retention.start(config.retentionSweepMs);
-  }
-  onetouch.start(config.approvalSweepMs);
-  recoveries.startSweeps(config.approvalSweepMs);
-  return {
-    server,
-    services,
-    close: async (graceMs = Infinity) => {
-      closing = true;
-      const deadline = Date.now() + graceMs;
-      onetouch.stop();
-      recoveries.stopSweeps();
-      await server.close();
-      await devices.settled();
-      await recoveries.settled();
-      await worker.stop(Math.max(0, deadline - Date.now()));
-      await hooks.stop();
-      await retention.stop();
-      await destinations.close();
-      push.close();
-      await events.close();
-      await routing.close();
-      await services.usage.stop();
-    },
-  };
 }
-
