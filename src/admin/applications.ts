@@ -12,6 +12,7 @@ import { SETTING_BOUNDS, type Application, type Settings } from '../features/app
 import { parseAuthyId } from '../features/users/service.ts';
 import type { Services } from '../app.ts';
 import * as q from './queries.ts';
+import * as C from './contracts.ts';
 import type { MasterKey } from '../core/crypto.ts';
 import type { Dialect } from '../store/db.ts';
 import { importUsers, largestAuthyId, type ImportOutcome } from '../features/users/import.ts';
@@ -85,11 +86,11 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
       return Number.isNaN(limit) ? refuse(reply, BAD_LIMIT) : handle(app, limit, req, reply);
     });
 
-  admin.get('/admin/applications', { schema: { summary: 'Every application', tags: ['admin'] } }, async (_req, reply) =>
+  admin.get('/admin/applications', { schema: { summary: 'Every application', tags: ['admin'], response: { 200: C.ApplicationsBody } } }, async (_req, reply) =>
     send(reply, { applications: (await s.applications.list()).map(view), message: 'Applications.' }),
   );
 
-  admin.post('/admin/applications', { schema: { summary: 'Create an application; its API key is in the answer, and only there', tags: ['admin'] } }, async (req, reply) => {
+  admin.post('/admin/applications', { schema: { summary: 'Create an application; its API key is in the answer, and only there', tags: ['admin'], response: { 201: C.ApplicationCreatedBody } } }, async (req, reply) => {
     const name = body(req.body).name;
     if (typeof name !== 'string' || !name.trim() || name.trim().length > 64 || /[\u0000-\u001f\u007f]/.test(name)) {
       return refuse(reply, invalidParameter('name', 'is required (at most 64 printable characters)'));
@@ -98,14 +99,14 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
     return send(reply.code(201), { application: view((await s.applications.find(id))!), api_key: apiKey, message: 'Application created.' });
   });
 
-  admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/admin/applications/:id', { schema: { summary: 'One application, with its settings', tags: ['admin'] } }, async (req, reply) => {
+  admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/admin/applications/:id', { schema: { summary: 'One application, with its settings', tags: ['admin'], response: { 200: C.ApplicationBody } } }, async (req, reply) => {
     const app = await find(req.params.id);
     return app ? send(reply, { application: view(app), message: 'Application.' }) : notFound(reply);
   });
 
   admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/settings',
-    { schema: { summary: 'Change settings (the names `settings` shows; numbers or booleans)', tags: ['admin'] } },
+    { schema: { summary: 'Change settings (the names `settings` shows; numbers or booleans)', tags: ['admin'], response: { 200: C.ApplicationChangedBody } } },
     forApp(async (app, req, reply) => {
       const patch: Partial<Record<keyof Settings, number | boolean>> = {};
       for (const [name, value] of Object.entries(body(req.body))) {
@@ -121,7 +122,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
 
   admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/api_key',
-    { schema: { summary: 'Replace the API key (the old one stops working at once)', tags: ['admin'] } },
+    { schema: { summary: 'Replace the API key (the old one stops working at once)', tags: ['admin'], response: { 200: C.ApiKeyBody } } },
     async (req, reply) => {
       const id = idOf(req.params.id);
       const apiKey = id === undefined ? undefined : await s.applications.rotateKey(id);
@@ -131,7 +132,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
 
   admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/callback',
-    { schema: { summary: 'Set (`url`, `method`) or remove (`url` null or empty) the OneTouch callback', tags: ['admin'] } },
+    { schema: { summary: 'Set (`url`, `method`) or remove (`url` null or empty) the OneTouch callback', tags: ['admin'], response: { 200: C.ApplicationChangedBody } } },
     forApp(async (app, req, reply) => {
       const { url, method = 'POST' } = body(req.body);
       if (url !== undefined && url !== null && typeof url !== 'string') return refuse(reply, invalidParameter('url', 'must be a URL, or null to remove the callback'));
@@ -143,7 +144,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
 
   admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/countries',
-    { schema: { summary: 'The countries messages may go to (`countries`: ISO codes like ["PT","BR"]; empty or null: everywhere)', tags: ['admin'] } },
+    { schema: { summary: 'The countries messages may go to (`countries`: ISO codes like ["PT","BR"]; empty or null: everywhere)', tags: ['admin'], response: { 200: C.ApplicationChangedBody } } },
     forApp(async (app, req, reply) => {
       const { countries } = body(req.body);
       const list = countries === undefined || countries === null ? [] : typeof countries === 'string' ? countries.split(',') : countries;
@@ -155,7 +156,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
 
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/users',
-    { schema: { summary: 'Users, newest first: `limit` (1–500, default 50) below `before_id`; phones masked', tags: ['admin'] } },
+    { schema: { summary: 'Users, newest first: `limit` (1–500, default 50) below `before_id`; phones masked', tags: ['admin'], response: { 200: C.UsersBody } } },
     forApp(async (app, req, reply) => {
       const limit = intParam(req.query.limit, 50, 1, 500);
       const before = intParam(req.query.before_id, 0, 1, 2 ** 31 - 1);
@@ -178,7 +179,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
 
   admin.post<{ Params: { id: string; user_id?: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/users/:user_id/unlock',
-    { schema: { summary: 'End a user\'s verification lockout (too many wrong tokens) at once', tags: ['admin'] } },
+    { schema: { summary: 'End a user\'s verification lockout (too many wrong tokens) at once', tags: ['admin'], response: { 200: C.UserUnlockedBody } } },
     forApp(async (app, req, reply) => {
       const userId = idOf(req.params.user_id ?? '');
       if (userId === undefined || (await q.unlockUser(s.db, app.id, userId)) === 0) return refuse(reply, fail('USER_NOT_FOUND'));
@@ -189,7 +190,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
 
   admin.get<{ Params: { id: string; user_id?: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/users/:user_id',
-    { schema: { summary: "One user: addresses (the other ones it was registered with too), masked phone, and what the application recorded of it with register_activity, newest first (`limit` 1–500, default 50)", tags: ['admin'] } },
+    { schema: { summary: "One user: addresses (the other ones it was registered with too), masked phone, and what the application recorded of it with register_activity, newest first (`limit` 1–500, default 50)", tags: ['admin'], response: { 200: C.UserBody } } },
     forApp(async (app, req, reply) => {
       const limit = intParam(req.query.limit, 50, 1, 500);
       if (Number.isNaN(limit)) return refuse(reply, BAD_LIMIT);
@@ -217,12 +218,12 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
   // Support for lost phones (issue 17): what is pending, cancel, start, shorten (logged).
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/recoveries',
-    { schema: { summary: "Pending phone changes and account recoveries of the application's users", tags: ['admin'] } },
+    { schema: { summary: "Pending phone changes and account recoveries of the application's users", tags: ['admin'], response: { 200: C.RecoveriesBody } } },
     forApp(async (app, _req, reply) => send(reply, { recoveries: [...(await s.recoveries.forApp(app.id)), ...(await s.phoneChanges.forApp(app.id))], message: 'Recoveries.' })),
   );
   admin.post<{ Params: { id: string; rid?: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/recoveries/:rid/cancel',
-    { schema: { summary: 'Cancel a pending phone change or account recovery', tags: ['admin'] } },
+    { schema: { summary: 'Cancel a pending phone change or account recovery', tags: ['admin'], response: { 200: C.RecoveryCanceledBody } } },
     forApp(async (app, req, reply) => {
       const rid = String((req.params as { rid?: string }).rid ?? '');
       const by = `admin token from ${req.ip}`;
@@ -234,7 +235,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
   );
   admin.post<{ Params: { id: string; rid?: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/recoveries/:rid/shorten',
-    { schema: { summary: "Shorten a waiting account recovery's wait: `wait_seconds` (0–) from now and a `reason`, both logged with who", tags: ['admin'] } },
+    { schema: { summary: "Shorten a waiting account recovery's wait: `wait_seconds` (0–) from now and a `reason`, both logged with who", tags: ['admin'], response: { 200: C.RecoveryShortenedBody } } },
     forApp(async (app, req, reply) => {
       const b = body(req.body);
       const wait = typeof b.wait_seconds === 'number' ? b.wait_seconds : intParam(b.wait_seconds, NaN, 0, 30 * 86_400);
@@ -248,7 +249,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
   );
   admin.post<{ Params: { id: string; user_id?: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/users/:user_id/account_recovery',
-    { schema: { summary: "Start an account recovery on a user's behalf: the codes go to the user's phone and email; give the user the id", tags: ['admin'] } },
+    { schema: { summary: "Start an account recovery on a user's behalf: the codes go to the user's phone and email; give the user the id", tags: ['admin'], response: { 200: C.RecoveryStartedBody } } },
     forApp(async (app, req, reply) => {
       const userId = idOf(req.params.user_id ?? '');
       const user = userId === undefined ? undefined : await findUser(s.db, app.id, userId);
@@ -260,7 +261,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
 
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/traffic',
-    { schema: { summary: 'Messages by channel and status, and approval requests by status, per UTC day (`days`: 1–90, default 14)', tags: ['admin'] } },
+    { schema: { summary: 'Messages by channel and status, and approval requests by status, per UTC day (`days`: 1–90, default 14)', tags: ['admin'], response: { 200: C.TrafficBody } } },
     forApp(async (app, req, reply) => {
       const days = intParam(req.query.days, 14, 1, MAX_DAYS);
       if (Number.isNaN(days)) return refuse(reply, invalidParameter('days', `must be a whole number from 1 to ${MAX_DAYS}`));
@@ -288,7 +289,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
 
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/messages',
-    { schema: { summary: 'The delivery log: messages newest first, phones masked, no texts (`limit` 1–500, default 50)', tags: ['admin'] } },
+    { schema: { summary: 'The delivery log: messages newest first, phones masked, no texts (`limit` 1–500, default 50)', tags: ['admin'], response: { 200: C.MessagesBody } } },
     forList(async (app, limit, _req, reply) => {
       const messages = (await s.outbox.recent({ appId: app.id, limit })).map((m) => ({
         id: m.id,
@@ -307,7 +308,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
 
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/verifications',
-    { schema: { summary: 'Phone verifications newest first, phones masked, never their codes (`limit` 1–500, default 50)', tags: ['admin'] } },
+    { schema: { summary: 'Phone verifications newest first, phones masked, never their codes (`limit` 1–500, default 50)', tags: ['admin'], response: { 200: C.VerificationsBody } } },
     forList(async (app, limit, _req, reply) => {
       const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
       const now = Date.now();
@@ -328,7 +329,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
 
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/quarantines',
-    { schema: { summary: 'Number prefixes (`+1415555`) and countries (`cc:+1`) the SMS-pumping defence has closed, and until when', tags: ['admin'] } },
+    { schema: { summary: 'Number prefixes (`+1415555`) and countries (`cc:+1`) the SMS-pumping defence has closed, and until when', tags: ['admin'], response: { 200: C.QuarantinesBody } } },
     forApp(async (app, _req, reply) => {
       const rows = await s.guard.quarantines(app.id);
       const quarantines = rows.map((r) => ({ prefix: r.prefix, rule: r.rule, until: new Date(Number(r.until)).toISOString(), since: new Date(Number(r.created_at)).toISOString() }));
@@ -338,7 +339,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
 
   admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/quarantines/lift',
-    { schema: { summary: 'Reopen a quarantined prefix or country at once (`prefix`, as listed)', tags: ['admin'] } },
+    { schema: { summary: 'Reopen a quarantined prefix or country at once (`prefix`, as listed)', tags: ['admin'], response: { 200: C.QuarantineLiftedBody } } },
     forApp(async (app, req, reply) => {
       const { prefix } = body(req.body);
       if (typeof prefix !== 'string' || !/^(cc:)?\+\d{1,15}$/.test(prefix)) return refuse(reply, invalidParameter('prefix', 'must be a prefix or country as listed (+1415555, cc:+1)'));
@@ -349,7 +350,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
 
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/deliveries',
-    { schema: { summary: 'Callback and webhook deliveries, newest first, with every attempt (`limit` 1–500, default 50)', tags: ['admin'] } },
+    { schema: { summary: 'Callback and webhook deliveries, newest first, with every attempt (`limit` 1–500, default 50)', tags: ['admin'], response: { 200: C.DeliveriesBody } } },
     forList(async (app, limit, _req, reply) => {
       const rows = await s.hooks.list(app.id, limit);
       const at = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
@@ -373,7 +374,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
     '/admin/applications/:id/users/import',
     {
       bodyLimit: IMPORT_LIMIT,
-      schema: { summary: 'Import users as `users import` does: one JSON object per line (`application/x-ndjson`, up to 64 MiB); `dry_run=true` writes nothing', tags: ['admin'] },
+      schema: { summary: 'Import users as `users import` does: one JSON object per line (`application/x-ndjson`, up to 64 MiB); `dry_run=true` writes nothing', tags: ['admin'], response: { 200: C.UsersImportedBody } },
     },
     forApp(async (app, req, reply) => {
       if (typeof req.body !== 'string') return refuse(reply, invalidParameter('body', 'send the users as application/x-ndjson, one JSON object per line'));
@@ -394,13 +395,13 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
   // signing keys: a new one's key is in the answer that makes it, and only there.
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/webhooks',
-    { schema: { summary: 'Webhooks of the application (without signing keys)', tags: ['admin'] } },
+    { schema: { summary: 'Webhooks of the application (without signing keys)', tags: ['admin'], response: { 200: C.WebhooksBody } } },
     forApp(async (app, _req, reply) => send(reply, { webhooks: await s.webhooks.summaries(app.id), events: WEBHOOK_EVENTS, message: 'Webhooks.' })),
   );
 
   admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/webhooks',
-    { schema: { summary: 'Create a webhook (`name`, `url`, `events`); its signing key is shown only in this answer', tags: ['admin'] } },
+    { schema: { summary: 'Create a webhook (`name`, `url`, `events`); its signing key is shown only in this answer', tags: ['admin'], response: { 201: C.WebhookCreatedBody } } },
     forApp(async (app, req, reply) => {
       const r = await s.webhooks.create(app, body(req.body));
       return r.ok ? send(reply.code(201), r.body as Record<string, unknown>) : refuse(reply, r);
@@ -409,7 +410,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
 
   admin.delete<{ Params: { id: string; webhook_id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/webhooks/:webhook_id',
-    { schema: { summary: 'Delete a webhook', tags: ['admin'] } },
+    { schema: { summary: 'Delete a webhook', tags: ['admin'], response: { 200: C.WebhookDeletedBody } } },
     forApp(async (app, req, reply) => {
       const r = await s.webhooks.remove(app, req.params.webhook_id);
       return r.ok ? send(reply, r.body as Record<string, unknown>) : refuse(reply, r);
@@ -424,13 +425,13 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
 
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/providers',
-    { schema: { summary: "The application's own delivery providers per channel (credentials hidden)", tags: ['admin'] } },
+    { schema: { summary: "The application's own delivery providers per channel (credentials hidden)", tags: ['admin'], response: { 200: C.ProvidersBody } } },
     forApp(async (app, _req, reply) => send(reply, { providers: await providerView(app.id), message: 'Providers.' })),
   );
 
   admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/providers',
-    { schema: { summary: 'Set `sms`, `voice`, `email` provider lists (comma-separated URLs; empty: the service\'s)', tags: ['admin'] } },
+    { schema: { summary: 'Set `sms`, `voice`, `email` provider lists (comma-separated URLs; empty: the service\'s)', tags: ['admin'], response: { 200: C.ProvidersBody } } },
     forApp(async (app, req, reply) => {
       const lists = body(req.body);
       for (const channel of CHANNELS) {
@@ -451,7 +452,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
 
   admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/dashboard_keys',
-    { schema: { summary: 'New access key and API signing key for the webhooks API, shown only in this answer', tags: ['admin'] } },
+    { schema: { summary: 'New access key and API signing key for the webhooks API, shown only in this answer', tags: ['admin'], response: { 200: C.DashboardKeysBody } } },
     forApp(async (app, _req, reply) => {
       const keys = await s.applications.rotateDashboardKeys(app.id);
       return keys ? send(reply, { access_key: keys.accessKey, signing_key: keys.signingKey, message: 'Dashboard keys replaced.' }) : notFound(reply);

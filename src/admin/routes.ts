@@ -12,6 +12,7 @@ import type { Services } from '../app.ts';
 import type { DB } from '../store/schema.ts';
 import type { Kysely } from 'kysely';
 import { registerApplicationRoutes } from './applications.ts';
+import { OutboxBody } from './contracts.ts';
 import { parseAuthyId } from '../features/users/service.ts';
 import type { AuthFailures } from '../wire/auth-failures.ts';
 
@@ -44,7 +45,7 @@ export function registerAdminRoutes(
 
     admin.get(
       '/admin/outbox',
-      { schema: { summary: 'Recent outbox messages, newest first (texts of console-delivered ones included)', tags: ['admin'] } },
+      { schema: { summary: 'Recent outbox messages, newest first (texts of console-delivered ones included)', tags: ['admin'], response: { 200: OutboxBody } } },
       async (req, reply) => {
         const query = req.query as Record<string, unknown>;
         const limit = typeof query.limit === 'string' && /^\d{1,4}$/.test(query.limit) ? Number(query.limit) : 50;

@@ -1,0 +1,319 @@
+// Response contracts of the admin API (src/admin/routes.ts, src/admin/applications.ts): what each
+// route answers on success, in TypeBox (→ OpenAPI, and checked in tests by
+// src/wire/response-contracts.ts). Refusals are the one Authy error body (src/wire/contracts.ts).
+import { Type, type TSchema } from '@sinclair/typebox';
+import { WEBHOOK_EVENTS } from '../features/webhooks/service.ts';
+
+const closed = { additionalProperties: false };
+
+/** A moment, as the admin API writes every one: `new Date(ms).toISOString()`. */
+const At = (description?: string) => Type.String({ format: 'date-time', ...(description ? { description } : {}) });
+const DateTime = At();
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const OneOf = (values: readonly string[], options = {}) => Type.Union(values.map((v) => Type.Literal(v)), options);
+
+/** Row ids of applications and users are 32-bit integers, as Authy ids are. */
+const IdOf = (description?: string) => Type.Integer({ minimum: 1, ...(description ? { description } : {}) });
+const Id = IdOf();
+/** A phone number shown to an operator: the national digits but the last two are `X`. */
+const MaskedPhone = Type.String({ description: 'masked: calling code and the last two digits shown (+1-XXX-XXX-XX67)' });
+
+/** A body: the given fields (all required unless marked), then `message` (one of these) and `success: true`. */
+const Ok = <P extends Record<string, TSchema>>(message: string | readonly string[], fields: P) =>
+  Type.Object({ ...fields, message: typeof message === 'string' ? Type.Literal(message) : OneOf(message), success: Type.Literal(true) }, closed);
+
+// Applications ───────────────────────────────────────────────────────────────────────────────
+
+/** What an operator may change per application (`POST …/settings` takes the same names). */
+export const AppSettings = Type.Object(
+  {
+    tokenLength: Type.Integer({ description: 'digits of app TOTPs and of SMS, voice and email codes' }),
+    codeTtlSeconds: Type.Integer({ description: 'how long an SMS, voice or email code verifies' }),
+    genericTokensEnabled: Type.Boolean({ description: '`users/{id}/secret` (QR enrolment of generic authenticator apps)' }),
+    verifyMaxFailures: Type.Integer({ description: 'wrong verifies within the window that lock the user…' }),
+    verifyFailureWindowSeconds: Type.Integer(),
+    verifyLockoutSeconds: Type.Integer({ description: '…for this long, even for a correct code' }),
+    sendsPerHour: Type.Integer({ description: 'SMS, voice and email codes a user may request per hour' }),
+    smsFallbackToVoice: Type.Boolean(),
+    syncTokens: Type.Boolean({ description: 'devices registered by phone get this application\'s accounts' }),
+    numberMatching: Type.Boolean(),
+    customMessageAllowed: Type.Boolean(),
+    customCodeAllowed: Type.Boolean(),
+    phoneExportEnabled: Type.Boolean(),
+    dailySendBudget: Type.Integer({ description: 'SMS-pumping defence: messages (SMS and calls) per day for the application' }),
+    sendsPerNumberHour: Type.Integer(),
+    sendsPerNumberDay: Type.Integer(),
+    prefixSendsPerWindow: Type.Integer({ description: 'sends to one number prefix per ten minutes always allowed' }),
+    countrySendsPerWindow: Type.Integer({ description: 'the same per calling code' }),
+    unregisteredVerifyLegacy: Type.Boolean(),
+    recoveryCodesOnDevices: Type.Boolean(),
+  },
+  closed,
+);
+
+/** An application as the admin API shows it: never its API key (shown once, when made or replaced). */
+export const AdminApplication = Type.Object(
+  {
+    id: Id,
+    name: Type.String(),
+    created_at: DateTime,
+    sms_enabled: Type.Boolean(),
+    calls_enabled: Type.Boolean(),
+    onetouch_enabled: Type.Boolean(),
+    settings: AppSettings,
+    allowed_countries: Type.Array(Type.String(), { description: 'ISO 3166 codes messages may go to; empty: everywhere' }),
+    onetouch_callback: Nullable(Type.Object({ url: Type.String(), method: OneOf(['GET', 'POST']) }, closed)),
+  },
+  closed,
+);
+
+export const ApplicationsBody = Ok('Applications.', { applications: Type.Array(AdminApplication) });
+export const ApplicationCreatedBody = Ok('Application created.', { application: AdminApplication, api_key: Type.String({ description: 'shown in this answer only' }) });
+export const ApplicationBody = Ok('Application.', { application: AdminApplication });
+/** Settings, callback and countries answer with the application as it now is. */
+export const ApplicationChangedBody = Ok(['Settings changed.', 'Callback changed.', 'Countries changed.'], { application: AdminApplication });
+export const ApiKeyBody = Ok('API key replaced.', { api_key: Type.String({ description: 'shown in this answer only' }) });
+export const DashboardKeysBody = Ok('Dashboard keys replaced.', {
+  access_key: Type.String({ description: 'webhooks API access key, shown in this answer only' }),
+  signing_key: Type.String({ description: 'webhooks API signing key, shown in this answer only' }),
+});
+
+// Users ──────────────────────────────────────────────────────────────────────────────────────
+
+const UserFields = {
+  id: Id,
+  email: Type.String(),
+  cellphone: MaskedPhone,
+  country_code: Type.Integer({ description: 'calling code, e.g. 1, 351' }),
+  created_at: DateTime,
+};
+
+export const UsersBody = Ok('Users.', {
+  users: Type.Array(
+    Type.Object(
+      {
+        ...UserFields,
+        devices: Type.Integer({ minimum: 0, description: 'registered (not removed) devices' }),
+        locked_until: Nullable(At('verification lockout end; null when not locked')),
+      },
+      closed,
+    ),
+  ),
+  total: Type.Integer({ minimum: 0, description: 'users of the application, all pages' }),
+  next_before_id: Nullable(IdOf('`before_id` of the next page; null when fewer than `limit` users were left')),
+});
+
+export const UserBody = Ok('User.', {
+  user: Type.Object({ ...UserFields, other_emails: Type.Array(Type.String(), { description: 'other addresses the user was registered with' }) }, closed),
+  activities: Type.Array(
+    Type.Object(
+      {
+        type: Type.String(),
+        data: Type.Unknown({ description: 'the JSON the application sent with register_activity' }),
+        user_ip: Nullable(Type.String()),
+        created_at: DateTime,
+      },
+      closed,
+    ),
+  ),
+});
+
+export const UserUnlockedBody = Ok('User unlocked.', {});
+
+const ImportFailure = Type.Object({ line: Type.Integer({ minimum: 1 }), status: Type.Literal('failed'), reason: Type.String() }, closed);
+export const UsersImportedBody = Ok(['Users imported.', 'Dry run: nothing was written.'], {
+  summary: Type.Object(
+    { lines: Type.Integer({ minimum: 0, description: 'non-blank lines read' }), created: Type.Integer({ minimum: 0 }), existing: Type.Integer({ minimum: 0 }), failed: Type.Integer({ minimum: 0 }) },
+    closed,
+  ),
+  failed: Type.Array(ImportFailure, { description: 'the failed lines in line order, at most the first 1000' }),
+  dry_run: Type.Boolean(),
+});
+
+// Lost phones: pending phone changes and account recoveries ──────────────────────────────────
+
+const RecoveryFields = {
+  id: Type.String(),
+  authy_ids: Type.Array(Id, { description: "the application's users with the phone number concerned" }),
+  started_at: DateTime,
+};
+const PendingRecovery = Type.Union([
+  Type.Object(
+    {
+      ...RecoveryFields,
+      kind: OneOf(['account_recovery', 'phone_change_without_device']),
+      status: OneOf(['unconfirmed', 'waiting'], { description: 'unconfirmed: codes sent, not yet entered; waiting: the safety wait runs' }),
+      completes_at: Nullable(At('end of the wait; null until confirmed')),
+      device: Nullable(Type.Object({ name: Type.String(), os_type: Type.String() }, closed)),
+    },
+    closed,
+  ),
+  Type.Object({ ...RecoveryFields, kind: Type.Literal('phone_change'), status: Type.Literal('pending'), expires_at: DateTime }, closed),
+]);
+
+export const RecoveriesBody = Ok('Recoveries.', { recoveries: Type.Array(PendingRecovery, { description: 'account recoveries first, then phone changes' }) });
+export const RecoveryCanceledBody = Ok('Canceled.', {});
+export const RecoveryShortenedBody = Ok('Wait shortened.', { completes_at: DateTime });
+export const RecoveryStartedBody = Ok('Account recovery started: codes sent to the user.', {
+  account_recovery: Type.Object({ id: Type.String({ description: 'give it to the user' }), seconds_to_expire: Type.Integer({ minimum: 1 }) }, closed),
+});
+
+// Traffic, messages, verifications, quarantines ──────────────────────────────────────────────
+
+const Count = Type.Integer({ minimum: 0 });
+export const TrafficBody = Ok('Traffic per day.', {
+  days: Type.Array(
+    Type.Object(
+      {
+        date: Type.String({ format: 'date', description: 'UTC day, YYYY-MM-DD; every day of the range appears' }),
+        messages: Type.Record(Type.String(), Type.Record(Type.String(), Count), { description: 'channel → status → count' }),
+        approvals: Type.Record(Type.String(), Count, { description: 'approval request status → count' }),
+      },
+      closed,
+    ),
+  ),
+});
+
+const MessageChannel = OneOf(['sms', 'voice', 'email']);
+const MessageStatus = OneOf(['queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'blocked']);
+
+/** `GET /admin/outbox`: the CLI's view, every application, destinations in full. */
+export const OutboxBody = Ok('Outbox messages.', {
+  messages: Type.Array(
+    Type.Object(
+      {
+        id: Type.String(),
+        app_id: Id,
+        channel: MessageChannel,
+        destination: Type.String({ description: 'phone number or address, in full' }),
+        locale: Type.String(),
+        status: MessageStatus,
+        attempts: Type.Integer({ minimum: 0, description: 'provider calls made' }),
+        rounds: Type.Integer({ minimum: 0, description: 'send rounds (each may try several providers)' }),
+        provider: Nullable(Type.String()),
+        provider_message_id: Nullable(Type.String()),
+        provider_result: Nullable(Type.String()),
+        created_at: DateTime,
+        fallback_id: Nullable(Type.String({ description: 'the voice call made because this SMS failed' })),
+        text: Type.Optional(Type.String({ description: 'only for messages the console provider kept (nothing real was sent)' })),
+      },
+      closed,
+    ),
+  ),
+});
+
+/** The delivery log of one application: phones masked, no texts. */
+export const MessagesBody = Ok('Messages.', {
+  messages: Type.Array(
+    Type.Object(
+      {
+        id: Type.String(),
+        channel: MessageChannel,
+        to: Type.String({ description: 'phone masked; an email address in full' }),
+        locale: Type.String(),
+        status: MessageStatus,
+        provider: Nullable(Type.String()),
+        provider_attempts: Type.Integer({ minimum: 0 }),
+        result: Nullable(Type.String({ description: "the provider's last answer" })),
+        created_at: DateTime,
+      },
+      closed,
+    ),
+  ),
+});
+
+export const VerificationsBody = Ok('Phone verifications.', {
+  verifications: Type.Array(
+    Type.Object(
+      {
+        uuid: Type.String(),
+        phone: MaskedPhone,
+        via: OneOf(['sms', 'call']),
+        status: OneOf(['pending', 'verified', 'dead', 'expired'], { description: 'expired: pending past its expiry' }),
+        checks: Type.Integer({ minimum: 0 }),
+        created_at: DateTime,
+        expires_at: DateTime,
+        verified_at: Nullable(DateTime),
+      },
+      closed,
+    ),
+  ),
+});
+
+export const QuarantinesBody = Ok('Quarantines.', {
+  quarantines: Type.Array(
+    Type.Object(
+      {
+        prefix: Type.String({ description: 'a number prefix (`+1415555`) or a country (`cc:+1`)' }),
+        rule: Type.String({ description: 'the defence rule that closed it' }),
+        until: DateTime,
+        since: DateTime,
+      },
+      closed,
+    ),
+  ),
+});
+export const QuarantineLiftedBody = Ok('Quarantine lifted.', {});
+
+// Callback and webhook deliveries, webhooks, providers ───────────────────────────────────────
+
+export const DeliveriesBody = Ok('Deliveries.', {
+  deliveries: Type.Array(
+    Type.Object(
+      {
+        id: Id,
+        kind: OneOf(['callback', 'webhook']),
+        event: Type.String(),
+        url: Type.String(),
+        method: OneOf(['GET', 'POST']),
+        status: OneOf(['pending', 'delivered', 'failed']),
+        attempts: Type.Array(
+          Type.Object(
+            {
+              started_at: DateTime,
+              finished_at: Nullable(At('null while in flight, or if the process died during it')),
+              http_status: Nullable(Type.Integer()),
+              error: Nullable(Type.String()),
+            },
+            closed,
+          ),
+        ),
+        created_at: DateTime,
+      },
+      closed,
+    ),
+  ),
+});
+
+const WebhookEvent = OneOf(WEBHOOK_EVENTS);
+const WebhookId = Type.String({ pattern: '^WH_[0-9a-f-]{36}$' });
+
+export const WebhooksBody = Ok('Webhooks.', {
+  webhooks: Type.Array(Type.Object({ id: WebhookId, name: Type.String(), url: Type.String(), events: Type.Array(WebhookEvent), created_at: DateTime }, closed), {
+    description: 'without their signing keys',
+  }),
+  events: Type.Array(WebhookEvent, { description: 'every event a webhook may ask for' }),
+});
+
+/** As the dashboard webhooks API answers a creation (wire reference §2.21). */
+export const WebhookCreatedBody = Ok('Webhook created', {
+  webhook: Type.Object(
+    {
+      id: WebhookId,
+      name: Type.String(),
+      account_sid: Type.String({ pattern: '^AC[0-9a-f]{32}$' }),
+      service_id: Type.String({ pattern: '^\\d+$', description: 'the application id' }),
+      url: Type.String(),
+      signing_key: Type.String({ description: "the webhook's own key, shown in this answer only" }),
+      events: Type.Array(WebhookEvent),
+      creation_date: DateTime,
+    },
+    closed,
+  ),
+});
+export const WebhookDeletedBody = Ok('Webhook deleted', {});
+
+const ProviderList = Nullable(Type.Array(Type.String(), { description: 'provider URLs, credentials hidden' }));
+export const ProvidersBody = Ok(['Providers.', 'Providers saved.'], {
+  providers: Type.Object({ sms: ProviderList, voice: ProviderList, email: ProviderList }, { ...closed, description: "per channel; null: the service's providers" }),
+});
