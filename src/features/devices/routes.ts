@@ -1,4 +1,5 @@
 // The device API (docs/device-api.md): registration, then calls signed by the device's key.
+import type { TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { fail, type Failure } from '../../core/errors.ts';
 import { parseBody } from '../../wire/body.ts';
@@ -11,6 +12,7 @@ import type { Device, Devices } from './service.ts';
 import type { PersonDevices } from './person-devices.ts';
 import type { PhoneChanges } from './phone-change.ts';
 import type { AccountRecoveries } from './account-recovery.ts';
+import * as C from './contracts.ts';
 
 const PREFIX = '/device/v1';
 const HEARTBEAT_MS = 15_000;
@@ -45,7 +47,10 @@ export function registerDeviceRoutes(
     // Signatures cover the exact bytes: the body stays raw until checked.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
-    const doc = (summary: string, signed = true) => ({ schema: { summary, tags: ['device API'], ...(signed ? { security: [{ deviceSignature: [] }] } : { security: [] }) } });
+    /** A route's documentation and its success contract (src/features/devices/contracts.ts); errors share the Authy one. */
+    const doc = (summary: string, ok: TSchema | null, signed = true) => ({
+      schema: { summary, tags: ['device API'], ...(signed ? { security: [{ deviceSignature: [] }] } : { security: [] }), ...(ok ? { response: { 200: ok } } : {}) },
+    });
 
     /**
      * Runs `fn` for a correctly signed call, else answers 401 / 60087. A device waiting for
@@ -60,23 +65,23 @@ export function registerDeviceRoutes(
         return fn(auth.device, req, reply);
       };
 
-    scope.post(`${PREFIX}/registrations`, doc('Register a device with a registration token (SDK flow)', false), async (req, reply) =>
+    scope.post(`${PREFIX}/registrations`, doc('Register a device with a registration token (SDK flow)', C.Registered, false), async (req, reply) =>
       render(reply, await d.devices.registerWithToken(paramsOf(req), req.ip)),
     );
-    scope.post(`${PREFIX}/phone_registrations`, doc('Start registering a device by phone: a code by SMS or voice', false), async (req, reply) =>
+    scope.post(`${PREFIX}/phone_registrations`, doc('Start registering a device by phone: a code by SMS or voice', C.PhoneRegistrationStarted, false), async (req, reply) =>
       render(reply, await d.devices.startPhoneRegistration(paramsOf(req), req.ip, answeredOf(reply))),
     );
-    scope.post<{ Params: { id: string } }>(`${PREFIX}/phone_registrations/:id/confirm`, doc('Finish registering by phone with the code', false), async (req, reply) =>
+    scope.post<{ Params: { id: string } }>(`${PREFIX}/phone_registrations/:id/confirm`, doc('Finish registering by phone with the code', C.Registered, false), async (req, reply) =>
       render(reply, await d.devices.confirmPhoneRegistration(req.params.id, paramsOf(req), req.ip)),
     );
-    scope.get(`${PREFIX}/push/vapid_public_key`, doc('The VAPID public key for Web Push subscriptions', false), async (_req, reply) =>
+    scope.get(`${PREFIX}/push/vapid_public_key`, doc('The VAPID public key for Web Push subscriptions', C.VapidPublicKey, false), async (_req, reply) =>
       render(reply, { ok: true, body: { public_key: d.vapidPublicKey, message: 'VAPID public key.', success: true } }),
     );
 
-    scope.get(`${PREFIX}/accounts`, doc('The accounts (users and their token seeds) on this device'), signed(async (device, _req, reply) => render(reply, await d.devices.accounts(device))));
+    scope.get(`${PREFIX}/accounts`, doc('The accounts (users and their token seeds) on this device', C.Accounts), signed(async (device, _req, reply) => render(reply, await d.devices.accounts(device))));
     scope.get<{ Querystring: { wait?: string } }>(
       `${PREFIX}/approval_requests`,
-      doc('Pending approval requests; with ?wait=N (≤ 30 s) held until one arrives'),
+      doc('Pending approval requests; with ?wait=N (≤ 30 s) held until one arrives', C.PendingApprovals),
       signed(async (device, req, reply) => {
         const raw = Number((req.query as { wait?: string }).wait ?? 0);
         const wait = Number.isFinite(raw) ? raw : 0;
@@ -95,65 +100,65 @@ export function registerDeviceRoutes(
     );
     scope.post<{ Params: { uuid: string } }>(
       `${PREFIX}/approval_requests/:uuid`,
-      doc('Approve or deny, signed over the uuid, the answer and the transaction hash'),
+      doc('Approve or deny, signed over the uuid, the answer and the transaction hash', C.ApprovalAnswered),
       signed(async (device, req, reply) => render(reply, await d.onetouch.answer(device, (req.params as { uuid: string }).uuid, paramsOf(req)))),
     );
     scope.post(
       `${PREFIX}/recovery_codes`,
-      doc("A new set of recovery codes for one of this device's accounts, where its application allows it"),
+      doc("A new set of recovery codes for one of this device's accounts, where its application allows it", C.RecoveryCodes),
       signed(async (device, req, reply) => render(reply, await d.devices.newRecoveryCodes(device, paramsOf(req)))),
     );
-    scope.put(`${PREFIX}/push_subscription`, doc('Set or clear the Web Push subscription'), signed(async (device, req, reply) => render(reply, await d.devices.setPush(device, paramsOf(req)))));
-    scope.delete(`${PREFIX}/device`, doc('Unregister this device'), signed(async (device, _req, reply) => render(reply, await d.devices.unregister(device)), true));
+    scope.put(`${PREFIX}/push_subscription`, doc('Set or clear the Web Push subscription', C.Done), signed(async (device, req, reply) => render(reply, await d.devices.setPush(device, paramsOf(req)))));
+    scope.delete(`${PREFIX}/device`, doc('Unregister this device', C.Done), signed(async (device, _req, reply) => render(reply, await d.devices.unregister(device)), true));
     scope.get(
       `${PREFIX}/device`,
-      doc('This device: active, or waiting (for an approval, or for its account recovery to end)'),
+      doc('This device: active, or waiting (for an approval, or for its account recovery to end)', C.DeviceState),
       signed(async (device, _req, reply) => render(reply, await d.recoveries.deviceStatus(device)), true),
     );
 
     // Account recovery without any device (issue 17).
-    scope.post(`${PREFIX}/account_recoveries`, doc('Start an account recovery: a code to the phone, another by email', false), async (req, reply) =>
+    scope.post(`${PREFIX}/account_recoveries`, doc('Start an account recovery: a code to the phone, another by email', C.AccountRecoveryStarted, false), async (req, reply) =>
       render(reply, await d.recoveries.start(paramsOf(req), answeredOf(reply))),
     );
-    scope.post<{ Params: { id: string } }>(`${PREFIX}/account_recoveries/:id/confirm`, doc('Both codes and the new device: the waiting period starts', false), async (req, reply) =>
+    scope.post<{ Params: { id: string } }>(`${PREFIX}/account_recoveries/:id/confirm`, doc('Both codes and the new device: the waiting period starts', C.RecoveryRegistered, false), async (req, reply) =>
       render(reply, await d.recoveries.confirm(req.params.id, paramsOf(req), req.ip)),
     );
-    scope.get(`${PREFIX}/account_recoveries`, doc("This person's account recoveries now waiting"), signed(async (device, _req, reply) => render(reply, await d.recoveries.waiting(device))));
+    scope.get(`${PREFIX}/account_recoveries`, doc("This person's account recoveries now waiting", C.AccountRecoveries), signed(async (device, _req, reply) => render(reply, await d.recoveries.waiting(device))));
     scope.delete<{ Params: { id: string } }>(
       `${PREFIX}/account_recoveries/:id`,
-      doc('Cancel an account recovery of this person'),
+      doc('Cancel an account recovery of this person', C.AccountRecoveryCanceled),
       signed(async (device, req, reply) => render(reply, await d.recoveries.cancel(device, (req.params as { id: string }).id))),
     );
 
     // The person's other devices (issue 17).
-    scope.get(`${PREFIX}/devices`, doc("This person's devices, and whether new ones may join"), signed(async (device, _req, reply) => render(reply, await d.people.list(device))));
+    scope.get(`${PREFIX}/devices`, doc("This person's devices, and whether new ones may join", C.PersonDevices), signed(async (device, _req, reply) => render(reply, await d.people.list(device))));
     scope.delete<{ Params: { id: string } }>(
       `${PREFIX}/devices/:id`,
-      doc('Remove another device of this person'),
+      doc('Remove another device of this person', C.Done),
       signed(async (device, req, reply) => render(reply, await d.people.remove(device, (req.params as { id: string }).id))),
     );
-    scope.put(`${PREFIX}/settings`, doc('Allow or refuse new devices: {"allow_new_devices": bool}'), signed(async (device, req, reply) => render(reply, await d.people.updateSettings(device, paramsOf(req)))));
-    scope.get(`${PREFIX}/device_requests`, doc('New devices of this person waiting for an approval'), signed(async (device, _req, reply) => render(reply, await d.people.requests(device))));
+    scope.put(`${PREFIX}/settings`, doc('Allow or refuse new devices: {"allow_new_devices": bool}', C.Settings), signed(async (device, req, reply) => render(reply, await d.people.updateSettings(device, paramsOf(req)))));
+    scope.get(`${PREFIX}/device_requests`, doc('New devices of this person waiting for an approval', C.DeviceRequests), signed(async (device, _req, reply) => render(reply, await d.people.requests(device))));
     scope.post<{ Params: { id: string } }>(
       `${PREFIX}/device_requests/:id`,
-      doc('Approve or deny a new device, signed over the request, the answer and its key'),
+      doc('Approve or deny a new device, signed over the request, the answer and its key', C.DeviceRequestAnswered),
       signed(async (device, req, reply) => render(reply, await d.people.answer(device, (req.params as { id: string }).id, paramsOf(req)))),
     );
-    scope.post(`${PREFIX}/phone_changes`, doc('Move to a new number: a code to it, another by email'), signed(async (device, req, reply) => render(reply, await d.phoneChanges.request(device, paramsOf(req)))));
+    scope.post(`${PREFIX}/phone_changes`, doc('Move to a new number: a code to it, another by email', C.PhoneChangeRequested), signed(async (device, req, reply) => render(reply, await d.phoneChanges.request(device, paramsOf(req)))));
     scope.post<{ Params: { id: string } }>(
       `${PREFIX}/phone_changes/:id/confirm`,
-      doc('Finish a phone change with both codes'),
+      doc('Finish a phone change with both codes', C.PhoneChangeCompleted),
       signed(async (device, req, reply) => render(reply, await d.phoneChanges.confirm(device, (req.params as { id: string }).id, paramsOf(req)))),
     );
     scope.delete<{ Params: { id: string } }>(
       `${PREFIX}/phone_changes/:id`,
-      doc('Cancel a phone change'),
+      doc('Cancel a phone change', C.PhoneChangeCanceled),
       signed(async (device, req, reply) => render(reply, await d.phoneChanges.cancel(device, (req.params as { id: string }).id))),
     );
 
     scope.get(
       `${PREFIX}/events`,
-      doc('Server-Sent Events: approval_request, approval_request_updated'),
+      doc('Server-Sent Events: approval_request, approval_request_updated', null), // a stream, not a JSON body: no contract
       signed(async (device, req, reply) => {
         const release = d.slots.take(device.id, () => end(': closed: a newer connection of this device took its place\n\n'));
         if (!release) return sendFailure(reply, 'json', fail('TOO_MANY_CONNECTIONS'));
