@@ -158,7 +158,7 @@ export function registerDeviceRoutes(
 
     scope.get(
       `${PREFIX}/events`,
-      doc('Server-Sent Events: approval_request, approval_request_updated', null), // a stream, not a JSON body: no contract
+      doc('Server-Sent Events: approval_request, approval_request_updated, device_request, account_recovery; ended with `retry` when the server stops', null), // a stream, not a JSON body: no contract
       signed(async (device, req, reply) => {
         const release = d.slots.take(device.id, () => end(': closed: a newer connection of this device took its place\n\n'));
         if (!release) return sendFailure(reply, 'json', fail('TOO_MANY_CONNECTIONS'));
