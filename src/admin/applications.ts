@@ -67,6 +67,19 @@ function intParam(value: unknown, fallback: number, min: number, max: number): n
 }
 
 export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServices): void {
+  const h = handlersFor(s);
+  registerSettingsRoutes(admin, s, h);
+  registerUserRoutes(admin, s, h);
+  registerRecoveryRoutes(admin, s, h);
+  registerLogRoutes(admin, s, h);
+  registerSendGuardRoutes(admin, s, h);
+  registerIntegrationRoutes(admin, s, h);
+}
+
+type Handlers = ReturnType<typeof handlersFor>;
+
+/** What every route below shares: the body as parameters, the application of the path, a list's limit. */
+function handlersFor(s: AdminServices) {
   const body = (raw: unknown) => (raw && typeof raw === 'object' ? (raw as Params) : ({} as Params));
   const find = async (raw: string) => {
     const id = idOf(raw);
@@ -86,6 +99,11 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
       return Number.isNaN(limit) ? refuse(reply, BAD_LIMIT) : handle(app, limit, req, reply);
     });
 
+  return { body, find, forApp, forList };
+}
+
+/** The applications themselves: create, read, settings, keys, callback, allowed countries. */
+function registerSettingsRoutes(admin: FastifyInstance, s: AdminServices, { body, find, forApp }: Handlers): void {
   admin.get('/admin/applications', { schema: { summary: 'Every application', tags: ['admin'], response: { 200: C.ApplicationsBody } } }, async (_req, reply) =>
     send(reply, { applications: (await s.applications.list()).map(view), message: 'Applications.' }),
   );
@@ -154,6 +172,18 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
     }),
   );
 
+  admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/dashboard_keys',
+    { schema: { summary: 'New access key and API signing key for the webhooks API, shown only in this answer', tags: ['admin'], response: { 200: C.DashboardKeysBody } } },
+    forApp(async (app, _req, reply) => {
+      const keys = await s.applications.rotateDashboardKeys(app.id);
+      return keys ? send(reply, { access_key: keys.accessKey, signing_key: keys.signingKey, message: 'Dashboard keys replaced.' }) : notFound(reply);
+    }),
+  );
+}
+
+/** Users: the list, one user, unlock, import. */
+function registerUserRoutes(admin: FastifyInstance, s: AdminServices, { forApp }: Handlers): void {
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/users',
     { schema: { summary: 'Users, newest first: `limit` (1–500, default 50) below `before_id`; phones masked', tags: ['admin'], response: { 200: C.UsersBody } } },
@@ -215,6 +245,32 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
     }),
   );
 
+  // Import (what `users import` does), for files a browser can send in one request.
+  admin.addContentTypeParser('application/x-ndjson', { parseAs: 'string', bodyLimit: IMPORT_LIMIT }, (_req, text, done) => done(null, text));
+  admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/users/import',
+    {
+      bodyLimit: IMPORT_LIMIT,
+      schema: { summary: 'Import users as `users import` does: one JSON object per line (`application/x-ndjson`, up to 64 MiB); `dry_run=true` writes nothing', tags: ['admin'], response: { 200: C.UsersImportedBody } },
+    },
+    forApp(async (app, req, reply) => {
+      if (typeof req.body !== 'string') return refuse(reply, invalidParameter('body', 'send the users as application/x-ndjson, one JSON object per line'));
+      const lines = req.body.split(/\r?\n/);
+      const dryRun = req.query.dry_run === 'true';
+      const failed: ImportOutcome[] = [];
+      const summary = await importUsers({ db: s.db, dialect: s.dialect, key: s.keys[0], contacts: s.contacts }, app, lines, {
+        dryRun,
+        reserveUpTo: largestAuthyId(lines),
+        onOutcome: (o) => void (o.status === 'failed' && failed.length < MAX_FAILURES_SHOWN && failed.push(o)),
+      });
+      req.log.info({ event: 'users_imported', app_id: app.id, ...summary, dry_run: dryRun }, 'users imported');
+      return send(reply, { summary, failed: failed.sort((a, b) => a.line - b.line), dry_run: dryRun, message: dryRun ? 'Dry run: nothing was written.' : 'Users imported.' });
+    }),
+  );
+}
+
+/** Support for lost phones (issue 17): what is pending, cancel, start, shorten (logged). */
+function registerRecoveryRoutes(admin: FastifyInstance, s: AdminServices, { body, forApp }: Handlers): void {
   // Support for lost phones (issue 17): what is pending, cancel, start, shorten (logged).
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/recoveries',
@@ -258,7 +314,10 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
       return send(reply, { account_recovery: { id: started.id, seconds_to_expire: started.secondsToExpire }, message: 'Account recovery started: codes sent to the user.' });
     }),
   );
+}
 
+/** What happened: traffic per day, messages, phone verifications, callback and webhook deliveries. */
+function registerLogRoutes(admin: FastifyInstance, s: AdminServices, { forApp, forList }: Handlers): void {
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/traffic',
     { schema: { summary: 'Messages by channel and status, and approval requests by status, per UTC day (`days`: 1–90, default 14)', tags: ['admin'], response: { 200: C.TrafficBody } } },
@@ -328,6 +387,29 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
   );
 
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/deliveries',
+    { schema: { summary: 'Callback and webhook deliveries, newest first, with every attempt (`limit` 1–500, default 50)', tags: ['admin'], response: { 200: C.DeliveriesBody } } },
+    forList(async (app, limit, _req, reply) => {
+      const rows = await s.hooks.list(app.id, limit);
+      const at = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
+      const deliveries = rows.map((d) => ({
+        id: d.id,
+        kind: d.kind,
+        event: d.event,
+        url: d.url,
+        method: d.method,
+        status: d.status,
+        attempts: d.tries.map((a) => ({ started_at: at(a.started_at), finished_at: at(a.finished_at), http_status: a.http_status, error: a.error })),
+        created_at: at(d.created_at),
+      }));
+      return send(reply, { deliveries, message: 'Deliveries.' });
+    }),
+  );
+}
+
+/** The SMS-pumping defence: quarantined prefixes, and lifting one. */
+function registerSendGuardRoutes(admin: FastifyInstance, s: AdminServices, { body, forApp }: Handlers): void {
+  admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/quarantines',
     { schema: { summary: 'Number prefixes (`+1415555`) and countries (`cc:+1`) the SMS-pumping defence has closed, and until when', tags: ['admin'], response: { 200: C.QuarantinesBody } } },
     forApp(async (app, _req, reply) => {
@@ -347,50 +429,10 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
       return send(reply, { message: 'Quarantine lifted.' });
     }),
   );
+}
 
-  admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
-    '/admin/applications/:id/deliveries',
-    { schema: { summary: 'Callback and webhook deliveries, newest first, with every attempt (`limit` 1–500, default 50)', tags: ['admin'], response: { 200: C.DeliveriesBody } } },
-    forList(async (app, limit, _req, reply) => {
-      const rows = await s.hooks.list(app.id, limit);
-      const at = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
-      const deliveries = rows.map((d) => ({
-        id: d.id,
-        kind: d.kind,
-        event: d.event,
-        url: d.url,
-        method: d.method,
-        status: d.status,
-        attempts: d.tries.map((a) => ({ started_at: at(a.started_at), finished_at: at(a.finished_at), http_status: a.http_status, error: a.error })),
-        created_at: at(d.created_at),
-      }));
-      return send(reply, { deliveries, message: 'Deliveries.' });
-    }),
-  );
-
-  // Import (what `users import` does), for files a browser can send in one request.
-  admin.addContentTypeParser('application/x-ndjson', { parseAs: 'string', bodyLimit: IMPORT_LIMIT }, (_req, text, done) => done(null, text));
-  admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
-    '/admin/applications/:id/users/import',
-    {
-      bodyLimit: IMPORT_LIMIT,
-      schema: { summary: 'Import users as `users import` does: one JSON object per line (`application/x-ndjson`, up to 64 MiB); `dry_run=true` writes nothing', tags: ['admin'], response: { 200: C.UsersImportedBody } },
-    },
-    forApp(async (app, req, reply) => {
-      if (typeof req.body !== 'string') return refuse(reply, invalidParameter('body', 'send the users as application/x-ndjson, one JSON object per line'));
-      const lines = req.body.split(/\r?\n/);
-      const dryRun = req.query.dry_run === 'true';
-      const failed: ImportOutcome[] = [];
-      const summary = await importUsers({ db: s.db, dialect: s.dialect, key: s.keys[0], contacts: s.contacts }, app, lines, {
-        dryRun,
-        reserveUpTo: largestAuthyId(lines),
-        onOutcome: (o) => void (o.status === 'failed' && failed.length < MAX_FAILURES_SHOWN && failed.push(o)),
-      });
-      req.log.info({ event: 'users_imported', app_id: app.id, ...summary, dry_run: dryRun }, 'users imported');
-      return send(reply, { summary, failed: failed.sort((a, b) => a.line - b.line), dry_run: dryRun, message: dryRun ? 'Dry run: nothing was written.' : 'Users imported.' });
-    }),
-  );
-
+/** The application's webhooks and its own delivery providers. */
+function registerIntegrationRoutes(admin: FastifyInstance, s: AdminServices, { body, forApp }: Handlers): void {
   // Webhooks (what the customer's webhooks API does with dashboard keys), shown without their
   // signing keys: a new one's key is in the answer that makes it, and only there.
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
@@ -447,15 +489,6 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
       }
       s.routing.forget(app.id);
       return send(reply, { providers: await providerView(app.id), message: 'Providers saved.' });
-    }),
-  );
-
-  admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
-    '/admin/applications/:id/dashboard_keys',
-    { schema: { summary: 'New access key and API signing key for the webhooks API, shown only in this answer', tags: ['admin'], response: { 200: C.DashboardKeysBody } } },
-    forApp(async (app, _req, reply) => {
-      const keys = await s.applications.rotateDashboardKeys(app.id);
-      return keys ? send(reply, { access_key: keys.accessKey, signing_key: keys.signingKey, message: 'Dashboard keys replaced.' }) : notFound(reply);
     }),
   );
 }
