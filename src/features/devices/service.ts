@@ -338,15 +338,19 @@ export class Devices {
     const ts = h('x-openfactor-timestamp');
     const nonce = h('x-openfactor-nonce');
     const signature = h('x-openfactor-signature');
-    const deny = fail('SIGNATURE_INVALID');
-    if (!idText || !/^\d{1,10}$/.test(idText) || !ts || !/^\d{1,12}$/.test(ts) || !nonce || !/^[A-Za-z0-9_-]{16,64}$/.test(nonce) || !signature) return deny;
+    // One answer for every reason (a caller learns nothing); the reason goes to the debug log.
+    const deny = (reason: string) => {
+      this.d.log.debug({ event: 'device_signature_refused', device: idText, reason }, 'device request refused');
+      return fail('SIGNATURE_INVALID');
+    };
+    if (!idText || !/^\d{1,10}$/.test(idText) || !ts || !/^\d{1,12}$/.test(ts) || !nonce || !/^[A-Za-z0-9_-]{16,64}$/.test(nonce) || !signature) return deny('malformed headers');
     const now = Date.now();
-    if (Math.abs(Number(ts) - now / 1000) > CLOCK_SKEW_S) return deny;
+    if (Math.abs(Number(ts) - now / 1000) > CLOCK_SKEW_S) return deny('timestamp outside the window');
     const device = await q.findDeviceKey(this.d.db, Number(idText));
-    if (!device?.public_key_sealed) return deny;
+    if (!device?.public_key_sealed) return deny('unknown device');
     const key = readPublicKey(device.algorithm, unseal(this.d.keys, device.public_key_sealed, publicKeyContext(device.id)).toString('utf8'));
-    if (!key || !verifyDeviceSignature(device.algorithm, key, signedRequestString(ts, nonce, method, pathAndQuery, body), signature)) return deny;
-    if (!(await q.useNonce(this.d.db, device.id, nonce, now + 2 * CLOCK_SKEW_S * 1000))) return deny;
+    if (!key || !verifyDeviceSignature(device.algorithm, key, signedRequestString(ts, nonce, method, pathAndQuery, body), signature)) return deny('bad signature');
+    if (!(await q.useNonce(this.d.db, device.id, nonce, now + 2 * CLOCK_SKEW_S * 1000))) return deny('nonce used before');
     await q.touchDevice(this.d.db, device.id, now);
     return { ok: true, device: { ...device, publicKey: key } };
   }
