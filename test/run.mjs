@@ -44,6 +44,9 @@ const failures = [];
 // Every process the tests start carries this run's mark in its environment: whatever a test or
 // its file leaves running (a timeout, a crash, a kill) is found by it and stopped after each half
 // and when this runner is stopped.
+// A run started by a test of another run (test/operations/test-runner.test.ts) uses that run's
+// build: rebuilding would rewrite files the other run's servers are starting from.
+const nested = Boolean(process.env.OPENFACTOR_TEST_RUN);
 const RUN_MARK = `OPENFACTOR_TEST_RUN=${randomBytes(8).toString('hex')}`;
 process.env.OPENFACTOR_TEST_RUN = RUN_MARK.split('=')[1];
 
@@ -97,9 +100,11 @@ if (!only.length) {
 }
 // Server processes the tests start run the compiled code, as `npm start` does: build it (quick
 // when nothing changed since the last build).
-console.log('=== build (server) ===');
-const build = spawnSync('npm', ['run', '--silent', 'build:server'], { stdio: 'inherit', cwd: root });
-if (build.status !== 0) process.exit(1);
+if (!nested) {
+  console.log('=== build (server) ===');
+  const build = spawnSync('npm', ['run', '--silent', 'build:server'], { stdio: 'inherit', cwd: root });
+  if (build.status !== 0) process.exit(1);
+}
 
 let ok = true;
 const dbs = process.env.OPENFACTOR_TEST_DB ? [process.env.OPENFACTOR_TEST_DB] : ['sqlite', 'postgres'];
