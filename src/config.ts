@@ -217,13 +217,19 @@ function readConfigFile(file: string): Record<string, string> {
   return out;
 }
 
+/** Whether a DATABASE_URL names PostgreSQL (anything else is a SQLite file). */
+export const isPostgresUrl = (databaseUrl: string) => /^postgres(ql)?:\/\//.test(databaseUrl);
+
+/** The file of a SQLite DATABASE_URL (`sqlite:PATH`, `sqlite://PATH` or a plain path). */
+export const sqliteFileOf = (databaseUrl: string) => databaseUrl.replace(/^sqlite:(\/\/)?/, '');
+
 /**
  * PostgreSQL (`postgres://`, `postgresql://`) or SQLite (a file path, or `sqlite:` and a path).
  * Anything else with a scheme (`mysql://`, a misspelt `postgress://`) would otherwise become a
  * SQLite file named after the URL: refused, naming the scheme only (the URL may hold a password).
  */
 function checkDatabaseUrl(url: string): void {
-  if (/^postgres(ql)?:\/\//.test(url) || url.startsWith('sqlite:')) return; // as openStore reads them
+  if (isPostgresUrl(url) || url.startsWith('sqlite:')) return; // as openStore reads them
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1];
   if (scheme !== undefined) {
     throw new Error(`DATABASE_URL must be postgres://… or postgresql://… (PostgreSQL), or a file path or sqlite:PATH (SQLite); "${scheme}://…" is neither`);

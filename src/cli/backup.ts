@@ -6,8 +6,9 @@
 import { chmodSync, existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
-import type { Config } from '../config.ts';
-import { isPostgresUrl, migrate, openStore, sqliteFileOf } from '../store/db.ts';
+import { isPostgresUrl, sqliteFileOf, type Config } from '../config.ts';
+import { migrate, openStore } from '../store/db.ts';
+import { postgresTarget, toolOptions } from './postgres-url.ts';
 
 const say = (line: string) => process.stdout.write(line + '\n');
 const refuse = (line: string) => {
@@ -19,9 +20,9 @@ const keyNote = (config: Readonly<Config>) =>
   `The master key is not in the backup: keep ${config.masterKeyFile ?? 'OPENFACTOR_MASTER_KEY'} safe, apart from it; without that key the secrets in it cannot be opened.`;
 
 function postgresWay(config: Readonly<Config>, restoring: boolean): number {
-  const u = new URL(config.databaseUrl);
-  const where = `-h ${u.hostname} -p ${u.port || 5432} -U ${decodeURIComponent(u.username) || 'postgres'}`;
-  const db = decodeURIComponent(u.pathname.slice(1));
+  const pg = postgresTarget(config.databaseUrl)!; // checked by loadConfig
+  const where = toolOptions(pg);
+  const db = pg.database;
   return refuse(
     restoring
       ? `this database is PostgreSQL: restore a pg_dump with pg_restore, into an empty database, with every OpenFactor node stopped:\n  pg_restore ${where} -d ${db} --clean --if-exists FILE`

@@ -1,5 +1,6 @@
 // A command that fails at start says why in words an operator can act on: which setting, and
 // what to do. Errors not listed here keep their own message (never a stack trace).
+import { postgresTarget, toolOptions } from './postgres-url.ts';
 
 interface Failure {
   code?: string;
@@ -22,7 +23,7 @@ export function explainFailure(err: unknown, env: NodeJS.ProcessEnv = process.en
     return `port ${e.port} needs privileges this user lacks: set PORT to a port above 1023 (and put a reverse proxy in front for 80 or 443)`;
   }
   if (pg && e.code === '3D000') {
-    const where = `-h ${pg.host} -p ${pg.port} -U ${pg.user}`;
+    const where = toolOptions(pg);
     return `PostgreSQL has no database "${pg.database}" (DATABASE_URL). Create it, then start again:\n  createdb ${where} ${pg.database}\nor\n  psql ${where} -d postgres -c 'CREATE DATABASE "${pg.database}"'`;
   }
   if (pg && (codes.has('ECONNREFUSED') || codes.has('ENOTFOUND') || codes.has('ETIMEDOUT') || /timeout expired/i.test(e.message))) {
@@ -30,20 +31,4 @@ export function explainFailure(err: unknown, env: NodeJS.ProcessEnv = process.en
   }
   if (pg && e.code === '28P01') return `PostgreSQL refused user "${pg.user}": the password in DATABASE_URL is wrong`;
   return e.message;
-}
-
-/** Host, port, user and database of a PostgreSQL DATABASE_URL (never its password). */
-function postgresTarget(url: string | undefined) {
-  if (!url || !/^postgres(ql)?:\/\//.test(url)) return undefined;
-  try {
-    const u = new URL(url);
-    return {
-      host: u.hostname || 'localhost',
-      port: u.port || '5432',
-      user: decodeURIComponent(u.username) || process.env.USER || 'postgres',
-      database: decodeURIComponent(u.pathname.slice(1)) || decodeURIComponent(u.username) || 'postgres',
-    };
-  } catch {
-    return undefined;
-  }
 }

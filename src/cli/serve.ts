@@ -1,7 +1,8 @@
 // `openfactor serve`: listen, say where everything is, create the first application once the
 // server is listening (its key is never printed by a start that then fails), and stop gracefully.
-import type { Config } from '../config.ts';
+import { sqliteFileOf, type Config } from '../config.ts';
 import type { Store } from '../store/db.ts';
+import { postgresTarget } from './postgres-url.ts';
 
 const out = (text: string) => process.stdout.write(text + '\n');
 
@@ -12,7 +13,7 @@ export async function serve(config: Readonly<Config>, store: Store): Promise<num
   const address = await of.server.listen({ port: config.port, host: config.host });
   of.server.log.info(`OpenFactor listening on ${address} (${store.dialect})`);
   const first = await of.services.applications.bootstrap();
-  out(whereThingsAre(config, store, config.publicUrl ?? address));
+  out(whereThingsAre(config, config.publicUrl ?? address));
   if (first) {
     // Printed once, to the terminal, never to the log.
     out(`Created the application "Default" (id ${first.id}). Its API key, shown only now:\n\n  ${first.apiKey}\n\nMake more with: npx openfactor apps create --name NAME`);
@@ -52,11 +53,9 @@ export async function serve(config: Readonly<Config>, store: Store): Promise<num
 }
 
 /** The first lines an operator reads: addresses, and where the data and the secrets are. */
-function whereThingsAre(config: Readonly<Config>, store: Store, base: string): string {
-  const database =
-    store.dialect === 'postgres'
-      ? `PostgreSQL, ${postgresWhere(config.databaseUrl)}`
-      : `SQLite, ${config.databaseUrl.replace(/^sqlite:/, '')}`;
+function whereThingsAre(config: Readonly<Config>, base: string): string {
+  const pg = postgresTarget(config.databaseUrl);
+  const database = pg ? `PostgreSQL, ${pg.host}:${pg.port}/${pg.database}` : `SQLite, ${sqliteFileOf(config.databaseUrl)}`;
   const rows: [string, string][] = [
     ['API', `${base}  (health: /healthz, readiness: /readyz)`],
     ['Admin console', `${base}/console/`],
@@ -66,14 +65,4 @@ function whereThingsAre(config: Readonly<Config>, store: Store, base: string): s
     ['Master key', config.masterKeyFile ? `${config.masterKeyFile} (back it up apart from the database: it opens the secrets)` : 'OPENFACTOR_MASTER_KEY (from the environment)'],
   ];
   return `OpenFactor is ready.\n${rows.map(([k, v]) => `  ${(k + ':').padEnd(16)}${v}`).join('\n')}\n`;
-}
-
-/** host:port/database of a PostgreSQL URL; never its user's password. */
-function postgresWhere(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || 5432}${u.pathname}`;
-  } catch {
-    return 'DATABASE_URL';
-  }
 }

@@ -12,7 +12,7 @@ import { ChangeListener } from './change-listener.ts';
 import { runDirectlyOn, type WriteResult } from './prepared.ts';
 import { batchPerTurnOn, perTurnLoader } from './turn-batch.ts';
 import { ReadTurn, afterMicrotasks } from './read-turn.ts';
-import { PG_TIMEOUT_DEFAULTS, type PgTimeouts } from '../config.ts';
+import { PG_TIMEOUT_DEFAULTS, isPostgresUrl, sqliteFileOf, type PgTimeouts } from '../config.ts';
 import type { MasterKey } from '../core/crypto.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -96,12 +96,6 @@ const once = (close: () => Promise<void>) => {
   let closing: Promise<void> | undefined;
   return () => (closing ??= close());
 };
-
-/** The file of a SQLite DATABASE_URL (`sqlite:PATH`, `sqlite://PATH` or a plain path). */
-export const sqliteFileOf = (databaseUrl: string) => databaseUrl.replace(/^sqlite:(\/\/)?/, '');
-
-/** Whether a DATABASE_URL names PostgreSQL (anything else is a SQLite file). */
-export const isPostgresUrl = (databaseUrl: string) => /^postgres(ql)?:\/\//.test(databaseUrl);
 
 export function openStore(databaseUrl: string, options: StoreOptions = {}): Store {
   let log = options.log ?? stderrLog;

@@ -7,13 +7,19 @@ import ajvFormats from 'ajv-formats';
 import type { FastifyInstance } from 'fastify';
 import { ErrorBody } from './contracts.ts';
 
+/** The one Ajv for contracts: every error listed, and `date-time` and the other formats checked. */
+export function contractAjv(): Ajv {
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  (ajvFormats as unknown as { default: (a: Ajv) => Ajv }).default(ajv);
+  return ajv;
+}
+
 /** Where every route declares its response contracts. */
 export const CONTRACT_PREFIXES = ['/admin/', '/device/v1/'];
 
 /** Checks answers of routes under `prefixes` against their `schema.response`. */
 export function checkResponseContracts(server: FastifyInstance, prefixes = CONTRACT_PREFIXES): void {
-  const ajv = new Ajv({ strict: false, allErrors: true });
-  (ajvFormats as unknown as { default: (a: Ajv) => Ajv }).default(ajv);
+  const ajv = contractAjv();
   const checkError = ajv.compile(ErrorBody);
   const compiled = new WeakMap<object, ValidateFunction>();
   server.addHook('onSend', async (req, reply, payload) => {

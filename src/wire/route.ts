@@ -2,8 +2,8 @@
 // Every route gets the same parameter merging, API-key check, usage count and error bodies.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type TObject, type TSchema } from '@sinclair/typebox';
-import { Ajv, type ValidateFunction } from 'ajv';
-import ajvFormats from 'ajv-formats';
+import type { ValidateFunction } from 'ajv';
+import { contractAjv } from './response-contracts.ts';
 import { fail, type Failure } from '../core/errors.ts';
 import { mergeParams, type Params } from '../core/params.ts';
 import { bodyParams, carriesBody, queryParams } from './body.ts';
@@ -59,9 +59,7 @@ export function registerAuthyRoutes<A extends AuthenticatedApp>(
   routes: AuthyRoute<A>[],
   deps: WireDeps<A>,
 ): void {
-  const ajv = new Ajv({ strict: false, allErrors: true });
-  // `date-time` and the other formats the contracts use are checked, not ignored with a warning.
-  (ajvFormats as unknown as { default: (a: Ajv) => Ajv }).default(ajv);
+  const ajv = contractAjv();
   const checkError = ajv.compile(ErrorBody);
 
   for (const route of routes) {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +50,6 @@ test('a start says where the data, the database, the console and the admin token
       }
       // What it says is true: the console answers there, and the token in that file opens the admin API.
       assert.equal((await fetch(row('Admin console')!)).status, 200);
-      const { readFileSync } = await import('node:fs');
       const token = readFileSync(row('Admin token')!, 'utf8').trim();
       assert.equal((await fetch(`${server.url}/admin/applications`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
     } finally {
@@ -70,7 +69,7 @@ test('a start says where the data, the database, the console and the admin token
   }
 });
 
-const readMasterKey = (dataDir: string) => spawnSync('cat', [join(dataDir, 'master.key')], { encoding: 'utf8' }).stdout.trim();
+const readMasterKey = (dataDir: string) => readFileSync(join(dataDir, 'master.key'), 'utf8').trim();
 
 test('the port in use: PORT is named, no stack, and the Default key is not lost', async () => {
   const db = await createTestDatabase();

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -51,7 +51,6 @@ test('a backup taken while users are being created is whole; a restore brings th
       while (writing) await createUserOver(server.url, key, `41555${String(10000 + phones++).slice(-5)}`);
     })();
     while (phones < 20) await new Promise((r) => setTimeout(r, 20));
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(join(db.dataDir, 'backup'));
     const before = phones;
     const r = await cli(['backup', '--to', copy], env);
@@ -118,7 +117,6 @@ test('restore refuses a file that is not an OpenFactor database, and a damaged o
     const r = await cli(['restore', '--from', other], env);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /other\.db is not an OpenFactor database: nothing was changed/);
-    const { writeFileSync } = await import('node:fs');
     const junk = join(db.dataDir, 'junk.db');
     writeFileSync(junk, randomBytes(8192));
     const j = await cli(['restore', '--from', junk], env);
