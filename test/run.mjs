@@ -81,6 +81,7 @@ async function run(label, env) {
     ['--import', 'tsx', '--test', '--test-concurrency=3', '--test-timeout=300000',
       '--test-reporter=tap', '--test-reporter-destination=stdout',
       `--test-reporter=${join(root, 'test/support/failures-reporter.mjs')}`, `--test-reporter-destination=${failuresFile}`,
+      `--test-reporter=${join(root, 'test/support/timings-reporter.mjs')}`, '--test-reporter-destination=stdout',
       ...files],
     { stdio: 'inherit', cwd: root, env: { ...process.env, ...env } },
   );

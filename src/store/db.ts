@@ -5,6 +5,7 @@ import { privateDir, privateFile, tighten } from './private-files.ts';
 import SQLite from 'better-sqlite3';
 import type pg from 'pg';
 import { lazy } from '../core/lazy.ts';
+import { codeFile } from '../core/package-files.ts';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { DB } from './schema.ts';
 import { APPLICATIONS_CHANNEL, LATEST_MIGRATION, migrationProvider } from './migrations.ts';
@@ -239,7 +240,7 @@ function startCheckpointer(file: string, log: () => StoreLog, giveUp: () => void
     },
   };
   const start = () => {
-    const worker = new Worker(new URL('./checkpoint-worker.mjs', import.meta.url), { workerData: { file, intervalMs, rewindFrames }, execArgv: [] });
+    const worker = new Worker(codeFile('store', 'checkpoint-worker.mjs'), { workerData: { file, intervalMs, rewindFrames }, execArgv: [] });
     state.worker = worker;
     worker.on('message', (m: { checkpointed?: number; restarted?: boolean; error?: string }) => {
       if (m.error) {

@@ -1,9 +1,10 @@
 // A page of ours built by Vite (`npm run build`, which `npm install` runs) into dist/<name>, served
 // by OpenFactor at /<name>/ with a strict Content-Security-Policy.
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import fastifyStatic from '@fastify/static';
+import { packageRoot } from '../core/package-files.ts';
 
 export interface BuiltPage {
   /** The directory under dist/ and the path prefix, e.g. `console`. */
@@ -14,7 +15,7 @@ export interface BuiltPage {
 
 /** Registered as a plugin, loaded with the others (awaiting it here would load every plugin before the error handler is set). */
 export function registerBuiltPage(server: FastifyInstance, page: BuiltPage): void {
-  const root = fileURLToPath(new URL(`../../dist/${page.name}/`, import.meta.url));
+  const root = join(packageRoot, 'dist', page.name);
   const prefix = `/${page.name}/`;
   server.register(async (scope) => {
     // What these pages show is customers' and users' input: no script but our own runs.
