@@ -4,30 +4,33 @@
 // honours idempotency keys gets the in-doubt messages again and delivers each once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTestDatabase, testEnv } from '../support/harness.ts';
-import { createUserOver, runCli, spawnServer } from '../support/process.ts';
+import { createTestDatabase, freshWindowClock, testEnv } from '../support/harness.ts';
+import { spawnServer } from '../support/process.ts';
+import { call, userForm } from '../support/http.ts';
+import { loadConfig } from '../../src/config.ts';
+import { buildServer } from '../../src/app.ts';
 import { startFakeSmsc } from '../support/fakes/smsc.ts';
 import { startFakeGateway } from '../support/fakes/gateway.ts';
-import { openStore } from '../../src/store/db.ts';
-import { clearOfWindowTurn, until } from '../support/wait.ts';
+import { migrate, openStore } from '../../src/store/db.ts';
+import { until } from '../support/wait.ts';
 
 const N = 40;
 
 /** Accepts N SMS on a node that does not send, so the whole batch is queued when the sender starts. */
 async function queueBatch(env: NodeJS.ProcessEnv): Promise<void> {
-  const { id: appId, api_key: key } = JSON.parse(runCli(['apps', 'create', '--name', 'Crash Bank', '--json'], env).stdout);
-  // One user gets the whole batch: the per-user, per-number and per-prefix send limits make room.
-  runCli(['apps', 'settings', '--app', String(appId), '--sends-per-hour', '1000', '--sends-per-number-hour', '1000', '--sends-per-number-day', '1000', '--prefix-sends-per-window', '1000'], env);
-  const acceptor = await spawnServer({ ...env, OPENFACTOR_OUTBOX_WORKER: 'off' });
+  const config = loadConfig({ ...env, OPENFACTOR_OUTBOX_WORKER: 'off' });
+  const store = openStore(config.databaseUrl, { pg: config.pg });
+  await migrate(store);
+  const acceptor = await buildServer(config, store, { sendGuardClock: freshWindowClock() });
   try {
-    const id = await createUserOver(acceptor.url, key, '4155550175');
-    await clearOfWindowTurn(30_000);
-    for (let i = 0; i < N; i++) {
-      const r = await fetch(`${acceptor.url}/protected/json/sms/${id}?force=true`, { headers: { 'x-authy-api-key': key } });
-      assert.equal(r.status, 200);
-    }
+    const { id: appId, apiKey: key } = await acceptor.services.applications.create('Crash Bank');
+    // One user gets the whole batch: the per-user, per-number and per-prefix send limits make room.
+    await acceptor.services.applications.updateSettings(appId, { sendsPerHour: 1000, sendsPerNumberHour: 1000, sendsPerNumberDay: 1000, prefixSendsPerWindow: 1000 });
+    const user = await call(acceptor.server, 'POST', '/protected/json/users/new', { key, form: userForm('crash@example.com', '4155550175') });
+    for (let i = 0; i < N; i++) assert.equal((await call(acceptor.server, 'GET', `/protected/json/sms/${user.json.user.id}?force=true`, { key })).status, 200);
   } finally {
-    await acceptor.stop();
+    await acceptor.close();
+    await store.close();
   }
 }
 

@@ -16,13 +16,3 @@ export async function until<T>(what: string, f: () => Promise<T | undefined | fa
 const noop = () => {};
 export const quietLog = { level: 'silent', fatal: noop, error: noop, warn: noop, info: noop, debug: noop, trace: noop, silent: noop, child: () => quietLog } as unknown as FastifyBaseLogger;
 
-/**
- * Waits, if need be, until a burst of `needMs` fits before the SMS-pumping defence's 10-minute
- * window turns. Sends made before a turn become "the hour before": 30 unverified codes to one
- * prefix then close it (low conversion), which a test that sends many codes to one user must not
- * meet by chance of the clock.
- */
-export async function clearOfWindowTurn(needMs: number): Promise<void> {
-  const left = 600_000 - (Date.now() % 600_000);
-  if (left < needMs) await new Promise((r) => setTimeout(r, left + 50));
-}
