@@ -2,6 +2,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const ROOT = new URL('..', import.meta.url).pathname;
@@ -99,5 +100,43 @@ export function machineBusySeconds(): number | undefined {
     return (user + nice + system + irq + softirq + steal) / CLK_TCK;
   } catch {
     return undefined;
+  }
+}
+
+/** The PostgreSQL server's processes (postmaster, background workers, backends). */
+export function postgresPids(): number[] {
+  try {
+    return execFileSync('pgrep', ['-x', 'postgres'], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * PostgreSQL on the server's core while its scenarios run, so the server side has one core on
+ * both dialects (new backends inherit the postmaster's affinity). Needs the right to set it
+ * (root, or the postgres user); said when it fails.
+ */
+export function pinPostgres(core: number): void {
+  const pids = postgresPids();
+  let failed = 0;
+  for (const pid of pids) {
+    try {
+      execFileSync('taskset', ['-a', '-cp', String(core), String(pid)], { stdio: 'ignore' });
+    } catch {
+      failed++;
+    }
+  }
+  if (failed || !pids.length) console.log(`note: PostgreSQL could not be pinned to core ${core} (${failed} of ${pids.length} processes refused): it may use the generator's core.`);
+}
+
+export function unpinPostgres(): void {
+  const all = `0-${availableParallelism() - 1}`;
+  for (const pid of postgresPids()) {
+    try {
+      execFileSync('taskset', ['-a', '-cp', all, String(pid)], { stdio: 'ignore' });
+    } catch {
+      // gone meanwhile
+    }
   }
 }

@@ -72,12 +72,11 @@ export class Tokens {
   }
 
   constructor(private readonly d: TokenDeps) {
-    this.codeKey = deriveKey(d.keys[0], 'sent-codes');
+    this.codeKey = sentCodeKey(d.keys[0]);
   }
 
-  /** Sent codes are kept as a keyed hash: a database dump reveals none of them. */
   private hashCode(userId: number, code: string): string {
-    return createHmac('sha256', this.codeKey).update(`${userId}:${code}`).digest('base64url');
+    return sentCodeHash(this.codeKey, userId, code);
   }
 
   /** `GET sms/{id}` and `GET call/{id}`. */
@@ -285,6 +284,10 @@ export class Tokens {
     return QRCode().toBuffer(uri, { type: 'png', width: row.qr_size, margin: 2, errorCorrectionLevel: 'M' });
   }
 }
+
+/** Sent codes are kept as a keyed hash (key: `sentCodeKey`): a database dump reveals none of them. */
+export const sentCodeHash = (codeKey: Buffer, userId: number, code: string) => createHmac('sha256', codeKey).update(`${userId}:${code}`).digest('base64url');
+export const sentCodeKey = (mk: MasterKey) => deriveKey(mk, 'sent-codes');
 
 export const qrSecretContext = (userId: number) => `authenticators:${userId}:secret`;
 

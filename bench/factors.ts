@@ -1,0 +1,115 @@
+// What each verify path needs besides the user, seeded for the users a run will hit: a QR
+// authenticator, SMS/voice/email codes, recovery codes, a pending phone verification. Values come
+// from the project's own sealing and hashing functions; rows are written in bulk (the API would
+// send messages and take minutes). Every code is derived from the user id, so the load generator
+// recomputes it instead of holding it.
+import { createHmac, randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { seal, type MasterKey } from '../src/core/crypto.ts';
+import { openContacts } from '../src/store/contacts.ts';
+import { verificationPhoneContext } from '../src/store/contacts.ts';
+import type { DB } from '../src/store/schema.ts';
+import { qrSecretContext, sentCodeHash, sentCodeKey } from '../src/features/tokens/service.ts';
+import { codeContext } from '../src/features/phones/service.ts';
+
+const derive = (what: string, id: number) => createHmac('sha1', `openfactor-bench-${what}`).update(String(id)).digest();
+/** The QR authenticator's secret of bench user `id`. */
+export const benchQrSecret = (id: number) => derive('qr', id);
+/** A code of `digits` digits for user `id`, the `n`th of its kind. */
+export const benchCode = (kind: string, id: number, n: number, digits: number) =>
+  String(derive(`${kind}-${n}`, id).readUInt32BE(0) % 10 ** digits).padStart(digits, '0');
+/** The bench users' phone numbers (bench/seed.ts): +1 415 2000000 + (id - 1). */
+export const benchPhone = (id: number) => `415${2_000_000 + id - 1}`;
+
+const BATCH = 1000;
+
+async function inBatches<T>(db: Kysely<DB>, items: T[], write: (trx: Kysely<DB>, batch: T[]) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += BATCH) {
+    const batch = items.slice(i, i + BATCH);
+    await db.transaction().execute((trx) => write(trx, batch));
+  }
+}
+
+/** A QR authenticator (Google-Authenticator style, 6 digits) for each of `ids`. */
+export async function seedQrAuthenticators(db: Kysely<DB>, mk: MasterKey, appId: number, ids: number[]): Promise<void> {
+  const now = Date.now();
+  await inBatches(db, ids, (trx, batch) =>
+    trx
+      .insertInto('authenticators')
+      .values(
+        batch.map((id) => ({
+          user_id: id,
+          app_id: appId,
+          secret_sealed: seal(mk, benchQrSecret(id), qrSecretContext(id)),
+          label: `user${id}`,
+          issuer: 'Bench',
+          qr_token: randomUUID(),
+          qr_size: 256,
+          qr_expires_at: now,
+          last_step: null,
+          created_at: now,
+        })),
+      )
+      .onConflict((oc) => oc.column('user_id').doNothing())
+      .execute(),
+  );
+}
+
+/** `perUser` unexpired codes sent by `channel` to each of `ids` (code n: benchCode(channel, id, n)). */
+export async function seedSentCodes(db: Kysely<DB>, mk: MasterKey, appId: number, ids: number[], channel: 'sms' | 'voice' | 'email', perUser: number, digits: number): Promise<void> {
+  const key = sentCodeKey(mk);
+  const now = Date.now();
+  const rows = ids.flatMap((id) =>
+    Array.from({ length: perUser }, (_, n) => ({
+      app_id: appId,
+      user_id: id,
+      channel,
+      code_hash: sentCodeHash(key, id, benchCode(channel, id, n, digits)),
+      action: null,
+      created_at: now,
+      expires_at: now + 3_600_000,
+      used_at: null,
+    })),
+  );
+  await inBatches(db, rows, (trx, batch) => trx.insertInto('sent_codes').values(batch).execute());
+}
+
+/** Recovery codes (8 digits), `perUser` of them for each of `ids` (code n: benchCode('recovery', id, n, 8)). */
+export async function seedRecoveryCodes(db: Kysely<DB>, mk: MasterKey, dialect: 'sqlite' | 'postgres', ids: number[], perUser: number): Promise<void> {
+  const contacts = await openContacts(db, [mk], dialect);
+  const now = Date.now();
+  const rows = ids.flatMap((id) =>
+    Array.from({ length: perUser }, (_, n) => ({ user_id: id, code_hash: contacts.recoveryCodeIndex(id, benchCode('recovery', id, n, 8)), created_at: now, used_at: null })),
+  );
+  await inBatches(db, rows, (trx, batch) => trx.insertInto('recovery_codes').values(batch).onConflict((oc) => oc.columns(['user_id', 'code_hash']).doNothing()).execute());
+}
+
+/** A pending phone verification (4 digits, by SMS) for the phone of each of `ids`. */
+export async function seedPhoneVerifications(db: Kysely<DB>, mk: MasterKey, dialect: 'sqlite' | 'postgres', appId: number, ids: number[]): Promise<void> {
+  const contacts = await openContacts(db, [mk], dialect);
+  const now = Date.now();
+  await inBatches(db, ids, (trx, batch) =>
+    trx
+      .insertInto('phone_verifications')
+      .values(
+        batch.map((id) => {
+          const uuid = randomUUID();
+          const e164 = `+1${benchPhone(id)}`;
+          return {
+            uuid,
+            app_id: appId,
+            phone_index: contacts.phoneIndex(e164),
+            phone_sealed: contacts.seal(e164, verificationPhoneContext(uuid)),
+            via: 'sms' as const,
+            code_sealed: seal(mk, benchCode('phone', id, 0, 4), codeContext(uuid)),
+            locale: 'en',
+            status: 'pending' as const,
+            created_at: now,
+            expires_at: now + 600_000,
+            verified_at: null,
+          };
+        }),
+      )
+      .execute(),
+  );
+}

@@ -1,0 +1,189 @@
+// The load generator: wrk (a C program, Debian package `wrk`) where installed, autocannon
+// otherwise. wrk sends 3–5 times more requests per core than autocannon, so the baseline
+// (hello-world) is measured by what the server can do, not by what the generator can send.
+// Each run is given its paths in advance (random users, tokens computed beforehand): the
+// generator spends its time sending, and replays nothing a scenario means to send once.
+import { spawn, execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { cpuSeconds, machineBusySeconds } from './procs.ts';
+
+export const hasWrk = (() => {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch (e) {
+    // wrk --version exits 1 after printing its version.
+    return (e as { status?: number }).status === 1;
+  }
+})();
+
+export interface Run {
+  url: string;
+  headers?: Record<string, string>;
+  /** Every path this run may send, in order; sent once each unless the run outlasts them. */
+  paths: string[];
+  connections: number;
+  warmupSeconds: number;
+  seconds: number;
+  /** The server side's processes, for their CPU time: OpenFactor, and PostgreSQL's when it serves it. */
+  pids: number[];
+  /** For wrk's path files. */
+  tmp: string;
+}
+
+export interface Measured {
+  requests: number;
+  seconds: number;
+  p50Ms: number;
+  p99Ms: number;
+  statusCodes: Record<string, number>;
+  /** Connection errors and timeouts. */
+  errors: number;
+  /** Share of a core the server used while measured. */
+  serverCpu?: number;
+  /** The server's CPU time per request, microseconds. */
+  serverCpuUsPerRequest?: number;
+  loaderCpu: number;
+  /** Cores' worth of CPU everything else used meanwhile (other processes, the kernel, steal). */
+  otherCpu?: number;
+  /** More paths were needed than given: repeated paths may have been answered otherwise. */
+  ranOut: boolean;
+}
+
+function serverSeconds(pids: number[]): number | undefined {
+  const each = pids.map(cpuSeconds);
+  return each[0] === undefined ? undefined : each.reduce<number>((a, b) => a + (b ?? 0), 0);
+}
+
+/** A warm-up on the first paths, then the measured run on the ones after. */
+export async function measure(run: Run): Promise<Measured> {
+  return hasWrk ? byWrk(run) : byAutocannon(run);
+}
+
+// ---------------------------------------------------------------------------------------------
+// wrk: one thread (the generator gets one core), paths read by a Lua script, statuses counted.
+
+const SCRIPT = `
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+  reqs = {}
+  for line in io.lines(args[1]) do reqs[#reqs + 1] = wrk.format(nil, line) end
+  i = 0
+  statuses = {}
+end
+function request()
+  i = i + 1
+  if i > #reqs then i = 1; ranout = 1 end
+  return reqs[i]
+end
+function response(status) statuses[status] = (statuses[status] or 0) + 1 end
+function done(summary, latency)
+  local merged, out, ran = {}, {}, 0
+  for _, t in ipairs(threads) do
+    for k, v in pairs(t:get("statuses")) do merged[k] = (merged[k] or 0) + v end
+    ran = ran + (t:get("ranout") or 0)
+  end
+  for k, v in pairs(merged) do out[#out + 1] = string.format('"%d":%d', k, v) end
+  io.write(string.format('WRK_JSON {"requests":%d,"us":%d,"errors":%d,"p50":%d,"p99":%d,"ranout":%d,"statuses":{%s}}\\n',
+    summary.requests, summary.duration, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99), ran, table.concat(out, ",")))
+end
+`;
+
+/** CPU seconds of this process's children that have exited (wrk, once waited for). */
+function childrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) / 100; // fields 16 (cutime), 17 (cstime), in ticks (100/s on Linux)
+}
+
+async function wrk(run: Run, paths: string[], seconds: number, file: string) {
+  writeFileSync(join(run.tmp, file), paths.join('\n') + '\n');
+  writeFileSync(join(run.tmp, 'paths.lua'), SCRIPT);
+  const headers = Object.entries(run.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+  const args = ['-t1', `-c${run.connections}`, `-d${seconds}s`, '--timeout', '10s', ...headers, '-s', join(run.tmp, 'paths.lua'), run.url, '--', join(run.tmp, file)];
+  const proc = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d) => (out += d));
+  proc.stderr.on('data', (d) => (out += d));
+  const code = await new Promise<number | null>((ok) => proc.once('exit', ok));
+  const json = /WRK_JSON (.*)/.exec(out)?.[1];
+  if (code !== 0 || !json) throw new Error(`wrk exited ${code}:\n${out}`);
+  return JSON.parse(json) as { requests: number; us: number; errors: number; p50: number; p99: number; ranout: number; statuses: Record<string, number> };
+}
+
+async function byWrk(run: Run): Promise<Measured> {
+  // The warm-up gets a tenth of the paths (it is short), the measured run the rest.
+  const cut = Math.floor(run.paths.length * (run.warmupSeconds / (run.warmupSeconds + run.seconds)));
+  if (run.warmupSeconds > 0) await wrk(run, run.paths.slice(0, Math.max(1, cut)), run.warmupSeconds, 'warmup.txt');
+  const before = { server: serverSeconds(run.pids), machine: machineBusySeconds(), loader: childrenCpuSeconds() };
+  const r = await wrk(run, run.paths.slice(cut), run.seconds, 'measured.txt');
+  const seconds = r.us / 1e6;
+  const loaderCpu = (childrenCpuSeconds() - before.loader) / seconds;
+  return figures(run, before, { requests: r.requests, seconds, p50Ms: r.p50 / 1000, p99Ms: r.p99 / 1000, statusCodes: r.statuses, errors: r.errors, loaderCpu, ranOut: r.ranout > 0 });
+}
+
+function figures(run: Run, before: { server?: number; machine?: number }, m: Omit<Measured, 'serverCpu' | 'serverCpuUsPerRequest' | 'otherCpu'>): Measured {
+  const server = serverSeconds(run.pids);
+  const machine = machineBusySeconds();
+  const used = server === undefined || before.server === undefined ? undefined : server - before.server;
+  const serverCpu = used === undefined ? undefined : used / m.seconds;
+  const otherCpu = serverCpu === undefined || machine === undefined || before.machine === undefined ? undefined : Math.max(0, (machine - before.machine) / m.seconds - serverCpu - m.loaderCpu);
+  return { ...m, serverCpu, serverCpuUsPerRequest: used === undefined ? undefined : (used * 1e6) / m.requests, otherCpu };
+}
+
+// ---------------------------------------------------------------------------------------------
+// autocannon, where wrk is not installed: the same paths, warm-up then measured on one run.
+
+async function byAutocannon(run: Run): Promise<Measured> {
+  const latencies: number[] = [];
+  const statusCodes: Record<string, number> = {};
+  let i = 0;
+  let ranOut = false;
+  let measuring = false;
+  let before: { t: number; server?: number; machine?: number; self: NodeJS.CpuUsage } | undefined;
+  const warmedUp = setTimeout(() => {
+    measuring = true;
+    before = { t: performance.now(), server: serverSeconds(run.pids), machine: machineBusySeconds(), self: process.cpuUsage() };
+  }, run.warmupSeconds * 1000);
+  const instance = autocannon({
+    url: run.url,
+    connections: run.connections,
+    duration: run.warmupSeconds + run.seconds,
+    headers: run.headers,
+    requests: [
+      {
+        setupRequest: (req) => {
+          if (i === run.paths.length) (i = 0), (ranOut = true);
+          req.path = run.paths[i++];
+          return req;
+        },
+      },
+    ],
+  });
+  instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+    if (!measuring) return;
+    latencies.push(ms);
+    statusCodes[status] = (statusCodes[status] ?? 0) + 1;
+  });
+  const r = await instance;
+  clearTimeout(warmedUp);
+  if (!before) throw new Error('the run ended before its warm-up did');
+  const seconds = (performance.now() - before.t) / 1000;
+  const self = process.cpuUsage(before.self);
+  const sorted = Float64Array.from(latencies).sort();
+  const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+  return figures(run, before, {
+    requests: latencies.length,
+    seconds,
+    p50Ms: pct(50),
+    p99Ms: pct(99),
+    statusCodes,
+    errors: r.errors + r.timeouts,
+    loaderCpu: (self.user + self.system) / 1e6 / seconds,
+    ranOut,
+  });
+}
