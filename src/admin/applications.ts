@@ -2,14 +2,13 @@
 // the views an operator (and the admin console built on this) needs: users, traffic per day and
 // callback/webhook deliveries. Behind the admin token (routes.ts).
 import { verificationPhoneContext } from '../store/contacts.ts';
-import { activitiesOf, emailOf, emailsOf, findUser, phoneOf } from '../features/users/queries.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { fail, invalidParameter, type Failure } from '../core/errors.ts';
 import { maskE164 } from '../core/phone.ts';
 import type { Params } from '../core/params.ts';
 import { sendFailure } from '../wire/envelope.ts';
 import { SETTING_BOUNDS, type Application, type Settings } from '../features/applications/service.ts';
-import { parseAuthyId } from '../features/users/service.ts';
+import { activitiesOf, emailOf, emailsOf, findUser, parseAuthyId, phoneOf } from '../features/users/service.ts';
 import type { Services } from '../app.ts';
 import * as q from './queries.ts';
 import * as C from './contracts.ts';

@@ -68,3 +68,52 @@ export const unlockUser = async (db: Kysely<DB>, appId: number, userId: number) 
         .executeTakeFirst()
     ).numUpdatedRows,
   );
+
+// ---- master-key rotation (reseal.ts): any sealed column, named by its table and key columns ----
+
+/** A sealed column: the columns that name its rows (the first, unique, orders a walk) and that its context needs. */
+export interface SealedColumnRef {
+  table: keyof DB;
+  column: string;
+  key: string[];
+  also?: string[];
+  /** Only these rows hold a sealed value (a table of mixed values). */
+  only?: Record<string, string>;
+}
+type Row = Record<string, any>;
+
+/**
+ * Values of the column not sealed with the key whose blobs begin with `current`, in the order of
+ * the first key column and after `after` there; `limit` of them, or all.
+ */
+export function sealedNotWith(db: Kysely<DB>, c: SealedColumnRef, current: string, after: unknown, limit?: number): Promise<Row[]> {
+  const [order] = c.key;
+  let q = (db as Kysely<any>)
+    .selectFrom(c.table)
+    .select([...c.key, ...(c.also ?? []), c.column])
+    .where(c.column, 'is not', null)
+    .where(c.column, 'not like', `${current}%`)
+    .orderBy(order);
+  for (const [k, v] of Object.entries(c.only ?? {})) q = q.where(k, '=', v);
+  if (after !== undefined) q = q.where(order, '>', after);
+  return limit === undefined ? q.execute() : q.limit(limit).execute();
+}
+
+/** Writes the row's value sealed again, only if it still holds the value read: false when it changed meanwhile. */
+export async function replaceSealed(db: Kysely<DB>, c: SealedColumnRef, row: Row, value: string): Promise<boolean> {
+  let u = (db as Kysely<any>).updateTable(c.table).set({ [c.column]: value }).where(c.column, '=', row[c.column]);
+  for (const k of c.key) u = u.where(k, '=', row[k]);
+  const done = await u.executeTakeFirst();
+  return Number(done.numUpdatedRows) > 0;
+}
+
+/** How many of the column's values each key id seals (`v1.<8 hex>.…`). */
+export async function countSealedByKey(db: Kysely<DB>, c: SealedColumnRef): Promise<{ kid: string; n: number }[]> {
+  let q = (db as Kysely<any>)
+    .selectFrom(c.table)
+    .select([sql<string>`substr(${sql.ref(c.column)}, 4, 8)`.as('kid'), (eb) => eb.fn.countAll<number>().as('n')])
+    .where(c.column, 'is not', null)
+    .groupBy('kid');
+  for (const [k, v] of Object.entries(c.only ?? {})) q = q.where(k, '=', v);
+  return (await q.execute()) as { kid: string; n: number }[];
+}

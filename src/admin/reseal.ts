@@ -1,9 +1,10 @@
 // Master-key rotation (`openfactor keys reseal`): every secret sealed at rest with a previous key
 // is opened and sealed again with the current one, while the service runs. Each sealed value is
 // bound to its row (additional data), so each column knows how to name its rows.
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { seal, unseal, type MasterKey } from '../core/crypto.ts';
 import type { DB } from '../store/schema.ts';
+import { countSealedByKey, replaceSealed, sealedNotWith, type SealedColumnRef } from './queries.ts';
 import { fallbackContext, textContext } from '../delivery/outbox.ts';
 import { listContext } from '../delivery/routing.ts';
 import { dashboardKeyContext, keyContext } from '../features/applications/service.ts';
@@ -28,15 +29,8 @@ import {
 
 type Row = Record<string, any>;
 
-interface SealedColumn {
-  table: keyof DB;
-  column: string;
-  /** The columns that name a row: the first orders the walk (unique), all go in the update's where. */
-  key: string[];
-  /** Other columns the context needs. */
-  also?: string[];
-  /** Only these rows hold a sealed value (a table of mixed values). */
-  only?: Record<string, string>;
+/** `key`: the columns that name a row (the first orders the walk); `also`: other columns the context needs. */
+interface SealedColumn extends SealedColumnRef {
   context(r: Row): string;
 }
 
@@ -82,29 +76,21 @@ const BATCH = 500;
 export async function resealAll(db: Kysely<DB>, keys: MasterKey[], onColumn?: (r: ResealReport) => void): Promise<ResealReport[]> {
   const reports: ResealReport[] = [];
   for (const c of SEALED_COLUMNS) {
-    const report = await resealColumn(db as Kysely<any>, keys, c);
+    const report = await resealColumn(db, keys, c);
     reports.push(report);
     onColumn?.(report);
   }
   return reports;
 }
 
-async function resealColumn(db: Kysely<any>, keys: MasterKey[], c: SealedColumn): Promise<ResealReport> {
+async function resealColumn(db: Kysely<DB>, keys: MasterKey[], c: SealedColumn): Promise<ResealReport> {
   const report: ResealReport = { table: c.table, column: c.column, resealed: 0, failed: 0 };
   const current = `v1.${keys[0].id}.`;
   const [order] = c.key;
   // Composite keys (app_providers) walk by their first column, which may repeat: a few rows only.
   const composite = c.key.length > 1;
   for (let after: unknown = undefined; ; ) {
-    let q = db
-      .selectFrom(c.table)
-      .select([...c.key, ...(c.also ?? []), c.column])
-      .where(c.column, 'is not', null)
-      .where(c.column, 'not like', `${current}%`)
-      .orderBy(order);
-    for (const [k, v] of Object.entries(c.only ?? {})) q = q.where(k, '=', v);
-    if (after !== undefined) q = q.where(order, '>', after);
-    const rows: Row[] = composite ? await q.execute() : await q.limit(BATCH).execute();
+    const rows = await sealedNotWith(db, c, current, after, composite ? undefined : BATCH);
     if (rows.length === 0) break;
     await db.transaction().execute(async (trx) => {
       for (const r of rows) {
@@ -116,10 +102,7 @@ async function resealColumn(db: Kysely<any>, keys: MasterKey[], c: SealedColumn)
           continue;
         }
         // Only if unchanged since read: a value written meanwhile is already sealed with keys[0].
-        let u = trx.updateTable(c.table).set({ [c.column]: seal(keys[0], plain, c.context(r)) }).where(c.column, '=', r[c.column]);
-        for (const k of c.key) u = u.where(k, '=', r[k]);
-        const done = await u.executeTakeFirst();
-        if (Number(done.numUpdatedRows) > 0) report.resealed++;
+        if (await replaceSealed(trx, c, r, seal(keys[0], plain, c.context(r)))) report.resealed++;
       }
     });
     if (composite || rows.length < BATCH) break;
@@ -132,13 +115,7 @@ async function resealColumn(db: Kysely<any>, keys: MasterKey[], c: SealedColumn)
 export async function sealedByKey(db: Kysely<DB>): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const c of SEALED_COLUMNS) {
-    let q = (db as Kysely<any>)
-      .selectFrom(c.table)
-      .select([sql<string>`substr(${sql.ref(c.column)}, 4, 8)`.as('kid'), (eb) => eb.fn.countAll<number>().as('n')])
-      .where(c.column, 'is not', null)
-      .groupBy('kid');
-    for (const [k, v] of Object.entries(c.only ?? {})) q = q.where(k, '=', v);
-    for (const r of (await q.execute()) as { kid: string; n: number }[]) counts[r.kid] = (counts[r.kid] ?? 0) + Number(r.n);
+    for (const r of await countSealedByKey(db, c)) counts[r.kid] = (counts[r.kid] ?? 0) + Number(r.n);
   }
   return counts;
 }

@@ -2,11 +2,11 @@
 // written in the same transaction as the change it reports, so a crash loses none; a worker
 // sends due rows, records every attempt and retries with exponential backoff.
 import type { FastifyBaseLogger } from 'fastify';
-import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
-import { prepared } from '../store/prepared.ts';
+import type { Kysely, Transaction } from 'kysely';
 import type { Dialect } from '../store/db.ts';
 import type { Destinations } from './destinations.ts';
 import type { DB, HookDeliveriesTable } from '../store/schema.ts';
+import * as q from './queries.ts';
 
 export interface NewHook {
   appId: number;
@@ -55,22 +55,19 @@ export class Hooks {
 
   async enqueue(db: Kysely<DB> | Transaction<DB>, h: NewHook, now = Date.now()): Promise<void> {
     this.mayBeDue = true;
-    await db
-      .insertInto('hook_deliveries')
-      .values({
-        app_id: h.appId,
-        kind: h.kind,
-        target: h.target,
-        event: h.event,
-        url: h.url,
-        method: h.method,
-        payload: JSON.stringify(h.payload),
-        status: 'pending',
-        next_attempt_at: now,
-        created_at: now,
-        updated_at: now,
-      })
-      .execute();
+    await q.insertHookDelivery(db, {
+      app_id: h.appId,
+      kind: h.kind,
+      target: h.target,
+      event: h.event,
+      url: h.url,
+      method: h.method,
+      payload: JSON.stringify(h.payload),
+      status: 'pending',
+      next_attempt_at: now,
+      created_at: now,
+      updated_at: now,
+    });
   }
 
   start(pollMs = 500): void {
@@ -116,23 +113,9 @@ export class Hooks {
   private async claim(limit: number, now = Date.now()): Promise<DueHook[]> {
     // Polled twice a second: usually nothing is due, and a prepared read says so for far less
     // than the claiming UPDATE costs to build and run (not while deliveries keep coming).
-    if (!this.mayBeDue && !(await anyDue.first(this.db, now))) return [];
+    if (!this.mayBeDue && !(await q.anyHookDue.first(this.db, now))) return [];
     this.mayBeDue = false;
-    const rows = await this.db
-      .updateTable('hook_deliveries')
-      .set((eb) => ({ claimed_until: now + LEASE_MS, attempts: eb('attempts', '+', 1), updated_at: now }))
-      .where('id', 'in', (eb) => {
-        let q = eb
-          .selectFrom('hook_deliveries')
-          .select('id')
-          .where(isDue(now))
-          .orderBy('next_attempt_at')
-          .limit(limit);
-        if (this.dialect === 'postgres') q = q.forUpdate().skipLocked();
-        return q;
-      })
-      .returning(['id', 'app_id', 'kind', 'target', 'event', 'url', 'method', 'payload', 'attempts'])
-      .execute();
+    const rows = await q.claimHookDeliveries(this.db, this.dialect, limit, LEASE_MS, now);
     if (rows.length === limit) this.mayBeDue = true;
     return rows.map((r) => ({
       id: r.id,
@@ -149,11 +132,7 @@ export class Hooks {
 
   private async deliver(h: DueHook): Promise<void> {
     const started = Date.now();
-    const attempt = await this.db
-      .insertInto('hook_attempts')
-      .values({ delivery_id: h.id, started_at: started })
-      .returning('id')
-      .executeTakeFirstOrThrow();
+    const attemptId = await q.insertHookAttempt(this.db, h.id, started);
     let status: number | null = null;
     let error: string | null = null;
     try {
@@ -167,18 +146,15 @@ export class Hooks {
       error = (e as Error).name === 'TimeoutError' ? 'timed out' : String((e as Error).message).slice(0, 200);
     }
     const now = Date.now();
-    await this.db.updateTable('hook_attempts').set({ finished_at: now, http_status: status, error }).where('id', '=', attempt.id).execute();
+    await q.finishHookAttempt(this.db, attemptId, status, error, now);
     const final = error === null || h.attempts >= this.opts.maxAttempts || status === 410;
-    await this.db
-      .updateTable('hook_deliveries')
-      .set({
-        status: error === null ? 'delivered' : final ? 'failed' : 'pending',
-        next_attempt_at: final ? now : now + this.opts.retryBaseMs * 2 ** Math.min(h.attempts - 1, 16),
-        claimed_until: null,
-        updated_at: now,
-      })
-      .where('id', '=', h.id)
-      .execute();
+    await q.settleHookDelivery(
+      this.db,
+      h.id,
+      error === null ? 'delivered' : final ? 'failed' : 'pending',
+      final ? now : now + this.opts.retryBaseMs * 2 ** Math.min(h.attempts - 1, 16),
+      now,
+    );
     if (error !== null) {
       this.log.warn({ event: 'hook_delivery_failed', kind: h.kind, hook: h.event, delivery_id: h.id, attempt: h.attempts, final, error }, 'callback delivery failed');
     }
@@ -186,22 +162,10 @@ export class Hooks {
 
   /** Deliveries of an application, newest first, with their attempts (admin API, tests). */
   async list(appId: number, limit = 50) {
-    const rows = await this.db
-      .selectFrom('hook_deliveries')
-      .select(['id', 'kind', 'target', 'event', 'url', 'method', 'status', 'attempts', 'created_at', 'updated_at'])
-      .where('app_id', '=', appId)
-      .orderBy('id', 'desc')
-      .limit(limit)
-      .execute();
+    const rows = await q.recentHookDeliveries(this.db, appId, limit);
     const ids = rows.map((r) => r.id);
-    const attempts = ids.length
-      ? await this.db.selectFrom('hook_attempts').selectAll().where('delivery_id', 'in', ids).orderBy('id').execute()
-      : [];
+    const attempts = ids.length ? await q.hookAttemptsOf(this.db, ids) : [];
     return rows.map((r) => ({ ...r, tries: attempts.filter((a) => a.delivery_id === r.id) }));
   }
 }
 
-/** Deliveries due: pending, their time come, and not leased to a sender still at work. */
-const isDue = (now: number) => (w: ExpressionBuilder<DB, 'hook_deliveries'>) =>
-  w.and([w('status', '=', 'pending'), w('next_attempt_at', '<=', now), w.or([w('claimed_until', 'is', null), w('claimed_until', '<', now)])]);
-const anyDue = prepared((db: Kysely<DB>, now: number) => db.selectFrom('hook_deliveries').select('id').where(isDue(now)).limit(1));

@@ -1,16 +1,15 @@
 // The delivery outbox: every message is a row first, so a crash between accepting a request and
 // handing the message to a provider loses nothing. Texts are sealed: they carry codes.
 import { randomBytes } from 'node:crypto';
-import type { ExpressionBuilder, Kysely } from 'kysely';
-import { prepared } from '../store/prepared.ts';
+import type { Kysely } from 'kysely';
 import { seal, unseal, type MasterKey } from '../core/crypto.ts';
 import type { Dialect } from '../store/db.ts';
 import { destinationContext } from '../store/contacts.ts';
 import type { AttemptOutcome, DB, OutboxStatus } from '../store/schema.ts';
+import * as q from './queries.ts';
 import type { Channel, Provider, Receipt } from './provider.ts';
 import type { AttemptLog } from './router.ts';
-import { addUsage } from '../features/applications/queries.ts';
-import { monthOf } from '../features/applications/service.ts';
+import { addUsage, monthOf } from '../features/applications/service.ts';
 
 const ID_PREFIX: Record<Channel, string> = { sms: 'SM', voice: 'CA', email: 'EM' };
 export const textContext = (id: string) => `outbox:${id}:text`;
@@ -90,24 +89,21 @@ export class Outbox {
 
   private async insert(trx: Kysely<DB>, m: NewMessage, status: 'queued' | 'blocked', result: string | null, now: number): Promise<string> {
     const id = ID_PREFIX[m.channel] + randomBytes(16).toString('hex');
-    await trx
-      .insertInto('outbox')
-      .values({
-        sid: id,
-        app_id: m.appId,
-        user_id: m.userId,
-        channel: m.channel,
-        destination: seal(this.keys[0], m.destination, destinationContext(id)),
-        text_sealed: seal(this.keys[0], m.text, textContext(id)),
-        locale: m.locale,
-        fallback_text_sealed: m.fallbackText ? seal(this.keys[0], m.fallbackText, fallbackContext(id)) : null,
-        status,
-        provider_result: result,
-        next_attempt_at: now,
-        created_at: now,
-        updated_at: now,
-      })
-      .execute();
+    await q.insertMessage(trx, {
+      sid: id,
+      app_id: m.appId,
+      user_id: m.userId,
+      channel: m.channel,
+      destination: seal(this.keys[0], m.destination, destinationContext(id)),
+      text_sealed: seal(this.keys[0], m.text, textContext(id)),
+      locale: m.locale,
+      fallback_text_sealed: m.fallbackText ? seal(this.keys[0], m.fallbackText, fallbackContext(id)) : null,
+      status,
+      provider_result: result,
+      next_attempt_at: now,
+      created_at: now,
+      updated_at: now,
+    });
     return id;
   }
 
@@ -117,8 +113,7 @@ export class Outbox {
    */
   async releaseLeases(rowIds: number[], now = Date.now()): Promise<number> {
     if (rowIds.length === 0) return 0;
-    const r = await this.db.updateTable('outbox').set({ claimed_until: now - 1 }).where('id', 'in', rowIds).where('status', '=', 'sending').executeTakeFirst();
-    return Number(r.numUpdatedRows);
+    return q.releaseMessageLeases(this.db, rowIds, now);
   }
 
   /** Takes up to `limit` due messages (queued, or abandoned mid-send by a crashed worker). */
@@ -126,25 +121,9 @@ export class Outbox {
     // The worker polls every second: usually nothing is due, and a prepared read says so for far
     // less than the claiming UPDATE costs to build and run. Not while messages are coming or a
     // backlog is being worked off: there the read would only delay each claim (bench, PostgreSQL).
-    if (!this.mayBeDue && !(await anyDue.first(this.db, now))) return [];
+    if (!this.mayBeDue && !(await q.anyMessageDue.first(this.db, now))) return [];
     this.mayBeDue = false;
-    const rows = await this.db
-      .updateTable('outbox')
-      .set((eb) => ({ status: 'sending', claimed_until: now + this.leaseMs, attempts: eb('attempts', '+', 1), updated_at: now }))
-      .where('id', 'in', (eb) => {
-        let due = eb
-          .selectFrom('outbox')
-          .select('id')
-          .where(isDue(now))
-          .orderBy('next_attempt_at')
-          .orderBy('id')
-          .limit(limit);
-        // Several nodes on PostgreSQL: each row goes to one of them.
-        if (this.dialect === 'postgres') due = due.forUpdate().skipLocked();
-        return due;
-      })
-      .returning(['id', 'sid', 'app_id', 'channel', 'destination', 'text_sealed', 'locale', 'attempts'])
-      .execute();
+    const rows = await q.claimMessages(this.db, this.dialect, limit, this.leaseMs, now);
     if (rows.length === limit) this.mayBeDue = true;
     return rows.map((r) => ({
       id: r.sid,
@@ -161,47 +140,28 @@ export class Outbox {
   /** Each provider call, recorded before it is made: after a crash an unfinished one is in doubt. */
   attemptLog(rowId: number): AttemptLog {
     return {
-      start: async (p: Provider) => {
-        const row = await this.db.insertInto('delivery_attempts').values({ outbox_id: rowId, provider: p.label, started_at: Date.now() }).returning('id').executeTakeFirstOrThrow();
-        return row.id;
-      },
+      start: (p: Provider) => q.insertDeliveryAttempt(this.db, rowId, p.label, Date.now()),
       finish: (attemptId, outcome, result) => this.finishAttempt(attemptId, outcome, result),
     };
   }
 
   async finishAttempt(attemptId: number, outcome: AttemptOutcome, result: { providerMessageId?: string; error?: string }): Promise<void> {
-    await this.db
-      .updateTable('delivery_attempts')
-      .set({ finished_at: Date.now(), outcome, provider_message_id: result.providerMessageId ?? null, error: result.error?.slice(0, 500) ?? null })
-      .where('id', '=', attemptId)
-      .execute();
+    await q.finishDeliveryAttempt(this.db, attemptId, outcome, result.providerMessageId ?? null, result.error?.slice(0, 500) ?? null, Date.now());
   }
 
   /** The latest provider call for a message: what a crashed process last did with it. */
   async lastAttempt(rowId: number) {
-    return this.db
-      .selectFrom('delivery_attempts')
-      .select(['id', 'provider', 'outcome', 'provider_message_id'])
-      .where('outbox_id', '=', rowId)
-      .orderBy('id', 'desc')
-      .limit(1)
-      .executeTakeFirst();
+    return q.lastDeliveryAttempt(this.db, rowId);
   }
 
   async attempts(sid: string): Promise<{ provider: string; outcome: AttemptOutcome | null; provider_message_id: string | null; error: string | null; started_at: number }[]> {
-    const rows = await this.db
-      .selectFrom('delivery_attempts as a')
-      .innerJoin('outbox as o', 'o.id', 'a.outbox_id')
-      .select(['a.provider', 'a.outcome', 'a.provider_message_id', 'a.error', 'a.started_at'])
-      .where('o.sid', '=', sid)
-      .orderBy('a.id')
-      .execute();
+    const rows = await q.deliveryAttemptsOf(this.db, sid);
     return rows.map((r) => ({ ...r, started_at: Number(r.started_at) }));
   }
 
   /** The message a receipt callback names (`/delivery/receipts/{id}`). */
   find(sid: string) {
-    return this.db.selectFrom('outbox').select(['id', 'sid', 'app_id', 'channel', 'status', 'provider', 'provider_message_id']).where('sid', '=', sid).executeTakeFirst();
+    return q.findMessage(this.db, sid);
   }
 
   /**
@@ -210,14 +170,7 @@ export class Outbox {
    */
   async applyReceipt(providerLabel: string, r: Receipt, now = Date.now()) {
     if (r.status === 'sent') return undefined;
-    return this.db
-      .updateTable('outbox')
-      .set({ status: r.status, provider_result: r.detail?.slice(0, 500) ?? null, updated_at: now })
-      .where('provider', '=', providerLabel)
-      .where('provider_message_id', '=', r.providerMessageId)
-      .where('status', '=', 'sent')
-      .returning(['sid', 'app_id', 'channel'])
-      .executeTakeFirst();
+    return q.applyMessageReceipt(this.db, providerLabel, r.providerMessageId, r.status, r.detail?.slice(0, 500) ?? null, now);
   }
 
   /**
@@ -226,17 +179,12 @@ export class Outbox {
    */
   async fallBackToVoice(sid: string, now = Date.now()): Promise<string | undefined> {
     return this.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .selectFrom('outbox')
-        .select(['app_id', 'user_id', 'channel', 'destination', 'locale', 'fallback_text_sealed', 'fallback_sid'])
-        .where('sid', '=', sid)
-        .executeTakeFirst();
+      const row = await q.findFallbackSource(trx, sid);
       if (row?.channel !== 'sms' || !row.fallback_text_sealed || row.fallback_sid) return undefined;
       const text = unseal(this.keys, row.fallback_text_sealed, fallbackContext(sid)).toString('utf8');
       const destination = this.destinationOf({ sid, destination: row.destination });
       const voiceId = await this.enqueue(trx, { appId: row.app_id, userId: row.user_id, channel: 'voice', destination, text, locale: row.locale }, now);
-      const linked = await trx.updateTable('outbox').set({ fallback_sid: voiceId }).where('sid', '=', sid).where('fallback_sid', 'is', null).executeTakeFirst();
-      if (Number(linked.numUpdatedRows) !== 1) throw new Error('fallback raced');
+      if (!(await q.linkFallback(trx, sid, voiceId))) throw new Error('fallback raced');
       return voiceId;
     });
   }
@@ -248,31 +196,14 @@ export class Outbox {
    */
   async markSent(id: string, provider: string, providerMessageId: string, now = Date.now()): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .updateTable('outbox')
-        .set({ status: 'sent', provider, provider_message_id: providerMessageId, provider_result: null, claimed_until: null, updated_at: now })
-        .where('sid', '=', id)
-        .where('status', 'not in', ['sent', 'delivered', 'undelivered'])
-        .returning(['app_id', 'channel'])
-        .executeTakeFirst();
+      const row = await q.markMessageSent(trx, id, provider, providerMessageId, now);
       if (row && row.channel !== 'email') await addUsage(trx, row.app_id, monthOf(now), row.channel === 'sms' ? 'sms' : 'calls', 1);
     });
   }
 
   /** A failed attempt: tried again at `retryAt`, or given up on (`failed`) when undefined. */
   async markFailed(id: string, provider: string, error: string, retryAt: number | undefined, now = Date.now()): Promise<void> {
-    await this.db
-      .updateTable('outbox')
-      .set({
-        status: retryAt === undefined ? 'failed' : 'queued',
-        next_attempt_at: retryAt ?? now,
-        provider,
-        provider_result: error.slice(0, 500),
-        claimed_until: null,
-        updated_at: now,
-      })
-      .where('sid', '=', id)
-      .execute();
+    await q.markMessageFailed(this.db, id, provider, error.slice(0, 500), retryAt, now);
   }
 
   /** The phone number or email address, sealed at rest. */
@@ -282,14 +213,7 @@ export class Outbox {
 
   /** Newest first, for the CLI and the admin API. */
   async recent(opts: { appId?: number; limit?: number } = {}): Promise<MessageView[]> {
-    let q = this.db
-      .selectFrom('outbox')
-      .selectAll()
-      .select((eb) => eb.selectFrom('delivery_attempts').select((e) => e.fn.countAll<number>().as('n')).whereRef('delivery_attempts.outbox_id', '=', 'outbox.id').as('provider_attempts'))
-      .orderBy('id', 'desc')
-      .limit(Math.min(Math.max(opts.limit ?? 50, 1), 1000));
-    if (opts.appId !== undefined) q = q.where('app_id', '=', opts.appId);
-    const rows = await q.execute();
+    const rows = await q.recentMessages(this.db, Math.min(Math.max(opts.limit ?? 50, 1), 1000), opts.appId);
     return rows.map((r) => ({
       id: r.sid,
       app_id: r.app_id,
@@ -309,10 +233,3 @@ export class Outbox {
   }
 }
 
-/** Messages due to be sent: queued and due, or claimed by a sender whose lease has run out. */
-const isDue = (now: number) => (w: ExpressionBuilder<DB, 'outbox'>) =>
-  w.or([
-    w.and([w('status', '=', 'queued'), w('next_attempt_at', '<=', now)]),
-    w.and([w('status', '=', 'sending'), w('claimed_until', '<', now)]),
-  ]);
-const anyDue = prepared((db: Kysely<DB>, now: number) => db.selectFrom('outbox').select('id').where(isDue(now)).limit(1));

@@ -10,6 +10,7 @@ import type { DeliveryMetrics } from './metrics.ts';
 import type { Channel, Provider, Receipt } from './provider.ts';
 import { createProviders, splitProviderList } from './providers/index.ts';
 import { Router, type BreakerOptions } from './router.ts';
+import { appProviderLists, deleteAppProviderList, upsertAppProviderList } from './queries.ts';
 
 export const CHANNELS: readonly Channel[] = ['sms', 'voice', 'email'];
 export type ProviderLists = Record<Channel, string>;
@@ -106,22 +107,18 @@ export class Routing {
 }
 
 export async function readAppProviders(db: Kysely<DB>, keys: MasterKey[], appId: number): Promise<Partial<ProviderLists>> {
-  const rows = await db.selectFrom('app_providers').select(['channel', 'urls_sealed']).where('app_id', '=', appId).execute();
+  const rows = await appProviderLists(db, appId);
   return Object.fromEntries(rows.map((r) => [r.channel, unseal(keys, r.urls_sealed, listContext(appId, r.channel)).toString('utf8')]));
 }
 
 /** Sets (or with an empty list, removes) an application's own providers for a channel; checks the URLs first. */
 export async function writeAppProviders(db: Kysely<DB>, keys: MasterKey[], appId: number, channel: Channel, list: string, log: FastifyBaseLogger): Promise<void> {
   if (splitProviderList(list).length === 0) {
-    await db.deleteFrom('app_providers').where('app_id', '=', appId).where('channel', '=', channel).execute();
+    await deleteAppProviderList(db, appId, channel);
     return;
   }
   const providers = createProviders(list, channel, log); // throws ProviderConfigError with the reason
   await Promise.all(providers.map((p) => p.close?.()));
   const urls_sealed = seal(keys[0], list, listContext(appId, channel));
-  await db
-    .insertInto('app_providers')
-    .values({ app_id: appId, channel, urls_sealed, updated_at: Date.now() })
-    .onConflict((oc) => oc.columns(['app_id', 'channel']).doUpdateSet({ urls_sealed, updated_at: Date.now() }))
-    .execute();
+  await upsertAppProviderList(db, appId, channel, urls_sealed);
 }

@@ -15,14 +15,15 @@ import { maskE164, regionOf } from '../../core/phone.ts';
 import { recoveryNewPhoneContext as newPhoneContext, recoveryPhoneContext } from '../../store/contacts.ts';
 import type { Outcome } from '../../wire/route.ts';
 import type { Applications } from '../applications/service.ts';
-import { contactOf } from '../users/queries.ts';
+import { contactOf } from '../users/service.ts';
 import type { DeviceEvents } from './events.ts';
-import { moveToNumber, numberTaken, usersOfPhone } from './number-move.ts';
+import { moveToNumber } from './number-move.ts';
 import { expiryOfOpaqueId, opaqueId } from './opaque-id.ts';
 import * as people from './person-queries.ts';
 import { ProofCodes, readNumberAndChannel, type Channel, type SendingDeps } from './proof-codes.ts';
 import { pushToDevices, type WebPush } from './push.ts';
 import * as q from './queries.ts';
+import * as recoveries from './recovery-queries.ts';
 import { readRegistration, type Device, type Devices, type WhenAnswered } from './service.ts';
 
 const CODE_TTL_MS = 10 * 60_000;
@@ -114,28 +115,25 @@ export class AccountRecoveries {
     const emailCode = this.codes.newCode();
     const emails = [...new Set(users.map((u) => contactOf(this.d.contacts, u).email).filter(Boolean))];
     await this.d.db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('account_recoveries')
-        .values({
-          id,
-          phone_index: index,
-          phone_sealed: this.d.contacts.seal(e164, recoveryPhoneContext(id)),
-          via: channel,
-          pin_hash: this.codes.hash(id, 'pin', pin),
-          email_code_hash: this.codes.hash(id, 'email', emailCode),
-          status: 'unconfirmed',
-          device_key_id: null,
-          created_at: now,
-          expires_at: expiresAt,
-          completes_at: null,
-          finished_at: null,
-          canceled_by: null,
-          new_phone_index: newNumber ? this.d.contacts.phoneIndex(newNumber.e164) : null,
-          new_phone_sealed: newNumber ? this.d.contacts.seal(newNumber.e164, newPhoneContext(id)) : null,
-          new_country_code: newNumber ? newNumber.countryCode : null,
-          new_pin_hash: newPin ? this.codes.hash(id, 'new_pin', newPin) : null,
-        })
-        .execute();
+      await recoveries.insertRecovery(trx, {
+        id,
+        phone_index: index,
+        phone_sealed: this.d.contacts.seal(e164, recoveryPhoneContext(id)),
+        via: channel,
+        pin_hash: this.codes.hash(id, 'pin', pin),
+        email_code_hash: this.codes.hash(id, 'email', emailCode),
+        status: 'unconfirmed',
+        device_key_id: null,
+        created_at: now,
+        expires_at: expiresAt,
+        completes_at: null,
+        finished_at: null,
+        canceled_by: null,
+        new_phone_index: newNumber ? this.d.contacts.phoneIndex(newNumber.e164) : null,
+        new_phone_sealed: newNumber ? this.d.contacts.seal(newNumber.e164, newPhoneContext(id)) : null,
+        new_country_code: newNumber ? newNumber.countryCode : null,
+        new_pin_hash: newPin ? this.codes.hash(id, 'new_pin', newPin) : null,
+      });
       const phones = [{ e164, code: pin }, ...(newNumber && newPin ? [{ e164: newNumber.e164, code: newPin }] : [])];
       await this.codes.enqueue(trx, this.d.outbox, { appId: app.id, phones, channel, emails, emailCode, locale: loc, minutes: CODE_TTL_MS / 60_000, now });
     });
@@ -156,7 +154,7 @@ export class AccountRecoveries {
     // Every attempt, right or wrong, for a stored recovery or not, takes one of five first: the
     // cap is exact under concurrency, and both kinds of id do the same write (same timing).
     if (!(await this.d.limits.take('recovery-attempts', id, MAX_ATTEMPTS, CODE_TTL_MS / 1000))) return fail('ACCOUNT_RECOVERY_NOT_FOUND');
-    const row = await this.d.db.selectFrom('account_recoveries').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await recoveries.findRecovery(this.d.db, id);
     if (row && row.status !== 'unconfirmed') return fail('ACCOUNT_RECOVERY_NOT_FOUND'); // confirmed or canceled already
     // Every code is hashed and compared, stored recovery or not: the work is the same either way.
     const matches = (field: string, what: 'pin' | 'email' | 'new_pin', stored: string | null | undefined) => {
@@ -174,13 +172,12 @@ export class AccountRecoveries {
     }
     const kind = kindOf(row);
     // Every code proven: saying the new number is taken reveals nothing to a stranger.
-    if (row.new_phone_index !== null && (await numberTaken(this.d.db, row.phone_index, row.new_phone_index))) return fail('PHONE_CHANGE_CONFLICT');
+    if (row.new_phone_index !== null && (await people.numberTaken(this.d.db, row.phone_index, row.new_phone_index))) return fail('PHONE_CHANGE_CONFLICT');
     const waitUntil = now + (kind === 'phone_change' ? this.d.phoneChangeWaitMs : this.d.waitMs);
     const started = await this.d.db.transaction().execute(async (trx) => {
-      const res = await trx.updateTable('account_recoveries').set({ status: 'waiting', completes_at: waitUntil }).where('id', '=', id).where('status', '=', 'unconfirmed').executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) return undefined;
+      if (!(await recoveries.startRecoveryWait(trx, id, waitUntil))) return undefined;
       const deviceId = await this.d.devices.createKey(trx, reg.value, row!.via, row!.phone_index, ip, now, true, id);
-      await trx.updateTable('account_recoveries').set({ device_key_id: deviceId }).where('id', '=', id).execute();
+      await recoveries.setRecoveryDevice(trx, id, deviceId);
       for (const u of await usersOf(trx, row!.phone_index)) {
         await this.d.webhooks.emit(trx, u.app_id, 'account_recovery_started', { user: { s_authy_id: String(u.id) }, account_recovery: { s_id: id, s_kind: kind, s_completes_at: iso(waitUntil) } }, now);
       }
@@ -204,15 +201,7 @@ export class AccountRecoveries {
   /** `GET /device/v1/account_recoveries` (signed, an existing device): recoveries of this person now waiting. */
   async waiting(device: Device): Promise<Outcome> {
     const phones = await people.phonesOfDevice(this.d.db, device.id);
-    const rows = phones.length
-      ? await this.d.db
-          .selectFrom('account_recoveries')
-          .leftJoin('device_keys', 'device_keys.id', 'account_recoveries.device_key_id')
-          .select(['account_recoveries.id', 'account_recoveries.new_phone_index', 'account_recoveries.created_at', 'account_recoveries.completes_at', 'device_keys.name', 'device_keys.os_type'])
-          .where('account_recoveries.phone_index', 'in', phones)
-          .where('account_recoveries.status', '=', 'waiting')
-          .execute()
-      : [];
+    const rows = phones.length ? await recoveries.waitingRecoveriesOf(this.d.db, phones) : [];
     return {
       ok: true,
       body: {
@@ -226,7 +215,7 @@ export class AccountRecoveries {
   /** `DELETE /device/v1/account_recoveries/{id}` (signed): an existing device stops it; the new device is removed. */
   async cancel(device: Device, id: string): Promise<Outcome> {
     const phones = await people.phonesOfDevice(this.d.db, device.id);
-    const row = await this.d.db.selectFrom('account_recoveries').selectAll().where('id', '=', id).where('status', '=', 'waiting').executeTakeFirst();
+    const row = await recoveries.findWaitingRecovery(this.d.db, id);
     if (!row || !phones.includes(row.phone_index) || row.device_key_id === device.id) return fail('ACCOUNT_RECOVERY_NOT_FOUND');
     if (!(await this.end(row, 'canceled', `device:${device.id}`))) return fail('ACCOUNT_RECOVERY_NOT_FOUND');
     return { ok: true, body: { account_recovery: { id, status: 'canceled' }, message: 'Account recovery canceled.', success: true } };
@@ -241,17 +230,11 @@ export class AccountRecoveries {
     const now = Date.now();
     let status = wanted;
     const done = await this.d.db.transaction().execute(async (trx) => {
-      if (status === 'completed' && row.new_phone_index !== null && (await numberTaken(trx, row.phone_index, row.new_phone_index))) {
+      if (status === 'completed' && row.new_phone_index !== null && (await people.numberTaken(trx, row.phone_index, row.new_phone_index))) {
         status = 'canceled';
         by = 'conflict';
       }
-      const res = await trx
-        .updateTable('account_recoveries')
-        .set({ status, finished_at: now, canceled_by: status === 'canceled' ? by : null })
-        .where('id', '=', row.id)
-        .where('status', '=', 'waiting')
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) return false;
+      if (!(await recoveries.finishRecovery(trx, row.id, status, now, status === 'canceled' ? by : null))) return false;
       const users = await usersOf(trx, row.phone_index);
       const fresh = row.device_key_id === null ? undefined : await q.findDeviceKey(trx, row.device_key_id);
       if (status === 'canceled' || !fresh) {
@@ -260,15 +243,11 @@ export class AccountRecoveries {
         return true;
       }
       for (const old of await people.devicesOfPhones(trx, [row.phone_index])) if (old.id !== fresh.id) await q.removeDeviceIn(trx, old.id, now);
-      await trx.updateTable('device_keys').set({ pending_since: null }).where('id', '=', fresh.id).execute();
+      await q.clearPending(trx, fresh.id);
       for (const u of await q.syncableUsers(trx, row.phone_index)) {
         await q.linkDevice(trx, { deviceKeyId: fresh.id, appId: u.app_id, userId: u.user_id, osType: fresh.os_type, method: fresh.registration_method, ip: fresh.ip, now });
       }
-      await trx
-        .insertInto('phone_owners')
-        .values({ phone_index: row.phone_index, allow_new_devices: 1, last_account_recovery_at: now, updated_at: now })
-        .onConflict((oc) => oc.column('phone_index').doUpdateSet({ last_account_recovery_at: now, updated_at: now }))
-        .execute();
+      await people.markAccountRecovered(trx, row.phone_index, now);
       if (row.new_phone_index !== null) {
         const e164 = this.d.contacts.open(row.new_phone_sealed!, newPhoneContext(row.id));
         const move = { oldIndex: row.phone_index, newIndex: row.new_phone_index, e164, countryCode: Number(row.new_country_code), changeId: row.id, now };
@@ -287,14 +266,7 @@ export class AccountRecoveries {
 
   /** Recoveries of this application's users, not yet finished. */
   async forApp(appId: number) {
-    const rows = await this.d.db
-      .selectFrom('account_recoveries')
-      .leftJoin('device_keys', 'device_keys.id', 'account_recoveries.device_key_id')
-      .select(['account_recoveries.id', 'account_recoveries.status', 'account_recoveries.phone_index', 'account_recoveries.new_phone_index', 'account_recoveries.created_at', 'account_recoveries.expires_at', 'account_recoveries.completes_at', 'device_keys.name', 'device_keys.os_type'])
-      .where('account_recoveries.status', 'in', ['unconfirmed', 'waiting'])
-      .where('account_recoveries.phone_index', 'in', (eb) => eb.selectFrom('users').select('users.phone_index').where('users.app_id', '=', appId))
-      .orderBy('account_recoveries.created_at')
-      .execute();
+    const rows = await recoveries.openRecoveriesOfApp(this.d.db, appId);
     const now = Date.now();
     const out = [];
     for (const r of rows) {
@@ -314,7 +286,7 @@ export class AccountRecoveries {
   }
 
   private async ofApp(appId: number, id: string) {
-    const row = await this.d.db.selectFrom('account_recoveries').selectAll().where('id', '=', id).where('status', 'in', ['unconfirmed', 'waiting']).executeTakeFirst();
+    const row = await recoveries.findOpenRecovery(this.d.db, id);
     if (!row) return undefined;
     const users = (await usersOf(this.d.db, row.phone_index)).filter((u) => u.app_id === appId);
     return users.length > 0 ? row : undefined;
@@ -325,8 +297,7 @@ export class AccountRecoveries {
     const row = await this.ofApp(appId, id);
     if (!row) return false;
     if (row.status === 'unconfirmed') {
-      const res = await this.d.db.updateTable('account_recoveries').set({ status: 'canceled', finished_at: Date.now(), canceled_by: by }).where('id', '=', id).where('status', '=', 'unconfirmed').executeTakeFirst();
-      return Number(res.numUpdatedRows) === 1;
+      return recoveries.cancelUnconfirmedRecovery(this.d.db, id, Date.now(), by);
     }
     return this.end(row, 'canceled', by);
   }
@@ -339,7 +310,7 @@ export class AccountRecoveries {
     const row = await this.ofApp(appId, id);
     if (row?.status !== 'waiting') return undefined;
     const completesAt = Math.min(Number(row.completes_at), Date.now() + waitSeconds * 1000);
-    await this.d.db.updateTable('account_recoveries').set({ completes_at: completesAt }).where('id', '=', id).where('status', '=', 'waiting').execute();
+    await recoveries.shortenRecoveryWait(this.d.db, id, completesAt);
     this.d.log.warn({ event: 'account_recovery_shortened', account_recovery: id, app_id: appId, by, reason, completes_at: iso(completesAt) }, 'account recovery wait shortened by an administrator');
     await this.completeDue(Date.now(), id); // a wait ended now takes effect now
     return iso(completesAt)!;
@@ -356,10 +327,8 @@ export class AccountRecoveries {
 
   /** Completes every recovery whose wait is over (a sweep, and the waiting device asking how it stands). */
   async completeDue(now = Date.now(), id?: string): Promise<number> {
-    let query = this.d.db.selectFrom('account_recoveries').select(['id', 'phone_index', 'device_key_id', 'new_phone_index', 'new_phone_sealed', 'new_country_code']).where('status', '=', 'waiting').where('completes_at', '<=', now);
-    if (id !== undefined) query = query.where('id', '=', id);
     let n = 0;
-    for (const row of await query.limit(100).execute()) if (await this.end(row, 'completed', null)) n++;
+    for (const row of await recoveries.dueRecoveries(this.d.db, now, 100, id)) if (await this.end(row, 'completed', null)) n++;
     return n;
   }
 
@@ -378,14 +347,14 @@ export class AccountRecoveries {
     await this.completeDue(Date.now(), device.recovery_id);
     const now = await q.findDeviceKey(this.d.db, device.id);
     if (!now) return fail('SIGNATURE_INVALID'); // canceled meanwhile: the device is gone
-    const r = await this.d.db.selectFrom('account_recoveries').select(['status', 'completes_at', 'new_phone_index']).where('id', '=', device.recovery_id).executeTakeFirst();
+    const r = await recoveries.recoveryStatus(this.d.db, device.recovery_id);
     const answer = this.d.devices.self({ ...device, ...now });
     if (!answer.ok) return answer;
     return { ok: true, body: { ...answer.body, account_recovery: { id: device.recovery_id, kind: r ? kindOf(r) : undefined, status: r?.status, completes_at: iso(r?.completes_at ?? null) } } };
   }
 }
 
-const usersOf = usersOfPhone;
+const usersOf = people.usersOfPhone;
 
 type EndingRow = { id: string; phone_index: string; device_key_id: number | null; new_phone_index: string | null; new_phone_sealed: string | null; new_country_code: number | null };
 

@@ -5,7 +5,8 @@ import type { Kysely } from 'kysely';
 import type { Contacts } from '../../store/contacts.ts';
 import type { DB } from '../../store/schema.ts';
 import type { Webhooks } from '../webhooks/service.ts';
-import { contactColumns, contactOf } from '../users/queries.ts';
+import { contactColumns, contactOf } from '../users/service.ts';
+import { moveDeviceKeysToPhone, movePhoneOwner, setUserPhone, userOfPhoneIn, usersOfPhone } from './person-queries.ts';
 
 export interface NumberMove {
   oldIndex: string;
@@ -20,37 +21,13 @@ export interface NumberMove {
 /** The users moved, or `conflict` (nothing changed) when the new number is another user's in one of their applications. */
 export async function moveToNumber(trx: Kysely<DB>, d: { contacts: Contacts; webhooks: Webhooks }, m: NumberMove): Promise<number | 'conflict'> {
   const users = await usersOfPhone(trx, m.oldIndex);
-  const taken = await trx
-    .selectFrom('users')
-    .select('id')
-    .where('phone_index', '=', m.newIndex)
-    .where('app_id', 'in', users.length ? users.map((u) => u.app_id) : [-1])
-    .executeTakeFirst();
-  if (taken) return 'conflict';
+  if (await userOfPhoneIn(trx, m.newIndex, users.map((u) => u.app_id))) return 'conflict';
   for (const u of users) {
     const { email } = contactOf(d.contacts, u);
-    await trx.updateTable('users').set({ ...contactColumns(d.contacts, u.app_id, m.e164, email), country_code: m.countryCode }).where('id', '=', u.id).execute();
+    await setUserPhone(trx, u.id, contactColumns(d.contacts, u.app_id, m.e164, email), m.countryCode);
     await d.webhooks.emit(trx, u.app_id, 'user_phone_changed', { user: { s_authy_id: String(u.id) }, phone_change: { s_id: m.changeId } }, m.now);
   }
-  await trx.updateTable('device_keys').set({ phone_index: m.newIndex }).where('phone_index', '=', m.oldIndex).execute();
-  const owner = await trx.selectFrom('phone_owners').selectAll().where('phone_index', '=', m.oldIndex).executeTakeFirst();
-  if (owner) {
-    await trx.deleteFrom('phone_owners').where('phone_index', 'in', [m.oldIndex, m.newIndex]).execute();
-    await trx.insertInto('phone_owners').values({ ...owner, phone_index: m.newIndex, updated_at: m.now }).execute();
-  }
+  await moveDeviceKeysToPhone(trx, m.oldIndex, m.newIndex);
+  await movePhoneOwner(trx, m.oldIndex, m.newIndex, m.now);
   return users.length;
 }
-
-/** Whether the new number is already another user's in an application of the old number's users. */
-export async function numberTaken(db: Kysely<DB>, oldIndex: string, newIndex: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('users')
-    .select('id')
-    .where('phone_index', '=', newIndex)
-    .where('app_id', 'in', (eb) => eb.selectFrom('users as u').select('u.app_id').where('u.phone_index', '=', oldIndex))
-    .executeTakeFirst();
-  return row !== undefined;
-}
-
-export const usersOfPhone = (db: Kysely<DB>, phoneIndex: string) =>
-  db.selectFrom('users').select(['id', 'app_id', 'phone_index', 'contact_sealed']).where('phone_index', '=', phoneIndex).orderBy('id').execute();

@@ -77,3 +77,52 @@ export async function approvePending(db: Db, id: number, by: number, signature: 
     .executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
 }
+
+/** The account recovery of these phones took effect now (shown with their users' devices). */
+export const markAccountRecovered = (db: Db, phoneIndex: string, now: number) =>
+  db
+    .insertInto('phone_owners')
+    .values({ phone_index: phoneIndex, allow_new_devices: 1, last_account_recovery_at: now, updated_at: now })
+    .onConflict((oc) => oc.column('phone_index').doUpdateSet({ last_account_recovery_at: now, updated_at: now }))
+    .execute();
+
+// ---- moving a person to a new number (number-move.ts) -----------------------------------------
+
+/** The users with this phone, in every application. */
+export const usersOfPhone = (db: Db, phoneIndex: string) =>
+  db.selectFrom('users').select(['id', 'app_id', 'phone_index', 'contact_sealed']).where('phone_index', '=', phoneIndex).orderBy('id').execute();
+
+/** Whether the new number is already another user's in an application of the old number's users. */
+export async function numberTaken(db: Db, oldIndex: string, newIndex: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('users')
+    .select('id')
+    .where('phone_index', '=', newIndex)
+    .where('app_id', 'in', (eb) => eb.selectFrom('users as u').select('u.app_id').where('u.phone_index', '=', oldIndex))
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** A user with this phone in one of these applications, if any. */
+export const userOfPhoneIn = (db: Db, phoneIndex: string, appIds: number[]) =>
+  db
+    .selectFrom('users')
+    .select('id')
+    .where('phone_index', '=', phoneIndex)
+    .where('app_id', 'in', appIds.length ? appIds : [-1])
+    .executeTakeFirst();
+
+/** A user's new number: its contact columns (number and address sealed together) and calling code. */
+export const setUserPhone = (db: Db, userId: number, contact: { phone_index: string; contact_sealed: string }, countryCode: number) =>
+  db.updateTable('users').set({ ...contact, country_code: countryCode }).where('id', '=', userId).execute();
+
+export const moveDeviceKeysToPhone = (db: Db, oldIndex: string, newIndex: string) =>
+  db.updateTable('device_keys').set({ phone_index: newIndex }).where('phone_index', '=', oldIndex).execute();
+
+/** The person's settings follow them to the new number (replacing any the new number had). */
+export async function movePhoneOwner(db: Db, oldIndex: string, newIndex: string, now: number): Promise<void> {
+  const owner = await db.selectFrom('phone_owners').selectAll().where('phone_index', '=', oldIndex).executeTakeFirst();
+  if (!owner) return;
+  await db.deleteFrom('phone_owners').where('phone_index', 'in', [oldIndex, newIndex]).execute();
+  await db.insertInto('phone_owners').values({ ...owner, phone_index: newIndex, updated_at: now }).execute();
+}

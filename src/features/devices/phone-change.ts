@@ -13,9 +13,10 @@ import { phoneChangeContext } from '../../store/contacts.ts';
 import type { DB } from '../../store/schema.ts';
 import type { Outcome } from '../../wire/route.ts';
 import type { Applications } from '../applications/service.ts';
-import { contactOf } from '../users/queries.ts';
-import { moveToNumber, usersOfPhone } from './number-move.ts';
+import { contactOf } from '../users/service.ts';
+import { moveToNumber } from './number-move.ts';
 import * as people from './person-queries.ts';
+import * as q from './phone-change-queries.ts';
 import { ProofCodes, readNumberAndChannel, type SendingDeps } from './proof-codes.ts';
 import type { Device } from './service.ts';
 
@@ -58,24 +59,21 @@ export class PhoneChanges {
     const emailCode = this.codes.newCode();
     const emails = [...new Set(users.map((u) => contactOf(this.d.contacts, u).email).filter(Boolean))];
     await this.d.db.transaction().execute(async (trx) => {
-      await trx.updateTable('phone_changes').set({ status: 'canceled', finished_at: now }).where('device_key_id', '=', device.id).where('status', '=', 'pending').execute();
-      await trx
-        .insertInto('phone_changes')
-        .values({
-          id,
-          device_key_id: device.id,
-          old_index: oldIndex,
-          new_index: newIndex,
-          phone_sealed: this.d.contacts.seal(phone.e164, phoneChangeContext(id)),
-          country_code: Number(phone.countryCode),
-          pin_hash: this.codes.hash(id, 'pin', pin),
-          email_code_hash: this.codes.hash(id, 'email', emailCode),
-          status: 'pending',
-          created_at: now,
-          expires_at: now + TTL_MS,
-          finished_at: null,
-        })
-        .execute();
+      await q.cancelPendingPhoneChangesOf(trx, device.id, now);
+      await q.insertPhoneChange(trx, {
+        id,
+        device_key_id: device.id,
+        old_index: oldIndex,
+        new_index: newIndex,
+        phone_sealed: this.d.contacts.seal(phone.e164, phoneChangeContext(id)),
+        country_code: Number(phone.countryCode),
+        pin_hash: this.codes.hash(id, 'pin', pin),
+        email_code_hash: this.codes.hash(id, 'email', emailCode),
+        status: 'pending',
+        created_at: now,
+        expires_at: now + TTL_MS,
+        finished_at: null,
+      });
       await this.codes.enqueue(trx, this.d.outbox, { appId: app.id, phones: [{ e164: phone.e164, code: pin }], channel, emails, emailCode, locale: loc, minutes: TTL_MS / 60_000, now });
       for (const u of users) {
         const objects = { user: { s_authy_id: String(u.id) }, phone_change: { s_id: id } };
@@ -106,23 +104,15 @@ export class PhoneChanges {
     const mailOk = mail.ok && !!mail.value && constantTimeEqual(this.codes.hash(id, 'email', mail.value.trim()), row.email_code_hash);
     if (!pinOk || !mailOk) {
       // Counted by the write, so concurrent guesses cannot pass the cap.
-      const counted = await this.d.db
-        .updateTable('phone_changes')
-        .set((eb) => ({ failures: eb('failures', '+', 1) }))
-        .where('id', '=', id)
-        .where('status', '=', 'pending')
-        .where('failures', '<', MAX_FAILURES)
-        .returning('failures')
-        .executeTakeFirst();
-      if (!counted) return fail('PHONE_CHANGE_NOT_FOUND');
-      this.d.log.warn({ event: 'phone_change_wrong_code', device: device.id, failures: counted.failures }, 'phone change: wrong code');
-      if (counted.failures >= MAX_FAILURES) await this.finish(row, 'canceled', now);
+      const failures = await q.countPhoneChangeFailure(this.d.db, id, MAX_FAILURES);
+      if (failures === undefined) return fail('PHONE_CHANGE_NOT_FOUND');
+      this.d.log.warn({ event: 'phone_change_wrong_code', device: device.id, failures }, 'phone change: wrong code');
+      if (failures >= MAX_FAILURES) await this.finish(row, 'canceled', now);
       return fail('PHONE_CHANGE_INVALID_CODE');
     }
     const e164 = this.d.contacts.open(row.phone_sealed, phoneChangeContext(id));
     const moved = await this.d.db.transaction().execute(async (trx) => {
-      const done = await trx.updateTable('phone_changes').set({ status: 'completed', finished_at: now }).where('id', '=', id).where('status', '=', 'pending').executeTakeFirst();
-      if (Number(done.numUpdatedRows) !== 1) return 'gone' as const;
+      if (!(await q.finishPhoneChange(trx, id, 'completed', now))) return 'gone' as const;
       const n = await moveToNumber(trx, this.d, { oldIndex: row.old_index, newIndex: row.new_index, e164, countryCode: row.country_code, changeId: id, now });
       if (n === 'conflict') throw new Conflict(); // undoes the status change
       return n;
@@ -149,14 +139,7 @@ export class PhoneChanges {
 
   /** Support (admin API): pending changes of this application's users. */
   async forApp(appId: number) {
-    const rows = await this.d.db
-      .selectFrom('phone_changes')
-      .select(['id', 'old_index', 'created_at', 'expires_at'])
-      .where('status', '=', 'pending')
-      .where('expires_at', '>', Date.now())
-      .where('old_index', 'in', (eb) => eb.selectFrom('users').select('users.phone_index').where('users.app_id', '=', appId))
-      .orderBy('created_at')
-      .execute();
+    const rows = await q.pendingPhoneChangesOfApp(this.d.db, appId, Date.now());
     const out = [];
     for (const r of rows) {
       const users = (await this.usersOf(r.old_index)).filter((u) => u.app_id === appId);
@@ -167,22 +150,21 @@ export class PhoneChanges {
 
   /** An administrator cancels a pending change of one of the application's users. */
   async cancelForApp(appId: number, id: string): Promise<boolean> {
-    const row = await this.d.db.selectFrom('phone_changes').select(['id', 'old_index']).where('id', '=', id).where('status', '=', 'pending').executeTakeFirst();
+    const row = await q.findPendingPhoneChange(this.d.db, id);
     if (!row || !(await this.usersOf(row.old_index)).some((u) => u.app_id === appId)) return false;
     return this.finish(row, 'canceled', Date.now());
   }
 
   private async pending(device: Device, id: string, now: number) {
     if (!/^[0-9a-f-]{36}$/.test(id)) return undefined;
-    const row = await this.d.db.selectFrom('phone_changes').selectAll().where('id', '=', id).where('device_key_id', '=', device.id).where('status', '=', 'pending').executeTakeFirst();
+    const row = await q.findPendingPhoneChangeOf(this.d.db, id, device.id);
     return row && Number(row.expires_at) > now ? row : undefined;
   }
 
   /** Ends a pending change once; the applications hear `phone_change_canceled`. */
   private async finish(row: { id: string; old_index: string }, status: 'canceled', now: number): Promise<boolean> {
     return this.d.db.transaction().execute(async (trx) => {
-      const res = await trx.updateTable('phone_changes').set({ status, finished_at: now }).where('id', '=', row.id).where('status', '=', 'pending').executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) return false;
+      if (!(await q.finishPhoneChange(trx, row.id, status, now))) return false;
       for (const u of await this.usersOf(row.old_index, trx)) {
         await this.d.webhooks.emit(trx, u.app_id, 'phone_change_canceled', { user: { s_authy_id: String(u.id) }, phone_change: { s_id: row.id } }, now);
       }
@@ -192,7 +174,7 @@ export class PhoneChanges {
   }
 
   private usersOf(phoneIndex: string, db: Kysely<DB> = this.d.db) {
-    return usersOfPhone(db, phoneIndex);
+    return people.usersOfPhone(db, phoneIndex);
   }
 }
 

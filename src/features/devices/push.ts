@@ -11,6 +11,7 @@ import type { Kysely } from 'kysely';
 import { seal, unseal, type MasterKey } from '../../core/crypto.ts';
 import { unsafeUrl, type Destinations } from '../../delivery/destinations.ts';
 import type { DB } from '../../store/schema.ts';
+import { pushSubscriptionsOf, readVapidKeys, setPushSubscription, storeVapidKeys } from './queries.ts';
 
 /** A device's sealed Web Push subscription is bound to its row. */
 export const pushContext = (id: number) => `device_keys:${id}:push_subscription`;
@@ -33,7 +34,7 @@ export async function loadVapidKeys(db: Kysely<DB>, keys: MasterKey[], configure
   const subject = configured.subject ?? 'mailto:admin@localhost';
   if (configured.publicKey && configured.privateKey) return { publicKey: configured.publicKey, privateKey: configured.privateKey, subject };
   const read = async () => {
-    const rows = await db.selectFrom('meta').select(['key', 'value']).where('key', 'in', ['vapid_public_key', 'vapid_private_key']).execute();
+    const rows = await readVapidKeys(db);
     const m = new Map(rows.map((r) => [r.key, r.value]));
     const pub = m.get('vapid_public_key');
     const priv = m.get('vapid_private_key');
@@ -42,16 +43,7 @@ export async function loadVapidKeys(db: Kysely<DB>, keys: MasterKey[], configure
   const stored = await read();
   if (stored) return stored;
   const fresh = webpush().generateVAPIDKeys();
-  await db.transaction().execute(async (trx) => {
-    const ins = await trx
-      .insertInto('meta')
-      .values({ key: 'vapid_private_key', value: seal(keys[0], fresh.privateKey, VAPID_CONTEXT) })
-      .onConflict((oc) => oc.column('key').doNothing())
-      .executeTakeFirst();
-    if (Number(ins.numInsertedOrUpdatedRows ?? 0) > 0) {
-      await trx.insertInto('meta').values({ key: 'vapid_public_key', value: fresh.publicKey }).execute();
-    }
-  });
+  await storeVapidKeys(db, fresh.publicKey, seal(keys[0], fresh.privateKey, VAPID_CONTEXT));
   return (await read()) ?? { ...fresh, subject };
 }
 
@@ -123,14 +115,14 @@ export async function pushToDevices(
   payload: Record<string, unknown>,
 ): Promise<void> {
   if (deviceIds.length === 0) return;
-  const rows = await d.db.selectFrom('device_keys').select(['id', 'push_subscription_sealed']).where('id', 'in', deviceIds).where('deleted_at', 'is', null).execute();
+  const rows = await pushSubscriptionsOf(d.db, deviceIds);
   for (const row of rows) {
     if (!row.push_subscription_sealed) continue;
     try {
       const sub = readPushSubscription(JSON.parse(unseal(d.keys, row.push_subscription_sealed, pushContext(row.id)).toString('utf8')));
       if (!sub) continue;
       if ((await d.push.send(sub, payload)) === 'gone') {
-        await d.db.updateTable('device_keys').set({ push_subscription_sealed: null }).where('id', '=', row.id).execute();
+        await setPushSubscription(d.db, row.id, null);
       }
     } catch (err) {
       d.log.warn({ err: (err as Error).message, device_id: row.id }, 'web push to a device failed');

@@ -20,6 +20,9 @@ export const findDeviceKey = (db: Db, id: number) =>
 
 export type DeviceKeyRow = NonNullable<Awaited<ReturnType<typeof findDeviceKey>>>;
 
+/** A pending device becomes usable (its account recovery took effect). */
+export const clearPending = (db: Db, id: number) => db.updateTable('device_keys').set({ pending_since: null }).where('id', '=', id).execute();
+
 /** Links a device to a user (one `devices` row per user), unless it is linked already. */
 export async function linkDevice(
   db: Db,
@@ -99,6 +102,27 @@ export const touchDevice = (db: Db, id: number, now: number) =>
 
 export const setPushSubscription = (db: Db, id: number, sealed: string | null) =>
   db.updateTable('device_keys').set({ push_subscription_sealed: sealed }).where('id', '=', id).execute();
+
+/** The sealed push subscriptions of these devices (live ones only; null where a device has none). */
+export const pushSubscriptionsOf = (db: Db, ids: number[]) =>
+  db.selectFrom('device_keys').select(['id', 'push_subscription_sealed']).where('id', 'in', ids).where('deleted_at', 'is', null).execute();
+
+/** The stored VAPID key pair (push.ts), as `meta` rows; the private key sealed. */
+export const readVapidKeys = (db: Db) => db.selectFrom('meta').select(['key', 'value']).where('key', 'in', ['vapid_public_key', 'vapid_private_key']).execute();
+
+/** Stores a new VAPID pair unless one is stored already: the first node to start wins. */
+export async function storeVapidKeys(db: Kysely<DB>, publicKey: string, privateSealed: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const ins = await trx
+      .insertInto('meta')
+      .values({ key: 'vapid_private_key', value: privateSealed })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .executeTakeFirst();
+    if (Number(ins.numInsertedOrUpdatedRows ?? 0) > 0) {
+      await trx.insertInto('meta').values({ key: 'vapid_public_key', value: publicKey }).execute();
+    }
+  });
+}
 
 /** Unregisters: the key stops working and every account link becomes a deleted device. */
 export async function removeDevice(db: Kysely<DB>, id: number, now: number): Promise<void> {

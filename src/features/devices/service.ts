@@ -18,8 +18,7 @@ import type { Outbox } from '../../delivery/outbox.ts';
 import type { DB, DeviceAlgorithm } from '../../store/schema.ts';
 import type { Outcome } from '../../wire/route.ts';
 import type { Application } from '../applications/service.ts';
-import { findUser } from '../users/queries.ts';
-import { parseAuthyId, totpSeedContext } from '../users/service.ts';
+import { findUser, parseAuthyId, totpSeedContext } from '../users/service.ts';
 import type { SafetyLimits } from '../tokens/limits.ts';
 import type { Webhooks } from '../webhooks/service.ts';
 import type { SendGuard } from '../send-guard/service.ts';
@@ -411,6 +410,16 @@ export class Devices {
     if (!sub) return fail('INVALID_PARAMETER', { message: 'Invalid parameter: push_subscription - is not a Web Push subscription' });
     await q.setPushSubscription(this.d.db, device.id, seal(this.d.keys[0], JSON.stringify(sub), pushContext(device.id)));
     return { ok: true, body: { message: 'Push subscription saved.', success: true } };
+  }
+
+  /** The devices that hold an account of this user (approval requests go to each), with their push subscriptions. */
+  keysOfUser(userId: number) {
+    return q.deviceKeysOfUser(this.d.db, userId);
+  }
+
+  /** The push service says the device's subscription no longer exists. */
+  async dropPushSubscription(id: number): Promise<void> {
+    await q.setPushSubscription(this.d.db, id, null);
   }
 
   pushSubscriptionOf(id: number, sealed: string) {

@@ -36,6 +36,7 @@ export const findStatus = (db: Kysely<DB>, appId: number, uuid: string) => byUui
 
 export const findApproval = (db: Db, uuid: string) => db.selectFrom('approval_requests').selectAll().where('uuid', '=', uuid).executeTakeFirst();
 export type ApprovalRow = NonNullable<Awaited<ReturnType<typeof findApproval>>>;
+export const findApprovalById = (db: Db, id: number) => db.selectFrom('approval_requests').selectAll().where('id', '=', id).executeTakeFirst();
 
 /** Pending, unexpired requests of the users this device holds. */
 export const pendingForDevice = (db: Db, deviceKeyId: number, now: number) =>

@@ -1,7 +1,6 @@
 // OneTouch approval requests: created by the customer's backend, pushed to the user's devices,
 // answered and signed by one device, reported to the customer by a signed callback and a
 // webhook, and expired on time whether or not anyone polls.
-import { emailOf } from '../users/queries.ts';
 import type { Contacts } from '../../store/contacts.ts';
 import { randomInt, randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
@@ -13,13 +12,11 @@ import type { Hooks } from '../../delivery/hooks.ts';
 import type { ApprovalStatus, DB } from '../../store/schema.ts';
 import type { Outcome } from '../../wire/route.ts';
 import type { Application, Applications } from '../applications/service.ts';
-import { findUser } from '../users/queries.ts';
-import { parseAuthyId } from '../users/service.ts';
+import { emailOf, findUser, parseAuthyId } from '../users/service.ts';
 import type { Webhooks } from '../webhooks/service.ts';
 import type { DeviceEvent, DeviceEvents } from '../devices/events.ts';
 import type { WebPush } from '../devices/push.ts';
 import type { Device, Devices } from '../devices/service.ts';
-import * as dq from '../devices/queries.ts';
 import * as q from './queries.ts';
 
 const DEFAULT_TTL_S = 86_400;
@@ -91,7 +88,7 @@ export class OneTouch {
     const user = id === undefined ? undefined : await findUser(this.d.db, app.id, id);
     if (!user) return fail('USER_NOT_FOUND');
     if (!app.onetouchEnabled) return fail('ONETOUCH_DISABLED');
-    const devices = await dq.deviceKeysOfUser(this.d.db, user.id);
+    const devices = await this.d.devices.keysOfUser(user.id);
     if (devices.length === 0) return fail('ONETOUCH_UNREGISTERED');
 
     const a = input.value;
@@ -139,7 +136,7 @@ export class OneTouch {
         if (!sub) continue;
         const r = await this.d.push.send(sub, { type: 'approval_request', uuid, app_name: appName, message });
         if (r === 'sent') await this.markNotified(uuid);
-        else if (r === 'gone') await dq.setPushSubscription(this.d.db, dev.id, null);
+        else if (r === 'gone') await this.d.devices.dropPushSubscription(dev.id);
       } catch (err) {
         this.d.log.warn({ err, device_id: dev.id }, 'web push to a device failed');
       }
@@ -256,7 +253,7 @@ export class OneTouch {
 
   /** Other devices of the user drop the request from their screens. */
   private async broadcast(userId: number, uuid: string, status: string) {
-    const keys = await dq.deviceKeysOfUser(this.d.db, userId);
+    const keys = await this.d.devices.keysOfUser(userId);
     this.d.events.publish(keys.map((k) => k.id), { type: 'approval_request_updated', data: { uuid, status } });
   }
 
@@ -290,7 +287,7 @@ export class OneTouch {
       const app = await this.d.applications.find(due.app_id);
       const expired = await this.d.db.transaction().execute(async (trx) => {
         if (!(await q.expire(trx, due.id, Number(due.expires_at), now))) return undefined;
-        const row = (await trx.selectFrom('approval_requests').selectAll().where('id', '=', due.id).executeTakeFirst())!;
+        const row = (await q.findApprovalById(trx, due.id))!;
         await this.report(trx, app, row, undefined, now);
         return row;
       });

@@ -8,8 +8,7 @@ import type { Contacts } from '../../store/contacts.ts';
 import type { DB } from '../../store/schema.ts';
 import type { Outcome } from '../../wire/route.ts';
 import type { Application } from '../applications/service.ts';
-import { findUser } from '../users/queries.ts';
-import { parseAuthyId } from '../users/service.ts';
+import { findUser, parseAuthyId } from '../users/service.ts';
 import * as q from './queries.ts';
 
 export const RECOVERY_CODES = 10;

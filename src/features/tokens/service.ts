@@ -19,9 +19,8 @@ import type { Outbox } from '../../delivery/outbox.ts';
 import type { DB } from '../../store/schema.ts';
 import type { Outcome } from '../../wire/route.ts';
 import type { Application, UsageCounter } from '../applications/service.ts';
-import { emailOf, findUser, phoneOf } from '../users/queries.ts';
 import { qrLabelContext, type Contacts } from '../../store/contacts.ts';
-import { parseAuthyId, sealTotpSeed, totpSeedContext } from '../users/service.ts';
+import { emailOf, findUser, parseAuthyId, phoneOf, sealTotpSeed, totpSeedContext } from '../users/service.ts';
 import type { SafetyLimits } from './limits.ts';
 import * as q from './queries.ts';
 import type { Webhooks } from '../webhooks/service.ts';
@@ -258,12 +257,12 @@ export class Tokens {
 
     const now = Date.now();
     const qrToken = randomBytes(24).toString('base64url');
-    await q.replaceAuthenticator(this.d.db, {
+    await storeAuthenticator(this.d.db, this.d.keys[0], {
       userId: user.id,
       appId: app.id,
-      secretSealed: seal(this.d.keys[0], newSecret(), qrSecretContext(user.id)),
-      label: seal(this.d.keys[0], name, qrLabelContext(user.id)),
       issuer: app.name,
+      secret: newSecret(),
+      label: name,
       qrToken,
       qrSize: size.value,
       qrExpiresAt: now + QR_LIFETIME_MS,
@@ -290,6 +289,39 @@ export const sentCodeHash = (codeKey: Buffer, userId: number, code: string) => c
 export const sentCodeKey = (mk: MasterKey) => deriveKey(mk, 'sent-codes');
 
 export const qrSecretContext = (userId: number) => `authenticators:${userId}:secret`;
+
+interface NewAuthenticator {
+  userId: number;
+  appId: number;
+  issuer: string;
+  secret: Buffer;
+  label: string;
+  qrToken: string;
+  qrSize: number;
+  qrExpiresAt: number;
+  now: number;
+}
+
+/** The user's one QR authenticator, replaced; its secret and label are sealed to the user's row. */
+const storeAuthenticator = (db: Kysely<DB>, key: MasterKey, a: NewAuthenticator) =>
+  q.replaceAuthenticator(db, {
+    userId: a.userId,
+    appId: a.appId,
+    secretSealed: seal(key, a.secret, qrSecretContext(a.userId)),
+    label: seal(key, a.label, qrLabelContext(a.userId)),
+    issuer: a.issuer,
+    qrToken: a.qrToken,
+    qrSize: a.qrSize,
+    qrExpiresAt: a.qrExpiresAt,
+    now: a.now,
+  });
+
+/**
+ * An authenticator whose secret the person's app already holds (`users import`): nothing to
+ * enrol, so its QR link is a random one, expired from the start.
+ */
+export const keepAuthenticator = (db: Kysely<DB>, key: MasterKey, a: Omit<NewAuthenticator, 'qrToken' | 'qrSize' | 'qrExpiresAt'>) =>
+  storeAuthenticator(db, key, { ...a, qrToken: randomBytes(24).toString('base64url'), qrSize: 256, qrExpiresAt: a.now });
 
 /** The `otpauth://totp/…` URI every Google-Authenticator-style app reads. */
 export const otpauthUri = (secret: Buffer, issuer: string, label: string) =>

@@ -2,19 +2,16 @@
 // keeps its Authy id, so the ids the customer's database holds go on working, and may bring the
 // secret of an authenticator app it already uses. One JSON object per line; Authy's phone-number
 // export (`{"phone_number","country_code","e164"}`) is read as it comes.
-import { randomBytes } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
-import { seal, type MasterKey } from '../../core/crypto.ts';
+import type { Kysely } from 'kysely';
+import type { MasterKey } from '../../core/crypto.ts';
 import { fromBase32, newSecret } from '../../core/otp.ts';
 import { callingCodeOf } from '../../core/phone.ts';
 import type { Dialect } from '../../store/db.ts';
 import type { DB } from '../../store/schema.ts';
-import { qrLabelContext, type Contacts } from '../../store/contacts.ts';
-import { addUsage } from '../applications/queries.ts';
-import { monthOf, type Application } from '../applications/service.ts';
-import { replaceAuthenticator } from '../tokens/queries.ts';
-import { qrSecretContext } from '../tokens/service.ts';
-import { contactColumns } from './queries.ts';
+import type { Contacts } from '../../store/contacts.ts';
+import { addUsage, monthOf, type Application } from '../applications/service.ts';
+import { keepAuthenticator } from '../tokens/service.ts';
+import { contactColumns, findUserIdByPhone, insertImportedUser, reserveUserIds, setUserSeed } from './queries.ts';
 import { MAX_AUTHY_ID, parseAuthyId, readNewUser, sealTotpSeed, type UserInput } from './service.ts';
 
 export type ImportOutcome =
@@ -82,19 +79,6 @@ export interface ImportDeps {
   contacts: Contacts;
 }
 
-/**
- * New users are never given an id up to `upTo`: PostgreSQL's sequence, or SQLite's AUTOINCREMENT
- * counter, moves past it (neither is undone by a rollback; at worst some ids go unused).
- */
-export async function reserveIds(d: Pick<ImportDeps, 'db' | 'dialect'>, upTo: number): Promise<void> {
-  if (d.dialect === 'postgres') {
-    await sql`SELECT setval(pg_get_serial_sequence('users', 'id'), GREATEST(${upTo}, (SELECT last_value FROM users_id_seq)))`.execute(d.db);
-    return;
-  }
-  await sql`INSERT INTO sqlite_sequence (name, seq) SELECT 'users', 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'users')`.execute(d.db);
-  await sql`UPDATE sqlite_sequence SET seq = MAX(seq, ${upTo}) WHERE name = 'users'`.execute(d.db);
-}
-
 /** The largest `authy_id` of the lines (those that parse), to reserve before importing them. */
 export function largestAuthyId(lines: Iterable<string>): number {
   let max = 0;
@@ -117,7 +101,7 @@ export async function importUsers(
   lines: AsyncIterable<string> | Iterable<string>,
   opts: { dryRun?: boolean; reserveUpTo?: number; onOutcome?: (o: ImportOutcome) => void } = {},
 ): Promise<ImportSummary> {
-  if (opts.reserveUpTo && !opts.dryRun) await reserveIds(d, opts.reserveUpTo);
+  if (opts.reserveUpTo && !opts.dryRun) await reserveUserIds(d.db, d.dialect, opts.reserveUpTo);
   const summary: ImportSummary = { lines: 0, created: 0, existing: 0, failed: 0 };
   const tell = (o: ImportOutcome) => {
     summary[o.status]++;
@@ -146,7 +130,7 @@ export async function importUsers(
 
 async function importBatch(d: ImportDeps, app: Application, rows: ImportRow[], dryRun: boolean): Promise<ImportOutcome[]> {
   const kept = rows.flatMap((r) => (r.authyId === undefined ? [] : [r.authyId]));
-  if (kept.length > 0 && !dryRun) await reserveIds(d, Math.max(...kept));
+  if (kept.length > 0 && !dryRun) await reserveUserIds(d.db, d.dialect, Math.max(...kept));
   const outcomes: ImportOutcome[] = [];
   try {
     await d.db.transaction().execute(async (trx) => {
@@ -169,35 +153,16 @@ async function importBatch(d: ImportDeps, app: Application, rows: ImportRow[], d
 async function importRow(trx: Kysely<DB>, key: MasterKey, contacts: Contacts, app: Application, r: ImportRow, now: number): Promise<ImportOutcome> {
   const contact = contactColumns(contacts, app.id, r.user.e164, r.user.email);
   const values = { app_id: app.id, country_code: r.user.countryCode, ...contact, confirmed: 0, created_at: now };
-  // No conflict target: a taken id and a taken phone both leave the row out, to be told apart below.
   // A kept id is known before the insert, so its seed (sealed with the id) goes in with the row.
-  const inserted = await trx
-    .insertInto('users')
-    .values(r.authyId === undefined ? values : { id: r.authyId, ...values, totp_seed_sealed: sealTotpSeed(key, r.authyId, newSecret()) })
-    .onConflict((oc) => oc.doNothing())
-    .returning('id')
-    .executeTakeFirst();
-  if (inserted) {
-    const id = inserted.id;
-    if (r.authyId === undefined) await trx.updateTable('users').set({ totp_seed_sealed: sealTotpSeed(key, id, newSecret()) }).where('id', '=', id).execute();
-    if (r.secret) {
-      await replaceAuthenticator(trx, {
-        userId: id,
-        appId: app.id,
-        secretSealed: seal(key, r.secret, qrSecretContext(id)),
-        label: seal(key, r.user.email, qrLabelContext(id)),
-        issuer: app.name,
-        // The app already holds the secret: there is no QR code to show.
-        qrToken: randomBytes(24).toString('base64url'),
-        qrSize: 256,
-        qrExpiresAt: now,
-        now,
-      });
-    }
+  const id = await insertImportedUser(trx, r.authyId === undefined ? values : { id: r.authyId, ...values, totp_seed_sealed: sealTotpSeed(key, r.authyId, newSecret()) });
+  if (id !== undefined) {
+    if (r.authyId === undefined) await setUserSeed(trx, id, sealTotpSeed(key, id, newSecret()));
+    // The app already holds the secret: there is no QR code to show.
+    if (r.secret) await keepAuthenticator(trx, key, { userId: id, appId: app.id, issuer: app.name, secret: r.secret, label: r.user.email, now });
     return { line: r.line, status: 'created', authy_id: id };
   }
-  const samePhone = await trx.selectFrom('users').select('id').where('app_id', '=', app.id).where('phone_index', '=', contact.phone_index).executeTakeFirst();
-  if (samePhone && (r.authyId === undefined || r.authyId === samePhone.id)) return { line: r.line, status: 'existing', authy_id: samePhone.id };
-  if (samePhone) return { line: r.line, status: 'failed', reason: `this phone is already user ${samePhone.id} of the application` };
+  const samePhoneId = await findUserIdByPhone(trx, app.id, contact.phone_index);
+  if (samePhoneId !== undefined && (r.authyId === undefined || r.authyId === samePhoneId)) return { line: r.line, status: 'existing', authy_id: samePhoneId };
+  if (samePhoneId !== undefined) return { line: r.line, status: 'failed', reason: `this phone is already user ${samePhoneId} of the application` };
   return { line: r.line, status: 'failed', reason: `authy_id ${r.authyId} is another user's (of this or another application); leave authy_id out to give this one a new id` };
 }

@@ -1,8 +1,8 @@
-import type { Kysely } from 'kysely';
-import type { DB } from '../../store/schema.ts';
+import { sql, type Insertable, type Kysely } from 'kysely';
+import type { Dialect } from '../../store/db.ts';
+import type { DB, UsersTable } from '../../store/schema.ts';
 import { extraEmailContext, joinContact, splitContact, userContactContext, type Contacts } from '../../store/contacts.ts';
 import { prepared } from '../../store/prepared.ts';
-import { addUsage } from '../applications/queries.ts';
 
 // The user lookup behind status, verify and sms: compiled once (see store/prepared.ts).
 const userById = prepared((db: Kysely<DB>, appId: number, id: number) =>
@@ -36,13 +36,16 @@ export const addEmail = (db: Kysely<DB>, c: Contacts, userId: number, email: str
     .execute();
 };
 
+/** The user's app-TOTP seed: sealed with the row's id as additional data, so written once the id is known. */
+export const setUserSeed = (db: Kysely<DB>, id: number, sealed: string) =>
+  db.updateTable('users').set({ totp_seed_sealed: sealed }).where('id', '=', id).execute();
+
 export interface NewUser {
   appId: number;
   countryCode: number;
   e164: string;
   email: string;
   now: number;
-  month: string;
 }
 
 /**
@@ -54,7 +57,7 @@ export async function upsertUserByPhone(
   c: Contacts,
   u: NewUser,
   sealSeed: (id: number) => string,
-  /** Runs in the creating transaction (webhook events). */
+  /** Runs in the creating transaction (usage count, webhook events). */
   onCreated?: (trx: Kysely<DB>, id: number) => Promise<void>,
 ): Promise<{ id: number; created: boolean }> {
   return db.transaction().execute(async (trx) => {
@@ -66,8 +69,7 @@ export async function upsertUserByPhone(
       .executeTakeFirst();
     if (inserted) {
       // The seed is sealed with the row's id as additional data, so it is written second.
-      await trx.updateTable('users').set({ totp_seed_sealed: sealSeed(inserted.id) }).where('id', '=', inserted.id).execute();
-      await addUsage(trx, u.appId, u.month, 'users', 1);
+      await setUserSeed(trx, inserted.id, sealSeed(inserted.id));
       await onCreated?.(trx, inserted.id);
       return { id: inserted.id, created: true };
     }
@@ -155,3 +157,28 @@ export const updateEmail = (db: Kysely<DB>, c: Contacts, user: { id: number } & 
     .where('app_id', '=', user.app_id)
     .where('contact_sealed', '=', user.contact_sealed)
     .executeTakeFirst();
+
+// ---- bulk import (users/import.ts) ----------------------------------------------------------
+
+/**
+ * New users are never given an id up to `upTo`: PostgreSQL's sequence, or SQLite's AUTOINCREMENT
+ * counter, moves past it (neither is undone by a rollback; at worst some ids go unused).
+ */
+export async function reserveUserIds(db: Kysely<DB>, dialect: Dialect, upTo: number): Promise<void> {
+  if (dialect === 'postgres') {
+    await sql`SELECT setval(pg_get_serial_sequence('users', 'id'), GREATEST(${upTo}, (SELECT last_value FROM users_id_seq)))`.execute(db);
+    return;
+  }
+  await sql`INSERT INTO sqlite_sequence (name, seq) SELECT 'users', 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'users')`.execute(db);
+  await sql`UPDATE sqlite_sequence SET seq = MAX(seq, ${upTo}) WHERE name = 'users'`.execute(db);
+}
+
+/**
+ * An imported user's row, its id kept or new; undefined when it was left out. No conflict
+ * target: a taken id and a taken phone both leave the row out, for the caller to tell apart.
+ */
+export const insertImportedUser = async (db: Kysely<DB>, values: Insertable<UsersTable>) =>
+  (await db.insertInto('users').values(values).onConflict((oc) => oc.doNothing()).returning('id').executeTakeFirst())?.id;
+
+export const findUserIdByPhone = async (db: Kysely<DB>, appId: number, phoneIndex: string) =>
+  (await db.selectFrom('users').select('id').where('app_id', '=', appId).where('phone_index', '=', phoneIndex).executeTakeFirst())?.id;

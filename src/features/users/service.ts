@@ -10,11 +10,15 @@ import { readBool, readHash, readString, type Params } from '../../core/params.t
 import { displayPhone, isSupportedCallingCode, maskE164, maskNational, nationalOf, normalizeCallingCode, parsePhone } from '../../core/phone.ts';
 import type { DB } from '../../store/schema.ts';
 import type { Application } from '../applications/service.ts';
-import { monthOf } from '../applications/service.ts';
+import { addUsage, monthOf } from '../applications/service.ts';
 import * as q from './queries.ts';
 import type { Webhooks } from '../webhooks/service.ts';
 
 type Result<T> = { ok: true; value: T } | Failure;
+
+// What other features read of a user: plain reads and the opening of its sealed contact, with
+// no rule of this feature in them (re-exported: the verify path pays nothing for going through here).
+export { activitiesOf, contactColumns, contactOf, emailOf, emailsOf, findUser, phoneOf } from './queries.ts';
 
 const BLANK = "is invalid and can't be blank";
 const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
@@ -79,13 +83,17 @@ export class Users {
 
   async create(app: Application, input: UserInput): Promise<{ id: number; created: boolean }> {
     const now = Date.now();
-    const user = { appId: app.id, countryCode: input.countryCode, e164: input.e164, email: input.email, now, month: monthOf(now) };
+    const user = { appId: app.id, countryCode: input.countryCode, e164: input.e164, email: input.email, now };
     return q.upsertUserByPhone(
       this.db,
       this.contacts,
       user,
       (id) => sealTotpSeed(this.keys[0], id, newSecret()),
-      (trx, id) => this.webhooks?.emit(trx, app.id, 'user_added', { user: { s_authy_id: String(id) } }, now) ?? Promise.resolve(),
+      async (trx, id) => {
+        // A new user counts in the month's usage, in the creating transaction.
+        await addUsage(trx, app.id, monthOf(now), 'users', 1);
+        await this.webhooks?.emit(trx, app.id, 'user_added', { user: { s_authy_id: String(id) } }, now);
+      },
     );
   }
 

@@ -13,6 +13,7 @@ import type { DueHook, Hooks, SignedRequest } from '../../delivery/hooks.ts';
 import type { DB } from '../../store/schema.ts';
 import type { Outcome } from '../../wire/route.ts';
 import type { Application, Applications } from '../applications/service.ts';
+import * as q from './queries.ts';
 
 /** The events a webhook may ask for (Authy's public list, wire reference §2.21). */
 export const WEBHOOK_EVENTS = [
@@ -66,14 +67,14 @@ export class Webhooks {
   private async webhooksOf(db: Db, appId: number, now: number): Promise<Row[]> {
     const hit = this.cache.get(appId);
     if (hit && now - hit.at < CACHE_MS) return hit.rows;
-    const rows = await db.selectFrom('webhooks').select(['id', 'name', 'url', 'events', 'signing_key_sealed', 'created_at']).where('app_id', '=', appId).orderBy('created_at').execute();
+    const rows = await q.webhooksOfApp(db, appId);
     this.cache.set(appId, { at: now, rows });
     return rows;
   }
 
   /** The body of a webhook delivery: a JWT signed with that webhook's key. */
   async sign(hook: DueHook): Promise<SignedRequest | undefined> {
-    const row = await this.db.selectFrom('webhooks').select(['signing_key_sealed']).where('id', '=', hook.target).executeTakeFirst();
+    const row = await q.findSigningKey(this.db, hook.target);
     if (!row) return undefined;
     const key = unseal(this.keys, row.signing_key_sealed, signingKeyContext(hook.target));
     const jwt = await new SignJWT({ ...hook.payload, webhook_id: hook.target })
@@ -117,13 +118,7 @@ export class Webhooks {
     const at = /^\d{9,11}\.\d{1,9}$/.test(nonce) ? Number(nonce) * 1000 : undefined;
     if (at !== undefined && Math.abs(now - at) > this.nonceWindowMs) return 'SIGNATURE_EXPIRED';
     const expiresAt = Math.max(now, at ?? now) + this.nonceWindowMs;
-    // An expired row not yet swept is taken over; a live one makes the insert a no-op.
-    const res = await this.db
-      .insertInto('dashboard_nonces')
-      .values({ app_id: appId, nonce, expires_at: expiresAt })
-      .onConflict((oc) => oc.columns(['app_id', 'nonce']).doUpdateSet({ expires_at: expiresAt }).where('dashboard_nonces.expires_at', '<', now))
-      .executeTakeFirst();
-    return Number(res.numInsertedOrUpdatedRows ?? 0) > 0 ? undefined : 'SIGNATURE_REPLAYED';
+    return (await q.useDashboardNonce(this.db, appId, nonce, expiresAt, now)) ? undefined : 'SIGNATURE_REPLAYED';
   }
 
   async create(app: Application, params: Params): Promise<Outcome> {
@@ -136,15 +131,11 @@ export class Webhooks {
     if (events.length === 0 || events.some((e) => !EVENTS.has(e))) return bad(`events must be one or more of ${WEBHOOK_EVENTS.join(', ')}`);
     const refused = await this.destinations.check(url);
     if (refused) return bad(`url cannot be called: ${refused}`);
-    const count = await this.db.selectFrom('webhooks').select((eb) => eb.fn.countAll<number>().as('n')).where('app_id', '=', app.id).executeTakeFirstOrThrow();
-    if (Number(count.n) >= MAX_WEBHOOKS) return bad(`an application may have at most ${MAX_WEBHOOKS} webhooks`);
+    if ((await q.countWebhooks(this.db, app.id)) >= MAX_WEBHOOKS) return bad(`an application may have at most ${MAX_WEBHOOKS} webhooks`);
     const id = `WH_${randomUUID()}`;
     const signingKey = randomBytes(15).toString('base64url');
     const now = Date.now();
-    await this.db
-      .insertInto('webhooks')
-      .values({ id, app_id: app.id, name, url, events: JSON.stringify([...new Set(events)]), signing_key_sealed: seal(this.keys[0], signingKey, signingKeyContext(id)), created_at: now })
-      .execute();
+    await q.insertWebhook(this.db, { id, appId: app.id, name, url, events: JSON.stringify([...new Set(events)]), signingKeySealed: seal(this.keys[0], signingKey, signingKeyContext(id)), now });
     this.cache.delete(app.id);
     const row = (await this.rows(app.id)).find((r) => r.id === id)!;
     return { ok: true, body: { webhook: this.render(app, row), message: 'Webhook created', success: true } };
@@ -162,14 +153,13 @@ export class Webhooks {
 
   async remove(app: Application, id: string | undefined): Promise<Outcome> {
     if (!id || !/^WH_[0-9a-f-]{36}$/.test(id)) return fail('WEBHOOK_NOT_DELETED', { message: 'Webhook could not be deleted: no such webhook' });
-    const res = await this.db.deleteFrom('webhooks').where('id', '=', id).where('app_id', '=', app.id).executeTakeFirst();
-    if (Number(res.numDeletedRows) === 0) return fail('WEBHOOK_NOT_DELETED', { message: 'Webhook could not be deleted: no such webhook' });
+    if (!(await q.deleteWebhook(this.db, app.id, id))) return fail('WEBHOOK_NOT_DELETED', { message: 'Webhook could not be deleted: no such webhook' });
     this.cache.delete(app.id);
     return { ok: true, body: { message: 'Webhook deleted', success: true } };
   }
 
   private rows(appId: number) {
-    return this.db.selectFrom('webhooks').select(['id', 'name', 'url', 'events', 'signing_key_sealed', 'created_at']).where('app_id', '=', appId).orderBy('created_at').execute();
+    return q.webhooksOfApp(this.db, appId);
   }
 
   private render(app: Application, r: Row) {

@@ -1,0 +1,203 @@
+// The delivery tables: the message outbox with its provider attempts, signed HTTP deliveries
+// (hook_deliveries, hook_attempts) and applications' own provider lists. Claims lease rows to one
+// sender: on PostgreSQL with SKIP LOCKED, so that several nodes never take the same row.
+import type { ExpressionBuilder, Insertable, Kysely, Transaction } from 'kysely';
+import type { Dialect } from '../store/db.ts';
+import { prepared } from '../store/prepared.ts';
+import type { AttemptOutcome, DB, HookDeliveriesTable, OutboxStatus, OutboxTable } from '../store/schema.ts';
+import type { Channel } from './provider.ts';
+
+type Db = Kysely<DB> | Transaction<DB>;
+
+// ---- outbox ---------------------------------------------------------------------------------
+
+export const insertMessage = (db: Db, row: Insertable<OutboxTable>) => db.insertInto('outbox').values(row).execute();
+
+/** Messages due to be sent: queued and due, or claimed by a sender whose lease has run out. */
+const isMessageDue = (now: number) => (w: ExpressionBuilder<DB, 'outbox'>) =>
+  w.or([
+    w.and([w('status', '=', 'queued'), w('next_attempt_at', '<=', now)]),
+    w.and([w('status', '=', 'sending'), w('claimed_until', '<', now)]),
+  ]);
+// Polled every second, mostly to hear "nothing": compiled once (see store/prepared.ts).
+export const anyMessageDue = prepared((db: Kysely<DB>, now: number) => db.selectFrom('outbox').select('id').where(isMessageDue(now)).limit(1));
+
+/** Leases up to `limit` due messages to this sender until `now + leaseMs`, oldest due first. */
+export const claimMessages = (db: Kysely<DB>, dialect: Dialect, limit: number, leaseMs: number, now: number) =>
+  db
+    .updateTable('outbox')
+    .set((eb) => ({ status: 'sending', claimed_until: now + leaseMs, attempts: eb('attempts', '+', 1), updated_at: now }))
+    .where('id', 'in', (eb) => {
+      let due = eb
+        .selectFrom('outbox')
+        .select('id')
+        .where(isMessageDue(now))
+        .orderBy('next_attempt_at')
+        .orderBy('id')
+        .limit(limit);
+      // Several nodes on PostgreSQL: each row goes to one of them.
+      if (dialect === 'postgres') due = due.forUpdate().skipLocked();
+      return due;
+    })
+    .returning(['id', 'sid', 'app_id', 'channel', 'destination', 'text_sealed', 'locale', 'attempts'])
+    .execute();
+
+/** Ends this sender's leases on these messages (still `sending`); the number ended. */
+export async function releaseMessageLeases(db: Db, rowIds: number[], now: number): Promise<number> {
+  const r = await db.updateTable('outbox').set({ claimed_until: now - 1 }).where('id', 'in', rowIds).where('status', '=', 'sending').executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}
+
+/** A provider call about to be made; its id. */
+export const insertDeliveryAttempt = async (db: Db, rowId: number, provider: string, now: number) =>
+  (await db.insertInto('delivery_attempts').values({ outbox_id: rowId, provider, started_at: now }).returning('id').executeTakeFirstOrThrow()).id;
+
+export const finishDeliveryAttempt = (db: Db, attemptId: number, outcome: AttemptOutcome, providerMessageId: string | null, error: string | null, now: number) =>
+  db.updateTable('delivery_attempts').set({ finished_at: now, outcome, provider_message_id: providerMessageId, error }).where('id', '=', attemptId).execute();
+
+export const lastDeliveryAttempt = (db: Db, rowId: number) =>
+  db
+    .selectFrom('delivery_attempts')
+    .select(['id', 'provider', 'outcome', 'provider_message_id'])
+    .where('outbox_id', '=', rowId)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+
+export const deliveryAttemptsOf = (db: Db, sid: string) =>
+  db
+    .selectFrom('delivery_attempts as a')
+    .innerJoin('outbox as o', 'o.id', 'a.outbox_id')
+    .select(['a.provider', 'a.outcome', 'a.provider_message_id', 'a.error', 'a.started_at'])
+    .where('o.sid', '=', sid)
+    .orderBy('a.id')
+    .execute();
+
+export const findMessage = (db: Db, sid: string) =>
+  db.selectFrom('outbox').select(['id', 'sid', 'app_id', 'channel', 'status', 'provider', 'provider_message_id']).where('sid', '=', sid).executeTakeFirst();
+
+/** A receipt moves a `sent` message on (never backwards); the message it changed, if any. */
+export const applyMessageReceipt = (db: Db, provider: string, providerMessageId: string, status: OutboxStatus, result: string | null, now: number) =>
+  db
+    .updateTable('outbox')
+    .set({ status, provider_result: result, updated_at: now })
+    .where('provider', '=', provider)
+    .where('provider_message_id', '=', providerMessageId)
+    .where('status', '=', 'sent')
+    .returning(['sid', 'app_id', 'channel'])
+    .executeTakeFirst();
+
+/** What an SMS's voice fallback is made from. */
+export const findFallbackSource = (db: Db, sid: string) =>
+  db
+    .selectFrom('outbox')
+    .select(['app_id', 'user_id', 'channel', 'destination', 'locale', 'fallback_text_sealed', 'fallback_sid'])
+    .where('sid', '=', sid)
+    .executeTakeFirst();
+
+/** Links an SMS to its voice fallback, once; false when it had one already. */
+export async function linkFallback(db: Db, sid: string, voiceSid: string): Promise<boolean> {
+  const linked = await db.updateTable('outbox').set({ fallback_sid: voiceSid }).where('sid', '=', sid).where('fallback_sid', 'is', null).executeTakeFirst();
+  return Number(linked.numUpdatedRows) === 1;
+}
+
+/** Marks a message sent, unless it is sent (or further) already; the message if it changed. */
+export const markMessageSent = (db: Db, sid: string, provider: string, providerMessageId: string, now: number) =>
+  db
+    .updateTable('outbox')
+    .set({ status: 'sent', provider, provider_message_id: providerMessageId, provider_result: null, claimed_until: null, updated_at: now })
+    .where('sid', '=', sid)
+    .where('status', 'not in', ['sent', 'delivered', 'undelivered'])
+    .returning(['app_id', 'channel'])
+    .executeTakeFirst();
+
+/** A failed attempt: queued again for `retryAt`, or `failed` when undefined. */
+export const markMessageFailed = (db: Db, sid: string, provider: string, error: string, retryAt: number | undefined, now: number) =>
+  db
+    .updateTable('outbox')
+    .set({
+      status: retryAt === undefined ? 'failed' : 'queued',
+      next_attempt_at: retryAt ?? now,
+      provider,
+      provider_result: error,
+      claimed_until: null,
+      updated_at: now,
+    })
+    .where('sid', '=', sid)
+    .execute();
+
+/** Newest first, with the number of provider calls each took; of one application or all. */
+export function recentMessages(db: Db, limit: number, appId?: number) {
+  let q = db
+    .selectFrom('outbox')
+    .selectAll()
+    .select((eb) => eb.selectFrom('delivery_attempts').select((e) => e.fn.countAll<number>().as('n')).whereRef('delivery_attempts.outbox_id', '=', 'outbox.id').as('provider_attempts'))
+    .orderBy('id', 'desc')
+    .limit(limit);
+  if (appId !== undefined) q = q.where('app_id', '=', appId);
+  return q.execute();
+}
+
+// ---- signed HTTP deliveries (hooks.ts) -----------------------------------------------------
+
+export const insertHookDelivery = (db: Db, row: Insertable<HookDeliveriesTable>) => db.insertInto('hook_deliveries').values(row).execute();
+
+/** Deliveries due: pending, their time come, and not leased to a sender still at work. */
+const isHookDue = (now: number) => (w: ExpressionBuilder<DB, 'hook_deliveries'>) =>
+  w.and([w('status', '=', 'pending'), w('next_attempt_at', '<=', now), w.or([w('claimed_until', 'is', null), w('claimed_until', '<', now)])]);
+// Polled twice a second, mostly to hear "nothing": compiled once (see store/prepared.ts).
+export const anyHookDue = prepared((db: Kysely<DB>, now: number) => db.selectFrom('hook_deliveries').select('id').where(isHookDue(now)).limit(1));
+
+/** Leases up to `limit` due deliveries to this sender until `now + leaseMs`, counting the attempt. */
+export const claimHookDeliveries = (db: Kysely<DB>, dialect: Dialect, limit: number, leaseMs: number, now: number) =>
+  db
+    .updateTable('hook_deliveries')
+    .set((eb) => ({ claimed_until: now + leaseMs, attempts: eb('attempts', '+', 1), updated_at: now }))
+    .where('id', 'in', (eb) => {
+      let q = eb
+        .selectFrom('hook_deliveries')
+        .select('id')
+        .where(isHookDue(now))
+        .orderBy('next_attempt_at')
+        .limit(limit);
+      if (dialect === 'postgres') q = q.forUpdate().skipLocked();
+      return q;
+    })
+    .returning(['id', 'app_id', 'kind', 'target', 'event', 'url', 'method', 'payload', 'attempts'])
+    .execute();
+
+/** An attempt about to be made; its id. */
+export const insertHookAttempt = async (db: Db, deliveryId: number, now: number) =>
+  (await db.insertInto('hook_attempts').values({ delivery_id: deliveryId, started_at: now }).returning('id').executeTakeFirstOrThrow()).id;
+
+export const finishHookAttempt = (db: Db, attemptId: number, httpStatus: number | null, error: string | null, now: number) =>
+  db.updateTable('hook_attempts').set({ finished_at: now, http_status: httpStatus, error }).where('id', '=', attemptId).execute();
+
+/** The delivery after an attempt: its status and next time, its lease ended. */
+export const settleHookDelivery = (db: Db, id: number, status: HookDeliveriesTable['status'], nextAttemptAt: number, now: number) =>
+  db.updateTable('hook_deliveries').set({ status, next_attempt_at: nextAttemptAt, claimed_until: null, updated_at: now }).where('id', '=', id).execute();
+
+export const recentHookDeliveries = (db: Db, appId: number, limit: number) =>
+  db
+    .selectFrom('hook_deliveries')
+    .select(['id', 'kind', 'target', 'event', 'url', 'method', 'status', 'attempts', 'created_at', 'updated_at'])
+    .where('app_id', '=', appId)
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+
+export const hookAttemptsOf = (db: Db, deliveryIds: number[]) => db.selectFrom('hook_attempts').selectAll().where('delivery_id', 'in', deliveryIds).orderBy('id').execute();
+
+// ---- applications' own providers (routing.ts) ----------------------------------------------
+
+export const appProviderLists = (db: Db, appId: number) => db.selectFrom('app_providers').select(['channel', 'urls_sealed']).where('app_id', '=', appId).execute();
+
+export const deleteAppProviderList = (db: Db, appId: number, channel: Channel) =>
+  db.deleteFrom('app_providers').where('app_id', '=', appId).where('channel', '=', channel).execute();
+
+export const upsertAppProviderList = (db: Db, appId: number, channel: Channel, urlsSealed: string) =>
+  db
+    .insertInto('app_providers')
+    .values({ app_id: appId, channel, urls_sealed: urlsSealed, updated_at: Date.now() })
+    .onConflict((oc) => oc.columns(['app_id', 'channel']).doUpdateSet({ urls_sealed: urlsSealed, updated_at: Date.now() }))
+    .execute();
