@@ -5,26 +5,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import pg from 'pg';
 import { inCI } from './support/ci.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const only = process.argv.slice(2);
-// Longest first, by the durations of an earlier run (test/support/durations.json, rewritten by a
-// run with OPENFACTOR_TEST_RECORD_DURATIONS=1): files run three at a time, and a long file started
-// last would keep the whole run waiting for it alone.
-const durationsFile = join(root, 'test/support/durations.json');
-const durations = (() => {
-  try {
-    return JSON.parse(readFileSync(durationsFile, 'utf8')).seconds;
-  } catch {
-    return {};
-  }
-})();
-const files = (only.length ? only : findTests(join(root, 'test'))).sort(
-  (a, b) => (durations[relative(root, b)] ?? 5) - (durations[relative(root, a)] ?? 5),
-);
+const files = only.length ? only : findTests(join(root, 'test'));
 const pgUrl = process.env.OPENFACTOR_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const requirePg = inCI || process.env.OPENFACTOR_REQUIRE_PG === '1';
 
@@ -60,7 +47,6 @@ const failures = [];
 // A run started by a test of another run (test/operations/test-runner.test.ts) uses that run's
 // build: rebuilding would rewrite files the other run's servers are starting from.
 const nested = Boolean(process.env.OPENFACTOR_TEST_RUN);
-if (nested) delete process.env.OPENFACTOR_TEST_RECORD_DURATIONS; // the outer run records its own files only
 const RUN_MARK = `OPENFACTOR_TEST_RUN=${randomBytes(8).toString('hex')}`;
 process.env.OPENFACTOR_TEST_RUN = RUN_MARK.split('=')[1];
 

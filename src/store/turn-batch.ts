@@ -13,6 +13,8 @@ const batching = new WeakSet<Kysely<DB>>();
 
 /** The store marks its PostgreSQL instance (transactions are other instances and never batch). */
 export const batchPerTurnOn = (db: Kysely<DB>) => void batching.add(db);
+/** Whether `db` sends a turn's queries of one kind as one statement (PostgreSQL, not in a transaction). */
+export const isBatching = (db: Kysely<DB>) => batching.has(db);
 
 /**
  * Runs `batch` for everything queued in this turn, right after the turn's I/O callbacks (or
@@ -36,4 +38,22 @@ export function perTurn<K, R>(
     if (!loader) loaders.set(db, (loader = perTurnLoader((keys) => many(db, keys))));
     return loader.load(key);
   };
+}
+
+/**
+ * Batched writes touch each row once per statement: two writes for one row (one user, one
+ * verification) in one turn go in turn, so the second meets the first's result (a replay, a
+ * higher count) exactly as it would one at a time. `write` answers for its round in order.
+ */
+export async function oneRowEach<K, R>(keys: readonly K[], rowOf: (k: K) => number, write: (round: K[]) => Promise<R[]>): Promise<R[]> {
+  const out = new Array<R>(keys.length);
+  let rest = keys.map((k, i) => ({ k, i }));
+  while (rest.length > 0) {
+    const seen = new Set<number>();
+    const round = rest.filter((e) => !seen.has(rowOf(e.k)) && seen.add(rowOf(e.k)));
+    rest = rest.filter((e) => !round.includes(e));
+    const results = await write(round.map((e) => e.k));
+    for (const [j, e] of round.entries()) out[e.i] = results[j];
+  }
+  return out;
 }

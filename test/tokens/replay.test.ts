@@ -91,3 +91,29 @@ test('across server processes: a code used on one server is refused by another o
     await db.drop();
   }
 });
+
+// PostgreSQL answers a turn's verifies in one statement per kind (QR steps, sent codes, phone
+// checks): copies of one code in the same turn must still meet the first one's write.
+const atOnce = (n: number, url: string) => Promise.all(Array.from({ length: n }, () => get(url)));
+
+test('concurrent verifies of one QR code and of one SMS code: exactly one of each succeeds', async () => {
+  const qrId = await createUser(t, 'r-qr-race@example.com', '415-555-0126');
+  const secret = await qrSecretOf(t, qrId);
+  const smsId = await createUser(t, 'r-sms-race@example.com', '415-555-0127');
+  await get(`/protected/json/sms/${smsId}?force=true`);
+  const code = codeIn((await delivered(t, '+14155550127')).text, 7);
+  const [qr, sms] = await Promise.all([atOnce(8, verifyUrl(totp(secret, Date.now(), { digits: 6 }), qrId, '?force=true')), atOnce(8, verifyUrl(code, smsId, '?force=true'))]);
+  for (const results of [qr, sms]) {
+    assert.equal(results.filter((r) => r.status === 200).length, 1, results.map((r) => r.text).join('\n'));
+    assert.ok(results.filter((r) => r.status !== 200).every((r) => r.json.error_code === '60019'));
+  }
+});
+
+test('the right phone-verification code checked eight times at once verifies once', async () => {
+  const start = await call(t.of.server, 'POST', '/protected/json/phones/verification/start', { key: t.apiKey, form: 'via=sms&phone_number=415-555-0128&country_code=1' });
+  assert.equal(start.status, 200, start.text);
+  const code = codeIn((await delivered(t, '+14155550128')).text, 4);
+  const results = await atOnce(8, `/protected/json/phones/verification/check?phone_number=415-555-0128&country_code=1&verification_code=${code}`);
+  assert.equal(results.filter((r) => r.status === 200).length, 1, results.map((r) => r.text).join('\n'));
+  assert.ok(results.filter((r) => r.status !== 200).every((r) => r.status === 404 && r.json.error_code === '60023'), results.map((r) => r.text).join('\n'));
+});

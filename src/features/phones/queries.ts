@@ -1,4 +1,6 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { prepared } from '../../store/prepared.ts';
+import { oneRowEach, perTurn } from '../../store/turn-batch.ts';
 import type { DB } from '../../store/schema.ts';
 import { verificationPhoneContext, type Contacts } from '../../store/contacts.ts';
 
@@ -14,33 +16,80 @@ export const insertVerification = (
     .executeTakeFirstOrThrow();
 
 /** The newest verification of this phone (its blind index) in this application, whatever its state. */
-export const latest = (db: Kysely<DB>, appId: number, phoneIndex: string) =>
-  db.selectFrom('phone_verifications').selectAll().where('app_id', '=', appId).where('phone_index', '=', phoneIndex).orderBy('id', 'desc').limit(1).executeTakeFirst();
+const latestOne = prepared((db: Kysely<DB>, appId: number, phoneIndex: string) =>
+  db.selectFrom('phone_verifications').selectAll().where('app_id', '=', appId).where('phone_index', '=', phoneIndex).orderBy('id', 'desc').limit(1),
+);
+// PostgreSQL: the turn's lookups in one read, the newest row of each phone.
+const latestOfMany = prepared((db: Kysely<DB>, appIds: number[], phoneIndexes: string[]) =>
+  db
+    .selectFrom('phone_verifications')
+    .distinctOn(['app_id', 'phone_index'])
+    .selectAll()
+    .where(sql<boolean>`(app_id, phone_index) IN (SELECT unnest(${appIds}::int[]), unnest(${phoneIndexes}::text[]))`)
+    .orderBy('app_id')
+    .orderBy('phone_index')
+    .orderBy('id', 'desc'),
+);
+type PhoneKey = { appId: number; phoneIndex: string };
+const latestOf = perTurn(
+  (db, k: PhoneKey) => latestOne.first(db, k.appId, k.phoneIndex),
+  async (db, keys) => {
+    const rows = new Map((await latestOfMany.all(db, keys.map((k) => k.appId), keys.map((k) => k.phoneIndex))).map((r) => [`${r.app_id}:${r.phone_index}`, r]));
+    return keys.map((k) => rows.get(`${k.appId}:${k.phoneIndex}`));
+  },
+);
+export const latest = (db: Kysely<DB>, appId: number, phoneIndex: string) => latestOf(db, { appId, phoneIndex });
 
 export type VerificationRow = NonNullable<Awaited<ReturnType<typeof latest>>>;
 
+const check = prepared((db: Kysely<DB>, id: number, max: number) =>
+  db.updateTable('phone_verifications').set((eb) => ({ checks: eb('checks', '+', 1) })).where('id', '=', id).where('status', '=', 'pending').where('checks', '<', max).returning('checks'),
+);
+const checks = prepared((db: Kysely<DB>, ids: number[], maxes: number[]) =>
+  db
+    .updateTable('phone_verifications')
+    .from(sql<{ id: number; max: number }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${maxes}::int[]) AS max)`.as('v'))
+    .set((eb) => ({ checks: eb('phone_verifications.checks', '+', 1) }))
+    .whereRef('phone_verifications.id', '=', 'v.id')
+    .where('phone_verifications.status', '=', 'pending')
+    .where(sql<boolean>`phone_verifications.checks < v.max`)
+    .returning(['phone_verifications.id', 'phone_verifications.checks']),
+);
+type Check = { id: number; max: number };
+const takeChecks = perTurn(
+  async (db, c: Check) => (await check.returning(db, c.id, c.max))[0]?.checks,
+  (db, keys) =>
+    oneRowEach(keys, (c) => c.id, async (round) => {
+      const rows = new Map((await checks.returning(db, round.map((c) => c.id), round.map((c) => c.max))).map((r) => [r.id, r.checks]));
+      return round.map((c) => rows.get(c.id));
+    }),
+);
 /** Counts a check; undefined when the verification is no longer pending or has used its checks. */
-export async function takeCheck(db: Kysely<DB>, id: number, max: number): Promise<number | undefined> {
-  const row = await db
-    .updateTable('phone_verifications')
-    .set((eb) => ({ checks: eb('checks', '+', 1) }))
-    .where('id', '=', id)
-    .where('status', '=', 'pending')
-    .where('checks', '<', max)
-    .returning('checks')
-    .executeTakeFirst();
-  return row?.checks;
-}
+export const takeCheck = (db: Kysely<DB>, id: number, max: number): Promise<number | undefined> => takeChecks(db, { id, max });
 
-export async function markVerified(db: Kysely<DB>, id: number, now: number): Promise<boolean> {
-  const res = await db
+const verified = prepared((db: Kysely<DB>, id: number, now: number) =>
+  db.updateTable('phone_verifications').set({ status: 'verified', verified_at: now, code_sealed: null }).where('id', '=', id).where('status', '=', 'pending'),
+);
+const verifiedMany = prepared((db: Kysely<DB>, ids: number[], nows: number[]) =>
+  db
     .updateTable('phone_verifications')
-    .set({ status: 'verified', verified_at: now, code_sealed: null })
-    .where('id', '=', id)
-    .where('status', '=', 'pending')
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
-}
+    .from(sql<{ id: number; now: number }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${nows}::bigint[]) AS now)`.as('v'))
+    .set({ status: 'verified', verified_at: sql`v.now`, code_sealed: null })
+    .whereRef('phone_verifications.id', '=', 'v.id')
+    .where('phone_verifications.status', '=', 'pending')
+    .returning('phone_verifications.id'),
+);
+type Verified = { id: number; now: number };
+const markVerifiedOnce = perTurn(
+  async (db, v: Verified) => (await verified.run(db, v.id, v.now)) === 1,
+  (db, keys) =>
+    oneRowEach(keys, (v) => v.id, async (round) => {
+      const done = new Set((await verifiedMany.returning(db, round.map((v) => v.id), round.map((v) => v.now))).map((r) => r.id));
+      return round.map((v) => done.has(v.id));
+    }),
+);
+/** Of two checks with the right code at once, one verifies. */
+export const markVerified = (db: Kysely<DB>, id: number, now: number): Promise<boolean> => markVerifiedOnce(db, { id, now });
 
 export const markDead = (db: Kysely<DB>, id: number) =>
   db.updateTable('phone_verifications').set({ status: 'dead', code_sealed: null }).where('id', '=', id).where('status', '=', 'pending').execute();

@@ -1,5 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../store/schema.ts';
+import { prepared } from '../../store/prepared.ts';
+import { isBatching, perTurnLoader } from '../../store/turn-batch.ts';
 
 /** Counts one send in the prefix's current window; returns the window's sends so far. */
 export async function countSend(db: Kysely<DB>, appId: number, prefix: string, window: number): Promise<number> {
@@ -12,12 +14,46 @@ export async function countSend(db: Kysely<DB>, appId: number, prefix: string, w
   return row.sends;
 }
 
-export const countConversion = (db: Kysely<DB>, appId: number, prefix: string, window: number) =>
+/**
+ * Conversions (a sent code used) are counted per turn of the event loop: the turn's conversions,
+ * summed per prefix and window, in one upsert per key on SQLite (prepared) and one statement in
+ * all on PostgreSQL. Every verify of an SMS or voice code counts two (its prefix and country).
+ */
+const conversionsOf = prepared((db: Kysely<DB>, appId: number, prefix: string, window: number, n: number) =>
   db
     .insertInto('prefix_traffic')
-    .values({ app_id: appId, prefix, window_start: window, sends: 0, conversions: 1 })
-    .onConflict((oc) => oc.columns(['app_id', 'prefix', 'window_start']).doUpdateSet({ conversions: sql`prefix_traffic.conversions + 1` }))
-    .execute();
+    .values({ app_id: appId, prefix, window_start: window, sends: 0, conversions: n })
+    .onConflict((oc) => oc.columns(['app_id', 'prefix', 'window_start']).doUpdateSet({ conversions: sql`prefix_traffic.conversions + excluded.conversions` })),
+);
+const conversionsOfMany = prepared((db: Kysely<DB>, appIds: number[], prefixes: string[], windows: number[], ns: number[]) =>
+  db
+    .insertInto('prefix_traffic')
+    .columns(['app_id', 'prefix', 'window_start', 'sends', 'conversions'])
+    .expression(sql`SELECT a, p, w, 0, n FROM unnest(${appIds}::int[], ${prefixes}::text[], ${windows}::bigint[], ${ns}::int[]) AS v(a, p, w, n)`)
+    .onConflict((oc) => oc.columns(['app_id', 'prefix', 'window_start']).doUpdateSet({ conversions: sql`prefix_traffic.conversions + excluded.conversions` })),
+);
+type Conversion = { appId: number; prefix: string; window: number };
+const conversionLoaders = new WeakMap<Kysely<DB>, ReturnType<typeof perTurnLoader<Conversion, void>>>();
+export function countConversion(db: Kysely<DB>, appId: number, prefix: string, window: number): Promise<void> {
+  let loader = conversionLoaders.get(db);
+  if (!loader) {
+    loader = perTurnLoader<Conversion, void>(async (keys) => {
+      const sums = new Map<string, Conversion & { n: number }>();
+      for (const k of keys) {
+        const id = `${k.appId}\u0000${k.prefix}\u0000${k.window}`;
+        const sum = sums.get(id);
+        if (sum) sum.n++;
+        else sums.set(id, { ...k, n: 1 });
+      }
+      const all = [...sums.values()];
+      if (isBatching(db)) await conversionsOfMany.run(db, all.map((c) => c.appId), all.map((c) => c.prefix), all.map((c) => c.window), all.map((c) => c.n));
+      else await Promise.all(all.map((c) => conversionsOf.run(db, c.appId, c.prefix, c.window, c.n)));
+      return keys.map(() => undefined);
+    });
+    conversionLoaders.set(db, loader);
+  }
+  return loader.load({ appId, prefix, window });
+}
 
 /** Sends and conversions of the prefix in windows [from, to). */
 export async function traffic(db: Kysely<DB>, appId: number, prefix: string, from: number, to: number) {

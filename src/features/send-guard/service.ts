@@ -136,8 +136,8 @@ export class SendGuard {
   /** A code sent to this number came back verified: the prefix's traffic is real users. */
   async converted(appId: number, e164: string, now = this.clock()): Promise<void> {
     const window = Math.floor(now / WINDOW_MS) * WINDOW_MS;
-    await q.countConversion(this.d.db, appId, prefixOf(e164), window);
-    await q.countConversion(this.d.db, appId, countryKey(e164), window);
+    // Both in this turn's one write of conversions.
+    await Promise.all([q.countConversion(this.d.db, appId, prefixOf(e164), window), q.countConversion(this.d.db, appId, countryKey(e164), window)]);
   }
 
   quarantines(appId: number, now = this.clock()) {

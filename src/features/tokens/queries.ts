@@ -1,7 +1,7 @@
-import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type QueryCreator } from 'kysely';
 import type { DB } from '../../store/schema.ts';
 import { prepared } from '../../store/prepared.ts';
-import { perTurn } from '../../store/turn-batch.ts';
+import { oneRowEach, perTurn } from '../../store/turn-batch.ts';
 
 // Verify's one read: the user with its app-TOTP state and its QR authenticator, if any.
 const factors = (db: Kysely<DB>) =>
@@ -112,30 +112,12 @@ type AcceptedStep = { userId: number; step: number; drift: number; now: number }
 export const acceptAppStep = perTurn(
   async (db, s: AcceptedStep) => (await appStep.run(db, s.userId, s.step, s.drift, s.now)) === 1,
   (db, keys) =>
-    oneRowPerUser(keys, async (round) => {
+    oneRowEach(keys, (k) => k.userId, async (round) => {
       const rows = await appSteps.returning(db, round.map((e) => e.userId), round.map((e) => e.step), round.map((e) => e.drift), round.map((e) => e.now));
       const updated = new Set(rows.map((r) => r.id));
       return round.map((e) => updated.has(e.userId));
     }),
 );
-
-/**
- * Batched writes touch each user once per statement: two writes for one user in one turn go in
- * turn, so the second meets the first's result (a replay, a higher count) exactly as it would
- * one at a time. `write` answers for its round in order.
- */
-async function oneRowPerUser<K extends { userId: number }, R>(keys: readonly K[], write: (round: K[]) => Promise<R[]>): Promise<R[]> {
-  const out = new Array<R>(keys.length);
-  let rest = keys.map((k, i) => ({ k, i }));
-  while (rest.length > 0) {
-    const seen = new Set<number>();
-    const round = rest.filter((e) => !seen.has(e.k.userId) && seen.add(e.k.userId));
-    rest = rest.filter((e) => !round.includes(e));
-    const results = await write(round.map((e) => e.k));
-    for (const [j, e] of round.entries()) out[e.i] = results[j];
-  }
-  return out;
-}
 
 /**
  * Counts a wrong token in one atomic statement: a new window when the last one has passed, and
@@ -174,7 +156,7 @@ type Counted = { lockedUntil: number | null } | undefined;
 const recordFailures = perTurn<Failure, Counted>(
   async (db, f) => (await failure.returning(db, f.userId, f.now, f.cutoff, f.max, f.lockedUntil)).map((r) => ({ lockedUntil: r.verify_locked_until }))[0],
   (db, keys) =>
-    oneRowPerUser(keys, async (round) => {
+    oneRowEach(keys, (k) => k.userId, async (round) => {
       const rows = await failures.returning(db, round.map((f) => f.userId), round.map((f) => f.now), round.map((f) => f.cutoff), round.map((f) => f.max), round.map((f) => f.lockedUntil));
       const counted = new Map(rows.map((r) => [r.id, { lockedUntil: r.verify_locked_until }]));
       return round.map((f) => counted.get(f.userId));
@@ -209,29 +191,81 @@ const userUnlocked =
   (eb: ExpressionBuilder<DB, 'authenticators' | 'sent_codes'>) =>
     eb.exists(eb.selectFrom('users').select('users.id').where('users.id', '=', userId).where(unlocked(now)));
 
-/** An accepted QR-authenticator step: false when it was used already or the user is locked out. */
-export async function acceptQrStep(db: Kysely<DB>, userId: number, step: number, drift: number, now: number): Promise<boolean> {
-  const res = await db
+/**
+ * PostgreSQL: a turn's accepted codes of one kind in one statement. `accepted` marks the rows and
+ * returns each user with its `now`; the same statement confirms those users, under the same
+ * condition as confirmUser (a lockout begun meanwhile stands).
+ */
+const confirmAccepted = (qc: QueryCreator<DB & { accepted: { user_id: number; now: number } }>) =>
+  qc.updateTable('users').from('accepted').set(CLEARED).whereRef('users.id', '=', 'accepted.user_id').where(unlocked(sql`accepted.now`));
+
+/** One QR-authenticator step: a write that holds only while the step is new and the user not locked. */
+const qrStep = prepared((db: Kysely<DB>, userId: number, step: number, drift: number, now: number) =>
+  db
     .updateTable('authenticators')
     .set({ last_step: step, drift })
     .where('user_id', '=', userId)
     .where((eb) => eb.or([eb('last_step', 'is', null), eb('last_step', '<', step)]))
-    .where(userUnlocked(userId, now))
-    .executeTakeFirst();
-  if (Number(res.numUpdatedRows) !== 1) return false;
-  await confirmUser(db, userId, now);
-  return true;
-}
+    .where(userUnlocked(userId, now)),
+);
+const qrSteps = prepared((db: Kysely<DB>, ids: number[], steps: number[], drifts: number[], nows: number[]) =>
+  db
+    .with('accepted', (qc) =>
+      qc
+        .updateTable('authenticators')
+        .from(sql<{ id: number; step: number; drift: number; now: number }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${steps}::bigint[]) AS step, unnest(${drifts}::int[]) AS drift, unnest(${nows}::bigint[]) AS now)`.as('v'))
+        .set({ last_step: sql`v.step`, drift: sql`v.drift` })
+        .whereRef('authenticators.user_id', '=', 'v.id')
+        .where(sql<boolean>`(authenticators.last_step IS NULL OR authenticators.last_step < v.step)`)
+        .where(sql<boolean>`EXISTS (SELECT 1 FROM users WHERE users.id = v.id AND ${unlocked(sql`v.now`)})`)
+        .returning(['authenticators.user_id as user_id', sql<number>`v.now`.as('now')]),
+    )
+    .with('confirmed', confirmAccepted)
+    .selectFrom('accepted')
+    .select('accepted.user_id'),
+);
 
+/** An accepted QR-authenticator step: false when it was used already or the user is locked out. */
+type QrStep = { userId: number; step: number; drift: number; now: number };
+export const acceptQrStep = perTurn(
+  async (db, s: QrStep) => {
+    if ((await qrStep.run(db, s.userId, s.step, s.drift, s.now)) !== 1) return false;
+    await confirmUser(db, s.userId, s.now);
+    return true;
+  },
+  (db, keys) =>
+    oneRowEach(keys, (k) => k.userId, async (round) => {
+      const rows = await qrSteps.returning(db, round.map((e) => e.userId), round.map((e) => e.step), round.map((e) => e.drift), round.map((e) => e.now));
+      const accepted = new Set(rows.map((r) => r.user_id));
+      return round.map((e) => accepted.has(e.userId));
+    }),
+);
+
+const sentCodeColumns = ['id', 'user_id', 'channel', 'action', 'expires_at', 'used_at'] as const;
 const sentCodes = prepared((db: Kysely<DB>, userId: number, codeHash: string) =>
+  db.selectFrom('sent_codes').select(sentCodeColumns).where('user_id', '=', userId).where('code_hash', '=', codeHash).orderBy('id', 'desc'),
+);
+// PostgreSQL: the turn's lookups in one read.
+const sentCodesOfMany = prepared((db: Kysely<DB>, userIds: number[], codeHashes: string[]) =>
   db
     .selectFrom('sent_codes')
-    .select(['id', 'channel', 'action', 'expires_at', 'used_at'])
-    .where('user_id', '=', userId)
-    .where('code_hash', '=', codeHash)
+    .select([...sentCodeColumns, 'code_hash'])
+    .where(sql<boolean>`(sent_codes.user_id, sent_codes.code_hash) IN (SELECT unnest(${userIds}::int[]), unnest(${codeHashes}::text[]))`)
     .orderBy('id', 'desc'),
 );
-export const findSentCodes = (db: Kysely<DB>, userId: number, codeHash: string) => sentCodes.all(db, userId, codeHash);
+type CodeKey = { userId: number; codeHash: string };
+const byUserAndHash = <R extends { user_id: number; code_hash: string }>(keys: readonly CodeKey[], rows: R[]) => {
+  const found = new Map<string, R[]>();
+  for (const r of rows) {
+    const k = `${r.user_id}:${r.code_hash}`;
+    found.set(k, [...(found.get(k) ?? []), r]);
+  }
+  return keys.map((k) => found.get(`${k.userId}:${k.codeHash}`) ?? []);
+};
+export const findSentCodes = perTurn(
+  (db, k: CodeKey) => sentCodes.all(db, k.userId, k.codeHash),
+  async (db, keys) => byUserAndHash(keys, await sentCodesOfMany.all(db, keys.map((k) => k.userId), keys.map((k) => k.codeHash))),
+);
 
 /**
  * Marks a sent code used; of two requests with the same code only one changes the row, and none
@@ -240,11 +274,36 @@ export const findSentCodes = (db: Kysely<DB>, userId: number, codeHash: string) 
 const useCode = prepared((db: Kysely<DB>, id: number, userId: number, now: number) =>
   db.updateTable('sent_codes').set({ used_at: now }).where('id', '=', id).where('used_at', 'is', null).where(userUnlocked(userId, now)),
 );
-export async function useSentCode(db: Kysely<DB>, id: number, userId: number, now: number): Promise<boolean> {
-  if ((await useCode.run(db, id, userId, now)) !== 1) return false;
-  await confirmUser(db, userId, now);
-  return true;
-}
+const useCodes = prepared((db: Kysely<DB>, ids: number[], nows: number[]) =>
+  db
+    .with('accepted', (qc) =>
+      qc
+        .updateTable('sent_codes')
+        .from(sql<{ id: number; now: number }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${nows}::bigint[]) AS now)`.as('v'))
+        .set({ used_at: sql`v.now` })
+        .whereRef('sent_codes.id', '=', 'v.id')
+        .where('sent_codes.used_at', 'is', null)
+        .where(sql<boolean>`EXISTS (SELECT 1 FROM users WHERE users.id = sent_codes.user_id AND ${unlocked(sql`v.now`)})`)
+        .returning(['sent_codes.user_id as user_id', sql<number>`v.now`.as('now')]),
+    )
+    .with('confirmed', confirmAccepted)
+    .selectFrom('accepted')
+    .select('accepted.user_id'),
+);
+type CodeUse = { id: number; userId: number; now: number };
+export const useSentCode = perTurn(
+  async (db, c: CodeUse) => {
+    if ((await useCode.run(db, c.id, c.userId, c.now)) !== 1) return false;
+    await confirmUser(db, c.userId, c.now);
+    return true;
+  },
+  (db, keys) =>
+    oneRowEach(keys, (k) => k.userId, async (round) => {
+      const rows = await useCodes.returning(db, round.map((c) => c.id), round.map((c) => c.now));
+      const accepted = new Set(rows.map((r) => r.user_id));
+      return round.map((c) => accepted.has(c.userId));
+    }),
+);
 
 export const insertSentCode = (
   db: Kysely<DB>,
@@ -267,25 +326,67 @@ export async function recoveryCodeCounts(db: Kysely<DB>, userId: number) {
   return { total: rows.length, remaining: rows.filter((r) => r.used_at === null).length, createdAt: rows.length ? Number(rows[0].created_at) : null };
 }
 
-/** Marks a recovery code used: once, by one request however many race, and never while locked. */
-export async function useRecoveryCode(db: Kysely<DB>, userId: number, hash: string, now: number): Promise<'used' | 'reused' | 'unknown'> {
-  const row = await db.selectFrom('recovery_codes').select('used_at').where('user_id', '=', userId).where('code_hash', '=', hash).executeTakeFirst();
-  if (!row) return 'unknown';
-  if (row.used_at !== null) return 'reused';
-  const res = await db
+const recoveryCode = prepared((db: Kysely<DB>, userId: number, hash: string) =>
+  db.selectFrom('recovery_codes').select(['user_id', 'code_hash', 'used_at']).where('user_id', '=', userId).where('code_hash', '=', hash),
+);
+const recoveryCodesOfMany = prepared((db: Kysely<DB>, userIds: number[], hashes: string[]) =>
+  db
+    .selectFrom('recovery_codes')
+    .select(['user_id', 'code_hash', 'used_at'])
+    .where(sql<boolean>`(recovery_codes.user_id, recovery_codes.code_hash) IN (SELECT unnest(${userIds}::int[]), unnest(${hashes}::text[]))`),
+);
+const findRecoveryCode = perTurn(
+  (db, k: CodeKey) => recoveryCode.first(db, k.userId, k.codeHash),
+  async (db, keys) => byUserAndHash(keys, await recoveryCodesOfMany.all(db, keys.map((k) => k.userId), keys.map((k) => k.codeHash))).map((rows) => rows[0]),
+);
+const useRecovery = prepared((db: Kysely<DB>, userId: number, hash: string, now: number) =>
+  db
     .updateTable('recovery_codes')
     .set({ used_at: now })
     .where('user_id', '=', userId)
     .where('code_hash', '=', hash)
     .where('used_at', 'is', null)
-    .where((eb) => eb.exists(eb.selectFrom('users').select('users.id').where('users.id', '=', userId).where(unlocked(now))))
-    .executeTakeFirst();
-  if (Number(res.numUpdatedRows) !== 1) return 'reused';
-  await confirmUser(db, userId, now);
-  return 'used';
-}
+    .where((eb) => eb.exists(eb.selectFrom('users').select('users.id').where('users.id', '=', userId).where(unlocked(now)))),
+);
+const useRecoveries = prepared((db: Kysely<DB>, userIds: number[], hashes: string[], nows: number[]) =>
+  db
+    .with('accepted', (qc) =>
+      qc
+        .updateTable('recovery_codes')
+        .from(sql<{ user_id: number; code_hash: string; now: number }>`(SELECT unnest(${userIds}::int[]) AS user_id, unnest(${hashes}::text[]) AS code_hash, unnest(${nows}::bigint[]) AS now)`.as('v'))
+        .set({ used_at: sql`v.now` })
+        .whereRef('recovery_codes.user_id', '=', 'v.user_id')
+        .whereRef('recovery_codes.code_hash', '=', 'v.code_hash')
+        .where('recovery_codes.used_at', 'is', null)
+        .where(sql<boolean>`EXISTS (SELECT 1 FROM users WHERE users.id = v.user_id AND ${unlocked(sql`v.now`)})`)
+        .returning(['recovery_codes.user_id as user_id', sql<number>`v.now`.as('now')]),
+    )
+    .with('confirmed', confirmAccepted)
+    .selectFrom('accepted')
+    .select('accepted.user_id'),
+);
+type RecoveryUse = { userId: number; codeHash: string; now: number };
+const acceptRecoveryCode = perTurn(
+  async (db, r: RecoveryUse) => {
+    if ((await useRecovery.run(db, r.userId, r.codeHash, r.now)) !== 1) return false;
+    await confirmUser(db, r.userId, r.now);
+    return true;
+  },
+  (db, keys) =>
+    oneRowEach(keys, (k) => k.userId, async (round) => {
+      const rows = await useRecoveries.returning(db, round.map((r) => r.userId), round.map((r) => r.codeHash), round.map((r) => r.now));
+      const accepted = new Set(rows.map((r) => r.user_id));
+      return round.map((r) => accepted.has(r.userId));
+    }),
+);
 
-/** Old codes are of no use to anyone; dropped now and then. */
+/** Marks a recovery code used: once, by one request however many race, and never while locked. */
+export async function useRecoveryCode(db: Kysely<DB>, userId: number, hash: string, now: number): Promise<'used' | 'reused' | 'unknown'> {
+  const row = await findRecoveryCode(db, { userId, codeHash: hash });
+  if (!row) return 'unknown';
+  if (row.used_at !== null) return 'reused';
+  return (await acceptRecoveryCode(db, { userId, codeHash: hash, now })) ? 'used' : 'reused';
+}
 
 export async function replaceAuthenticator(
   db: Kysely<DB>,

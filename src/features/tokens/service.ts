@@ -212,7 +212,7 @@ export class Tokens {
         const step = findStep(secret, token, current + (user.qr_drift ?? 0), WINDOW, { digits: QR_DIGITS });
         if (step !== undefined && Math.abs(step - current) <= MAX_DRIFT_STEPS + WINDOW.ahead) {
           const fresh = user.qr_last_step === null || step > user.qr_last_step;
-          if (fresh && (await q.acceptQrStep(this.d.db, user.id, step, clampDrift(step - current), now))) {
+          if (fresh && (await q.acceptQrStep(this.d.db, { userId: user.id, step, drift: clampDrift(step - current), now }))) {
             return { ok: true, factor: { kind: 'qr', step, createdAt: Number(user.qr_created_at) } };
           }
           return { ok: false, reused: true };
@@ -221,9 +221,9 @@ export class Tokens {
     }
     let reused = false;
     if (user.has_sent_codes) {
-      const codes = (await q.findSentCodes(this.d.db, user.id, this.hashCode(user.id, token))).filter((c) => (c.action ?? undefined) === action);
+      const codes = (await q.findSentCodes(this.d.db, { userId: user.id, codeHash: this.hashCode(user.id, token) })).filter((c) => (c.action ?? undefined) === action);
       const usable = codes.find((c) => c.used_at === null && Number(c.expires_at) > now);
-      if (usable && (await q.useSentCode(this.d.db, usable.id, user.id, now))) return { ok: true, factor: { kind: usable.channel } };
+      if (usable && (await q.useSentCode(this.d.db, { id: usable.id, userId: user.id, now }))) return { ok: true, factor: { kind: usable.channel } };
       reused = usable !== undefined || codes.some((c) => c.used_at !== null);
     }
     // A recovery code: only a token of its length costs the lookup.

@@ -3,6 +3,7 @@ import type { Dialect } from '../../store/db.ts';
 import type { DB, UsersTable } from '../../store/schema.ts';
 import { extraEmailContext, joinContact, splitContact, userContactContext, type Contacts } from '../../store/contacts.ts';
 import { prepared } from '../../store/prepared.ts';
+import { perTurn } from '../../store/turn-batch.ts';
 
 // The user lookup behind status, verify and sms: compiled once (see store/prepared.ts).
 const userById = prepared((db: Kysely<DB>, appId: number, id: number) =>
@@ -101,31 +102,40 @@ export async function deleteUser(db: Kysely<DB>, appId: number, id: number, onDe
 
 // Status reads the user and its devices (registered and removed) in one statement: one row per
 // device, or one row with null device columns when there is none.
-const userWithDevices = prepared((db: Kysely<DB>, appId: number, id: number) =>
+const userWithDevicesColumns = [
+  'phone_owners.last_account_recovery_at',
+  'users.id',
+  'users.app_id',
+  'users.country_code',
+  'users.phone_index',
+  'users.contact_sealed',
+  'users.confirmed',
+  'devices.id as device_id',
+  'devices.os_type',
+  'devices.registration_method',
+  'devices.created_at as device_created_at',
+  'devices.last_sync_at',
+  'devices.deleted_at',
+] as const;
+const withDevices = (db: Kysely<DB>) =>
   db
     .selectFrom('users')
     .leftJoin('devices', 'devices.user_id', 'users.id')
     .leftJoin('phone_owners', 'phone_owners.phone_index', 'users.phone_index')
-    .select([
-      'phone_owners.last_account_recovery_at',
-      'users.id',
-      'users.app_id',
-      'users.country_code',
-      'users.phone_index',
-      'users.contact_sealed',
-      'users.confirmed',
-      'devices.id as device_id',
-      'devices.os_type',
-      'devices.registration_method',
-      'devices.created_at as device_created_at',
-      'devices.last_sync_at',
-      'devices.deleted_at',
-    ])
-    .where('users.id', '=', id)
-    .where('users.app_id', '=', appId)
-    .orderBy('devices.id'),
+    .select(userWithDevicesColumns);
+const userWithDevices = prepared((db: Kysely<DB>, appId: number, id: number) => withDevices(db).where('users.id', '=', id).where('users.app_id', '=', appId).orderBy('devices.id'));
+// PostgreSQL: the turn's status reads in one; the application is checked per caller.
+const usersWithDevices = prepared((db: Kysely<DB>, ids: number[]) => withDevices(db).where('users.id', '=', sql<number>`ANY(${ids})`).orderBy('devices.id'));
+type UserKey = { appId: number; id: number };
+/** The user and one row per device (or one row with no device), oldest device first. */
+export const findUserWithDevices = perTurn(
+  (db, k: UserKey) => userWithDevices.all(db, k.appId, k.id),
+  async (db, keys) => {
+    const byUser = new Map<number, Awaited<ReturnType<typeof userWithDevices.all>>>();
+    for (const r of await usersWithDevices.all(db, keys.map((k) => k.id))) byUser.set(r.id, [...(byUser.get(r.id) ?? []), r]);
+    return keys.map((k) => (byUser.get(k.id) ?? []).filter((r) => r.app_id === k.appId));
+  },
 );
-export const findUserWithDevices = (db: Kysely<DB>, appId: number, id: number) => userWithDevices.all(db, appId, id);
 
 export const insertActivity = (
   db: Kysely<DB>,

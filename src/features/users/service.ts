@@ -99,7 +99,7 @@ export class Users {
 
   async status(app: Application, idText: string) {
     const id = parseAuthyId(idText);
-    const rows = id === undefined ? [] : await q.findUserWithDevices(this.db, app.id, id);
+    const rows = id === undefined ? [] : await q.findUserWithDevices(this.db, { appId: app.id, id });
     const user = rows[0];
     if (!user) return fail('USER_NOT_FOUND');
     const devices = rows.filter((d) => d.device_id !== null);
