@@ -25,6 +25,7 @@ import { openStore } from '../src/store/db.ts';
 import { hasWrk, measure, type Measured } from './load.ts';
 import { benchCode, benchPhone, benchQrSecret, seedPhoneVerifications, seedQrAuthenticators, seedRecoveryCodes, seedSentCodes } from './factors.ts';
 import pg from 'pg';
+import { Agent, request } from 'undici';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
@@ -274,8 +275,17 @@ const target = (t: Target, pids = [t.pid]) => ({ url: t.url, pids, connections: 
 
 /** One request before the load: a wrong key or path fails loudly, not as 500k unexpected answers. */
 async function probe(url: string, headers: Record<string, string>, path: string, name: string, expect: number): Promise<void> {
-  const res = await fetch(url + path, { headers });
-  if (res.status !== expect) throw new Error(`${name}: probe ${path} answered ${res.status}: ${await res.text()}`);
+  // On a connection of its own: a kept-alive one may have been closed by the server meanwhile.
+  const agent = new Agent();
+  try {
+    const res = await request(url + path, { headers, dispatcher: agent }).catch((e: Error & { cause?: Error }) => {
+      throw new Error(`${name}: probe ${path} failed: ${e.message} (${e.cause?.message ?? 'no cause'})`);
+    });
+    const body = await res.body.text();
+    if (res.statusCode !== expect) throw new Error(`${name}: probe ${path} answered ${res.statusCode}: ${body}`);
+  } finally {
+    await agent.close();
+  }
 }
 
 async function measureHello(): Promise<Measured & { reqPerSec: number }> {
@@ -493,6 +503,7 @@ try {
   code = await main();
 } catch (err) {
   console.error(`\nbench failed: ${err instanceof Error ? err.message : String(err)}`);
+  for (const c of children) if (!isRunning(c)) console.error(`${c.name} exited (${c.proc.exitCode ?? c.proc.signalCode}):\n${c.output()}`);
 } finally {
   await cleanup();
 }

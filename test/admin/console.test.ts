@@ -111,7 +111,7 @@ test('an application: traffic and users as sent, a setting changed and refused, 
   assert.deepEqual((await t.of.services.applications.find(t.appId))!.allowedCountries, ['PT', 'US']);
   await page.fill('input[name=countries]', '');
   await page.click('text=Save countries');
-  await page.waitForSelector('text=Everywhere.');
+  await page.waitForSelector('text="Everywhere."'); // quoted: exact, not the help text's "everywhere."
   assert.equal((await t.of.services.applications.find(t.appId))!.allowedCountries, undefined);
 
   await page.fill('input[name=callback_url]', 'http://10.0.0.7/authy');
