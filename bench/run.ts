@@ -25,6 +25,7 @@ import { openStore } from '../src/store/db.ts';
 import { hasWrk, measure, type Measured } from './load.ts';
 import { benchCode, benchPhone, benchQrSecret, seedPhoneVerifications, seedQrAuthenticators, seedRecoveryCodes, seedSentCodes } from './factors.ts';
 import pg from 'pg';
+import { sql } from 'kysely';
 import { Agent, request } from 'undici';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -173,7 +174,11 @@ const verifyPath = (token: string, id: number) => `/protected/json/verify/${toke
 async function withStore<T>(of: OpenFactorTarget, f: (db: ReturnType<typeof openStore>['db']) => Promise<T>): Promise<T> {
   const store = openStore(of.databaseUrl);
   try {
-    return await f(store.db);
+    const result = await f(store.db);
+    // What was just seeded, settled as autovacuum would leave it (statistics, visibility), so
+    // autovacuum does not start on it in the middle of the measurement.
+    if (of.dialect === 'postgres') await sql`VACUUM (ANALYZE)`.execute(store.db);
+    return result;
   } finally {
     await store.close();
   }
@@ -302,10 +307,13 @@ async function runScenario(s: Scenario): Promise<Figures> {
   const all = await s.paths(of, s.repeatable ? Math.min(n, 200_000) : n);
   const headers = { 'X-Authy-API-Key': of.apiKey };
   await probe(of.url, headers, all[0], s.name, s.expect);
+  const server = children.find((c) => c.proc.pid === of.pid);
   // On PostgreSQL the server side is OpenFactor and PostgreSQL's processes (pinned with it).
   const m = await measure({ ...target(of, s.dialect === 'postgres' ? [of.pid, ...postgresPids()] : [of.pid]), headers, paths: all.slice(1) });
   const reqPerSec = m.requests / m.seconds;
   const unexpected = m.requests - (m.statusCodes[String(s.expect)] ?? 0) + (s.repeatable ? 0 : Number(m.ranOut) * m.requests);
+  // What the server said about answers it should not have given (a 500 is a bug, not a figure).
+  if (unexpected > 0 && server) console.error(`\n${s.name}: ${unexpected} unexpected answers; the server's last output:\n${server.output().slice(-4000)}`);
   return { ...m, name: s.name, reqPerSec, unexpected, hello, ratio: reqPerSec / hello.reqPerSec, goals: { minRatio: s.minRatio, maxP99Ms: s.maxP99Ms } };
 }
 

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../store/schema.ts';
 import { prepared } from '../../store/prepared.ts';
-import { isBatching, perTurnLoader } from '../../store/turn-batch.ts';
+import { isBatching, oneBatchAtATime } from '../../store/turn-batch.ts';
 
 /** Counts one send in the prefix's current window; returns the window's sends so far. */
 export async function countSend(db: Kysely<DB>, appId: number, prefix: string, window: number): Promise<number> {
@@ -17,7 +17,8 @@ export async function countSend(db: Kysely<DB>, appId: number, prefix: string, w
 /**
  * Conversions (a sent code used) are counted per turn of the event loop: the turn's conversions,
  * summed per prefix and window, in one upsert per key on SQLite (prepared) and one statement in
- * all on PostgreSQL. Every verify of an SMS or voice code counts two (its prefix and country).
+ * all on PostgreSQL. Every verify of an SMS or voice code counts two (its prefix and country):
+ * the same few rows for every request, so one write at a time, its keys in a fixed order.
  */
 const conversionsOf = prepared((db: Kysely<DB>, appId: number, prefix: string, window: number, n: number) =>
   db
@@ -33,11 +34,11 @@ const conversionsOfMany = prepared((db: Kysely<DB>, appIds: number[], prefixes: 
     .onConflict((oc) => oc.columns(['app_id', 'prefix', 'window_start']).doUpdateSet({ conversions: sql`prefix_traffic.conversions + excluded.conversions` })),
 );
 type Conversion = { appId: number; prefix: string; window: number };
-const conversionLoaders = new WeakMap<Kysely<DB>, ReturnType<typeof perTurnLoader<Conversion, void>>>();
+const conversionLoaders = new WeakMap<Kysely<DB>, ReturnType<typeof oneBatchAtATime<Conversion, void>>>();
 export function countConversion(db: Kysely<DB>, appId: number, prefix: string, window: number): Promise<void> {
   let loader = conversionLoaders.get(db);
   if (!loader) {
-    loader = perTurnLoader<Conversion, void>(async (keys) => {
+    loader = oneBatchAtATime<Conversion, void>(async (keys) => {
       const sums = new Map<string, Conversion & { n: number }>();
       for (const k of keys) {
         const id = `${k.appId}\u0000${k.prefix}\u0000${k.window}`;
@@ -45,7 +46,7 @@ export function countConversion(db: Kysely<DB>, appId: number, prefix: string, w
         if (sum) sum.n++;
         else sums.set(id, { ...k, n: 1 });
       }
-      const all = [...sums.values()];
+      const all = [...sums.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
       if (isBatching(db)) await conversionsOfMany.run(db, all.map((c) => c.appId), all.map((c) => c.prefix), all.map((c) => c.window), all.map((c) => c.n));
       else await Promise.all(all.map((c) => conversionsOf.run(db, c.appId, c.prefix, c.window, c.n)));
       return keys.map(() => undefined);

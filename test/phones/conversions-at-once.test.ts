@@ -1,0 +1,85 @@
+// The pumping defence counts a conversion (a sent code used) for the number's prefix and its
+// country: the same few rows for every verify. Many verifies at once, on two servers sharing the
+// database, must each answer 200 (no lock cycle between their writes: PostgreSQL breaks one after
+// a second by failing it, a 500) and count exactly once each.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { sql } from 'kysely';
+import { freshWindowClock, startApp, type TestApp } from '../support/harness.ts';
+import { call } from '../support/http.ts';
+import { codeIn, createUser, verifyUrl } from '../support/tokens.ts';
+import { buildServer, type OpenFactor } from '../../src/app.ts';
+import { openStore, type Store } from '../../src/store/db.ts';
+
+const PREFIXES = 12;
+const PER_PREFIX = 10;
+
+let t: TestApp;
+let store2: Store;
+let second: OpenFactor;
+before(async () => {
+  t = await startApp();
+  await t.of.services.applications.updateSettings(t.appId, {
+    sendsPerHour: 1000,
+    sendsPerNumberHour: 1000,
+    sendsPerNumberDay: 1000,
+    prefixSendsPerWindow: 10_000,
+    countrySendsPerWindow: 100_000,
+    dailySendBudget: 100_000,
+  });
+  store2 = openStore(t.config.databaseUrl, { pg: t.config.pg });
+  second = await buildServer(t.config, store2, { sendGuardClock: freshWindowClock() });
+});
+after(async () => {
+  await second?.close();
+  await store2?.close();
+  await t.close();
+});
+
+test('120 SMS codes to 12 prefixes verified at once on two servers: every one 200, each conversion counted once', async () => {
+  const phones = Array.from({ length: PREFIXES * PER_PREFIX }, (_, i) => `415-${201 + (i % PREFIXES)}-${String(1000 + i).padStart(4, '0')}`);
+  const ids: number[] = [];
+  for (const [i, phone] of phones.entries()) ids.push(await createUser(t, `burst${i}@example.com`, phone));
+  for (const id of ids) {
+    const r = await call(t.of.server, 'GET', `/protected/json/sms/${id}?force=true`, { key: t.apiKey });
+    assert.equal(r.status, 200, r.text);
+  }
+  const e164 = phones.map((p) => `+1${p.replace(/-/g, '')}`);
+  let sent: Map<string, string> = new Map();
+  for (let i = 0; i < 400 && sent.size < e164.length; i++) {
+    const messages = await t.of.services.outbox.recent({ limit: 500 });
+    sent = new Map(messages.filter((m) => m.status === 'sent' && m.text !== undefined).map((m) => [m.destination, m.text!]));
+    if (sent.size < e164.length) await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.equal(sent.size, e164.length, 'every code delivered');
+
+  // Both servers at once, each meeting the prefixes in the opposite order of the other's.
+  const half = ids.length / 2;
+  const order = [...ids.keys()].slice(0, half).flatMap((i) => [i, ids.length - 1 - i]);
+  const answers = await Promise.all(
+    order.map((i) => call(i < half ? t.of.server : second.server, 'GET', verifyUrl(codeIn(sent.get(e164[i])!, 7), ids[i]), { key: t.apiKey })),
+  );
+  const results = order.map((_, k) => answers[order.indexOf(k)]);
+  const statuses = results.map((r) => r.status);
+  assert.deepEqual(statuses, ids.map(() => 200), results.find((r) => r.status !== 200)?.text);
+
+  const counted = await t.store.db
+    .selectFrom('prefix_traffic')
+    .select(sql<number>`SUM(conversions)`.as('n'))
+    .where('app_id', '=', t.appId)
+    .executeTakeFirstOrThrow();
+  assert.equal(Number(counted.n), ids.length * 2, 'one conversion for the prefix and one for the country, per code');
+});
+
+test('two nodes counting conversions for the same prefixes in opposite orders, 100 times at once: none fails, each counted', async () => {
+  const app = await t.newApplication('Busy Shop');
+  const numbers = Array.from({ length: PREFIXES }, (_, i) => `+1415${201 + i}0000`);
+  const ROUNDS = 100;
+  for (let round = 0; round < ROUNDS; round++) {
+    const counts = [...numbers.map((n) => t.of.services.guard.converted(app.id, n)), ...[...numbers].reverse().map((n) => second.services.guard.converted(app.id, n))];
+    const failed = (await Promise.allSettled(counts)).filter((r) => r.status === 'rejected');
+    assert.deepEqual(failed, [], `round ${round}`);
+  }
+  const counted = await t.store.db.selectFrom('prefix_traffic').select(sql<number>`SUM(conversions)`.as('n')).where('app_id', '=', app.id).executeTakeFirstOrThrow();
+  assert.equal(Number(counted.n), ROUNDS * PREFIXES * 2 * 2, 'prefix and country, on both nodes, every round');
+});
