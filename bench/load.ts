@@ -27,8 +27,11 @@ export interface Run {
   connections: number;
   warmupSeconds: number;
   seconds: number;
-  /** The server side's processes, for their CPU time: OpenFactor, and PostgreSQL's when it serves it. */
-  pids: number[];
+  /**
+   * The server side's processes, for their CPU time: OpenFactor, and PostgreSQL's when it serves
+   * it. Asked again at the end: backends its pool opened meanwhile count too.
+   */
+  pids: () => number[];
   /** For wrk's path files. */
   tmp: string;
 }
@@ -45,6 +48,8 @@ export interface Measured {
   serverCpu?: number;
   /** The server's CPU time per request, microseconds. */
   serverCpuUsPerRequest?: number;
+  /** Of that, OpenFactor's own process (the rest is PostgreSQL's, on that dialect). */
+  openfactorCpuUsPerRequest?: number;
   loaderCpu: number;
   /** Cores' worth of CPU everything else used meanwhile (other processes, the kernel, steal). */
   otherCpu?: number;
@@ -52,9 +57,20 @@ export interface Measured {
   ranOut: boolean;
 }
 
-function serverSeconds(pids: number[]): number | undefined {
-  const each = pids.map(cpuSeconds);
-  return each[0] === undefined ? undefined : each.reduce<number>((a, b) => a + (b ?? 0), 0);
+/** CPU seconds of each server-side process now (the first is OpenFactor's own). */
+function serverSeconds(pids: number[]): Map<number, number> | undefined {
+  const now = new Map(pids.map((pid) => [pid, cpuSeconds(pid)] as const).filter((e): e is [number, number] => e[1] !== undefined));
+  return now.has(pids[0]) ? now : undefined;
+}
+
+/** CPU seconds the server side used since `before`: a process started meanwhile counts whole, one gone counts nothing more. */
+function serverSecondsSince(run: Run, before: Map<number, number> | undefined): { used: number; own: number } | undefined {
+  const pids = [...new Set([...(before?.keys() ?? []), ...run.pids()])];
+  const after = before && serverSeconds(pids);
+  if (!before || !after) return undefined;
+  let used = 0;
+  for (const [pid, s] of after) used += s - (before.get(pid) ?? 0);
+  return { used, own: after.get(pids[0])! - before.get(pids[0])! };
 }
 
 /** A warm-up on the first paths, then the measured run on the ones after. */
@@ -119,20 +135,26 @@ async function byWrk(run: Run): Promise<Measured> {
   // The warm-up gets a tenth of the paths (it is short), the measured run the rest.
   const cut = Math.floor(run.paths.length * (run.warmupSeconds / (run.warmupSeconds + run.seconds)));
   if (run.warmupSeconds > 0) await wrk(run, run.paths.slice(0, Math.max(1, cut)), run.warmupSeconds, 'warmup.txt');
-  const before = { server: serverSeconds(run.pids), machine: machineBusySeconds(), loader: childrenCpuSeconds() };
+  const before = { server: serverSeconds(run.pids()), machine: machineBusySeconds(), loader: childrenCpuSeconds() };
   const r = await wrk(run, run.paths.slice(cut), run.seconds, 'measured.txt');
   const seconds = r.us / 1e6;
   const loaderCpu = (childrenCpuSeconds() - before.loader) / seconds;
   return figures(run, before, { requests: r.requests, seconds, p50Ms: r.p50 / 1000, p99Ms: r.p99 / 1000, statusCodes: r.statuses, errors: r.errors, loaderCpu, ranOut: r.ranout > 0 });
 }
 
-function figures(run: Run, before: { server?: number; machine?: number }, m: Omit<Measured, 'serverCpu' | 'serverCpuUsPerRequest' | 'otherCpu'>): Measured {
-  const server = serverSeconds(run.pids);
+function figures(run: Run, before: { server?: Map<number, number>; machine?: number }, m: Omit<Measured, 'serverCpu' | 'serverCpuUsPerRequest' | 'openfactorCpuUsPerRequest' | 'otherCpu'>): Measured {
+  const since = serverSecondsSince(run, before.server);
+  const used = since?.used;
   const machine = machineBusySeconds();
-  const used = server === undefined || before.server === undefined ? undefined : server - before.server;
   const serverCpu = used === undefined ? undefined : used / m.seconds;
   const otherCpu = serverCpu === undefined || machine === undefined || before.machine === undefined ? undefined : Math.max(0, (machine - before.machine) / m.seconds - serverCpu - m.loaderCpu);
-  return { ...m, serverCpu, serverCpuUsPerRequest: used === undefined ? undefined : (used * 1e6) / m.requests, otherCpu };
+  return {
+    ...m,
+    serverCpu,
+    serverCpuUsPerRequest: used === undefined ? undefined : (used * 1e6) / m.requests,
+    openfactorCpuUsPerRequest: since === undefined ? undefined : (since.own * 1e6) / m.requests,
+    otherCpu,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -144,10 +166,10 @@ async function byAutocannon(run: Run): Promise<Measured> {
   let i = 0;
   let ranOut = false;
   let measuring = false;
-  let before: { t: number; server?: number; machine?: number; self: NodeJS.CpuUsage } | undefined;
+  let before: { t: number; server?: Map<number, number>; machine?: number; self: NodeJS.CpuUsage } | undefined;
   const warmedUp = setTimeout(() => {
     measuring = true;
-    before = { t: performance.now(), server: serverSeconds(run.pids), machine: machineBusySeconds(), self: process.cpuUsage() };
+    before = { t: performance.now(), server: serverSeconds(run.pids()), machine: machineBusySeconds(), self: process.cpuUsage() };
   }, run.warmupSeconds * 1000);
   const instance = autocannon({
     url: run.url,

@@ -276,7 +276,7 @@ interface Figures extends Measured {
   goals?: { minRatio?: number; maxP99Ms?: number };
 }
 
-const target = (t: Target, pids = [t.pid]) => ({ url: t.url, pids, connections: CONNECTIONS, warmupSeconds: WARMUP, seconds: DURATION, tmp });
+const target = (t: Target, pids = () => [t.pid]) => ({ url: t.url, pids, connections: CONNECTIONS, warmupSeconds: WARMUP, seconds: DURATION, tmp });
 
 /** One request before the load: a wrong key or path fails loudly, not as 500k unexpected answers. */
 async function probe(url: string, headers: Record<string, string>, path: string, name: string, expect: number): Promise<void> {
@@ -309,7 +309,7 @@ async function runScenario(s: Scenario): Promise<Figures> {
   await probe(of.url, headers, all[0], s.name, s.expect);
   const server = children.find((c) => c.proc.pid === of.pid);
   // On PostgreSQL the server side is OpenFactor and PostgreSQL's processes (pinned with it).
-  const m = await measure({ ...target(of, s.dialect === 'postgres' ? [of.pid, ...postgresPids()] : [of.pid]), headers, paths: all.slice(1) });
+  const m = await measure({ ...target(of, s.dialect === 'postgres' ? () => [of.pid, ...postgresPids()] : () => [of.pid]), headers, paths: all.slice(1) });
   const reqPerSec = m.requests / m.seconds;
   const unexpected = m.requests - (m.statusCodes[String(s.expect)] ?? 0) + (s.repeatable ? 0 : Number(m.ranOut) * m.requests);
   // What the server said about answers it should not have given (a 500 is a bug, not a figure).
@@ -416,12 +416,13 @@ function report(results: Figures[], outbox: OutboxFigures[], roundTrips: RoundTr
   const pctOf = (x?: number) => (x === undefined ? '-' : `${Math.round(x * 100)}%`);
   const us = (x?: number) => (x === undefined ? '-' : x.toFixed(0));
   const rows = [
-    ['scenario', 'req/s', 'ratio', 'CPU µs/req', 'p50 ms', 'p99 ms', 'hello req/s', 'hello µs/req', 'unexpected', 'errors', 'server CPU', 'loader CPU', 'other CPU'],
+    ['scenario', 'req/s', 'ratio', 'CPU µs/req', 'of it OpenFactor', 'p50 ms', 'p99 ms', 'hello req/s', 'hello µs/req', 'unexpected', 'errors', 'server CPU', 'loader CPU', 'other CPU'],
     ...results.map((f) => [
       f.name,
       Math.round(f.reqPerSec).toLocaleString('en'),
       f.ratio === undefined ? '-' : f.ratio.toFixed(2),
       us(f.serverCpuUsPerRequest),
+      us(f.openfactorCpuUsPerRequest),
       f.p50Ms.toFixed(2),
       f.p99Ms.toFixed(2),
       f.hello ? Math.round(f.hello.reqPerSec).toLocaleString('en') : '-',

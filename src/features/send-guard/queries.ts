@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../store/schema.ts';
 import { prepared } from '../../store/prepared.ts';
-import { isBatching, oneBatchAtATime } from '../../store/turn-batch.ts';
+import { isBatching, oneBatchAtATime, perTurnLoader } from '../../store/turn-batch.ts';
 
 /** Counts one send in the prefix's current window; returns the window's sends so far. */
 export async function countSend(db: Kysely<DB>, appId: number, prefix: string, window: number): Promise<number> {
@@ -34,11 +34,12 @@ const conversionsOfMany = prepared((db: Kysely<DB>, appIds: number[], prefixes: 
     .onConflict((oc) => oc.columns(['app_id', 'prefix', 'window_start']).doUpdateSet({ conversions: sql`prefix_traffic.conversions + excluded.conversions` })),
 );
 type Conversion = { appId: number; prefix: string; window: number };
-const conversionLoaders = new WeakMap<Kysely<DB>, ReturnType<typeof oneBatchAtATime<Conversion, void>>>();
+const conversionLoaders = new WeakMap<Kysely<DB>, ReturnType<typeof perTurnLoader<Conversion, void>>>();
 export function countConversion(db: Kysely<DB>, appId: number, prefix: string, window: number): Promise<void> {
   let loader = conversionLoaders.get(db);
   if (!loader) {
-    loader = oneBatchAtATime<Conversion, void>(async (keys) => {
+    // SQLite has one writer already: its turn's writes go in one transaction (store/db.ts).
+    loader = (isBatching(db) ? oneBatchAtATime : perTurnLoader)<Conversion, void>(async (keys) => {
       const sums = new Map<string, Conversion & { n: number }>();
       for (const k of keys) {
         const id = `${k.appId}\u0000${k.prefix}\u0000${k.window}`;
