@@ -146,8 +146,25 @@ function distinctUsers(of: OpenFactorTarget, k: number): number[] {
   return [...picked];
 }
 
-/** The same token with its last digit changed: wrong, and of the right length for its factor. */
-const wrong = (token: string) => token.slice(0, -1) + String((Number(token.at(-1)) + 1) % 10);
+/**
+ * The token with its last digit changed: wrong, and of the right length for its factor. Never
+ * another token user `id` may hold (a code of another channel, the app TOTP of the minute): those
+ * would be answered 200, rightly.
+ */
+function wrongFor(id: number, token: string): string {
+  const now = Date.now();
+  const digits = token.length;
+  const secret = digits === APP_TOKEN_DIGITS ? benchSeed(id) : digits === QR_DIGITS ? benchQrSecret(id) : undefined;
+  const valid = new Set([
+    ...(['sms', 'voice', 'email'] as const).map((channel) => benchCode(channel, id, 0, digits)),
+    ...(secret ? [-1, 0, 1].map((step) => totp(secret, now + step * 30_000, { digits })) : []),
+  ]);
+  for (let k = 1; k < 10; k++) {
+    const w = token.slice(0, -1) + String((Number(token.at(-1)) + k) % 10);
+    if (!valid.has(w)) return w;
+  }
+  throw new Error(`no wrong token next to ${token} for user ${id}`);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Scenarios: one per path and dialect. `paths(of, n)` seeds what the path needs for n requests
@@ -175,9 +192,10 @@ async function withStore<T>(of: OpenFactorTarget, f: (db: ReturnType<typeof open
   const store = openStore(of.databaseUrl);
   try {
     const result = await f(store.db);
-    // What was just seeded, settled as autovacuum would leave it (statistics, visibility), so
-    // autovacuum does not start on it in the middle of the measurement.
-    if (of.dialect === 'postgres') await sql`VACUUM (ANALYZE)`.execute(store.db);
+    // What was just seeded, settled as a server at rest would have it, so no catching up starts
+    // in the middle of the measurement: on PostgreSQL statistics and visibility (autovacuum), on
+    // SQLite the write-ahead log copied into the database (a checkpoint).
+    await (of.dialect === 'postgres' ? sql`VACUUM (ANALYZE)` : sql`PRAGMA wal_checkpoint(TRUNCATE)`).execute(store.db);
     return result;
   } finally {
     await store.close();
@@ -197,7 +215,7 @@ const paths: Record<string, { correct: Path; wrong?: Path; repeatable?: boolean 
       const now = Date.now();
       return distinctUsers(of, n).map((id) => {
         const t = totp(benchSeed(id), now, { digits: APP_TOKEN_DIGITS });
-        return verifyPath(right ? t : wrong(t), id);
+        return verifyPath(right ? t : wrongFor(id, t), id);
       });
     };
     return { correct: make(true), wrong: make(false) };
@@ -210,7 +228,7 @@ const paths: Record<string, { correct: Path; wrong?: Path; repeatable?: boolean 
       const now = Date.now();
       return ids.map((id) => {
         const t = totp(benchQrSecret(id), now, { digits: QR_DIGITS });
-        return verifyPath(right ? t : wrong(t), id);
+        return verifyPath(right ? t : wrongFor(id, t), id);
       });
     };
     return { correct: make(true), wrong: make(false) };
@@ -222,7 +240,7 @@ const paths: Record<string, { correct: Path; wrong?: Path; repeatable?: boolean 
         await withStore(of, (db) => seedSentCodes(db, masterKeyFrom(masterKey), of.appId, ids, channel, 1, APP_TOKEN_DIGITS));
         return ids.map((id) => {
           const c = benchCode(channel, id, 0, APP_TOKEN_DIGITS);
-          return verifyPath(right ? c : wrong(c), id);
+          return verifyPath(right ? c : wrongFor(id, c), id);
         });
       };
       return [`verify-${channel}`, { correct: make(true), wrong: make(false) }];
@@ -234,7 +252,7 @@ const paths: Record<string, { correct: Path; wrong?: Path; repeatable?: boolean 
       await withStore(of, (db) => seedRecoveryCodes(db, masterKeyFrom(masterKey), of.dialect, ids, 1));
       return ids.map((id) => {
         const c = benchCode('recovery', id, 0, 8);
-        return verifyPath(right ? c : wrong(c), id);
+        return verifyPath(right ? c : wrongFor(id, c), id);
       });
     };
     return { correct: make(true), wrong: make(false) };
@@ -245,7 +263,7 @@ const paths: Record<string, { correct: Path; wrong?: Path; repeatable?: boolean 
       await withStore(of, (db) => seedPhoneVerifications(db, masterKeyFrom(masterKey), of.dialect, of.appId, ids));
       return ids.map((id) => {
         const c = benchCode('phone', id, 0, 4);
-        return `/protected/json/phones/verification/check?phone_number=${benchPhone(id)}&country_code=1&verification_code=${right ? c : wrong(c)}`;
+        return `/protected/json/phones/verification/check?phone_number=${benchPhone(id)}&country_code=1&verification_code=${right ? c : wrongFor(id, c)}`;
       });
     };
     return { correct: make(true), wrong: make(false) };
