@@ -60,9 +60,19 @@ export function maskE164(e164: string): string {
   return parsed ? maskCellphone(Number(parsed.countryCallingCode), parsed.nationalNumber) : 'X'.repeat(Math.max(0, e164.length - 2)) + e164.slice(-2);
 }
 
-/** The calling code of an E.164 number (`"1"` for +1…), when it is one. */
+// International services (+800 freephone, +881 satellite…): calling codes of no country.
+const NON_GEOGRAPHIC_CODES = ['800', '808', '870', '878', '881', '882', '883', '888', '979'];
+const ANY_CALLING_CODE = new Set([...CALLING_CODES, ...NON_GEOGRAPHIC_CODES]);
+
+/**
+ * The calling code an E.164 number begins with (`"1"` for +1…), when it begins with one. Calling
+ * codes are a prefix code (none begins another), so the first one found is it: no parse, which
+ * the send guard asks on every verify of a code.
+ */
 export function callingCodeOf(e164: string): string | undefined {
-  return parsePhoneNumberFromString(e164)?.countryCallingCode;
+  if (!/^\+\d/.test(e164)) return undefined;
+  for (let len = 1; len <= 3; len++) if (ANY_CALLING_CODE.has(e164.slice(1, 1 + len))) return e164.slice(1, 1 + len);
+  return undefined;
 }
 
 /** ISO 3166 region of an E.164 number (for the locale of its messages). */

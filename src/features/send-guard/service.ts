@@ -6,8 +6,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { fail, type Failure } from '../../core/errors.ts';
-import { getCountries, getCountryCallingCode } from 'libphonenumber-js/max';
-import { lineTypeOf, maskE164, prefixOf, regionOf } from '../../core/phone.ts';
+import { callingCodeOf, lineTypeOf, maskE164, prefixOf, regionOf } from '../../core/phone.ts';
 import type { Outbox } from '../../delivery/outbox.ts';
 import type { DB } from '../../store/schema.ts';
 import type { Application } from '../applications/service.ts';
@@ -160,19 +159,8 @@ export class SendGuard {
   }
 }
 
-/**
- * A country's traffic is kept under its calling code (`cc:+351`), beside the prefixes. Calling
- * codes are a prefix code (none begins another), so the first one found is the number's: no
- * parse on every verify of a code.
- */
-// International services (+800 freephone, +881 satellite…), which belong to no country.
-const NON_GEOGRAPHIC_CODES = ['800', '808', '870', '878', '881', '882', '883', '888', '979'];
-const CALLING_CODES = new Set([...getCountries().map((c) => getCountryCallingCode(c)), ...NON_GEOGRAPHIC_CODES]);
-const countryKey = (e164: string) => {
-  for (let len = 1; len <= 3; len++) if (CALLING_CODES.has(e164.slice(1, 1 + len))) return `cc:+${e164.slice(1, 1 + len)}`;
-  return `cc:+${e164.slice(1, 2)}`;
-};
+/** A country's traffic is kept under its calling code (`cc:+351`), beside the prefixes. */
+const countryKey = (e164: string) => `cc:+${callingCodeOf(e164) ?? e164.slice(1, 2)}`;
 
-/** A prefix in a log line: its last two digits hidden too. */
 /** For log lines: a country key as it is, a number prefix without its last two digits. */
 export const maskPrefix = (prefix: string) => (prefix.startsWith('cc:') ? prefix : prefix.slice(0, -2) + 'XX');
