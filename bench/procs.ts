@@ -37,7 +37,8 @@ export interface Child {
   exited: Promise<void>;
 }
 
-export function startNode(name: string, args: string[], env: Record<string, string>, core?: number): Child {
+/** `core`: one core, a taskset list such as '0-1', or none (this process's own affinity). */
+export function startNode(name: string, args: string[], env: Record<string, string>, core?: number | string): Child {
   // taskset execs node, so the pid we get is the server's own (for /proc and kill).
   const argv = core === undefined ? [process.execPath, ...args] : ['taskset', '-c', String(core), process.execPath, ...args];
   const proc = spawn(argv[0], argv.slice(1), { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -10,7 +10,8 @@
 //      postgres database; the PostgreSQL scenarios are skipped when it does not answer),
 //      BENCH_ONLY (comma-separated scenario names, outbox-sqlite and outbox-postgres included),
 //      BENCH_OUTBOX_MESSAGES (SMS per outbox scenario, 3000), BENCH_ROUND_TRIPS (OneTouch, 300);
-//      approval-status and onetouch-roundtrip are scenario names too.
+//      approval-status and onetouch-roundtrip are scenario names too; import-sqlite and
+//      import-postgres (BENCH_IMPORT_USERS, default BENCH_USERS) run `users import`.
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import { ROOT, freePort, hasTaskset, isRunning, pinPostgres, pinSelf, postgresPi
 import { benchSeed, dropPostgres, seedPostgres, seedSqlite } from './seed.ts';
 import { bareSmppPerSecond, outboxThroughput, type OutboxFigures } from './outbox.ts';
 import { benchDevice, createApprovals, onetouchRoundTrip, type RoundTripFigures } from './onetouch.ts';
+import { baselineSeconds, importThroughput, writeImportFile, type ImportFigures } from './import.ts';
 import { totp } from '../src/core/otp.ts';
 import { masterKeyFrom } from '../src/core/crypto.ts';
 import { openStore } from '../src/store/db.ts';
@@ -391,7 +393,36 @@ async function main(): Promise<number> {
   for (const c of children) if (!isRunning(c)) throw new Error(`${c.name} died during the run:\n${c.output()}`);
   await Promise.all(children.splice(0).map(stop)); // the outbox scenarios get the server core to themselves
   const outbox = await outboxScenarios(only);
-  return report(results, outbox, roundTrips);
+  const imports = await importScenarios(only);
+  return report(results, outbox, roundTrips, imports);
+}
+
+const IMPORT_USERS = Number(process.env.BENCH_IMPORT_USERS ?? USERS);
+
+/** `users import` of IMPORT_USERS users with authenticator secrets, on both cores (it uses two threads). */
+async function importScenarios(only?: string[]): Promise<ImportFigures[]> {
+  const wanted = (n: string) => !only || only.includes(n);
+  if (!wanted('import-sqlite') && !wanted('import-postgres')) return [];
+  if (PINNED) unpinPostgres();
+  const file = join(tmp, 'import.jsonl');
+  await writeImportFile(file, IMPORT_USERS);
+  process.stdout.write(`import baseline (reading and parsing the file of ${IMPORT_USERS.toLocaleString('en')} users): `);
+  const baseline = await baselineSeconds(file);
+  console.log(`${baseline.toFixed(1)} s`);
+  const common = { tmp, file, users: IMPORT_USERS, masterKey, pgAdmin: PG_ADMIN, pgName: `${PG_DB}_import`, baselineSeconds: baseline };
+  const out: ImportFigures[] = [];
+  for (const dialect of ['sqlite', 'postgres'] as const) {
+    const name = `import-${dialect}`;
+    if (!wanted(name)) continue;
+    if (dialect === 'postgres' && !(await pgReachable())) {
+      console.log(`${name}: skipped (PostgreSQL does not answer)`);
+      continue;
+    }
+    process.stdout.write(`${name}: `);
+    out.push(await importThroughput(name, dialect, common));
+    console.log(`${out.at(-1)!.seconds.toFixed(1)} s, ${Math.round(out.at(-1)!.perSecond).toLocaleString('en')} users/s`);
+  }
+  return out;
 }
 
 const OUTBOX_MESSAGES = Number(process.env.BENCH_OUTBOX_MESSAGES ?? 3000);
@@ -430,7 +461,7 @@ async function outboxScenarios(only?: string[]): Promise<OutboxFigures[]> {
 // ---------------------------------------------------------------------------------------------
 // Report.
 
-function report(results: Figures[], outbox: OutboxFigures[], roundTrips: RoundTripFigures[]): number {
+function report(results: Figures[], outbox: OutboxFigures[], roundTrips: RoundTripFigures[], imports: ImportFigures[]): number {
   const pctOf = (x?: number) => (x === undefined ? '-' : `${Math.round(x * 100)}%`);
   const us = (x?: number) => (x === undefined ? '-' : x.toFixed(0));
   const rows = [
@@ -453,13 +484,16 @@ function report(results: Figures[], outbox: OutboxFigures[], roundTrips: RoundTr
     ]),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  console.log('\n' + rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n') + '\n');
+  if (results.length) console.log('\n' + rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')).join('\n') + '\n');
 
   const checks: { what: string; value: number; goal: string; ok: boolean }[] = [];
   for (const f of results) {
     const { minRatio, maxP99Ms } = f.goals ?? {};
     if (minRatio !== undefined && f.ratio !== undefined) checks.push({ what: `${f.name} ratio to hello-world`, value: f.ratio, goal: `≥ ${minRatio}`, ok: f.ratio >= minRatio });
     if (maxP99Ms !== undefined) checks.push({ what: `${f.name} p99 (ms)`, value: f.p99Ms, goal: `≤ ${maxP99Ms}`, ok: f.p99Ms <= maxP99Ms });
+  }
+  for (const i of imports) {
+    if (i.name === 'import-sqlite' && i.users === 1_000_000) checks.push({ what: 'import-sqlite of 1M users with secrets (s)', value: i.seconds, goal: '< 120', ok: i.seconds < 120 });
   }
   for (const c of checks) console.log(`${c.ok ? 'PASS' : 'MISS'}  ${c.what}: ${c.value.toFixed(2)}  (goal ${c.goal})`);
   if (outbox.length) {
@@ -475,6 +509,12 @@ function report(results: Figures[], outbox: OutboxFigures[], roundTrips: RoundTr
       `${r.name}: notified p50 ${r.notifiedP50Ms.toFixed(1)} ms p99 ${r.notifiedP99Ms.toFixed(1)} ms; callback p50 ${r.callbackP50Ms.toFixed(1)} ms p99 ${r.callbackP99Ms.toFixed(1)} ms; ` +
         `ratio ${r.ratio.toFixed(2)} to four sequential hello-world requests (${r.baselineMs.toFixed(2)} ms), ${r.requests} requests`,
     );
+  }
+  if (imports.length) {
+    console.log('\nusers import: users with kept ids and authenticator secrets, by the CLI on both cores, ratio to reading and parsing the same file');
+    for (const i of imports) {
+      console.log(`${i.name.padEnd(16)} ${i.users.toLocaleString('en')} users in ${i.seconds.toFixed(1)} s, ${Math.round(i.perSecond).toLocaleString('en')} users/s  ratio ${i.ratio.toFixed(3)} (baseline ${i.baselineSeconds.toFixed(1)} s)`);
+    }
   }
   const failed = results.filter((f) => f.unexpected + f.errors > 0);
   for (const f of failed) {
@@ -503,6 +543,7 @@ function report(results: Figures[], outbox: OutboxFigures[], roundTrips: RoundTr
     results,
     outbox,
     roundTrips,
+    imports,
     checks,
     valid: failed.length === 0,
   };

@@ -13,7 +13,8 @@ const root = new URL('..', import.meta.url).pathname;
 rmSync(`${root}build`, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: ['src/cli.ts'],
+  // The import's worker thread is an entry of its own (core/package-files.ts workerFile).
+  entryPoints: { cli: 'src/cli.ts', 'import-worker': 'src/features/users/import-worker.ts' },
   outdir: 'build',
   chunkNames: 'chunks/[name]-[hash]',
   bundle: true,

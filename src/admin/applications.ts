@@ -260,6 +260,7 @@ function registerUserRoutes(admin: FastifyInstance, s: AdminServices, { forApp }
       const summary = await importUsers({ db: s.db, dialect: s.dialect, key: s.keys[0], contacts: s.contacts }, app, lines, {
         dryRun,
         reserveUpTo: largestAuthyId(lines),
+        inWorker: true,
         onOutcome: (o) => void (o.status === 'failed' && failed.length < MAX_FAILURES_SHOWN && failed.push(o)),
       });
       req.log.info({ event: 'users_imported', app_id: app.id, ...summary, dry_run: dryRun }, 'users imported');

@@ -223,6 +223,7 @@ async function importUsersCommand(store: ReturnType<typeof openStore>, key: Mast
   const summary = await importUsers({ db: store.db, dialect: store.dialect, key, contacts }, app, lines, {
     dryRun,
     reserveUpTo,
+    inWorker: true,
     onOutcome: (o) => {
       done++;
       counts[o.status]++;

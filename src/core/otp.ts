@@ -1,5 +1,6 @@
 // HOTP (RFC 4226) and TOTP (RFC 6238). Pure functions over node:crypto; this is the verify hot path.
-import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from './crypto.ts';
 import { Secret } from 'otpauth';
 
 export type OtpAlgorithm = 'sha1' | 'sha256' | 'sha512';

@@ -3,7 +3,8 @@
 // build/ whose modules sit at other depths than the sources under src/ that tsx runs.
 import { existsSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 
 const here = fileURLToPath(import.meta.url);
 
@@ -22,4 +23,15 @@ export const runningCompiled = here.startsWith(join(packageRoot, 'build') + sep)
 /** A file of `dir` under build/ when running compiled, under src/ otherwise. */
 export function codeFile(srcDir: string, name: string): string {
   return runningCompiled ? join(packageRoot, 'build', name) : join(packageRoot, 'src', srcDir, name);
+}
+
+/**
+ * A worker thread running `name` of `dir`: bundled on its own in build/ (scripts/build-server.mjs),
+ * or the TypeScript under src/ through tsx's loader, registered in the worker (one given as
+ * `execArgv` did not load the entry file on Node 20).
+ */
+export function startWorker(srcDir: string, name: string, workerData: unknown): Worker {
+  if (runningCompiled) return new Worker(join(packageRoot, 'build', `${name}.js`), { workerData });
+  const entry = JSON.stringify(pathToFileURL(join(packageRoot, 'src', srcDir, `${name}.ts`)).href);
+  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${entry}); })`, { eval: true, workerData });
 }

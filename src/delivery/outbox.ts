@@ -1,8 +1,7 @@
 // The delivery outbox: every message is a row first, so a crash between accepting a request and
 // handing the message to a provider loses nothing. Texts are sealed: they carry codes.
-import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { seal, unseal, type MasterKey } from '../core/crypto.ts';
+import { randomBytes, seal, unseal, type MasterKey } from '../core/crypto.ts';
 import type { Dialect } from '../store/db.ts';
 import { destinationContext } from '../store/contacts.ts';
 import type { AttemptOutcome, DB, OutboxStatus } from '../store/schema.ts';

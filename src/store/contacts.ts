@@ -29,7 +29,8 @@ export const recoveryNewPhoneContext = (id: string) => `account_recoveries:${id}
 export class Contacts {
   constructor(
     readonly keys: MasterKey[],
-    private readonly indexKey: Buffer,
+    /** Public for the worker thread that prepares an import's rows (users/import-worker.ts). */
+    readonly indexKey: Buffer,
   ) {}
 
   phoneIndex(e164: string): string {

@@ -11,7 +11,7 @@ import { startApp, testEnv, type TestApp } from '../support/harness.ts';
 import { call } from '../support/http.ts';
 import { runCli } from '../support/process.ts';
 import { appToken, codeIn, createUser, delivered, verifyUrl } from '../support/tokens.ts';
-import { fromBase32, totp } from '../../src/core/otp.ts';
+import { fromBase32, toBase32, totp } from '../../src/core/otp.ts';
 import { importUsers, type ImportOutcome } from '../../src/features/users/import.ts';
 
 const MASTER_KEY = randomBytes(32).toString('hex');
@@ -136,4 +136,61 @@ test('thousands of lines go in batches; users created through the API meanwhile 
   assert.equal((await status(70000001 + n - 1)).status, 200);
   const count = await t.store.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).where('app_id', '=', t.appId).where('id', '>=', 70000001).where('id', '<=', 70000000 + n).executeTakeFirstOrThrow();
   assert.equal(Number(count.n), n);
+});
+
+test('lines that collide in one batch or across batches are decided as one by one would, with the worker thread and without', async () => {
+  const app = (await t.of.services.applications.find(t.appId))!;
+  const deps = { db: t.store.db, dialect: t.store.dialect, key: t.config.masterKeys[0], contacts: t.of.services.contacts };
+  const run = async (how: 'cli' | 'inline', base: number, area: string) => {
+    const phone = (n: number) => `+1${area}555${String(n).padStart(4, '0')}`;
+    const secrets = [toBase32(randomBytes(20)), toBase32(randomBytes(20))];
+    const fillers = Array.from({ length: 520 }, (_, i) => JSON.stringify({ authy_id: base + 1000 + i, email: `f${i}@example.com`, e164: phone(5000 + i) }));
+    const lines = [
+      JSON.stringify({ authy_id: base + 1, email: 'one@example.com', e164: phone(1), authenticator_secret: secrets[0] }),
+      JSON.stringify({ email: 'two@example.com', e164: phone(2) }),
+      JSON.stringify({ email: 'two-again@example.com', e164: phone(2) }), // the phone of line 2: already there
+      JSON.stringify({ authy_id: base + 1, email: 'x@example.com', e164: phone(3) }), // line 1's id, another phone
+      JSON.stringify({ authy_id: base + 4, email: 'y@example.com', e164: phone(1) }), // line 1's phone, another id
+      JSON.stringify({ email: 'z@example.com', e164: phone(1) }), // line 1's phone, no id: already there
+      JSON.stringify({ authy_id: base + 1, email: 'one@example.com', e164: phone(1) }), // line 1 again
+      JSON.stringify({ email: 'eight@example.com', e164: phone(8), authenticator_secret: secrets[1] }),
+      ...fillers,
+      // In the next batch, while (with the worker) it was read and sealed before the first was written.
+      JSON.stringify({ authy_id: base + 1001, email: 'late@example.com', e164: phone(9) }), // a filler's id
+      JSON.stringify({ email: 'late@example.com', e164: phone(2) }), // line 2's phone
+    ];
+    const outcomes =
+      how === 'cli'
+        ? cliImport(`collide-${base}.jsonl`, lines).outcomes
+        : await (async () => {
+            const all: ImportOutcome[] = [];
+            await importUsers(deps, app, lines, { reserveUpTo: base + 1519, onOutcome: (o) => all.push(o) });
+            return all;
+          })();
+    const byLine = (n: number) => outcomes.find((o) => o.line === n)!;
+    const idOf = (n: number) => (byLine(n) as { authy_id: number }).authy_id;
+    const reasonOf = (n: number) => (byLine(n) as { reason: string }).reason;
+    assert.equal(outcomes.length, lines.length);
+    assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 8].map((n) => byLine(n).status), ['created', 'created', 'existing', 'failed', 'failed', 'existing', 'existing', 'created']);
+    assert.equal(idOf(1), base + 1);
+    assert.ok(idOf(2) > base + 1519 && idOf(8) > base + 1519 && idOf(2) !== idOf(8), 'lines without an id get new ones past the kept ids');
+    assert.equal(idOf(3), idOf(2));
+    assert.match(reasonOf(4), new RegExp(`authy_id ${base + 1} is another user's`));
+    assert.match(reasonOf(5), new RegExp(`this phone is already user ${base + 1}`));
+    assert.equal(idOf(6), base + 1);
+    assert.equal(idOf(7), base + 1);
+    assert.ok(outcomes.slice(8, 8 + fillers.length).every((o) => o.status === 'created'));
+    assert.match(reasonOf(lines.length - 1), new RegExp(`authy_id ${base + 1001} is another user's`));
+    assert.equal(byLine(lines.length).status, 'existing');
+    assert.equal(idOf(lines.length), idOf(2));
+    // The first line of a phone is the one kept; both authenticator apps verify, on their own users.
+    assert.equal((await status(idOf(2))).json.status.email, 'two@example.com');
+    for (const [line, secret] of [[1, secrets[0]], [8, secrets[1]]] as const) {
+      const code = totp(fromBase32(secret), Date.now(), { digits: 6 });
+      const v = await call(t.of.server, 'GET', verifyUrl(code, idOf(line), '?force=true'), { key: t.apiKey });
+      assert.equal(v.status, 200, `line ${line}: ${v.text}`);
+    }
+  };
+  await run('cli', 81000000, '646');
+  await run('inline', 82000000, '917');
 });

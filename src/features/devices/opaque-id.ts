@@ -1,7 +1,8 @@
 // Ids handed out before anything is stored (phone registrations, account recoveries): in UUID
 // form, they carry their expiry and 8 random bytes under a MAC, so a later call can be answered
 // as for a stored one whether or not anything was stored (the answer tells nothing).
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from '../../core/crypto.ts';
 
 const mac = (key: Buffer, label: string, data: Buffer) => createHmac('sha256', key).update(`${label}:`).update(data).digest().subarray(0, 4);
 

@@ -1,6 +1,6 @@
 // Devices: registration (by a token the customer's backend asks for, or by phone), signed
 // device calls, the accounts a device holds, Web Push subscriptions, unregistering.
-import { createHmac, randomBytes, randomInt } from 'node:crypto';
+import { createHmac, randomInt } from 'node:crypto';
 import { registrationPhoneContext, type Contacts } from '../../store/contacts.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { KeyObject } from 'node:crypto';
@@ -8,7 +8,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { addressKey } from '../../core/client-address.ts';
 import { Secret } from 'otpauth';
-import { constantTimeEqual, deriveKey, hashSecret, seal, unseal, type MasterKey } from '../../core/crypto.ts';
+import { constantTimeEqual, deriveKey, hashSecret, randomBytes, seal, unseal, type MasterKey } from '../../core/crypto.ts';
 import { DEVICE_ALGORITHMS, readPublicKey, signedRequestString, verifyDeviceSignature } from '../../core/device-signature.ts';
 import { fail, type Failure } from '../../core/errors.ts';
 import { resolveLocale, smsText, voiceText } from '../../core/i18n.ts';

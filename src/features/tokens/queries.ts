@@ -388,11 +388,14 @@ export async function useRecoveryCode(db: Kysely<DB>, userId: number, hash: stri
   return (await acceptRecoveryCode(db, { userId, codeHash: hash, now })) ? 'used' : 'reused';
 }
 
-export async function replaceAuthenticator(
+/** The authenticator of each user, replacing one it had (several users in one statement: `users import`). */
+export async function replaceAuthenticators(
   db: Kysely<DB>,
-  a: { userId: number; appId: number; secretSealed: string; label: string; issuer: string; qrToken: string; qrSize: number; qrExpiresAt: number; now: number },
+  list: { userId: number; appId: number; secretSealed: string; label: string; issuer: string; qrToken: string; qrSize: number; qrExpiresAt: number; now: number }[],
 ): Promise<void> {
-  const row = {
+  if (list.length === 0) return;
+  const rows = list.map((a) => ({
+    user_id: a.userId,
     app_id: a.appId,
     secret_sealed: a.secretSealed,
     label: a.label,
@@ -403,11 +406,12 @@ export async function replaceAuthenticator(
     last_step: null,
     drift: 0,
     created_at: a.now,
-  };
+  }));
+  const replaced = ['app_id', 'secret_sealed', 'label', 'issuer', 'qr_token', 'qr_size', 'qr_expires_at', 'last_step', 'drift', 'created_at'] as const;
   await db
     .insertInto('authenticators')
-    .values({ user_id: a.userId, ...row })
-    .onConflict((oc) => oc.column('user_id').doUpdateSet(row))
+    .values(rows)
+    .onConflict((oc) => oc.column('user_id').doUpdateSet((eb) => Object.fromEntries(replaced.map((c) => [c, eb.ref(`excluded.${c}`)]))))
     .execute();
 }
 

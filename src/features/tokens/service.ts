@@ -1,7 +1,7 @@
 // One-time passwords: codes sent by SMS, voice and email, app TOTPs, QR-enrolled authenticators,
 // and the one verify that accepts any of them — with replay rejection and attempt caps.
 import { RECOVERY_CODE_DIGITS, type RecoveryCodes } from './recovery-codes.ts';
-import { createHmac, randomBytes, randomInt } from 'node:crypto';
+import { createHmac, randomInt } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { Secret, TOTP } from 'otpauth';
@@ -9,7 +9,7 @@ import type QRCodeTypes from 'qrcode';
 import { lazy } from '../../core/lazy.ts';
 
 const QRCode = lazy<typeof QRCodeTypes>('qrcode');
-import { deriveKey, seal, unseal, type MasterKey } from '../../core/crypto.ts';
+import { deriveKey, randomBytes, seal, unseal, type MasterKey } from '../../core/crypto.ts';
 import { fail, invalidParameter } from '../../core/errors.ts';
 import { emailText, resolveLocale, smsActionText, smsText, voiceText } from '../../core/i18n.ts';
 import { findStep, newSecret, totpStep } from '../../core/otp.ts';
@@ -257,7 +257,7 @@ export class Tokens {
 
     const now = Date.now();
     const qrToken = randomBytes(24).toString('base64url');
-    await storeAuthenticator(this.d.db, this.d.keys[0], {
+    await storeAuthenticators(this.d.db, [sealAuthenticator(this.d.keys[0], {
       userId: user.id,
       appId: app.id,
       issuer: app.name,
@@ -267,7 +267,7 @@ export class Tokens {
       qrSize: size.value,
       qrExpiresAt: now + QR_LIFETIME_MS,
       now,
-    });
+    })]);
     return {
       ok: true,
       body: { label: `${app.name}(${name})`, Issuer: app.name, qr_code: `${baseUrl}/qr/${qrToken}.png`, message: 'QR code generated.', success: true },
@@ -302,26 +302,30 @@ interface NewAuthenticator {
   now: number;
 }
 
-/** The user's one QR authenticator, replaced; its secret and label are sealed to the user's row. */
-const storeAuthenticator = (db: Kysely<DB>, key: MasterKey, a: NewAuthenticator) =>
-  q.replaceAuthenticator(db, {
-    userId: a.userId,
-    appId: a.appId,
-    secretSealed: seal(key, a.secret, qrSecretContext(a.userId)),
-    label: seal(key, a.label, qrLabelContext(a.userId)),
-    issuer: a.issuer,
-    qrToken: a.qrToken,
-    qrSize: a.qrSize,
-    qrExpiresAt: a.qrExpiresAt,
-    now: a.now,
-  });
+/** An authenticator ready to store: its secret and label sealed to the user's row. */
+export type SealedAuthenticator = Parameters<typeof q.replaceAuthenticators>[1][number];
+
+const sealAuthenticator = (key: MasterKey, a: NewAuthenticator): SealedAuthenticator => ({
+  userId: a.userId,
+  appId: a.appId,
+  secretSealed: seal(key, a.secret, qrSecretContext(a.userId)),
+  label: seal(key, a.label, qrLabelContext(a.userId)),
+  issuer: a.issuer,
+  qrToken: a.qrToken,
+  qrSize: a.qrSize,
+  qrExpiresAt: a.qrExpiresAt,
+  now: a.now,
+});
+
+/** Each user's one QR authenticator, replaced. */
+export const storeAuthenticators = (db: Kysely<DB>, list: SealedAuthenticator[]) => q.replaceAuthenticators(db, list);
 
 /**
  * An authenticator whose secret the person's app already holds (`users import`): nothing to
  * enrol, so its QR link is a random one, expired from the start.
  */
-export const keepAuthenticator = (db: Kysely<DB>, key: MasterKey, a: Omit<NewAuthenticator, 'qrToken' | 'qrSize' | 'qrExpiresAt'>) =>
-  storeAuthenticator(db, key, { ...a, qrToken: randomBytes(24).toString('base64url'), qrSize: 256, qrExpiresAt: a.now });
+export const sealKeptAuthenticator = (key: MasterKey, a: Omit<NewAuthenticator, 'qrToken' | 'qrSize' | 'qrExpiresAt'>) =>
+  sealAuthenticator(key, { ...a, qrToken: randomBytes(24).toString('base64url'), qrSize: 256, qrExpiresAt: a.now });
 
 /** The `otpauth://totp/…` URI every Google-Authenticator-style app reads. */
 export const otpauthUri = (secret: Buffer, issuer: string, label: string) =>

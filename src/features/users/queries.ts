@@ -184,9 +184,30 @@ export async function reserveUserIds(db: Kysely<DB>, dialect: Dialect, upTo: num
 }
 
 /**
- * An imported user's row, its id kept or new; undefined when it was left out. No conflict
- * target: a taken id and a taken phone both leave the row out, for the caller to tell apart.
+ * `n` ids no user has or will be given by the database: taken from PostgreSQL's sequence or
+ * SQLite's AUTOINCREMENT counter, so an imported user's seed can be sealed with its id before
+ * the row is written.
  */
+export async function allocateUserIds(db: Kysely<DB>, dialect: Dialect, n: number): Promise<number[]> {
+  if (n === 0) return [];
+  if (dialect === 'postgres') {
+    const r = await sql<{ id: number }>`SELECT nextval(pg_get_serial_sequence('users', 'id'))::int AS id FROM generate_series(1, ${n})`.execute(db);
+    return r.rows.map((x) => x.id);
+  }
+  await sql`INSERT INTO sqlite_sequence (name, seq) SELECT 'users', 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'users')`.execute(db);
+  const r = await sql<{ seq: number }>`UPDATE sqlite_sequence SET seq = seq + ${n} WHERE name = 'users' RETURNING seq`.execute(db);
+  const last = Number(r.rows[0].seq);
+  return Array.from({ length: n }, (_, i) => last - n + 1 + i);
+}
+
+/**
+ * Imported users' rows, in one statement; answers the (id, phone) of those written. No conflict
+ * target: a taken id or a taken phone leaves a row out, for the caller to tell apart.
+ */
+export const insertImportedUsers = (db: Kysely<DB>, rows: Insertable<UsersTable>[]) =>
+  rows.length === 0 ? Promise.resolve([]) : db.insertInto('users').values(rows).onConflict((oc) => oc.doNothing()).returning(['id', 'phone_index']).execute();
+
+/** One imported user's row, its id kept or new; undefined when it was left out (as above). */
 export const insertImportedUser = async (db: Kysely<DB>, values: Insertable<UsersTable>) =>
   (await db.insertInto('users').values(values).onConflict((oc) => oc.doNothing()).returning('id').executeTakeFirst())?.id;
 
