@@ -33,5 +33,6 @@ export function codeFile(srcDir: string, name: string): string {
 export function startWorker(srcDir: string, name: string, workerData: unknown): Worker {
   if (runningCompiled) return new Worker(join(packageRoot, 'build', `${name}.js`), { workerData });
   const entry = JSON.stringify(pathToFileURL(join(packageRoot, 'src', srcDir, `${name}.ts`)).href);
-  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${entry}); })`, { eval: true, workerData });
+  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api')); // from here, whatever the working directory
+  return new Worker(`import(${tsx}).then(({ register }) => { register(); return import(${entry}); })`, { eval: true, workerData });
 }
