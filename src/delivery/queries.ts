@@ -48,12 +48,19 @@ export async function releaseMessageLeases(db: Db, rowIds: number[], now: number
   return Number(r.numUpdatedRows);
 }
 
-/** A provider call about to be made; its id. */
-export const insertDeliveryAttempt = async (db: Db, rowId: number, provider: string, now: number) =>
-  (await db.insertInto('delivery_attempts').values({ outbox_id: rowId, provider, started_at: now }).returning('id').executeTakeFirstOrThrow()).id;
+// Every message's provider call, before and after: compiled once (see store/prepared.ts).
+const attemptStarted = prepared((db: Kysely<DB>, rowId: number, provider: string, now: number) =>
+  db.insertInto('delivery_attempts').values({ outbox_id: rowId, provider, started_at: now }).returning('id'),
+);
+const attemptFinished = prepared((db: Kysely<DB>, attemptId: number, outcome: AttemptOutcome, providerMessageId: string | null, error: string | null, now: number) =>
+  db.updateTable('delivery_attempts').set({ finished_at: now, outcome, provider_message_id: providerMessageId, error }).where('id', '=', attemptId),
+);
 
-export const finishDeliveryAttempt = (db: Db, attemptId: number, outcome: AttemptOutcome, providerMessageId: string | null, error: string | null, now: number) =>
-  db.updateTable('delivery_attempts').set({ finished_at: now, outcome, provider_message_id: providerMessageId, error }).where('id', '=', attemptId).execute();
+/** A provider call about to be made; its id. */
+export const insertDeliveryAttempt = async (db: Kysely<DB>, rowId: number, provider: string, now: number) => (await attemptStarted.returning(db, rowId, provider, now))[0].id;
+
+export const finishDeliveryAttempt = (db: Kysely<DB>, attemptId: number, outcome: AttemptOutcome, providerMessageId: string | null, error: string | null, now: number) =>
+  attemptFinished.run(db, attemptId, outcome, providerMessageId, error, now);
 
 export const lastDeliveryAttempt = (db: Db, rowId: number) =>
   db

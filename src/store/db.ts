@@ -27,7 +27,7 @@ export interface Store {
    */
   checkpoints?(): { frames: number; restarts: number };
   /** The raw client rate-limiter-flexible drives (its own SQLite connection, or the pg pool). */
-  limiterClient: { storeType: 'better-sqlite3'; client: SQLite.Database } | { storeType: 'postgres'; client: pg.Pool };
+  limiterClient: { storeType: 'better-sqlite3'; client: LimiterConnection } | { storeType: 'postgres'; client: pg.Pool };
   /**
    * A number that changes whenever anyone writes to `applications` (migration 0006); undefined
    * when that cannot be known right now, and then nothing may be served from a cache.
@@ -177,6 +177,7 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
   // The limiter's own connection: Kysely's transactions span awaits, and a counter written on the
   // same connection meanwhile would join (and roll back with) someone else's transaction.
   let versionOf: SQLite.Statement | undefined;
+  let limiterConnection: LimiterConnection | undefined;
   return {
     db,
     dialect: 'sqlite',
@@ -185,7 +186,8 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
         limiter = connectSqlite(file);
         if (selfCheckpointing) limiter.pragma('wal_autocheckpoint = 1000');
       }
-      return { storeType: 'better-sqlite3' as const, client: limiter };
+      limiterConnection ??= limiterConnectionOn(limiter);
+      return { storeType: 'better-sqlite3' as const, client: limiterConnection };
     },
     checkpoints: () => ({ frames: checkpointer?.frames ?? 0, restarts: checkpointer?.restarts ?? 0 }),
     // A read of one tiny row on the request's own connection: a few µs, against ~15 for the
@@ -404,6 +406,21 @@ class TurnWrites {
  * Kysely prepares every query anew; preparing cost more than running an indexed lookup (bench).
  * Statements are reusable in better-sqlite3 as long as nobody iterates them, and we never stream.
  */
+/**
+ * The limiter's connection as rate-limiter-flexible uses it (store/DEPENDENCIES.md): its
+ * statements prepared once, not on every count (15 µs of the 43 a count took), and its
+ * `transaction(() => upsert)` run as the one statement it is, atomic on its own, without a
+ * BEGIN and COMMIT around it (9 µs more).
+ */
+export type LimiterConnection = Pick<SQLite.Database, 'prepare' | 'transaction'>;
+function limiterConnectionOn(sqlite: SQLite.Database): LimiterConnection {
+  const prepare = cachedBySql((sql) => sqlite.prepare(sql));
+  return {
+    prepare: ((sql: string) => prepare(sql)) as SQLite.Database['prepare'],
+    transaction: ((fn: (...args: unknown[]) => unknown) => fn) as SQLite.Database['transaction'],
+  };
+}
+
 function withStatementCache(sqlite: SQLite.Database) {
   return { prepare: cachedBySql((sql) => sqlite.prepare(sql)), close: () => sqlite.close() };
 }

@@ -3,15 +3,17 @@ import type { DB } from '../../store/schema.ts';
 import { prepared } from '../../store/prepared.ts';
 import { isBatching, oneBatchAtATime, perTurnLoader } from '../../store/turn-batch.ts';
 
-/** Counts one send in the prefix's current window; returns the window's sends so far. */
-export async function countSend(db: Kysely<DB>, appId: number, prefix: string, window: number): Promise<number> {
-  const row = await db
+/** Counts one send in the prefix's current window; returns the window's sends so far (every send: compiled once). */
+const sendCounted = prepared((db: Kysely<DB>, appId: number, prefix: string, window: number) =>
+  db
     .insertInto('prefix_traffic')
     .values({ app_id: appId, prefix, window_start: window, sends: 1, conversions: 0 })
     .onConflict((oc) => oc.columns(['app_id', 'prefix', 'window_start']).doUpdateSet({ sends: sql`prefix_traffic.sends + 1` }))
-    .returning('sends')
-    .executeTakeFirstOrThrow();
-  return row.sends;
+    .returning('sends'),
+);
+export async function countSend(db: Kysely<DB>, appId: number, prefix: string, window: number): Promise<number> {
+  const [row] = await sendCounted.returning(db, appId, prefix, window);
+  return Number(row.sends);
 }
 
 /**
@@ -70,8 +72,10 @@ export async function traffic(db: Kysely<DB>, appId: number, prefix: string, fro
   return { sends: Number(row.sends), conversions: Number(row.conversions) };
 }
 
-export const findQuarantine = (db: Kysely<DB>, appId: number, prefix: string, now: number) =>
-  db.selectFrom('quarantines').select(['rule', 'until']).where('app_id', '=', appId).where('prefix', '=', prefix).where('until', '>', now).executeTakeFirst();
+const quarantineOf = prepared((db: Kysely<DB>, appId: number, prefix: string, now: number) =>
+  db.selectFrom('quarantines').select(['rule', 'until']).where('app_id', '=', appId).where('prefix', '=', prefix).where('until', '>', now),
+);
+export const findQuarantine = (db: Kysely<DB>, appId: number, prefix: string, now: number) => quarantineOf.first(db, appId, prefix, now);
 
 export const quarantine = (db: Kysely<DB>, appId: number, prefix: string, rule: string, until: number, now: number) =>
   db
