@@ -11,7 +11,9 @@
 //      BENCH_ONLY (comma-separated scenario names, outbox-sqlite and outbox-postgres included),
 //      BENCH_OUTBOX_MESSAGES (SMS per outbox scenario, 3000), BENCH_ROUND_TRIPS (OneTouch, 300);
 //      approval-status and onetouch-roundtrip are scenario names too; import-sqlite and
-//      import-postgres (BENCH_IMPORT_USERS, default BENCH_USERS) run `users import`.
+//      import-postgres (BENCH_IMPORT_USERS, default BENCH_USERS) run `users import`;
+//      BENCH_SIZES=10000,10000000 adds user status and the app token at those sizes (names
+//      such as user-status-sqlite-10M); off by default, as seeding 10M users takes minutes.
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -78,24 +80,36 @@ const once = <T>(start: () => Promise<T>) => {
 
 const helloWorld = once(() => startServer('hello-world', ['bench/hello.ts']));
 
-const openFactorSqlite = once(async () => {
-  const dataDir = join(tmp, 'sqlite');
+/** OpenFactor on a database seeded with `users` users: SQLite in its own data directory, or a PostgreSQL database of its own. */
+async function startOpenFactor(dialect: 'sqlite' | 'postgres', users: number, suffix = '') {
   const t0 = performance.now();
-  const seeded = await seedSqlite(dataDir, masterKey, USERS);
-  console.log(`seeded ${USERS.toLocaleString('en')} users into SQLite in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  const target = await startServer('openfactor-sqlite', ['build/cli.js', 'serve'], {
-    OPENFACTOR_DATA_DIR: dataDir,
+  const common = {
     OPENFACTOR_MASTER_KEY: masterKey.toString('hex'),
     // The OneTouch round trip's callback receiver listens on loopback.
     OPENFACTOR_ALLOW_PRIVATE_NETWORKS: '127.0.0.1',
     LOG_LEVEL: 'warn',
-  });
-  return { ...target, ...seeded, databaseUrl: `sqlite:${join(dataDir, 'openfactor.db')}`, dialect: 'sqlite' as const };
-});
+  };
+  const seeded = async () => {
+    if (dialect === 'sqlite') {
+      const dataDir = join(tmp, `sqlite${suffix}`);
+      const of = await seedSqlite(dataDir, masterKey, users);
+      return { ...of, env: { OPENFACTOR_DATA_DIR: dataDir } as Record<string, string>, databaseUrl: `sqlite:${join(dataDir, 'openfactor.db')}`, dialect };
+    }
+    const name = PG_DB + suffix;
+    pgDatabases.add(name);
+    const of = await seedPostgres(PG_ADMIN, name, masterKey, users);
+    return { ...of, env: { OPENFACTOR_DATA_DIR: join(tmp, `pg${suffix}`), DATABASE_URL: of.databaseUrl } as Record<string, string>, dialect };
+  };
+  const of = await seeded();
+  console.log(`seeded ${users.toLocaleString('en')} users into ${dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const target = await startServer(`openfactor-${dialect}${suffix}`, ['build/cli.js', 'serve'], { ...of.env, ...common });
+  return { ...target, ...of };
+}
 
 const PG_ADMIN = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const PG_DB = `openfactor_bench_${process.pid}`;
-let pgSeeded = false;
+/** Every bench database made, dropped at the end whatever happens. */
+const pgDatabases = new Set<string>();
 
 async function pgReachable(): Promise<boolean> {
   const c = new pg.Client({ connectionString: PG_ADMIN, connectionTimeoutMillis: 2000 });
@@ -108,21 +122,8 @@ async function pgReachable(): Promise<boolean> {
   }
 }
 
-const openFactorPostgres = once(async () => {
-  const t0 = performance.now();
-  const seeded = await seedPostgres(PG_ADMIN, PG_DB, masterKey, USERS);
-  pgSeeded = true;
-  console.log(`seeded ${USERS.toLocaleString('en')} users into PostgreSQL in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  const target = await startServer('openfactor-postgres', ['build/cli.js', 'serve'], {
-    OPENFACTOR_DATA_DIR: join(tmp, 'pg'),
-    DATABASE_URL: seeded.databaseUrl,
-    OPENFACTOR_MASTER_KEY: masterKey.toString('hex'),
-    // The OneTouch round trip's callback receiver listens on loopback.
-    OPENFACTOR_ALLOW_PRIVATE_NETWORKS: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-  });
-  return { ...target, ...seeded, dialect: 'postgres' as const };
-});
+const openFactorSqlite = once(() => startOpenFactor('sqlite', USERS));
+const openFactorPostgres = once(() => startOpenFactor('postgres', USERS));
 
 type OpenFactorTarget = Awaited<ReturnType<typeof openFactorSqlite>> | Awaited<ReturnType<typeof openFactorPostgres>>;
 
@@ -321,8 +322,8 @@ async function measureHello(): Promise<Measured & { reqPerSec: number }> {
   return { ...m, reqPerSec: m.requests / m.seconds };
 }
 
-async function runScenario(s: Scenario): Promise<Figures> {
-  const of = s.dialect === 'sqlite' ? await openFactorSqlite() : await openFactorPostgres();
+async function runScenario(s: Scenario, on?: OpenFactorTarget): Promise<Figures> {
+  const of = on ?? (s.dialect === 'sqlite' ? await openFactorSqlite() : await openFactorPostgres());
   const hello = await measureHello();
   // Enough paths for the run at the hello-world's rate, which OpenFactor does not exceed.
   const n = Math.ceil(hello.reqPerSec * 1.3 * (WARMUP + DURATION)) + 1;
@@ -337,6 +338,50 @@ async function runScenario(s: Scenario): Promise<Figures> {
   // What the server said about answers it should not have given (a 500 is a bug, not a figure).
   if (unexpected > 0 && server) console.error(`\n${s.name}: ${unexpected} unexpected answers; the server's last output:\n${server.output().slice(-4000)}`);
   return { ...m, name: s.name, reqPerSec, unexpected, hello, ratio: reqPerSec / hello.reqPerSec, goals: { minRatio: s.minRatio, maxP99Ms: s.maxP99Ms } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Other sizes (BENCH_SIZES=10000,10000000): each on databases of its own, seeded, measured and
+// dropped before the next. User status at every size; the app token, right and wrong, where
+// there are enough users for each request to have its own (a right token is accepted once, and
+// wrong ones count towards the attempt cap).
+
+const SIZES = (process.env.BENCH_SIZES ?? '').split(',').filter(Boolean).map(Number);
+const sizeLabel = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
+const SIZE_PATHS = ['user-status', 'verify-app', 'verify-app-wrong'];
+
+async function sizeScenarios(only?: string[]): Promise<Figures[]> {
+  const out: Figures[] = [];
+  for (const size of SIZES) {
+    for (const dialect of ['sqlite', 'postgres'] as const) {
+      const wanted = scenarios.filter((s) => s.dialect === dialect && SIZE_PATHS.some((p) => s.name === `${p}-${dialect}`)).map((s) => ({ ...s, name: `${s.name}-${sizeLabel(size)}` }));
+      const run = wanted.filter((s) => (!only || only.includes(s.name)) && (s.repeatable || size >= 1_000_000));
+      if (run.length === 0) continue;
+      if (dialect === 'postgres') {
+        if (!(await pgReachable())) continue;
+        if (PINNED) pinPostgres(SERVER_CORE!);
+      }
+      process.stdout.write(`${sizeLabel(size)} users, ${dialect}: `);
+      const of = await startOpenFactor(dialect, size, `_${sizeLabel(size).toLowerCase()}`);
+      try {
+        for (const s of run) {
+          process.stdout.write(`${s.name}: `);
+          const f = await runScenario(s, of);
+          console.log(`${Math.round(f.reqPerSec).toLocaleString('en')} req/s, ratio ${f.ratio!.toFixed(2)}, p99 ${f.p99Ms.toFixed(1)} ms`);
+          out.push(f);
+        }
+      } finally {
+        const child = children.find((c) => c.proc.pid === of.pid);
+        if (child) {
+          await stop(child);
+          children.splice(children.indexOf(child), 1);
+        }
+        if (dialect === 'postgres') await dropPostgres(PG_ADMIN, PG_DB + `_${sizeLabel(size).toLowerCase()}`).catch(() => {});
+        else rmSync(join(tmp, `sqlite_${sizeLabel(size).toLowerCase()}`), { recursive: true, force: true });
+      }
+    }
+  }
+  return out;
 }
 
 async function main(): Promise<number> {
@@ -361,6 +406,7 @@ async function main(): Promise<number> {
     console.log(`${Math.round(f.reqPerSec).toLocaleString('en')} req/s, ratio ${f.ratio!.toFixed(2)}, p99 ${f.p99Ms.toFixed(1)} ms`);
     results.push(f);
   }
+  results.push(...(await sizeScenarios(only)));
   if (!only || only.includes('approval-status')) {
     const of = await openFactorSqlite();
     const uuids = await approvalUuids(of);
@@ -494,6 +540,13 @@ function report(results: Figures[], outbox: OutboxFigures[], roundTrips: RoundTr
     if (minRatio !== undefined && f.ratio !== undefined) checks.push({ what: `${f.name} ratio to hello-world`, value: f.ratio, goal: `≥ ${minRatio}`, ok: f.ratio >= minRatio });
     if (maxP99Ms !== undefined) checks.push({ what: `${f.name} p99 (ms)`, value: f.p99Ms, goal: `≤ ${maxP99Ms}`, ok: f.p99Ms <= maxP99Ms });
   }
+  // 10M users keep ≥ 0.8 of the throughput at 10k (each as its ratio to its own hello-world).
+  const bySize = (name: string) => results.find((f) => f.name === name)?.ratio;
+  for (const f of results) {
+    const m = /^(.*)-10M$/.exec(f.name);
+    const small = m && bySize(`${m[1]}-10k`);
+    if (m && small && f.ratio !== undefined) checks.push({ what: `${m[1]} at 10M users against 10k`, value: f.ratio / small, goal: '≥ 0.8', ok: f.ratio / small >= 0.8 });
+  }
   for (const i of imports) {
     if (i.name === 'import-sqlite' && i.users === 1_000_000) checks.push({ what: 'import-sqlite of 1M users with secrets (s)', value: i.seconds, goal: '< 120', ok: i.seconds < 120 });
   }
@@ -514,7 +567,14 @@ function report(results: Figures[], outbox: OutboxFigures[], roundTrips: RoundTr
   }
   if (imports.length) {
     console.log('\nusers import: users with kept ids and authenticator secrets, by the CLI on both cores, ratio to reading and parsing the same file');
-    for (const i of imports) {
+    // 10M users keep ≥ 0.8 of the throughput at 10k (each as its ratio to its own hello-world).
+  const bySize = (name: string) => results.find((f) => f.name === name)?.ratio;
+  for (const f of results) {
+    const m = /^(.*)-10M$/.exec(f.name);
+    const small = m && bySize(`${m[1]}-10k`);
+    if (m && small && f.ratio !== undefined) checks.push({ what: `${m[1]} at 10M users against 10k`, value: f.ratio / small, goal: '≥ 0.8', ok: f.ratio / small >= 0.8 });
+  }
+  for (const i of imports) {
       console.log(`${i.name.padEnd(16)} ${i.users.toLocaleString('en')} users in ${i.seconds.toFixed(1)} s, ${Math.round(i.perSecond).toLocaleString('en')} users/s  ratio ${i.ratio.toFixed(3)} (baseline ${i.baselineSeconds.toFixed(1)} s)`);
     }
   }
@@ -560,7 +620,7 @@ function report(results: Figures[], outbox: OutboxFigures[], roundTrips: RoundTr
 async function cleanup(): Promise<void> {
   await Promise.all(children.map(stop));
   if (PINNED) unpinPostgres();
-  if (pgSeeded) await dropPostgres(PG_ADMIN, PG_DB).catch(() => {});
+  for (const name of pgDatabases) await dropPostgres(PG_ADMIN, name).catch(() => {});
   rmSync(tmp, { recursive: true, force: true });
 }
 
