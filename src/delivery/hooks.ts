@@ -7,6 +7,7 @@ import type { Dialect } from '../store/db.ts';
 import type { Destinations } from './destinations.ts';
 import type { DB, HookDeliveriesTable } from '../store/schema.ts';
 import * as q from './queries.ts';
+import type { WriteStep } from '../store/prepared.ts';
 
 export interface NewHook {
   appId: number;
@@ -68,6 +69,12 @@ export class Hooks {
       created_at: now,
       updated_at: now,
     });
+  }
+
+  /** The same delivery as a step of writeTogether, written with the change it reports. */
+  enqueueStep(h: NewHook, now = Date.now()): WriteStep {
+    this.mayBeDue = true;
+    return q.hookDeliveryInsert.step(h.appId, h.kind, h.target, h.event, h.url, h.method, JSON.stringify(h.payload), now);
   }
 
   start(pollMs = 500): void {

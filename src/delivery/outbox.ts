@@ -8,7 +8,8 @@ import type { AttemptOutcome, DB, OutboxStatus } from '../store/schema.ts';
 import * as q from './queries.ts';
 import type { Channel, Provider, Receipt } from './provider.ts';
 import type { AttemptLog } from './router.ts';
-import { addUsage, monthOf } from '../features/applications/service.ts';
+import { monthOf, usageStep } from '../features/applications/service.ts';
+import { writeTogether, type WriteStep } from '../store/prepared.ts';
 
 const ID_PREFIX: Record<Channel, string> = { sms: 'SM', voice: 'CA', email: 'EM' };
 export const textContext = (id: string) => `outbox:${id}:text`;
@@ -73,37 +74,45 @@ export class Outbox {
   ) {}
 
   /** Adds a message; pass the transaction that records what the message is about. */
-  enqueue(trx: Kysely<DB>, m: NewMessage, now = Date.now()): Promise<string> {
+  async enqueue(trx: Kysely<DB>, m: NewMessage, now = Date.now()): Promise<string> {
+    const { sid, step } = this.enqueueStep(m, now);
+    await writeTogether(trx, [step]);
+    return sid;
+  }
+
+  /** The message's id and its insert, to write together with what it is about (writeTogether). */
+  enqueueStep(m: NewMessage, now = Date.now()): { sid: string; step: WriteStep } {
     this.mayBeDue = true;
-    return this.insert(trx, m, 'queued', null, now);
+    return this.row(m, 'queued', null, now);
   }
 
   /**
    * A message the SMS-pumping defence refused, kept as the audit of the block: status `blocked`,
    * the rule in `provider_result`, no text; no worker ever sends it.
    */
-  recordBlocked(db: Kysely<DB>, m: Omit<NewMessage, 'text'>, rule: string, now = Date.now()): Promise<string> {
-    return this.insert(db, { ...m, text: '' }, 'blocked', `blocked: ${rule}`, now);
+  async recordBlocked(db: Kysely<DB>, m: Omit<NewMessage, 'text'>, rule: string, now = Date.now()): Promise<string> {
+    const { sid, step } = this.row({ ...m, text: '' }, 'blocked', `blocked: ${rule}`, now);
+    await writeTogether(db, [step]);
+    return sid;
   }
 
-  private async insert(trx: Kysely<DB>, m: NewMessage, status: 'queued' | 'blocked', result: string | null, now: number): Promise<string> {
-    const id = ID_PREFIX[m.channel] + randomBytes(16).toString('hex');
-    await q.insertMessage(trx, {
-      sid: id,
-      app_id: m.appId,
-      user_id: m.userId,
-      channel: m.channel,
-      destination: seal(this.keys[0], m.destination, destinationContext(id)),
-      text_sealed: seal(this.keys[0], m.text, textContext(id)),
-      locale: m.locale,
-      fallback_text_sealed: m.fallbackText ? seal(this.keys[0], m.fallbackText, fallbackContext(id)) : null,
+  private row(m: NewMessage, status: 'queued' | 'blocked', result: string | null, now: number): { sid: string; step: WriteStep } {
+    const sid = ID_PREFIX[m.channel] + randomBytes(16).toString('hex');
+    const key = this.keys[0];
+    const step = q.insertMessage.step(
+      sid,
+      m.appId,
+      m.userId,
+      m.channel,
+      seal(key, m.destination, destinationContext(sid)),
+      seal(key, m.text, textContext(sid)),
+      m.locale,
+      m.fallbackText ? seal(key, m.fallbackText, fallbackContext(sid)) : null,
       status,
-      provider_result: result,
-      next_attempt_at: now,
-      created_at: now,
-      updated_at: now,
-    });
-    return id;
+      result,
+      now,
+    );
+    return { sid, step };
   }
 
   /**
@@ -189,15 +198,14 @@ export class Outbox {
   }
 
   /**
-   * Marks a message sent and counts it in its application's month (SMS, calls) in the same
-   * transaction: after a crash both are there or neither (and the message is settled again).
-   * A message already marked sent (or further) is neither changed nor counted again.
+   * Marks a message sent and counts it in its application's month (SMS, calls) together: after a
+   * crash both are there or neither (and the message is settled again). A message already marked
+   * sent (or further) is neither changed nor counted again.
    */
-  async markSent(id: string, provider: string, providerMessageId: string, now = Date.now()): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      const row = await q.markMessageSent(trx, id, provider, providerMessageId, now);
-      if (row && row.channel !== 'email') await addUsage(trx, row.app_id, monthOf(now), row.channel === 'sms' ? 'sms' : 'calls', 1);
-    });
+  async markSent(m: Pick<ClaimedMessage, 'id' | 'appId' | 'channel'>, provider: string, providerMessageId: string, now = Date.now()): Promise<void> {
+    const steps = [q.markMessageSent.step(m.id, provider, providerMessageId, now)];
+    if (m.channel !== 'email') steps.push({ ...usageStep(m.appId, monthOf(now), m.channel === 'sms' ? 'sms' : 'calls', 1), onlyIfChanged: 0 });
+    await writeTogether(this.db, steps);
   }
 
   /** A failed attempt: tried again at `retryAt`, or given up on (`failed`) when undefined. */

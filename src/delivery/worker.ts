@@ -112,7 +112,7 @@ export class OutboxWorker {
       this.outbox.attemptLog(m.rowId),
     );
     if (result.ok) {
-      await this.outbox.markSent(m.id, result.provider.label, result.providerMessageId);
+      await this.outbox.markSent(m, result.provider.label, result.providerMessageId);
       return;
     }
     const final = result.permanent || m.rounds >= (this.opts.maxRounds ?? 5);
@@ -135,7 +135,7 @@ export class OutboxWorker {
   private async settleCrashedAttempt(m: ClaimedMessage): Promise<boolean> {
     const last = await this.outbox.lastAttempt(m.rowId);
     if (last?.outcome === 'accepted') {
-      await this.outbox.markSent(m.id, last.provider, last.provider_message_id ?? m.id);
+      await this.outbox.markSent(m, last.provider, last.provider_message_id ?? m.id);
       return false;
     }
     if (!last || last.outcome !== null) return true;

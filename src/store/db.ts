@@ -10,7 +10,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { DB } from './schema.ts';
 import { APPLICATIONS_CHANNEL, LATEST_MIGRATION, migrationProvider } from './migrations.ts';
 import { ChangeListener } from './change-listener.ts';
-import { runDirectlyOn, type WriteResult } from './prepared.ts';
+import { SKIPPED, runDirectlyOn, type BoundStep, type WriteResult } from './prepared.ts';
 import { batchPerTurnOn, perTurnLoader } from './turn-batch.ts';
 import { ReadTurn, afterMicrotasks } from './read-turn.ts';
 import { PG_TIMEOUT_DEFAULTS, isPostgresUrl, sqliteFileOf, type PgTimeouts } from '../config.ts';
@@ -162,6 +162,7 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
   runDirectlyOn(db, {
     statement: (sql) => (turn.join(), reads.prepare(sql)),
     write: (sql, params, viaKysely) => writes.add(sql, params, viaKysely),
+    writeTogether: (steps, viaKysely) => writes.together(steps, viaKysely),
     inTransaction: () => turn.othersTransaction(),
   });
   // Without its thread nobody checkpoints, and the WAL would grow without end: the connections
@@ -335,10 +336,10 @@ function withConnectionCare(pool: pg.Pool): pg.Pool {
   return new Proxy(pool, { get: (target, prop, receiver) => (prop === 'connect' ? connect : Reflect.get(target, prop, receiver)) });
 }
 
+/** One write, or several that stand or fall together (`writeTogether`). */
 interface PendingWrite {
-  sql: string;
-  params: unknown[];
-  viaKysely: () => Promise<WriteResult>;
+  steps: BoundStep[];
+  viaKysely: () => Promise<WriteResult[]>;
 }
 
 const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)));
@@ -351,13 +352,14 @@ const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)));
  */
 class TurnWrites {
   // Writes asked for by the requests of a read turn are committed as soon as all of them have run.
-  private readonly loader = perTurnLoader<PendingWrite, WriteResult>(
+  private readonly loader = perTurnLoader<PendingWrite, WriteResult[]>(
     (batch) => this.commit(batch),
     (run) => (this.turn.active ? afterMicrotasks(run) : setImmediate(run)),
   );
 
   // Made once: better-sqlite3 builds four wrappers and their properties for each transaction().
-  private readonly runAll: (batch: readonly PendingWrite[]) => WriteResult[];
+  private readonly runAll: (batch: readonly PendingWrite[]) => WriteResult[][];
+  private readonly runAlone: (w: PendingWrite) => WriteResult[];
 
   constructor(
     private readonly sqlite: SQLite.Database,
@@ -365,13 +367,19 @@ class TurnWrites {
     private readonly turn: ReadTurn,
   ) {
     this.runAll = sqlite.transaction((batch: readonly PendingWrite[]) => batch.map((w) => this.run(w)));
+    this.runAlone = sqlite.transaction((w: PendingWrite) => this.run(w));
   }
 
-  add(sql: string, params: unknown[], viaKysely: () => Promise<WriteResult>): Promise<WriteResult> {
-    return this.loader.load({ sql, params, viaKysely });
+  async add(sql: string, params: unknown[], viaKysely: () => Promise<WriteResult>): Promise<WriteResult> {
+    const [result] = await this.loader.load({ steps: [{ sql, params }], viaKysely: async () => [await viaKysely()] });
+    return result;
   }
 
-  private async commit(batch: readonly PendingWrite[]): Promise<(WriteResult | Error)[]> {
+  together(steps: BoundStep[], viaKysely: () => Promise<WriteResult[]>): Promise<WriteResult[]> {
+    return this.loader.load({ steps, viaKysely });
+  }
+
+  private async commit(batch: readonly PendingWrite[]): Promise<(WriteResult[] | Error)[]> {
     this.turn.end();
     // A Kysely transaction is open across awaits: wait for it through Kysely's own queue.
     if (this.sqlite.inTransaction) return Promise.all(batch.map((w) => w.viaKysely().catch(asError)));
@@ -384,21 +392,27 @@ class TurnWrites {
     }
     return batch.map((w) => {
       try {
-        return this.run(w);
+        return w.steps.length === 1 ? this.run(w) : this.runAlone(w);
       } catch (err) {
         return asError(err);
       }
     });
   }
 
-  private run(w: PendingWrite): WriteResult {
-    const stmt = this.statements.prepare(w.sql);
+  private run(w: PendingWrite): WriteResult[] {
+    const out: WriteResult[] = [];
+    for (const s of w.steps) out.push(s.onlyIfChanged !== undefined && out[s.onlyIfChanged].changes === 0 ? SKIPPED : this.runStep(s));
+    return out;
+  }
+
+  private runStep(s: BoundStep): WriteResult {
+    const stmt = this.statements.prepare(s.sql);
     // A write with RETURNING is a reader in better-sqlite3: its rows are the changed ones.
     if (stmt.reader) {
-      const rows = stmt.all(w.params);
+      const rows = stmt.all(s.params);
       return { changes: rows.length, rows };
     }
-    return { changes: stmt.run(w.params).changes, rows: [] };
+    return { changes: stmt.run(s.params).changes, rows: [] };
   }
 }
 

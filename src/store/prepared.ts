@@ -1,7 +1,8 @@
 // Hot-path queries: built and compiled by Kysely once per database, then only bound to values.
 // Building and compiling a query costs more than running an indexed lookup in SQLite (bench).
-import type { CompiledQuery, Compilable, Kysely } from 'kysely';
+import { CompiledQuery, type Compilable, type Kysely } from 'kysely';
 import type { DB } from './schema.ts';
+import { isBatching } from './turn-batch.ts';
 
 export interface PreparedQuery<A extends unknown[], R> {
   all(db: Kysely<DB>, ...args: A): Promise<R[]>;
@@ -10,6 +11,22 @@ export interface PreparedQuery<A extends unknown[], R> {
   run(db: Kysely<DB>, ...args: A): Promise<number>;
   /** For writes with RETURNING: the rows changed. */
   returning(db: Kysely<DB>, ...args: A): Promise<R[]>;
+  /** This write with these arguments, as one step of `writeTogether`. */
+  step(...args: A): WriteStep;
+}
+
+/** One write of a group that stands or falls together (`writeTogether`). */
+export interface WriteStep {
+  bind(db: Kysely<DB>): { query: CompiledQuery; parameters: unknown[] };
+  /** Run only if the step at this index changed a row (a usage count after a status change). */
+  onlyIfChanged?: number;
+}
+
+/** A step of `writeTogether` as SQL and parameters, for the direct connection. */
+export interface BoundStep {
+  sql: string;
+  params: unknown[];
+  onlyIfChanged?: number;
 }
 
 /**
@@ -22,6 +39,8 @@ export interface DirectSqlite {
   statement(sql: string): { reader: boolean; all(params: unknown[]): unknown[]; get(params: unknown[]): unknown };
   /** A write, committed with the others made in the same event-loop turn (see store/db.ts). */
   write(sql: string, params: unknown[], viaKysely: () => Promise<WriteResult>): Promise<WriteResult>;
+  /** Writes committed all or none, with the same turn's other writes. */
+  writeTogether(steps: BoundStep[], viaKysely: () => Promise<WriteResult[]>): Promise<WriteResult[]>;
   inTransaction(): boolean;
 }
 
@@ -30,6 +49,9 @@ export interface WriteResult {
   /** RETURNING rows, if the write has any. */
   rows: unknown[];
 }
+
+/** A step left out because the one it depends on changed nothing. */
+export const SKIPPED: WriteResult = Object.freeze({ changes: 0, rows: [] });
 
 const direct = new WeakMap<Kysely<DB>, DirectSqlite>();
 
@@ -89,5 +111,74 @@ export function prepared<A extends unknown[], R>(build: (db: Kysely<DB>, ...args
     },
     run: async (db, ...args) => (await write(db, args)).changes,
     returning: async (db, ...args) => (await write(db, args)).rows as R[],
+    step: (...args) => ({
+      bind: (db) => {
+        const c = compiled.get(db) ?? compile(db);
+        return { query: c.query, parameters: c.slots.map((s) => (typeof s === 'number' ? args[s] : s.value)) };
+      },
+    }),
   };
+}
+
+/**
+ * Writes that must all happen or none (a sent code and its outbox message): on SQLite committed
+ * with the turn's other writes, in one transaction instead of a transaction each (a commit cost
+ * as much as the writes it ends, bench); elsewhere, and inside a transaction, one transaction
+ * through Kysely. A step with `onlyIfChanged` runs only if that earlier step changed a row.
+ * Steps never touch each other's rows: on PostgreSQL each sees the database as it was before
+ * the group (one statement, asOneStatement).
+ */
+export function writeTogether(db: Kysely<DB>, steps: WriteStep[]): Promise<WriteResult[]> {
+  const bound = steps.map((s) => ({ ...s.bind(db), onlyIfChanged: s.onlyIfChanged }));
+  const runIn = async (trx: Kysely<DB>) => {
+    const out: WriteResult[] = [];
+    for (const b of bound) {
+      if (b.onlyIfChanged !== undefined && out[b.onlyIfChanged].changes === 0) {
+        out.push(SKIPPED);
+        continue;
+      }
+      const r = await trx.executeQuery({ ...b.query, parameters: b.parameters } as CompiledQuery);
+      out.push({ changes: Number(r.numAffectedRows ?? r.rows.length), rows: r.rows });
+    }
+    return out;
+  };
+  // Inside the caller's transaction: its steps are part of it.
+  if (db.isTransaction) return runIn(db);
+  const viaKysely = () => db.transaction().execute(runIn);
+  if (isBatching(db)) {
+    const one = asOneStatement(bound);
+    if (one) return db.executeQuery<Record<string, number>>(one).then(({ rows: [counts] }) => bound.map((_, i) => ({ changes: Number(counts[`c${i}`]), rows: [] })));
+  }
+  const conn = direct.get(db);
+  if (!conn || conn.inTransaction()) return viaKysely();
+  return conn.writeTogether(
+    bound.map((b) => ({ sql: b.query.sql, params: b.parameters, onlyIfChanged: b.onlyIfChanged })),
+    viaKysely,
+  );
+}
+
+/**
+ * PostgreSQL: the steps as one statement, `WITH s0 AS (…), s1 AS (…) SELECT <rows each changed>`,
+ * atomic as any statement is: one round trip where a transaction took two more than its writes
+ * (a round trip cost more than the write, bench). A step that depends on another becomes
+ * `INSERT … SELECT … WHERE EXISTS (SELECT 1 FROM sJ)`. Undefined when a step is not a plain
+ * write of that shape (a step that returns rows, say): those go in a transaction.
+ */
+function asOneStatement(steps: { query: CompiledQuery; parameters: unknown[]; onlyIfChanged?: number }[]): CompiledQuery | undefined {
+  const parameters: unknown[] = [];
+  const parts: string[] = [];
+  for (const [i, s] of steps.entries()) {
+    if (/\breturning\b/i.test(s.query.sql) || !/^(insert|update|delete) /i.test(s.query.sql)) return undefined;
+    const offset = parameters.length;
+    let text = s.query.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
+    if (s.onlyIfChanged !== undefined) {
+      const values = /^insert into [^()]+\([^()]*\) values \(((?:\$\d+(?:, )?)+)\)/i.exec(text);
+      if (!values) return undefined;
+      text = `${text.slice(0, values.index + values[0].indexOf(' values ('))} select ${values[1]} where exists (select 1 from s${s.onlyIfChanged})${text.slice(values.index + values[0].length)}`;
+    }
+    parameters.push(...s.parameters);
+    parts.push(`s${i} as (${text} returning 1)`);
+  }
+  const counts = steps.map((_, i) => `(select count(*) from s${i})::int as c${i}`).join(', ');
+  return CompiledQuery.raw(`with ${parts.join(', ')} select ${counts}`, parameters);
 }

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../store/schema.ts';
-import { prepared } from '../../store/prepared.ts';
+import { prepared, type PreparedQuery } from '../../store/prepared.ts';
 
 export type ApplicationRow = Awaited<ReturnType<typeof findApplicationByKeyHash>> & {};
 
@@ -78,6 +78,20 @@ export const addUsage = (db: Kysely<DB>, appId: number, month: string, column: U
     .values({ app_id: appId, month, api_calls: 0, sms: 0, calls: 0, auths: 0, users: 0, [column]: n })
     .onConflict((oc) => oc.columns(['app_id', 'month']).doUpdateSet({ [column]: sql`usage_monthly.${sql.ref(column)} + ${n}` }))
     .execute();
+
+const usageAdds = Object.fromEntries(
+  (['api_calls', 'sms', 'calls', 'auths', 'users'] as const).map((column) => [
+    column,
+    prepared((db: Kysely<DB>, appId: number, month: string, n: number) =>
+      db
+        .insertInto('usage_monthly')
+        .values({ app_id: appId, month, api_calls: 0, sms: 0, calls: 0, auths: 0, users: 0, [column]: n })
+        .onConflict((oc) => oc.columns(['app_id', 'month']).doUpdateSet({ [column]: sql`usage_monthly.${sql.ref(column)} + ${n}` })),
+    ),
+  ]),
+) as Record<UsageColumn, PreparedQuery<[number, string, number], unknown>>;
+/** addUsage as a step of writeTogether (counted with what it counts). */
+export const usageStep = (appId: number, month: string, column: UsageColumn, n: number) => usageAdds[column].step(appId, month, n);
 
 export const usageSince = (db: Kysely<DB>, appId: number, fromMonth: string) =>
   db.selectFrom('usage_monthly').selectAll().where('app_id', '=', appId).where('month', '>=', fromMonth).execute();

@@ -164,7 +164,7 @@ export const keyContext = (appId: number) => `applications:${appId}:api_key`;
 export const dashboardKeyContext = (appId: number) => `applications:${appId}:dashboard_signing_key`;
 
 /** Counts in an application's month (users created, messages sent): for the features that make them. */
-export { addUsage, type UsageColumn } from './queries.ts';
+export { addUsage, usageStep, type UsageColumn } from './queries.ts';
 
 /** `YYYY-MM` in UTC. */
 export const monthOf = (ms: number) => new Date(ms).toISOString().slice(0, 7);

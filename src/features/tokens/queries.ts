@@ -305,14 +305,13 @@ export const useSentCode = perTurn(
     }),
 );
 
-export const insertSentCode = (
-  db: Kysely<DB>,
-  c: { appId: number; userId: number; channel: 'sms' | 'voice' | 'email'; codeHash: string; action: string | null; now: number; expiresAt: number },
-) =>
-  db
-    .insertInto('sent_codes')
-    .values({ app_id: c.appId, user_id: c.userId, channel: c.channel, code_hash: c.codeHash, action: c.action, created_at: c.now, expires_at: c.expiresAt })
-    .execute();
+const sentCodeInsert = prepared(
+  (db: Kysely<DB>, appId: number, userId: number, channel: 'sms' | 'voice' | 'email', codeHash: string, action: string | null, now: number, expiresAt: number) =>
+    db.insertInto('sent_codes').values({ app_id: appId, user_id: userId, channel, code_hash: codeHash, action, created_at: now, expires_at: expiresAt }),
+);
+/** A sent code's hash, as a step of writeTogether (with its outbox message). */
+export const sentCodeStep = (c: { appId: number; userId: number; channel: 'sms' | 'voice' | 'email'; codeHash: string; action: string | null; now: number; expiresAt: number }) =>
+  sentCodeInsert.step(c.appId, c.userId, c.channel, c.codeHash, c.action, c.now, c.expiresAt);
 
 export async function replaceRecoveryCodes(db: Kysely<DB>, userId: number, hashes: string[], now: number): Promise<void> {
   await db.transaction().execute(async (trx) => {

@@ -17,6 +17,7 @@ import { readBool, readString, type Params } from '../../core/params.ts';
 import { maskCellphone, nationalOf, regionOf } from '../../core/phone.ts';
 import type { Outbox } from '../../delivery/outbox.ts';
 import type { DB } from '../../store/schema.ts';
+import { writeTogether } from '../../store/prepared.ts';
 import type { Outcome } from '../../wire/route.ts';
 import type { Application, UsageCounter } from '../applications/service.ts';
 import { qrLabelContext, type Contacts } from '../../store/contacts.ts';
@@ -128,7 +129,7 @@ export class Tokens {
     return { ok: true, body: { success: true, message: 'Email token was sent', email, email_id: emailId } };
   }
 
-  /** The code's hash and its outbox message, in one transaction: either both exist or neither. */
+  /** The code's hash, its outbox message and its webhook events, written together: all or none. */
   private async record(
     app: Application,
     userId: number,
@@ -138,14 +139,12 @@ export class Tokens {
     message: { destination: string; text: string; locale: string; fallbackText?: string },
   ): Promise<string> {
     const now = Date.now();
-    const id = await this.d.db.transaction().execute(async (trx) => {
-      await q.insertSentCode(trx, { appId: app.id, userId, channel, codeHash: this.hashCode(userId, code), action, now, expiresAt: now + app.settings.codeTtlSeconds * 1000 });
-      const sid = await this.d.outbox.enqueue(trx, { appId: app.id, userId, channel, ...message }, now);
-      await this.d.webhooks?.emit(trx, app.id, 'totp_token_sent', { user: { s_authy_id: String(userId) }, message: { s_id: sid, s_channel: channel } }, now);
-      return sid;
-    });
+    const { sid, step } = this.d.outbox.enqueueStep({ appId: app.id, userId, channel, ...message }, now);
+    const events = (await this.d.webhooks?.eventSteps(app.id, 'totp_token_sent', { user: { s_authy_id: String(userId) }, message: { s_id: sid, s_channel: channel } }, now)) ?? [];
+    const codeHash = this.hashCode(userId, code);
+    await writeTogether(this.d.db, [q.sentCodeStep({ appId: app.id, userId, channel, codeHash, action, now, expiresAt: now + app.settings.codeTtlSeconds * 1000 }), step, ...events]);
     this.d.wakeOutbox();
-    return id;
+    return sid;
   }
 
   /** `GET verify/{token}/{id}`: the hot path. One user read, the OTP maths, one conditional write. */
