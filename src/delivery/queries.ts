@@ -1,9 +1,10 @@
 // The delivery tables: the message outbox with its provider attempts, signed HTTP deliveries
 // (hook_deliveries, hook_attempts) and applications' own provider lists. Claims lease rows to one
 // sender: on PostgreSQL with SKIP LOCKED, so that several nodes never take the same row.
-import type { ExpressionBuilder, Insertable, Kysely, Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Insertable, type Kysely, type Transaction } from 'kysely';
 import type { Dialect } from '../store/db.ts';
 import { prepared } from '../store/prepared.ts';
+import { oneRowEach, perTurn } from '../store/turn-batch.ts';
 import type { AttemptOutcome, DB, HookDeliveriesTable, OutboxStatus } from '../store/schema.ts';
 import type { Channel } from './provider.ts';
 
@@ -41,33 +42,38 @@ const isMessageDue = (now: number) => (w: ExpressionBuilder<DB, 'outbox'>) =>
 export const anyMessageDue = prepared((db: Kysely<DB>, now: number) => db.selectFrom('outbox').select('id').where(isMessageDue(now)).limit(1));
 
 /**
- * Leases up to `limit` due messages to this sender until `now + leaseMs`, oldest due first.
+ * Leases up to `limit` due messages to this sender until `leaseUntil`, oldest due first.
  * Queued messages and abandoned ones are looked up apart, each in the order of its index, so a
  * claim reads `limit` rows of each, not the whole backlog (sorted in one query it read all of
- * it: 0.3 ms a claim at 1,000 waiting, growing with the queue).
+ * it: 0.3 ms a claim at 1,000 waiting, growing with the queue). Compiled once per dialect: a
+ * busy worker claims every few messages.
  */
-export const claimMessages = (db: Kysely<DB>, dialect: Dialect, limit: number, leaseMs: number, now: number) => {
-  const due = (status: 'queued' | 'sending') =>
-    db.selectFrom((eb) => {
-      let q = eb
-        .selectFrom('outbox')
-        .select(['id', 'next_attempt_at'])
-        .where('status', '=', status)
-        .where(status === 'queued' ? 'next_attempt_at' : 'claimed_until', status === 'queued' ? '<=' : '<', now)
-        .orderBy('next_attempt_at')
-        .orderBy('id')
-        .limit(limit);
-      // Several nodes on PostgreSQL: each row goes to one of them.
-      if (dialect === 'postgres') q = q.forUpdate().skipLocked();
-      return q.as(status);
-    }).select(['id', 'next_attempt_at']);
-  return db
-    .updateTable('outbox')
-    .set((eb) => ({ status: 'sending', claimed_until: now + leaseMs, attempts: eb('attempts', '+', 1), updated_at: now }))
-    .where('id', 'in', (eb) => eb.selectFrom(due('queued').unionAll(due('sending')).as('due')).select('id').orderBy('next_attempt_at').orderBy('id').limit(limit))
-    .returning(['id', 'sid', 'app_id', 'channel', 'destination', 'text_sealed', 'locale', 'attempts'])
-    .execute();
-};
+const claimOn = (dialect: Dialect) =>
+  prepared((db: Kysely<DB>, limit: number, leaseUntil: number, now: number) => {
+    const due = (status: 'queued' | 'sending') =>
+      db
+        .selectFrom((eb) => {
+          let q = eb
+            .selectFrom('outbox')
+            .select(['id', 'next_attempt_at'])
+            .where('status', '=', status)
+            .where(status === 'queued' ? 'next_attempt_at' : 'claimed_until', status === 'queued' ? '<=' : '<', now)
+            .orderBy('next_attempt_at')
+            .orderBy('id')
+            .limit(limit);
+          // Several nodes on PostgreSQL: each row goes to one of them.
+          if (dialect === 'postgres') q = q.forUpdate().skipLocked();
+          return q.as(status);
+        })
+        .select(['id', 'next_attempt_at']);
+    return db
+      .updateTable('outbox')
+      .set((eb) => ({ status: 'sending', claimed_until: leaseUntil, attempts: eb('attempts', '+', 1), updated_at: now }))
+      .where('id', 'in', (eb) => eb.selectFrom(due('queued').unionAll(due('sending')).as('due')).select('id').orderBy('next_attempt_at').orderBy('id').limit(limit))
+      .returning(['id', 'sid', 'app_id', 'channel', 'destination', 'text_sealed', 'locale', 'attempts']);
+  });
+const claims = { sqlite: claimOn('sqlite'), postgres: claimOn('postgres') };
+export const claimMessages = (db: Kysely<DB>, dialect: Dialect, limit: number, leaseMs: number, now: number) => claims[dialect].returning(db, limit, now + leaseMs, now);
 
 /** Ends this sender's leases on these messages (still `sending`); the number ended. */
 export async function releaseMessageLeases(db: Db, rowIds: number[], now: number): Promise<number> {
@@ -83,11 +89,51 @@ const attemptFinished = prepared((db: Kysely<DB>, attemptId: number, outcome: At
   db.updateTable('delivery_attempts').set({ finished_at: now, outcome, provider_message_id: providerMessageId, error }).where('id', '=', attemptId),
 );
 
-/** A provider call about to be made; its id. */
-export const insertDeliveryAttempt = async (db: Kysely<DB>, rowId: number, provider: string, now: number) => (await attemptStarted.returning(db, rowId, provider, now))[0].id;
+// PostgreSQL: the turn's attempts in one statement each way (a round trip cost more than the
+// row, bench); a message has one provider call out at a time, so its rows never meet in a batch.
+const attemptsStarted = prepared((db: Kysely<DB>, rowIds: number[], providers: string[], nows: number[]) =>
+  db
+    .insertInto('delivery_attempts')
+    .columns(['outbox_id', 'provider', 'started_at'])
+    .expression(sql<never>`SELECT * FROM unnest(${rowIds}::int[], ${providers}::text[], ${nows}::bigint[])`)
+    .returning(['id', 'outbox_id']),
+);
+const attemptsFinished = prepared(
+  (db: Kysely<DB>, ids: number[], outcomes: AttemptOutcome[], providerMessageIds: (string | null)[], errors: (string | null)[], nows: number[]) =>
+    db
+      .updateTable('delivery_attempts')
+      .from(
+        sql<{ id: number; outcome: AttemptOutcome; pmid: string | null; error: string | null; now: number }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${outcomes}::text[]) AS outcome, unnest(${providerMessageIds}::text[]) AS pmid, unnest(${errors}::text[]) AS error, unnest(${nows}::bigint[]) AS now)`.as('v'),
+      )
+      .set({ finished_at: sql`v.now`, outcome: sql`v.outcome`, provider_message_id: sql`v.pmid`, error: sql`v.error` })
+      .whereRef('delivery_attempts.id', '=', 'v.id')
+      .returning('delivery_attempts.id'),
+);
 
+type AttemptStart = { rowId: number; provider: string; now: number };
+/** A provider call about to be made; its id. */
+export const insertDeliveryAttempt = (db: Kysely<DB>, rowId: number, provider: string, now: number) => attemptStart(db, { rowId, provider, now });
+const attemptStart = perTurn(
+  async (db, a: AttemptStart) => (await attemptStarted.returning(db, a.rowId, a.provider, a.now))[0].id,
+  (db, keys) =>
+    oneRowEach(keys, (a) => a.rowId, async (round) => {
+      const rows = await attemptsStarted.returning(db, round.map((a) => a.rowId), round.map((a) => a.provider), round.map((a) => a.now));
+      const ids = new Map(rows.map((r) => [r.outbox_id, r.id]));
+      return round.map((a) => ids.get(a.rowId)!);
+    }),
+);
+
+type AttemptEnd = { id: number; outcome: AttemptOutcome; providerMessageId: string | null; error: string | null; now: number };
 export const finishDeliveryAttempt = (db: Kysely<DB>, attemptId: number, outcome: AttemptOutcome, providerMessageId: string | null, error: string | null, now: number) =>
-  attemptFinished.run(db, attemptId, outcome, providerMessageId, error, now);
+  attemptEnd(db, { id: attemptId, outcome, providerMessageId, error, now });
+const attemptEnd = perTurn(
+  async (db, a: AttemptEnd) => void (await attemptFinished.run(db, a.id, a.outcome, a.providerMessageId, a.error, a.now)),
+  (db, keys) =>
+    oneRowEach(keys, (a) => a.id, async (round) => {
+      await attemptsFinished.returning(db, round.map((a) => a.id), round.map((a) => a.outcome), round.map((a) => a.providerMessageId), round.map((a) => a.error), round.map((a) => a.now));
+      return round.map(() => undefined);
+    }),
+);
 
 export const lastDeliveryAttempt = (db: Db, rowId: number) =>
   db
@@ -121,8 +167,39 @@ const messageReceipt = prepared((db: Kysely<DB>, provider: string, providerMessa
     .where('status', '=', 'sent')
     .returning(['sid', 'app_id', 'channel']),
 );
-export const applyMessageReceipt = async (db: Kysely<DB>, provider: string, providerMessageId: string, status: OutboxStatus, result: string | null, now: number) =>
-  (await messageReceipt.returning(db, provider, providerMessageId, status, result, now))[0];
+// PostgreSQL: the turn's receipts in one statement; two for one message go in turn (oneRowEach).
+const messageReceipts = prepared((db: Kysely<DB>, providers: string[], providerMessageIds: string[], statuses: OutboxStatus[], results: (string | null)[], nows: number[]) =>
+  db
+    .updateTable('outbox')
+    .from(
+      sql<{ provider: string; pmid: string; status: OutboxStatus; result: string | null; now: number }>`(SELECT unnest(${providers}::text[]) AS provider, unnest(${providerMessageIds}::text[]) AS pmid, unnest(${statuses}::text[]) AS status, unnest(${results}::text[]) AS result, unnest(${nows}::bigint[]) AS now)`.as('v'),
+    )
+    .set({ status: sql`v.status`, provider_result: sql`v.result`, updated_at: sql`v.now` })
+    .whereRef('outbox.provider', '=', 'v.provider')
+    .whereRef('outbox.provider_message_id', '=', 'v.pmid')
+    .where('outbox.status', '=', 'sent')
+    .returning(['outbox.sid', 'outbox.app_id', 'outbox.channel', 'v.provider', 'v.pmid']),
+);
+type ReceiptRow = { sid: string; app_id: number; channel: Channel };
+type MessageReceipt = { provider: string; providerMessageId: string; status: OutboxStatus; result: string | null; now: number };
+const receipt = perTurn(
+  async (db, r: MessageReceipt): Promise<ReceiptRow | undefined> => (await messageReceipt.returning(db, r.provider, r.providerMessageId, r.status, r.result, r.now))[0],
+  (db, keys) => {
+    const message = new Map<string, number>();
+    const numberOf = (r: MessageReceipt) => {
+      const id = `${r.provider}\u0000${r.providerMessageId}`;
+      if (!message.has(id)) message.set(id, message.size);
+      return message.get(id)!;
+    };
+    return oneRowEach(keys, numberOf, async (round) => {
+      const rows = await messageReceipts.returning(db, round.map((r) => r.provider), round.map((r) => r.providerMessageId), round.map((r) => r.status), round.map((r) => r.result), round.map((r) => r.now));
+      const changed = new Map(rows.map((r) => [`${r.provider}\u0000${r.pmid}`, { sid: r.sid, app_id: r.app_id, channel: r.channel }]));
+      return round.map((r) => changed.get(`${r.provider}\u0000${r.providerMessageId}`));
+    });
+  },
+);
+export const applyMessageReceipt = (db: Kysely<DB>, provider: string, providerMessageId: string, status: OutboxStatus, result: string | null, now: number) =>
+  receipt(db, { provider, providerMessageId, status, result, now });
 
 /** What an SMS's voice fallback is made from. */
 export const findFallbackSource = (db: Db, sid: string) =>

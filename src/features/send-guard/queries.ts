@@ -72,10 +72,15 @@ export async function traffic(db: Kysely<DB>, appId: number, prefix: string, fro
   return { sends: Number(row.sends), conversions: Number(row.conversions) };
 }
 
-const quarantineOf = prepared((db: Kysely<DB>, appId: number, prefix: string, now: number) =>
-  db.selectFrom('quarantines').select(['rule', 'until']).where('app_id', '=', appId).where('prefix', '=', prefix).where('until', '>', now),
+// A number's country and prefix, looked up together: every SMS and call asks.
+const quarantinesOfKeys = prepared((db: Kysely<DB>, appId: number, country: string, prefix: string, now: number) =>
+  db.selectFrom('quarantines').select(['prefix', 'rule', 'until']).where('app_id', '=', appId).where('prefix', 'in', [country, prefix]).where('until', '>', now),
 );
-export const findQuarantine = (db: Kysely<DB>, appId: number, prefix: string, now: number) => quarantineOf.first(db, appId, prefix, now);
+/** Which of the two, the country and the prefix, is closed now. */
+export async function findQuarantines(db: Kysely<DB>, appId: number, country: string, prefix: string, now: number): Promise<{ country: boolean; prefix: boolean }> {
+  const closed = new Set((await quarantinesOfKeys.all(db, appId, country, prefix, now)).map((r) => r.prefix));
+  return { country: closed.has(country), prefix: closed.has(prefix) };
+}
 
 export const quarantine = (db: Kysely<DB>, appId: number, prefix: string, rule: string, until: number, now: number) =>
   db

@@ -83,8 +83,9 @@ export class SendGuard {
 
     const prefix = prefixOf(to.e164);
     const country = countryKey(to.e164);
-    if (await q.findQuarantine(this.d.db, app.id, country, now)) return ['country_quarantined', fail('DOS_COUNTRY')];
-    if (await q.findQuarantine(this.d.db, app.id, prefix, now)) return ['prefix_quarantined', fail('DOS_PREFIX')];
+    const closed = await q.findQuarantines(this.d.db, app.id, country, prefix, now);
+    if (closed.country) return ['country_quarantined', fail('DOS_COUNTRY')];
+    if (closed.prefix) return ['prefix_quarantined', fail('DOS_PREFIX')];
     if (!(await this.d.limits.takeNumber('number-hour', app.id, to.e164, s.sendsPerNumberHour, 3600))) return ['number_hourly_cap', fail('DOS_DESTINATION')];
     if (!(await this.d.limits.takeNumber('number-day', app.id, to.e164, s.sendsPerNumberDay, 86_400))) return ['number_daily_cap', fail('DOS_DESTINATION')];
     if (!(await this.d.limits.take('app-day', String(app.id), s.dailySendBudget, 86_400))) {
