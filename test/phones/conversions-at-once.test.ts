@@ -81,3 +81,17 @@ test('two nodes counting conversions for the same prefixes in opposite orders, 1
   const counted = await t.store.db.selectFrom('prefix_traffic').select(sql<number>`SUM(conversions)`.as('n')).where('app_id', '=', app.id).executeTakeFirstOrThrow();
   assert.equal(Number(counted.n), ROUNDS * PREFIXES * 2 * 2, 'prefix and country, on both nodes, every round');
 });
+
+test('60 codes to one prefix at once on two servers, 20 allowed a window: exactly 20 go out, each send counted once', async () => {
+  const app = await t.newApplication('Flooded');
+  await t.of.services.applications.updateSettings(app.id, { prefixSendsPerWindow: 20, countrySendsPerWindow: 100_000, dailySendBudget: 100_000 });
+  const start = (server: OpenFactor, i: number) =>
+    call(server.server, 'POST', '/protected/json/phones/verification/start', { key: app.apiKey, form: `via=sms&phone_number=212-555-${String(i).padStart(4, '0')}&country_code=1` });
+  const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => start(i % 2 === 0 ? t.of : second, i)));
+  const statuses = answers.map((r) => r.status);
+  assert.equal(statuses.filter((s) => s === 200).length, 20, `the window's allowance and no more: ${statuses.join(' ')}`);
+  assert.deepEqual([...new Set(answers.filter((r) => r.status !== 200).map((r) => r.json.error_code))], ['60003']);
+  const row = await t.store.db.selectFrom('prefix_traffic').select('sends').where('app_id', '=', app.id).where('prefix', '=', '+1212555').executeTakeFirstOrThrow();
+  // Sends refused by the quarantine once written are not counted; those that raced it are.
+  assert.ok(Number(row.sends) >= 21 && Number(row.sends) <= 60, `counted: ${row.sends}`);
+});

@@ -11,9 +11,46 @@ const sendCounted = prepared((db: Kysely<DB>, appId: number, prefix: string, win
     .onConflict((oc) => oc.columns(['app_id', 'prefix', 'window_start']).doUpdateSet({ sends: sql`prefix_traffic.sends + 1` }))
     .returning('sends'),
 );
+/**
+ * PostgreSQL: the turn's sends in one upsert, summed per key; each caller gets the count it would
+ * have got alone (the k-th of n sends to a key in the batch: the total less n, plus k). The same
+ * few hot rows for every request, so one batch at a time, keys in a fixed order.
+ */
+const sendsCounted = prepared((db: Kysely<DB>, appIds: number[], prefixes: string[], windows: number[], ns: number[]) =>
+  db
+    .insertInto('prefix_traffic')
+    .columns(['app_id', 'prefix', 'window_start', 'sends', 'conversions'])
+    .expression(sql`SELECT a, p, w, n, 0 FROM unnest(${appIds}::int[], ${prefixes}::text[], ${windows}::bigint[], ${ns}::int[]) AS v(a, p, w, n)`)
+    .onConflict((oc) => oc.columns(['app_id', 'prefix', 'window_start']).doUpdateSet({ sends: sql`prefix_traffic.sends + excluded.sends` }))
+    .returning(['app_id', 'prefix', 'window_start', 'sends']),
+);
+const trafficKey = (appId: number, prefix: string, window: number) => `${appId}\u0000${prefix}\u0000${window}`;
+const sendLoaders = new WeakMap<Kysely<DB>, ReturnType<typeof perTurnLoader<Conversion, number>>>();
 export async function countSend(db: Kysely<DB>, appId: number, prefix: string, window: number): Promise<number> {
-  const [row] = await sendCounted.returning(db, appId, prefix, window);
-  return Number(row.sends);
+  if (!isBatching(db)) {
+    const [row] = await sendCounted.returning(db, appId, prefix, window);
+    return Number(row.sends);
+  }
+  let loader = sendLoaders.get(db);
+  if (!loader) {
+    loader = oneBatchAtATime<Conversion, number>(async (keys) => {
+      const sums = new Map<string, Conversion & { n: number }>();
+      const nth = keys.map((k) => {
+        const id = trafficKey(k.appId, k.prefix, k.window);
+        const sum = sums.get(id) ?? sums.set(id, { ...k, n: 0 }).get(id)!;
+        return ++sum.n;
+      });
+      const all = [...sums.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
+      const rows = await sendsCounted.returning(db, all.map((c) => c.appId), all.map((c) => c.prefix), all.map((c) => c.window), all.map((c) => c.n));
+      const totals = new Map(rows.map((r) => [trafficKey(r.app_id, r.prefix, Number(r.window_start)), Number(r.sends)]));
+      return keys.map((k, i) => {
+        const id = trafficKey(k.appId, k.prefix, k.window);
+        return totals.get(id)! - sums.get(id)!.n + nth[i];
+      });
+    });
+    sendLoaders.set(db, loader);
+  }
+  return loader.load({ appId, prefix, window });
 }
 
 /**
