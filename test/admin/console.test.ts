@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { launchBrowser, noBrowser } from '../support/browser.ts';
+import { launchBrowser, noBrowser, notFound } from '../support/browser.ts';
 import { PHONES, startApp, type TestApp } from '../support/harness.ts';
 import { appToken, createUser, delivered } from '../support/tokens.ts';
 import { until } from '../support/wait.ts';
@@ -50,6 +50,10 @@ async function signIn(token: string) {
 }
 
 test('sign in: a wrong token is refused, the admin token lists the applications', { skip }, async () => {
+  const missing = notFound(page);
+  await page.goto(`${base}/console/`);
+  await page.waitForLoadState('networkidle');
+  assert.deepEqual(missing(), [], 'the page asks for nothing that is not there (no favicon 404)');
   await signIn('not-the-token');
   await page.waitForSelector('text=That token was refused.');
   await signIn(t.config.adminToken);

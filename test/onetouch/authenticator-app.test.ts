@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, noBrowser } from '../support/browser.ts';
+import { launchBrowser, noBrowser, notFound } from '../support/browser.ts';
 import { startApp, type TestApp } from '../support/harness.ts';
 import { call } from '../support/http.ts';
 import { approvalStatus, createApproval, registerDevice } from '../support/onetouch.ts';
@@ -65,7 +65,10 @@ async function devicesOf(appId: number, authyId: number): Promise<number> {
 }
 
 test('added by phone: a wrong code is refused, then every account of that phone shows a code that verifies', { skip }, async () => {
+  const missing = notFound(page);
   await page.goto(`${base}/authenticator/`);
+  await page.waitForLoadState('networkidle');
+  assert.deepEqual(missing(), [], 'the page asks for nothing that is not there (no favicon 404)');
   const csp = (await page.request.get(`${base}/authenticator/`)).headers()['content-security-policy'];
   assert.match(csp, /default-src 'self'/);
   await page.fill('input[name=phone_number]', PHONE);
@@ -115,6 +118,16 @@ test('kept across a reload in IndexedDB with a private key that cannot be read o
   await new Promise((r) => setTimeout(r, 2000));
   page.removeAllListeners('request');
   assert.deepEqual(requests, []);
+
+  // Copy puts the code shown on the clipboard.
+  await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  const shown = (await account('Test Bank').locator('.code').textContent())!;
+  await account('Test Bank').locator('button.copy').click();
+  await account('Test Bank').locator('text=Copied').waitFor();
+  const copied = await page.evaluate(() => navigator.clipboard.readText());
+  // The code may have turned over between reading it and the click: either is a code shown.
+  assert.ok(copied === shown || copied === (await account('Test Bank').locator('.code').textContent()), `copied ${copied}, shown ${shown}`);
+  assert.match(copied, /^\d{6,8}$/);
 });
 
 test('sign-in requests: shown as text, approved and denied with signed answers, number matching, gone when answered elsewhere', { skip }, async () => {
@@ -133,6 +146,9 @@ test('sign-in requests: shown as text, approved and denied with signed answers, 
   const second = await createApproval(t, otherUser, { message: 'Wire transfer' }, otherApp.apiKey);
   await page.locator('.request', { hasText: 'Wire transfer' }).locator('button:text("Deny")').click();
   await page.waitForSelector('text=Denied: Sync Co, Wire transfer');
+  // A denial reads as a refusal (red), an approval as a success (green).
+  const colour = (text: string) => page.locator(`text=${text}`).evaluate((e) => getComputedStyle(e).color);
+  assert.equal(await colour('Denied: Sync Co, Wire transfer'), 'rgb(180, 35, 24)');
   assert.equal((await approvalStatus(t, second.json.approval_request.uuid, otherApp.apiKey)).json.approval_request.status, 'denied');
 
   const matched = await createApproval(t, mainUser, { message: 'Match the number', number_matching: true });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { launchBrowser, noBrowser } from '../support/browser.ts';
+import { launchBrowser, noBrowser, notFound } from '../support/browser.ts';
 import type { FastifyInstance } from 'fastify';
 import { startApp, type TestApp } from '../support/harness.ts';
 import { codeIn, delivered, spokenCode } from '../support/tokens.ts';
@@ -63,7 +63,10 @@ async function signOut() {
 const me = async () => (await site.request.get(`${demoUrl}/api/me`)).status();
 
 test('open an account, add the authenticator, sign in: the OneTouch request approved on it signs in', { skip }, async () => {
+  const missing = notFound(site);
   await site.goto(demoUrl);
+  await site.waitForLoadState('networkidle');
+  assert.deepEqual(missing(), [], 'the page asks for nothing that is not there (no favicon 404)');
   await site.fill('form:has(input[autocomplete=new-password]) input[name=email]', EMAIL);
   await site.fill('input[autocomplete=new-password]', PASSWORD);
   await site.fill('input[name=phone]', PHONE);
@@ -132,6 +135,75 @@ test('a code by voice call, and a code read off the authenticator, each sign in'
   await site.click('button:text("Verify")');
   await signedIn();
   assert.equal(await me(), 200);
+});
+
+test('the modal: focus moves in and stays in (Tab and Shift+Tab wrap), Escape closes it and focus returns; forms clear after success', { skip }, async () => {
+  await signOut();
+  await site.fill('form:has(input[autocomplete=current-password]) input[name=email]', EMAIL);
+  await site.fill('input[name=password][autocomplete=current-password]', PASSWORD);
+  await site.focus('button:text("Sign in")');
+  await site.keyboard.press('Enter');
+  await site.waitForSelector('#modal:not([hidden])');
+  const inModal = () => site.evaluate(() => document.getElementById('modal')!.contains(document.activeElement));
+  assert.equal(await inModal(), true, 'focus moved into the modal');
+  assert.equal(await site.inputValue('input[name=password][autocomplete=current-password]'), '', 'the password left the form behind');
+  for (let i = 0; i < 12; i++) {
+    await site.keyboard.press('Tab');
+    assert.equal(await inModal(), true, `Tab ${i + 1} stays in the modal`);
+  }
+  for (let i = 0; i < 12; i++) {
+    await site.keyboard.press('Shift+Tab');
+    assert.equal(await inModal(), true, `Shift+Tab ${i + 1} stays in the modal`);
+  }
+  await site.keyboard.press('Escape');
+  await site.waitForSelector('#modal', { state: 'hidden' });
+  assert.equal(await site.evaluate(() => document.activeElement?.textContent), 'Sign in', 'focus is back on the button that opened it');
+  assert.equal(await site.evaluate(() => document.getElementById('view')!.inert), false, 'the page behind works again');
+
+  // Opening an account: the form is empty again after it is accepted.
+  await site.fill('form:has(input[autocomplete=new-password]) input[name=email]', 'clear@example.com');
+  await site.fill('input[autocomplete=new-password]', PASSWORD);
+  await site.fill('input[name=phone]', '415-555-0179');
+  await site.click('button:text("Open account")');
+  await site.waitForSelector('text=Account created: sign in.');
+  assert.equal(await site.inputValue('form:has(input[autocomplete=new-password]) input[name=email]'), '');
+  assert.equal(await site.inputValue('input[autocomplete=new-password]'), '');
+  assert.equal(await site.inputValue('input[name=phone]'), '');
+});
+
+test('a status poll still out when a code signs in is ignored: no false sign-out (the poll held 700 ms, five tries)', { skip }, async () => {
+  await t.of.services.applications.updateSettings(t.appId, { sendsPerHour: 1000, sendsPerNumberHour: 1000, sendsPerNumberDay: 1000 });
+  // The site's status answer is held back, so a poll is in flight when the code is accepted; the
+  // backend then answers it 401 (the sign-in challenge is used up), which once signed the page out.
+  let held = 0;
+  await site.route('**/api/login', async (route) => {
+    if (route.request().method() !== 'GET') return route.continue();
+    held++;
+    await new Promise((r) => setTimeout(r, 700));
+    await route.continue().catch(() => {}); // the page may have cancelled it meanwhile
+  });
+  try {
+    for (let i = 0; i < 5; i++) {
+      if (await site.locator('button:text("Sign out")').count()) await signOut();
+      await signIn();
+      await site.waitForSelector('#modal:not([hidden])');
+      const opened = Date.now();
+      const before = (await delivered(t, E164)).id;
+      await site.click('button:text("Text me a code")');
+      const code = codeIn((await delivered(t, E164, before)).text, 7);
+      // The first poll leaves a second after the modal opens and is held 700 ms: go in meanwhile.
+      await site.waitForTimeout(Math.max(0, opened + 1150 + i * 100 - Date.now()));
+      await site.fill('input[name=token]', code);
+      await site.click('button:text("Verify")');
+      await signedIn();
+      await site.waitForTimeout(900); // past the held poll's answer
+      assert.equal(await site.locator(`text=Welcome, ${EMAIL}`).count(), 1, `try ${i}: still signed in`);
+      assert.equal(await me(), 200);
+    }
+    assert.ok(held >= 5, `polls were held (${held})`);
+  } finally {
+    await site.unroute('**/api/login');
+  }
 });
 
 test('five wrong passwords lock the account for a while, even against the right one', { skip }, async () => {

@@ -16,11 +16,12 @@ interface Answer {
   phone_end?: string;
 }
 
-async function api(method: string, path: string, body?: Record<string, string>): Promise<{ ok: boolean; status: number; json: Answer }> {
+async function api(method: string, path: string, body?: Record<string, string>, signal?: AbortSignal): Promise<{ ok: boolean; status: number; json: Answer }> {
   const res = await fetch(path, {
     method,
     headers: body ? { 'content-type': 'application/json' } : {},
     body: body ? JSON.stringify(body) : undefined,
+    signal,
   });
   return { ok: res.ok, status: res.status, json: (await res.json().catch(() => ({}))) as Answer };
 }
@@ -40,6 +41,8 @@ function form(path: string, fields: HTMLElement[], submit: string, then: (a: Ans
       const r = await api('POST', path, data);
       if (!r.ok) return say(status, r.json.message ?? `Refused (${r.status})`, 'error');
       say(status, r.json.message ?? '', 'ok');
+      // Nothing typed stays in a form that did its job (a password least of all).
+      (el as HTMLFormElement).reset();
       then(r.json);
     },
   }, ...fields, h('button', { type: 'submit', class: 'primary' }, submit), status);
@@ -49,7 +52,7 @@ function form(path: string, fields: HTMLElement[], submit: string, then: (a: Ans
 const input = (label: string, attrs: Record<string, unknown>) => h('label', {}, label, h('input', { required: true, ...attrs }));
 
 function signedOut(): void {
-  modal.hidden = true;
+  closeModal();
   show(view,
     h('section', {}, h('h2', {}, 'Sign in'),
       form('/api/login', [input('Email', { name: 'email', type: 'email', autocomplete: 'username' }), input('Password', { name: 'password', type: 'password', autocomplete: 'current-password' })], 'Sign in', secondFactor)),
@@ -63,15 +66,71 @@ function signedOut(): void {
 }
 
 function signedIn(email: string): void {
-  modal.hidden = true;
-  show(view, h('section', {}, h('h2', {}, `Welcome, ${email}`), h('p', {}, 'You are signed in with two factors.'),
+  closeModal();
+  show(view, h('section', {}, h('h2', { tabindex: '-1' }, `Welcome, ${email}`), h('p', {}, 'You are signed in with two factors.'),
     h('button', { type: 'button', onclick: async () => { await api('POST', '/api/logout'); signedOut(); } }, 'Sign out')));
+  view.querySelector<HTMLElement>('h2')?.focus();
 }
 
-let polling: ReturnType<typeof setTimeout> | undefined;
+// ---- the modal: focus moves in, stays in (Tab wraps, the page behind is inert), Escape closes
+// it, and focus goes back where it was.
+
+/** What had focus when the modal opened; the modal's end, while it is open. */
+let returnFocus: HTMLElement | null = null;
+let endSecondFactor: (() => void) | undefined;
+
+const focusable = () =>
+  [...modal.querySelectorAll<HTMLElement>('button, input, select, textarea, a[href], [tabindex]:not([tabindex="-1"])')].filter((e) => !e.hasAttribute('disabled') && e.offsetParent !== null);
+
+function openModal(): void {
+  returnFocus = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+  modal.hidden = false;
+  view.inert = true;
+  focusable()[0]?.focus();
+}
+
+function closeModal(): void {
+  endSecondFactor?.();
+  endSecondFactor = undefined;
+  if (modal.hidden) return;
+  modal.hidden = true;
+  view.inert = false;
+  // Back where it was; if that is gone (the page changed under it), to the page's first heading.
+  const back = returnFocus?.isConnected ? returnFocus : view.querySelector<HTMLElement>('h2');
+  if (back && !back.hasAttribute('tabindex') && back.tagName === 'H2') back.setAttribute('tabindex', '-1');
+  back?.focus();
+  returnFocus = null;
+}
+
+modal.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape') {
+    e.preventDefault();
+    closeModal();
+    return;
+  }
+  if (e.key !== 'Tab') return;
+  const items = focusable();
+  if (items.length === 0) return;
+  const [first, last] = [items[0], items[items.length - 1]];
+  if (e.shiftKey && document.activeElement === first) {
+    e.preventDefault();
+    last.focus();
+  } else if (!e.shiftKey && document.activeElement === last) {
+    e.preventDefault();
+    first.focus();
+  }
+});
 
 /** The two-factor modal. */
 function secondFactor(a: Answer): void {
+  // Everything the modal started (the OneTouch poll, a request still out) ends with it: an
+  // answer that comes back after a code signed in, or after Cancel, is never acted on.
+  const ended = new AbortController();
+  let polling: ReturnType<typeof setTimeout> | undefined;
+  endSecondFactor = () => {
+    ended.abort();
+    clearTimeout(polling);
+  };
   const status = h('p', { role: 'status' });
   const codeForm = h('div');
   const askCode = (via: 'sms' | 'call' | 'app') => async () => {
@@ -81,9 +140,9 @@ function secondFactor(a: Answer): void {
       if (!r.ok) return;
     } else say(status, 'Open your authenticator app and type the code it shows for Example Bank.', 'muted');
     show(codeForm, form('/api/login/verify', [input('Code', { name: 'token', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9 ]{6,9}' })], 'Verify', done));
+    codeForm.querySelector<HTMLElement>('input')?.focus();
   };
   const done = (r: Answer) => {
-    clearTimeout(polling);
     if (r.status === 'signed_in' && r.email) signedIn(r.email);
   };
   const waiting = a.onetouch
@@ -100,12 +159,13 @@ function secondFactor(a: Answer): void {
       h('button', { type: 'button', onclick: askCode('app') }, 'Use my authenticator app')),
     codeForm,
     status,
-    h('button', { type: 'button', onclick: () => { clearTimeout(polling); signedOut(); } }, 'Cancel'));
-  modal.hidden = false;
+    h('button', { type: 'button', onclick: closeModal }, 'Cancel'));
+  openModal();
 
   // While the OneTouch request is out, ask the site every second whether it was answered.
   const poll = async () => {
-    const r = await api('GET', '/api/login');
+    const r = await api('GET', '/api/login', undefined, ended.signal).catch(() => undefined);
+    if (!r || ended.signal.aborted) return;
     if (r.json.status === 'signed_in') return done(r.json);
     if (r.status === 401) return signedOut();
     if (r.json.status === 'onetouch_denied' || r.json.status === 'onetouch_expired') {

@@ -34,7 +34,8 @@ function started(device: OpenFactorDevice): void {
     if (a.status !== 'pending' || pending.has(a.uuid)) return;
     const card = requestCard(device, a, (answer) => {
       removeRequest(a.uuid);
-      status.className = 'ok';
+      // A denial is not a success: it reads in the colour of a refusal.
+      status.className = answer === 'approved' ? 'ok' : 'denied';
       status.textContent = `${answer === 'approved' ? 'Approved' : 'Denied'}: ${a.app_name}, ${a.message}`;
     });
     pending.set(a.uuid, card);
@@ -79,9 +80,22 @@ function stop(): void {
 }
 
 function accountRow(a: Account, extra: Child): HTMLElement {
+  const code = h('div', { class: 'code', 'aria-label': `${a.app_name} code` }, '');
+  const copied = h('span', { class: 'copied', role: 'status' });
+  const copy = async () => {
+    const text = code.textContent ?? '';
+    try {
+      await navigator.clipboard.writeText(text);
+      copied.textContent = 'Copied';
+    } catch {
+      copied.textContent = 'Could not copy: select the code instead';
+    }
+    setTimeout(() => (copied.textContent = ''), 2000);
+  };
   return h('div', { class: 'account', 'data-authy-id': a.authy_id, 'data-app-id': a.app_id },
     h('div', {}, h('strong', {}, a.app_name), h('div', { class: 'left' }), extra),
-    h('div', { class: 'code', 'aria-label': `${a.app_name} code` }, ''));
+    h('div', { class: 'code-box' }, code,
+      h('button', { type: 'button', class: 'small copy', 'aria-label': `Copy the ${a.app_name} code`, onclick: () => void copy() }, 'Copy'), copied));
 }
 
 /** Each second: every account's code (WebCrypto, no network) and the seconds it has left. */
