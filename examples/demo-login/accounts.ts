@@ -66,6 +66,11 @@ export class Accounts {
     return undefined;
   }
 
+  /** The sign-in was abandoned (Cancel): the challenge is gone. */
+  dropChallenge(id: string): void {
+    this.#challenges.delete(id);
+  }
+
   /** The second factor passed: the challenge is spent and a session begins. */
   completeChallenge(id: string, email: string): string {
     this.#challenges.delete(id);

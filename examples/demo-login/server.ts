@@ -71,6 +71,15 @@ export async function createDemo(o: DemoOptions): Promise<FastifyInstance> {
     ]);
     return { status: 'signed_in', email };
   };
+  /**
+   * The OneTouch request of a sign-in that ended another way (a code, or Cancel) is moot: ended, so
+   * the person's devices drop it. That is OpenFactor's addition to the API (authy-client has no
+   * call for it), hence a plain request; a failure leaves it to expire.
+   */
+  const endApproval = async (uuid: string | null) => {
+    if (!uuid) return;
+    await fetch(`${o.openfactorUrl}/onetouch/json/approval_requests/${uuid}/cancel`, { method: 'POST', headers: { 'x-authy-api-key': o.apiKey } }).catch(() => {});
+  };
   /** The sign-in waiting for its second factor, with its account. */
   const pending = (req: FastifyRequest) => {
     const id = cookie(req, CHALLENGE);
@@ -161,7 +170,18 @@ export async function createDemo(o: DemoOptions): Promise<FastifyInstance> {
     } catch (e) {
       return refuse(reply, 401, authyMessage(e));
     }
+    await endApproval(p.challenge.approvalUuid);
     return signIn(reply, p.id, p.account.email);
+  });
+
+  // The person gave up on signing in: the challenge goes, and so does the request on their devices.
+  server.post('/api/login/cancel', async (req, reply) => {
+    const p = pending(req);
+    reply.header('set-cookie', `${CHALLENGE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
+    if (!p) return { message: 'Nothing to cancel.' };
+    accounts.dropChallenge(p.id);
+    await endApproval(p.challenge.approvalUuid);
+    return { message: 'Sign-in canceled.' };
   });
 
   server.get('/api/me', async (req, reply) => {

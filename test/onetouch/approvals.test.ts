@@ -151,3 +151,37 @@ test('XML format: /onetouch/xml/ answers in Rails XML', async () => {
   assert.match(r.contentType, /xml/);
   assert.match(r.text, /<uuid>[0-9a-f-]{36}<\/uuid>/);
 });
+
+const cancel = (uuid: string, key = t.apiKey) => call(t.of.server, 'POST', `/onetouch/json/approval_requests/${uuid}/cancel`, { key });
+
+test('cancel (OpenFactor): a pending request ends now and reads as expired, gone from the device; an answered one keeps its answer; others\' and unknown are 404', async () => {
+  const r = await createApproval(t, alice, { message: 'signed in with a code instead' });
+  const uuid = r.json.approval_request.uuid;
+  assert.equal((await device.pendingApprovals()).some((x) => x.uuid === uuid), true);
+
+  const other = await t.newApplication('Not Theirs');
+  const foreign = await cancel(uuid, other.apiKey);
+  assert.equal(foreign.status, 404);
+  assert.equal(foreign.json.error_code, '60049');
+  assert.equal((await approvalStatus(t, uuid)).json.approval_request.status, 'pending', 'another application cannot end it');
+
+  const ended = await cancel(uuid);
+  assert.equal(ended.status, 200);
+  assert.equal(ended.json.approval_request.status, 'expired');
+  assert.ok(ended.json.approval_request.processed_at);
+  assert.equal((await approvalStatus(t, uuid)).json.approval_request.status, 'expired');
+  assert.equal((await device.pendingApprovals()).some((x) => x.uuid === uuid), false, 'the device no longer has it');
+  assert.equal((await cancel(uuid)).json.approval_request.status, 'expired', 'twice is the same');
+
+  const answered = await createApproval(t, alice, { message: 'approved first' });
+  const pending = (await device.pendingApprovals()).find((x) => x.uuid === answered.json.approval_request.uuid)!;
+  await device.approve(pending);
+  const late = await cancel(answered.json.approval_request.uuid);
+  assert.equal(late.status, 200);
+  assert.equal(late.json.approval_request.status, 'approved', 'an answer given first stands');
+
+  const missing = await cancel('8d031630-d15b-0134-b0a8-0a77bbe8093e');
+  assert.equal(missing.status, 404);
+  assert.equal(missing.json.error_code, '60049');
+  assert.equal((await cancel('not-a-uuid')).status, 404);
+});

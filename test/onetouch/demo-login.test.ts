@@ -13,6 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import { startApp, type TestApp } from '../support/harness.ts';
 import { codeIn, delivered, spokenCode } from '../support/tokens.ts';
 import { createDemo } from '../../examples/demo-login/server.ts';
+import { until } from '../support/wait.ts';
 
 const skip = noBrowser;
 const BUILT = fileURLToPath(new URL('../../dist/authenticator/index.html', import.meta.url));
@@ -126,6 +127,8 @@ test('a code by voice call, and a code read off the authenticator, each sign in'
   await site.fill('input[name=token]', spokenCode((await delivered(t, E164, before)).text, 7));
   await site.click('button:text("Verify")');
   await signedIn();
+  // Signed in with a code: the request on the device is moot and leaves it at once.
+  await until('the request leaves the device', async () => (await device.locator('.request', { hasText: 'Sign in to Example Bank' }).count()) === 0, 5000);
 
   await signOut();
   await signIn();
@@ -155,8 +158,11 @@ test('the modal: focus moves in and stays in (Tab and Shift+Tab wrap), Escape cl
     await site.keyboard.press('Shift+Tab');
     assert.equal(await inModal(), true, `Shift+Tab ${i + 1} stays in the modal`);
   }
+  await until('the request reaches the device', async () => (await device.locator('.request', { hasText: 'Sign in to Example Bank' }).count()) === 1, 5000);
   await site.keyboard.press('Escape');
   await site.waitForSelector('#modal', { state: 'hidden' });
+  await until('the abandoned sign-in leaves the device', async () => (await device.locator('.request', { hasText: 'Sign in to Example Bank' }).count()) === 0, 5000);
+  assert.equal(await me(), 401);
   assert.equal(await site.evaluate(() => document.activeElement?.textContent), 'Sign in', 'focus is back on the button that opened it');
   assert.equal(await site.evaluate(() => document.getElementById('view')!.inert), false, 'the page behind works again');
 

@@ -102,10 +102,16 @@ function closeModal(): void {
   returnFocus = null;
 }
 
+/** Cancel or Escape: the modal closes, and the site drops the sign-in and its OneTouch request. */
+function cancelSignIn(): void {
+  closeModal();
+  void api('POST', '/api/login/cancel');
+}
+
 modal.addEventListener('keydown', (e) => {
   if (e.key === 'Escape') {
     e.preventDefault();
-    closeModal();
+    cancelSignIn();
     return;
   }
   if (e.key !== 'Tab') return;
@@ -159,7 +165,7 @@ function secondFactor(a: Answer): void {
       h('button', { type: 'button', onclick: askCode('app') }, 'Use my authenticator app')),
     codeForm,
     status,
-    h('button', { type: 'button', onclick: closeModal }, 'Cancel'));
+    h('button', { type: 'button', onclick: cancelSignIn }, 'Cancel'));
   openModal();
 
   // While the OneTouch request is out, ask the site every second whether it was answered.

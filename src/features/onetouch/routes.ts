@@ -70,6 +70,14 @@ export function onetouchRoutes(onetouch: OneTouch): AuthyRoute<Application>[] {
       output: Status,
       handle: ({ app, path }) => onetouch.status(app, path.uuid),
     },
+    {
+      method: 'POST',
+      paths: ['/approval_requests/:uuid/cancel'],
+      summary: 'Ends a pending approval request now (OpenFactor): it reads as expired, and devices drop it',
+      tags: ['onetouch'],
+      output: Status,
+      handle: ({ app, path }) => onetouch.cancel(app, path.uuid),
+    },
   ];
 }
 

@@ -280,6 +280,29 @@ export class OneTouch {
     }, now);
   }
 
+  /**
+   * `POST /onetouch/{format}/approval_requests/{uuid}/cancel` (an OpenFactor addition): the
+   * person signed in another way (a code), so the request ends now. It reads as `expired`, the
+   * one ending every Authy client knows; the callback and webhook go out as for an expiry, and the
+   * user's devices drop it at once. A request answered first keeps its answer.
+   */
+  async cancel(app: Application, uuid: string): Promise<Outcome> {
+    const found = UUID.test(uuid) ? await q.findStatus(this.d.db, app.id, uuid) : undefined;
+    if (!found) return notFound(uuid);
+    const now = Date.now();
+    const ended = await this.d.db.transaction().execute(async (trx) => {
+      if (!(await q.expire(trx, found.id, now, now))) return undefined;
+      const row = (await q.findApprovalById(trx, found.id))!;
+      await this.report(trx, app, row, undefined, now);
+      return row;
+    });
+    if (ended) {
+      await this.broadcast(ended.user_id, ended.uuid, 'expired');
+      this.d.hooks.wake();
+    }
+    return this.status(app, uuid);
+  }
+
   /** Flips overdue pending requests to `expired` and reports each, once (any node may run it). */
   async expireDue(now = Date.now()): Promise<number> {
     let n = 0;
