@@ -18,8 +18,16 @@ export const benchQrSecret = (id: number) => derive('qr', id);
 /** A code of `digits` digits for user `id`, the `n`th of its kind. */
 export const benchCode = (kind: string, id: number, n: number, digits: number) =>
   String(derive(`${kind}-${n}`, id).readUInt32BE(0) % 10 ** digits).padStart(digits, '0');
-/** The bench users' phone numbers (bench/seed.ts): +1 415 2000000 + (id - 1). */
-export const benchPhone = (id: number) => `415${2_000_000 + id - 1}`;
+// Plausible NANP numbers, 8 million a San Francisco area code (local numbers 200-0000…999-9999).
+const AREAS = [415, 510, 628, 650];
+const LOCALS = 8_000_000;
+/** The national number of the `i`th bench number (0-based): 415 2000000…, then 510 2000000… */
+export const nationalNumber = (i: number) => {
+  if (i >= AREAS.length * LOCALS) throw new Error(`bench numbers go up to ${AREAS.length * LOCALS}`);
+  return `${AREAS[Math.floor(i / LOCALS)]}${2_000_000 + (i % LOCALS)}`;
+};
+/** The bench users' phone numbers (bench/seed.ts): the (id - 1)th bench number. */
+export const benchPhone = (id: number) => nationalNumber(id - 1);
 
 const BATCH = 1000;
 

@@ -12,6 +12,7 @@ import { seedPostgres, seedSqlite } from './seed.ts';
 import { startFakeSmsc } from '../test/support/fakes/smsc.ts';
 import { quietLog } from '../test/support/wait.ts';
 import { createProvider } from '../src/delivery/providers/index.ts';
+import { benchPhone, nationalNumber } from './factors.ts';
 
 export interface OutboxFigures {
   name: string;
@@ -38,7 +39,7 @@ export async function bareSmppPerSecond(messages: number): Promise<number> {
       Array.from({ length: 32 }, async () => {
         while (next < messages) {
           const i = next++;
-          const r = await p.send({ id: `SM${i}`, channel: 'sms', destination: `+1415${2_000_000 + i}`, text: `Your Bench code is ${String(1_000_000 + i)}`, locale: 'en', idempotencyKey: `k${i}` }, new AbortController().signal);
+          const r = await p.send({ id: `SM${i}`, channel: 'sms', destination: `+1${nationalNumber(i)}`, text: `Your Bench code is ${String(1_000_000 + i)}`, locale: 'en', idempotencyKey: `k${i}` }, new AbortController().signal);
           if (!r.ok) throw new Error(r.error);
         }
       }),
@@ -85,7 +86,7 @@ export async function outboxThroughput(
       Array.from({ length: 50 }, async () => {
         while (next <= seeded.ids.hi) {
           const id = next++;
-          sentAt.set(String(14152_000_000 + id - 1), performance.now());
+          sentAt.set(`1${benchPhone(id)}`, performance.now());
           const res = await fetch(`${url}/protected/json/sms/${id}?force=true`, { headers: { 'x-authy-api-key': seeded.apiKey } });
           if (res.status !== 200) throw new Error(`sms/${id}: ${res.status} ${await res.text()}`);
         }

@@ -11,6 +11,7 @@ import { masterKeyFrom, type MasterKey } from '../src/core/crypto.ts';
 import { sealTotpSeed } from '../src/features/users/service.ts';
 import { contactColumns } from '../src/features/users/queries.ts';
 import { openContacts, type Contacts } from '../src/store/contacts.ts';
+import { nationalNumber } from './factors.ts';
 
 export interface Seeded {
   appId: number;
@@ -35,11 +36,11 @@ async function createApp(url: string, mk: MasterKey): Promise<{ id: number; apiK
 }
 
 /**
- * A user row: +1 415 2000000.. are distinct, plausible NANP numbers, sealed with their blind index
+ * A user row: +1 415 2000000.. (bench/factors.ts) are distinct, plausible NANP numbers, sealed with their blind index
  * as the server stores them; every user has verified once.
  */
 const row = (mk: MasterKey, c: Contacts, appId: number, id: number, i: number, now: number) => {
-  const { phone_index, contact_sealed } = contactColumns(c, appId, `+1415${2_000_000 + i}`, `user${i}@bench.example`);
+  const { phone_index, contact_sealed } = contactColumns(c, appId, `+1${nationalNumber(i)}`, `user${i}@bench.example`);
   return [id, appId, 1, phone_index, contact_sealed, 1, now, sealTotpSeed(mk, id, benchSeed(id))] as const;
 };
 
