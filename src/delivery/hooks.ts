@@ -7,7 +7,7 @@ import type { Dialect } from '../store/db.ts';
 import type { Destinations } from './destinations.ts';
 import type { DB, HookDeliveriesTable } from '../store/schema.ts';
 import * as q from './queries.ts';
-import type { WriteStep } from '../store/prepared.ts';
+import { writeTogether, type WriteStep } from '../store/prepared.ts';
 
 export interface NewHook {
   appId: number;
@@ -55,20 +55,7 @@ export class Hooks {
   ) {}
 
   async enqueue(db: Kysely<DB> | Transaction<DB>, h: NewHook, now = Date.now()): Promise<void> {
-    this.mayBeDue = true;
-    await q.insertHookDelivery(db, {
-      app_id: h.appId,
-      kind: h.kind,
-      target: h.target,
-      event: h.event,
-      url: h.url,
-      method: h.method,
-      payload: JSON.stringify(h.payload),
-      status: 'pending',
-      next_attempt_at: now,
-      created_at: now,
-      updated_at: now,
-    });
+    await writeTogether(db, [this.enqueueStep(h, now)]);
   }
 
   /** The same delivery as a step of writeTogether, written with the change it reports. */

@@ -1,7 +1,7 @@
 // The delivery tables: the message outbox with its provider attempts, signed HTTP deliveries
 // (hook_deliveries, hook_attempts) and applications' own provider lists. Claims lease rows to one
 // sender: on PostgreSQL with SKIP LOCKED, so that several nodes never take the same row.
-import { sql, type ExpressionBuilder, type Insertable, type Kysely, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import type { Dialect } from '../store/db.ts';
 import { prepared } from '../store/prepared.ts';
 import { oneRowEach, perTurn } from '../store/turn-batch.ts';
@@ -253,8 +253,7 @@ export function recentMessages(db: Db, limit: number, appId?: number) {
 
 // ---- signed HTTP deliveries (hooks.ts) -----------------------------------------------------
 
-export const insertHookDelivery = (db: Db, row: Insertable<HookDeliveriesTable>) => db.insertInto('hook_deliveries').values(row).execute();
-/** The same insert as a step of writeTogether (with the change it reports). */
+/** A signed delivery's row, as a step of writeTogether (with the change it reports). */
 export const hookDeliveryInsert = prepared(
   (db: Kysely<DB>, appId: number, kind: HookDeliveriesTable['kind'], target: string, event: string, url: string, method: 'GET' | 'POST', payload: string, now: number) =>
     db.insertInto('hook_deliveries').values({ app_id: appId, kind, target, event, url, method, payload, status: 'pending', next_attempt_at: now, created_at: now, updated_at: now }),

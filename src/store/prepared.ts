@@ -129,6 +129,7 @@ export function prepared<A extends unknown[], R>(build: (db: Kysely<DB>, ...args
  * the group (one statement, asOneStatement).
  */
 export function writeTogether(db: Kysely<DB>, steps: WriteStep[]): Promise<WriteResult[]> {
+  if (steps.length === 0) return Promise.resolve([]);
   const bound = steps.map((s) => ({ ...s.bind(db), onlyIfChanged: s.onlyIfChanged }));
   const runIn = async (trx: Kysely<DB>) => {
     const out: WriteResult[] = [];

@@ -64,6 +64,26 @@ export function perTurn<K, R>(
 }
 
 /**
+ * A row by id within one application (a user): on a batching database the turn's ids in one read
+ * (`many`), the application checked per caller, so one application never sees another's row.
+ */
+export function perTurnById<R extends { id: number; app_id: number }>(
+  one: (db: Kysely<DB>, appId: number, id: number) => Promise<R | undefined>,
+  many: (db: Kysely<DB>, ids: number[]) => Promise<R[]>,
+): (db: Kysely<DB>, key: { appId: number; id: number }) => Promise<R | undefined> {
+  return perTurn(
+    (db, k) => one(db, k.appId, k.id),
+    async (db, keys) => {
+      const rows = new Map((await many(db, keys.map((k) => k.id))).map((r) => [r.id, r]));
+      return keys.map((k) => {
+        const r = rows.get(k.id);
+        return r && r.app_id === k.appId ? r : undefined;
+      });
+    },
+  );
+}
+
+/**
  * Batched writes touch each row once per statement: two writes for one row (one user, one
  * verification) in one turn go in turn, so the second meets the first's result (a replay, a
  * higher count) exactly as it would one at a time. `write` answers for its round in order.

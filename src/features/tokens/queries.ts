@@ -1,7 +1,7 @@
 import { sql, type ExpressionBuilder, type Kysely, type QueryCreator } from 'kysely';
 import type { DB } from '../../store/schema.ts';
 import { prepared } from '../../store/prepared.ts';
-import { oneRowEach, perTurn } from '../../store/turn-batch.ts';
+import { oneRowEach, perTurn, perTurnById } from '../../store/turn-batch.ts';
 
 // Verify's one read: the user with its app-TOTP state and its QR authenticator, if any.
 const factors = (db: Kysely<DB>) =>
@@ -44,16 +44,7 @@ const factorsById = prepared((db: Kysely<DB>, appId: number, id: number) => fact
 // PostgreSQL: everyone's verify of this turn in one read; the application is checked per caller.
 const factorsByIds = prepared((db: Kysely<DB>, ids: number[]) => factors(db).where('users.id', '=', sql<number>`ANY(${ids})`));
 
-export const findUserFactors = perTurn(
-  (db, k: { appId: number; id: number }) => factorsById.first(db, k.appId, k.id),
-  async (db, keys) => {
-    const rows = new Map((await factorsByIds.all(db, keys.map((k) => k.id))).map((r) => [r.id, r]));
-    return keys.map((k) => {
-      const r = rows.get(k.id);
-      return r && r.app_id === k.appId ? r : undefined;
-    });
-  },
-);
+export const findUserFactors = perTurnById((db, appId, id) => factorsById.first(db, appId, id), (db, ids) => factorsByIds.all(db, ids));
 export type UserFactors = NonNullable<Awaited<ReturnType<typeof findUserFactors>>>;
 
 const firstDevice = prepared((db: Kysely<DB>, userId: number) =>

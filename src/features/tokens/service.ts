@@ -140,7 +140,7 @@ export class Tokens {
   ): Promise<string> {
     const now = Date.now();
     const { sid, step } = this.d.outbox.enqueueStep({ appId: app.id, userId, channel, ...message }, now);
-    const events = (await this.d.webhooks?.eventSteps(app.id, 'totp_token_sent', { user: { s_authy_id: String(userId) }, message: { s_id: sid, s_channel: channel } }, now)) ?? [];
+    const events = (await this.d.webhooks?.eventSteps(this.d.db, app.id, 'totp_token_sent', { user: { s_authy_id: String(userId) }, message: { s_id: sid, s_channel: channel } }, now)) ?? [];
     const codeHash = this.hashCode(userId, code);
     await writeTogether(this.d.db, [q.sentCodeStep({ appId: app.id, userId, channel, codeHash, action, now, expiresAt: now + app.settings.codeTtlSeconds * 1000 }), step, ...events]);
     this.d.wakeOutbox();

@@ -3,23 +3,14 @@ import type { Dialect } from '../../store/db.ts';
 import type { DB, UsersTable } from '../../store/schema.ts';
 import { extraEmailContext, joinContact, splitContact, userContactContext, type Contacts } from '../../store/contacts.ts';
 import { prepared } from '../../store/prepared.ts';
-import { perTurn } from '../../store/turn-batch.ts';
+import { perTurn, perTurnById } from '../../store/turn-batch.ts';
 
 // The user lookup behind status, verify and sms: compiled once (see store/prepared.ts).
 const userColumns = ['id', 'app_id', 'country_code', 'phone_index', 'contact_sealed', 'confirmed', 'created_at'] as const;
 const userById = prepared((db: Kysely<DB>, appId: number, id: number) => db.selectFrom('users').select(userColumns).where('id', '=', id).where('app_id', '=', appId));
 // PostgreSQL: the turn's lookups in one read; the application is checked per caller.
 const usersByIds = prepared((db: Kysely<DB>, ids: number[]) => db.selectFrom('users').select(userColumns).where('id', '=', sql<number>`ANY(${ids})`));
-const userOf = perTurn(
-  (db, k: { appId: number; id: number }) => userById.first(db, k.appId, k.id),
-  async (db, keys) => {
-    const rows = new Map((await usersByIds.all(db, keys.map((k) => k.id))).map((r) => [r.id, r]));
-    return keys.map((k) => {
-      const r = rows.get(k.id);
-      return r && r.app_id === k.appId ? r : undefined;
-    });
-  },
-);
+const userOf = perTurnById((db, appId, id) => userById.first(db, appId, id), (db, ids) => usersByIds.all(db, ids));
 export const findUser = (db: Kysely<DB>, appId: number, id: number) => userOf(db, { appId, id });
 
 /** A user row's number and address are sealed together: opened only where a caller needs them. */

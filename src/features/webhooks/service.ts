@@ -10,7 +10,7 @@ import { fail } from '../../core/errors.ts';
 import type { Params, Value } from '../../core/params.ts';
 import type { Destinations } from '../../delivery/destinations.ts';
 import type { DueHook, Hooks, NewHook, SignedRequest } from '../../delivery/hooks.ts';
-import type { WriteStep } from '../../store/prepared.ts';
+import { writeTogether, type WriteStep } from '../../store/prepared.ts';
 import type { DB } from '../../store/schema.ts';
 import type { Outcome } from '../../wire/route.ts';
 import type { Application, Applications } from '../applications/service.ts';
@@ -56,24 +56,19 @@ export class Webhooks {
     return this.queue(db, appId, event, objects, now);
   }
 
-  /** What `emit` would queue, as steps of writeTogether (with the change the event reports). */
-  async eventSteps(appId: number, event: (typeof WEBHOOK_EVENTS)[number], objects: Record<string, Record<string, unknown>>, now = Date.now()): Promise<WriteStep[]> {
-    const hit = this.cache.get(appId);
-    const rows = hit && now - hit.at < CACHE_MS ? hit.rows : await this.webhooksOf(this.db, appId, now);
+  private async queue(db: Db, appId: number, event: (typeof WEBHOOK_EVENTS)[number], objects: Record<string, Record<string, unknown>>, now: number): Promise<void> {
+    await writeTogether(db as Kysely<DB>, await this.eventSteps(db, appId, event, objects, now));
+  }
+
+  /** What `emit` queues, as steps of writeTogether (with the change the event reports); `db` reads the webhooks. */
+  async eventSteps(db: Db, appId: number, event: (typeof WEBHOOK_EVENTS)[number], objects: Record<string, Record<string, unknown>>, now = Date.now()): Promise<WriteStep[]> {
+    const rows = await this.webhooksOf(db, appId, now);
     return rows.filter((w) => (JSON.parse(w.events) as string[]).includes(event)).map((w) => this.hooks.enqueueStep(this.delivery(appId, w, event, objects, now), now));
   }
 
   private delivery(appId: number, w: Row, event: (typeof WEBHOOK_EVENTS)[number], objects: Record<string, Record<string, unknown>>, now: number): NewHook {
     const payload = { event, time: new Date(now).toISOString(), request: { id: randomUUID() }, objects: { app: { s_id: String(appId) }, ...objects } };
     return { appId, kind: 'webhook', target: w.id, event, url: w.url, method: 'POST', payload };
-  }
-
-  private async queue(db: Db, appId: number, event: (typeof WEBHOOK_EVENTS)[number], objects: Record<string, Record<string, unknown>>, now: number): Promise<void> {
-    const rows = await this.webhooksOf(db, appId, now);
-    for (const w of rows) {
-      if (!(JSON.parse(w.events) as string[]).includes(event)) continue;
-      await this.hooks.enqueue(db as Kysely<DB>, this.delivery(appId, w, event, objects, now), now);
-    }
   }
 
   private async webhooksOf(db: Db, appId: number, now: number): Promise<Row[]> {
