@@ -1,6 +1,7 @@
 // Tests in a real browser: Debian's Chromium through playwright-core. In CI the browser must be
 // there (.ci/run installs it); elsewhere a missing one skips the test.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { skipOutsideCI } from './ci.mjs';
 
@@ -18,4 +19,18 @@ export function notFound(page: Page): () => string[] {
     if (r.status() === 404) missing.push(r.url());
   });
   return () => missing;
+}
+
+const AXE_SOURCE = fileURLToPath(import.meta.resolve('axe-core/axe.min.js'));
+
+/** What axe-core finds wrong on the page as it is now: the serious and critical violations, said as "rule: target (summary)". */
+export async function seriousA11yProblems(page: Page): Promise<string[]> {
+  // Evaluated over the debugging protocol, so the page's CSP (no inline scripts) does not stop it.
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(readFileSync(AXE_SOURCE, 'utf8'));
+  const results = (await page.evaluate(() => (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<unknown> } }).axe.run(document, { resultTypes: ['violations'] }))) as {
+    violations: { id: string; impact: string | null; nodes: { target: string[]; failureSummary?: string }[] }[];
+  };
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')} (${(n.failureSummary ?? '').replace(/\s+/g, ' ').slice(0, 160)})`));
 }
