@@ -1,7 +1,8 @@
 // The admin console in a real browser (headless Chromium), served by OpenFactor at /console/ as
 // `npm run build` made it: an operator signs in with the admin token, creates an application and
 // uses its key, reads traffic and users, changes a setting, replaces a key. What the console does
-// is checked on the server (the key works, the setting holds), not only on the page.
+// is checked on the server (the key works, the setting holds), not only on the page. Layout,
+// paging, keyboard use and accessibility: console-layout.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -41,6 +42,22 @@ after(async () => {
 
 const details = (key: string) => fetch(`${base}/protected/json/app/details`, { headers: { 'x-authy-api-key': key } });
 
+/** Opens one page of an application from the navigation, as a person would. */
+async function openPage(app: string, title: string) {
+  await page.click(`[data-testid=applications] a:text-is("${app}")`);
+  await page.waitForSelector(`h1:text-is("${app}")`);
+  if (title !== 'Overview') await page.click(`nav a:text-is("${title}")`);
+  await page.waitForSelector(`nav a[aria-current=page]:text-is("${title}")`);
+}
+
+/** Accepts the confirmation dialog the console opens before a destructive action. */
+async function confirm(expect: RegExp) {
+  const dialog = page.locator('dialog[open]');
+  assert.match((await dialog.textContent())!, expect);
+  await dialog.locator('button.danger').click();
+  await dialog.waitFor({ state: 'detached' });
+}
+
 async function signIn(token: string) {
   await page.goto(`${base}/console/`);
   await page.evaluate(() => sessionStorage.clear());
@@ -57,7 +74,7 @@ test('sign in: a wrong token is refused, the admin token lists the applications'
   await signIn('not-the-token');
   await page.waitForSelector('text=That token was refused.');
   await signIn(t.config.adminToken);
-  await page.waitForSelector('a:text("Test Bank")');
+  await page.waitForSelector('[data-testid=applications] a:text("Test Bank")');
   const csp = (await page.request.get(`${base}/console/`)).headers()['content-security-policy'];
   assert.match(csp, /default-src 'self'/);
 });
@@ -70,13 +87,13 @@ test('create an application: the key shown once works on the Authy API; names ar
   const r = await details(key);
   assert.equal(r.status, 200);
   assert.equal(((await r.json()) as { app: { name: string } }).app.name, 'Corner Shop');
-  await page.waitForSelector('a:text("Corner Shop")');
+  await page.waitForSelector('[data-testid=applications] a:text("Corner Shop")');
 
   // A hostile name stays text.
   const hostile = '<img src=x onerror=alert(1)>';
   await t.of.services.applications.create(hostile);
   await page.reload();
-  await page.waitForSelector(`a:text("${hostile}")`);
+  await page.waitForSelector(`[data-testid=applications] a:text("${hostile}")`);
   assert.equal(await page.locator('main img').count(), 0);
   assert.deepEqual(dialogs, []);
 });
@@ -88,18 +105,29 @@ test('an application: traffic and users as sent, a setting changed and refused, 
   await until('both sent', async () => (await t.store.db.selectFrom('outbox').select('status').execute()).filter((r) => r.status === 'sent').length === 2);
 
   await signIn(t.config.adminToken);
-  await page.click('a:text("Test Bank")');
-  await page.waitForSelector('h1:text("Test Bank")');
-  assert.equal(await page.textContent('[data-testid=traffic-summary]'), '2 messages (0 blocked by the pumping defence), 0 approval requests.');
-  assert.equal(await page.getAttribute('svg.chart rect.sms', 'data-count'), '2');
-  const userRow = await page.textContent(`tr:has(td:text-is("${alice}"))`);
+  await openPage('Test Bank', 'Overview');
+  assert.equal(await page.getAttribute('[data-testid=traffic-summary]', 'aria-label'), '2 messages (0 blocked by the pumping defence), 0 approval requests, 0 verifications');
+  assert.equal(await page.textContent('[data-testid=tile-messages]'), '2messages');
+  assert.equal(await page.getAttribute('[data-testid=chart-messages] canvas', 'aria-label'), 'Messages by channel, the last 14 days: 2 SMS, 0 voice, 0 email, 0 blocked.');
+  assert.equal(await page.textContent('[data-testid=chart-approvals] .empty'), 'No requests in the last 14 days.');
+  const drawn = await page.$eval('[data-testid=chart-messages] canvas', (c) => (c as HTMLCanvasElement).width * (c as HTMLCanvasElement).height);
+  assert.ok(drawn > 10_000, 'the chart is drawn');
+
+  await page.click('nav a:text-is("Users")');
+  const userRow = await page.textContent(`[data-testid=users] tr:has(td:text-is("${alice}"))`);
   assert.match(userRow!, /alice@example\.com/);
   assert.match(userRow!, /\+1-XXX-XXX-XX42/);
+  await page.click('nav a:text-is("Messages")');
+  await page.waitForSelector('[data-testid=messages] tbody tr td[data-label=Channel]');
   const messages = await page.locator('[data-testid=messages] tbody tr').allTextContents();
   assert.equal(messages.length, 2);
   for (const row of messages) assert.match(row, /sms\+1-XXX-XXX-XX42sentconsole1/);
   assert.ok(!(await page.textContent('main'))!.includes('5550142'), 'no full phone number on the page');
 
+  await page.click('nav a:text-is("Settings")');
+  // The label says what the setting does (it was once labelled as clock drift).
+  assert.equal(await page.isChecked('input[name=syncTokens]'), true);
+  assert.match((await page.textContent('label[for=' + (await page.getAttribute('input[name=syncTokens]', 'id')) + ']'))!, /devices registered by phone/i);
   await page.fill('input[name=tokenLength]', '8');
   await page.click('text=Save settings');
   await page.waitForSelector('text=Saved.');
@@ -109,6 +137,7 @@ test('an application: traffic and users as sent, a setting changed and refused, 
   await page.waitForSelector('text=/tokenLength must be an integer from 6 to 8/');
   assert.equal((await t.of.services.applications.find(t.appId))!.settings.tokenLength, 8, 'the refused value was not saved');
 
+  await page.click('nav a:text-is("Pumping defence")');
   await page.fill('input[name=countries]', 'pt, us');
   await page.click('text=Save countries');
   await page.waitForSelector('text=Only PT, US.');
@@ -118,14 +147,21 @@ test('an application: traffic and users as sent, a setting changed and refused, 
   await page.waitForSelector('text="Everywhere."'); // quoted: exact, not the help text's "everywhere."
   assert.equal((await t.of.services.applications.find(t.appId))!.allowedCountries, undefined);
 
+  await page.click('nav a:text-is("Webhooks and callbacks")');
   await page.fill('input[name=callback_url]', 'http://10.0.0.7/authy');
   await page.click('text=Save callback');
   await page.waitForSelector('text=/10\\.0\\.0\\.7, a private address, not a public one/');
 
+  await page.click('nav a:text-is("Keys and deletion")');
   const oldKey = t.apiKey;
-  await page.click('text=Replace the API key');
+  // Cancelled: nothing happens.
+  await page.click('button:text-is("Replace the API key")');
+  await page.keyboard.press('Escape');
+  await page.locator('dialog').waitFor({ state: 'detached' });
+  assert.equal((await details(t.apiKey)).status, 200);
+  await page.click('button:text-is("Replace the API key")');
+  await confirm(/Replace the API key of “Test Bank”\?Clients using the old key stop working at once\./);
   const newKey = (await page.textContent('[data-testid=rotated-api-key]'))!.trim();
-  assert.ok(dialogs.some((d) => d.startsWith('confirm: Replace the API key of “Test Bank”')));
   assert.equal((await details(newKey)).status, 200);
   assert.equal((await details(oldKey)).status, 401);
 });
@@ -142,7 +178,7 @@ test('a prefix closed by the pumping defence is listed and reopened with one cli
   }
   assert.equal((await t.of.services.guard.quarantines(id)).length, 1);
   await signIn(t.config.adminToken);
-  await page.click('a:text("Pumped Shop")');
+  await openPage('Pumped Shop', 'Pumping defence');
   const row = await page.textContent('[data-testid=quarantines] tbody tr');
   assert.match(row!, /^\+1212555prefix_velocity/);
   await page.click('button:text("Lift +1212555")');
@@ -158,7 +194,7 @@ test('a user locked out by wrong tokens is shown locked and unlocked with one cl
   for (let i = 0; i < 10; i++) await verify(String(2000000 + i));
   assert.equal(await verify(await appToken(t, bob)), 429);
   await signIn(t.config.adminToken);
-  await page.click('a:text("Lock Shop")');
+  await openPage('Lock Shop', 'Users');
   const row = page.locator(`[data-testid=users] tr:has(td:text-is("${bob}"))`);
   assert.match((await row.textContent())!, /locked until/);
   await page.click(`button:text("Unlock ${bob}")`);
@@ -191,12 +227,12 @@ test('lost phones: a waiting account recovery is listed, and its wait ended only
   const emailCode = codeIn((await delivered(t, 'ana.recovers@example.com')).text, 6);
   const device = await OpenFactorDevice.confirmAccountRecovery(base, id, { phoneCode, emailCode }, { name: 'Ana new phone' });
   await signIn(t.config.adminToken);
-  await page.click('a:text("Recovery Shop")');
+  await openPage('Recovery Shop', 'Lost phones');
   const row = page.locator('[data-testid=recoveries] tbody tr').first();
   assert.match((await row.textContent())!, new RegExp(`Account recovery \\(waiting\\)${ana}.*Ana new phone`));
   // Without a reason the wait stands: the refusal is shown, the device still waits.
   await row.locator('button:text("End the wait now")').click();
-  await page.waitForSelector('section:has([data-testid=recoveries]) p.error');
+  await page.waitForSelector('section:has([data-testid=recoveries]) p.error:not(:empty)');
   assert.equal(await device.refreshStatus(), 'pending_recovery');
   await row.locator('input').fill('identity checked in person, ticket 77');
   await row.locator('button:text("End the wait now")').click();
@@ -208,22 +244,29 @@ test('lost phones: a waiting account recovery is listed, and its wait ended only
 test('webhooks made and deleted, providers set with credentials hidden, webhooks API keys replaced', { skip }, async () => {
   const { id } = await t.newApplication('Hook Shop');
   await signIn(t.config.adminToken);
-  await page.click('a:text("Hook Shop")');
+  await openPage('Hook Shop', 'Webhooks and callbacks');
+  // Only the events OpenFactor sends are offered.
+  const offered = await page.locator('input[name=webhook_events]').evaluateAll((boxes) => boxes.map((b) => (b as HTMLInputElement).value));
+  assert.ok(offered.includes('user_added') && offered.includes('one_touch_request_responded'), offered.join());
+  assert.ok(!offered.includes('suspended_account'), 'an event never sent is not offered');
   await page.fill('input[name=webhook_name]', 'audit');
   await page.fill('input[name=webhook_url]', 'http://127.0.0.1:9/events');
-  await page.selectOption('select[name=webhook_events]', ['user_added', 'user_removed']);
+  await page.check('input[name=webhook_events][value=user_added]');
+  await page.check('input[name=webhook_events][value=user_removed]');
   await page.click('button:text("Add webhook")');
   await page.waitForSelector('text=Made audit.');
-  const key = (await page.textContent('section:has(h2:text("Webhooks")) .secret'))!;
+  const key = (await page.textContent('[data-testid=webhook-signing-key]'))!;
   const [hook] = await t.store.db.selectFrom('webhooks').selectAll().where('app_id', '=', id).execute();
   assert.deepEqual(JSON.parse(hook.events), ['user_added', 'user_removed']);
   const listed = (await t.of.services.webhooks.list((await t.of.services.applications.find(id))!)) as { ok: true; body: { webhooks: { signing_key: string }[] } };
   assert.equal(listed.body.webhooks[0].signing_key, key, 'the key shown is the one that signs');
   assert.match((await page.textContent('[data-testid=webhooks] tbody'))!, /audithttp:\/\/127\.0\.0\.1:9\/eventsuser_added, user_removed/);
   await page.click('button:text("Delete audit")');
+  await confirm(/Delete the webhook “audit”\?/);
   await page.waitForSelector('[data-testid=webhooks] td:text("No webhooks.")');
   assert.equal((await t.store.db.selectFrom('webhooks').select('id').where('app_id', '=', id).execute()).length, 0);
 
+  await page.click('nav a:text-is("Providers")');
   await page.fill('input[name=providers_sms]', 'https://gateway.example/send?secret=0123456789abcdef0123');
   await page.click('button:text("Save providers")');
   await page.waitForSelector('text=Providers saved.');
@@ -233,11 +276,13 @@ test('webhooks made and deleted, providers set with credentials hidden, webhooks
   assert.match(shown, /voice: the service's providers/);
   await page.fill('input[name=providers_voice]', 'twilio://AC1:token@api.twilio.com');
   await page.click('button:text("Save providers")');
-  await page.waitForSelector('section:has(h2:text("Delivery providers")) .error');
+  await page.waitForSelector('section:has(h2:text("Delivery providers")) .error:not(:empty)');
 
+  await page.click('nav a:text-is("Keys and deletion")');
   await page.click('button:text("Replace the webhooks API keys")');
+  await confirm(/Replace the webhooks API keys\?/);
   await page.waitForSelector('text=Keys replaced.');
-  const [access] = await page.locator('section:has(h2:text("Webhooks API keys")) .secret').allTextContents();
+  const access = (await page.textContent('[data-testid=access-key]'))!;
   assert.ok(await t.of.services.applications.dashboardSigningKey(id, access), 'the access key shown is the application\'s');
 });
 
@@ -250,7 +295,7 @@ test('phone verifications are listed with the phone masked', { skip }, async () 
   });
   assert.equal(started.status, 200);
   await signIn(t.config.adminToken);
-  await page.click('a:text("Verify Shop")');
+  await openPage('Verify Shop', 'Phone verifications');
   const row = (await page.textContent('[data-testid=verifications] tbody tr'))!;
   assert.match(row, /\+1-XXX-XXX-XX93smspending0/);
   assert.ok(!(await page.content()).includes('2025550193'), 'no full number on the page');
@@ -261,7 +306,7 @@ test('users imported from a file: a dry run first (the default), failures by lin
   const file = { name: 'users.jsonl', mimeType: 'application/x-ndjson', buffer: Buffer.from(`${JSON.stringify({ authy_id: 90000001, email: 'moved@example.com', e164: '+12025550194' })}\n{"email":"no phone@example.com"}\n`) };
   const status = async () => (await fetch(`${base}/protected/json/users/90000001/status`, { headers: { 'x-authy-api-key': apiKey } })).status;
   await signIn(t.config.adminToken);
-  await page.click('a:text("Import Shop")');
+  await openPage('Import Shop', 'Import users');
   await page.setInputFiles('input[name=import_file]', file);
   await page.click('button:text("Import")');
   await page.waitForSelector('text=Dry run: nothing was written.');

@@ -28,6 +28,36 @@ export interface TrafficDay {
   date: string;
   messages: Record<string, Record<string, number>>;
   approvals: Record<string, number>;
+  /** Phone verifications (and token checks where recorded) by result. */
+  verifications?: Record<string, number>;
+}
+
+/** One page of a list: its rows, where the next page starts (null: the last page) and how many match. */
+export interface Page<T> {
+  rows: T[];
+  next_cursor: string | null;
+  total: number | null;
+}
+
+export interface Approval {
+  uuid: string;
+  authy_id: number;
+  message: string;
+  status: string;
+  created_at: string;
+  expires_at: string | null;
+  answered_at: string | null;
+  device: { id: number; name: string | null; os_type: string | null } | null;
+}
+
+export interface Device {
+  id: number;
+  authy_id: number;
+  name: string | null;
+  os_type: string | null;
+  registered_at: string;
+  last_seen_at?: string | null;
+  deleted_at?: string | null;
 }
 
 export interface Message {
@@ -127,7 +157,17 @@ async function call<T>(method: string, path: string, body?: unknown, raw?: { typ
   return json;
 }
 
+/** A list route's page: `key` names the rows in the answer. */
+async function page<T>(path: string, key: string, params: URLSearchParams): Promise<Page<T>> {
+  const r = await call<Record<string, unknown> & { next_cursor?: string | null; next_before_id?: number | null; total?: number }>('GET', `${path}?${params}`);
+  return { rows: r[key] as T[], next_cursor: r.next_cursor ?? (r.next_before_id ? String(r.next_before_id) : null), total: r.total ?? null };
+}
+
 export const api = {
+  /** A list of the application's: `users`, `devices`, `approvals`, `messages`, `deliveries`, `verifications`. */
+  list: <T>(id: number, what: string, params: URLSearchParams) => page<T>(`/admin/applications/${id}/${what}`, what, params),
+  rename: (id: number, name: string) => call<{ application: Application }>('POST', `/admin/applications/${id}/name`, { name }).then((r) => r.application),
+  remove: (id: number, confirm: string) => call<{ message: string }>('DELETE', `/admin/applications/${id}?confirm=${encodeURIComponent(confirm)}`),
   applications: () => call<{ applications: Application[] }>('GET', '/admin/applications').then((r) => r.applications),
   create: (name: string) => call<{ application: Application; api_key: string }>('POST', '/admin/applications', { name }),
   application: (id: number) => call<{ application: Application }>('GET', `/admin/applications/${id}`).then((r) => r.application),
@@ -138,12 +178,9 @@ export const api = {
     call<{ application: Application }>('POST', `/admin/applications/${id}/callback`, { url, method }).then((r) => r.application),
   setCountries: (id: number, countries: string[]) =>
     call<{ application: Application }>('POST', `/admin/applications/${id}/countries`, { countries }).then((r) => r.application),
-  users: (id: number, beforeId?: number) =>
-    call<{ users: User[]; total: number; next_before_id: number | null }>('GET', `/admin/applications/${id}/users?limit=25${beforeId ? `&before_id=${beforeId}` : ''}`),
   user: (id: number, userId: number) => call<UserDetails>('GET', `/admin/applications/${id}/users/${userId}`),
   unlock: (id: number, userId: number) => call<{ message: string }>('POST', `/admin/applications/${id}/users/${userId}/unlock`),
   traffic: (id: number, days: number) => call<{ days: TrafficDay[] }>('GET', `/admin/applications/${id}/traffic?days=${days}`).then((r) => r.days),
-  messages: (id: number) => call<{ messages: Message[] }>('GET', `/admin/applications/${id}/messages?limit=25`).then((r) => r.messages),
   quarantines: (id: number) => call<{ quarantines: Quarantine[] }>('GET', `/admin/applications/${id}/quarantines`).then((r) => r.quarantines),
   lift: (id: number, prefix: string) => call<{ message: string }>('POST', `/admin/applications/${id}/quarantines/lift`, { prefix }),
   recoveries: (id: number) => call<{ recoveries: Recovery[] }>('GET', `/admin/applications/${id}/recoveries`).then((r) => r.recoveries),
@@ -162,6 +199,4 @@ export const api = {
   /** A file of one JSON object per line, as `openfactor users import` reads it. */
   importUsers: (id: number, file: Blob, dryRun: boolean) =>
     call<ImportAnswer>('POST', `/admin/applications/${id}/users/import${dryRun ? '?dry_run=true' : ''}`, undefined, { type: 'application/x-ndjson', data: file }),
-  verifications: (id: number) => call<{ verifications: Verification[] }>('GET', `/admin/applications/${id}/verifications?limit=25`).then((r) => r.verifications),
-  deliveries: (id: number) => call<{ deliveries: Delivery[] }>('GET', `/admin/applications/${id}/deliveries?limit=20`).then((r) => r.deliveries),
 };

@@ -1,0 +1,68 @@
+// The README's screenshots (docs/screenshots/), taken from the built pages in Chromium at 1280×800
+// and 390×844, after real traffic on a fresh database: users registered, codes sent and checked,
+// approval requests made and answered, phone verifications. Run: npm run build && node --import tsx
+// scripts/screenshots.ts
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { launchBrowser } from '../test/support/browser.ts';
+import { startApp } from '../test/support/harness.ts';
+import { codeIn, createUser, delivered } from '../test/support/tokens.ts';
+import { createApproval, registerDevice } from '../test/support/onetouch.ts';
+
+const OUT = fileURLToPath(new URL('../docs/screenshots/', import.meta.url));
+mkdirSync(OUT, { recursive: true });
+
+const t = await startApp();
+const browser = await launchBrowser();
+try {
+  const base = await t.listen();
+  const form = (path: string, body: string, key = t.apiKey) =>
+    fetch(`${base}${path}`, { method: 'POST', headers: { 'x-authy-api-key': key, 'content-type': 'application/x-www-form-urlencoded' }, body });
+  const names = ['ana', 'bruno', 'carla', 'dinis', 'eva', 'filipe', 'gabriela', 'hugo', 'ines', 'joao', 'karin', 'luis'];
+  const ids: number[] = [];
+  for (const [i, n] of names.entries()) ids.push(await createUser(t, `${n}@example.com`, `415-555-${String(100 + i).padStart(4, '0')}`));
+  for (const id of ids.slice(0, 8)) await fetch(`${base}/protected/json/sms/${id}?force=true`, { headers: { 'x-authy-api-key': t.apiKey } });
+  await fetch(`${base}/protected/json/call/${ids[8]}?force=true`, { headers: { 'x-authy-api-key': t.apiKey } });
+  // Approval requests to registered devices: some approved, one denied, some left pending.
+  for (const [n, id] of ids.slice(0, 5).entries()) {
+    const device = await registerDevice(t, base, id);
+    await device.rename(`${names[n][0].toUpperCase()}${names[n].slice(1)}'s phone`);
+    await createApproval(t, id, { message: 'Sign in to Example Bank', seconds_to_expire: 300 });
+    const [pending] = await device.pendingApprovals();
+    if (n < 3) await device.approve(pending);
+    else if (n === 3) await device.deny(pending);
+  }
+  for (let n = 0; n < 4; n++) {
+    const phone = `202-555-${String(170 + n).padStart(4, '0')}`;
+    await form('/protected/json/phones/verification/start', `via=sms&country_code=1&phone_number=${phone}`);
+    if (n < 3) {
+      const code = codeIn((await delivered(t, `+1202555${String(170 + n).padStart(4, '0')}`)).text, 4);
+      await fetch(`${base}/protected/json/phones/verification/check?country_code=1&phone_number=${phone}&verification_code=${code}`, { headers: { 'x-authy-api-key': t.apiKey } });
+    }
+  }
+  await t.newApplication('Corner Shop');
+
+  for (const [size, viewport] of [['wide', { width: 1280, height: 800 }], ['narrow', { width: 390, height: 844 }]] as const) {
+    const page = await browser.newPage({ viewport });
+    await page.goto(`${base}/console/`);
+    await page.fill('input[name=token]', t.config.adminToken);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('[data-testid=applications] a');
+    await page.screenshot({ path: `${OUT}console-applications-${size}.png` });
+    for (const [name, hash, ready] of [
+      ['overview', '', '[data-testid=chart-messages] canvas'],
+      ['users', '/users', '[data-testid=users] tbody tr'],
+      ['approvals', '/approvals', '[data-testid=approvals] tbody tr'],
+      ['settings', '/settings', 'form.settings'],
+    ] as const) {
+      await page.goto(`${base}/console/#/apps/${t.appId}${hash}`);
+      await page.waitForSelector(ready);
+      await page.screenshot({ path: `${OUT}console-${name}-${size}.png`, fullPage: name === 'overview' && size === 'wide' });
+    }
+    await page.close();
+  }
+  console.log(`screenshots in ${OUT}`);
+} finally {
+  await browser.close();
+  await t.close();
+}
