@@ -276,6 +276,10 @@ export class OpenFactorDevice {
   get publicKey(): string {
     return this.#state.publicKey;
   }
+  /** The name this device gave itself (at registration or with {@link rename}). */
+  get name(): string | null {
+    return this.#state.name;
+  }
   get baseUrl(): string {
     return this.#state.baseUrl;
   }
@@ -377,6 +381,17 @@ export class OpenFactorDevice {
     const body: { status: string; signature: string; number?: number } = { status, signature };
     if (number !== undefined) body.number = number;
     return this.#call<AnswerResult>('POST', `/device/v1/approval_requests/${encodeURIComponent(approval.uuid)}`, body);
+  }
+
+  /**
+   * Names this device ("Anna's laptop"): 1 to 64 characters, no control characters, or
+   * OpenFactor refuses it (OpenFactorError, 400). Every list of the person's devices shows it.
+   */
+  async rename(name: string): Promise<string> {
+    const answer = await this.#call<{ device: DeviceInfo } & ApiAnswer>('PUT', '/device/v1/device', { name });
+    this.#state = { ...this.#state, name: answer.device.name };
+    await this.#storage.save(this.#state);
+    return answer.device.name ?? name;
   }
 
   /** Asks OpenFactor how this device stands; once approved, fetches its accounts. */

@@ -100,6 +100,10 @@ export const forgetNonces = (db: Db, now: number) => db.deleteFrom('device_nonce
 export const touchDevice = (db: Db, id: number, now: number) =>
   db.updateTable('device_keys').set({ last_seen_at: now }).where('id', '=', id).execute();
 
+/** The name the device gave itself (checked by readDeviceName); a removed device keeps its own. */
+export const renameDevice = (db: Db, id: number, name: string) =>
+  db.updateTable('device_keys').set({ name }).where('id', '=', id).where('deleted_at', 'is', null).execute();
+
 export const setPushSubscription = (db: Db, id: number, sealed: string | null) =>
   db.updateTable('device_keys').set({ push_subscription_sealed: sealed }).where('id', '=', id).execute();
 

@@ -110,6 +110,7 @@ export function registerDeviceRoutes(
     );
     scope.put(`${PREFIX}/push_subscription`, doc('Set or clear the Web Push subscription', C.Done), signed(async (device, req, reply) => render(reply, await d.devices.setPush(device, paramsOf(req)))));
     scope.delete(`${PREFIX}/device`, doc('Unregister this device', C.Done), signed(async (device, _req, reply) => render(reply, await d.devices.unregister(device)), true));
+    scope.put(`${PREFIX}/device`, doc('Name this device: {"name": "Anna\'s laptop"} (1 to 64 characters, no control characters)', C.DeviceState), signed(async (device, req, reply) => render(reply, await d.devices.rename(device, paramsOf(req)))));
     scope.get(
       `${PREFIX}/device`,
       doc('This device: active, or waiting (for an approval, or for its account recovery to end)', C.DeviceState),

@@ -10,7 +10,7 @@ import { addressKey } from '../../core/client-address.ts';
 import { Secret } from 'otpauth';
 import { constantTimeEqual, deriveKey, hashSecret, randomBytes, seal, unseal, type MasterKey } from '../../core/crypto.ts';
 import { DEVICE_ALGORITHMS, readPublicKey, signedRequestString, verifyDeviceSignature } from '../../core/device-signature.ts';
-import { fail, type Failure } from '../../core/errors.ts';
+import { fail, invalidParameter, type Failure } from '../../core/errors.ts';
 import { resolveLocale, smsText, voiceText } from '../../core/i18n.ts';
 import { readString, type Params } from '../../core/params.ts';
 import { maskE164, normalizeCallingCode, parsePhone, regionOf } from '../../core/phone.ts';
@@ -324,6 +324,15 @@ export class Devices {
     return { ok: true, body: { device: deviceBody(device), message: 'Device.', success: true } };
   }
 
+  /** `PUT /device/v1/device` `{"name": "Anna's laptop"}`: the device names itself; every list of devices shows it. */
+  async rename(device: Device, body: Params): Promise<Outcome> {
+    const name = readDeviceName(body);
+    if (!name.ok) return name;
+    await q.renameDevice(this.d.db, device.id, name.value);
+    this.d.log.info({ event: 'device_renamed', device: device.id }, 'a device renamed itself');
+    return { ok: true, body: { device: deviceBody({ ...device, name: name.value }), message: 'Device renamed.', success: true } };
+  }
+
   /**
    * Checks a signed device call (docs/device-api.md): known device, fresh timestamp, unused
    * nonce, signature by the device's key over the exact bytes sent.
@@ -450,6 +459,24 @@ const deviceBody = (d: q.DeviceKeyRow) => ({
   registration_method: d.registration_method,
   status: d.pending_since === null ? 'active' : d.recovery_id !== null ? 'pending_recovery' : 'pending_approval',
 });
+
+/** The longest name a device may give itself, in characters (code points). */
+export const DEVICE_NAME_MAX = 64;
+// Control characters, line and paragraph separators, and the bidirectional overrides and
+// isolates (which could make a name read as another in a list): refused, never silently dropped.
+const UNSHOWABLE = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+
+/** A name a person gives their device: trimmed, 1 to 64 characters, nothing that cannot be shown as text. */
+export function readDeviceName(body: Params): { ok: true; value: string } | Failure {
+  const raw = readString(body, 'name');
+  if (!raw.ok) return raw;
+  if (raw.value === undefined) return invalidParameter('name', 'is missing');
+  if (UNSHOWABLE.test(raw.value)) return invalidParameter('name', 'must not contain control characters (line breaks, tabs and the like)');
+  const name = raw.value.normalize('NFC').trim();
+  if (name === '') return invalidParameter('name', 'is empty');
+  if ([...name].length > DEVICE_NAME_MAX) return invalidParameter('name', `is longer than ${DEVICE_NAME_MAX} characters`);
+  return { ok: true, value: name };
+}
 
 export function readRegistration(body: Params): { ok: true; value: Registration } | Failure {
   const invalid = (why: string) => fail('REGISTRATION_INVALID', { message: `Registration request is invalid: ${why}` });

@@ -114,11 +114,14 @@ const userWithDevicesColumns = [
   'devices.created_at as device_created_at',
   'devices.last_sync_at',
   'devices.deleted_at',
+  'device_keys.name as device_name',
 ] as const;
 const withDevices = (db: Kysely<DB>) =>
   db
     .selectFrom('users')
     .leftJoin('devices', 'devices.user_id', 'users.id')
+    // The name the device gave itself (PUT /device/v1/device); older rows have no key.
+    .leftJoin('device_keys', 'device_keys.id', 'devices.device_key_id')
     .leftJoin('phone_owners', 'phone_owners.phone_index', 'users.phone_index')
     .select(userWithDevicesColumns);
 const userWithDevices = prepared((db: Kysely<DB>, appId: number, id: number) => withDevices(db).where('users.id', '=', id).where('users.app_id', '=', appId).orderBy('devices.id'));

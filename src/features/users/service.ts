@@ -110,6 +110,8 @@ export class Users {
       registration_device_id: null,
       registration_method: d.registration_method,
       device_id: d.device_id,
+      // OpenFactor: the name the person gave the device (null for a device from before keys).
+      device_name: d.device_name,
       last_sync_date: d.last_sync_at === null ? null : Math.floor(Number(d.last_sync_at) / 1000),
       creation_date: Math.floor(Number(d.device_created_at) / 1000),
     });
