@@ -18,7 +18,7 @@ const PAGES = ['Overview', 'Users', 'Devices', 'OneTouch requests', 'Messages', 
 let t: TestApp;
 let base: string;
 let browser: Browser;
-let users: number[] = [];
+const users: number[] = [];
 
 before(async () => {
   if (skip) return;

@@ -91,7 +91,7 @@ async function webhooksSection(app: Application): Promise<HTMLElement> {
       },
       h('h3', {}, 'Add a webhook'),
       h('div', { class: 'row-form' }, field('Name', name), field('URL', url)),
-      h('fieldset', { class: 'events' }, h('legend', {}, 'Events'), ...picks.map((p) => h('div', { class: 'check' }, p.box, h('label', { for: p.box.id }, p.e)))),
+      h('fieldset', { class: 'events' }, h('legend', {}, 'Events'), ...picks.map((p) => h('div', { class: 'event' }, p.box, h('label', { for: p.box.id }, p.e)))),
       h('div', {}, h('button', { type: 'submit', class: 'primary' }, 'Add webhook')),
     ),
     shown,
