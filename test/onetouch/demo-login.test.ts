@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { launchBrowser, noBrowser, notFound } from '../support/browser.ts';
+import { launchBrowser, noBrowser, notFound, seriousA11yProblems } from '../support/browser.ts';
 import type { FastifyInstance } from 'fastify';
 import { startApp, type TestApp } from '../support/harness.ts';
 import { codeIn, delivered, spokenCode } from '../support/tokens.ts';
@@ -209,6 +209,37 @@ test('a status poll still out when a code signs in is ignored: no false sign-out
     assert.ok(held >= 5, `polls were held (${held})`);
   } finally {
     await site.unroute('**/api/login');
+  }
+});
+
+test('the demo at 1280×800 and 390×844: signed out, the sign-in modal and signed in, no serious axe-core problem, nothing wider than the screen', { skip }, async () => {
+  await t.of.services.applications.updateSettings(t.appId, { sendsPerHour: 1000, sendsPerNumberHour: 1000, sendsPerNumberDay: 1000 });
+  const problems: string[] = [];
+  const check = async (where: string, width: number) => {
+    problems.push(...(await seriousA11yProblems(site)).map((p) => `${where}: ${p}`));
+    const wide = await site.evaluate(() => document.documentElement.scrollWidth);
+    if (wide > width) problems.push(`${where}: ${wide}px wide`);
+  };
+  try {
+    for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+      await site.setViewportSize(viewport);
+      await site.goto(demoUrl);
+      await site.waitForLoadState('networkidle');
+      if (await site.locator('button:text("Sign out")').count()) await signOut();
+      await check(`${viewport.width} signed out`, viewport.width);
+      await signIn();
+      await site.waitForSelector('#modal:not([hidden])');
+      await check(`${viewport.width} modal`, viewport.width);
+      const before = (await delivered(t, E164)).id;
+      await site.click('button:text("Text me a code")');
+      await site.fill('input[name=token]', codeIn((await delivered(t, E164, before)).text, 7));
+      await site.click('button:text("Verify")');
+      await signedIn();
+      await check(`${viewport.width} signed in`, viewport.width);
+    }
+    assert.deepEqual(problems, []);
+  } finally {
+    await site.setViewportSize({ width: 1280, height: 720 });
   }
 });
 
