@@ -1,5 +1,5 @@
 // Composition root: store + services + wire → one Fastify server.
-import { openContacts, type Contacts } from './store/contacts.ts';
+import { indexUserEmails, openContacts, type Contacts } from './store/contacts.ts';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { BadInput, fail } from './core/errors.ts';
@@ -107,13 +107,14 @@ export async function buildServer(config: Config, store: Store, overrides: Overr
   const services = await buildServices(config, store, server.log, overrides);
   const state = { closing: false };
   await registerRoutes(server, config, store, services, state);
-  startBackgroundWork(config, services);
+  const background = startBackgroundWork(config, services, store, server.log);
   return {
     server,
     services,
     close: async (graceMs = Infinity) => {
       state.closing = true;
       await stopEverything(server, services, Date.now() + graceMs);
+      await background.stop();
     },
   };
 }
@@ -291,8 +292,14 @@ async function registerRoutes(server: FastifyInstance, config: Config, store: St
 }
 
 /** Sweeps and workers; a node with OPENFACTOR_OUTBOX_WORKER off only accepts messages. */
-function startBackgroundWork(config: Config, s: Services): void {
+function startBackgroundWork(config: Config, s: Services, store: Store, log: FastifyBaseLogger): { stop(): Promise<void> } {
   s.usage.start();
+  // Older users' email index (migration 0029), filled once, in the background (store/contacts.ts).
+  let stopped = false;
+  const indexing = indexUserEmails(store.db, s.contacts, () => stopped).then(
+    (n) => void (n > 0 && log.info({ event: 'user_emails_indexed', users: n }, 'email index filled for older users')),
+    (err) => log.warn({ event: 'user_emails_index_failed', err: (err as Error).message }, 'email index of older users not filled; tried again at the next start'),
+  );
   if (config.outboxWorker) {
     s.worker.start();
     s.hooks.start();
@@ -300,6 +307,12 @@ function startBackgroundWork(config: Config, s: Services): void {
   }
   s.onetouch.start(config.approvalSweepMs);
   s.recoveries.startSweeps(config.approvalSweepMs);
+  return {
+    stop: async () => {
+      stopped = true;
+      await indexing;
+    },
+  };
 }
 
 /** Stops accepting, lets work in flight finish (deliveries until `deadline`), then closes the rest. */

@@ -42,6 +42,15 @@ export class Contacts {
   }
 
   /**
+   * A user's address as the admin API finds it (0029): trimmed and in lower case, so an operator
+   * finds `Ana@Example.com` by typing `ana@example.com`. (`user_emails` keeps `emailIndex` of the
+   * address as given.)
+   */
+  emailSearchIndex(email: string): string {
+    return this.emailIndex(email.trim().toLowerCase());
+  }
+
+  /**
    * A recovery code's stored form: keyed (a dump does not let anyone try the 10^8 codes), and by
    * the index key, which a master-key rotation keeps, so codes handed out stay valid.
    */
@@ -188,4 +197,31 @@ export async function sealStoredContacts(db: Kysely<DB>, c: Contacts): Promise<n
   }
   await db.insertInto('meta').values({ key: 'contacts_sealed', value: String(Date.now()) }).onConflict((oc) => oc.column('key').doNothing()).execute();
   return converted;
+}
+
+/**
+ * Users written before migration 0029 (or by an older node) have no email index: fill it in
+ * batches, in the background, so a large database starts at once; until a row is filled the admin
+ * API does not find it by address (by id and phone it does). Idempotent, any node may run it.
+ */
+export async function indexUserEmails(db: Kysely<DB>, c: Contacts, stopped: () => boolean): Promise<number> {
+  const done = await db.selectFrom('meta').select('value').where('key', '=', 'user_emails_indexed').executeTakeFirst();
+  if (done) return 0;
+  let filled = 0;
+  for (let after = 0; !stopped(); ) {
+    const rows = await db.selectFrom('users').select(['id', 'app_id', 'phone_index', 'contact_sealed']).where('id', '>', after).where('email_index', 'is', null).orderBy('id').limit(BATCH).execute();
+    for (const r of rows) {
+      // Still plain (sealStoredContacts runs first, so only a row written meanwhile by an old node): next start.
+      if (!r.contact_sealed.startsWith('v1.')) continue;
+      const { email } = splitContact(c.open(r.contact_sealed, userContactContext(r.app_id, r.phone_index)));
+      await db.updateTable('users').set({ email_index: c.emailSearchIndex(email) }).where('id', '=', r.id).where('contact_sealed', '=', r.contact_sealed).execute();
+      filled++;
+    }
+    if (rows.length < BATCH) {
+      await db.insertInto('meta').values({ key: 'user_emails_indexed', value: String(Date.now()) }).onConflict((oc) => oc.column('key').doNothing()).execute();
+      break;
+    }
+    after = rows[rows.length - 1].id;
+  }
+  return filled;
 }

@@ -581,6 +581,18 @@ const steps: Record<string, Step> = {
       await db.schema.alterTable('account_recoveries').addColumn(name, type).execute();
     }
   },
+
+  // The admin console's tables (issue 20): users found by email address (a blind index of the
+  // address in lower case, filled for older rows in the background: store/contacts.ts), and each
+  // log paged by application, newest first, without walking other applications' rows.
+  '0029_admin_tables': async (db) => {
+    await db.schema.alterTable('users').addColumn('email_index', 'text').execute();
+    await db.schema.createIndex('users_app_email').on('users').columns(['app_id', 'email_index']).execute();
+    await db.schema.createIndex('user_emails_index').on('user_emails').columns(['email_index']).execute();
+    for (const table of ['approval_requests', 'hook_deliveries', 'devices', 'phone_verifications']) {
+      await db.schema.createIndex(`${table}_app`).on(table).columns(['app_id', 'id']).execute();
+    }
+  },
 };
 
 /** The newest migration this build knows: a database at it is ready for this code. */

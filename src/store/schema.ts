@@ -55,6 +55,8 @@ export interface UsersTable {
   phone_index: string;
   /** 0021: the number and the address, sealed as one value (store/contacts.ts, `joinContact`). */
   contact_sealed: string;
+  /** 0029: the blind index of the address in lower case (the admin API's search); null until filled for older rows. */
+  email_index: string | null;
   confirmed: number;
   created_at: number;
   totp_seed_sealed: string | null;

@@ -113,7 +113,7 @@ export const userOfPhoneIn = (db: Db, phoneIndex: string, appIds: number[]) =>
     .executeTakeFirst();
 
 /** A user's new number: its contact columns (number and address sealed together) and calling code. */
-export const setUserPhone = (db: Db, userId: number, contact: { phone_index: string; contact_sealed: string }, countryCode: number) =>
+export const setUserPhone = (db: Db, userId: number, contact: { phone_index: string; contact_sealed: string; email_index: string }, countryCode: number) =>
   db.updateTable('users').set({ ...contact, country_code: countryCode }).where('id', '=', userId).execute();
 
 export const moveDeviceKeysToPhone = (db: Db, oldIndex: string, newIndex: string) =>

@@ -12,7 +12,7 @@ import type { DB } from '../../store/schema.ts';
 import type { Contacts } from '../../store/contacts.ts';
 import { addUsage, monthOf, type Application } from '../applications/service.ts';
 import { sealKeptAuthenticator, storeAuthenticators, type SealedAuthenticator } from '../tokens/service.ts';
-import { allocateUserIds, contactColumns, findUserIdByPhone, insertImportedUser, insertImportedUsers, reserveUserIds, setUserSeed } from './queries.ts';
+import { allocateUserIds, contactColumns, type UserContact, findUserIdByPhone, insertImportedUser, insertImportedUsers, reserveUserIds, setUserSeed } from './queries.ts';
 import { MAX_AUTHY_ID, parseAuthyId, readNewUser, sealTotpSeed, type UserInput } from './service.ts';
 
 export type ImportOutcome =
@@ -92,7 +92,7 @@ export function largestAuthyId(lines: Iterable<string>): number {
 
 /** A line read, with what can be sealed before its row is written (all of it when its id is kept). */
 export interface PreparedRow extends ImportRow {
-  contact: { phone_index: string; contact_sealed: string };
+  contact: UserContact;
   seedSealed?: string;
   authenticator?: SealedAuthenticator;
 }

@@ -20,10 +20,12 @@ export const phoneOf = (c: Contacts, u: SealedContact) => contactOf(c, u).e164;
 export const emailOf = (c: Contacts, u: SealedContact) => contactOf(c, u).email;
 
 /** The columns of a user row that hold its number and address. */
-export function contactColumns(c: Contacts, appId: number, e164: string, email: string) {
+export function contactColumns(c: Contacts, appId: number, e164: string, email: string): UserContact {
   const phone_index = c.phoneIndex(e164);
-  return { phone_index, contact_sealed: c.seal(joinContact(e164, email), userContactContext(appId, phone_index)) };
+  return { phone_index, contact_sealed: c.seal(joinContact(e164, email), userContactContext(appId, phone_index)), email_index: c.emailSearchIndex(email) };
 }
+/** What a user row holds of its number and address: their indexes, and both sealed as one value. */
+export type UserContact = { phone_index: string; contact_sealed: string; email_index: string };
 
 /** Another address for an existing user (`user_emails`), once per address. */
 export const addEmail = (db: Kysely<DB>, c: Contacts, userId: number, email: string, now: number) => {
