@@ -58,8 +58,37 @@ export async function runCommand({ values, positionals }: Args): Promise<number>
     if (command === 'apps' && sub === 'create') {
       const name = values.name?.trim();
       if (!name) return usageError('apps create needs --name NAME');
-      const { id, apiKey } = await apps.create(name);
+      const made = await apps.add(name);
+      if (made === 'name_taken') return nameTaken(name);
+      const { id, apiKey } = made;
       out(values.json ? JSON.stringify({ id, api_key: apiKey }) : `Created application ${id} "${name}".\nAPI key: ${apiKey}\nKeep it secret: it is shown only now.`);
+      return 0;
+    }
+    if (command === 'apps' && sub === 'rename') {
+      const id = appIdOf(values.app);
+      const name = values.name?.trim();
+      if (id === undefined || !name) return usageError('apps rename needs --app ID --name NAME');
+      const renamed = await apps.rename(id, name);
+      if (renamed === 'name_taken') return nameTaken(name);
+      if (!renamed) return noApplication(id);
+      out(values.json ? JSON.stringify({ id, name: renamed.name }) : `Application ${id} is now "${renamed.name}".`);
+      return 0;
+    }
+    if (command === 'apps' && sub === 'delete') {
+      const id = appIdOf(values.app);
+      if (id === undefined || values.confirm === undefined) return usageError('apps delete needs --app ID --confirm NAME (the application\'s name)');
+      const app = await apps.find(id);
+      if (!app) return noApplication(id);
+      if (values.confirm.trim() !== app.name) {
+        process.stderr.write(`--confirm must be the application's name ("${app.name}"): nothing was deleted.\n`);
+        return 1;
+      }
+      const removed = (await apps.remove(id))!;
+      if (values.json) out(JSON.stringify({ id, deleted: removed }));
+      else {
+        out(`Deleted application ${id} "${app.name}" and all its data:`);
+        for (const [table, n] of Object.entries(removed)) if (n > 0) out(`  ${table}\t${n}`);
+      }
       return 0;
     }
     if (command === 'apps' && sub === 'list') {
@@ -238,6 +267,11 @@ async function importUsersCommand(store: ReturnType<typeof openStore>, key: Mast
   progress(summary, true);
   if (dryRun) process.stderr.write('Dry run: nothing was written.\n');
   return summary.failed > 0 ? 1 : 0;
+}
+
+function nameTaken(name: string): number {
+  process.stderr.write(`Another application is already named "${name}" (names are compared trimmed and ignoring case).\n`);
+  return 1;
 }
 
 function usageError(message: string): number {

@@ -7,8 +7,14 @@ export const USAGE = `Usage: openfactor <command>
 
   serve                          run the HTTP server (default)
   migrate                        create or upgrade the database schema
-  apps create --name NAME [--json]   create an application and print its API key
+  apps create --name NAME [--json]   create an application and print its API key (names are
+                                 unique, ignoring case)
   apps list [--json]             list applications
+  apps rename --app ID --name NAME [--json]
+                                 rename an application (names are unique, ignoring case)
+  apps delete --app ID --confirm NAME [--json]
+                                 delete an application and all its data (users, devices,
+                                 messages, logs…) at once; its API key stops working
   apps settings --app ID [--json] [--token-length 6..8] [--code-ttl SECONDS] [--generic-tokens on|off]
                 [--verify-max-failures N] [--verify-failure-window SECONDS] [--verify-lockout SECONDS]
                 [--sends-per-hour N] [--sms-fallback-voice on|off] [--sync-tokens on|off]
@@ -90,6 +96,7 @@ export function readArgs(argv: string[]) {
     allowPositionals: true,
     options: {
       name: { type: 'string' },
+      confirm: { type: 'string' },
       app: { type: 'string' },
       limit: { type: 'string' },
       sms: { type: 'string' },

@@ -66,6 +66,52 @@ export async function insertApplication(db: Kysely<DB>, name: string, keyHash: s
   return row.id;
 }
 
+export const applicationNames = (db: Kysely<DB>) => db.selectFrom('applications').select(['id', 'name']).execute();
+
+export const setName = (db: Kysely<DB>, id: number, name: string) => db.updateTable('applications').set({ name }).where('id', '=', id).executeTakeFirst();
+
+/**
+ * Deletes an application's rows from every table that holds them (run in a transaction): children
+ * before parents, so nothing relies on ON DELETE CASCADE (a table added later without it would
+ * otherwise stop the delete, not leak). Returns the rows deleted per table; undefined if there
+ * was no such application. Kept: what belongs to a person or a handset rather than to one
+ * application (device_keys, phone_owners, phone_changes, account_recoveries,
+ * phone_registrations, device_nonces) and the shared rate-limit counters, which expire.
+ */
+export async function deleteApplication(db: Kysely<DB>, appId: number): Promise<Record<string, number> | undefined> {
+  if (!(await db.selectFrom('applications').select('id').where('id', '=', appId).executeTakeFirst())) return undefined;
+  const counts: Record<string, number> = {};
+  const note = (table: string, r: { numDeletedRows: bigint }) => (counts[table] = (counts[table] ?? 0) + Number(r.numDeletedRows));
+  const usersOfApp = db.selectFrom('users').select('id').where('app_id', '=', appId);
+  note('hook_attempts', await db.deleteFrom('hook_attempts').where('delivery_id', 'in', db.selectFrom('hook_deliveries').select('id').where('app_id', '=', appId)).executeTakeFirst());
+  note('delivery_attempts', await db.deleteFrom('delivery_attempts').where('outbox_id', 'in', db.selectFrom('outbox').select('id').where('app_id', '=', appId)).executeTakeFirst());
+  note('user_emails', await db.deleteFrom('user_emails').where('user_id', 'in', usersOfApp).executeTakeFirst());
+  note('recovery_codes', await db.deleteFrom('recovery_codes').where('user_id', 'in', usersOfApp).executeTakeFirst());
+  for (const table of APP_TABLES) note(table, await db.deleteFrom(table).where('app_id', '=', appId).executeTakeFirst());
+  note('applications', await db.deleteFrom('applications').where('id', '=', appId).executeTakeFirst());
+  return counts;
+}
+
+/** Tables with an `app_id`, in the order they are emptied (users after what refers to them). */
+export const APP_TABLES = [
+  'hook_deliveries',
+  'outbox',
+  'activities',
+  'sent_codes',
+  'authenticators',
+  'registration_tokens',
+  'approval_requests',
+  'devices',
+  'users',
+  'webhooks',
+  'app_providers',
+  'phone_verifications',
+  'prefix_traffic',
+  'quarantines',
+  'usage_monthly',
+  'dashboard_nonces',
+] as const satisfies readonly (keyof DB)[];
+
 export const setApiKey = (db: Kysely<DB>, id: number, keyHash: string, sealed: string) =>
   db.updateTable('applications').set({ api_key_hash: keyHash, api_key_sealed: sealed }).where('id', '=', id).executeTakeFirst();
 

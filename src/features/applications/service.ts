@@ -1,5 +1,5 @@
 // Applications: creation with an API key, key rotation, authentication, details and stats.
-import type { Kysely } from 'kysely';
+import { PostgresAdapter, sql, type Kysely } from 'kysely';
 import { randomBytes } from 'node:crypto';
 import { constantTimeEqual, hashApiKey, newApiKey, seal, unseal, type MasterKey } from '../../core/crypto.ts';
 import type { DB } from '../../store/schema.ts';
@@ -159,6 +159,23 @@ function deepFreeze<T extends object>(o: T): T {
   return Object.freeze(o);
 }
 
+/**
+ * Whether another application (not `exceptId`) has this name, trimmed and ignoring case. Names are
+ * unique by this rule since issue 20, enforced here rather than by a unique index: databases made
+ * before may hold duplicates, which stay readable (renaming one of them is how an operator ends
+ * it). On PostgreSQL a transaction-scoped advisory lock makes the check and the write one step
+ * across nodes; SQLite has one writer at a time. Applications are few: compared in JavaScript,
+ * the same on both dialects (SQLite's lower() knows only ASCII).
+ */
+async function nameTaken(trx: Kysely<DB>, name: string, exceptId?: number): Promise<boolean> {
+  if (trx.getExecutor().adapter instanceof PostgresAdapter) await sql`SELECT pg_advisory_xact_lock(${APP_NAMES_LOCK})`.execute(trx);
+  const wanted = comparableName(name);
+  return (await q.applicationNames(trx)).some((a) => a.id !== exceptId && comparableName(a.name) === wanted);
+}
+/** The advisory lock key of application names (any constant; 'OFAN' in ASCII). */
+const APP_NAMES_LOCK = 0x4f46414e;
+export const comparableName = (name: string) => name.trim().normalize('NFC').toLowerCase();
+
 /** The sealed copy of the key is bound to its row; callbacks are signed with it later. */
 export const keyContext = (appId: number) => `applications:${appId}:api_key`;
 export const dashboardKeyContext = (appId: number) => `applications:${appId}:dashboard_signing_key`;
@@ -192,15 +209,48 @@ export class Applications {
     private readonly version: () => number | undefined = () => undefined,
   ) {}
 
+  /** A new application; throws if the name is taken (callers that take names from people use `add`). */
   async create(name: string): Promise<{ id: number; apiKey: string }> {
+    const made = await this.add(name);
+    if (made === 'name_taken') throw new Error(`an application named "${name}" exists already`);
+    return made;
+  }
+
+  /** A new application named `name` (trimmed), or 'name_taken' if another has it, ignoring case. */
+  async add(name: string): Promise<{ id: number; apiKey: string } | 'name_taken'> {
     const apiKey = newApiKey();
     const hash = hashApiKey(apiKey);
     const id = await this.db.transaction().execute(async (trx) => {
-      const id = await q.insertApplication(trx, name, hash, Date.now());
+      if (await nameTaken(trx, name)) return undefined;
+      const id = await q.insertApplication(trx, name.trim(), hash, Date.now());
       await q.setApiKey(trx, id, hash, seal(this.masterKey, apiKey, keyContext(id)));
       return id;
     });
-    return { id, apiKey };
+    return id === undefined ? 'name_taken' : { id, apiKey };
+  }
+
+  /** A new name (trimmed); 'name_taken' if another application has it, ignoring case; undefined if no such application. */
+  async rename(id: number, name: string): Promise<Application | 'name_taken' | undefined> {
+    const outcome = await this.db.transaction().execute(async (trx) => {
+      if (!(await q.findApplication(trx, id))) return undefined;
+      if (await nameTaken(trx, name, id)) return 'name_taken' as const;
+      await q.setName(trx, id, name.trim());
+      return 'renamed' as const;
+    });
+    if (outcome !== 'renamed') return outcome;
+    this.writes++;
+    return this.find(id);
+  }
+
+  /**
+   * Removes the application and everything stored for it, in one transaction (all or nothing):
+   * its API key stops working at once here, and on other nodes when they hear of the write to
+   * `applications` (the same path as a key rotation). False if there was no such application.
+   */
+  async remove(id: number): Promise<Record<string, number> | undefined> {
+    const removed = await this.db.transaction().execute((trx) => q.deleteApplication(trx, id));
+    this.writes++;
+    return removed;
   }
 
   /** A new key for the application; the old one stops working at once. */
@@ -356,6 +406,12 @@ export class Applications {
   }
 }
 
+/** A write refused because a row it refers to is gone (SQLite, PostgreSQL 23503). */
+const isForeignKeyViolation = (err: unknown) => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === '23503';
+};
+
 const MONTH_NAMES = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 
 function monthsBetween(fromMs: number, toMs: number, max: number): string[] {
@@ -424,7 +480,13 @@ export class UsageCounter {
     try {
       for (const [key, n] of entries) {
         const [appId, column] = key.split(':');
-        await q.addUsage(this.db, Number(appId), month, column as 'api_calls' | 'auths', n);
+        try {
+          await q.addUsage(this.db, Number(appId), month, column as 'api_calls' | 'auths', n);
+        } catch (err) {
+          // The application was deleted since these were counted: nothing to add them to (kept, they would fail every flush).
+          if (!isForeignKeyViolation(err)) throw err;
+          this.log?.info({ event: 'usage_dropped', app_id: Number(appId), column, n }, 'usage counts of a deleted application dropped');
+        }
         done++;
       }
     } catch (err) {

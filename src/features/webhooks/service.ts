@@ -25,6 +25,19 @@ export const WEBHOOK_EVENTS = [
   'token_invalid', 'token_verified', 'too_many_code_verifications', 'too_many_phone_verifications', 'totp_token_sent',
   'user_added', 'user_phone_changed', 'user_removed',
 ] as const;
+/**
+ * The events OpenFactor sends: what a form should offer. The others in Authy's list are accepted
+ * (a webhook made for Authy keeps working) but never happen here. `emit` takes only these, so the
+ * compiler keeps the list honest one way; test/webhooks/events.test.ts checks each is emitted.
+ */
+export const EMITTED_WEBHOOK_EVENTS = [
+  'account_recovery_approved', 'account_recovery_canceled', 'account_recovery_started', 'custom_message_not_allowed',
+  'device_registration_completed', 'one_touch_request_responded', 'phone_change_canceled', 'phone_change_pin_sent',
+  'phone_change_requested', 'phone_verification_code_is_invalid', 'phone_verification_code_is_valid',
+  'phone_verification_started', 'token_invalid', 'token_verified', 'too_many_code_verifications', 'totp_token_sent',
+  'user_added', 'user_phone_changed', 'user_removed',
+] as const satisfies readonly (typeof WEBHOOK_EVENTS)[number][];
+export type EmittedWebhookEvent = (typeof EMITTED_WEBHOOK_EVENTS)[number];
 const EVENTS = new Set<string>(WEBHOOK_EVENTS);
 const MAX_WEBHOOKS = 50;
 const CACHE_MS = 5000;
@@ -49,24 +62,24 @@ export class Webhooks {
   ) {}
 
   /** Queues `event` for every webhook of the application that asked for it (inside `db`'s transaction). */
-  emit(db: Db, appId: number, event: (typeof WEBHOOK_EVENTS)[number], objects: Record<string, Record<string, unknown>>, now = Date.now()): Promise<void> {
+  emit(db: Db, appId: number, event: EmittedWebhookEvent, objects: Record<string, Record<string, unknown>>, now = Date.now()): Promise<void> {
     // Most applications have none: then no promise chain (verify emits on every call).
     const hit = this.cache.get(appId);
     if (hit && now - hit.at < CACHE_MS && hit.rows.length === 0) return NONE;
     return this.queue(db, appId, event, objects, now);
   }
 
-  private async queue(db: Db, appId: number, event: (typeof WEBHOOK_EVENTS)[number], objects: Record<string, Record<string, unknown>>, now: number): Promise<void> {
+  private async queue(db: Db, appId: number, event: EmittedWebhookEvent, objects: Record<string, Record<string, unknown>>, now: number): Promise<void> {
     await writeTogether(db as Kysely<DB>, await this.eventSteps(db, appId, event, objects, now));
   }
 
   /** What `emit` queues, as steps of writeTogether (with the change the event reports); `db` reads the webhooks. */
-  async eventSteps(db: Db, appId: number, event: (typeof WEBHOOK_EVENTS)[number], objects: Record<string, Record<string, unknown>>, now = Date.now()): Promise<WriteStep[]> {
+  async eventSteps(db: Db, appId: number, event: EmittedWebhookEvent, objects: Record<string, Record<string, unknown>>, now = Date.now()): Promise<WriteStep[]> {
     const rows = await this.webhooksOf(db, appId, now);
     return rows.filter((w) => (JSON.parse(w.events) as string[]).includes(event)).map((w) => this.hooks.enqueueStep(this.delivery(appId, w, event, objects, now), now));
   }
 
-  private delivery(appId: number, w: Row, event: (typeof WEBHOOK_EVENTS)[number], objects: Record<string, Record<string, unknown>>, now: number): NewHook {
+  private delivery(appId: number, w: Row, event: EmittedWebhookEvent, objects: Record<string, Record<string, unknown>>, now: number): NewHook {
     const payload = { event, time: new Date(now).toISOString(), request: { id: randomUUID() }, objects: { app: { s_id: String(appId) }, ...objects } };
     return { appId, kind: 'webhook', target: w.id, event, url: w.url, method: 'POST', payload };
   }
