@@ -14,12 +14,18 @@ import * as q from './queries.ts';
 import * as C from './contracts.ts';
 import type { MasterKey } from '../core/crypto.ts';
 import type { Dialect } from '../store/db.ts';
+import type { Kysely } from 'kysely';
+import type { DB } from '../store/schema.ts';
 import { importUsers, largestAuthyId, type ImportOutcome } from '../features/users/import.ts';
-import { WEBHOOK_EVENTS } from '../features/webhooks/service.ts';
+import { EMITTED_WEBHOOK_EVENTS, WEBHOOK_EVENTS } from '../features/webhooks/service.ts';
+import { comparableName } from '../features/applications/service.ts';
+import { authyIdParam, decodeCursor, encodeCursor, flag, isFailure, oneOf, userSearch, phoneOf as e164Of } from './paging.ts';
+import { destinationContext } from '../store/contacts.ts';
+import { normalizeCallingCode, parsePhone } from '../core/phone.ts';
 import { CHANNELS, readAppProviders, writeAppProviders } from '../delivery/routing.ts';
 import { ProviderConfigError, redactProviderUrl, splitProviderList } from '../delivery/providers/index.ts';
 
-type AdminServices = Pick<Services, 'applications' | 'destinations' | 'hooks' | 'outbox' | 'guard' | 'webhooks' | 'routing' | 'contacts' | 'recoveries' | 'phoneChanges'> & { db: Parameters<typeof q.usersPage>[0]; keys: MasterKey[]; dialect: Dialect };
+type AdminServices = Pick<Services, 'applications' | 'destinations' | 'hooks' | 'outbox' | 'guard' | 'webhooks' | 'routing' | 'contacts' | 'recoveries' | 'phoneChanges'> & { db: Kysely<DB>; keys: MasterKey[]; dialect: Dialect };
 
 const DAY = 86_400_000;
 const MAX_DAYS = 90;
@@ -98,23 +104,81 @@ function handlersFor(s: AdminServices) {
       return Number.isNaN(limit) ? refuse(reply, BAD_LIMIT) : handle(app, limit, req, reply);
     });
 
-  return { body, find, forApp, forList };
+  /** A table's handler: `limit` (1–500, 50 when absent) and `cursor` (the id to start below) read, or refused. */
+  const forTable = (handle: (app: Application, page: { limit: number; below?: number }, req: AppRequest, reply: FastifyReply) => Promise<FastifyReply>) =>
+    forList(async (app, limit, req, reply) => {
+      const below = decodeCursor(req.query.cursor);
+      return isFailure(below) ? refuse(reply, below) : handle(app, { limit, below }, req, reply);
+    });
+
+  return { body, find, forApp, forList, forTable };
 }
+
+/** The cursor of the page after one whose last row is `last`, or null at the end. */
+const nextCursor = (page: { more: boolean; rows: { id: number }[] }) => (page.more ? encodeCursor(page.rows[page.rows.length - 1].id) : null);
+
+/** A name as create and rename take it: trimmed, 1–64 printable characters; undefined if not. */
+function nameOf(raw: unknown): string | undefined {
+  return typeof raw === 'string' && raw.trim() && raw.trim().length <= 64 && !/[\u0000-\u001f\u007f]/.test(raw) ? raw.trim() : undefined;
+}
+const BAD_NAME = invalidParameter('name', 'is required (at most 64 printable characters)');
+const nameTaken = (name: string) => fail('ADMIN_APP_NAME_TAKEN', { message: `Another application is already named "${name}" (names are compared trimmed and ignoring case): choose another name` });
 
 /** The applications themselves: create, read, settings, keys, callback, allowed countries. */
 function registerSettingsRoutes(admin: FastifyInstance, s: AdminServices, { body, find, forApp }: Handlers): void {
-  admin.get('/admin/applications', { schema: { summary: 'Every application', tags: ['admin'], response: { 200: C.ApplicationsBody } } }, async (_req, reply) =>
-    send(reply, { applications: (await s.applications.list()).map(view), message: 'Applications.' }),
+  admin.get<{ Querystring: Record<string, string> }>(
+    '/admin/applications',
+    { schema: { summary: 'Every application, oldest first; `q`: only those whose name contains it (ignoring case)', tags: ['admin'], response: { 200: C.ApplicationsBody } } },
+    async (req, reply) => {
+      const q = req.query.q;
+      if (q !== undefined && (typeof q !== 'string' || q.length > 64)) return refuse(reply, invalidParameter('q', 'must be part of a name (at most 64 characters)'));
+      const wanted = q ? comparableName(q) : '';
+      // Applications are few (one per customer application): filtered here, the same on both dialects.
+      const apps = (await s.applications.list()).filter((a) => comparableName(a.name).includes(wanted));
+      return send(reply, { applications: apps.map(view), message: 'Applications.' });
+    },
   );
 
-  admin.post('/admin/applications', { schema: { summary: 'Create an application; its API key is in the answer, and only there', tags: ['admin'], response: { 201: C.ApplicationCreatedBody } } }, async (req, reply) => {
-    const name = body(req.body).name;
-    if (typeof name !== 'string' || !name.trim() || name.trim().length > 64 || /[\u0000-\u001f\u007f]/.test(name)) {
-      return refuse(reply, invalidParameter('name', 'is required (at most 64 printable characters)'));
-    }
-    const { id, apiKey } = await s.applications.create(name.trim());
-    return send(reply.code(201), { application: view((await s.applications.find(id))!), api_key: apiKey, message: 'Application created.' });
+  admin.post('/admin/applications', { schema: { summary: 'Create an application (names are unique, ignoring case); its API key is in the answer, and only there', tags: ['admin'], response: { 201: C.ApplicationCreatedBody } } }, async (req, reply) => {
+    const name = nameOf(body(req.body).name);
+    if (name === undefined) return refuse(reply, BAD_NAME);
+    const made = await s.applications.add(name);
+    if (made === 'name_taken') return refuse(reply, nameTaken(name));
+    return send(reply.code(201), { application: view((await s.applications.find(made.id))!), api_key: made.apiKey, message: 'Application created.' });
   });
+
+  admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/name',
+    { schema: { summary: 'Rename (`name`, as for create; unique ignoring case: 409 when taken)', tags: ['admin'], response: { 200: C.ApplicationChangedBody } } },
+    forApp(async (app, req, reply) => {
+      const name = nameOf(body(req.body).name);
+      if (name === undefined) return refuse(reply, BAD_NAME);
+      const renamed = await s.applications.rename(app.id, name);
+      if (renamed === 'name_taken') return refuse(reply, nameTaken(name));
+      if (renamed) req.log.info({ event: 'application_renamed', app_id: app.id, from: app.name, to: name }, 'application renamed');
+      return changed(reply, renamed, 'name', 'Application renamed.');
+    }),
+  );
+
+  admin.delete<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id',
+    {
+      schema: {
+        summary: "Delete the application and all its data (`confirm`: the application's exact name, in the query or the JSON body); its API key stops at once",
+        tags: ['admin'],
+        response: { 200: C.ApplicationDeletedBody },
+      },
+    },
+    forApp(async (app, req, reply) => {
+      const confirm = req.query.confirm ?? body(req.body).confirm;
+      if (typeof confirm !== 'string' || confirm.trim() !== app.name) return refuse(reply, invalidParameter('confirm', "type the application's name to delete it"));
+      const removed = await s.applications.remove(app.id);
+      if (!removed) return notFound(reply);
+      s.routing.forget(app.id);
+      req.log.warn({ event: 'application_deleted', app_id: app.id, name: app.name, rows: removed }, 'application deleted with all its data');
+      return send(reply, { message: 'Application deleted.' });
+    }),
+  );
 
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/admin/applications/:id', { schema: { summary: 'One application, with its settings', tags: ['admin'], response: { 200: C.ApplicationBody } } }, async (req, reply) => {
     const app = await find(req.params.id);
@@ -182,18 +246,37 @@ function registerSettingsRoutes(admin: FastifyInstance, s: AdminServices, { body
 }
 
 /** Users: the list, one user, unlock, import. */
-function registerUserRoutes(admin: FastifyInstance, s: AdminServices, { forApp }: Handlers): void {
+function registerUserRoutes(admin: FastifyInstance, s: AdminServices, { forApp, forTable }: Handlers): void {
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/users',
-    { schema: { summary: 'Users, newest first: `limit` (1–500, default 50) below `before_id`; phones masked', tags: ['admin'], response: { 200: C.UsersBody } } },
-    forApp(async (app, req, reply) => {
-      const limit = intParam(req.query.limit, 50, 1, 500);
+    {
+      schema: {
+        summary:
+          'Users, newest first, phones masked: `limit` (1–500, default 50), `cursor` (or the older `before_id`); `q`: an Authy id, an exact email address (ignoring case), or a phone number (+14155550100, or national with `country_code`); `locked=true`: locked out of verification now',
+        tags: ['admin'],
+        response: { 200: C.UsersBody },
+      },
+    },
+    forTable(async (app, page, req, reply) => {
       const before = intParam(req.query.before_id, 0, 1, 2 ** 31 - 1);
-      if (Number.isNaN(limit)) return refuse(reply, BAD_LIMIT);
       if (Number.isNaN(before)) return refuse(reply, invalidParameter('before_id', 'must be a user id'));
-      const rows = await q.usersPage(s.db, app.id, limit, before || undefined);
+      const search = userSearch(req.query);
+      if (isFailure(search)) return refuse(reply, search);
+      const locked = flag(req.query, 'locked');
+      if (isFailure(locked)) return refuse(reply, locked);
       const now = Date.now();
-      const users = rows.map((u) => ({
+      let ids: number[] | undefined;
+      if (search) {
+        const found = await q.userIdsFound(s.db, app.id, {
+          phoneIndex: search.e164 && s.contacts.phoneIndex(search.e164),
+          // Addresses kept with users are indexed in lower case; extra ones (user_emails) as they were given.
+          emailIndexes: search.email ? [...new Set([s.contacts.emailSearchIndex(search.email), s.contacts.emailIndex(search.email.trim())])] : undefined,
+        });
+        ids = search.id === undefined ? found : [search.id, ...found];
+      }
+      const below = page.below ?? (before || undefined);
+      const result = await q.usersTable(s.db, app.id, { ids, locked: locked === undefined ? undefined : { now, value: locked } }, page.limit, below);
+      const users = result.rows.map((u) => ({
         id: u.id,
         email: emailOf(s.contacts, u),
         cellphone: maskE164(phoneOf(s.contacts, u)),
@@ -202,7 +285,8 @@ function registerUserRoutes(admin: FastifyInstance, s: AdminServices, { forApp }
         devices: Number(u.devices ?? 0),
         locked_until: u.verify_locked_until && Number(u.verify_locked_until) > now ? new Date(Number(u.verify_locked_until)).toISOString() : null,
       }));
-      return send(reply, { users, total: await q.countUsers(s.db, app.id), next_before_id: rows.length === limit ? rows[rows.length - 1].id : null, message: 'Users.' });
+      const next = nextCursor(result);
+      return send(reply, { users, total: result.total, next_cursor: next, next_before_id: next ? result.rows[result.rows.length - 1].id : null, message: 'Users.' });
     }),
   );
 
@@ -317,21 +401,28 @@ function registerRecoveryRoutes(admin: FastifyInstance, s: AdminServices, { body
 }
 
 /** What happened: traffic per day, messages, phone verifications, callback and webhook deliveries. */
-function registerLogRoutes(admin: FastifyInstance, s: AdminServices, { forApp, forList }: Handlers): void {
+function registerLogRoutes(admin: FastifyInstance, s: AdminServices, { forApp, forTable }: Handlers): void {
+  const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/traffic',
-    { schema: { summary: 'Messages by channel and status, and approval requests by status, per UTC day (`days`: 1–90, default 14)', tags: ['admin'], response: { 200: C.TrafficBody } } },
+    { schema: { summary: 'Messages by channel and status, approval requests by status and phone verifications by status, per UTC day (`days`: 1–90, default 14)', tags: ['admin'], response: { 200: C.TrafficBody } } },
     forApp(async (app, req, reply) => {
       const days = intParam(req.query.days, 14, 1, MAX_DAYS);
       if (Number.isNaN(days)) return refuse(reply, invalidParameter('days', `must be a whole number from 1 to ${MAX_DAYS}`));
       const today = Math.floor(Date.now() / DAY);
       const first = today - days + 1;
-      const [messages, approvals] = await Promise.all([q.messagesByDay(s.db, app.id, first * DAY), q.approvalsByDay(s.db, app.id, first * DAY)]);
+      const now = Date.now();
+      const [messages, approvals, verifications] = await Promise.all([
+        q.messagesByDay(s.db, app.id, first * DAY),
+        q.approvalsByDay(s.db, app.id, first * DAY),
+        q.verificationsByDay(s.db, app.id, first * DAY, now),
+      ]);
       // Every day appears, with zeros, so a chart needs no gap filling.
       const series = Array.from({ length: days }, (_, i) => ({
         date: new Date((first + i) * DAY).toISOString().slice(0, 10),
         messages: {} as Record<string, Record<string, number>>,
         approvals: {} as Record<string, number>,
+        verifications: {} as Record<string, number>,
       }));
       for (const m of messages) {
         const day = series[Number(m.day) - first];
@@ -342,36 +433,67 @@ function registerLogRoutes(admin: FastifyInstance, s: AdminServices, { forApp, f
         const day = series[Number(a.day) - first];
         if (day) day.approvals[a.status] = Number(a.n);
       }
+      // Token verifications (verify's outcomes) are not recorded per day anywhere: only phone verifications here.
+      for (const v of verifications) {
+        const day = series[Number(v.day) - first];
+        if (day) day.verifications[v.status] = (day.verifications[v.status] ?? 0) + Number(v.n);
+      }
       return send(reply, { days: series, message: 'Traffic per day.' });
     }),
   );
 
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/messages',
-    { schema: { summary: 'The delivery log: messages newest first, phones masked, no texts (`limit` 1–500, default 50)', tags: ['admin'], response: { 200: C.MessagesBody } } },
-    forList(async (app, limit, _req, reply) => {
-      const messages = (await s.outbox.recent({ appId: app.id, limit })).map((m) => ({
-        id: m.id,
-        channel: m.channel,
-        to: m.channel === 'email' ? m.destination : maskE164(m.destination),
-        locale: m.locale,
-        status: m.status,
-        provider: m.provider,
-        provider_attempts: m.attempts,
-        result: m.provider_result,
-        created_at: m.created_at,
-      }));
-      return send(reply, { messages, message: 'Messages.' });
+    {
+      schema: {
+        summary: 'The delivery log: messages newest first, phones masked, no texts (`limit` 1–500, default 50, `cursor`; `channel`, `status`). No search by number: destinations are sealed without an index',
+        tags: ['admin'],
+        response: { 200: C.MessagesBody },
+      },
+    },
+    forTable(async (app, page, req, reply) => {
+      const channel = oneOf(req.query, 'channel', MESSAGE_CHANNELS);
+      if (isFailure(channel)) return refuse(reply, channel);
+      const status = oneOf(req.query, 'status', MESSAGE_STATUSES);
+      if (isFailure(status)) return refuse(reply, status);
+      const result = await q.messagesTable(s.db, app.id, { channel, status }, page.limit, page.below);
+      const messages = result.rows.map((m) => {
+        const to = s.contacts.open(m.destination, destinationContext(m.sid));
+        return {
+          id: m.sid,
+          channel: m.channel,
+          to: m.channel === 'email' ? to : maskE164(to),
+          locale: m.locale,
+          status: m.status,
+          provider: m.provider,
+          provider_attempts: Number(m.provider_attempts),
+          result: m.provider_result,
+          created_at: iso(m.created_at),
+        };
+      });
+      return send(reply, { messages, next_cursor: nextCursor(result), total: result.total, message: 'Messages.' });
     }),
   );
 
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/verifications',
-    { schema: { summary: 'Phone verifications newest first, phones masked, never their codes (`limit` 1–500, default 50)', tags: ['admin'], response: { 200: C.VerificationsBody } } },
-    forList(async (app, limit, _req, reply) => {
-      const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
+    {
+      schema: {
+        summary: 'Phone verifications newest first, phones masked, never their codes (`limit` 1–500, default 50, `cursor`; `status` pending|verified|dead|expired, `via` sms|call, `q` a phone number: +14155550100, or national with `country_code`)',
+        tags: ['admin'],
+        response: { 200: C.VerificationsBody },
+      },
+    },
+    forTable(async (app, page, req, reply) => {
       const now = Date.now();
-      const verifications = (await q.recentVerifications(s.db, app.id, limit)).map((v) => ({
+      const status = oneOf(req.query, 'status', ['pending', 'verified', 'dead', 'expired'] as const);
+      if (isFailure(status)) return refuse(reply, status);
+      const via = oneOf(req.query, 'via', ['sms', 'call'] as const);
+      if (isFailure(via)) return refuse(reply, via);
+      const phone = phoneParam(req.query);
+      if (isFailure(phone)) return refuse(reply, phone);
+      const result = await q.verificationsTable(s.db, app.id, { status, via, phoneIndex: phone && s.contacts.phoneIndex(phone), now }, page.limit, page.below);
+      const verifications = result.rows.map((v) => ({
         uuid: v.uuid,
         phone: maskE164(s.contacts.open(v.phone_sealed, verificationPhoneContext(v.uuid))),
         via: v.via,
@@ -382,17 +504,29 @@ function registerLogRoutes(admin: FastifyInstance, s: AdminServices, { forApp, f
         expires_at: iso(v.expires_at),
         verified_at: iso(v.verified_at),
       }));
-      return send(reply, { verifications, message: 'Phone verifications.' });
+      return send(reply, { verifications, next_cursor: nextCursor(result), total: result.total, message: 'Phone verifications.' });
     }),
   );
 
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/deliveries',
-    { schema: { summary: 'Callback and webhook deliveries, newest first, with every attempt (`limit` 1–500, default 50)', tags: ['admin'], response: { 200: C.DeliveriesBody } } },
-    forList(async (app, limit, _req, reply) => {
-      const rows = await s.hooks.list(app.id, limit);
-      const at = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
-      const deliveries = rows.map((d) => ({
+    {
+      schema: {
+        summary: 'Callback and webhook deliveries, newest first, with every attempt (`limit` 1–500, default 50, `cursor`; `kind` callback|webhook, `status` pending|delivered|failed, `event`)',
+        tags: ['admin'],
+        response: { 200: C.DeliveriesBody },
+      },
+    },
+    forTable(async (app, page, req, reply) => {
+      const kind = oneOf(req.query, 'kind', ['callback', 'webhook'] as const);
+      if (isFailure(kind)) return refuse(reply, kind);
+      const status = oneOf(req.query, 'status', ['pending', 'delivered', 'failed'] as const);
+      if (isFailure(status)) return refuse(reply, status);
+      const event = oneOf(req.query, 'event', DELIVERY_EVENTS);
+      if (isFailure(event)) return refuse(reply, event);
+      const result = await q.deliveriesTable(s.db, app.id, { kind, status, event }, page.limit, page.below);
+      const at = iso;
+      const deliveries = result.rows.map((d) => ({
         id: d.id,
         kind: d.kind,
         event: d.event,
@@ -402,9 +536,94 @@ function registerLogRoutes(admin: FastifyInstance, s: AdminServices, { forApp, f
         attempts: d.tries.map((a) => ({ started_at: at(a.started_at), finished_at: at(a.finished_at), http_status: a.http_status, error: a.error })),
         created_at: at(d.created_at),
       }));
-      return send(reply, { deliveries, message: 'Deliveries.' });
+      return send(reply, { deliveries, next_cursor: nextCursor(result), total: result.total, message: 'Deliveries.' });
     }),
   );
+
+  admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/approvals',
+    {
+      schema: {
+        summary: 'The OneTouch request log, newest first, never hidden details (`limit` 1–500, default 50, `cursor`; `status` pending|approved|denied|expired, as the Authy API shows it; `q` an Authy id)',
+        tags: ['admin'],
+        response: { 200: C.ApprovalsBody },
+      },
+    },
+    forTable(async (app, page, req, reply) => {
+      const now = Date.now();
+      const status = oneOf(req.query, 'status', ['pending', 'approved', 'denied', 'expired'] as const);
+      if (isFailure(status)) return refuse(reply, status);
+      const userId = authyIdParam(req.query, 'q');
+      if (isFailure(userId)) return refuse(reply, userId);
+      const result = await q.approvalsTable(s.db, app.id, { status, userId, now }, page.limit, page.below);
+      const approvals = result.rows.map((a) => {
+        // Between sweeps an overdue request already reads as expired (as the Authy API shows it).
+        const overdue = a.status === 'pending' && a.expires_at !== null && Number(a.expires_at) <= now;
+        const answered = a.status === 'approved' || a.status === 'denied';
+        return {
+          uuid: a.uuid,
+          authy_id: a.user_id,
+          message: a.message,
+          status: overdue ? 'expired' : a.status,
+          created_at: iso(a.created_at),
+          expires_at: iso(a.expires_at),
+          answered_at: answered ? iso(a.processed_at ?? null) : null,
+          device: a.device_key_id !== null && a.device_name !== null ? { id: a.device_id === null ? null : Number(a.device_id), name: a.device_name, os_type: a.device_os_type } : null,
+        };
+      });
+      return send(reply, { approvals, next_cursor: nextCursor(result), total: result.total, message: 'Approval requests.' });
+    }),
+  );
+
+  admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/devices',
+    {
+      schema: {
+        summary: "Devices of the application's users, newest first, never keys (`limit` 1–500, default 50, `cursor`; `q` an Authy id; `include_deleted=true` adds removed ones, with `deleted_at`)",
+        tags: ['admin'],
+        response: { 200: C.DevicesBody },
+      },
+    },
+    forTable(async (app, page, req, reply) => {
+      const userId = authyIdParam(req.query, 'q');
+      if (isFailure(userId)) return refuse(reply, userId);
+      const includeDeleted = flag(req.query, 'include_deleted');
+      if (isFailure(includeDeleted)) return refuse(reply, includeDeleted);
+      const result = await q.devicesTable(s.db, app.id, { userId, includeDeleted: includeDeleted === true }, page.limit, page.below);
+      const devices = result.rows.map((d) => {
+        const seen = [d.last_seen_at, d.last_sync_at].filter((t): t is number => t !== null).map(Number);
+        return {
+          id: d.id,
+          authy_id: d.user_id,
+          name: d.name,
+          os_type: d.os_type,
+          registration_method: d.registration_method,
+          registered_at: iso(d.created_at),
+          last_seen_at: seen.length ? iso(Math.max(...seen)) : null,
+          pending_approval: d.pending_since !== null,
+          ...(includeDeleted ? { deleted_at: iso(d.deleted_at) } : {}),
+        };
+      });
+      return send(reply, { devices, next_cursor: nextCursor(result), total: result.total, message: 'Devices.' });
+    }),
+  );
+}
+
+const MESSAGE_CHANNELS = ['sms', 'voice', 'email'] as const;
+const MESSAGE_STATUSES = ['queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'blocked'] as const;
+/** What a delivery may be about: OneTouch callbacks' one event, and webhooks' (all of Authy's list may have been asked for). */
+const DELIVERY_EVENTS = ['approval_request_status', ...WEBHOOK_EVENTS] as const;
+
+/** `q` as a phone number: E.164, or national digits with `country_code`; undefined when absent. */
+function phoneParam(query: Record<string, unknown>): string | undefined | Failure {
+  const raw = query.q;
+  if (raw === undefined || raw === '') return undefined;
+  const bad = invalidParameter('q', 'must be a phone number: +14155550100, or national digits with country_code');
+  if (typeof raw !== 'string' || raw.length > 40) return bad;
+  if (raw.trim().startsWith('+')) return e164Of(raw.trim()) ?? bad;
+  const cc = typeof query.country_code === 'string' ? normalizeCallingCode(query.country_code) : undefined;
+  if (!cc) return invalidParameter('country_code', 'is needed with a national number (or write the number as +14155550100)');
+  return parsePhone(raw.trim(), cc)?.e164 ?? bad;
 }
 
 /** The SMS-pumping defence: quarantined prefixes, and lifting one. */
@@ -438,7 +657,7 @@ function registerIntegrationRoutes(admin: FastifyInstance, s: AdminServices, { b
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/webhooks',
     { schema: { summary: 'Webhooks of the application (without signing keys)', tags: ['admin'], response: { 200: C.WebhooksBody } } },
-    forApp(async (app, _req, reply) => send(reply, { webhooks: await s.webhooks.summaries(app.id), events: WEBHOOK_EVENTS, message: 'Webhooks.' })),
+    forApp(async (app, _req, reply) => send(reply, { webhooks: await s.webhooks.summaries(app.id), events: EMITTED_WEBHOOK_EVENTS, accepted_events: WEBHOOK_EVENTS, message: 'Webhooks.' })),
   );
 
   admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(

@@ -2,7 +2,7 @@
 // route answers on success, in TypeBox (→ OpenAPI, and checked in tests by
 // src/wire/response-contracts.ts). Refusals are the one Authy error body (src/wire/contracts.ts).
 import { Type, type TSchema } from '@sinclair/typebox';
-import { WEBHOOK_EVENTS } from '../features/webhooks/service.ts';
+import { EMITTED_WEBHOOK_EVENTS, WEBHOOK_EVENTS } from '../features/webhooks/service.ts';
 
 const closed = { additionalProperties: false };
 
@@ -71,12 +71,19 @@ export const ApplicationsBody = Ok('Applications.', { applications: Type.Array(A
 export const ApplicationCreatedBody = Ok('Application created.', { application: AdminApplication, api_key: Type.String({ description: 'shown in this answer only' }) });
 export const ApplicationBody = Ok('Application.', { application: AdminApplication });
 /** Settings, callback and countries answer with the application as it now is. */
-export const ApplicationChangedBody = Ok(['Settings changed.', 'Callback changed.', 'Countries changed.'], { application: AdminApplication });
+export const ApplicationChangedBody = Ok(['Settings changed.', 'Callback changed.', 'Countries changed.', 'Application renamed.'], { application: AdminApplication });
+export const ApplicationDeletedBody = Ok('Application deleted.', {});
 export const ApiKeyBody = Ok('API key replaced.', { api_key: Type.String({ description: 'shown in this answer only' }) });
 export const DashboardKeysBody = Ok('Dashboard keys replaced.', {
   access_key: Type.String({ description: 'webhooks API access key, shown in this answer only' }),
   signing_key: Type.String({ description: 'webhooks API signing key, shown in this answer only' }),
 });
+
+/** Every table's paging: `next_cursor` (pass it as `cursor`), and how many rows match the filters. */
+const Paging = {
+  next_cursor: Nullable(Type.String({ description: 'pass as `cursor` for the next page; null on the last page' })),
+  total: Type.Integer({ minimum: 0, description: 'rows matching the filters, all pages' }),
+};
 
 // Users ──────────────────────────────────────────────────────────────────────────────────────
 
@@ -99,8 +106,8 @@ export const UsersBody = Ok('Users.', {
       closed,
     ),
   ),
-  total: Type.Integer({ minimum: 0, description: 'users of the application, all pages' }),
-  next_before_id: Nullable(IdOf('`before_id` of the next page; null when fewer than `limit` users were left')),
+  ...Paging,
+  next_before_id: Nullable(IdOf('`before_id` of the next page (the older way to page; `cursor` is the same); null on the last page')),
 });
 
 export const UserBody = Ok('User.', {
@@ -168,6 +175,7 @@ export const TrafficBody = Ok('Traffic per day.', {
         date: Type.String({ format: 'date', description: 'UTC day, YYYY-MM-DD; every day of the range appears' }),
         messages: Type.Record(Type.String(), Type.Record(Type.String(), Count), { description: 'channel → status → count' }),
         approvals: Type.Record(Type.String(), Count, { description: 'approval request status → count' }),
+        verifications: Type.Record(Type.String(), Count, { description: 'phone verifications started that day → status now (pending, verified, dead, expired) → count' }),
       },
       closed,
     ),
@@ -220,6 +228,7 @@ export const MessagesBody = Ok('Messages.', {
       closed,
     ),
   ),
+  ...Paging,
 });
 
 export const VerificationsBody = Ok('Phone verifications.', {
@@ -238,6 +247,7 @@ export const VerificationsBody = Ok('Phone verifications.', {
       closed,
     ),
   ),
+  ...Paging,
 });
 
 export const QuarantinesBody = Ok('Quarantines.', {
@@ -283,6 +293,53 @@ export const DeliveriesBody = Ok('Deliveries.', {
       closed,
     ),
   ),
+  ...Paging,
+});
+
+/** The OneTouch request log: never the hidden details. */
+export const ApprovalsBody = Ok('Approval requests.', {
+  approvals: Type.Array(
+    Type.Object(
+      {
+        uuid: Type.String(),
+        authy_id: Id,
+        message: Type.String(),
+        status: OneOf(['pending', 'approved', 'denied', 'expired'], { description: 'expired: past its expiry (as the Authy API shows it), or ended by a cancel' }),
+        created_at: DateTime,
+        expires_at: Nullable(At('null: the request never expires (seconds_to_expire 0)')),
+        answered_at: Nullable(At('when the device approved or denied it')),
+        device: Nullable(
+          Type.Object(
+            { id: Nullable(IdOf('the device as user status and the devices table show it; null if that link is gone')), name: Type.String(), os_type: Type.String() },
+            { ...closed, description: 'the device that answered' },
+          ),
+        ),
+      },
+      closed,
+    ),
+  ),
+  ...Paging,
+});
+
+/** Devices of the application's users: never keys. */
+export const DevicesBody = Ok('Devices.', {
+  devices: Type.Array(
+    Type.Object(
+      {
+        id: IdOf('the device id user status shows'),
+        authy_id: Id,
+        name: Nullable(Type.String({ description: 'null for a device registered before devices had key pairs' })),
+        os_type: Type.String(),
+        registration_method: Type.String({ description: 'how it was registered: sdk, sms, voice, …' }),
+        registered_at: DateTime,
+        last_seen_at: Nullable(At("the handset's last signed call, or this application's last token sync")),
+        pending_approval: Type.Boolean({ description: 'registered by phone, waiting for another of the person\'s devices to approve it' }),
+        deleted_at: Type.Optional(Nullable(At('only with include_deleted=true'))),
+      },
+      closed,
+    ),
+  ),
+  ...Paging,
 });
 
 const WebhookEvent = OneOf(WEBHOOK_EVENTS);
@@ -292,7 +349,8 @@ export const WebhooksBody = Ok('Webhooks.', {
   webhooks: Type.Array(Type.Object({ id: WebhookId, name: Type.String(), url: Type.String(), events: Type.Array(WebhookEvent), created_at: DateTime }, closed), {
     description: 'without their signing keys',
   }),
-  events: Type.Array(WebhookEvent, { description: 'every event a webhook may ask for' }),
+  events: Type.Array(OneOf(EMITTED_WEBHOOK_EVENTS), { description: 'the events OpenFactor sends (what a form should offer)' }),
+  accepted_events: Type.Array(WebhookEvent, { description: "every event a webhook may ask for (Authy's list, accepted for compatibility; the others are never sent)" }),
 });
 
 /** As the dashboard webhooks API answers a creation (wire reference §2.21). */

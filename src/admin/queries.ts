@@ -1,40 +1,8 @@
 // Reads for the admin API: pages of users and daily traffic. Operator views, not hot paths.
-import { sql, type Kysely } from 'kysely';
-import type { DB } from '../store/schema.ts';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import type { ApprovalStatus, DB, HookDeliveriesTable, OutboxStatus, OutboxTable } from '../store/schema.ts';
 
 const DAY = 86_400_000;
-
-/** Users of an application, newest first, `limit` of them below `beforeId`, with their live devices. */
-export function usersPage(db: Kysely<DB>, appId: number, limit: number, beforeId?: number) {
-  let q = db
-    .selectFrom('users')
-    .select((eb) => [
-      'users.id',
-      'users.app_id',
-      'users.phone_index',
-      'users.contact_sealed',
-      'users.country_code',
-      'users.created_at',
-      'users.verify_locked_until',
-      eb.selectFrom('devices').select((d) => d.fn.countAll<number>().as('n')).whereRef('devices.user_id', '=', 'users.id').where('devices.deleted_at', 'is', null).as('devices'),
-    ])
-    .where('users.app_id', '=', appId);
-  if (beforeId !== undefined) q = q.where('users.id', '<', beforeId);
-  return q.orderBy('users.id', 'desc').limit(limit).execute();
-}
-
-/** Phone verifications, newest first (never their codes). */
-export const recentVerifications = (db: Kysely<DB>, appId: number, limit: number) =>
-  db
-    .selectFrom('phone_verifications')
-    .select(['uuid', 'phone_sealed', 'via', 'status', 'checks', 'created_at', 'expires_at', 'verified_at'])
-    .where('app_id', '=', appId)
-    .orderBy('id', 'desc')
-    .limit(limit)
-    .execute();
-
-export const countUsers = async (db: Kysely<DB>, appId: number) =>
-  Number((await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).where('app_id', '=', appId).executeTakeFirstOrThrow()).n);
 
 /** Messages per UTC day, channel and status since `since`. */
 export const messagesByDay = (db: Kysely<DB>, appId: number, since: number) =>
@@ -117,3 +85,283 @@ export async function countSealedByKey(db: Kysely<DB>, c: SealedColumnRef): Prom
   for (const [k, v] of Object.entries(c.only ?? {})) q = q.where(k, '=', v);
   return (await q.execute()) as { kid: string; n: number }[];
 }
+
+// ---- the console's tables (issue 20): pages newest first below a cursor, filters, totals ----
+//
+// Each list reads `limit + 1` rows (the extra one only says whether a next page exists) below the
+// cursor's id on an (app_id, id) index, and counts the rows its filters match. The count reads
+// every matching row of the application: cheap for an operator's view at thousands of rows, a
+// scan of the application's index range at millions (the page itself stays one short range read).
+
+/** Rows of one page and whether more follow. */
+export interface PageOf<T> {
+  rows: T[];
+  more: boolean;
+  total: number;
+}
+
+const pageOf = <T>(rows: T[], limit: number, total: unknown): PageOf<T> => ({ rows: rows.slice(0, limit), more: rows.length > limit, total: Number(total) });
+
+/** A user as the users table shows it (the contact opened by the caller). */
+export interface UserRow {
+  id: number;
+  app_id: number;
+  phone_index: string;
+  contact_sealed: string;
+  country_code: number;
+  created_at: number;
+  verify_locked_until: number | null;
+  devices: number | null;
+}
+
+export interface UserFilter {
+  /** Ids that match what was searched (an Authy id, or found by email or phone); [] finds none. */
+  ids?: number[];
+  /** Locked out of verification at `now`. */
+  locked?: { now: number; value: boolean };
+}
+
+/** Users, newest first, below `below`, with their live devices. */
+export async function usersTable(db: Kysely<DB>, appId: number, f: UserFilter, limit: number, below?: number): Promise<PageOf<UserRow>> {
+  const matching = (eb: ExpressionBuilder<DB, 'users'>) => {
+    const and = [eb('users.app_id', '=', appId)];
+    if (f.ids) and.push(f.ids.length ? eb('users.id', 'in', f.ids) : eb.lit(false));
+    if (f.locked) {
+      const locked = eb('users.verify_locked_until', '>', f.locked.now);
+      and.push(f.locked.value ? locked : eb.or([eb('users.verify_locked_until', 'is', null), eb('users.verify_locked_until', '<=', f.locked.now)]));
+    }
+    return eb.and(and);
+  };
+  let q = db
+    .selectFrom('users')
+    .select((eb) => [
+      'users.id',
+      'users.app_id',
+      'users.phone_index',
+      'users.contact_sealed',
+      'users.country_code',
+      'users.created_at',
+      'users.verify_locked_until',
+      eb.selectFrom('devices').select((d) => d.fn.countAll<number>().as('n')).whereRef('devices.user_id', '=', 'users.id').where('devices.deleted_at', 'is', null).as('devices'),
+    ])
+    .where(matching);
+  if (below !== undefined) q = q.where('users.id', '<', below);
+  const [rows, count] = await Promise.all([
+    q.orderBy('users.id', 'desc').limit(limit + 1).execute(),
+    db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).where(matching).executeTakeFirstOrThrow(),
+  ]);
+  return pageOf(rows, limit, count.n);
+}
+
+/** Ids of the application's users with this phone (index), or this address (lower case, or an extra address as given). */
+export async function userIdsFound(db: Kysely<DB>, appId: number, by: { phoneIndex?: string; emailIndexes?: string[] }): Promise<number[]> {
+  const ids = new Set<number>();
+  if (by.phoneIndex) {
+    for (const r of await db.selectFrom('users').select('id').where('app_id', '=', appId).where('phone_index', '=', by.phoneIndex).execute()) ids.add(r.id);
+  }
+  if (by.emailIndexes?.length) {
+    for (const r of await db.selectFrom('users').select('id').where('app_id', '=', appId).where('email_index', 'in', by.emailIndexes).execute()) ids.add(r.id);
+    const extra = await db
+      .selectFrom('user_emails')
+      .innerJoin('users', 'users.id', 'user_emails.user_id')
+      .select('users.id')
+      .where('user_emails.email_index', 'in', by.emailIndexes)
+      .where('users.app_id', '=', appId)
+      .execute();
+    for (const r of extra) ids.add(r.id);
+  }
+  return [...ids];
+}
+
+export interface MessageFilter {
+  channel?: OutboxTable['channel'];
+  status?: OutboxStatus;
+}
+
+/** The delivery log: messages newest first (sealed destinations; the caller opens and masks them). */
+export async function messagesTable(db: Kysely<DB>, appId: number, f: MessageFilter, limit: number, below?: number) {
+  const matching = (eb: ExpressionBuilder<DB, 'outbox'>) => {
+    const and = [eb('outbox.app_id', '=', appId)];
+    if (f.channel) and.push(eb('outbox.channel', '=', f.channel));
+    if (f.status) and.push(eb('outbox.status', '=', f.status));
+    return eb.and(and);
+  };
+  let q = db
+    .selectFrom('outbox')
+    .select(['outbox.id', 'outbox.sid', 'outbox.channel', 'outbox.destination', 'outbox.locale', 'outbox.status', 'outbox.provider', 'outbox.provider_result', 'outbox.created_at'])
+    .select((eb) => eb.selectFrom('delivery_attempts').select((e) => e.fn.countAll<number>().as('n')).whereRef('delivery_attempts.outbox_id', '=', 'outbox.id').as('provider_attempts'))
+    .where(matching);
+  if (below !== undefined) q = q.where('outbox.id', '<', below);
+  const [rows, count] = await Promise.all([
+    q.orderBy('outbox.id', 'desc').limit(limit + 1).execute(),
+    db.selectFrom('outbox').select((eb) => eb.fn.countAll<number>().as('n')).where(matching).executeTakeFirstOrThrow(),
+  ]);
+  return pageOf(rows, limit, count.n);
+}
+
+export type VerificationStatus = 'pending' | 'verified' | 'dead' | 'expired';
+
+export interface VerificationFilter {
+  /** `expired` is computed: pending past its expiry at `now` (as the list shows it). */
+  status?: VerificationStatus;
+  via?: 'sms' | 'call';
+  phoneIndex?: string;
+  now: number;
+}
+
+/** A status as shown (pending past expiry reads `expired`) as a condition on rows. */
+function shownStatus<T extends 'phone_verifications' | 'approval_requests'>(eb: ExpressionBuilder<DB, T>, table: T, status: string, now: number) {
+  const e = eb as unknown as ExpressionBuilder<DB, 'phone_verifications' | 'approval_requests'>;
+  const col = (c: 'status' | 'expires_at') => sql.ref(`${table}.${c}`);
+  // Approval requests with no expiry (seconds_to_expire 0) never expire.
+  const overdue = e.and([e(col('status'), '=', 'pending'), e(col('expires_at'), 'is not', null), e(col('expires_at'), '<=', now)]);
+  if (status === 'expired') return e.or([e(col('status'), '=', 'expired'), overdue]);
+  if (status === 'pending') return e.and([e(col('status'), '=', 'pending'), e.or([e(col('expires_at'), 'is', null), e(col('expires_at'), '>', now)])]);
+  return e(col('status'), '=', status);
+}
+
+/** Phone verifications, newest first (never their codes). */
+export async function verificationsTable(db: Kysely<DB>, appId: number, f: VerificationFilter, limit: number, below?: number) {
+  const matching = (eb: ExpressionBuilder<DB, 'phone_verifications'>) => {
+    const and = [eb('phone_verifications.app_id', '=', appId)];
+    if (f.status) and.push(shownStatus(eb, 'phone_verifications', f.status, f.now));
+    if (f.via) and.push(eb('phone_verifications.via', '=', f.via));
+    if (f.phoneIndex) and.push(eb('phone_verifications.phone_index', '=', f.phoneIndex));
+    return eb.and(and);
+  };
+  let q = db.selectFrom('phone_verifications').select(['id', 'uuid', 'phone_sealed', 'via', 'status', 'checks', 'created_at', 'expires_at', 'verified_at']).where(matching);
+  if (below !== undefined) q = q.where('id', '<', below);
+  const [rows, count] = await Promise.all([
+    q.orderBy('id', 'desc').limit(limit + 1).execute(),
+    db.selectFrom('phone_verifications').select((eb) => eb.fn.countAll<number>().as('n')).where(matching).executeTakeFirstOrThrow(),
+  ]);
+  return pageOf(rows, limit, count.n);
+}
+
+export interface DeliveryFilter {
+  kind?: HookDeliveriesTable['kind'];
+  status?: HookDeliveriesTable['status'];
+  event?: string;
+}
+
+/** Callback and webhook deliveries, newest first, with their attempts. */
+export async function deliveriesTable(db: Kysely<DB>, appId: number, f: DeliveryFilter, limit: number, below?: number) {
+  const matching = (eb: ExpressionBuilder<DB, 'hook_deliveries'>) => {
+    const and = [eb('app_id', '=', appId)];
+    if (f.kind) and.push(eb('kind', '=', f.kind));
+    if (f.status) and.push(eb('status', '=', f.status));
+    if (f.event) and.push(eb('event', '=', f.event));
+    return eb.and(and);
+  };
+  let q = db.selectFrom('hook_deliveries').select(['id', 'kind', 'event', 'url', 'method', 'status', 'created_at']).where(matching);
+  if (below !== undefined) q = q.where('id', '<', below);
+  const [rows, count] = await Promise.all([
+    q.orderBy('id', 'desc').limit(limit + 1).execute(),
+    db.selectFrom('hook_deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where(matching).executeTakeFirstOrThrow(),
+  ]);
+  const page = pageOf(rows, limit, count.n);
+  const ids = page.rows.map((r) => r.id);
+  const attempts = ids.length ? await db.selectFrom('hook_attempts').select(['delivery_id', 'started_at', 'finished_at', 'http_status', 'error']).where('delivery_id', 'in', ids).orderBy('id').execute() : [];
+  return { ...page, rows: page.rows.map((r) => ({ ...r, tries: attempts.filter((a) => a.delivery_id === r.id) })) };
+}
+
+export interface ApprovalFilter {
+  status?: ApprovalStatus;
+  userId?: number;
+  now: number;
+}
+
+/**
+ * OneTouch requests, newest first: never their hidden details (nor details or logos: the log
+ * shows the message). The device that answered, by its link to the user (`devices.id`, the id
+ * user status shows) and its handset's name.
+ */
+export async function approvalsTable(db: Kysely<DB>, appId: number, f: ApprovalFilter, limit: number, below?: number) {
+  const matching = (eb: ExpressionBuilder<DB, 'approval_requests'>) => {
+    const and = [eb('approval_requests.app_id', '=', appId)];
+    if (f.status) and.push(shownStatus(eb, 'approval_requests', f.status, f.now));
+    if (f.userId !== undefined) and.push(eb('approval_requests.user_id', '=', f.userId));
+    return eb.and(and);
+  };
+  let q = db
+    .selectFrom('approval_requests')
+    .leftJoin('device_keys', 'device_keys.id', 'approval_requests.device_key_id')
+    .select([
+      'approval_requests.id',
+      'approval_requests.uuid',
+      'approval_requests.user_id',
+      'approval_requests.message',
+      'approval_requests.status',
+      'approval_requests.created_at',
+      'approval_requests.expires_at',
+      'approval_requests.processed_at',
+      'approval_requests.device_key_id',
+      'device_keys.name as device_name',
+      'device_keys.os_type as device_os_type',
+    ])
+    .select((eb) =>
+      eb
+        .selectFrom('devices')
+        .select((d) => d.fn.max('devices.id').as('id'))
+        .whereRef('devices.device_key_id', '=', 'approval_requests.device_key_id')
+        .whereRef('devices.user_id', '=', 'approval_requests.user_id')
+        .as('device_id'),
+    )
+    .where(matching);
+  if (below !== undefined) q = q.where('approval_requests.id', '<', below);
+  const [rows, count] = await Promise.all([
+    q.orderBy('approval_requests.id', 'desc').limit(limit + 1).execute(),
+    db.selectFrom('approval_requests').select((eb) => eb.fn.countAll<number>().as('n')).where(matching).executeTakeFirstOrThrow(),
+  ]);
+  return pageOf(rows, limit, count.n);
+}
+
+export interface DeviceFilter {
+  userId?: number;
+  includeDeleted: boolean;
+}
+
+/** Devices of the application's users (their links to handsets), newest first; never keys. */
+export async function devicesTable(db: Kysely<DB>, appId: number, f: DeviceFilter, limit: number, below?: number) {
+  const matching = (eb: ExpressionBuilder<DB, 'devices'>) => {
+    const and = [eb('devices.app_id', '=', appId)];
+    if (!f.includeDeleted) and.push(eb('devices.deleted_at', 'is', null));
+    if (f.userId !== undefined) and.push(eb('devices.user_id', '=', f.userId));
+    return eb.and(and);
+  };
+  let q = db
+    .selectFrom('devices')
+    .leftJoin('device_keys', 'device_keys.id', 'devices.device_key_id')
+    .select([
+      'devices.id',
+      'devices.user_id',
+      'devices.os_type',
+      'devices.registration_method',
+      'devices.created_at',
+      'devices.last_sync_at',
+      'devices.deleted_at',
+      'device_keys.name',
+      'device_keys.last_seen_at',
+      'device_keys.pending_since',
+    ])
+    .where(matching);
+  if (below !== undefined) q = q.where('devices.id', '<', below);
+  const [rows, count] = await Promise.all([
+    q.orderBy('devices.id', 'desc').limit(limit + 1).execute(),
+    db.selectFrom('devices').select((eb) => eb.fn.countAll<number>().as('n')).where(matching).executeTakeFirstOrThrow(),
+  ]);
+  return pageOf(rows, limit, count.n);
+}
+
+/** Phone verifications per UTC day and status as shown (pending past expiry at `now`: expired) since `since`. */
+export const verificationsByDay = (db: Kysely<DB>, appId: number, since: number, now: number) => {
+  // `now` inlined (a number we made): a bound parameter would make GROUP BY's expression another one on PostgreSQL.
+  const shown = sql<string>`CASE WHEN status = 'pending' AND expires_at <= ${sql.lit(Math.floor(now))} THEN 'expired' ELSE status END`;
+  return db
+    .selectFrom('phone_verifications')
+    .select((eb) => [sql<number>`created_at / ${sql.lit(DAY)}`.as('day'), shown.as('status'), eb.fn.countAll<number>().as('n')])
+    .where('app_id', '=', appId)
+    .where('created_at', '>=', since)
+    .groupBy([sql`created_at / ${sql.lit(DAY)}`, shown])
+    .execute();
+};

@@ -158,7 +158,7 @@ test('traffic per day counts messages by channel and status and approval request
   assert.equal(today.date, new Date().toISOString().slice(0, 10));
   assert.deepEqual(today.messages, { sms: { sent: 2 }, voice: { sent: 1 } });
   assert.deepEqual(today.approvals, { denied: 1, pending: 1 });
-  assert.deepEqual(r.json.days[0], { date: r.json.days[0].date, messages: {}, approvals: {} });
+  assert.deepEqual(r.json.days[0], { date: r.json.days[0].date, messages: {}, approvals: {}, verifications: {} });
   assert.equal((await admin('GET', `/admin/applications/${id}/traffic?days=91`)).status, 400);
 
   // The delivery log: every message, phones masked, never a text (the codes are in them).
