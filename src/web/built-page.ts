@@ -20,7 +20,9 @@ export function registerBuiltPage(server: FastifyInstance, page: BuiltPage): voi
   server.register(async (scope) => {
     // What these pages show is customers' and users' input: no script but our own runs.
     scope.addHook('onSend', async (_req, reply) => {
-      reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+      // worker-src and manifest-src would fall back to default-src; said outright, as the
+      // authenticator installs as an app with a service worker (web/authenticator/pwa.ts).
+      reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; worker-src 'self'; manifest-src 'self'; frame-ancestors 'none'");
       reply.header('x-content-type-options', 'nosniff');
       reply.header('referrer-policy', 'no-referrer');
     });
@@ -32,7 +34,14 @@ export function registerBuiltPage(server: FastifyInstance, page: BuiltPage): voi
       return;
     }
     await scope.register(fastifyStatic, { root, prefix, index: false, schemaHide: true, wildcard: true });
-    // The router ignores trailing slashes, so `/console` and `/console/` are this one route.
-    scope.get(`/${page.name}`, { schema: { hide: true } }, async (_req, reply) => reply.sendFile('index.html'));
+    // The router ignores trailing slashes, so `/console` and `/console/` are this one route. The
+    // page is always shown at `/console/`: a service worker's scope (`/authenticator/`) and the
+    // page's relative links hold under that path, not beside it.
+    scope.get(`/${page.name}`, { schema: { hide: true } }, async (req, reply) => {
+      const q = req.url.indexOf('?');
+      const path = q < 0 ? req.url : req.url.slice(0, q);
+      if (!path.endsWith('/')) return reply.redirect(prefix + (q < 0 ? '' : req.url.slice(q)), 301);
+      return reply.sendFile('index.html');
+    });
   });
 }

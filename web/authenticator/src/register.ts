@@ -9,7 +9,7 @@ const POLL_MS = 2000;
 
 export function registerView(ready: Ready): void {
   const status = h('p', { role: 'alert' });
-  const deviceName = h('input', { name: 'name', value: 'Web authenticator', maxlength: 60, required: true }) as HTMLInputElement;
+  const deviceName = h('input', { name: 'name', value: 'Web authenticator', maxlength: 64, required: true }) as HTMLInputElement;
   const options = (): RegisterOptions => ({ storage, osType: 'web', name: deviceName.value.trim() || 'Web authenticator' });
   const recoverButton = () => h('button', { type: 'button', onclick: () => recoveryView(ready, options()) }, 'Recover your account');
   // New devices turned off for this number: recovery is the way in.

@@ -5,7 +5,19 @@ import { IndexedDbStorage, OpenFactorError, type OpenFactorDevice } from '../../
 export const storage = new IndexedDbStorage('openfactor-authenticator');
 export const view = document.getElementById('view')!;
 export const connection = document.getElementById('connection')!;
-export const show = (...children: Child[]) => showIn(view, ...children);
+/**
+ * A new screen. The keyboard's place would be lost with the old one: it goes to the new screen's
+ * title, so Tab continues from there and a screen reader reads where the person now is.
+ */
+export const show = (...children: Child[]) => {
+  const hadFocus = view.contains(document.activeElement);
+  showIn(view, ...children);
+  const title = view.querySelector<HTMLElement>('h1, h2');
+  if (hadFocus && title) {
+    title.tabIndex = -1;
+    title.focus();
+  }
+};
 
 /** What to do with a device once it may show codes. */
 export type Ready = (device: OpenFactorDevice) => void;
