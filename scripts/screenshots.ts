@@ -61,6 +61,22 @@ try {
     }
     await page.close();
   }
+  // The authenticator: added with a registration token, showing its codes and a sign-in request.
+  const carla = ids[2];
+  for (const [size, viewport] of [['wide', { width: 1280, height: 800 }], ['narrow', { width: 390, height: 844 }]] as const) {
+    const page = await browser.newPage({ viewport });
+    const r = await fetch(`${base}/protected/json/sdk/registrations`, { method: 'POST', headers: { 'x-authy-api-key': t.apiKey, 'content-type': 'application/x-www-form-urlencoded' }, body: `authy_id=${carla}` });
+    const { registration_token } = (await r.json()) as { registration_token: string };
+    await page.goto(`${base}/authenticator/`);
+    await page.fill('input[name=token]', registration_token);
+    await page.keyboard.press('Enter');
+    await page.locator('.account .code').filter({ hasText: /^\d{6,8}$/ }).waitFor();
+    await page.waitForSelector('#connection.live');
+    if (size === 'wide') await createApproval(t, carla, { message: 'Sign in from Faro', details: { Browser: 'Firefox', Location: 'Faro, PT' } });
+    await page.locator('.request', { hasText: 'Sign in from Faro' }).first().waitFor();
+    await page.screenshot({ path: `${OUT}authenticator-${size}.png` });
+    await page.close();
+  }
   console.log(`screenshots in ${OUT}`);
 } finally {
   await browser.close();
