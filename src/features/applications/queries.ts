@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { PostgresAdapter, sql, type Kysely } from 'kysely';
 import type { DB } from '../../store/schema.ts';
 import { prepared, type PreparedQuery } from '../../store/prepared.ts';
 
@@ -64,6 +64,14 @@ export async function insertApplication(db: Kysely<DB>, name: string, keyHash: s
     .returning('id')
     .executeTakeFirstOrThrow();
   return row.id;
+}
+
+/** The advisory lock key of application names (any constant; 'OFAN' in ASCII). */
+const APP_NAMES_LOCK = 0x4f46414e;
+
+/** PostgreSQL: serialises name checks and writes across nodes until the transaction ends (SQLite has one writer). */
+export async function lockApplicationNames(trx: Kysely<DB>): Promise<void> {
+  if (trx.getExecutor().adapter instanceof PostgresAdapter) await sql`SELECT pg_advisory_xact_lock(${APP_NAMES_LOCK})`.execute(trx);
 }
 
 export const applicationNames = (db: Kysely<DB>) => db.selectFrom('applications').select(['id', 'name']).execute();

@@ -1,5 +1,5 @@
 // Applications: creation with an API key, key rotation, authentication, details and stats.
-import { PostgresAdapter, sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { randomBytes } from 'node:crypto';
 import { constantTimeEqual, hashApiKey, newApiKey, seal, unseal, type MasterKey } from '../../core/crypto.ts';
 import type { DB } from '../../store/schema.ts';
@@ -168,12 +168,10 @@ function deepFreeze<T extends object>(o: T): T {
  * the same on both dialects (SQLite's lower() knows only ASCII).
  */
 async function nameTaken(trx: Kysely<DB>, name: string, exceptId?: number): Promise<boolean> {
-  if (trx.getExecutor().adapter instanceof PostgresAdapter) await sql`SELECT pg_advisory_xact_lock(${APP_NAMES_LOCK})`.execute(trx);
+  await q.lockApplicationNames(trx);
   const wanted = comparableName(name);
   return (await q.applicationNames(trx)).some((a) => a.id !== exceptId && comparableName(a.name) === wanted);
 }
-/** The advisory lock key of application names (any constant; 'OFAN' in ASCII). */
-const APP_NAMES_LOCK = 0x4f46414e;
 export const comparableName = (name: string) => name.trim().normalize('NFC').toLowerCase();
 
 /** The sealed copy of the key is bound to its row; callbacks are signed with it later. */
@@ -245,7 +243,7 @@ export class Applications {
   /**
    * Removes the application and everything stored for it, in one transaction (all or nothing):
    * its API key stops working at once here, and on other nodes when they hear of the write to
-   * `applications` (the same path as a key rotation). False if there was no such application.
+   * `applications` (the same path as a key rotation). Rows deleted per table; undefined if there was no such application.
    */
   async remove(id: number): Promise<Record<string, number> | undefined> {
     const removed = await this.db.transaction().execute((trx) => q.deleteApplication(trx, id));
