@@ -241,6 +241,31 @@ test('lost phones: a waiting account recovery is listed, and its wait ended only
   assert.deepEqual((await device.refreshAccounts()).map((a) => a.app_id), [appId]);
 });
 
+test('lost phones: cancelling a recovery asks first; once confirmed it is gone and the new device stays out', { skip }, async () => {
+  const { apiKey } = await t.newApplication('Cancel Shop');
+  const number = '415-555-0702';
+  await createUser({ ...t, apiKey } as TestApp, 'bea.recovers@example.com', number);
+  const { OpenFactorDevice } = await import('../../sdk/device/src/index.ts');
+  const { codeIn } = await import('../support/tokens.ts');
+  const { id } = await OpenFactorDevice.startAccountRecovery(base, { countryCode: '1', phoneNumber: number, via: 'sms' });
+  const phoneCode = codeIn((await delivered(t, '+14155550702')).text, 6);
+  const emailCode = codeIn((await delivered(t, 'bea.recovers@example.com')).text, 6);
+  const device = await OpenFactorDevice.confirmAccountRecovery(base, id, { phoneCode, emailCode }, { name: 'Bea new phone' });
+  await signIn(t.config.adminToken);
+  await openPage('Cancel Shop', 'Lost phones');
+  const row = page.locator('[data-testid=recoveries] tbody tr').first();
+  await row.locator('button:text-is("Cancel")').click();
+  // Not now: nothing changes.
+  await page.locator('dialog[open] button:text-is("Cancel")').click();
+  await page.locator('dialog').waitFor({ state: 'detached' });
+  assert.equal(await device.refreshStatus(), 'pending_recovery');
+  await row.locator('button:text-is("Cancel")').click();
+  await confirm(/Cancel this account recovery\?/);
+  await page.waitForSelector('[data-testid=recoveries] td:text("Nothing is pending.")');
+  const { errorCode } = await import('../support/devices.ts');
+  await assert.rejects(device.refreshStatus(), errorCode('60087'), 'the waiting device is removed: it never gets the account');
+});
+
 test('webhooks made and deleted, providers set with credentials hidden, webhooks API keys replaced', { skip }, async () => {
   const { id } = await t.newApplication('Hook Shop');
   await signIn(t.config.adminToken);

@@ -2,7 +2,7 @@
 // OneTouch requests, pending phone changes and recoveries, and importing users.
 import { h, show, type Child } from '../../../shared/dom.ts';
 import { api, type Application, type Approval, type Device, type Recovery, type User, type UserDetails } from '../api.ts';
-import { attempt, done, field, checkbox, onSubmit, pagedTable, plainTable, section, statusLine, when } from '../ui.ts';
+import { attempt, confirmDialog, done, field, checkbox, onSubmit, pagedTable, plainTable, section, statusLine, when } from '../ui.ts';
 
 const ANY = ['', 'Any'] as [string, string];
 
@@ -136,7 +136,15 @@ export async function recoveriesPage(app: Application): Promise<Child[]> {
               return h(
                 'div',
                 { class: 'actions' },
-                h('button', { type: 'button', class: 'danger', onclick: () => void attempt(status, async () => (await api.cancelRecovery(app.id, r.id), await fill())) }, 'Cancel'),
+                h('button', {
+                  type: 'button',
+                  class: 'danger',
+                  onclick: async () => {
+                    const what = KIND_LABELS[r.kind] ?? r.kind;
+                    if (!(await confirmDialog({ title: `Cancel this ${what.toLowerCase()}?`, text: `Of Authy ID ${r.authy_ids.join(', ')}. It ends at once; a user who did ask for it has to start again.`, action: 'Cancel it' }))) return;
+                    await attempt(status, async () => (await api.cancelRecovery(app.id, r.id), await fill()));
+                  },
+                }, 'Cancel'),
                 ...(r.kind !== 'phone_change' && r.status === 'waiting'
                   ? [reason, h('button', { type: 'button', onclick: () => void attempt(status, async () => (await api.shortenRecovery(app.id, r.id, 0, reason.value), await fill())) }, 'End the wait now')]
                   : []),
