@@ -47,6 +47,9 @@ import { callbackSigner } from './features/onetouch/callback.ts';
 import { SendGuard } from './features/send-guard/service.ts';
 import { Phones } from './features/phones/service.ts';
 import { phoneRoutes } from './features/phones/routes.ts';
+import { VerifyCredentials } from './features/verify/credentials.ts';
+import { Verify } from './features/verify/service.ts';
+import { registerVerifyRoutes } from './features/verify/routes.ts';
 
 export interface Services {
   applications: Applications;
@@ -77,6 +80,9 @@ export interface Services {
   people: PersonDevices;
   slots: ConnectionSlots;
   phones: Phones;
+  /** Twilio Verify v2 (issue 21): its credentials, and its services and verifications. */
+  verifyCredentials: VerifyCredentials;
+  verify: Verify;
 }
 
 export interface OpenFactor {
@@ -222,6 +228,8 @@ async function buildServices(config: Config, store: Store, log: FastifyBaseLogge
     people,
     slots,
     phones: new Phones({ db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), guard, webhooks }),
+    verifyCredentials: new VerifyCredentials(store.db, config.masterKeys),
+    verify: new Verify({ db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), guard, applications, forgetApplication: (id) => routing.forget(id) }),
   };
   return services;
 }
@@ -281,6 +289,7 @@ async function registerRoutes(server: FastifyInstance, config: Config, store: St
   registerAuthyRoutes(server, 'onetouch', onetouchRoutes(onetouch), wireDeps);
   registerDeviceRoutes(server, { devices, people, phoneChanges, recoveries, onetouch, events, slots, vapidPublicKey: push.vapid.publicKey });
   registerWebhookRoutes(server, services.webhooks, config.publicUrl, authFailures);
+  registerVerifyRoutes(server, { verify: services.verify, credentials: services.verifyCredentials, authFailures, publicUrl: config.publicUrl });
   registerQrRoute(server, services.tokens);
   registerAdminRoutes(server, { admin: config.adminToken, metrics: config.metricsToken }, services, store.db, config.masterKeys, store.dialect, authFailures);
   // The admin console (talks to the admin API) and the authenticator web app (the device API).
@@ -347,6 +356,7 @@ async function documentApi(server: FastifyInstance): Promise<void> {
           apiKeyQuery: { type: 'apiKey', in: 'query', name: 'api_key' },
           deviceSignature: { type: 'apiKey', in: 'header', name: 'X-OpenFactor-Signature', description: 'See docs/device-api.md: signed by the device key' },
           dashboardSignature: { type: 'apiKey', in: 'header', name: 'X-Authy-Signature', description: 'HMAC with the API signing key (wire reference §2.21)' },
+          twilioBasic: { type: 'http', scheme: 'basic', description: 'Twilio Verify v2 (/v2/…): AC… account SID and auth token, or SK… API key SID and secret' },
         },
       },
       security: [{ apiKeyHeader: [] }, { apiKeyQuery: [] }],

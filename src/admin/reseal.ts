@@ -11,6 +11,8 @@ import { dashboardKeyContext, keyContext } from '../features/applications/servic
 import { VAPID_CONTEXT } from '../features/devices/push.ts';
 import { publicKeyContext, pushContext } from '../features/devices/service.ts';
 import { codeContext } from '../features/phones/service.ts';
+import { authTokenContext } from '../features/verify/credentials.ts';
+import { codeContext as verifyCodeContext, toContext as verifyToContext } from '../features/verify/service.ts';
 import { qrSecretContext } from '../features/tokens/service.ts';
 import { totpSeedContext } from '../features/users/service.ts';
 import { signingKeyContext } from '../features/webhooks/service.ts';
@@ -48,6 +50,10 @@ export const SEALED_COLUMNS: SealedColumn[] = [
   { table: 'app_providers', column: 'urls_sealed', key: ['app_id', 'channel'], context: (r) => listContext(r.app_id, r.channel) },
   { table: 'phone_verifications', column: 'code_sealed', key: ['id'], also: ['uuid'], context: (r) => codeContext(r.uuid) },
   { table: 'meta', column: 'value', key: ['key'], only: { key: 'vapid_private_key' }, context: () => VAPID_CONTEXT },
+  // Twilio Verify v2 (0030): auth tokens (they sign webhooks), codes kept for resends, destinations.
+  { table: 'verify_accounts', column: 'auth_token_sealed', key: ['id'], also: ['sid'], context: (r) => authTokenContext(r.sid) },
+  { table: 'verify_verifications', column: 'code_sealed', key: ['id'], also: ['sid'], context: (r) => verifyCodeContext(r.sid) },
+  { table: 'verify_verifications', column: 'to_sealed', key: ['id'], also: ['sid'], context: (r) => verifyToContext(r.sid) },
   // Phone numbers and email addresses (0020). Their blind indexes stay as they are: the index key
   // below is sealed like any secret, so rotation keeps it (store/contacts.ts).
   { table: 'meta', column: 'value', key: ['key'], only: { key: 'contact_index_key' }, context: () => INDEX_KEY_CONTEXT },

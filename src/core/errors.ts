@@ -132,3 +132,64 @@ export class BadInput extends Error {
 
 export const invalidParameter = (name: string, reason: string): Failure =>
   fail('INVALID_PARAMETER', { message: `Invalid parameter: ${name} - ${reason}` });
+
+// ---------------------------------------------------------------------------------------------
+// The Twilio Verify v2 wire (src/features/verify): its own codes, the same shape of table.
+// Bodies are `{code, message, more_info, status}` (features/verify/twilio.ts renders them).
+
+export const TWILIO_ERRORS = {
+  INVALID_PARAMETER: { code: 60200, status: 400, message: 'Invalid parameter' },
+  AUTHENTICATE: { code: 20003, status: 401, message: 'Authenticate' },
+  NOT_FOUND: { code: 20404, status: 404, message: 'The requested resource was not found' },
+  METHOD_NOT_ALLOWED: { code: 20004, status: 405, message: 'Method not allowed' },
+  MAX_CHECKS: { code: 60202, status: 429, message: 'Max check attempts reached' },
+  MAX_SENDS: { code: 60203, status: 429, message: 'Max send attempts reached' },
+  LANDLINE_SMS: { code: 60205, status: 403, message: 'SMS is not supported by landline phone number' },
+  CHANNEL_DISABLED: { code: 60223, status: 400, message: 'Delivery channel disabled' },
+  /** The send guard's fraud rules (quarantined prefixes and countries, velocity, non-personal numbers). */
+  BLOCKED: { code: 60410, status: 403, message: 'Verification delivery attempt blocked' },
+  /** The service's application allows no messages to the number's country (geo permissions). */
+  COUNTRY_BLOCKED: { code: 60605, status: 403, message: 'Verification delivery attempt blocked: messages to this country are not allowed' },
+  TOO_MANY_REQUESTS: { code: 20429, status: 429, message: 'Too many requests' },
+  REQUEST_TOO_LARGE: { code: 20001, status: 413, message: 'Request entity too large' },
+  SERVICE_UNAVAILABLE: { code: 20503, status: 503, message: 'Service unavailable: the database did not answer. Try again shortly.' },
+  INTERNAL: { code: 20500, status: 500, message: 'Internal server error' },
+} as const satisfies Record<string, { code: number; status: number; message: string }>;
+
+export type TwilioErrorName = keyof typeof TWILIO_ERRORS;
+
+/** A Verify v2 failure, as a value; `message` replaces the table's. */
+export interface TwilioFailure {
+  ok: false;
+  twilio: TwilioErrorName;
+  message?: string;
+}
+
+export const twilioFail = (twilio: TwilioErrorName, message?: string): TwilioFailure => ({ ok: false, twilio, ...(message ? { message } : {}) });
+
+/** Twilio's wording: `Invalid parameter: To`, optionally with why. */
+export const twilioInvalid = (name: string, why?: string): TwilioFailure => twilioFail('INVALID_PARAMETER', `Invalid parameter: ${name}${why ? ` (${why})` : ''}`);
+
+/** The Authy-side failures that shared code (the send guard, the parameter parser) returns, in Twilio's terms. */
+export const TWILIO_OF_AUTHY: Partial<Record<ErrorName, TwilioErrorName>> = {
+  COUNTRY_NOT_ALLOWED: 'COUNTRY_BLOCKED',
+  LANDLINE_SMS: 'LANDLINE_SMS',
+  NOT_PROVISIONED: 'BLOCKED',
+  DOS_PREFIX: 'BLOCKED',
+  DOS_COUNTRY: 'BLOCKED',
+  DOS_DESTINATION: 'MAX_SENDS',
+  DAILY_SMS_LIMIT: 'TOO_MANY_REQUESTS',
+  DAILY_CALL_LIMIT: 'TOO_MANY_REQUESTS',
+  DOS_AUTH: 'TOO_MANY_REQUESTS',
+  INVALID_REQUEST: 'INVALID_PARAMETER',
+  INVALID_PARAMETER: 'INVALID_PARAMETER',
+  REQUEST_TOO_LARGE: 'REQUEST_TOO_LARGE',
+  ROUTE_NOT_FOUND: 'NOT_FOUND',
+  DATABASE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+};
+
+/** An Authy-side failure from shared code as a Twilio one (message kept only for parameter errors). */
+export function asTwilio(f: Failure): TwilioFailure {
+  const name = TWILIO_OF_AUTHY[f.error] ?? 'INTERNAL';
+  return twilioFail(name, name === 'INVALID_PARAMETER' ? f.message?.replace(/^Invalid (request|parameter): ?/, 'Invalid parameter: ') : undefined);
+}

@@ -31,6 +31,13 @@ export function parsePhone(cellphone: string, callingCode: string): Phone | unde
   return { countryCode: Number(callingCode), e164: parsed.number, national: parsed.nationalNumber };
 }
 
+/** A number in international form (`+15017122661`, spaces and dashes allowed), if valid: its E.164. */
+export function parseE164(text: string): string | undefined {
+  if (text.length > 40 || !/^\+[\d\s().-]+$/.test(text)) return undefined;
+  const parsed = parsePhoneNumberFromString(text.replace(/[^\d+]/g, ''));
+  return parsed?.isValid() ? parsed.number : undefined;
+}
+
 /** `XXX-XXX-0142` (user status): the last four digits, the rest masked in groups of three. */
 export function maskNational(national: string): string {
   const shown = national.slice(-4);

@@ -593,6 +593,71 @@ const steps: Record<string, Step> = {
       await db.schema.createIndex(`${table}_app`).on(table).columns(['app_id', 'id']).execute();
     }
   },
+
+  // Twilio Verify v2 beside the Authy API (issue 21). Accounts (AC…, the auth token sealed: it
+  // signs Verify webhooks later, and hashed: requests compare the hash), API keys (SK…, only the
+  // secret's hash), services (VA…, each backed by an application of its own), verifications (VE…,
+  // the destination sealed and found by its blind index, the code sealed for resends) and their
+  // send attempts (VL…).
+  '0030_verify_v2': async (db, dialect) => {
+    await tableWithId(db, dialect, 'verify_accounts')
+      .addColumn('sid', 'text', (c) => c.notNull().unique())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('auth_token_hash', 'text', (c) => c.notNull())
+      .addColumn('auth_token_sealed', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await tableWithId(db, dialect, 'verify_keys')
+      .addColumn('sid', 'text', (c) => c.notNull().unique())
+      .addColumn('account_id', 'integer', (c) => c.notNull().references('verify_accounts.id'))
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('secret_hash', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await tableWithId(db, dialect, 'verify_services')
+      .addColumn('sid', 'text', (c) => c.notNull().unique())
+      .addColumn('account_id', 'integer', (c) => c.notNull().references('verify_accounts.id'))
+      .addColumn('app_id', 'integer', (c) => c.notNull().unique())
+      .addColumn('settings', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('verify_services_account').on('verify_services').columns(['account_id', 'id']).execute();
+    await tableWithId(db, dialect, 'verify_verifications')
+      .addColumn('sid', 'text', (c) => c.notNull().unique())
+      .addColumn('app_id', 'integer', (c) => c.notNull())
+      .addColumn('service_id', 'integer', (c) => c.notNull())
+      .addColumn('to_index', 'text', (c) => c.notNull())
+      .addColumn('to_sealed', 'text', (c) => c.notNull())
+      .addColumn('channel', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('code_sealed', 'text')
+      .addColumn('checks', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('sends', 'integer', (c) => c.notNull().defaultTo(1))
+      .addColumn('locale', 'text', (c) => c.notNull())
+      .addColumn('details', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('verify_verifications_to').on('verify_verifications').columns(['service_id', 'to_index', 'id']).execute();
+    await db.schema.createIndex('verify_verifications_app').on('verify_verifications').columns(['app_id', 'id']).execute();
+    await tableWithId(db, dialect, 'verify_attempts')
+      .addColumn('sid', 'text', (c) => c.notNull().unique())
+      .addColumn('app_id', 'integer', (c) => c.notNull())
+      .addColumn('account_id', 'integer', (c) => c.notNull())
+      .addColumn('service_id', 'integer', (c) => c.notNull())
+      .addColumn('verification_id', 'integer', (c) => c.notNull())
+      .addColumn('to_index', 'text', (c) => c.notNull())
+      .addColumn('channel', 'text', (c) => c.notNull())
+      .addColumn('country', 'text')
+      .addColumn('message_sid', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('verify_attempts_account').on('verify_attempts').columns(['account_id', 'id']).execute();
+    await db.schema.createIndex('verify_attempts_verification').on('verify_attempts').columns(['verification_id']).execute();
+    await db.schema.createIndex('verify_attempts_app').on('verify_attempts').columns(['app_id', 'id']).execute();
+  },
 };
 
 /** The newest migration this build knows: a database at it is ready for this code. */

@@ -454,4 +454,81 @@ export interface DB {
   phone_verifications: PhoneVerificationsTable;
   prefix_traffic: PrefixTrafficTable;
   quarantines: QuarantinesTable;
+  verify_accounts: VerifyAccountsTable;
+  verify_keys: VerifyKeysTable;
+  verify_services: VerifyServicesTable;
+  verify_verifications: VerifyVerificationsTable;
+  verify_attempts: VerifyAttemptsTable;
+}
+
+// Twilio Verify v2 (0030, src/features/verify).
+export interface VerifyAccountsTable {
+  id: Generated<number>;
+  sid: string;
+  name: string;
+  /** SHA-256 of the auth token: what requests are compared with. */
+  auth_token_hash: string;
+  /** The auth token itself, sealed (context: the SID): it signs Verify webhooks. */
+  auth_token_sealed: string;
+  created_at: number;
+}
+
+export interface VerifyKeysTable {
+  id: Generated<number>;
+  sid: string;
+  account_id: number;
+  name: string;
+  /** SHA-256 of the secret; the secret is shown once, when the key is made. */
+  secret_hash: string;
+  created_at: number;
+}
+
+export interface VerifyServicesTable {
+  id: Generated<number>;
+  sid: string;
+  account_id: number;
+  /** The application the service sends through (outbox, providers, send guard, usage). */
+  app_id: number;
+  /** JSON: the service's Twilio settings (features/verify/render.ts ServiceSettings). */
+  settings: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface VerifyVerificationsTable {
+  id: Generated<number>;
+  sid: string;
+  app_id: number;
+  service_id: number;
+  /** Blind index of the phone number (E.164) or email address (lower case). */
+  to_index: string;
+  to_sealed: string;
+  channel: 'sms' | 'call' | 'email';
+  status: 'pending' | 'approved' | 'canceled' | 'max_attempts_reached' | 'expired';
+  /** Sealed: a start before expiry resends the same code. Null once the verification ended. */
+  code_sealed: string | null;
+  checks: Generated<number>;
+  sends: Generated<number>;
+  locale: string;
+  /** JSON: amount, payee, tags, rate_limits, channel_configuration, custom_friendly_name. */
+  details: string;
+  created_at: number;
+  updated_at: number;
+  expires_at: number;
+}
+
+export interface VerifyAttemptsTable {
+  id: Generated<number>;
+  sid: string;
+  app_id: number;
+  account_id: number;
+  service_id: number;
+  verification_id: number;
+  to_index: string;
+  channel: 'sms' | 'call' | 'email';
+  /** ISO 3166 alpha-2 of a phone number; null for email. */
+  country: string | null;
+  /** The outbox message (SM…, CA…, EM…). */
+  message_sid: string | null;
+  created_at: number;
 }

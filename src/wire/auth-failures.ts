@@ -18,6 +18,9 @@ import { sendFailure, type Format } from './envelope.ts';
 
 export type CredentialKind = 'api_key' | 'admin_token';
 
+/** How a refusal is answered: an Authy body in a format, or another wire's own (Twilio's). */
+export type Refusal = Format | ((reply: FastifyReply) => FastifyReply);
+
 export interface AuthFailureLimits {
   /** Failed attempts allowed per address within the window; the next one blocks it. */
   failures: number;
@@ -52,7 +55,7 @@ export class AuthFailures {
    * Answers 429 when `ip` is blocked for `kind` as far as this process knows (no I/O; nothing at all
    * while no address is blocked). True when it answered.
    */
-  refuseBlocked(kind: CredentialKind, req: { ip: string }, reply: FastifyReply, format: Format): boolean {
+  refuseBlocked(kind: CredentialKind, req: { ip: string }, reply: FastifyReply, format: Refusal): boolean {
     if (this.blockedUntil.size === 0) return false;
     const key = `${kind} ${addressKey(req.ip)}`;
     const until = this.blockedUntil.get(key);
@@ -70,7 +73,7 @@ export class AuthFailures {
    * Counts a failed attempt from `ip`. When that blocks it (or it already was, through another
    * node) answers 429 and returns true; otherwise the caller answers its usual 401.
    */
-  async failed(kind: CredentialKind, ip: string, reply: FastifyReply, format: Format): Promise<boolean> {
+  async failed(kind: CredentialKind, ip: string, reply: FastifyReply, format: Refusal): Promise<boolean> {
     this.failuresTotal.inc({ kind });
     const address = addressKey(ip);
     try {
@@ -98,8 +101,10 @@ export class AuthFailures {
     }
   }
 
-  private sendThrottled(reply: FastifyReply, format: Format, until: number): void {
-    sendFailure(reply.header('retry-after', String(Math.max(1, Math.ceil((until - Date.now()) / 1000)))), format, fail('DOS_AUTH'));
+  private sendThrottled(reply: FastifyReply, format: Refusal, until: number): void {
+    reply.header('retry-after', String(Math.max(1, Math.ceil((until - Date.now()) / 1000))));
+    if (typeof format === 'function') format(reply);
+    else sendFailure(reply, format, fail('DOS_AUTH'));
   }
 
   private remember(key: string, until: number): void {

@@ -15,7 +15,7 @@ export function contractAjv(): Ajv {
 }
 
 /** Where every route declares its response contracts. */
-export const CONTRACT_PREFIXES = ['/admin/', '/device/v1/'];
+export const CONTRACT_PREFIXES = ['/admin/', '/device/v1/', '/v2/'];
 
 /** Checks answers of routes under `prefixes` against their `schema.response`. */
 export function checkResponseContracts(server: FastifyInstance, prefixes = CONTRACT_PREFIXES): void {

@@ -118,6 +118,9 @@ export const APP_TABLES = [
   'quarantines',
   'usage_monthly',
   'dashboard_nonces',
+  'verify_attempts',
+  'verify_verifications',
+  'verify_services',
 ] as const satisfies readonly (keyof DB)[];
 
 export const setApiKey = (db: Kysely<DB>, id: number, keyHash: string, sealed: string) =>

@@ -2,11 +2,12 @@
 // A code lives ten minutes; starting again meanwhile resends the same code; five checks, then it
 // is dead. Every send passes the SMS-pumping defence.
 import type { Contacts } from '../../store/contacts.ts';
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { constantTimeEqual, seal, unseal, type MasterKey } from '../../core/crypto.ts';
 import { fail, invalidParameter, type Failure } from '../../core/errors.ts';
-import { resolveLocale, smsText, voiceText } from '../../core/i18n.ts';
+import { resolveLocale } from '../../core/i18n.ts';
+import { codeText, randomDigits, resendable, VERIFICATION_LIFETIME_MS as LIFETIME_MS, VERIFICATION_MAX_CHECKS as MAX_CHECKS } from '../../core/codes.ts';
 import { readString, type Params } from '../../core/params.ts';
 import { displayPhone, lineTypeOf, normalizeCallingCode, parsePhone, regionOf } from '../../core/phone.ts';
 import type { Outbox } from '../../delivery/outbox.ts';
@@ -17,9 +18,6 @@ import type { SendGuard } from '../send-guard/service.ts';
 import type { Webhooks } from '../webhooks/service.ts';
 import * as q from './queries.ts';
 import { originalCarrierOf } from './carrier.ts';
-
-const LIFETIME_MS = 10 * 60_000;
-const MAX_CHECKS = 5;
 
 /** libphonenumber line types → Authy's `type` words. */
 const TYPE_NAMES: Record<string, string> = {
@@ -85,12 +83,12 @@ export class Phones {
     const now = Date.now();
     const open = await q.latest(this.d.db, app.id, this.d.contacts.phoneIndex(phone.e164));
     // Before it expires, starting again resends the same code (and its time keeps running).
-    const reuse = open && open.status === 'pending' && Number(open.expires_at) > now && open.checks < MAX_CHECKS && open.code_sealed ? open : undefined;
+    const reuse = open && resendable(open, now) ? open : undefined;
     const uuid = reuse?.uuid ?? randomUUID();
     const code = reuse ? unseal(this.d.keys, reuse.code_sealed!, codeContext(uuid)).toString('utf8') : customCode.value || randomDigits(len.value);
     const expiresAt = reuse ? Number(reuse.expires_at) : now + LIFETIME_MS;
     const vars = { appName: app.name, code, minutes: 10 };
-    const text = custom.value ? withCode(custom.value, code) : via === 'call' ? voiceText(loc, vars) : smsText(loc, vars);
+    const text = codeText(via, loc, vars, custom.value);
     await this.d.db.transaction().execute(async (trx) => {
       if (!reuse) await q.insertVerification(trx, this.d.contacts, { uuid, appId: app.id, e164: phone.e164, via, codeSealed: seal(this.d.keys[0], code, codeContext(uuid)), locale: loc, now, expiresAt });
       await this.d.outbox.enqueue(trx, { appId: app.id, userId: null, channel: via === 'call' ? 'voice' : 'sms', destination: phone.e164, text, locale: loc }, now);
@@ -184,8 +182,3 @@ function readCodeLength(v: unknown): { ok: true; value: number } | Failure {
   if (!Number.isInteger(n) || n < 4 || n > 10) return invalidParameter('code_length', 'must be a whole number from 4 to 10');
   return { ok: true, value: n };
 }
-
-const randomDigits = (n: number) => Array.from({ length: n }, () => randomInt(10)).join('');
-
-/** A custom message names the code with `{{code}}`; without it the code follows the text. */
-const withCode = (message: string, code: string) => (message.includes('{{code}}') ? message.replaceAll('{{code}}', code) : `${message} ${code}`);

@@ -1,0 +1,179 @@
+import type { Kysely } from 'kysely';
+import type { DB, VerifyVerificationsTable } from '../../store/schema.ts';
+
+// Accounts and API keys ---------------------------------------------------------------------
+
+export const insertAccount = (db: Kysely<DB>, a: { sid: string; name: string; tokenHash: string; tokenSealed: string; now: number }) =>
+  db.insertInto('verify_accounts').values({ sid: a.sid, name: a.name, auth_token_hash: a.tokenHash, auth_token_sealed: a.tokenSealed, created_at: a.now }).returning('id').executeTakeFirstOrThrow();
+
+export const accountBySid = (db: Kysely<DB>, sid: string) => db.selectFrom('verify_accounts').selectAll().where('sid', '=', sid).executeTakeFirst();
+
+export const listAccounts = (db: Kysely<DB>) => db.selectFrom('verify_accounts').select(['id', 'sid', 'name', 'created_at']).orderBy('id').execute();
+
+export const insertKey = (db: Kysely<DB>, k: { sid: string; accountId: number; name: string; secretHash: string; now: number }) =>
+  db.insertInto('verify_keys').values({ sid: k.sid, account_id: k.accountId, name: k.name, secret_hash: k.secretHash, created_at: k.now }).execute();
+
+/** A key with the SID of the account it belongs to. */
+export const keyBySid = (db: Kysely<DB>, sid: string) =>
+  db
+    .selectFrom('verify_keys')
+    .innerJoin('verify_accounts', 'verify_accounts.id', 'verify_keys.account_id')
+    .select(['verify_keys.secret_hash', 'verify_accounts.id as account_id', 'verify_accounts.sid as account_sid'])
+    .where('verify_keys.sid', '=', sid)
+    .executeTakeFirst();
+
+export const listKeys = (db: Kysely<DB>, accountId: number) =>
+  db.selectFrom('verify_keys').select(['sid', 'name', 'created_at']).where('account_id', '=', accountId).orderBy('id').execute();
+
+// Services ----------------------------------------------------------------------------------
+
+export const insertService = (db: Kysely<DB>, s: { sid: string; accountId: number; appId: number; settings: string; now: number }) =>
+  db.insertInto('verify_services').values({ sid: s.sid, account_id: s.accountId, app_id: s.appId, settings: s.settings, created_at: s.now, updated_at: s.now }).execute();
+
+/** A service of this account only: another account's SID reads as unknown. */
+export const serviceBySid = (db: Kysely<DB>, accountId: number, sid: string) =>
+  db.selectFrom('verify_services').selectAll().where('account_id', '=', accountId).where('sid', '=', sid).executeTakeFirst();
+
+export const servicesPage = (db: Kysely<DB>, accountId: number, after: number | undefined, limit: number) =>
+  db
+    .selectFrom('verify_services')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .$if(after !== undefined, (q) => q.where('id', '>', after!))
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+
+export const serviceSidsOf = (db: Kysely<DB>, accountId: number) => db.selectFrom('verify_services').select(['id', 'sid']).where('account_id', '=', accountId).execute();
+
+export const setServiceSettings = (db: Kysely<DB>, id: number, settings: string, now: number) =>
+  db.updateTable('verify_services').set({ settings, updated_at: now }).where('id', '=', id).execute();
+
+// Verifications -----------------------------------------------------------------------------
+
+export type NewVerification = Omit<VerifyVerificationsTable, 'id' | 'checks' | 'sends'>;
+
+export const insertVerification = (db: Kysely<DB>, v: NewVerification) => db.insertInto('verify_verifications').values(v).returning('id').executeTakeFirstOrThrow();
+
+export const verificationBySid = (db: Kysely<DB>, serviceId: number, sid: string) =>
+  db.selectFrom('verify_verifications').selectAll().where('service_id', '=', serviceId).where('sid', '=', sid).executeTakeFirst();
+
+/** The newest verification of this destination (its blind index) in this service, whatever its state. */
+export const latestVerification = (db: Kysely<DB>, serviceId: number, toIndex: string) =>
+  db.selectFrom('verify_verifications').selectAll().where('service_id', '=', serviceId).where('to_index', '=', toIndex).orderBy('id', 'desc').limit(1).executeTakeFirst();
+
+export type VerificationRow = NonNullable<Awaited<ReturnType<typeof latestVerification>>>;
+
+/** Counts one more send of a pending, live verification; undefined once it has had `max` (or ended). */
+export const takeSend = async (db: Kysely<DB>, id: number, max: number, channel: VerificationRow['channel'], now: number) =>
+  (
+    await db
+      .updateTable('verify_verifications')
+      .set((eb) => ({ sends: eb('sends', '+', 1), channel, updated_at: now }))
+      .where('id', '=', id)
+      .where('status', '=', 'pending')
+      .where('expires_at', '>', now)
+      .where('sends', '<', max)
+      .returning('sends')
+      .executeTakeFirst()
+  )?.sends;
+
+/** Counts one check of a pending verification; undefined once it has had `max` (or ended). One statement: exact across nodes. */
+export const takeCheck = async (db: Kysely<DB>, id: number, max: number) =>
+  (
+    await db
+      .updateTable('verify_verifications')
+      .set((eb) => ({ checks: eb('checks', '+', 1) }))
+      .where('id', '=', id)
+      .where('status', '=', 'pending')
+      .where('checks', '<', max)
+      .returning('checks')
+      .executeTakeFirst()
+  )?.checks;
+
+/** Ends a pending verification (the code is dropped); false if it was no longer pending: of two at once, one wins. */
+export const endVerification = async (db: Kysely<DB>, id: number, status: Exclude<VerificationRow['status'], 'pending'>, now: number) =>
+  Number((await db.updateTable('verify_verifications').set({ status, code_sealed: null, updated_at: now }).where('id', '=', id).where('status', '=', 'pending').executeTakeFirst()).numUpdatedRows) === 1;
+
+// Attempts ----------------------------------------------------------------------------------
+
+export const insertAttempt = (
+  db: Kysely<DB>,
+  a: { sid: string; appId: number; accountId: number; serviceId: number; verificationId: number; toIndex: string; channel: VerificationRow['channel']; country: string | null; messageSid: string | null; now: number },
+) =>
+  db
+    .insertInto('verify_attempts')
+    .values({ sid: a.sid, app_id: a.appId, account_id: a.accountId, service_id: a.serviceId, verification_id: a.verificationId, to_index: a.toIndex, channel: a.channel, country: a.country, message_sid: a.messageSid, created_at: a.now })
+    .execute();
+
+export const attemptsOf = (db: Kysely<DB>, verificationId: number) =>
+  db.selectFrom('verify_attempts').select(['sid', 'channel', 'created_at']).where('verification_id', '=', verificationId).orderBy('id').execute();
+
+export interface AttemptFilters {
+  serviceId?: number;
+  verificationSid?: string;
+  toIndex?: string;
+  country?: string;
+  channel?: string;
+  converted?: boolean;
+  after?: number;
+  before?: number;
+}
+
+/** Attempts of an account with their verification and service; `sid` given: that one. Newest first. */
+function attemptsQuery(db: Kysely<DB>, accountId: number, f: AttemptFilters) {
+  return db
+    .selectFrom('verify_attempts as a')
+    .innerJoin('verify_verifications as v', 'v.id', 'a.verification_id')
+    .innerJoin('verify_services as s', 's.id', 'a.service_id')
+    .where('a.account_id', '=', accountId)
+    .$if(f.serviceId !== undefined, (q) => q.where('a.service_id', '=', f.serviceId!))
+    .$if(f.verificationSid !== undefined, (q) => q.where('v.sid', '=', f.verificationSid!))
+    .$if(f.toIndex !== undefined, (q) => q.where('a.to_index', '=', f.toIndex!))
+    .$if(f.country !== undefined, (q) => q.where('a.country', '=', f.country!))
+    .$if(f.channel !== undefined, (q) => q.where('a.channel', '=', f.channel as VerificationRow['channel']))
+    .$if(f.converted !== undefined, (q) => q.where('v.status', f.converted ? '=' : '!=', 'approved'))
+    .$if(f.after !== undefined, (q) => q.where('a.created_at', '>=', f.after!))
+    .$if(f.before !== undefined, (q) => q.where('a.created_at', '<=', f.before!));
+}
+
+const ATTEMPT_COLUMNS = [
+  'a.id',
+  'a.sid',
+  'a.channel',
+  'a.country',
+  'a.created_at',
+  'v.sid as verification_sid',
+  'v.status as verification_status',
+  'v.to_sealed',
+  'v.updated_at as verification_updated_at',
+  'v.locale',
+  'v.details',
+  's.sid as service_sid',
+] as const;
+
+export const attemptsPage = (db: Kysely<DB>, accountId: number, f: AttemptFilters, below: number | undefined, limit: number) =>
+  attemptsQuery(db, accountId, f)
+    .select(ATTEMPT_COLUMNS)
+    .$if(below !== undefined, (q) => q.where('a.id', '<', below!))
+    .orderBy('a.id', 'desc')
+    .limit(limit)
+    .execute();
+
+export type AttemptRow = Awaited<ReturnType<typeof attemptsPage>>[number];
+
+export const attemptBySid = (db: Kysely<DB>, accountId: number, sid: string) => attemptsQuery(db, accountId, {}).select(ATTEMPT_COLUMNS).where('a.sid', '=', sid).executeTakeFirst();
+
+export const attemptCounts = async (db: Kysely<DB>, accountId: number, f: AttemptFilters) => {
+  const rows = await attemptsQuery(db, accountId, f)
+    .select((eb) => ['v.status', eb.fn.countAll<string | number>().as('n')])
+    .groupBy('v.status')
+    .execute();
+  let total = 0;
+  let converted = 0;
+  for (const r of rows) {
+    total += Number(r.n);
+    if (r.status === 'approved') converted += Number(r.n);
+  }
+  return { total, converted };
+};
