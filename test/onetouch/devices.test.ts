@@ -42,7 +42,8 @@ test('SDK flow: a registration token, then the device holds the account; its off
   assert.equal(s.registered, true);
   assert.deepEqual(s.devices, ['android']);
   assert.equal(s.detailed_devices.length, 2);
-  assert.deepEqual(Object.keys(s.detailed_devices[0]), ['device_type', 'os_type', 'registration_device_id', 'registration_method', 'device_id', 'last_sync_date', 'creation_date']);
+  // Authy's fields in Authy's order, plus device_name (OpenFactor: the name the device gave itself).
+  assert.deepEqual(Object.keys(s.detailed_devices[0]), ['device_type', 'os_type', 'registration_device_id', 'registration_method', 'device_id', 'device_name', 'last_sync_date', 'creation_date']);
   assert.equal(s.detailed_devices[0].registration_method, 'sdk');
 });
 
