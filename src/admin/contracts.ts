@@ -375,3 +375,18 @@ const ProviderList = Nullable(Type.Array(Type.String(), { description: 'provider
 export const ProvidersBody = Ok(['Providers.', 'Providers saved.'], {
   providers: Type.Object({ sms: ProviderList, voice: ProviderList, email: ProviderList }, { ...closed, description: "per channel; null: the service's providers" }),
 });
+
+// Twilio Verify v2 credentials ───────────────────────────────────────────────────────────────
+
+const VerifyAccount = Type.Object(
+  { sid: Type.String({ pattern: '^AC[0-9a-f]{32}$' }), name: Type.String(), date_created: DateTime },
+  { ...closed, description: 'never with its auth token' },
+);
+const VerifyKey = Type.Object(
+  { sid: Type.String({ pattern: '^SK[0-9a-f]{32}$' }), account_sid: Type.String({ pattern: '^AC[0-9a-f]{32}$' }), name: Type.String(), date_created: DateTime },
+  { ...closed, description: 'never with its secret' },
+);
+export const VerifyAccountCreatedBody = Ok('Verify account created.', { account: VerifyAccount, auth_token: Type.String({ description: 'shown in this answer only' }) });
+export const VerifyAccountsBody = Ok('Verify accounts.', { accounts: Type.Array(VerifyAccount) });
+export const VerifyKeyCreatedBody = Ok('Verify API key created.', { key: VerifyKey, secret: Type.String({ description: 'shown in this answer only' }) });
+export const VerifyKeysBody = Ok('Verify API keys.', { keys: Type.Array(VerifyKey) });

@@ -12,6 +12,7 @@ import type { Services } from '../app.ts';
 import type { DB } from '../store/schema.ts';
 import type { Kysely } from 'kysely';
 import { registerApplicationRoutes } from './applications.ts';
+import { registerVerifyAdminRoutes } from './verify.ts';
 import { OutboxBody } from './contracts.ts';
 import { parseAuthyId } from '../features/users/service.ts';
 import type { AuthFailures } from '../wire/auth-failures.ts';
@@ -33,7 +34,7 @@ function requireBearer(tokens: (string | undefined)[], refusal: ErrorName, failu
 export function registerAdminRoutes(
   server: FastifyInstance,
   tokens: { admin: string; metrics?: string },
-  services: Pick<Services, 'outbox' | 'metrics' | 'applications' | 'destinations' | 'hooks' | 'guard' | 'webhooks' | 'routing' | 'contacts' | 'recoveries' | 'phoneChanges'>,
+  services: Pick<Services, 'outbox' | 'metrics' | 'applications' | 'destinations' | 'hooks' | 'guard' | 'webhooks' | 'routing' | 'contacts' | 'recoveries' | 'phoneChanges' | 'verifyCredentials'>,
   db: Kysely<DB>,
   keys: MasterKey[],
   dialect: Dialect,
@@ -42,6 +43,7 @@ export function registerAdminRoutes(
   server.register(async (admin) => {
     admin.addHook('onRequest', requireBearer([tokens.admin], 'ADMIN_UNAUTHORIZED', failures));
     registerApplicationRoutes(admin, { ...services, db, keys, dialect });
+    registerVerifyAdminRoutes(admin, services.verifyCredentials);
 
     admin.get(
       '/admin/outbox',

@@ -12,6 +12,7 @@ import { Applications, SETTING_BOUNDS, type Application, type Settings } from '.
 import type { MasterKey } from '../core/crypto.ts';
 import type { FastifyBaseLogger } from 'fastify';
 import { SETTING_FLAGS, SETTING_WORDS, USAGE, type Args } from './usage.ts';
+import { VerifyCredentials } from '../features/verify/credentials.ts';
 
 const out = (line: string) => process.stdout.write(line + '\n');
 
@@ -215,6 +216,7 @@ export async function runCommand({ values, positionals }: Args): Promise<number>
       out(values.json ? JSON.stringify({ id, api_key: apiKey }) : `New API key for application ${id}: ${apiKey}\nThe old key no longer works.`);
       return 0;
     }
+    if (command === 'verify') return await verifyCommand(new VerifyCredentials(store.db, config.masterKeys), positionals.slice(1), values);
     return usageError(`unknown command: ${positionals.join(' ')}`);
   } finally {
     if (command !== 'serve') await store.close();
@@ -277,4 +279,40 @@ function nameTaken(name: string): number {
 function usageError(message: string): number {
   process.stderr.write(`${message}\n\n${USAGE}\n`);
   return 2;
+}
+
+/** `verify accounts create|list`, `verify keys create|list`: Twilio Verify v2 credentials; secrets are printed once. */
+async function verifyCommand(credentials: VerifyCredentials, [what, action]: string[], values: Args['values']): Promise<number> {
+  if (what === 'accounts' && action === 'create') {
+    const name = values.name?.trim();
+    if (!name) return usageError('verify accounts create needs --name NAME');
+    const a = await credentials.createAccount(name);
+    out(values.json ? JSON.stringify({ account_sid: a.sid, auth_token: a.authToken, name }) : `Created Verify account ${a.sid} "${name}".\nAuth token: ${a.authToken}\nKeep it secret: it is shown only now.`);
+    return 0;
+  }
+  if (what === 'accounts' && action === 'list') {
+    for (const a of await credentials.accounts()) out(values.json ? JSON.stringify(a) : `${a.sid}\t${a.name}\t${a.date_created}`);
+    return 0;
+  }
+  if (what === 'keys' && (action === 'create' || action === 'list')) {
+    const account = values.account?.trim();
+    if (!account) return usageError(`verify keys ${action} needs --account AC…`);
+    if (action === 'list') {
+      const keys = await credentials.keysOf(account);
+      if (!keys) return noVerifyAccount(account);
+      for (const k of keys) out(values.json ? JSON.stringify(k) : `${k.sid}\t${k.name}\t${k.date_created}`);
+      return 0;
+    }
+    const name = values.name?.trim() || 'API key';
+    const k = await credentials.createKey(account, name);
+    if (!k) return noVerifyAccount(account);
+    out(values.json ? JSON.stringify({ sid: k.sid, secret: k.secret, account_sid: k.accountSid, name }) : `Created API key ${k.sid} "${name}" of ${k.accountSid}.\nSecret: ${k.secret}\nKeep it secret: it is shown only now.`);
+    return 0;
+  }
+  return usageError(`unknown command: verify ${[what, action].filter(Boolean).join(' ')}`);
+}
+
+function noVerifyAccount(sid: string): number {
+  process.stderr.write(`No Verify account ${sid}.\n`);
+  return 1;
 }

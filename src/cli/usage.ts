@@ -48,6 +48,14 @@ export const USAGE = `Usage: openfactor <command>
   restore --from FILE            SQLite, with OpenFactor stopped: check a backup (integrity, the
                                  master key opens it), upgrade it and put it in place; the
                                  database it replaces is kept beside it
+  verify accounts create --name NAME [--json]
+                                 a Twilio Verify v2 account (AC…) and its auth token, printed
+                                 only now (Basic auth on /v2/…; it will sign Verify webhooks)
+  verify accounts list [--json]  Verify accounts (never their auth tokens)
+  verify keys create --account AC… [--name NAME] [--json]
+                                 an API key (SK…) of the account and its secret, printed only now
+  verify keys list --account AC… [--json]
+                                 the account's API keys (never their secrets)
   outbox [--app ID] [--limit N] [--json]
                                  recent messages, newest first, with status, provider and attempts;
                                  texts of console-delivered ones (the development provider)
@@ -98,6 +106,7 @@ export function readArgs(argv: string[]) {
       name: { type: 'string' },
       confirm: { type: 'string' },
       app: { type: 'string' },
+      account: { type: 'string' },
       limit: { type: 'string' },
       sms: { type: 'string' },
       voice: { type: 'string' },

@@ -91,6 +91,7 @@ export const ERRORS = {
   ADMIN_APP_NOT_FOUND: { code: '60000', status: 404, message: 'Application not found' },
   ADMIN_QUARANTINE_NOT_FOUND: { code: '60000', status: 404, message: 'No such quarantine' },
   ADMIN_APP_NAME_TAKEN: { code: '60000', status: 409, message: 'Another application already has this name (names are compared trimmed and ignoring case)' },
+  ADMIN_VERIFY_ACCOUNT_NOT_FOUND: { code: '60000', status: 404, message: 'Verify account not found' },
   METRICS_UNAUTHORIZED: { code: '60001', status: 401, message: 'Invalid metrics token' },
   REQUEST_TOO_LARGE: { code: '60002', status: 413, message: 'Invalid request: the request is too large' },
   URI_TOO_LONG: { code: '60002', status: 414, message: 'Invalid request: the request line is too long (send parameters in the body)' },

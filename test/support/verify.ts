@@ -1,6 +1,7 @@
 // Twilio Verify v2 tests: the official `twilio` client, pointed at a listening OpenFactor through
 // an httpClient (the README's RequestClient subclass), and credentials made by the service.
 import twilio from 'twilio';
+import type IRequestClient from 'twilio/lib/base/RequestClient.js';
 import type { TestApp } from './harness.ts';
 
 /** The README's subclass: requests for verify.twilio.com (and its edge/region hosts) go to `baseUrl`. */
@@ -8,7 +9,7 @@ export class OpenFactorRequestClient extends twilio.RequestClient {
   constructor(private readonly baseUrl: string) {
     super();
   }
-  override request<TData>(opts: Parameters<twilio.RequestClient['request']>[0]) {
+  override request<TData>(opts: IRequestClient.RequestOptions<TData>) {
     const u = new URL(opts.uri);
     if (/^verify(\.[a-z0-9-]+)*\.twilio\.com$/i.test(u.hostname)) opts = { ...opts, uri: this.baseUrl.replace(/\/+$/, '') + u.pathname + u.search };
     return super.request<TData>(opts);
