@@ -229,7 +229,7 @@ async function buildServices(config: Config, store: Store, log: FastifyBaseLogge
     slots,
     phones: new Phones({ db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), guard, webhooks }),
     verifyCredentials: new VerifyCredentials(store.db, config.masterKeys),
-    verify: new Verify({ db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), guard, applications, forgetApplication: (id) => routing.forget(id) }),
+    verify: new Verify({ ...sending, applications, forgetApplication: (id) => routing.forget(id) }),
   };
   return services;
 }

@@ -93,7 +93,8 @@ export interface VerificationView {
   attempts: { sid: string; channel: string; created_at: number | string }[];
 }
 
-export function renderVerification(v: VerificationView, base: string) {
+/** What a verification and a check answer both carry. */
+function verificationFields(v: Omit<VerificationView, 'attempts'>) {
   return {
     sid: v.sid,
     service_sid: v.serviceSid,
@@ -102,35 +103,26 @@ export function renderVerification(v: VerificationView, base: string) {
     channel: v.channel,
     status: v.status,
     valid: v.status === 'approved',
-    lookup: {},
     amount: v.details.amount,
     payee: v.details.payee,
+    date_created: isoDate(v.createdAt),
+    date_updated: isoDate(v.updatedAt),
+  };
+}
+
+export function renderVerification(v: VerificationView, base: string) {
+  return {
+    ...verificationFields(v),
+    lookup: {},
     send_code_attempts: v.attempts.map((a) => ({ attempt_sid: a.sid, channel: a.channel.toUpperCase(), time: isoDate(a.created_at) })),
     sna: null,
     tags: v.details.tags,
-    date_created: isoDate(v.createdAt),
-    date_updated: isoDate(v.updatedAt),
     url: `${base}/v2/Services/${v.serviceSid}/Verifications/${v.sid}`,
   };
 }
 
 /** The answer to a check: the verification's SID, no `url`. */
-export function renderCheck(v: Omit<VerificationView, 'attempts'>) {
-  return {
-    sid: v.sid,
-    service_sid: v.serviceSid,
-    account_sid: v.accountSid,
-    to: v.to,
-    channel: v.channel,
-    status: v.status,
-    valid: v.status === 'approved',
-    amount: v.details.amount,
-    payee: v.details.payee,
-    sna_attempts_error_codes: [],
-    date_created: isoDate(v.createdAt),
-    date_updated: isoDate(v.updatedAt),
-  };
-}
+export const renderCheck = (v: Omit<VerificationView, 'attempts'>) => ({ ...verificationFields(v), sna_attempts_error_codes: [] });
 
 export interface AttemptView {
   sid: string;

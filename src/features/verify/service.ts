@@ -7,18 +7,14 @@
 // them for the same destination resends the same code under the same SID (at most five sends,
 // then 60203); five checks, then 60202 and `max_attempts_reached`; an ended or expired
 // verification is gone (404, 20404).
-import type { Kysely } from 'kysely';
 import { codeText, randomDigits, resendable, VERIFICATION_LIFETIME_MS, VERIFICATION_MAX_CHECKS } from '../../core/codes.ts';
-import { constantTimeEqual, seal, unseal, type MasterKey } from '../../core/crypto.ts';
+import { constantTimeEqual, seal, unseal } from '../../core/crypto.ts';
 import { asTwilio, twilioFail, twilioInvalid, type TwilioFailure } from '../../core/errors.ts';
 import { resolveLocale } from '../../core/i18n.ts';
 import type { Params } from '../../core/params.ts';
 import { regionOf } from '../../core/phone.ts';
-import type { Outbox } from '../../delivery/outbox.ts';
-import type { Contacts } from '../../store/contacts.ts';
-import type { DB } from '../../store/schema.ts';
 import type { Applications } from '../applications/service.ts';
-import type { SendGuard } from '../send-guard/service.ts';
+import type { SendingDeps } from '../devices/proof-codes.ts';
 import type { VerifyAccount } from './credentials.ts';
 import { applyServiceParams, readCheck, readFriendlyName, readStart, readTo, type Channel, type StartInput } from './params.ts';
 import * as q from './queries.ts';
@@ -29,17 +25,12 @@ const MAX_SENDS = 5;
 
 export type Answer = { ok: true; status: number; body: unknown } | TwilioFailure;
 
-export interface VerifyDeps {
-  db: Kysely<DB>;
-  keys: MasterKey[];
-  contacts: Contacts;
-  outbox: Outbox;
-  wakeOutbox(): void;
-  guard: SendGuard;
+/** What sends codes (app.ts builds it once), the applications that back services. */
+export type VerifyDeps = Pick<SendingDeps, 'db' | 'keys' | 'contacts' | 'outbox' | 'wakeOutbox' | 'guard'> & {
   applications: Applications;
   /** Drops what the delivery router keeps of a deleted application. */
   forgetApplication(appId: number): void;
-}
+};
 
 interface Service {
   id: number;
@@ -118,17 +109,7 @@ export class Verify {
     const paging = readPaging(params);
     if (!paging.ok) return paging;
     const rows = await q.servicesPage(this.d.db, account.id, paging.value.after, paging.value.pageSize + 1);
-    const page = rows.slice(0, paging.value.pageSize).map(toService);
-    return {
-      ok: true,
-      status: 200,
-      body: listBody(
-        'services',
-        page.map((s) => this.serviceBody(account, s, base)),
-        { paging: paging.value, lastId: page.at(-1)?.id, more: rows.length > paging.value.pageSize },
-        { base, path: '/v2/Services', filters: {} },
-      ),
-    };
+    return { ok: true, status: 200, body: listBody('services', rows.map(toService), (s) => this.serviceBody(account, s, base), paging.value, { base, path: '/v2/Services', filters: {} }) };
   }
 
   /** Deletes the service and its application with everything in it (verifications, attempts, messages). */
@@ -308,17 +289,7 @@ export class Verify {
     const filters = await this.attemptFilters(account, params, true);
     if (!filters.ok) return filters;
     const rows = await q.attemptsPage(this.d.db, account.id, filters.value, paging.value.after, paging.value.pageSize + 1);
-    const page = rows.slice(0, paging.value.pageSize);
-    return {
-      ok: true,
-      status: 200,
-      body: listBody(
-        'attempts',
-        page.map((r) => this.attemptBody(account, r, base)),
-        { paging: paging.value, lastId: page.at(-1)?.id, more: rows.length > paging.value.pageSize },
-        { base, path: '/v2/Attempts', filters: filters.echo },
-      ),
-    };
+    return { ok: true, status: 200, body: listBody('attempts', rows, (r) => this.attemptBody(account, r, base), paging.value, { base, path: '/v2/Attempts', filters: filters.echo }) };
   }
 
   async fetchAttempt(account: VerifyAccount, sid: string, base: string): Promise<Answer> {

@@ -130,13 +130,15 @@ export function readPaging(params: Params): Read<Paging> {
 }
 
 /**
- * The list answer: the records under `key` and `meta` with absolute page URLs that carry every
- * filter (twilio-node follows `next_page_url` as it is, adding nothing).
+ * The list answer from `rows` read one past the page size (the extra one says there is a next
+ * page): the records under `key` and `meta` with absolute page URLs that carry every filter
+ * (twilio-node follows `next_page_url` as it is, adding nothing).
  */
-export function listBody(
+export function listBody<R extends { id: number }>(
   key: string,
-  records: unknown[],
-  page: { paging: Paging; lastId: number | undefined; more: boolean },
+  rows: R[],
+  render: (r: R) => unknown,
+  paging: Paging,
   at: { base: string; path: string; filters: Record<string, string | undefined> },
 ) {
   const url = (extra: Record<string, string | number | undefined>) => {
@@ -144,16 +146,18 @@ export function listBody(
     for (const [k, v] of Object.entries({ ...at.filters, ...extra })) if (v !== undefined) q.set(k, String(v));
     return `${at.base}${at.path}?${q.toString().replace(/\+/g, '%20')}`;
   };
-  const { pageSize, page: n, after } = page.paging;
+  const { pageSize, page: n, after } = paging;
+  const page = rows.slice(0, pageSize);
+  const last = page.at(-1);
   return {
-    [key]: records,
+    [key]: page.map(render),
     meta: {
       page: n,
       page_size: pageSize,
       first_page_url: url({ PageSize: pageSize, Page: 0 }),
       previous_page_url: null,
       url: url({ PageSize: pageSize, Page: n, PageToken: after === undefined ? undefined : `PT${after}` }),
-      next_page_url: page.more && page.lastId !== undefined ? url({ PageSize: pageSize, Page: n + 1, PageToken: `PT${page.lastId}` }) : null,
+      next_page_url: rows.length > pageSize && last ? url({ PageSize: pageSize, Page: n + 1, PageToken: `PT${last.id}` }) : null,
       key,
     },
   };
