@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/config.ts';
 import { masterKeyFrom } from '../../src/core/crypto.ts';
 import { migrate, openStore } from '../../src/store/db.ts';
 import { buildServer } from '../../src/app.ts';
+import { verifyClient } from '../support/verify.ts';
 import { resealAll, sealedByKey, SEALED_COLUMNS } from '../../src/admin/reseal.ts';
 import { writeAppProviders } from '../../src/delivery/routing.ts';
 import { MemoryStorage, OpenFactorDevice } from '../../sdk/device/src/index.ts';
@@ -72,6 +73,11 @@ test('sealed with A, opened with B current and A previous, sealed again with B, 
     // A phone change without any device: both numbers sealed, after the answer.
     await OpenFactorDevice.startAccountRecovery(base, { countryCode: '1', phoneNumber: '415-555-0142', via: 'sms', newNumber: { countryCode: '1', phoneNumber: '415-555-0145' } });
     await until('the account recovery stored', async () => (await t.store.db.selectFrom('account_recoveries').select('id').execute()).length === 1, 5000);
+    // Twilio Verify v2: an account's auth token, a verification's code and its destination.
+    const verifyAccount = await t.of.services.verifyCredentials.createAccount('Rotated');
+    const twilioClient = verifyClient(base, verifyAccount.sid, verifyAccount.authToken);
+    const va = (await twilioClient.verify.v2.services.create({ friendlyName: 'Rotated' })).sid;
+    await twilioClient.verify.v2.services(va).verifications.create({ to: '+14155550146', channel: 'sms' });
     // Every sealed column but the device's push subscription (a browser's) now holds a value.
     const empty: string[] = [];
     for (const c of SEALED_COLUMNS) {
@@ -101,6 +107,10 @@ test('sealed with A, opened with B current and A previous, sealed again with B, 
     const code = codeIn((await delivered(t2, '+14155550143')).text, 4);
     const checked = await call(t2.of.server, 'GET', '/protected/json/phones/verification/check', { key, form: `phone_number=415-555-0143&country_code=1&verification_code=${code}` });
     assert.equal(checked.status, 200, `the phone verification's code: ${checked.text}`);
+    assert.equal(await t2.of.services.verifyCredentials.authToken(verifyAccount.sid), verifyAccount.authToken, 'the Verify auth token');
+    const verifyCode = codeIn((await delivered(t2, '+14155550146')).text, 6);
+    const verifyCheck = await verifyClient(base2, verifyAccount.sid, verifyAccount.authToken).verify.v2.services(va).verificationChecks.create({ to: '+14155550146', code: verifyCode });
+    assert.equal(verifyCheck.status, 'approved', 'the Verify code and destination');
 
     // Sealed again with B while this server runs.
     // (The verified code is gone: its value was cleared, not sealed again.)

@@ -8,7 +8,7 @@ import Fastify from 'fastify';
 import { startApp } from '../support/harness.ts';
 import { CONTRACT_PREFIXES, checkResponseContracts } from '../../src/wire/response-contracts.ts';
 
-test('every admin and device route declares a response contract for success', async () => {
+test('every admin, device and Verify v2 route declares a response contract for success', async () => {
   const t = await startApp();
   try {
     await t.of.server.ready();
@@ -20,8 +20,8 @@ test('every admin and device route declares a response contract for success', as
       for (const [method, op] of Object.entries(methods)) {
         if (path === '/device/v1/events') continue; // Server-Sent Events, not a JSON body
         checked++;
-        // A declared body (swagger's "Default Response" placeholder has none).
-        const codes = Object.entries(op.responses ?? {}).filter(([c, r]) => /^2/.test(c) && r.content?.['application/json']?.schema);
+        // A declared body (swagger's "Default Response" placeholder has none), or a declared 204 (no body: Verify v2 deletes).
+        const codes = Object.entries(op.responses ?? {}).filter(([c, r]) => c === '204' || (/^2/.test(c) && r.content?.['application/json']?.schema));
         if (codes.length === 0) missing.push(`${method.toUpperCase()} ${path}`);
       }
     }
