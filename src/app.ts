@@ -2,7 +2,7 @@
 import { indexUserEmails, openContacts, type Contacts } from './store/contacts.ts';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
-import { BadInput, fail } from './core/errors.ts';
+import { BadInput, fail, twilioFail } from './core/errors.ts';
 import type { Config } from './config.ts';
 import { isDatabaseUnavailable, notReadyBecause, type Store } from './store/db.ts';
 import { takeFileModeNotes } from './store/private-files.ts';
@@ -50,6 +50,7 @@ import { phoneRoutes } from './features/phones/routes.ts';
 import { VerifyCredentials } from './features/verify/credentials.ts';
 import { Verify } from './features/verify/service.ts';
 import { registerVerifyRoutes } from './features/verify/routes.ts';
+import { sendTwilioFailure } from './features/verify/twilio.ts';
 
 export interface Services {
   applications: Applications;
@@ -152,6 +153,8 @@ function httpServer(config: Config): FastifyInstance {
     // Errors Fastify finds before routing (malformed or over-long paths) get Authy bodies too.
     frameworkErrors: (err, req, reply) => {
       const notFound = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      // The Twilio Verify v2 paths answer in Twilio's shape, as their routes do.
+      if (/^\/+v2(\/|\?|$)/.test(req.url)) return void sendTwilioFailure(reply, twilioFail(notFound ? 'NOT_FOUND' : 'INVALID_PARAMETER', notFound ? undefined : 'Invalid parameter: the request path is malformed'));
       sendFailure(reply, formatOfUrl(req.url), fail(notFound ? 'ROUTE_NOT_FOUND' : 'INVALID_REQUEST'));
     },
   });

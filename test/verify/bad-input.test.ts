@@ -106,6 +106,9 @@ test('per route: the parameter errors Twilio answers (60200), unknown SIDs (2040
     ['GET', `/v2/Attempts/VL${'0'.repeat(32)}`, undefined, 404, 20404],
     ['GET', '/v2/Nothing', undefined, 404, 20404],
     ['PUT', '/v2/Services', undefined, 404, 20404],
+    ['GET', '/v2/Services/%ZZ', undefined, 400, 60200],
+    ['GET', `/v2/Services/${'x'.repeat(200)}`, undefined, 404, 20404],
+    ['GET', '/v2/Services?PageSize=%ZZ', undefined, 400, 60200],
   ];
   for (const [method, path, form, status, code] of cases) assertTwilioError(await raw(base, method, path, auth, form), status, code, `${method} ${path} ${JSON.stringify(form)}`);
 });

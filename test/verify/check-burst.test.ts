@@ -1,6 +1,7 @@
 // VerificationCheck under a burst, over two server processes on one database: 200 wrong codes at
 // once are checked exactly five times (the rest 429/60202, the right code after them too), and
-// 200 right codes at once approve exactly once (the rest 404/20404).
+// 200 right codes at once approve exactly once (the rest 404/20404). No log line of theirs names
+// a full number.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -22,10 +23,11 @@ let va: string;
 before(async () => {
   t = await startApp({ OPENFACTOR_MASTER_KEY: masterKey });
   acme = await newAccount(t);
-  client = verifyClient(await t.listen(), acme.sid, acme.authToken);
-  va = (await client.verify.v2.services.create({ friendlyName: 'Burst' })).sid;
   servers = await spawnServers(2, { ...testEnv(t.db), OPENFACTOR_MASTER_KEY: masterKey });
   pools = servers.map((s) => new Pool(s.url, { connections: BURST + 10 }));
+  // Everything goes through the server processes; this one only reads codes and rows.
+  client = verifyClient(servers[0].url, acme.sid, acme.authToken);
+  va = (await client.verify.v2.services.create({ friendlyName: 'Burst' })).sid;
 });
 after(async () => {
   await Promise.all(pools.map((p) => p.close()));
@@ -75,4 +77,13 @@ test('200 right codes at once over two processes: approved exactly once', async 
   const row = await checksOf(v.sid);
   assert.equal(row.status, 'approved');
   assert.ok(row.checks >= 1 && row.checks <= 5, `${row.checks} checks counted`);
+});
+
+test('the server logs (info level, a send-guard refusal among them) never hold a full number', async () => {
+  const landline = await client.verify.v2.services(va).verifications.create({ to: '+442079460018', channel: 'sms' }).catch((e) => e);
+  assert.equal(landline.code, 60205);
+  await new Promise((r) => setTimeout(r, 200));
+  const logs = servers.map((s) => s.output()).join('\n');
+  assert.match(logs, /send_blocked/, 'the refusal was logged');
+  for (const digits of ['4155550190', '4155550191', '2079460018']) assert.ok(!logs.includes(digits), `no log line holds ${digits}`);
 });
