@@ -145,6 +145,7 @@ export const TWILIO_ERRORS = {
   METHOD_NOT_ALLOWED: { code: 20004, status: 405, message: 'Method not allowed' },
   MAX_CHECKS: { code: 60202, status: 429, message: 'Max check attempts reached' },
   MAX_SENDS: { code: 60203, status: 429, message: 'Max send attempts reached' },
+  CONCURRENT_STARTS: { code: 60212, status: 429, message: 'Too many concurrent requests for phone number' },
   LANDLINE_SMS: { code: 60205, status: 403, message: 'SMS is not supported by landline phone number' },
   CHANNEL_DISABLED: { code: 60223, status: 400, message: 'Delivery channel disabled' },
   /** The send guard's fraud rules (quarantined prefixes and countries, velocity, non-personal numbers). */

@@ -658,6 +658,12 @@ const steps: Record<string, Step> = {
     await db.schema.createIndex('verify_attempts_verification').on('verify_attempts').columns(['verification_id']).execute();
     await db.schema.createIndex('verify_attempts_app').on('verify_attempts').columns(['app_id', 'id']).execute();
   },
+
+  // One pending verification per destination and service: of two starts at once, one makes it and
+  // the other resends its code (features/verify/service.ts), as Twilio's resend rule wants.
+  '0031_verify_pending_once': async (db) => {
+    await sql`CREATE UNIQUE INDEX verify_verifications_pending ON verify_verifications (service_id, to_index) WHERE status = 'pending'`.execute(db);
+  },
 };
 
 /** The newest migration this build knows: a database at it is ready for this code. */

@@ -208,3 +208,28 @@ test('the send guard: landline SMS 60205, premium-rate 60410, a country the appl
   const blocked = (await t.of.services.outbox.recent({ limit: 50, appId: app.id })).filter((m) => m.status === 'blocked');
   assert.ok(blocked.length >= 3, 'every refusal is audited in the outbox');
 });
+
+test('eight starts at once for one number: one verification, at most five sends, the rest 60203 or 60212', async () => {
+  const to = '+12125551000'; // a prefix of its own: the send guard's prefix allowance is not this test's subject
+  const answers = await Promise.all(Array.from({ length: 8 }, () => svc.verifications.create({ to, channel: 'sms' }).then((v) => v, (e) => e)));
+  const made = answers.filter((a) => a.sid);
+  const refused = answers.filter((a) => !a.sid);
+  assert.equal(new Set(made.map((v) => v.sid)).size, 1, 'one SID');
+  assert.ok(made.length >= 1 && made.length <= 5, `${made.length} sends`);
+  assert.ok(refused.every((e) => e.status === 429 && (e.code === 60203 || e.code === 60212)), JSON.stringify(refused.map((e) => [e.status, e.code, e.message])));
+  const rows = await t.store.db.selectFrom('verify_verifications').select(['sid', 'sends']).where('sid', '=', made[0].sid).execute();
+  assert.deepEqual(rows, [{ sid: made[0].sid, sends: made.length }]);
+  const pending = await t.store.db.selectFrom('verify_verifications').select('id').where('to_index', '=', t.of.services.contacts.phoneIndex(to)).execute();
+  assert.equal(pending.length, 1, 'one verification for the number');
+});
+
+test('after a verification expires, a start makes a new one (the old one is marked expired)', async () => {
+  const to = '+13125551000';
+  const old = await svc.verifications.create({ to, channel: 'sms' });
+  await t.store.db.updateTable('verify_verifications').set({ expires_at: Date.now() - 1 }).where('sid', '=', old.sid).execute();
+  assert.equal((await restError(svc.verifications(old.sid).fetch())).code, 20404);
+  const fresh = await svc.verifications.create({ to, channel: 'sms' });
+  assert.notEqual(fresh.sid, old.sid);
+  const row = await t.store.db.selectFrom('verify_verifications').select(['status', 'code_sealed']).where('sid', '=', old.sid).executeTakeFirstOrThrow();
+  assert.deepEqual(row, { status: 'expired', code_sealed: null });
+});

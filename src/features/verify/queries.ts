@@ -53,7 +53,27 @@ export const setServiceSettings = (db: Kysely<DB>, id: number, settings: string,
 
 export type NewVerification = Omit<VerifyVerificationsTable, 'id' | 'checks' | 'sends'>;
 
-export const insertVerification = (db: Kysely<DB>, v: NewVerification) => db.insertInto('verify_verifications').values(v).returning('id').executeTakeFirstOrThrow();
+/**
+ * A new pending verification, after the destination's expired one (if any) is marked so; undefined
+ * when another start made one for the destination meanwhile (one pending per destination: 0031).
+ */
+export async function insertPending(db: Kysely<DB>, v: NewVerification): Promise<number | undefined> {
+  await db
+    .updateTable('verify_verifications')
+    .set({ status: 'expired', code_sealed: null })
+    .where('service_id', '=', v.service_id)
+    .where('to_index', '=', v.to_index)
+    .where('status', '=', 'pending')
+    .where('expires_at', '<=', v.created_at)
+    .execute();
+  try {
+    return (await db.insertInto('verify_verifications').values(v).returning('id').executeTakeFirstOrThrow()).id;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE') return undefined;
+    throw e;
+  }
+}
 
 export const verificationBySid = (db: Kysely<DB>, serviceId: number, sid: string) =>
   db.selectFrom('verify_verifications').selectAll().where('service_id', '=', serviceId).where('sid', '=', sid).executeTakeFirst();

@@ -23,6 +23,9 @@ import { dateParam, isSid, listBody, newSid, notFound, readPaging, str } from '.
 
 const MAX_SENDS = 5;
 
+/** A start that lost to another at the same moment (its transaction is rolled back). */
+class Raced extends Error {}
+
 export type Answer = { ok: true; status: number; body: unknown } | TwilioFailure;
 
 /** What sends codes (app.ts builds it once), the applications that back services. */
@@ -124,7 +127,7 @@ export class Verify {
   // Verifications: the hot path --------------------------------------------------------------
 
   /** `POST /v2/Services/{sid}/Verifications`: a new code, or the same one again within its lifetime. */
-  async startVerification(account: VerifyAccount, serviceSid: string, params: Params, base: string): Promise<Answer> {
+  async startVerification(account: VerifyAccount, serviceSid: string, params: Params, base: string, again = false): Promise<Answer> {
     const service = await this.serviceOf(account, serviceSid);
     if (!service) return notFound(`/Services/${serviceSid}/Verifications`);
     const input = readStart(params, service.settings);
@@ -147,11 +150,12 @@ export class Verify {
     const code = reuse ? unseal(this.d.keys, reuse.code_sealed!, codeContext(sid)).toString('utf8') : (input.value.customCode ?? randomDigits(service.settings.code_length));
     const details: VerificationDetails = reuse ? JSON.parse(reuse.details) : input.value.details;
     const text = messageText(input.value, service.settings, details, code, locale);
-    const id = await this.d.db.transaction().execute(async (trx) => {
-      const id = reuse
-        ? (await q.takeSend(trx, reuse.id, MAX_SENDS, channel, now)) && reuse.id
-        : (
-            await q.insertVerification(trx, {
+    const id = await this.d.db
+      .transaction()
+      .execute(async (trx) => {
+        const id = reuse
+          ? (await q.takeSend(trx, reuse.id, MAX_SENDS, channel, now)) && reuse.id
+          : await q.insertPending(trx, {
               sid,
               app_id: app.id,
               service_id: service.id,
@@ -165,15 +169,20 @@ export class Verify {
               created_at: now,
               updated_at: now,
               expires_at: now + VERIFICATION_LIFETIME_MS,
-            })
-          ).id;
-      if (!id) return undefined;
-      const messageSid = await this.d.outbox.enqueue(trx, { appId: app.id, userId: null, channel: channel === 'call' ? 'voice' : channel, destination: to, text, locale }, now);
-      const country = channel === 'email' ? null : (regionOf(to) ?? null);
-      await q.insertAttempt(trx, { sid: newSid('VL'), appId: app.id, accountId: account.id, serviceId: service.id, verificationId: id, toIndex, channel, country, messageSid, now });
-      return id;
-    });
-    if (id === undefined) return twilioFail('MAX_SENDS'); // another start took the fifth send meanwhile
+            });
+        // Another start took the fifth send, or made the destination's verification, meanwhile.
+        if (!id) throw new Raced();
+        const messageSid = await this.d.outbox.enqueue(trx, { appId: app.id, userId: null, channel: channel === 'call' ? 'voice' : channel, destination: to, text, locale }, now);
+        const country = channel === 'email' ? null : (regionOf(to) ?? null);
+        await q.insertAttempt(trx, { sid: newSid('VL'), appId: app.id, accountId: account.id, serviceId: service.id, verificationId: id, toIndex, channel, country, messageSid, now });
+        return id;
+      })
+      .catch((e: unknown) => {
+        if (e instanceof Raced) return undefined;
+        throw e;
+      });
+    // Lost to a concurrent start: once more, now resending that one's code.
+    if (id === undefined) return reuse ? twilioFail('MAX_SENDS') : again ? twilioFail('CONCURRENT_STARTS') : this.startVerification(account, serviceSid, params, base, true);
     this.d.wakeOutbox();
     const view = { sid, serviceSid: service.sid, accountSid: account.sid, to, channel, status: 'pending', details, createdAt: reuse ? Number(reuse.created_at) : now, updatedAt: now };
     return { ok: true, status: 201, body: renderVerification({ ...view, attempts: await q.attemptsOf(this.d.db, id) }, base) };
