@@ -18,9 +18,11 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../store/schema.ts';
 import { importUsers, largestAuthyId, type ImportOutcome } from '../features/users/import.ts';
 import { EMITTED_WEBHOOK_EVENTS, WEBHOOK_EVENTS } from '../features/webhooks/service.ts';
+import { VERIFY_EVENT_TYPES } from '../features/verify/service-webhooks.ts';
 import { comparableName } from '../features/applications/service.ts';
 import { authyIdParam, decodeCursor, encodeCursor, flag, isFailure, oneOf, userSearch, phoneOf as e164Of } from './paging.ts';
 import { destinationContext } from '../store/contacts.ts';
+import { toContext as verifyToContext } from '../features/verify/service.ts';
 import { normalizeCallingCode, parsePhone } from '../core/phone.ts';
 import { CHANNELS, readAppProviders, writeAppProviders } from '../delivery/routing.ts';
 import { ProviderConfigError, redactProviderUrl, splitProviderList } from '../delivery/providers/index.ts';
@@ -77,6 +79,7 @@ export function registerApplicationRoutes(admin: FastifyInstance, s: AdminServic
   registerUserRoutes(admin, s, h);
   registerRecoveryRoutes(admin, s, h);
   registerLogRoutes(admin, s, h);
+  registerVerifyLogRoutes(admin, s, h);
   registerSendGuardRoutes(admin, s, h);
   registerIntegrationRoutes(admin, s, h);
 }
@@ -182,7 +185,9 @@ function registerSettingsRoutes(admin: FastifyInstance, s: AdminServices, { body
 
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/admin/applications/:id', { schema: { summary: 'One application, with its settings', tags: ['admin'], response: { 200: C.ApplicationBody } } }, async (req, reply) => {
     const app = await find(req.params.id);
-    return app ? send(reply, { application: view(app), message: 'Application.' }) : notFound(reply);
+    if (!app) return notFound(reply);
+    const backs = await q.verifyServiceOfApp(s.db, app.id);
+    return send(reply, { application: view(app), verify_service: backs ? { sid: backs.sid, account_sid: backs.account_sid } : null, message: 'Application.' });
   });
 
   admin.post<{ Params: { id: string }; Querystring: Record<string, string> }>(
@@ -518,7 +523,7 @@ function registerLogRoutes(admin: FastifyInstance, s: AdminServices, { forApp, f
       },
     },
     forTable(async (app, page, req, reply) => {
-      const kind = oneOf(req.query, 'kind', ['callback', 'webhook'] as const);
+      const kind = oneOf(req.query, 'kind', ['callback', 'webhook', 'verify_webhook'] as const);
       if (isFailure(kind)) return refuse(reply, kind);
       const status = oneOf(req.query, 'status', ['pending', 'delivered', 'failed'] as const);
       if (isFailure(status)) return refuse(reply, status);
@@ -612,7 +617,7 @@ function registerLogRoutes(admin: FastifyInstance, s: AdminServices, { forApp, f
 const MESSAGE_CHANNELS = ['sms', 'voice', 'email'] as const;
 const MESSAGE_STATUSES = ['queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'blocked'] as const;
 /** What a delivery may be about: OneTouch callbacks' one event, and webhooks' (all of Authy's list may have been asked for). */
-const DELIVERY_EVENTS = ['approval_request_status', ...WEBHOOK_EVENTS] as const;
+const DELIVERY_EVENTS = ['approval_request_status', ...WEBHOOK_EVENTS, ...VERIFY_EVENT_TYPES] as const;
 
 /** `q` as a phone number: E.164, or national digits with `country_code`; undefined when absent. */
 function phoneParam(query: Record<string, unknown>): string | undefined | Failure {
@@ -708,6 +713,44 @@ function registerIntegrationRoutes(admin: FastifyInstance, s: AdminServices, { b
       }
       s.routing.forget(app.id);
       return send(reply, { providers: await providerView(app.id), message: 'Providers saved.' });
+    }),
+  );
+}
+
+/** The verifications of the Twilio Verify service an application backs (issue 21; the console's page). */
+function registerVerifyLogRoutes(admin: FastifyInstance, s: AdminServices, { forTable }: Handlers): void {
+  admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/verify_verifications',
+    {
+      schema: {
+        summary: "Twilio Verify verifications of the service this application backs, newest first, numbers masked, never codes (`limit` 1–500, `cursor`; `status` pending|approved|canceled|max_attempts_reached|expired; `channel` sms|call|email)",
+        tags: ['admin'],
+        response: { 200: C.VerifyVerificationsBody },
+      },
+    },
+    forTable(async (app, page, req, reply) => {
+      const now = Date.now();
+      const status = oneOf(req.query, 'status', ['pending', 'approved', 'canceled', 'max_attempts_reached', 'expired'] as const);
+      if (isFailure(status)) return refuse(reply, status);
+      const channel = oneOf(req.query, 'channel', ['sms', 'call', 'email'] as const);
+      if (isFailure(channel)) return refuse(reply, channel);
+      const result = await q.verifyVerificationsTable(s.db, app.id, { status, channel, now }, page.limit, page.below);
+      const verifications = result.rows.map((v) => {
+        const to = s.contacts.open(v.to_sealed, verifyToContext(v.sid));
+        return {
+          sid: v.sid,
+          channel: v.channel,
+          to: v.channel === 'email' ? to : maskE164(to),
+          // Between sweeps an overdue one already reads as expired, as the /v2 API shows it.
+          status: v.status === 'pending' && Number(v.expires_at) <= now ? 'expired' : v.status,
+          sends: Number(v.sends),
+          checks: Number(v.checks),
+          date_created: new Date(Number(v.created_at)).toISOString(),
+          date_updated: new Date(Number(v.updated_at)).toISOString(),
+          expires_at: new Date(Number(v.expires_at)).toISOString(),
+        };
+      });
+      return send(reply, { verifications, next_cursor: nextCursor(result), total: result.total, message: 'Verify verifications.' });
     }),
   );
 }

@@ -69,7 +69,12 @@ export const AdminApplication = Type.Object(
 
 export const ApplicationsBody = Ok('Applications.', { applications: Type.Array(AdminApplication) });
 export const ApplicationCreatedBody = Ok('Application created.', { application: AdminApplication, api_key: Type.String({ description: 'shown in this answer only' }) });
-export const ApplicationBody = Ok('Application.', { application: AdminApplication });
+export const ApplicationBody = Ok('Application.', {
+  application: AdminApplication,
+  verify_service: Nullable(
+    Type.Object({ sid: Type.String({ pattern: '^VA[0-9a-f]{32}$' }), account_sid: Type.String({ pattern: '^AC[0-9a-f]{32}$' }) }, { ...closed, description: 'the Twilio Verify service this application backs' }),
+  ),
+});
 /** Settings, callback and countries answer with the application as it now is. */
 export const ApplicationChangedBody = Ok(['Settings changed.', 'Callback changed.', 'Countries changed.', 'Application renamed.'], { application: AdminApplication });
 export const ApplicationDeletedBody = Ok('Application deleted.', {});
@@ -272,7 +277,7 @@ export const DeliveriesBody = Ok('Deliveries.', {
     Type.Object(
       {
         id: Id,
-        kind: OneOf(['callback', 'webhook']),
+        kind: OneOf(['callback', 'webhook', 'verify_webhook']),
         event: Type.String(),
         url: Type.String(),
         method: OneOf(['GET', 'POST']),
@@ -390,3 +395,30 @@ export const VerifyAccountCreatedBody = Ok('Verify account created.', { account:
 export const VerifyAccountsBody = Ok('Verify accounts.', { accounts: Type.Array(VerifyAccount) });
 export const VerifyKeyCreatedBody = Ok('Verify API key created.', { key: VerifyKey, secret: Type.String({ description: 'shown in this answer only' }) });
 export const VerifyKeysBody = Ok('Verify API keys.', { keys: Type.Array(VerifyKey) });
+
+/** A Verify service as the console lists it, with the application that sends its codes. */
+const VerifyServiceRow = Type.Object(
+  { sid: Type.String({ pattern: '^VA[0-9a-f]{32}$' }), friendly_name: Type.String(), code_length: Type.Integer(), app_id: Id, date_created: DateTime },
+  closed,
+);
+export const VerifyServicesBody = Ok('Verify services.', { services: Type.Array(VerifyServiceRow) });
+export const VerifyVerificationsBody = Ok('Verify verifications.', {
+  verifications: Type.Array(
+    Type.Object(
+      {
+        sid: Type.String({ pattern: '^VE[0-9a-f]{32}$' }),
+        channel: OneOf(['sms', 'call', 'email']),
+        to: Type.String({ description: 'a phone number masked (+1-XXX-XXX-XX67), or the email address' }),
+        status: OneOf(['pending', 'approved', 'canceled', 'max_attempts_reached', 'expired']),
+        sends: Type.Integer(),
+        checks: Type.Integer(),
+        date_created: DateTime,
+        date_updated: DateTime,
+        expires_at: DateTime,
+      },
+      closed,
+    ),
+  ),
+  next_cursor: Nullable(Type.String()),
+  total: Type.Integer(),
+});

@@ -365,3 +365,50 @@ export const verificationsByDay = (db: Kysely<DB>, appId: number, since: number,
     .groupBy([sql`created_at / ${sql.lit(DAY)}`, shown])
     .execute();
 };
+
+// ---- Twilio Verify (the console's pages; the /v2 API has its own queries in features/verify) ----
+
+/** The services of a Verify account, oldest first, with their applications; undefined if no such account. */
+export async function verifyServicesOf(db: Kysely<DB>, accountSid: string) {
+  const account = await db.selectFrom('verify_accounts').select('id').where('sid', '=', accountSid).executeTakeFirst();
+  if (!account) return undefined;
+  return db.selectFrom('verify_services').select(['sid', 'app_id', 'settings', 'created_at']).where('account_id', '=', account.id).orderBy('id').execute();
+}
+
+/** The Verify service an application backs, if it backs one. */
+export const verifyServiceOfApp = (db: Kysely<DB>, appId: number) =>
+  db
+    .selectFrom('verify_services')
+    .innerJoin('verify_accounts', 'verify_accounts.id', 'verify_services.account_id')
+    .select(['verify_services.sid', 'verify_accounts.sid as account_sid'])
+    .where('verify_services.app_id', '=', appId)
+    .executeTakeFirst();
+
+export interface VerifyVerificationFilter {
+  /** As shown: a pending one past its expiry reads `expired`. */
+  status?: 'pending' | 'approved' | 'canceled' | 'max_attempts_reached' | 'expired';
+  channel?: 'sms' | 'call' | 'email';
+  now: number;
+}
+
+/** Verifications of the application's Verify service, newest first (never their codes). */
+export async function verifyVerificationsTable(db: Kysely<DB>, appId: number, f: VerifyVerificationFilter, limit: number, below?: number) {
+  const matching = (eb: ExpressionBuilder<DB, 'verify_verifications'>) => {
+    const and = [eb('app_id', '=', appId)];
+    if (f.channel) and.push(eb('channel', '=', f.channel));
+    if (f.status === 'expired') and.push(eb.or([eb('status', '=', 'expired'), eb.and([eb('status', '=', 'pending'), eb('expires_at', '<=', f.now)])]));
+    else if (f.status === 'pending') and.push(eb.and([eb('status', '=', 'pending'), eb('expires_at', '>', f.now)]));
+    else if (f.status) and.push(eb('status', '=', f.status));
+    return eb.and(and);
+  };
+  let q = db
+    .selectFrom('verify_verifications')
+    .select(['id', 'sid', 'channel', 'to_sealed', 'status', 'sends', 'checks', 'created_at', 'updated_at', 'expires_at'])
+    .where(matching);
+  if (below !== undefined) q = q.where('id', '<', below);
+  const [rows, count] = await Promise.all([
+    q.orderBy('id', 'desc').limit(limit + 1).execute(),
+    db.selectFrom('verify_verifications').select((eb) => eb.fn.countAll<number>().as('n')).where(matching).executeTakeFirstOrThrow(),
+  ]);
+  return pageOf(rows, limit, count.n);
+}

@@ -43,7 +43,7 @@ export function registerAdminRoutes(
   server.register(async (admin) => {
     admin.addHook('onRequest', requireBearer([tokens.admin], 'ADMIN_UNAUTHORIZED', failures));
     registerApplicationRoutes(admin, { ...services, db, keys, dialect });
-    registerVerifyAdminRoutes(admin, services.verifyCredentials);
+    registerVerifyAdminRoutes(admin, services.verifyCredentials, db);
 
     admin.get(
       '/admin/outbox',

@@ -35,6 +35,12 @@ before(async () => {
   await anna.deny((await anna.pendingApprovals())[0]);
   await registerDevice(t, base, users[1]);
   await createApproval(t, users[1], { message: 'Still waiting' });
+  // A Twilio Verify account with a service and a verification, for the Verify pages.
+  const account = await t.of.services.verifyCredentials.createAccount('Layout Verify');
+  const basic = `Basic ${Buffer.from(`${account.sid}:${account.authToken}`).toString('base64')}`;
+  const v2 = (path: string, body: string) => fetch(`${base}/v2/${path}`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body });
+  const service = (await (await v2('Services', 'FriendlyName=Layout%20Login')).json()) as { sid: string };
+  await v2(`Services/${service.sid}/Verifications`, 'To=%2B14155550399&Channel=sms');
   for (const id of users.slice(0, 3)) await fetch(`${base}/protected/json/sms/${id}?force=true`, { headers: { 'x-authy-api-key': t.apiKey } });
   await fetch(`${base}/protected/json/call/${users[3]}?force=true`, { headers: { 'x-authy-api-key': t.apiKey } });
 });
@@ -88,6 +94,16 @@ for (const [size, viewport] of Object.entries(SIZES)) {
       await page.waitForSelector('dialog[open]');
       await check('delete dialog');
       await page.keyboard.press('Escape');
+      // Twilio Verify: the accounts, one account, and a service's verifications.
+      await navigate(page, 'Twilio Verify');
+      await page.waitForSelector('[data-testid=verify-accounts] a');
+      await check('Twilio Verify');
+      await page.click('[data-testid=verify-accounts] a:text-is("Layout Verify")');
+      await page.waitForSelector('[data-testid=verify-services] a');
+      await check('Verify account');
+      await page.click('[data-testid=verify-services] a:text-is("Layout Login")');
+      await page.waitForSelector('[data-testid=verify-verifications] td[data-label=SID]');
+      await check('Verify verifications');
       assert.deepEqual(problems, []);
       assert.deepEqual(tooWide, []);
       assert.deepEqual(missing(), []);
@@ -116,10 +132,12 @@ test('users: a page of 25 at a time, Next and Previous, search by email, phone a
     await page.click('button:text-is("Previous")');
     await page.waitForSelector('text=Showing 1–25 of 30 users');
 
+    // Each search below finds something other than the one before: its answer is in when the rows change.
     const find = async (q: string) => {
+      const before = await page.textContent('[data-testid=users] tbody');
       await page.fill('input[name=q]', q);
       await page.click('button:text-is("Search")');
-      await page.waitForFunction((n) => document.querySelectorAll('[data-testid=users] tbody tr').length === n || document.querySelector('[data-testid=users] td.empty') !== null, 1);
+      await page.waitForFunction((was) => document.querySelector('[data-testid=users] tbody')!.textContent !== was, before);
       return (await rows.allTextContents()).join('|');
     };
     assert.match(await find('person7@example.com'), new RegExp(`^${users[7]}person7@example\\.com`));

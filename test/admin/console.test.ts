@@ -344,3 +344,36 @@ test('users imported from a file: a dry run first (the default), failures by lin
   await page.waitForSelector('text=Users imported.');
   assert.equal(await status(), 200);
 });
+
+test('Twilio Verify: an account and an API key made in the console sign in on /v2; its service and verifications are listed', { skip }, async () => {
+  await signIn(t.config.adminToken);
+  await page.click('nav a:text-is("Twilio Verify")');
+  await page.fill('input[name=verify_account_name]', 'Shop Verify');
+  await page.click('button:text-is("Create account")');
+  await page.waitForSelector('text=Created “Shop Verify”.');
+  const sid = (await page.textContent('[data-testid=verify-account-sid]'))!.trim();
+  const token = (await page.textContent('[data-testid=verify-auth-token]'))!.trim();
+  assert.match(sid, /^AC[0-9a-f]{32}$/);
+  const v2 = (path: string, body: string, user = sid, pass = token) =>
+    fetch(`${base}/v2/${path}`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' }, body });
+  const service = (await (await v2('Services', 'FriendlyName=Shop%20Login')).json()) as { sid: string };
+  assert.match(service.sid, /^VA[0-9a-f]{32}$/);
+
+  // An API key made on the account's page works too.
+  await page.click(`[data-testid=verify-accounts] a:text-is("Shop Verify")`);
+  await page.fill('input[name=verify_key_name]', 'backend');
+  await page.click('button:text-is("Create API key")');
+  await page.waitForSelector('text=Created “backend”.');
+  const keySid = (await page.textContent('[data-testid=verify-key-sid]'))!.trim();
+  const secret = (await page.textContent('[data-testid=verify-key-secret]'))!.trim();
+  const started = await v2(`Services/${service.sid}/Verifications`, 'To=%2B14155550188&Channel=sms', keySid, secret);
+  assert.equal(started.status, 201);
+  const verification = (await started.json()) as { sid: string };
+
+  await page.reload();
+  await page.click('[data-testid=verify-services] a:text-is("Shop Login")');
+  await page.waitForSelector('nav a[aria-current=page]:text-is("Verify verifications")');
+  const row = (await page.textContent('[data-testid=verify-verifications] tbody tr'))!;
+  assert.match(row, new RegExp(`${verification.sid}\\+1-XXX-XXX-XX88smspending10`));
+  assert.ok(!(await page.content()).includes('4155550188'), 'no full number on the page');
+});

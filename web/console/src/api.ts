@@ -50,6 +50,39 @@ export interface Approval {
   device: { id: number; name: string | null; os_type: string | null } | null;
 }
 
+export interface VerifyAccount {
+  sid: string;
+  name: string;
+  date_created: string;
+}
+
+export interface VerifyKey {
+  sid: string;
+  account_sid: string;
+  name: string;
+  date_created: string;
+}
+
+export interface VerifyService {
+  sid: string;
+  friendly_name: string;
+  code_length: number;
+  app_id: number;
+  date_created: string;
+}
+
+export interface VerifyVerification {
+  sid: string;
+  channel: string;
+  to: string;
+  status: string;
+  sends: number;
+  checks: number;
+  date_created: string;
+  date_updated: string;
+  expires_at: string;
+}
+
 export interface Device {
   id: number;
   authy_id: number;
@@ -165,12 +198,19 @@ async function page<T>(path: string, key: string, params: URLSearchParams): Prom
 
 export const api = {
   /** A list of the application's: `users`, `devices`, `approvals`, `messages`, `deliveries`, `verifications`. */
-  list: <T>(id: number, what: string, params: URLSearchParams) => page<T>(`/admin/applications/${id}/${what}`, what, params),
+  list: <T>(id: number, what: string, params: URLSearchParams, key = what) => page<T>(`/admin/applications/${id}/${what}`, key, params),
   rename: (id: number, name: string) => call<{ application: Application }>('POST', `/admin/applications/${id}/name`, { name }).then((r) => r.application),
   remove: (id: number, confirm: string) => call<{ message: string }>('DELETE', `/admin/applications/${id}?confirm=${encodeURIComponent(confirm)}`),
   applications: () => call<{ applications: Application[] }>('GET', '/admin/applications').then((r) => r.applications),
   create: (name: string) => call<{ application: Application; api_key: string }>('POST', '/admin/applications', { name }),
   application: (id: number) => call<{ application: Application }>('GET', `/admin/applications/${id}`).then((r) => r.application),
+  /** The application, and the Twilio Verify service it backs (null: an Authy application). */
+  applicationAndService: (id: number) => call<{ application: Application; verify_service: { sid: string; account_sid: string } | null }>('GET', `/admin/applications/${id}`),
+  verifyAccounts: () => call<{ accounts: VerifyAccount[] }>('GET', '/admin/verify/accounts').then((r) => r.accounts),
+  createVerifyAccount: (name: string) => call<{ account: VerifyAccount; auth_token: string }>('POST', '/admin/verify/accounts', { name }),
+  verifyKeys: (sid: string) => call<{ keys: VerifyKey[] }>('GET', `/admin/verify/accounts/${encodeURIComponent(sid)}/keys`).then((r) => r.keys),
+  createVerifyKey: (sid: string, name: string) => call<{ key: VerifyKey; secret: string }>('POST', `/admin/verify/accounts/${encodeURIComponent(sid)}/keys`, { name }),
+  verifyServices: (sid: string) => call<{ services: VerifyService[] }>('GET', `/admin/verify/accounts/${encodeURIComponent(sid)}/services`).then((r) => r.services),
   saveSettings: (id: number, settings: Record<string, number | boolean>) =>
     call<{ application: Application }>('POST', `/admin/applications/${id}/settings`, settings).then((r) => r.application),
   rotateKey: (id: number) => call<{ api_key: string }>('POST', `/admin/applications/${id}/api_key`).then((r) => r.api_key),

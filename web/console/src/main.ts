@@ -11,6 +11,7 @@ import { messagesPage, verificationsPage } from './pages/logs.ts';
 import { integrationsPage, providersPage } from './pages/integrations.ts';
 import { defencePage, settingsPage } from './pages/settings.ts';
 import { securityPage } from './pages/security.ts';
+import { verifyAccountPage, verifyAccountsPage, verifyVerificationsPage } from './pages/verify.ts';
 
 const view = document.getElementById('view')!;
 const nav = document.getElementById('nav')!;
@@ -23,13 +24,14 @@ const show = (...children: Child[]) => showIn(view, ...children);
 type PageOf = (app: Application, changed: (a: Application) => void) => Child[] | Promise<Child[]>;
 
 /** The pages of an application, in the order of the navigation. */
-const PAGES: { path: string; title: string; page: PageOf }[] = [
+const PAGES: { path: string; title: string; page: PageOf; verifyOnly?: true }[] = [
   { path: '', title: 'Overview', page: overviewPage },
   { path: 'users', title: 'Users', page: usersPage },
   { path: 'devices', title: 'Devices', page: devicesPage },
   { path: 'approvals', title: 'OneTouch requests', page: approvalsPage },
   { path: 'messages', title: 'Messages', page: messagesPage },
   { path: 'verifications', title: 'Phone verifications', page: verificationsPage },
+  { path: 'verify', title: 'Verify verifications', page: verifyVerificationsPage, verifyOnly: true },
   { path: 'recoveries', title: 'Lost phones', page: recoveriesPage },
   { path: 'import', title: 'Import users', page: importPage },
   { path: 'webhooks', title: 'Webhooks and callbacks', page: integrationsPage },
@@ -74,18 +76,22 @@ function signInView(problem?: string): void {
 }
 whenRefused(signInView);
 
-/** The navigation: the applications, and the pages of the one open. */
-function drawNav(apps: Application[], current?: { app: Application; path: string }): void {
+/** The navigation: the applications and Twilio Verify, and the pages of the application open. */
+function drawNav(apps: Application[], current?: { app: Application; path: string; verify: boolean }, top: 'apps' | 'verify' | null = current ? null : 'apps'): void {
   const link = (href: string, text: string, here: boolean) => h('li', {}, h('a', { href, 'aria-current': here ? 'page' : false }, text));
   showIn(
     nav,
-    h('ul', {}, link('#/', 'Applications', !current)),
+    h('ul', {}, link('#/', 'Applications', top === 'apps'), link('#/verify', 'Twilio Verify', top === 'verify')),
     current &&
       h(
         'div',
         { class: 'app-nav' },
         h('p', { class: 'nav-title', id: 'nav-app' }, current.app.name),
-        h('ul', { 'aria-labelledby': 'nav-app' }, ...PAGES.map((p) => link(`#/apps/${current.app.id}${p.path ? `/${p.path}` : ''}`, p.title, p.path === current.path))),
+        h(
+          'ul',
+          { 'aria-labelledby': 'nav-app' },
+          ...PAGES.filter((p) => current.verify || !p.verifyOnly).map((p) => link(`#/apps/${current.app.id}${p.path ? `/${p.path}` : ''}`, p.title, p.path === current.path)),
+        ),
       ),
     apps.length > 1 &&
       h(
@@ -163,23 +169,44 @@ async function applicationsView(): Promise<void> {
 let apps: Application[] = [];
 async function applicationView(id: number, path: string): Promise<void> {
   const status = statusLine();
-  const page = PAGES.find((p) => p.path === path) ?? PAGES[0];
   show(h('p', {}, 'Loading…'), status);
   await attempt(status, async () => {
-    const [app, all] = await Promise.all([api.application(id), apps.length ? Promise.resolve(apps) : api.applications()]);
+    const [{ application: app, verify_service }, all] = await Promise.all([api.applicationAndService(id), apps.length ? Promise.resolve(apps) : api.applications()]);
     apps = all;
+    const verify = verify_service !== null;
+    const page = PAGES.find((p) => p.path === path && (verify || !p.verifyOnly)) ?? PAGES[0];
     const title = h('h1', {}, app.name);
     const changed = (a: Application) => {
       title.textContent = a.name;
       apps = apps.map((x) => (x.id === a.id ? a : x));
-      drawNav(apps, { app: a, path: page.path });
+      drawNav(apps, { app: a, path: page.path, verify });
     };
-    drawNav(apps, { app, path: page.path });
+    drawNav(apps, { app, path: page.path, verify });
     document.title = `${page.title} · ${app.name} · OpenFactor console`;
     const content = await page.page(app, changed);
-    show(h('div', { class: 'page-head' }, title, h('p', { class: 'page-name' }, page.title)), ...content);
+    const service = verify_service && h('p', { class: 'meta' }, 'Sends the codes of the Twilio Verify service ', h('code', {}, verify_service.sid), ' of account ', h('a', { href: `#/verify/${verify_service.account_sid}` }, verify_service.account_sid), '.');
+    show(h('div', { class: 'page-head' }, title, h('p', { class: 'page-name' }, page.title)), service, ...content);
   });
   if (status.textContent) show(h('p', {}, h('a', { href: '#/' }, '← Applications')), status);
+}
+
+/** Twilio Verify: the accounts, or one account. */
+async function verifyView(sid: string | undefined): Promise<void> {
+  const status = statusLine();
+  show(h('p', {}, 'Loading…'), status);
+  await attempt(status, async () => {
+    apps = apps.length ? apps : await api.applications();
+    drawNav(apps, undefined, 'verify');
+    if (sid === undefined) {
+      document.title = 'Twilio Verify · OpenFactor console';
+      show(h('h1', {}, 'Twilio Verify'), ...(await verifyAccountsPage()));
+      return;
+    }
+    const { title, content } = await verifyAccountPage(sid);
+    document.title = `${title} · Twilio Verify · OpenFactor console`;
+    show(h('p', {}, h('a', { href: '#/verify' }, '← Verify accounts')), h('div', { class: 'page-head' }, h('h1', {}, title), h('p', { class: 'page-name' }, 'Verify account')), ...content);
+  });
+  if (status.textContent) show(h('p', {}, h('a', { href: '#/verify' }, '← Verify accounts')), status);
 }
 
 function route(): void {
@@ -191,9 +218,10 @@ function route(): void {
   }
   signOut.hidden = false;
   menu.hidden = false;
-  const m = /^#\/apps\/(\d+)(?:\/([a-z]+))?$/.exec(location.hash);
-  if (!m) apps = [];
-  void (m ? applicationView(Number(m[1]), m[2] ?? '') : applicationsView()).then(() => {
+  const m = /^#\/apps\/(\d+)(?:\/([a-z_]+))?$/.exec(location.hash);
+  const v = /^#\/verify(?:\/(AC[0-9a-f]{32}))?$/.exec(location.hash);
+  if (!m && !v) apps = [];
+  void (m ? applicationView(Number(m[1]), m[2] ?? '') : v ? verifyView(v[1]) : applicationsView()).then(() => {
     // After a navigation the page's heading takes the focus, so a screen reader reads the new page.
     const h1 = view.querySelector('h1');
     if (h1 && document.activeElement === document.body) {
