@@ -50,6 +50,8 @@ import { phoneRoutes } from './features/phones/routes.ts';
 import { VerifyCredentials } from './features/verify/credentials.ts';
 import { Verify } from './features/verify/service.ts';
 import { registerVerifyRoutes } from './features/verify/routes.ts';
+import { VerifyFactors } from './features/verify/factors.ts';
+import { ServiceWebhooks } from './features/verify/service-webhooks.ts';
 import { sendTwilioFailure } from './features/verify/twilio.ts';
 
 export interface Services {
@@ -84,6 +86,9 @@ export interface Services {
   /** Twilio Verify v2 (issue 21): its credentials, and its services and verifications. */
   verifyCredentials: VerifyCredentials;
   verify: Verify;
+  /** Verify v2 TOTP and push factors, their challenges, and service webhooks. */
+  verifyFactors: VerifyFactors;
+  verifyWebhooks: ServiceWebhooks;
 }
 
 export interface OpenFactor {
@@ -176,9 +181,9 @@ async function buildServices(config: Config, store: Store, log: FastifyBaseLogge
   const applications = new Applications(store.db, config.masterKeys[0], config.masterKeys.slice(1), store.applicationsVersion);
   const signCallback = callbackSigner(applications);
   // The webhook signer is bound below: webhooks and their deliveries need each other.
-  const hookSigners: { webhook?: Webhooks } = {};
+  const hookSigners: { webhook?: Webhooks; verify?: ServiceWebhooks } = {};
   const destinations = new Destinations(config.allowPrivateNetworks);
-  const hooks = new Hooks(store.db, store.dialect, (h) => (h.kind === 'callback' ? signCallback(h) : hookSigners.webhook!.sign(h)), log, destinations, {
+  const hooks = new Hooks(store.db, store.dialect, (h) => (h.kind === 'callback' ? signCallback(h) : h.kind === 'verify_webhook' ? hookSigners.verify!.sign(h) : hookSigners.webhook!.sign(h)), log, destinations, {
     retryBaseMs: config.hookRetryBaseMs,
     maxAttempts: config.hookMaxAttempts,
   });
@@ -207,6 +212,8 @@ async function buildServices(config: Config, store: Store, log: FastifyBaseLogge
   const retention = new Retention(store.db, log, { deliveryDays: config.retentionDays, auditDays: config.auditRetentionDays });
   const phoneChanges = new PhoneChanges({ ...sending, applications });
   const recoveries = new AccountRecoveries({ ...sending, applications, events, devices, push, waitMs: config.accountRecoveryWaitS * 1000, phoneChangeWaitMs: config.phoneChangeWaitS * 1000 });
+  const verifyCredentials = new VerifyCredentials(store.db, config.masterKeys);
+  const verifyWebhooks = (hookSigners.verify = new ServiceWebhooks({ db: store.db, hooks, destinations, authToken: (sid) => verifyCredentials.authToken(sid) }));
   const services: Services = {
     phoneChanges,
     recoveries,
@@ -231,7 +238,9 @@ async function buildServices(config: Config, store: Store, log: FastifyBaseLogge
     people,
     slots,
     phones: new Phones({ db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), guard, webhooks }),
-    verifyCredentials: new VerifyCredentials(store.db, config.masterKeys),
+    verifyCredentials,
+    verifyFactors: new VerifyFactors({ db: store.db, keys: config.masterKeys, webhooks: verifyWebhooks }),
+    verifyWebhooks,
     verify: new Verify({ ...sending, applications, forgetApplication: (id) => routing.forget(id) }),
   };
   return services;
@@ -292,7 +301,7 @@ async function registerRoutes(server: FastifyInstance, config: Config, store: St
   registerAuthyRoutes(server, 'onetouch', onetouchRoutes(onetouch), wireDeps);
   registerDeviceRoutes(server, { devices, people, phoneChanges, recoveries, onetouch, events, slots, vapidPublicKey: push.vapid.publicKey });
   registerWebhookRoutes(server, services.webhooks, config.publicUrl, authFailures);
-  registerVerifyRoutes(server, { verify: services.verify, credentials: services.verifyCredentials, authFailures, publicUrl: config.publicUrl });
+  registerVerifyRoutes(server, { verify: services.verify, credentials: services.verifyCredentials, authFailures, publicUrl: config.publicUrl, factors: services.verifyFactors, serviceWebhooks: services.verifyWebhooks });
   registerQrRoute(server, services.tokens);
   registerAdminRoutes(server, { admin: config.adminToken, metrics: config.metricsToken }, services, store.db, config.masterKeys, store.dialect, authFailures);
   // The admin console (talks to the admin API) and the authenticator web app (the device API).

@@ -13,6 +13,7 @@ import { publicKeyContext, pushContext } from '../features/devices/service.ts';
 import { codeContext } from '../features/phones/service.ts';
 import { authTokenContext } from '../features/verify/credentials.ts';
 import { codeContext as verifyCodeContext, toContext as verifyToContext } from '../features/verify/service.ts';
+import { bindingContext as verifyBindingContext } from '../features/verify/factors.ts';
 import { qrSecretContext } from '../features/tokens/service.ts';
 import { totpSeedContext } from '../features/users/service.ts';
 import { signingKeyContext } from '../features/webhooks/service.ts';
@@ -54,6 +55,8 @@ export const SEALED_COLUMNS: SealedColumn[] = [
   { table: 'verify_accounts', column: 'auth_token_sealed', key: ['id'], also: ['sid'], context: (r) => authTokenContext(r.sid) },
   { table: 'verify_verifications', column: 'code_sealed', key: ['id'], also: ['sid'], context: (r) => verifyCodeContext(r.sid) },
   { table: 'verify_verifications', column: 'to_sealed', key: ['id'], also: ['sid'], context: (r) => verifyToContext(r.sid) },
+  // Verify v2 factors (0033): TOTP secrets and push factors' public keys.
+  { table: 'verify_factors', column: 'binding_sealed', key: ['id'], also: ['sid'], context: (r) => verifyBindingContext(r.sid) },
   // Phone numbers and email addresses (0020). Their blind indexes stay as they are: the index key
   // below is sealed like any secret, so rotation keeps it (store/contacts.ts).
   { table: 'meta', column: 'value', key: ['key'], only: { key: 'contact_index_key' }, context: () => INDEX_KEY_CONTEXT },

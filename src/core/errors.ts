@@ -153,6 +153,23 @@ export const TWILIO_ERRORS = {
   /** The service's application allows no messages to the number's country (geo permissions). */
   COUNTRY_BLOCKED: { code: 60605, status: 403, message: 'Verification delivery attempt blocked: messages to this country are not allowed' },
   TOO_MANY_REQUESTS: { code: 20429, status: 429, message: 'Too many requests' },
+  // Factors and challenges (TOTP and push); 60308/60310/60318/60323/60324/60368 from Twilio's error pages.
+  FACTOR_MAX_TRIES: { code: 60310, status: 429, message: 'Factor verification attempts reached' },
+  FACTOR_VERIFICATION_FAILED: { code: 60311, status: 403, message: 'Factor verification failed' },
+  FACTOR_UNVERIFIED: { code: 60318, status: 403, message: 'Factor is unverified' },
+  CHALLENGE_MAX_TRIES: { code: 60308, status: 429, message: 'Challenge verification attempts limit reached' },
+  CHALLENGE_EXPIRED: { code: 60323, status: 403, message: 'Challenge expired' },
+  CHALLENGE_VERIFICATION_FAILED: { code: 60324, status: 403, message: 'Challenge verification failed: AuthPayload is invalid' },
+  /** Twilio's code for answering a challenge twice is not documented; 60324 (403) with this message. */
+  CHALLENGE_ANSWERED: { code: 60324, status: 403, message: 'Challenge verification failed: the challenge is no longer pending' },
+  CHALLENGE_DETAILS: { code: 60368, status: 400, message: 'Challenge details invalid or not provided' },
+  /** A service rate limit's bucket is full for the key value given (RateLimits); Twilio's page for 20429 names these. */
+  RATE_LIMITED: { code: 20429, status: 429, message: 'Too many requests' },
+  MAX_RATE_LIMITS: { code: 60207, status: 400, message: 'Max rate limits per service reached' },
+  RATE_LIMIT_EXISTS: { code: 60208, status: 400, message: 'Rate limit with that UniqueName already exists' },
+  UNIQUE_NAME_FORMAT: { code: 60209, status: 400, message: 'UniqueName format is invalid' },
+  MAX_BUCKETS: { code: 60210, status: 400, message: 'Max Buckets per Rate limit reached' },
+  BUCKET_EXISTS: { code: 60211, status: 400, message: 'Bucket with the given Interval already exists' },
   REQUEST_TOO_LARGE: { code: 20001, status: 413, message: 'Request entity too large' },
   SERVICE_UNAVAILABLE: { code: 20503, status: 503, message: 'Service unavailable: the database did not answer. Try again shortly.' },
   INTERNAL: { code: 20500, status: 500, message: 'Internal server error' },

@@ -664,6 +664,51 @@ const steps: Record<string, Step> = {
   '0031_verify_pending_once': async (db) => {
     await sql`CREATE UNIQUE INDEX verify_verifications_pending ON verify_verifications (service_id, to_index) WHERE status = 'pending'`.execute(db);
   },
+
+  // Verify v2 rate limits (issue 21 point 4): a service's named rate limits, their buckets (max
+  // starts per interval), and per key value (its HMAC, never the value) a lock row and the starts
+  // counted. Every row names its service's application (app_id): deleting the service deletes them.
+  '0032_verify_rate_limits': async (db, dialect) => {
+    await tableWithId(db, dialect, 'verify_rate_limits')
+      .addColumn('sid', 'text', (c) => c.notNull().unique())
+      .addColumn('app_id', 'integer', (c) => c.notNull())
+      .addColumn('service_id', 'integer', (c) => c.notNull())
+      .addColumn('unique_name', 'text', (c) => c.notNull())
+      .addColumn('description', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('verify_rate_limits_name').on('verify_rate_limits').columns(['service_id', 'unique_name']).unique().execute();
+    await db.schema.createIndex('verify_rate_limits_app').on('verify_rate_limits').columns(['app_id']).execute();
+    await tableWithId(db, dialect, 'verify_rate_limit_buckets')
+      .addColumn('sid', 'text', (c) => c.notNull().unique())
+      .addColumn('app_id', 'integer', (c) => c.notNull())
+      .addColumn('rate_limit_id', 'integer', (c) => c.notNull())
+      .addColumn('max', 'integer', (c) => c.notNull())
+      .addColumn('interval', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('verify_rate_limit_buckets_interval').on('verify_rate_limit_buckets').columns(['rate_limit_id', 'interval']).unique().execute();
+    await db.schema.createIndex('verify_rate_limit_buckets_app').on('verify_rate_limit_buckets').columns(['app_id']).execute();
+    await db.schema
+      .createTable('verify_rate_limit_keys')
+      .addColumn('rate_limit_id', 'integer', (c) => c.notNull())
+      .addColumn('key_hash', 'text', (c) => c.notNull())
+      .addColumn('app_id', 'integer', (c) => c.notNull())
+      .addColumn('used_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('verify_rate_limit_keys_pk', ['rate_limit_id', 'key_hash'])
+      .execute();
+    await db.schema.createIndex('verify_rate_limit_keys_app').on('verify_rate_limit_keys').columns(['app_id']).execute();
+    await tableWithId(db, dialect, 'verify_rate_limit_hits')
+      .addColumn('app_id', 'integer', (c) => c.notNull())
+      .addColumn('rate_limit_id', 'integer', (c) => c.notNull())
+      .addColumn('key_hash', 'text', (c) => c.notNull())
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('verify_rate_limit_hits_key').on('verify_rate_limit_hits').columns(['rate_limit_id', 'key_hash', 'at']).execute();
+    await db.schema.createIndex('verify_rate_limit_hits_app').on('verify_rate_limit_hits').columns(['app_id']).execute();
+  },
 };
 
 /** The newest migration this build knows: a database at it is ready for this code. */

@@ -90,6 +90,9 @@ export class Retention {
     result.phone_registrations = await this.deleted(this.db.deleteFrom('phone_registrations').where('expires_at', '<', now - DAY));
     result.dashboard_nonces = await this.deleted(this.db.deleteFrom('dashboard_nonces').where('expires_at', '<', now));
     result.quarantines = await this.deleted(this.db.deleteFrom('quarantines').where('until', '<', now - 30 * DAY));
+    // Verify rate-limit counts: no bucket is longer than 30 days (features/verify/rate-limits.ts).
+    result.verify_rate_limit_hits = await this.deleted(this.db.deleteFrom('verify_rate_limit_hits').where('at', '<', now - 31 * DAY));
+    result.verify_rate_limit_keys = await this.deleted(this.db.deleteFrom('verify_rate_limit_keys').where('used_at', '<', now - 31 * DAY));
     const total = Object.values(result).reduce((a, b) => a + b, 0);
     if (total > 0) this.log.info({ event: 'retention_sweep', deleted: result }, 'old records dropped');
     return result;

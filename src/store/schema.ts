@@ -459,6 +459,10 @@ export interface DB {
   verify_services: VerifyServicesTable;
   verify_verifications: VerifyVerificationsTable;
   verify_attempts: VerifyAttemptsTable;
+  verify_rate_limits: VerifyRateLimitsTable;
+  verify_rate_limit_buckets: VerifyRateLimitBucketsTable;
+  verify_rate_limit_keys: VerifyRateLimitKeysTable;
+  verify_rate_limit_hits: VerifyRateLimitHitsTable;
 }
 
 // Twilio Verify v2 (0030, src/features/verify).
@@ -531,4 +535,47 @@ export interface VerifyAttemptsTable {
   /** The outbox message (SM…, CA…, EM…). */
   message_sid: string | null;
   created_at: number;
+}
+
+// Twilio Verify v2 rate limits (0032, src/features/verify/rate-limits.ts).
+export interface VerifyRateLimitsTable {
+  id: Generated<number>;
+  sid: string;
+  app_id: number;
+  service_id: number;
+  /** Unique per service: the name a verification's `RateLimits` uses. */
+  unique_name: string;
+  description: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface VerifyRateLimitBucketsTable {
+  id: Generated<number>;
+  sid: string;
+  app_id: number;
+  rate_limit_id: number;
+  /** At most `max` starts per key value in any `interval` seconds. */
+  max: number;
+  interval: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One row per rate limit and key value: locked (upserted) by each start, so counting is exact across nodes. */
+export interface VerifyRateLimitKeysTable {
+  rate_limit_id: number;
+  /** HMAC of the key value (the contacts index key): the value itself is never stored. */
+  key_hash: string;
+  app_id: number;
+  used_at: number;
+}
+
+/** The starts counted per rate limit and key value, kept for the longest bucket interval. */
+export interface VerifyRateLimitHitsTable {
+  id: Generated<number>;
+  app_id: number;
+  rate_limit_id: number;
+  key_hash: string;
+  at: number;
 }

@@ -40,10 +40,20 @@ export function parseBody(contentType: string | undefined, text: string): Params
   );
 }
 
+/** Form bodies as sent: Twilio repeats a key for a list (`EventTypes=a&EventTypes=b`), which Rack semantics fold into the last. */
+const formTexts = new WeakMap<FastifyRequest, string>();
+
+/** Every value of `name` in the request's form body, in order; undefined when the body was not a form. */
+export function repeatedFormValues(req: FastifyRequest, name: string): string[] | undefined {
+  const text = formTexts.get(req);
+  return text === undefined ? undefined : new URLSearchParams(text).getAll(name);
+}
+
 export function registerBodyParsers(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (req, text, done) => {
     try {
+      if (/^\s*application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')) formTexts.set(req, text as string);
       done(null, parseBody(req.headers['content-type'], text as string));
     } catch (e) {
       done(e as Error, undefined);

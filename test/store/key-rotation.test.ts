@@ -4,6 +4,7 @@
 // APIs a customer and a device use, and by reading which key seals each stored value.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { HOTP, Secret } from 'otpauth';
 import { randomBytes } from 'node:crypto';
 import { createTestDatabase, testEnv, type TestDatabase } from '../support/harness.ts';
 import { call } from '../support/http.ts';
@@ -78,6 +79,9 @@ test('sealed with A, opened with B current and A previous, sealed again with B, 
     const twilioClient = verifyClient(base, verifyAccount.sid, verifyAccount.authToken);
     const va = (await twilioClient.verify.v2.services.create({ friendlyName: 'Rotated' })).sid;
     await twilioClient.verify.v2.services(va).verifications.create({ to: '+14155550146', channel: 'sms' });
+    // …and a TOTP factor's secret (0033).
+    const totpFactor = await twilioClient.verify.v2.services(va).entities('rotated-user').newFactors.create({ friendlyName: 'Phone', factorType: 'totp' });
+    const totpSecret = (totpFactor.binding as { secret: string }).secret;
     // Every sealed column but the device's push subscription (a browser's) now holds a value.
     const empty: string[] = [];
     for (const c of SEALED_COLUMNS) {
@@ -111,6 +115,9 @@ test('sealed with A, opened with B current and A previous, sealed again with B, 
     const verifyCode = codeIn((await delivered(t2, '+14155550146')).text, 6);
     const verifyCheck = await verifyClient(base2, verifyAccount.sid, verifyAccount.authToken).verify.v2.services(va).verificationChecks.create({ to: '+14155550146', code: verifyCode });
     assert.equal(verifyCheck.status, 'approved', 'the Verify code and destination');
+    const totpNow = HOTP.generate({ secret: Secret.fromBase32(totpSecret), counter: Math.floor(Date.now() / 30_000) });
+    const verifiedFactor = await verifyClient(base2, verifyAccount.sid, verifyAccount.authToken).verify.v2.services(va).entities('rotated-user').factors(totpFactor.sid).update({ authPayload: totpNow });
+    assert.equal(verifiedFactor.status, 'verified', 'the Verify TOTP factor secret');
 
     // Sealed again with B while this server runs.
     // (The verified code is gone: its value was cleared, not sealed again.)

@@ -125,8 +125,9 @@ test('call and email channels; locales; custom friendly name', async () => {
   assert.equal((await svc.verificationChecks.create({ to: 'ann@example.com', code: codeIn(mail.text, 6) })).status, 'approved');
 });
 
-test('custom code, PSD2 amount and payee in the text and in the check, tags in both forms, rate limits and channel configuration stored', async () => {
+test('custom code, PSD2 amount and payee in the text and in the check, tags in both forms, rate limits (their values as HMACs) and channel configuration stored', async () => {
   const to = phone();
+  await svc.rateLimits.create({ uniqueName: 'my_limit_key' });
   const v = await svc.verifications.create({ to, channel: 'sms', customCode: '4711', amount: '€39.99', payee: 'Acme Shop', tags: JSON.stringify({ campaign: 'spring' }), rateLimits: { my_limit_key: 'user123' }, channelConfiguration: { template_sid: 'HJ' + 'c'.repeat(32), substitutions: { name: 'Ann' } } });
   assert.equal(v.amount, '€39.99');
   assert.equal(v.payee, 'Acme Shop');
@@ -137,7 +138,8 @@ test('custom code, PSD2 amount and payee in the text and in the check, tags in b
   assert.match(text, /Acme Shop/);
   const stored = await t.store.db.selectFrom('verify_verifications').select('details').where('sid', '=', v.sid).executeTakeFirstOrThrow();
   const details = JSON.parse(stored.details);
-  assert.deepEqual(details.rate_limits, { my_limit_key: 'user123' });
+  assert.deepEqual(Object.keys(details.rate_limits), ['my_limit_key']);
+  assert.ok(!stored.details.includes('user123'), 'the rate-limit value is kept only as an HMAC');
   assert.equal(details.channel_configuration.substitutions.name, 'Ann');
   // Without the amount and payee the right code does not approve.
   assert.equal((await svc.verificationChecks.create({ to, code: '4711' })).status, 'pending');

@@ -6,9 +6,13 @@ import { BadInput, asTwilio, twilioFail } from '../../core/errors.ts';
 import { mergeParams, type Params } from '../../core/params.ts';
 import { isDatabaseUnavailable } from '../../store/db.ts';
 import type { AuthFailures } from '../../wire/auth-failures.ts';
-import { bodyParams, carriesBody, queryParams } from '../../wire/body.ts';
+import { bodyParams, carriesBody, queryParams, repeatedFormValues } from '../../wire/body.ts';
 import type { VerifyAccount, VerifyCredentials } from './credentials.ts';
+import type { VerifyFactors } from './factors.ts';
+import { registerFactorRoutes } from './factor-routes.ts';
+import type { ServiceWebhooks } from './service-webhooks.ts';
 import type { Answer, Verify } from './service.ts';
+import { registerRateLimitRoutes } from './rate-limits.ts';
 import { basicCredentials, baseUrlOf, sendTwilio, sendTwilioFailure } from './twilio.ts';
 
 export interface VerifyRouteDeps {
@@ -16,6 +20,9 @@ export interface VerifyRouteDeps {
   credentials: VerifyCredentials;
   authFailures: AuthFailures;
   publicUrl: string | undefined;
+  /** TOTP and push factors, challenges, service webhooks (factor-routes.ts). */
+  factors?: VerifyFactors;
+  serviceWebhooks?: ServiceWebhooks;
 }
 
 const TwilioError = Type.Object(
@@ -130,7 +137,7 @@ const StartParams = Type.Object({
   SendDigits: Type.Optional(Type.String()),
   Amount: Type.Optional(Type.String({ description: 'PSD2 (psd2_enabled): shown in the message' })),
   Payee: Type.Optional(Type.String()),
-  RateLimits: Type.Optional(Type.String({ description: 'JSON object; stored, not yet applied' })),
+  RateLimits: Type.Optional(Type.String({ description: 'JSON object {unique_name: value}: each start counted against the named rate limits\' buckets (full: 429, 20429)' })),
   ChannelConfiguration: Type.Optional(Type.String({ description: 'JSON object; stored' })),
   Tags: Type.Optional(Type.String({ description: 'JSON object, or Tags[key]=value' })),
 });
@@ -147,7 +154,13 @@ const accounts = new WeakMap<FastifyRequest, VerifyAccount>();
 
 /** The parameters of a request: query string, then the form body over it. */
 async function paramsOf(req: FastifyRequest): Promise<Params> {
-  return carriesBody(req) ? mergeParams(queryParams(req), await bodyParams(req)) : queryParams(req);
+  const params = carriesBody(req) ? mergeParams(queryParams(req), await bodyParams(req)) : queryParams(req);
+  // Lists Twilio sends as a repeated key (the parser keeps only the last of them).
+  for (const name of ['EventTypes', 'Details.Fields']) {
+    const all = repeatedFormValues(req, name);
+    if (all && all.length > 1) params[name] = all;
+  }
+  return params;
 }
 
 export function registerVerifyRoutes(server: FastifyInstance, d: VerifyRouteDeps): void {
@@ -157,7 +170,7 @@ export function registerVerifyRoutes(server: FastifyInstance, d: VerifyRouteDeps
       v2.addHook('onRequest', async (req, reply) => {
         if (d.authFailures.refuseBlocked('api_key', req, reply, throttled)) return reply;
         const given = basicCredentials(req.headers.authorization);
-        const account = given && (await d.credentials.authenticate(given.user, given.password));
+        const account = given && ((await d.credentials.authenticate(given.user, given.password)) ?? (await d.factors?.authenticateDevice(given.password, `${req.method} ${req.routeOptions.url}`)));
         if (account) {
           accounts.set(req, account);
           return;
@@ -194,6 +207,7 @@ export function registerVerifyRoutes(server: FastifyInstance, d: VerifyRouteDeps
           handler: async (req, reply) => {
             const answer = await handler(accounts.get(req)!, await paramsOf(req), req.params as Record<string, string>, baseUrlOf(d.publicUrl, req));
             if (!answer.ok) return sendTwilioFailure(reply, answer);
+            if (answer.headers) reply.headers(answer.headers);
             if (answer.status === 204) return reply.code(204).send();
             return sendTwilio(reply, answer.status, answer.body);
           },
@@ -213,9 +227,12 @@ export function registerVerifyRoutes(server: FastifyInstance, d: VerifyRouteDeps
       route('POST', '/Services/:ServiceSid/Verifications/:Sid', 'Cancel or approve a pending verification (Status)', { 200: Verification }, (a, p, path, b) => v.updateVerification(a, path.ServiceSid, path.Sid, p, b), Type.Object({ Status: Type.Union([Type.Literal('canceled'), Type.Literal('approved')]) }));
       route('POST', '/Services/:ServiceSid/VerificationCheck', 'Check a code (five checks per verification)', { 200: Check }, (a, p, path) => v.checkVerification(a, path.ServiceSid, p), CheckParams);
 
+      registerRateLimitRoutes(route, v.rateLimits, list);
+
       route('GET', '/Attempts', "The account's verification attempts (one per send), newest first", { 200: list('attempts', Attempt) }, (a, p, _, b) => v.listAttempts(a, p, b), Type.Object({ ...Paging, ...AttemptFilters, VerificationSid: Type.Optional(Type.String()), 'ChannelData.To': Type.Optional(Type.String()), Status: Type.Optional(Type.String({ description: 'CONVERTED or UNCONVERTED' })) }));
       route('GET', '/Attempts/Summary', 'Totals and conversion rate of the attempts', { 200: Summary }, (a, p, _, b) => v.attemptsSummary(a, p, b), Type.Object(AttemptFilters));
       route('GET', '/Attempts/:Sid', 'One attempt', { 200: Attempt }, (a, _, path, b) => v.fetchAttempt(a, path.Sid, b));
+      if (d.factors && d.serviceWebhooks) registerFactorRoutes(route, { factors: d.factors, webhooks: d.serviceWebhooks, Meta });
     },
     { prefix: '/v2' },
   );

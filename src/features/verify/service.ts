@@ -18,6 +18,7 @@ import type { SendingDeps } from '../devices/proof-codes.ts';
 import type { VerifyAccount } from './credentials.ts';
 import { applyServiceParams, readCheck, readFriendlyName, readStart, readTo, type Channel, type StartInput } from './params.ts';
 import * as q from './queries.ts';
+import { VerifyRateLimits } from './rate-limits.ts';
 import { defaultSettings, renderAttempt, renderCheck, renderService, renderVerification, type ServiceSettings, type VerificationDetails, type VerificationView } from './render.ts';
 import { dateParam, isSid, listBody, newSid, notFound, readPaging, str } from './twilio.ts';
 
@@ -26,7 +27,7 @@ const MAX_SENDS = 5;
 /** A start that lost to another at the same moment (its transaction is rolled back). */
 class Raced extends Error {}
 
-export type Answer = { ok: true; status: number; body: unknown } | TwilioFailure;
+export type Answer = { ok: true; status: number; body: unknown; headers?: Record<string, string> } | TwilioFailure;
 
 /** What sends codes (app.ts builds it once), the applications that back services. */
 export type VerifyDeps = Pick<SendingDeps, 'db' | 'keys' | 'contacts' | 'outbox' | 'wakeOutbox' | 'guard'> & {
@@ -59,7 +60,12 @@ const toService = (r: NonNullable<Awaited<ReturnType<typeof q.serviceBySid>>>): 
 });
 
 export class Verify {
-  constructor(private readonly d: VerifyDeps) {}
+  /** Services' rate limits and buckets, applied to starts (rate-limits.ts). */
+  readonly rateLimits: VerifyRateLimits;
+
+  constructor(private readonly d: VerifyDeps) {
+    this.rateLimits = new VerifyRateLimits(d);
+  }
 
   // Services --------------------------------------------------------------------------------
 
@@ -134,6 +140,10 @@ export class Verify {
     if (!input.ok) return input;
     const app = await this.d.applications.find(service.appId);
     if (!app) return notFound(`/Services/${serviceSid}/Verifications`);
+    // Counted once per request (not again when a lost race retries); only the values' HMACs are kept.
+    const limited = await this.rateLimits.apply(service, input.value.details.rate_limits, !again);
+    if (!limited.ok) return limited;
+    input.value.details.rate_limits = limited.value;
     const { to, channel } = input.value;
     const now = Date.now();
     const toIndex = this.indexOf(to, channel);

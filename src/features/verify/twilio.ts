@@ -163,9 +163,9 @@ export function listBody<R extends { id: number }>(
   };
 }
 
-/** HTTP Basic: the user (an SID) and password, or undefined. */
+/** HTTP Basic: the user (an SID) and password, or undefined. Up to 8000 characters: a device sends a JWT (Twilio caps them at 5456). */
 export function basicCredentials(header: string | undefined): { user: string; password: string } | undefined {
-  const m = header ? /^Basic\s+([A-Za-z0-9+/=]{1,400})\s*$/i.exec(header) : null;
+  const m = header ? /^Basic\s+([A-Za-z0-9+/=]{1,8000})\s*$/i.exec(header) : null;
   if (!m) return undefined;
   const text = Buffer.from(m[1], 'base64').toString('utf8');
   const colon = text.indexOf(':');
