@@ -709,6 +709,74 @@ const steps: Record<string, Step> = {
     await db.schema.createIndex('verify_rate_limit_hits_key').on('verify_rate_limit_hits').columns(['rate_limit_id', 'key_hash', 'at']).execute();
     await db.schema.createIndex('verify_rate_limit_hits_app').on('verify_rate_limit_hits').columns(['app_id']).execute();
   },
+
+  // Verify v2 factors (issue 21 point 5): entities, TOTP and push factors (their binding sealed),
+  // challenges, service webhooks. Each row names its service's application (app_id), so deleting
+  // the service deletes them with it.
+  '0033_verify_factors': async (db, dialect) => {
+    await tableWithId(db, dialect, 'verify_entities')
+      .addColumn('sid', 'text', (c) => c.notNull().unique())
+      .addColumn('app_id', 'integer', (c) => c.notNull())
+      .addColumn('service_id', 'integer', (c) => c.notNull())
+      .addColumn('identity', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('verify_entities_identity').on('verify_entities').columns(['service_id', 'identity']).unique().execute();
+    await db.schema.createIndex('verify_entities_app').on('verify_entities').columns(['app_id']).execute();
+    await tableWithId(db, dialect, 'verify_factors')
+      .addColumn('sid', 'text', (c) => c.notNull().unique())
+      .addColumn('app_id', 'integer', (c) => c.notNull())
+      .addColumn('service_id', 'integer', (c) => c.notNull())
+      .addColumn('entity_id', 'integer', (c) => c.notNull())
+      .addColumn('factor_type', 'text', (c) => c.notNull())
+      .addColumn('friendly_name', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('binding_sealed', 'text', (c) => c.notNull())
+      .addColumn('config', 'text', (c) => c.notNull())
+      .addColumn('metadata', 'text')
+      .addColumn('failures', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('locked_until', 'bigint')
+      .addColumn('last_step', 'bigint')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('verify_factors_entity').on('verify_factors').columns(['entity_id', 'id']).execute();
+    await db.schema.createIndex('verify_factors_app').on('verify_factors').columns(['app_id']).execute();
+    await tableWithId(db, dialect, 'verify_challenges')
+      .addColumn('sid', 'text', (c) => c.notNull().unique())
+      .addColumn('app_id', 'integer', (c) => c.notNull())
+      .addColumn('service_id', 'integer', (c) => c.notNull())
+      .addColumn('entity_id', 'integer', (c) => c.notNull())
+      .addColumn('factor_id', 'integer', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('responded_reason', 'text', (c) => c.notNull())
+      .addColumn('details', 'text', (c) => c.notNull())
+      .addColumn('hidden_details', 'text')
+      .addColumn('metadata', 'text')
+      .addColumn('failures', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('responded_at', 'bigint')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('verify_challenges_entity').on('verify_challenges').columns(['entity_id', 'id']).execute();
+    await db.schema.createIndex('verify_challenges_factor').on('verify_challenges').columns(['factor_id']).execute();
+    await db.schema.createIndex('verify_challenges_app').on('verify_challenges').columns(['app_id']).execute();
+    await tableWithId(db, dialect, 'verify_webhooks')
+      .addColumn('sid', 'text', (c) => c.notNull().unique())
+      .addColumn('app_id', 'integer', (c) => c.notNull())
+      .addColumn('service_id', 'integer', (c) => c.notNull())
+      .addColumn('friendly_name', 'text', (c) => c.notNull())
+      .addColumn('event_types', 'text', (c) => c.notNull())
+      .addColumn('url', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('version', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('verify_webhooks_service').on('verify_webhooks').columns(['service_id', 'id']).execute();
+  },
 };
 
 /** The newest migration this build knows: a database at it is ready for this code. */

@@ -240,7 +240,7 @@ export type HookStatus = 'pending' | 'delivered' | 'failed';
 export interface HookDeliveriesTable {
   id: Generated<number>;
   app_id: number;
-  kind: 'callback' | 'webhook';
+  kind: 'callback' | 'webhook' | 'verify_webhook';
   /** The approval request's uuid (callbacks) or the webhook's id. */
   target: string;
   event: string;
@@ -463,6 +463,10 @@ export interface DB {
   verify_rate_limit_buckets: VerifyRateLimitBucketsTable;
   verify_rate_limit_keys: VerifyRateLimitKeysTable;
   verify_rate_limit_hits: VerifyRateLimitHitsTable;
+  verify_entities: VerifyEntitiesTable;
+  verify_factors: VerifyFactorsTable;
+  verify_challenges: VerifyChallengesTable;
+  verify_webhooks: VerifyWebhooksTable;
 }
 
 // Twilio Verify v2 (0030, src/features/verify).
@@ -535,6 +539,76 @@ export interface VerifyAttemptsTable {
   /** The outbox message (SM…, CA…, EM…). */
   message_sid: string | null;
   created_at: number;
+}
+
+// Twilio Verify v2 factors (0033, src/features/verify/factors.ts): entities, TOTP and push
+// factors, their challenges, and service webhooks.
+export interface VerifyEntitiesTable {
+  id: Generated<number>;
+  sid: string;
+  app_id: number;
+  service_id: number;
+  identity: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface VerifyFactorsTable {
+  id: Generated<number>;
+  sid: string;
+  app_id: number;
+  service_id: number;
+  entity_id: number;
+  factor_type: 'totp' | 'push';
+  friendly_name: string;
+  status: 'unverified' | 'verified';
+  /** TOTP: the base32 secret; push: the device's public key (base64 DER SPKI). Sealed, context: the SID. */
+  binding_sealed: string;
+  /** JSON: the factor's `config` as answered. */
+  config: string;
+  metadata: string | null;
+  /** Wrong codes in a row (TOTP), and while locked, until when. */
+  failures: Generated<number>;
+  locked_until: number | null;
+  /** The last TOTP step accepted: a code is good once per factor and step. */
+  last_step: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface VerifyChallengesTable {
+  id: Generated<number>;
+  sid: string;
+  app_id: number;
+  service_id: number;
+  entity_id: number;
+  factor_id: number;
+  status: 'pending' | 'approved' | 'denied' | 'expired';
+  responded_reason: 'none' | 'not_needed' | 'not_requested';
+  /** JSON: `details` and `hidden_details` as answered; `metadata` from the device's answer. */
+  details: string;
+  hidden_details: string | null;
+  metadata: string | null;
+  failures: Generated<number>;
+  expires_at: number;
+  responded_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface VerifyWebhooksTable {
+  id: Generated<number>;
+  sid: string;
+  app_id: number;
+  service_id: number;
+  friendly_name: string;
+  /** JSON array of event types (`*` for all). */
+  event_types: string;
+  url: string;
+  status: 'enabled' | 'disabled';
+  version: 'v1' | 'v2';
+  created_at: number;
+  updated_at: number;
 }
 
 // Twilio Verify v2 rate limits (0032, src/features/verify/rate-limits.ts).
