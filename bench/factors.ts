@@ -11,6 +11,7 @@ import { verificationPhoneContext } from '../src/store/contacts.ts';
 import type { DB } from '../src/store/schema.ts';
 import { qrSecretContext, sentCodeHash, sentCodeKey } from '../src/features/tokens/service.ts';
 import { codeContext } from '../src/features/phones/service.ts';
+import { codeContext as verifyCodeContext, toContext as verifyToContext } from '../src/features/verify/service.ts';
 
 const derive = (what: string, id: number) => createHmac('sha1', `openfactor-bench-${what}`).update(String(id)).digest();
 /** The QR authenticator's secret of bench user `id`. */
@@ -120,4 +121,45 @@ export async function seedPhoneVerifications(db: Kysely<DB>, mk: MasterKey, dial
       )
       .execute(),
   );
+}
+
+/**
+ * A pending Twilio Verify verification (6 digits, by SMS) for the phone of each of `ids`, in the
+ * service `serviceId` of application `appId` (code: benchCode('verify', id, 0, 6)).
+ */
+// What a start with only To and Channel stores.
+const PLAIN_START = JSON.stringify({ amount: null, payee: null, custom_friendly_name: null, send_digits: null, tags: null, rate_limits: null, channel_configuration: null, code_length: 6 });
+
+export async function seedVerifyVerifications(db: Kysely<DB>, mk: MasterKey, dialect: 'sqlite' | 'postgres', appId: number, serviceId: number, ids: number[]): Promise<void> {
+  const contacts = await openContacts(db, [mk], dialect);
+  const now = Date.now();
+  // A number has one pending verification per service: an earlier scenario's left over ends first.
+  const index = (id: number) => contacts.phoneIndex(`+1${benchPhone(id)}`);
+  await inBatches(db, ids, async (trx, batch) => {
+    await trx.updateTable('verify_verifications').set({ status: 'expired', code_sealed: null }).where('service_id', '=', serviceId).where('status', '=', 'pending').where('to_index', 'in', batch.map(index)).execute();
+    await trx
+      .insertInto('verify_verifications')
+      .values(
+        batch.map((id) => {
+          const sid = `VE${randomUUID().replace(/-/g, '')}`;
+          const e164 = `+1${benchPhone(id)}`;
+          return {
+            sid,
+            app_id: appId,
+            service_id: serviceId,
+            to_index: contacts.phoneIndex(e164),
+            to_sealed: contacts.seal(e164, verifyToContext(sid)),
+            channel: 'sms' as const,
+            status: 'pending' as const,
+            code_sealed: seal(mk, benchCode('verify', id, 0, 6), verifyCodeContext(sid)),
+            locale: 'en',
+            details: PLAIN_START,
+            created_at: now,
+            updated_at: now,
+            expires_at: now + 600_000,
+          };
+        }),
+      )
+      .execute();
+  });
 }

@@ -86,7 +86,17 @@ local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args)
   reqs = {}
-  for line in io.lines(args[1]) do reqs[#reqs + 1] = wrk.format(nil, line) end
+  for line in io.lines(args[1]) do
+    -- "POST <path>\t<form body>", or a path to GET.
+    local path, body = line:match("^POST (%S+)\t(.*)$")
+    if path then
+      local headers = { ["Content-Type"] = "application/x-www-form-urlencoded" }
+      for k, v in pairs(wrk.headers) do headers[k] = v end
+      reqs[#reqs + 1] = wrk.format("POST", path, headers, body)
+    else
+      reqs[#reqs + 1] = wrk.format(nil, line)
+    end
+  end
   i = 0
   statuses = {}
 end
@@ -160,6 +170,12 @@ function figures(run: Run, before: { server?: Map<number, number>; machine?: num
 // ---------------------------------------------------------------------------------------------
 // autocannon, where wrk is not installed: the same paths, warm-up then measured on one run.
 
+/** A prepared request: `POST <path>\t<form body>`, or a path to GET. */
+export function pathOf(line: string): { method: 'GET' | 'POST'; path: string; body?: string } {
+  const m = /^POST (\S+)\t(.*)$/.exec(line);
+  return m ? { method: 'POST', path: m[1], body: m[2] } : { method: 'GET', path: line };
+}
+
 async function byAutocannon(run: Run): Promise<Measured> {
   const latencies: number[] = [];
   const statusCodes: Record<string, number> = {};
@@ -180,7 +196,8 @@ async function byAutocannon(run: Run): Promise<Measured> {
       {
         setupRequest: (req) => {
           if (i === run.paths.length) (i = 0), (ranOut = true);
-          req.path = run.paths[i++];
+          const { method, path, body } = pathOf(run.paths[i++]);
+          Object.assign(req, { method, path, body, headers: body === undefined ? run.headers : { ...run.headers, 'content-type': 'application/x-www-form-urlencoded' } });
           return req;
         },
       },

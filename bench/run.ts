@@ -26,8 +26,9 @@ import { baselineSeconds, importThroughput, writeImportFile, type ImportFigures 
 import { totp } from '../src/core/otp.ts';
 import { masterKeyFrom } from '../src/core/crypto.ts';
 import { openStore } from '../src/store/db.ts';
-import { hasWrk, measure, type Measured } from './load.ts';
-import { benchCode, benchPhone, benchQrSecret, seedPhoneVerifications, seedQrAuthenticators, seedRecoveryCodes, seedSentCodes } from './factors.ts';
+import { hasWrk, measure, pathOf, type Measured } from './load.ts';
+import { VerifyCredentials } from '../src/features/verify/credentials.ts';
+import { benchCode, benchPhone, benchQrSecret, seedPhoneVerifications, seedQrAuthenticators, seedRecoveryCodes, seedSentCodes, seedVerifyVerifications } from './factors.ts';
 import pg from 'pg';
 import { sql } from 'kysely';
 import { Agent, request } from 'undici';
@@ -189,6 +190,8 @@ interface Scenario {
   /** One path may be sent many times (a read). */
   repeatable?: boolean;
   paths(of: OpenFactorTarget, n: number): Promise<string[]>;
+  /** How requests authenticate (after `paths`): the Authy API key when absent. */
+  headers?(of: OpenFactorTarget): Record<string, string>;
 }
 
 const verifyPath = (token: string, id: number) => `/protected/json/verify/${token}/${id}`;
@@ -279,12 +282,42 @@ const paths: Record<string, { correct: Path; wrong?: Path; repeatable?: boolean 
 const GOALS = { sqlite: { correct: 0.5, wrong: 0.3 }, postgres: { correct: 0.25, wrong: 0.15 } };
 const WRONG_STATUS: Record<string, number> = { 'phone-check': 401 };
 
-const scenarios: Scenario[] = (['sqlite', 'postgres'] as const).flatMap((dialect) =>
-  Object.entries(paths).flatMap(([name, p]) => [
+// Twilio Verify v2 (issue 21): VerificationCheck of a verification each, through a service made
+// with the account's credentials over /v2; a right code approves (200), a wrong one is counted
+// (200, status pending).
+const verifyAccounts = new Map<OpenFactorTarget, { basic: string; serviceSid: string }>();
+async function verifyService(of: OpenFactorTarget): Promise<{ basic: string; serviceSid: string; appId: number; serviceId: number }> {
+  if (!verifyAccounts.has(of)) {
+    const account = await withStore(of, (db) => new VerifyCredentials(db, [masterKeyFrom(masterKey)]).createAccount('bench'));
+    const basic = `Basic ${Buffer.from(`${account.sid}:${account.authToken}`).toString('base64')}`;
+    const res = await request(`${of.url}/v2/Services`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'FriendlyName=Bench' });
+    const made = (await res.body.json()) as { sid: string };
+    if (res.statusCode !== 201) throw new Error(`verify-v2: service not made (${res.statusCode} ${JSON.stringify(made)})`);
+    verifyAccounts.set(of, { basic, serviceSid: made.sid });
+  }
+  const { basic, serviceSid } = verifyAccounts.get(of)!;
+  const row = await withStore(of, (db) => db.selectFrom('verify_services').select(['id', 'app_id']).where('sid', '=', serviceSid).executeTakeFirstOrThrow());
+  return { basic, serviceSid, appId: row.app_id, serviceId: row.id };
+}
+const verifyCheck = (right: boolean): Path => async (of, n) => {
+  const { serviceSid, appId, serviceId } = await verifyService(of);
+  const ids = distinctUsers(of, n);
+  await withStore(of, (db) => seedVerifyVerifications(db, masterKeyFrom(masterKey), of.dialect, appId, serviceId, ids));
+  return ids.map((id) => {
+    const c = benchCode('verify', id, 0, 6);
+    return `POST /v2/Services/${serviceSid}/VerificationCheck\tTo=%2B1${benchPhone(id)}&Code=${right ? c : wrongFor(id, c)}`;
+  });
+};
+const verifyHeaders = (of: OpenFactorTarget) => ({ authorization: verifyAccounts.get(of)!.basic });
+
+const scenarios: Scenario[] = (['sqlite', 'postgres'] as const).flatMap((dialect) => [
+  ...Object.entries(paths).flatMap(([name, p]) => [
     { name: `${name}-${dialect}`, dialect, expect: 200, minRatio: GOALS[dialect].correct, maxP99Ms: 10, repeatable: p.repeatable, paths: p.correct },
     ...(p.wrong ? [{ name: `${name}-wrong-${dialect}`, dialect, expect: WRONG_STATUS[name] ?? 401, minRatio: GOALS[dialect].wrong, maxP99Ms: 10, paths: p.wrong }] : []),
   ]),
-);
+  { name: `verify-v2-check-${dialect}`, dialect, expect: 200, minRatio: GOALS[dialect].correct, maxP99Ms: 10, paths: verifyCheck(true), headers: verifyHeaders },
+  { name: `verify-v2-check-wrong-${dialect}`, dialect, expect: 200, minRatio: GOALS[dialect].wrong, maxP99Ms: 10, paths: verifyCheck(false), headers: verifyHeaders },
+]);
 
 // ---------------------------------------------------------------------------------------------
 // Measuring.
@@ -306,7 +339,9 @@ async function probe(url: string, headers: Record<string, string>, path: string,
   // On a connection of its own: a kept-alive one may have been closed by the server meanwhile.
   const agent = new Agent();
   try {
-    const res = await request(url + path, { headers, dispatcher: agent }).catch((e: Error & { cause?: Error }) => {
+    const r = pathOf(path);
+    const form = r.body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' };
+    const res = await request(url + r.path, { method: r.method, body: r.body, headers: { ...headers, ...form }, dispatcher: agent }).catch((e: Error & { cause?: Error }) => {
       throw new Error(`${name}: probe ${path} failed: ${e.message} (${e.cause?.message ?? 'no cause'})`);
     });
     const body = await res.body.text();
@@ -328,7 +363,7 @@ async function runScenario(s: Scenario, on?: OpenFactorTarget): Promise<Figures>
   // Enough paths for the run at the hello-world's rate, which OpenFactor does not exceed.
   const n = Math.ceil(hello.reqPerSec * 1.3 * (WARMUP + DURATION)) + 1;
   const all = await s.paths(of, s.repeatable ? Math.min(n, 200_000) : n);
-  const headers = { 'X-Authy-API-Key': of.apiKey };
+  const headers = s.headers?.(of) ?? { 'X-Authy-API-Key': of.apiKey };
   await probe(of.url, headers, all[0], s.name, s.expect);
   const server = children.find((c) => c.proc.pid === of.pid);
   // On PostgreSQL the server side is OpenFactor and PostgreSQL's processes (pinned with it).
