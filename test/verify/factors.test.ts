@@ -244,3 +244,10 @@ test('deleting an entity deletes its factors and challenges; deleting the servic
   await client.verify.v2.services(s).remove();
   assert.equal((await t.store.db.selectFrom('verify_factors').select('id').where('sid', '=', f.sid).execute()).length, 0);
 });
+
+test('the same code sent ten times at once: one challenge approved, nine pending (replay across concurrent requests)', async () => {
+  const { sid, secret, entity } = await verifiedFactor();
+  const same = code(secret, { step: 60, offset: -1 });
+  const answers = await Promise.all(Array.from({ length: 10 }, () => entity.challenges.create({ factorSid: sid, authPayload: same })));
+  assert.deepEqual(answers.map((a) => a.status).sort(), ['approved', ...Array(9).fill('pending')]);
+});
