@@ -48,6 +48,8 @@ async function openPage(app: string, title: string) {
   await page.waitForSelector(`h1:text-is("${app}")`);
   if (title !== 'Overview') await page.click(`nav a:text-is("${title}")`);
   await page.waitForSelector(`nav a[aria-current=page]:text-is("${title}")`);
+  // The page's heading is put in with its content, once that has loaded.
+  await page.waitForSelector(`main .page-head .page-name:text-is("${title}")`);
 }
 
 /** Accepts the confirmation dialog the console opens before a destructive action. */
