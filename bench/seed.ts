@@ -37,11 +37,11 @@ async function createApp(url: string, mk: MasterKey): Promise<{ id: number; apiK
 
 /**
  * A user row: +1 415 2000000.. (bench/factors.ts) are distinct, plausible NANP numbers, sealed with their blind index
- * as the server stores them; every user has verified once.
+ * as the server stores them (with the email's search index); every user has verified once.
  */
 const row = (mk: MasterKey, c: Contacts, appId: number, id: number, i: number, now: number) => {
-  const { phone_index, contact_sealed } = contactColumns(c, appId, `+1${nationalNumber(i)}`, `user${i}@bench.example`);
-  return [id, appId, 1, phone_index, contact_sealed, 1, now, sealTotpSeed(mk, id, benchSeed(id))] as const;
+  const { phone_index, contact_sealed, email_index } = contactColumns(c, appId, `+1${nationalNumber(i)}`, `user${i}@bench.example`);
+  return [id, appId, 1, phone_index, contact_sealed, email_index, 1, now, sealTotpSeed(mk, id, benchSeed(id))] as const;
 };
 
 /** `dataDir` as the server will see it: OPENFACTOR_DATA_DIR, default database file name. */
@@ -53,7 +53,7 @@ export async function seedSqlite(dataDir: string, masterKey: Buffer, users: numb
   try {
     db.pragma('synchronous = OFF'); // a throw-away database: no need to wait for the disk
     const insert = db.prepare(
-      'INSERT INTO users (id, app_id, country_code, phone_index, contact_sealed, confirmed, created_at, totp_seed_sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO users (id, app_id, country_code, phone_index, contact_sealed, email_index, confirmed, created_at, totp_seed_sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     const now = Date.now();
     db.transaction(() => {
@@ -82,11 +82,11 @@ export async function seedPostgres(adminUrl: string, name: string, masterKey: Bu
     const now = Date.now();
     const BATCH = 10_000;
     for (let start = 0; start < users; start += BATCH) {
-      const cols: unknown[][] = [[], [], [], [], [], [], [], []];
+      const cols: unknown[][] = [[], [], [], [], [], [], [], [], []];
       for (let i = start; i < Math.min(users, start + BATCH); i++) for (const [c, v] of row(mk, app.contacts, app.id, i + 1, i, now).entries()) cols[c].push(v);
       await client.query(
-        `INSERT INTO users (id, app_id, country_code, phone_index, contact_sealed, confirmed, created_at, totp_seed_sealed)
-         SELECT * FROM unnest($1::int[], $2::int[], $3::int[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::text[])`,
+        `INSERT INTO users (id, app_id, country_code, phone_index, contact_sealed, email_index, confirmed, created_at, totp_seed_sealed)
+         SELECT * FROM unnest($1::int[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bigint[], $9::text[])`,
         cols,
       );
     }

@@ -753,4 +753,36 @@ function registerVerifyLogRoutes(admin: FastifyInstance, s: AdminServices, { for
       return send(reply, { verifications, next_cursor: nextCursor(result), total: result.total, message: 'Verify verifications.' });
     }),
   );
+
+  admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
+    '/admin/applications/:id/verify_factors',
+    {
+      schema: {
+        summary: 'Twilio Verify TOTP and push factors of the service this application backs, newest first, never their secrets or keys (`limit`, `cursor`; `type` totp|push; `status` unverified|verified; `identity` an entity, exactly)',
+        tags: ['admin'],
+        response: { 200: C.VerifyFactorsBody },
+      },
+    },
+    forTable(async (app, page, req, reply) => {
+      const type = oneOf(req.query, 'type', ['totp', 'push'] as const);
+      if (isFailure(type)) return refuse(reply, type);
+      const status = oneOf(req.query, 'status', ['unverified', 'verified'] as const);
+      if (isFailure(status)) return refuse(reply, status);
+      const identity = typeof req.query.identity === 'string' && req.query.identity.trim() ? req.query.identity.trim() : undefined;
+      if (identity !== undefined && identity.length > 256) return refuse(reply, invalidParameter('identity', 'is at most 256 characters'));
+      const now = Date.now();
+      const result = await q.verifyFactorsTable(s.db, app.id, { type, status, identity }, page.limit, page.below);
+      const factors = result.rows.map((f) => ({
+        sid: f.sid,
+        identity: f.identity,
+        factor_type: f.factor_type,
+        friendly_name: f.friendly_name,
+        status: f.status,
+        locked_until: f.locked_until !== null && Number(f.locked_until) > now ? new Date(Number(f.locked_until)).toISOString() : null,
+        pending_challenges: Number(f.pending_challenges ?? 0),
+        date_created: new Date(Number(f.created_at)).toISOString(),
+      }));
+      return send(reply, { factors, next_cursor: nextCursor(result), total: result.total, message: 'Verify factors.' });
+    }),
+  );
 }

@@ -422,3 +422,22 @@ export const VerifyVerificationsBody = Ok('Verify verifications.', {
   next_cursor: Nullable(Type.String()),
   total: Type.Integer(),
 });
+export const VerifyFactorsBody = Ok('Verify factors.', {
+  factors: Type.Array(
+    Type.Object(
+      {
+        sid: Type.String({ pattern: '^YF[0-9a-f]{32}$' }),
+        identity: Type.String({ description: "the entity's identity, as the application gave it" }),
+        factor_type: OneOf(['totp', 'push']),
+        friendly_name: Type.String(),
+        status: OneOf(['unverified', 'verified']),
+        locked_until: Nullable(DateTime),
+        pending_challenges: Type.Integer(),
+        date_created: DateTime,
+      },
+      { ...closed, description: 'never the secret or public key' },
+    ),
+  ),
+  next_cursor: Nullable(Type.String()),
+  total: Type.Integer(),
+});

@@ -412,3 +412,43 @@ export async function verifyVerificationsTable(db: Kysely<DB>, appId: number, f:
   ]);
   return pageOf(rows, limit, count.n);
 }
+
+export interface VerifyFactorFilter {
+  type?: 'totp' | 'push';
+  status?: 'unverified' | 'verified';
+  /** An entity's identity, exactly. */
+  identity?: string;
+}
+
+/** Factors of the application's Verify service with their entities' identities, newest first (never bindings). */
+export async function verifyFactorsTable(db: Kysely<DB>, appId: number, f: VerifyFactorFilter, limit: number, below?: number) {
+  const matching = (eb: ExpressionBuilder<DB, 'verify_factors' | 'verify_entities'>) => {
+    const and = [eb('verify_factors.app_id', '=', appId)];
+    if (f.type) and.push(eb('verify_factors.factor_type', '=', f.type));
+    if (f.status) and.push(eb('verify_factors.status', '=', f.status));
+    if (f.identity !== undefined) and.push(eb('verify_entities.identity', '=', f.identity));
+    return eb.and(and);
+  };
+  const from = () => db.selectFrom('verify_factors').innerJoin('verify_entities', 'verify_entities.id', 'verify_factors.entity_id');
+  let q = from()
+    .select([
+      'verify_factors.id',
+      'verify_factors.sid',
+      'verify_entities.identity',
+      'verify_factors.factor_type',
+      'verify_factors.friendly_name',
+      'verify_factors.status',
+      'verify_factors.locked_until',
+      'verify_factors.created_at',
+    ])
+    .select((eb) =>
+      eb.selectFrom('verify_challenges').select((c) => c.fn.countAll<number>().as('n')).whereRef('verify_challenges.factor_id', '=', 'verify_factors.id').where('verify_challenges.status', '=', 'pending').as('pending_challenges'),
+    )
+    .where(matching);
+  if (below !== undefined) q = q.where('verify_factors.id', '<', below);
+  const [rows, count] = await Promise.all([
+    q.orderBy('verify_factors.id', 'desc').limit(limit + 1).execute(),
+    from().select((eb) => eb.fn.countAll<number>().as('n')).where(matching).executeTakeFirstOrThrow(),
+  ]);
+  return pageOf(rows, limit, count.n);
+}

@@ -210,13 +210,16 @@ export async function indexUserEmails(db: Kysely<DB>, c: Contacts, stopped: () =
   let filled = 0;
   for (let after = 0; !stopped(); ) {
     const rows = await db.selectFrom('users').select(['id', 'app_id', 'phone_index', 'contact_sealed']).where('id', '>', after).where('email_index', 'is', null).orderBy('id').limit(BATCH).execute();
-    for (const r of rows) {
-      // Still plain (sealStoredContacts runs first, so only a row written meanwhile by an old node): next start.
-      if (!r.contact_sealed.startsWith('v1.')) continue;
-      const { email } = splitContact(c.open(r.contact_sealed, userContactContext(r.app_id, r.phone_index)));
-      await db.updateTable('users').set({ email_index: c.emailSearchIndex(email) }).where('id', '=', r.id).where('contact_sealed', '=', r.contact_sealed).execute();
-      filled++;
-    }
+    // Still plain (sealStoredContacts runs first, so only a row written meanwhile by an old node): next start.
+    const sealed = rows.filter((r) => r.contact_sealed.startsWith('v1.'));
+    const indexed = sealed.map((r) => ({ r, email_index: c.emailSearchIndex(splitContact(c.open(r.contact_sealed, userContactContext(r.app_id, r.phone_index))).email) }));
+    // One transaction a batch, then the event loop's turn: millions of older users fill in minutes
+    // while the server answers (a write each, with SQLite's calls blocking, held it for as long).
+    await db.transaction().execute(async (trx) => {
+      for (const { r, email_index } of indexed) await trx.updateTable('users').set({ email_index }).where('id', '=', r.id).where('contact_sealed', '=', r.contact_sealed).execute();
+    });
+    filled += indexed.length;
+    await new Promise((resolve) => setImmediate(resolve));
     if (rows.length < BATCH) {
       await db.insertInto('meta').values({ key: 'user_emails_indexed', value: String(Date.now()) }).onConflict((oc) => oc.column('key').doNothing()).execute();
       break;

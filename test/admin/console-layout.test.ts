@@ -41,6 +41,7 @@ before(async () => {
   const v2 = (path: string, body: string) => fetch(`${base}/v2/${path}`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body });
   const service = (await (await v2('Services', 'FriendlyName=Layout%20Login')).json()) as { sid: string };
   await v2(`Services/${service.sid}/Verifications`, 'To=%2B14155550399&Channel=sms');
+  await v2(`Services/${service.sid}/Entities/layout-0001/Factors`, 'FactorType=totp&FriendlyName=Layout%20phone');
   for (const id of users.slice(0, 3)) await fetch(`${base}/protected/json/sms/${id}?force=true`, { headers: { 'x-authy-api-key': t.apiKey } });
   await fetch(`${base}/protected/json/call/${users[3]}?force=true`, { headers: { 'x-authy-api-key': t.apiKey } });
 });
@@ -104,6 +105,9 @@ for (const [size, viewport] of Object.entries(SIZES)) {
       await page.click('[data-testid=verify-services] a:text-is("Layout Login")');
       await page.waitForSelector('[data-testid=verify-verifications] td[data-label=SID]');
       await check('Verify verifications');
+      await navigate(page, 'Verify factors');
+      await page.waitForSelector('[data-testid=verify-factors] td[data-label=Entity]');
+      await check('Verify factors');
       assert.deepEqual(problems, []);
       assert.deepEqual(tooWide, []);
       assert.deepEqual(missing(), []);

@@ -378,4 +378,14 @@ test('Twilio Verify: an account and an API key made in the console sign in on /v
   const row = (await page.textContent('[data-testid=verify-verifications] tbody tr'))!;
   assert.match(row, new RegExp(`${verification.sid}\\+1-XXX-XXX-XX88smspending10`));
   assert.ok(!(await page.content()).includes('4155550188'), 'no full number on the page');
+
+  // A TOTP factor made over /v2 is on the service's factors page, without its secret.
+  const factor = await v2(`Services/${service.sid}/Entities/ana-0001/Factors`, 'FactorType=totp&FriendlyName=Ana%20phone', keySid, secret);
+  assert.equal(factor.status, 201);
+  const { binding } = (await factor.json()) as { binding: { secret: string } };
+  await page.click('nav a:text-is("Verify factors")');
+  await page.waitForSelector('[data-testid=verify-factors] tbody tr td[data-label=Entity]');
+  const factorRow = (await page.textContent('[data-testid=verify-factors] tbody tr'))!;
+  assert.match(factorRow, /ana-0001Ana phonetotpunverifiedopen0YF[0-9a-f]{32}/);
+  assert.ok(!(await page.content()).includes(binding.secret), 'no secret on the page');
 });

@@ -1,8 +1,10 @@
 // The admin API behind the console's Twilio Verify pages: an account's services with the
 // applications that send their codes, and a service's verifications, paged, filtered, numbers
-// masked, never codes; another account's services never mixed in.
+// masked, never codes; its TOTP and push factors, never their secrets; another account's
+// services never mixed in.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { TOTP } from 'otpauth';
 import { startApp, type TestApp } from '../support/harness.ts';
 
 let t: TestApp;
@@ -82,6 +84,39 @@ test('a service\'s verifications: newest first, a page at a time, by status and 
 
   // Another application (not a Verify one) has none of them.
   assert.equal((await admin(`applications/${t.appId}/verify_verifications`)).json.total, 0);
+});
+
+test('a service\'s factors: newest first, by type, status and entity, never a secret', async () => {
+  const { account, serviceSid, v2 } = await accountWithService('Tables Factors', 'Factors');
+  const made: { sid: string; secret: string }[] = [];
+  for (const [identity, name] of [['ana-0001', 'Ana phone'], ['ana-0001', 'Ana laptop'], ['rui-0002', 'Rui phone']]) {
+    const r = await v2(`Services/${serviceSid}/Entities/${identity}/Factors`, `FactorType=totp&FriendlyName=${encodeURIComponent(name)}`);
+    assert.equal(r.status, 201);
+    made.push({ sid: r.json.sid, secret: r.json.binding.secret });
+  }
+  // The first is verified with a code from its secret, as an authenticator app would show it.
+  const code = new TOTP({ secret: made[0].secret, digits: 6, period: 30 }).generate();
+  const verified = await v2(`Services/${serviceSid}/Entities/ana-0001/Factors/${made[0].sid}`, `AuthPayload=${code}`);
+  assert.equal(verified.json.status, 'verified');
+  const appId = (await admin(`verify/accounts/${account.sid}/services`)).json.services[0].app_id;
+
+  const all = await admin(`applications/${appId}/verify_factors`);
+  assert.equal(all.status, 200);
+  assert.deepEqual(all.json.factors.map((f: any) => [f.identity, f.friendly_name, f.factor_type, f.status]), [
+    ['rui-0002', 'Rui phone', 'totp', 'unverified'],
+    ['ana-0001', 'Ana laptop', 'totp', 'unverified'],
+    ['ana-0001', 'Ana phone', 'totp', 'verified'],
+  ]);
+  const text = JSON.stringify(all.json);
+  for (const m of made) assert.ok(!text.includes(m.secret), 'no secret in the answer');
+  assert.deepEqual((await admin(`applications/${appId}/verify_factors?status=verified`)).json.factors.map((f: any) => f.sid), [made[0].sid]);
+  assert.equal((await admin(`applications/${appId}/verify_factors?identity=ana-0001`)).json.total, 2);
+  assert.equal((await admin(`applications/${appId}/verify_factors?type=push`)).json.total, 0);
+  const first = await admin(`applications/${appId}/verify_factors?limit=2`);
+  const rest = await admin(`applications/${appId}/verify_factors?limit=2&cursor=${first.json.next_cursor}`);
+  assert.deepEqual([...first.json.factors, ...rest.json.factors].map((f: any) => f.sid), made.map((m) => m.sid).reverse());
+  assert.equal(rest.json.next_cursor, null);
+  for (const q of ['type=sms', 'status=pending']) assert.equal((await admin(`applications/${appId}/verify_factors?${q}`)).status, 400, q);
 });
 
 test('bad parameters are refused with the parameter named, never a 500', async () => {

@@ -83,6 +83,17 @@ export interface VerifyVerification {
   expires_at: string;
 }
 
+export interface VerifyFactor {
+  sid: string;
+  identity: string;
+  factor_type: string;
+  friendly_name: string;
+  status: string;
+  locked_until: string | null;
+  pending_challenges: number;
+  date_created: string;
+}
+
 export interface Device {
   id: number;
   authy_id: number;

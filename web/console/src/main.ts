@@ -11,7 +11,7 @@ import { messagesPage, verificationsPage } from './pages/logs.ts';
 import { integrationsPage, providersPage } from './pages/integrations.ts';
 import { defencePage, settingsPage } from './pages/settings.ts';
 import { securityPage } from './pages/security.ts';
-import { verifyAccountPage, verifyAccountsPage, verifyVerificationsPage } from './pages/verify.ts';
+import { verifyAccountPage, verifyAccountsPage, verifyFactorsPage, verifyVerificationsPage } from './pages/verify.ts';
 
 const view = document.getElementById('view')!;
 const nav = document.getElementById('nav')!;
@@ -32,6 +32,7 @@ const PAGES: { path: string; title: string; page: PageOf; verifyOnly?: true }[] 
   { path: 'messages', title: 'Messages', page: messagesPage },
   { path: 'verifications', title: 'Phone verifications', page: verificationsPage },
   { path: 'verify', title: 'Verify verifications', page: verifyVerificationsPage, verifyOnly: true },
+  { path: 'verify_factors', title: 'Verify factors', page: verifyFactorsPage, verifyOnly: true },
   { path: 'recoveries', title: 'Lost phones', page: recoveriesPage },
   { path: 'import', title: 'Import users', page: importPage },
   { path: 'webhooks', title: 'Webhooks and callbacks', page: integrationsPage },

@@ -2,7 +2,7 @@
 // twilio helper library signs in with), their API keys and services; each service's
 // verifications on a page of the application that sends its codes.
 import { h, show, type Child } from '../../../shared/dom.ts';
-import { api, type Application, type VerifyAccount, type VerifyKey, type VerifyService, type VerifyVerification } from '../api.ts';
+import { api, type Application, type VerifyAccount, type VerifyFactor, type VerifyKey, type VerifyService, type VerifyVerification } from '../api.ts';
 import { attempt, done, field, onSubmit, pagedTable, plainTable, secret, section, statusLine, when } from '../ui.ts';
 
 /** The accounts, and a form that makes one (its auth token shown once). */
@@ -158,4 +158,32 @@ export async function verifyVerificationsPage(app: Application): Promise<Child[]
   });
   await table.reload();
   return [section('Verify verifications', 'Started with POST /v2/Services/{sid}/Verifications; numbers masked, codes never shown.', table.element)];
+}
+
+/** The TOTP and push factors of the service an application backs, with their entities. */
+export async function verifyFactorsPage(app: Application): Promise<Child[]> {
+  const table = pagedTable<VerifyFactor>({
+    testId: 'verify-factors',
+    caption: 'Verify factors',
+    noun: ['factor', 'factors'],
+    filters: [
+      { name: 'identity', label: 'Entity', placeholder: 'Identity' },
+      { name: 'type', label: 'Type', options: [ANY, ['totp', 'TOTP'], ['push', 'Push']] },
+      { name: 'status', label: 'Status', options: [ANY, ['verified', 'Verified'], ['unverified', 'Unverified']] },
+    ],
+    columns: [
+      { label: 'Created (UTC)', cell: (f) => when(f.date_created) },
+      { label: 'Entity', cell: (f) => f.identity },
+      { label: 'Name', cell: (f) => f.friendly_name },
+      { label: 'Type', cell: (f) => f.factor_type },
+      { label: 'Status', cell: (f) => h('span', { class: `badge ${f.status === 'verified' ? 'verified' : ''}` }, f.status) },
+      { label: 'Codes', cell: (f) => (f.locked_until ? h('span', { class: 'warn' }, `locked until ${when(f.locked_until)} UTC`) : 'open') },
+      { label: 'Pending challenges', cell: (f) => String(f.pending_challenges) },
+      { label: 'SID', cell: (f) => h('code', {}, f.sid) },
+    ],
+    load: (p) => api.list<VerifyFactor>(app.id, 'verify_factors', p, 'factors'),
+    empty: 'No factors match.',
+  });
+  await table.reload();
+  return [section('Verify factors', 'TOTP and push factors made through /v2/Services/{sid}/Entities/{identity}/Factors; secrets and device keys never shown.', table.element)];
 }
