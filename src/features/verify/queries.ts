@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DB, VerifyVerificationsTable } from '../../store/schema.ts';
 
 // Accounts and API keys ---------------------------------------------------------------------
@@ -98,18 +98,27 @@ export const takeSend = async (db: Kysely<DB>, id: number, max: number, channel:
       .executeTakeFirst()
   )?.sends;
 
-/** Counts one check of a pending verification; undefined once it has had `max` (or ended). One statement: exact across nodes. */
-export const takeCheck = async (db: Kysely<DB>, id: number, max: number) =>
-  (
-    await db
-      .updateTable('verify_verifications')
-      .set((eb) => ({ checks: eb('checks', '+', 1) }))
-      .where('id', '=', id)
-      .where('status', '=', 'pending')
-      .where('checks', '<', max)
-      .returning('checks')
-      .executeTakeFirst()
-  )?.checks;
+/**
+ * Counts one check of a pending verification and decides it in the same statement: the right code
+ * approves, the `max`th wrong one ends it. Undefined once it has ended (or had `max`). One
+ * statement, so across nodes a right code approves once and a later check never sees a pending
+ * verification whose checks are used up.
+ */
+export const countCheck = async (db: Kysely<DB>, id: number, max: number, right: boolean, now: number) =>
+  await db
+    .updateTable('verify_verifications')
+    .set((eb) => ({
+      checks: eb('checks', '+', 1),
+      status: right ? ('approved' as const) : sql<VerificationRow['status']>`CASE WHEN checks + 1 >= ${max} THEN 'max_attempts_reached' ELSE status END`,
+      code_sealed: right ? null : sql<string | null>`CASE WHEN checks + 1 >= ${max} THEN NULL ELSE code_sealed END`,
+      updated_at: right ? now : sql<number>`CASE WHEN checks + 1 >= ${max} THEN ${now} ELSE updated_at END`,
+    }))
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .where('expires_at', '>', now)
+    .where('checks', '<', max)
+    .returning(['checks', 'status'])
+    .executeTakeFirst();
 
 /** Ends a pending verification (the code is dropped); false if it was no longer pending: of two at once, one wins. */
 export const endVerification = async (db: Kysely<DB>, id: number, status: Exclude<VerificationRow['status'], 'pending'>, now: number) =>

@@ -211,20 +211,13 @@ export class Verify {
     const now = Date.now();
     if (row.status === 'max_attempts_reached' && Number(row.expires_at) > now) return twilioFail('MAX_CHECKS');
     if (row.status !== 'pending' || Number(row.expires_at) <= now) return gone;
-    const checks = await q.takeCheck(this.d.db, row.id, VERIFICATION_MAX_CHECKS);
-    if (checks === undefined) return (await q.verificationBySid(this.d.db, service.id, row.sid))?.status === 'approved' ? gone : twilioFail('MAX_CHECKS');
     const code = unseal(this.d.keys, row.code_sealed!, codeContext(row.sid)).toString('utf8');
     const details = JSON.parse(row.details) as VerificationDetails;
-    const codeRight = constantTimeEqual(input.value.code, code);
-    const psd2Right = (details.amount ?? undefined) === input.value.amount && (details.payee ?? undefined) === input.value.payee;
-    let status: VerificationView['status'] = 'pending';
-    if (!(codeRight && psd2Right)) {
-      if (checks >= VERIFICATION_MAX_CHECKS && (await q.endVerification(this.d.db, row.id, 'max_attempts_reached', now))) status = 'max_attempts_reached';
-    } else {
-      if (!(await q.endVerification(this.d.db, row.id, 'approved', now))) return gone;
-      status = 'approved';
-      if (row.channel !== 'email') await this.d.guard.converted(service.appId, this.openTo(row));
-    }
+    const right = constantTimeEqual(input.value.code, code) && (details.amount ?? undefined) === input.value.amount && (details.payee ?? undefined) === input.value.payee;
+    const counted = await q.countCheck(this.d.db, row.id, VERIFICATION_MAX_CHECKS, right, now);
+    if (counted === undefined) return (await q.verificationBySid(this.d.db, service.id, row.sid))?.status === 'max_attempts_reached' ? twilioFail('MAX_CHECKS') : gone;
+    const status = counted.status;
+    if (status === 'approved' && row.channel !== 'email') await this.d.guard.converted(service.appId, this.openTo(row));
     const view = this.viewOf(account, service, row);
     return { ok: true, status: 200, body: renderCheck({ ...view, status, updatedAt: status === 'pending' ? view.updatedAt : now }) };
   }
