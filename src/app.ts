@@ -51,6 +51,8 @@ import { VerifyCredentials } from './features/verify/credentials.ts';
 import { Verify } from './features/verify/service.ts';
 import { registerVerifyRoutes } from './features/verify/routes.ts';
 import { VerifyFactors } from './features/verify/factors.ts';
+import { VerifyAccessTokens } from './features/verify/access-tokens.ts';
+import { deviceVerify } from './features/verify/device-enrolment.ts';
 import { ServiceWebhooks } from './features/verify/service-webhooks.ts';
 import { sendTwilioFailure } from './features/verify/twilio.ts';
 
@@ -239,7 +241,7 @@ async function buildServices(config: Config, store: Store, log: FastifyBaseLogge
     slots,
     phones: new Phones({ db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), guard, webhooks }),
     verifyCredentials,
-    verifyFactors: new VerifyFactors({ db: store.db, keys: config.masterKeys, webhooks: verifyWebhooks }),
+    verifyFactors: new VerifyFactors({ db: store.db, keys: config.masterKeys, webhooks: verifyWebhooks, accessTokens: new VerifyAccessTokens(store.db, config.masterKeys), events }),
     verifyWebhooks,
     verify: new Verify({ ...sending, applications, forgetApplication: (id) => routing.forget(id) }),
   };
@@ -299,7 +301,7 @@ async function registerRoutes(server: FastifyInstance, config: Config, store: St
   );
   const { devices, people, phoneChanges, recoveries, onetouch, events, slots, push, outbox, routing, worker } = services;
   registerAuthyRoutes(server, 'onetouch', onetouchRoutes(onetouch), wireDeps);
-  registerDeviceRoutes(server, { devices, people, phoneChanges, recoveries, onetouch, events, slots, vapidPublicKey: push.vapid.publicKey });
+  registerDeviceRoutes(server, { devices, people, phoneChanges, recoveries, onetouch, events, slots, vapidPublicKey: push.vapid.publicKey, verify: deviceVerify(services.verifyFactors, config.publicUrl) });
   registerWebhookRoutes(server, services.webhooks, config.publicUrl, authFailures);
   registerVerifyRoutes(server, { verify: services.verify, credentials: services.verifyCredentials, authFailures, publicUrl: config.publicUrl, factors: services.verifyFactors, serviceWebhooks: services.verifyWebhooks });
   registerQrRoute(server, services.tokens);

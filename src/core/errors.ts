@@ -80,6 +80,8 @@ export const ERRORS = {
   SIGNATURE_INVALID: { code: '60087', status: 401, message: 'Invalid signature' },
   SIGNATURE_REPLAYED: { code: '60087', status: 401, message: 'Invalid signature: this nonce was already used' },
   SIGNATURE_EXPIRED: { code: '60087', status: 401, message: 'Invalid signature: the nonce is a time outside the accepted window' },
+  /** OpenFactor's own (device API): a Twilio Verify access token that is expired, used, or not ours. */
+  VERIFY_ACCESS_TOKEN_INVALID: { code: '60092', status: 401, message: 'The Verify access token is not valid: it expired, was used already, or was not issued by this server.' },
   REGISTRATION_NOT_CREATED: { code: '60090', status: 400, message: 'Registration request could not be created.' },
   WEBHOOK_NOT_CREATED: { code: '60098', status: 400, message: 'Webhook could not be created' },
   WEBHOOK_NOT_DELETED: { code: '60100', status: 400, message: 'Webhook could not be deleted' },

@@ -777,6 +777,24 @@ const steps: Record<string, Step> = {
       .execute();
     await db.schema.createIndex('verify_webhooks_service').on('verify_webhooks').columns(['service_id', 'id']).execute();
   },
+  // Verify push factors enrolled with an access token, and served by an OpenFactor device.
+  '0034_verify_access_tokens': async (db, dialect) => {
+    await tableWithId(db, dialect, 'verify_access_tokens')
+      .addColumn('sid', 'text', (c) => c.notNull().unique())
+      .addColumn('app_id', 'integer', (c) => c.notNull())
+      .addColumn('service_id', 'integer', (c) => c.notNull())
+      .addColumn('identity', 'text', (c) => c.notNull())
+      .addColumn('factor_type', 'text', (c) => c.notNull())
+      .addColumn('friendly_name', 'text')
+      .addColumn('ttl', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('used_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('verify_access_tokens_app').on('verify_access_tokens').columns(['app_id']).execute();
+    // No foreign key: a removed device leaves its factors, which then reach no one (as an app uninstalled).
+    await db.schema.alterTable('verify_factors').addColumn('device_key_id', 'integer').execute();
+    await db.schema.createIndex('verify_factors_device').on('verify_factors').columns(['device_key_id']).execute();
+  },
 };
 
 /** The newest migration this build knows: a database at it is ready for this code. */

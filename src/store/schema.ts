@@ -467,6 +467,7 @@ export interface DB {
   verify_factors: VerifyFactorsTable;
   verify_challenges: VerifyChallengesTable;
   verify_webhooks: VerifyWebhooksTable;
+  verify_access_tokens: VerifyAccessTokensTable;
 }
 
 // Twilio Verify v2 (0030, src/features/verify).
@@ -572,8 +573,24 @@ export interface VerifyFactorsTable {
   locked_until: number | null;
   /** The last TOTP step accepted: a code is good once per factor and step. */
   last_step: number | null;
+  /** Push: the OpenFactor device (device_keys.id) that enrolled it and hears of its challenges. */
+  device_key_id: number | null;
   created_at: number;
   updated_at: number;
+}
+
+/** A Verify access token (0034): a device may enrol one push factor for `identity` with it, once. The JWT is not kept: it is signed again from this row. */
+export interface VerifyAccessTokensTable {
+  id: Generated<number>;
+  sid: string;
+  app_id: number;
+  service_id: number;
+  identity: string;
+  factor_type: 'push';
+  friendly_name: string | null;
+  ttl: number;
+  created_at: number;
+  used_at: number | null;
 }
 
 export interface VerifyChallengesTable {

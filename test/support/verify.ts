@@ -2,7 +2,7 @@
 // an httpClient (the README's RequestClient subclass), and credentials made by the service.
 import twilio from 'twilio';
 import type IRequestClient from 'twilio/lib/base/RequestClient.js';
-import type { TestApp } from './harness.ts';
+import { startApp, type TestApp } from './harness.ts';
 
 /** The README's subclass: requests for verify.twilio.com (and its edge/region hosts) go to `baseUrl`. */
 export class OpenFactorRequestClient extends twilio.RequestClient {
@@ -58,4 +58,26 @@ export async function raw(base: string, method: string, path: string, auth: { us
     json = undefined;
   }
   return { status: r.status, json, text, headers: r.headers };
+}
+
+export type VerifyServiceClient = ReturnType<Twilio['verify']['v2']['services']>;
+
+/** What most Verify test files start from: a listening server, an account, its client and one service. */
+export interface VerifyBed {
+  t: TestApp;
+  base: string;
+  acme: VerifyAccountMade;
+  client: Twilio;
+  va: string;
+  svc: VerifyServiceClient;
+}
+
+/** A listening server (`env` as startApp's), an account and a service made with `service` through twilio-node. */
+export async function verifyBed(service: Parameters<Twilio['verify']['v2']['services']['create']>[0], env: Record<string, string> = {}): Promise<VerifyBed> {
+  const t = await startApp(env);
+  const base = await t.listen();
+  const acme = await newAccount(t);
+  const client = verifyClient(base, acme.sid, acme.authToken);
+  const va = (await client.verify.v2.services.create(service)).sid;
+  return { t, base, acme, client, va, svc: client.verify.v2.services(va) };
 }

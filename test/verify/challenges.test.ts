@@ -8,23 +8,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { startApp, type TestApp } from '../support/harness.ts';
-import { newAccount, raw, restError, verifyClient, type Twilio, type VerifyAccountMade } from '../support/verify.ts';
+import { raw, restError, verifyBed, type VerifyBed } from '../support/verify.ts';
 
-let t: TestApp;
-let base: string;
-let acme: VerifyAccountMade;
-let client: Twilio;
-let va: string;
-let svc: ReturnType<Twilio['verify']['v2']['services']>;
+let { t, base, acme, va, svc } = {} as VerifyBed;
 
 before(async () => {
-  t = await startApp();
-  base = await t.listen();
-  acme = await newAccount(t);
-  client = verifyClient(base, acme.sid, acme.authToken);
-  va = (await client.verify.v2.services.create({ friendlyName: 'Acme Push' })).sid;
-  svc = client.verify.v2.services(va);
+  ({ t, base, acme, va, svc } = await verifyBed({ friendlyName: 'Acme Push' }));
 });
 after(() => t?.close());
 

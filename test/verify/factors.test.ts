@@ -6,25 +6,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { HOTP, Secret } from 'otpauth';
-import { startApp, type TestApp } from '../support/harness.ts';
-import { newAccount, raw, restError, verifyClient, type Twilio, type VerifyAccountMade } from '../support/verify.ts';
+import { newAccount, raw, restError, verifyClient, verifyBed, type VerifyBed } from '../support/verify.ts';
 import { unseal } from '../../src/core/crypto.ts';
 import { bindingContext } from '../../src/features/verify/factors.ts';
 
-let t: TestApp;
-let base: string;
-let acme: VerifyAccountMade;
-let client: Twilio;
-let va: string;
-let svc: ReturnType<Twilio['verify']['v2']['services']>;
+let { t, base, acme, client, va, svc } = {} as VerifyBed;
 
 before(async () => {
-  t = await startApp();
-  base = await t.listen();
-  acme = await newAccount(t);
-  client = verifyClient(base, acme.sid, acme.authToken);
-  va = (await client.verify.v2.services.create({ friendlyName: 'Acme Bank', 'totp.issuer': 'Acme' })).sid;
-  svc = client.verify.v2.services(va);
+  ({ t, base, acme, client, va, svc } = await verifyBed({ friendlyName: 'Acme Bank', 'totp.issuer': 'Acme' }));
 });
 after(() => t?.close());
 

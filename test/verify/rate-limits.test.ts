@@ -9,29 +9,19 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
-import { startApp, testEnv, type TestApp } from '../support/harness.ts';
+import { testEnv, } from '../support/harness.ts';
 import { spawnServers, type ServerProcess } from '../support/process.ts';
-import { newAccount, raw, restError, verifyClient, type Twilio, type VerifyAccountMade } from '../support/verify.ts';
+import { newAccount, raw, restError, verifyClient, verifyBed, type VerifyBed } from '../support/verify.ts';
 import { quietLog } from '../support/wait.ts';
 import { Retention } from '../../src/store/retention.ts';
 
 const DAY = 86_400_000;
 
 const masterKey = randomBytes(32).toString('hex');
-let t: TestApp;
-let base: string;
-let acme: VerifyAccountMade;
-let client: Twilio;
-let va: string;
-let svc: ReturnType<Twilio['verify']['v2']['services']>;
+let { t, base, acme, client, va, svc } = {} as VerifyBed;
 
 before(async () => {
-  t = await startApp({ OPENFACTOR_MASTER_KEY: masterKey });
-  base = await t.listen();
-  acme = await newAccount(t);
-  client = verifyClient(base, acme.sid, acme.authToken);
-  va = (await client.verify.v2.services.create({ friendlyName: 'Limits' })).sid;
-  svc = client.verify.v2.services(va);
+  ({ t, base, acme, client, va, svc } = await verifyBed({ friendlyName: 'Limits' }, { OPENFACTOR_MASTER_KEY: masterKey }));
 });
 after(() => t?.close());
 

@@ -4,25 +4,14 @@
 // codes, PSD2, tags, locales; channels we cannot serve (60223); the send guard's refusals.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startApp, type TestApp } from '../support/harness.ts';
 import { codeIn, delivered, spokenCode } from '../support/tokens.ts';
-import { newAccount, raw, restError, verifyClient, type Twilio, type VerifyAccountMade } from '../support/verify.ts';
+import { raw, restError, verifyBed, type VerifyBed } from '../support/verify.ts';
 import { smsText } from '../../src/core/i18n.ts';
 
-let t: TestApp;
-let base: string;
-let acme: VerifyAccountMade;
-let client: Twilio;
-let va: string;
-let svc: ReturnType<Twilio['verify']['v2']['services']>;
+let { t, base, acme, client, va, svc } = {} as VerifyBed;
 
 before(async () => {
-  t = await startApp();
-  base = await t.listen();
-  acme = await newAccount(t);
-  client = verifyClient(base, acme.sid, acme.authToken);
-  va = (await client.verify.v2.services.create({ friendlyName: 'Acme', customCodeEnabled: true, psd2Enabled: true })).sid;
-  svc = client.verify.v2.services(va);
+  ({ t, base, acme, client, va, svc } = await verifyBed({ friendlyName: 'Acme', customCodeEnabled: true, psd2Enabled: true }));
 });
 after(() => t?.close());
 

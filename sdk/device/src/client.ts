@@ -1,5 +1,5 @@
 // OpenFactorDevice: one registered device talking to OpenFactor's /device/v1 API.
-import { base32Decode, randomNonce, utf8 } from './base.ts';
+import { base32Decode, base64url, randomNonce, utf8 } from './base.ts';
 import { OpenFactorError } from './errors.ts';
 import { exportPrivateKey, generateKeyPair, importPrivateKey, sign, type Algorithm } from './keys.ts';
 import { EventStreamParser, parseEventStream } from './sse.ts';
@@ -17,6 +17,9 @@ import type {
   DeviceStatus,
   PersonDevice,
   RegistrationAnswer,
+  VerifyChallenge,
+  VerifyChallengeUpdate,
+  VerifyFactor,
   WaitingRecovery,
   WebPushSubscription,
 } from './types.ts';
@@ -58,6 +61,10 @@ export interface ListenOptions {
   onDeviceRequest?(request: Omit<DeviceRequest, 'public_key'>): void;
   /** Called when an account recovery of this person starts: cancel it if the person did not ask for it. */
   onAccountRecovery?(recovery: AccountRecovery): void;
+  /** Called with a Twilio Verify push challenge for a factor this device enrolled ({@link OpenFactorDevice.answerVerifyChallenge}). */
+  onVerifyChallenge?(challenge: VerifyChallenge): void;
+  /** Called when such a challenge is answered (here or elsewhere) or expires. */
+  onVerifyChallengeUpdate?(update: VerifyChallengeUpdate): void;
   /** Aborting ends the stream; `listen` then resolves. */
   signal?: AbortSignal;
 }
@@ -77,6 +84,13 @@ function normalizeBaseUrl(baseUrl: string): string {
 
 function defaultOsType(): string {
   return typeof (globalThis as { document?: unknown }).document !== 'undefined' ? 'web' : 'node';
+}
+
+/** A Verify API answer: the JSON body, or an OpenFactorError with Twilio's code and message. */
+async function readVerify<T>(res: Response): Promise<T> {
+  const body = (await res.json().catch(() => undefined)) as ({ code?: number; message?: string } & T) | undefined;
+  if (!res.ok || !body || typeof body !== 'object') throw new OpenFactorError(res.status, body?.message ?? `HTTP ${res.status}`, body?.code === undefined ? undefined : String(body.code), undefined);
+  return body;
 }
 
 /** The parsed JSON body; a non-2xx status, or a 2xx without a JSON object, throws OpenFactorError. */
@@ -354,6 +368,8 @@ export class OpenFactorDevice {
         else if (ev.event === 'approval_request_updated') opts.onUpdate?.(JSON.parse(ev.data) as ApprovalUpdate);
         else if (ev.event === 'device_request') opts.onDeviceRequest?.(JSON.parse(ev.data) as Omit<DeviceRequest, 'public_key'>);
         else if (ev.event === 'account_recovery') opts.onAccountRecovery?.(JSON.parse(ev.data) as AccountRecovery);
+        else if (ev.event === 'verify_challenge') opts.onVerifyChallenge?.(JSON.parse(ev.data) as VerifyChallenge);
+        else if (ev.event === 'verify_challenge_updated') opts.onVerifyChallengeUpdate?.(JSON.parse(ev.data) as VerifyChallengeUpdate);
       }
       return parser.retryMs === undefined ? {} : { retryMs: parser.retryMs };
     } catch (e) {
@@ -381,6 +397,43 @@ export class OpenFactorDevice {
     const body: { status: string; signature: string; number?: number } = { status, signature };
     if (number !== undefined) body.number = number;
     return this.#call<AnswerResult>('POST', `/device/v1/approval_requests/${encodeURIComponent(approval.uuid)}`, body);
+  }
+
+  /**
+   * Enrols a Twilio Verify push factor with an access token the application's backend made
+   * (`POST /v2/Services/{VA}/AccessTokens`); needs an ES256 device. Its challenges then come to
+   * {@link listen}'s `onVerifyChallenge`.
+   */
+  async enrolVerifyFactor(accessToken: string, opts: { friendlyName?: string } = {}): Promise<VerifyFactor> {
+    const body: { access_token: string; friendly_name?: string } = { access_token: accessToken };
+    if (opts.friendlyName !== undefined) body.friendly_name = opts.friendlyName;
+    return (await this.#call<{ verify_factor: VerifyFactor }>('POST', '/device/v1/verify_factors', body)).verify_factor;
+  }
+
+  /**
+   * Answers a Verify push challenge the way Twilio's device SDK does: fetches it (the answer names
+   * the fields to sign), signs them and the status as an ES256 JWT with this device's key, and
+   * posts that as `AuthPayload`, authenticated by a JWT with the factor's `verify_push` grant.
+   */
+  async answerVerifyChallenge(challenge: Pick<VerifyChallenge, 'url' | 'factor_sid' | 'identity' | 'service_sid' | 'account_sid'>, status: 'approved' | 'denied'): Promise<VerifyChallenge> {
+    if (this.#state.algorithm !== 'ES256') throw new TypeError('Verify push factors need an ES256 device key');
+    const now = Math.floor(Date.now() / 1000);
+    const grant = { grants: { verify_push: { factor_sid: challenge.factor_sid, entity_sid: challenge.identity, service_sid: challenge.service_sid } }, sub: challenge.account_sid, nbf: now - 60, exp: now + 300 };
+    const authorization = `Basic ${btoa(`token:${await this.#jwt(grant)}`)}`; // a JWT is ASCII
+    const got = await this.#fetch(challenge.url, { method: 'GET', headers: { Accept: 'application/json', Authorization: authorization } });
+    const current = await readVerify<VerifyChallenge>(got);
+    const payload: Record<string, unknown> = {};
+    for (const f of (got.headers.get('twilio-verify-signature-fields') ?? '').split(',').filter(Boolean)) payload[f] = current[f];
+    payload.status = status;
+    const form = new URLSearchParams({ AuthPayload: await this.#jwt(payload) });
+    const res = await this.#fetch(challenge.url, { method: 'POST', headers: { Accept: 'application/json', Authorization: authorization, 'Content-Type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+    return readVerify<VerifyChallenge>(res);
+  }
+
+  /** An ES256 JWS of `claims`, signed by this device's key (WebCrypto's r‖s is JWS's form). */
+  async #jwt(claims: Record<string, unknown>): Promise<string> {
+    const input = `${base64url.encode(utf8(JSON.stringify({ alg: 'ES256', typ: 'JWT' })))}.${base64url.encode(utf8(JSON.stringify(claims)))}`;
+    return `${input}.${await sign(this.#key, 'ES256', input)}`;
   }
 
   /**

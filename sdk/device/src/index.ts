@@ -17,6 +17,9 @@ export type {
   DeviceStatus,
   PersonDevice,
   RegistrationAnswer,
+  VerifyChallenge,
+  VerifyChallengeUpdate,
+  VerifyFactor,
   WaitingRecovery,
   WebPushSubscription,
 } from './types.ts';

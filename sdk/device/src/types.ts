@@ -114,3 +114,36 @@ export interface RegistrationAnswer {
   message: string;
   success: true;
 }
+
+/** A Twilio Verify push factor this device serves (`enrolVerifyFactor`). */
+export interface VerifyFactor {
+  sid: string;
+  service_sid: string;
+  entity_sid: string;
+  identity: string;
+  friendly_name: string;
+  status: 'verified';
+}
+
+/** A Twilio Verify push challenge for one of this device's factors, as the Verify API answers it. */
+export interface VerifyChallenge {
+  sid: string;
+  account_sid: string;
+  service_sid: string;
+  entity_sid: string;
+  identity: string;
+  factor_sid: string;
+  status: string;
+  details: { message: string | null; date?: string; fields: { label: string; value: string }[] };
+  hidden_details: Record<string, unknown> | null;
+  expiration_date: string;
+  /** The challenge's Verify API address: the device answers there. */
+  url: string;
+  [field: string]: unknown;
+}
+
+/** A Verify challenge answered (here or elsewhere) or expired. */
+export interface VerifyChallengeUpdate {
+  sid: string;
+  status: 'approved' | 'denied' | 'expired' | (string & {});
+}

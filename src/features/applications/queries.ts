@@ -119,6 +119,7 @@ export const APP_TABLES = [
   'usage_monthly',
   'dashboard_nonces',
   'verify_challenges',
+  'verify_access_tokens',
   'verify_factors',
   'verify_entities',
   'verify_webhooks',

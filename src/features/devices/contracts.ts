@@ -224,3 +224,18 @@ export const PhoneChangeCompleted = PhoneChangeEnded('completed');
 
 /** `DELETE /device/v1/phone_changes/{id}`. */
 export const PhoneChangeCanceled = PhoneChangeEnded('canceled');
+
+/** `POST /device/v1/verify_factors`: the Twilio Verify push factor this device now serves. */
+export const VerifyFactorEnrolled = Answer({
+  verify_factor: Type.Object(
+    {
+      sid: Type.String({ pattern: '^YF[0-9a-f]{32}$' }),
+      service_sid: Type.String({ pattern: '^VA[0-9a-f]{32}$' }),
+      entity_sid: Type.String({ pattern: '^YE[0-9a-f]{32}$' }),
+      identity: Type.String(),
+      friendly_name: Type.String(),
+      status: Type.Literal('verified'),
+    },
+    { additionalProperties: false },
+  ),
+});

@@ -19,7 +19,10 @@ export type DeviceEvent =
   /** Another device registered with this person's phone and waits for an approval (issue 17). */
   | { type: 'device_request'; data: { id: number; name: string; os_type: string; created_at: string | null } }
   /** An account recovery of this person started: the device may cancel it during the wait. */
-  | { type: 'account_recovery'; data: { id: string; status: string; completes_at: string | null; device: { name: string; os_type: string } } };
+  | { type: 'account_recovery'; data: { id: string; status: string; completes_at: string | null; device: { name: string; os_type: string } } }
+  /** A Twilio Verify push challenge for a factor this device enrolled (its body as the Verify API answers it). */
+  | { type: 'verify_challenge'; data: { sid: string } & Record<string, unknown> }
+  | { type: 'verify_challenge_updated'; data: { sid: string; status: string } };
 
 type Listener = (e: DeviceEvent) => void;
 interface Subscription {

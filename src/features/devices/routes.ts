@@ -34,6 +34,11 @@ export function registerDeviceRoutes(
     phoneChanges: PhoneChanges;
     recoveries: AccountRecoveries;
     onetouch: OneTouch;
+    /** Twilio Verify push factors served by this device (src/features/verify): enrolment, and its challenges on the event stream. */
+    verify?: {
+      enrol(device: Device, params: Record<string, unknown>, req: FastifyRequest): Promise<Outcome | Failure>;
+      catchUp(device: Device, shown: ReadonlySet<string>, req: FastifyRequest): Promise<DeviceEvent[]>;
+    };
     events: DeviceEvents;
     slots: ConnectionSlots;
     vapidPublicKey: string;
@@ -157,9 +162,18 @@ export function registerDeviceRoutes(
       signed(async (device, req, reply) => render(reply, await d.phoneChanges.cancel(device, (req.params as { id: string }).id))),
     );
 
+    if (d.verify) {
+      const verify = d.verify;
+      scope.post(
+        `${PREFIX}/verify_factors`,
+        doc('Enrol a Twilio Verify push factor with an access token: {"access_token", "friendly_name"}; its challenges then come on the event stream', C.VerifyFactorEnrolled),
+        signed(async (device, req, reply) => render(reply, await verify.enrol(device, paramsOf(req), req))),
+      );
+    }
+
     scope.get(
       `${PREFIX}/events`,
-      doc('Server-Sent Events: approval_request, approval_request_updated, device_request, account_recovery; ended with `retry` when the server stops', null), // a stream, not a JSON body: no contract
+      doc('Server-Sent Events: approval_request, approval_request_updated, device_request, account_recovery, verify_challenge, verify_challenge_updated; ended with `retry` when the server stops', null), // a stream, not a JSON body: no contract
       signed(async (device, req, reply) => {
         const release = d.slots.take(device.id, () => end(': closed: a newer connection of this device took its place\n\n'));
         if (!release) return sendFailure(reply, 'json', fail('TOO_MANY_CONNECTIONS'));
@@ -171,15 +185,17 @@ export function registerDeviceRoutes(
         let ended = false;
         const deliver = (e: DeviceEvent) => {
           if (ended) return;
-          if (e.type === 'approval_request') {
-            const uuid = String(e.data.uuid);
-            if (shown.has(uuid)) return;
-            shown.add(uuid);
+          if (e.type === 'approval_request' || e.type === 'verify_challenge') {
+            const id = String(e.type === 'approval_request' ? e.data.uuid : e.data.sid);
+            if (shown.has(id)) return;
+            shown.add(id);
           } else if (e.type === 'approval_request_updated') shown.delete(e.data.uuid);
+          else if (e.type === 'verify_challenge_updated') shown.delete(e.data.sid);
           res.write(`event: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`);
         };
         const catchUp = async () => {
           for (const e of await d.onetouch.catchUp(device, shown)) deliver(e);
+          if (d.verify) for (const e of await d.verify.catchUp(device, shown, req)) deliver(e);
         };
         // Subscribe first, then send what is already pending: nothing falls between the two.
         const off = d.events.subscribe(device.id, deliver, catchUp);

@@ -203,7 +203,7 @@ export class OneTouch {
       if (!r.notified) await this.markNotified(r.uuid); // before it is shown: a status read after sees it
     }
     const pending = new Set(rows.map((r) => r.uuid));
-    for (const uuid of [...shown].filter((u) => !pending.has(u))) {
+    for (const uuid of [...shown].filter((u) => UUID.test(u) && !pending.has(u))) {
       const row = await q.findApproval(this.d.db, uuid);
       const overdue = row?.status === 'pending' && row.expires_at !== null && Number(row.expires_at) <= now;
       if (row && (row.status !== 'pending' || overdue)) out.push({ type: 'approval_request_updated', data: { uuid, status: overdue ? 'expired' : row.status } });

@@ -123,6 +123,24 @@ const ChallengeParams = Type.Object({
   HiddenDetails: Type.Optional(Type.String({ description: 'JSON object' })),
   AuthPayload: Type.Optional(Type.String({ description: 'totp: the code (the answer is then approved or pending)' })),
 });
+const AccessToken = Type.Object({
+  sid: Sid('YK'),
+  account_sid: Sid('AC'),
+  service_sid: Sid('VA'),
+  entity_identity: Type.String(),
+  factor_type: Type.Literal('push'),
+  factor_friendly_name: Nullable(Type.String()),
+  token: Type.String({ description: 'A JWT: the device sends it as HTTP Basic `token:<jwt>` when it creates its factor, or to POST /device/v1/verify_factors' }),
+  url: Type.String(),
+  ttl: Type.Integer(),
+  date_created: Date_,
+});
+const AccessTokenParams = Type.Object({
+  Identity: Type.String(),
+  FactorType: Type.String({ description: 'push' }),
+  FactorFriendlyName: Type.Optional(Type.String()),
+  Ttl: Type.Optional(Type.Integer({ minimum: 60, maximum: 300, default: 60 })),
+});
 const WebhookParams = Type.Object({
   FriendlyName: Type.String(),
   EventTypes: Type.Array(Type.String({ description: '*, factor.created, factor.verified, factor.deleted, challenge.approved, challenge.denied (the key repeated)' })),
@@ -154,7 +172,11 @@ export function registerFactorRoutes(route: RouteFn, d: { factors: VerifyFactors
   route('GET', `${I}/Challenges`, "The entity's challenges", { 200: list('challenges', Challenge) }, (a, p, path, b) => f.listChallenges(c(a), path.ServiceSid, path.Identity, p, b), Type.Object({ ...Paging, FactorSid: Type.Optional(Type.String()), Status: Type.Optional(Type.String()), Order: Type.Optional(Type.String()) }));
   route('GET', `${I}/Challenges/:Sid`, 'A challenge (push: with the Twilio-Verify-Signature-Fields header)', { 200: Challenge }, (a, _, path, b) => f.fetchChallenge(c(a), path.ServiceSid, path.Identity, path.Sid, b));
   route('POST', `${I}/Challenges/:Sid`, 'Answer a challenge: a TOTP code, or the device’s signed JWT', { 200: Challenge }, (a, p, path, b) => f.updateChallenge(c(a), path.ServiceSid, path.Identity, path.Sid, p, b), Type.Object({ AuthPayload: Type.String(), Metadata: Type.Optional(Type.String()) }));
-  route('POST', `${I}/Challenges/:Sid/Notifications`, 'Notify the device of a pending push challenge again', { 201: Notification }, (a, p, path) => f.notify(c(a), path.ServiceSid, path.Identity, path.Sid, p), Type.Object({ Ttl: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })) }));
+  route('POST', `${I}/Challenges/:Sid/Notifications`, 'Notify the device of a pending push challenge again', { 201: Notification }, (a, p, path, b) => f.notify(c(a), path.ServiceSid, path.Identity, path.Sid, p, b), Type.Object({ Ttl: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })) }));
+
+  const T = '/Services/:ServiceSid/AccessTokens';
+  route('POST', T, 'An access token: one device may enrol one push factor for the identity with it, within its ttl', { 201: AccessToken }, (a, p, path, b) => f.accessTokens.create(a, path.ServiceSid, p, b), AccessTokenParams);
+  route('GET', `${T}/:Sid`, 'An access token, while it lives', { 200: AccessToken }, (a, _, path, b) => f.accessTokens.fetch(a, path.ServiceSid, path.Sid, b));
 
   const W = '/Services/:ServiceSid/Webhooks';
   route('POST', W, 'Create a service webhook (factor and challenge events, signed with X-Twilio-Signature)', { 201: Webhook }, (a, p, path, b) => w.create(a, path.ServiceSid, p, b), WebhookParams);

@@ -211,3 +211,32 @@ export const factorForDevice = (db: Kysely<DB>, sid: string) =>
     .select(['f.sid', 'f.factor_type', 'f.binding_sealed', 'e.identity', 's.sid as service_sid', 'a.id as account_id', 'a.sid as account_sid'])
     .where('f.sid', '=', sid)
     .executeTakeFirst();
+
+/** The pending challenges (at most 100, oldest first) of the push factors an OpenFactor device enrolled, with what their bodies name. */
+export async function pendingChallengesOfDevice(db: Kysely<DB>, deviceKeyId: number, now: number) {
+  const factors = await db
+    .selectFrom('verify_factors as f')
+    .innerJoin('verify_entities as e', 'e.id', 'f.entity_id')
+    .innerJoin('verify_services as s', 's.id', 'f.service_id')
+    .innerJoin('verify_accounts as a', 'a.id', 's.account_id')
+    .select(['f.id', 'f.sid', 'f.factor_type', 'e.sid as entity_sid', 'e.identity', 's.id as service_id', 's.sid as service_sid', 'a.id as account_id', 'a.sid as account_sid'])
+    .where('f.device_key_id', '=', deviceKeyId)
+    .execute();
+  if (factors.length === 0) return [];
+  const byId = new Map(factors.map((f) => [f.id, f]));
+  const challenges = await db.selectFrom('verify_challenges').selectAll().where('factor_id', 'in', [...byId.keys()]).where('status', '=', 'pending').where('expires_at', '>', now).orderBy('id').limit(100).execute();
+  return challenges.map((challenge) => {
+    const f = byId.get(challenge.factor_id)!;
+    return { challenge, factor: { sid: f.sid, factor_type: f.factor_type }, entity: { sid: f.entity_sid, identity: f.identity }, service_id: f.service_id, service_sid: f.service_sid, account_id: f.account_id, account_sid: f.account_sid };
+  });
+}
+
+/** A challenge of one of the device's factors, by SID (how it stands now). */
+export const challengeStatusForDevice = (db: Kysely<DB>, deviceKeyId: number, sid: string) =>
+  db
+    .selectFrom('verify_challenges as c')
+    .innerJoin('verify_factors as f', 'f.id', 'c.factor_id')
+    .select(['c.status', 'c.expires_at'])
+    .where('c.sid', '=', sid)
+    .where('f.device_key_id', '=', deviceKeyId)
+    .executeTakeFirst();

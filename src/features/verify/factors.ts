@@ -17,9 +17,10 @@
 // and the status it chose, and posts it as `AuthPayload`. It authenticates either with the
 // account's credentials (a backend relaying for it) or, as Twilio's SDK does, with HTTP Basic
 // whose password is a JWT signed by the factor's key with a `verify_push` grant; such a caller
-// reaches only its own factor and that factor's challenges. OpenFactor has no APNs/FCM
-// transport: a device learns of challenges by listing the pending ones (Twilio's own fallback
-// when a notification is missed); `Notifications` is answered so apps keep working.
+// reaches only its own factor and that factor's challenges. An OpenFactor device that enrolled
+// the factor with an access token (`enrolDevice`) hears of its challenges on its event stream;
+// OpenFactor has no APNs/FCM transport, so a device of Twilio's SDK lists the pending ones
+// (Twilio's own fallback when a notification is missed).
 import { createPublicKey, timingSafeEqual, verify as verifySignature, type KeyObject } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { compactVerify, decodeJwt, decodeProtectedHeader } from 'jose';
@@ -29,6 +30,8 @@ import { twilioFail, twilioInvalid, type TwilioFailure } from '../../core/errors
 import { fromBase32, newSecret, toBase32, totpStep, type OtpAlgorithm } from '../../core/otp.ts';
 import type { Params } from '../../core/params.ts';
 import type { DB } from '../../store/schema.ts';
+import type { DeviceEvent } from '../devices/events.ts';
+import type { Enrolment, VerifyAccessTokens } from './access-tokens.ts';
 import type { VerifyAccount } from './credentials.ts';
 import * as fq from './factors-queries.ts';
 import { serviceBySid } from './queries.ts';
@@ -43,7 +46,8 @@ export interface DeviceGrant {
   serviceSid: string;
   identity: string;
 }
-export type Caller = VerifyAccount & { device?: DeviceGrant };
+/** `enrol`: a device holding a Verify access token, which may create that one push factor. */
+export type Caller = VerifyAccount & { device?: DeviceGrant; enrol?: Enrolment };
 
 export const bindingContext = (factorSid: string) => `verify_factors:${factorSid}:binding`;
 
@@ -138,28 +142,39 @@ export interface FactorDeps {
   db: Kysely<DB>;
   keys: MasterKey[];
   webhooks: ServiceWebhooks;
+  accessTokens: VerifyAccessTokens;
+  /** OpenFactor's device event streams: a push factor enrolled by an OpenFactor device hears of its challenges there. */
+  events?: { publish(deviceKeyIds: number[], event: DeviceEvent): number };
 }
+
+/** The route Twilio's SDK creates a push factor on, with an access token as its password. */
+const ENROL_ROUTE = 'POST /v2/Services/:ServiceSid/Entities/:Identity/Factors';
 
 export class VerifyFactors {
   constructor(private readonly d: FactorDeps) {}
+
+  /** `/v2/Services/{VA}/AccessTokens` (access-tokens.ts): how a device may enrol a push factor. */
+  get accessTokens(): VerifyAccessTokens {
+    return this.d.accessTokens;
+  }
 
   // Lookups ----------------------------------------------------------------------------------
 
   private async serviceOf(caller: Caller, sid: string): Promise<Service | undefined> {
     if (!isSid('VA', sid)) return undefined;
-    if (caller.device && caller.device.serviceSid !== sid) return undefined;
+    if ((caller.device ?? caller.enrol) && (caller.device ?? caller.enrol)!.serviceSid !== sid) return undefined;
     const row = await serviceBySid(this.d.db, caller.id, sid);
     return row && { id: row.id, sid: row.sid, appId: row.app_id, settings: JSON.parse(row.settings) as ServiceSettings };
   }
 
   private async entityOf(caller: Caller, serviceSid: string, identity: string, path: string): Promise<{ ok: true; service: Service; entity: fq.EntityRow } | TwilioFailure> {
     const service = await this.serviceOf(caller, serviceSid);
-    if (!service || !IDENTITY.test(identity) || (caller.device && caller.device.identity !== identity)) return notFound(path);
+    if (!service || !IDENTITY.test(identity) || (caller.device && caller.device.identity !== identity) || caller.enrol) return notFound(path);
     const entity = await fq.entityByIdentity(this.d.db, service.id, identity);
     return entity ? { ok: true, service, entity } : notFound(path);
   }
 
-  private base(service: Service, identity: string, base: string) {
+  private base(service: Pick<Service, 'sid'>, identity: string, base: string) {
     return `${base}/v2/Services/${service.sid}/Entities/${identity}`;
   }
 
@@ -287,19 +302,25 @@ export class VerifyFactors {
     return { ok: true, value: out };
   }
 
-  async createFactor(caller: Caller, serviceSid: string, identity: string, params: Params, base: string): Promise<Answer> {
+  /**
+   * `POST …/Factors`. With an access token (`caller.enrol`): only its identity, only push, once.
+   * `deviceKeyId`: an OpenFactor device enrols with its own key (its signed call proved it holds
+   * the key, so the factor is verified at once) and hears of the factor's challenges.
+   */
+  async createFactor(caller: Caller, serviceSid: string, identity: string, params: Params, base: string, deviceKeyId?: number): Promise<Answer> {
     const path = `/Services/${serviceSid}/Entities/${identity}/Factors`;
     const service = await this.serviceOf(caller, serviceSid);
-    if (!service) return notFound(path);
+    if (!service || (caller.enrol && caller.enrol.identity !== identity)) return notFound(path);
     if (!IDENTITY.test(identity)) return twilioInvalid('Identity', '8 to 64 letters, digits and dashes');
     const nameR = str(params, 'FriendlyName', 1000);
     if (!nameR.ok) return nameR;
-    const friendlyName = nameR.value?.trim() ?? '';
+    const friendlyName = nameR.value?.trim() || caller.enrol?.friendlyName || '';
     if (!friendlyName || friendlyName.length > 64 || !printable(friendlyName)) return twilioInvalid('FriendlyName', '1 to 64 characters');
     const typeR = str(params, 'FactorType', 20);
     if (!typeR.ok) return typeR;
     const type = typeR.value?.trim().toLowerCase();
     if (type !== 'totp' && type !== 'push') return twilioInvalid('FactorType', 'totp or push');
+    if (caller.enrol && type !== 'push') return twilioInvalid('FactorType', 'an access token enrols a push factor');
     const metadata = jsonObject(params, 'Metadata');
     if (!metadata.ok) return metadata;
     if (metadata.value && JSON.stringify(metadata.value).length > 1024) return twilioInvalid('Metadata', 'at most 1024 characters');
@@ -344,6 +365,7 @@ export class VerifyFactors {
     }
 
     const now = Date.now();
+    if (caller.enrol && !(await this.d.accessTokens.redeem(caller.enrol.tokenSid, now))) return twilioFail('AUTHENTICATE', 'Authenticate: this access token was already used');
     const { row: entity } = await fq.ensureEntity(this.d.db, { sid: newSid('YE'), appId: service.appId, serviceId: service.id, identity, now });
     const sid = newSid('YF');
     const values = {
@@ -353,18 +375,20 @@ export class VerifyFactors {
       entity_id: entity.id,
       factor_type: type as 'totp' | 'push',
       friendly_name: friendlyName,
-      status: 'unverified' as const,
+      status: deviceKeyId === undefined ? ('unverified' as const) : ('verified' as const),
       binding_sealed: seal(this.d.keys[0], binding, bindingContext(sid)),
       config: JSON.stringify(config),
       metadata: metadata.value ? JSON.stringify(metadata.value) : null,
       locked_until: null,
       last_step: null,
+      device_key_id: deviceKeyId ?? null,
       created_at: now,
       updated_at: now,
     };
     const { id } = await fq.insertFactor(this.d.db, values);
     const row: fq.FactorRow = { ...values, id, failures: 0 };
     await this.d.webhooks.emit(service, 'factor.created', this.factorEvent(caller, service, entity, row));
+    if (row.status === 'verified') await this.d.webhooks.emit(service, 'factor.verified', this.factorEvent(caller, service, entity, row));
     return { ok: true, status: 201, body: { ...this.factorBody(caller, service, entity, row, base), binding: answerBinding, options: null } };
   }
 
@@ -481,11 +505,11 @@ export class VerifyFactors {
 
   // Challenges ------------------------------------------------------------------------------
 
-  private challengeView(c: fq.ChallengeRow, now = Date.now()) {
+  private challengeView<C extends Pick<fq.ChallengeRow, 'status' | 'expires_at'>>(c: C, now = Date.now()): C {
     return c.status === 'pending' && Number(c.expires_at) <= now ? { ...c, status: 'expired' as const } : c;
   }
 
-  private challengeBody(caller: Caller, service: Service, e: fq.EntityRow, factor: Pick<fq.FactorRow, 'sid' | 'factor_type'>, c: fq.ChallengeRow, base: string) {
+  private challengeBody(caller: Pick<Caller, 'sid'>, service: Pick<Service, 'sid'>, e: Pick<fq.EntityRow, 'sid' | 'identity'>, factor: Pick<fq.FactorRow, 'sid' | 'factor_type'>, c: fq.ChallengeRow, base: string) {
     const v = this.challengeView(c);
     const url = `${this.base(service, e.identity, base)}/Challenges/${c.sid}`;
     return {
@@ -595,7 +619,9 @@ export class VerifyFactors {
       if (!checked.ok) return checked;
       row = checked.row;
     }
-    return { ok: true, status: 201, body: this.challengeBody(caller, service, entity, factor, row, base) };
+    const body = this.challengeBody(caller, service, entity, factor, row, base);
+    this.tellDevice(factor, { type: 'verify_challenge', data: body });
+    return { ok: true, status: 201, body };
   }
 
   private lockedOut(): TwilioFailure {
@@ -718,6 +744,7 @@ export class VerifyFactors {
       const meta = metadata.value ? JSON.stringify(metadata.value) : undefined;
       if (!(await fq.endChallenge(this.d.db, row.id, answer, now, meta))) return twilioFail('CHALLENGE_ANSWERED');
       row = { ...row, status: answer, responded_at: now, updated_at: now, ...(meta !== undefined ? { metadata: meta } : {}) };
+      this.tellDevice(c.factor, { type: 'verify_challenge_updated', data: { sid: row.sid, status: answer } });
       await this.d.webhooks.emit(c.service, `challenge.${answer}`, this.challengeEvent(caller, c.service, c.entity, c.factor, row, answer));
     }
     return { ok: true, status: 200, body: this.challengeBody(caller, c.service, c.entity, c.factor, row, base) };
@@ -738,7 +765,7 @@ export class VerifyFactors {
   // Notifications ---------------------------------------------------------------------------
 
   /** `POST …/Challenges/{YC}/Notifications`: a pending push challenge, told again. */
-  async notify(caller: Caller, serviceSid: string, identity: string, sid: string, params: Params): Promise<Answer> {
+  async notify(caller: Caller, serviceSid: string, identity: string, sid: string, params: Params, base: string): Promise<Answer> {
     const c = await this.challengeOf(caller, serviceSid, identity, sid);
     if (!c.ok) return c;
     const ttl = int(params, 'Ttl', 0, 300);
@@ -748,11 +775,52 @@ export class VerifyFactors {
     const view = this.challengeView(c.challenge, now);
     if (view.status === 'expired') return twilioFail('CHALLENGE_EXPIRED');
     if (view.status !== 'pending') return twilioFail('CHALLENGE_ANSWERED');
+    this.tellDevice(c.factor, { type: 'verify_challenge', data: this.challengeBody(caller, c.service, c.entity, c.factor, c.challenge, base) });
     return {
       ok: true,
       status: 201,
       body: { sid: newSid('NT'), account_sid: caller.sid, service_sid: c.service.sid, entity_sid: c.entity.sid, identity: c.entity.identity, challenge_sid: c.challenge.sid, priority: 'high', ttl: ttl.value ?? 300, date_created: isoDate(now) },
     };
+  }
+
+  // OpenFactor devices ----------------------------------------------------------------------
+
+  /** A push factor an OpenFactor device enrolled: that device hears of it on its event stream. */
+  private tellDevice(factor: Pick<fq.FactorRow, 'factor_type' | 'device_key_id'>, event: DeviceEvent) {
+    if (factor.factor_type === 'push' && factor.device_key_id !== null) this.d.events?.publish([factor.device_key_id], event);
+  }
+
+  /**
+   * `POST /device/v1/verify_factors`: an OpenFactor device (ES256 key) enrols a push factor with
+   * a Verify access token. The factor's binding is the device's own key, so it answers challenges
+   * the way Twilio's SDK does (a JWT signed by that key), and hears of them on its event stream.
+   */
+  async enrolDevice(device: { id: number; algorithm: string; name: string; publicKey: KeyObject }, accessToken: string, friendlyName: string | undefined, base: string): Promise<Answer> {
+    const enrol = await this.d.accessTokens.check(accessToken);
+    if (!enrol) return twilioFail('AUTHENTICATE', 'Authenticate: the access token is not valid, or expired, or was already used');
+    if (device.algorithm !== 'ES256') return twilioInvalid('algorithm', 'a Verify push factor needs an ES256 device key');
+    const publicKey = device.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+    const params: Params = { FactorType: 'push', 'Binding.Alg': 'ES256', 'Binding.PublicKey': publicKey, 'Config.AppId': 'openfactor-device', 'Config.NotificationPlatform': 'none' };
+    params.FriendlyName = friendlyName?.trim() || enrol.friendlyName || device.name.slice(0, 64);
+    return this.createFactor({ id: enrol.accountId, sid: enrol.accountSid, enrol }, enrol.serviceSid, enrol.identity, params, base, device.id);
+  }
+
+  /** What a device's event stream has yet to show: its pending challenges, and the end of those it showed. */
+  async catchUpForDevice(deviceKeyId: number, shown: ReadonlySet<string>, base: string): Promise<DeviceEvent[]> {
+    const now = Date.now();
+    const rows = await fq.pendingChallengesOfDevice(this.d.db, deviceKeyId, now);
+    const out: DeviceEvent[] = [];
+    for (const r of rows) {
+      if (shown.has(r.challenge.sid)) continue;
+      out.push({ type: 'verify_challenge', data: this.challengeBody({ sid: r.account_sid }, { sid: r.service_sid }, r.entity, r.factor, r.challenge, base) });
+    }
+    const pending = new Set(rows.map((r) => r.challenge.sid));
+    for (const sid of shown) {
+      if (!isSid('YC', sid) || pending.has(sid)) continue;
+      const c = await fq.challengeStatusForDevice(this.d.db, deviceKeyId, sid);
+      if (c) out.push({ type: 'verify_challenge_updated', data: { sid, status: this.challengeView(c, now).status } });
+    }
+    return out;
   }
 
   // Device authentication -------------------------------------------------------------------
@@ -763,6 +831,10 @@ export class VerifyFactors {
    * for the routes the SDK calls (`route`: `METHOD /v2/...` as declared).
    */
   async authenticateDevice(token: string, route: string): Promise<Caller | undefined> {
+    if (route === ENROL_ROUTE) {
+      const enrol = await this.d.accessTokens.check(token);
+      return enrol && { id: enrol.accountId, sid: enrol.accountSid, enrol };
+    }
     if (!DEVICE_ROUTES.has(route) || token.length > 5456 || !/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) return undefined;
     let claims: Record<string, unknown>;
     try {
