@@ -162,6 +162,20 @@ test('update: canceled ends it (404 after), approved approves it', async () => {
   assert.equal(approved.valid, true);
 });
 
+test('fetch and update by To (the number or address in place of the SID), as Twilio allows', async () => {
+  const to = phone();
+  const v = await svc.verifications.create({ to, channel: 'sms' });
+  const fetched = await svc.verifications(to).fetch();
+  assert.equal(fetched.sid, v.sid);
+  assert.equal(fetched.status, 'pending');
+  const mail = await svc.verifications.create({ to: 'Ana@Example.com', channel: 'email' });
+  assert.equal((await svc.verifications('ana@example.com').fetch()).sid, mail.sid, 'an address, in any case');
+  assert.equal((await svc.verifications(to).update({ status: 'canceled' })).sid, v.sid);
+  assert.equal((await restError(svc.verifications(to).fetch())).code, 20404, 'ended: gone');
+  assert.equal((await restError(svc.verifications(phone()).fetch())).code, 20404, 'no verification to this number');
+  assert.equal((await restError(svc.verifications('not-a-number').fetch())).code, 20404);
+});
+
 test('channels without a provider: 60223; unknown channels and bad numbers: 60200', async () => {
   for (const channel of ['whatsapp', 'sna', 'auto']) {
     const e = await restError(svc.verifications.create({ to: phone(), channel }));

@@ -260,7 +260,11 @@ export class Verify {
 
   private async liveVerification(account: VerifyAccount, serviceSid: string, sid: string): Promise<{ ok: true; service: Service; row: q.VerificationRow } | TwilioFailure> {
     const service = await this.serviceOf(account, serviceSid);
-    const row = service && isSid('VE', sid) ? await q.verificationBySid(this.d.db, service.id, sid) : undefined;
+    // Twilio takes the number or address in place of the SID: the newest verification to it.
+    const bySid = isSid('VE', sid);
+    const channel: Channel = sid.startsWith('+') ? 'sms' : 'email';
+    const to = bySid ? undefined : readTo(sid, channel);
+    const row = !service || (to && !to.ok) ? undefined : to?.ok ? await q.latestVerification(this.d.db, service.id, this.indexOf(to.value, channel)) : await q.verificationBySid(this.d.db, service.id, sid);
     if (!service || !row || row.status !== 'pending' || Number(row.expires_at) <= Date.now()) return notFound(`/Services/${serviceSid}/Verifications/${sid}`);
     return { ok: true, service, row };
   }
