@@ -153,12 +153,17 @@ test("accounts are isolated: another account's service is unknown everywhere", a
 test('delete: 204, then 404; its application and data are gone', async () => {
   const s = await client.verify.v2.services.create({ friendlyName: 'Doomed' });
   await client.verify.v2.services(s.sid).verifications.create({ to: '+14155550143', channel: 'sms' });
+  const checked = await client.verify.v2.services(s.sid).verificationChecks.create({ to: '+14155550143', code: '0000000' }).catch((e) => e);
+  assert.equal(checked.status, 'pending', 'a check before (the server now knows the service)');
   const appName = `Doomed (${s.sid})`;
   assert.ok((await t.of.services.applications.list()).some((a) => a.name === appName));
   assert.equal(await client.verify.v2.services(s.sid).remove(), true);
   const e = await restError(client.verify.v2.services(s.sid).fetch());
   assert.equal(e.code, 20404);
   assert.equal(e.message, `The requested resource /Services/${s.sid} was not found`);
+  const after = await restError(client.verify.v2.services(s.sid).verificationChecks.create({ to: '+14155550143', code: '0000000' }));
+  assert.equal(after.status, 404, 'a check after: the service and its verifications are gone');
+  assert.equal(after.code, 20404);
   assert.ok(!(await t.of.services.applications.list()).some((a) => a.name === appName));
   const left = await t.store.db.selectFrom('verify_verifications').select('id').where('service_id', 'in', t.store.db.selectFrom('verify_services').select('id').where('sid', '=', s.sid)).execute();
   assert.equal(left.length, 0);

@@ -1,5 +1,11 @@
-import { sql, type Kysely } from 'kysely';
-import type { DB, VerifyVerificationsTable } from '../../store/schema.ts';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import { prepared } from '../../store/prepared.ts';
+import { oneRowEach, perTurn } from '../../store/turn-batch.ts';
+import type { DB, VerifyServicesTable, VerifyVerificationsTable } from '../../store/schema.ts';
+
+// The check path's queries (service, verification, count) are prepared once (building and
+// compiling a query with Kysely costs more than SQLite takes to run it) and, on PostgreSQL, sent
+// as one statement per event-loop turn for all the checks of that turn.
 
 // Accounts and API keys ---------------------------------------------------------------------
 
@@ -31,8 +37,8 @@ export const insertService = (db: Kysely<DB>, s: { sid: string; accountId: numbe
   db.insertInto('verify_services').values({ sid: s.sid, account_id: s.accountId, app_id: s.appId, settings: s.settings, created_at: s.now, updated_at: s.now }).execute();
 
 /** A service of this account only: another account's SID reads as unknown. */
-export const serviceBySid = (db: Kysely<DB>, accountId: number, sid: string) =>
-  db.selectFrom('verify_services').selectAll().where('account_id', '=', accountId).where('sid', '=', sid).executeTakeFirst();
+const serviceOfAccount = prepared((db: Kysely<DB>, accountId: number, sid: string) => db.selectFrom('verify_services').selectAll().where('account_id', '=', accountId).where('sid', '=', sid));
+export const serviceBySid = (db: Kysely<DB>, accountId: number, sid: string): Promise<Selectable<VerifyServicesTable> | undefined> => serviceOfAccount.first(db, accountId, sid);
 
 export const servicesPage = (db: Kysely<DB>, accountId: number, after: number | undefined, limit: number) =>
   db
@@ -75,14 +81,34 @@ export async function insertPending(db: Kysely<DB>, v: NewVerification): Promise
   }
 }
 
-export const verificationBySid = (db: Kysely<DB>, serviceId: number, sid: string) =>
-  db.selectFrom('verify_verifications').selectAll().where('service_id', '=', serviceId).where('sid', '=', sid).executeTakeFirst();
+export type VerificationRow = Selectable<VerifyVerificationsTable>;
 
+const verificationOfService = prepared((db: Kysely<DB>, serviceId: number, sid: string) => db.selectFrom('verify_verifications').selectAll().where('service_id', '=', serviceId).where('sid', '=', sid));
+export const verificationBySid = (db: Kysely<DB>, serviceId: number, sid: string): Promise<VerificationRow | undefined> => verificationOfService.first(db, serviceId, sid);
+
+const newestTo = prepared((db: Kysely<DB>, serviceId: number, toIndex: string) =>
+  db.selectFrom('verify_verifications').selectAll().where('service_id', '=', serviceId).where('to_index', '=', toIndex).orderBy('id', 'desc').limit(1),
+);
+const newestToMany = prepared((db: Kysely<DB>, serviceIds: number[], toIndexes: string[]) =>
+  db
+    .selectFrom('verify_verifications')
+    .distinctOn(['service_id', 'to_index'])
+    .selectAll()
+    .where(sql<boolean>`(service_id, to_index) IN (SELECT unnest(${serviceIds}::int[]), unnest(${toIndexes}::text[]))`)
+    .orderBy('service_id')
+    .orderBy('to_index')
+    .orderBy('id', 'desc'),
+);
+type ToKey = { serviceId: number; toIndex: string };
+const newestOf = perTurn(
+  (db, k: ToKey) => newestTo.first(db, k.serviceId, k.toIndex),
+  async (db, keys) => {
+    const rows = new Map((await newestToMany.all(db, keys.map((k) => k.serviceId), keys.map((k) => k.toIndex))).map((r) => [`${r.service_id}:${r.to_index}`, r]));
+    return keys.map((k) => rows.get(`${k.serviceId}:${k.toIndex}`));
+  },
+);
 /** The newest verification of this destination (its blind index) in this service, whatever its state. */
-export const latestVerification = (db: Kysely<DB>, serviceId: number, toIndex: string) =>
-  db.selectFrom('verify_verifications').selectAll().where('service_id', '=', serviceId).where('to_index', '=', toIndex).orderBy('id', 'desc').limit(1).executeTakeFirst();
-
-export type VerificationRow = NonNullable<Awaited<ReturnType<typeof latestVerification>>>;
+export const latestVerification = (db: Kysely<DB>, serviceId: number, toIndex: string): Promise<VerificationRow | undefined> => newestOf(db, { serviceId, toIndex });
 
 /** Counts one more send of a pending, live verification; undefined once it has had `max` (or ended). */
 export const takeSend = async (db: Kysely<DB>, id: number, max: number, channel: VerificationRow['channel'], now: number) =>
@@ -104,21 +130,61 @@ export const takeSend = async (db: Kysely<DB>, id: number, max: number, channel:
  * statement, so across nodes a right code approves once and a later check never sees a pending
  * verification whose checks are used up.
  */
-export const countCheck = async (db: Kysely<DB>, id: number, max: number, right: boolean, now: number) =>
-  await db
+const approveCheck = prepared((db: Kysely<DB>, id: number, max: number, now: number) =>
+  db
+    .updateTable('verify_verifications')
+    .set((eb) => ({ checks: eb('checks', '+', 1), status: 'approved' as const, code_sealed: null, updated_at: now }))
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .where('expires_at', '>', now)
+    .where('checks', '<', max)
+    .returning(['checks', 'status']),
+);
+const countWrongCheck = prepared((db: Kysely<DB>, id: number, max: number, now: number) =>
+  db
     .updateTable('verify_verifications')
     .set((eb) => ({
       checks: eb('checks', '+', 1),
-      status: right ? ('approved' as const) : sql<VerificationRow['status']>`CASE WHEN checks + 1 >= ${max} THEN 'max_attempts_reached' ELSE status END`,
-      code_sealed: right ? null : sql<string | null>`CASE WHEN checks + 1 >= ${max} THEN NULL ELSE code_sealed END`,
-      updated_at: right ? now : sql<number>`CASE WHEN checks + 1 >= ${max} THEN ${now} ELSE updated_at END`,
+      status: sql<VerificationRow['status']>`CASE WHEN checks + 1 >= ${max} THEN 'max_attempts_reached' ELSE status END`,
+      code_sealed: sql<string | null>`CASE WHEN checks + 1 >= ${max} THEN NULL ELSE code_sealed END`,
+      updated_at: sql<number>`CASE WHEN checks + 1 >= ${max} THEN ${now} ELSE updated_at END`,
     }))
     .where('id', '=', id)
     .where('status', '=', 'pending')
     .where('expires_at', '>', now)
     .where('checks', '<', max)
-    .returning(['checks', 'status'])
-    .executeTakeFirst();
+    .returning(['checks', 'status']),
+);
+// PostgreSQL: the turn's checks in one statement (each verification once per round: oneRowEach).
+const countChecksMany = prepared((db: Kysely<DB>, ids: number[], maxes: number[], rights: boolean[], nows: number[]) =>
+  db
+    .updateTable('verify_verifications')
+    .from(sql<{ id: number; max: number; right: boolean; now: number }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${maxes}::int[]) AS max, unnest(${rights}::bool[]) AS "right", unnest(${nows}::bigint[]) AS now)`.as('v'))
+    .set((eb) => ({
+      checks: eb('verify_verifications.checks', '+', 1),
+      status: sql<VerificationRow['status']>`CASE WHEN v."right" THEN 'approved' WHEN verify_verifications.checks + 1 >= v.max THEN 'max_attempts_reached' ELSE verify_verifications.status END`,
+      code_sealed: sql<string | null>`CASE WHEN v."right" OR verify_verifications.checks + 1 >= v.max THEN NULL ELSE verify_verifications.code_sealed END`,
+      updated_at: sql<number>`CASE WHEN v."right" OR verify_verifications.checks + 1 >= v.max THEN v.now ELSE verify_verifications.updated_at END`,
+    }))
+    .whereRef('verify_verifications.id', '=', 'v.id')
+    .where('verify_verifications.status', '=', 'pending')
+    .where(sql<boolean>`verify_verifications.expires_at > v.now AND verify_verifications.checks < v.max`)
+    .returning(['verify_verifications.id', 'verify_verifications.checks', 'verify_verifications.status']),
+);
+type Check = { id: number; max: number; right: boolean; now: number };
+type Counted = { checks: number; status: VerificationRow['status'] } | undefined;
+const countChecks = perTurn<Check, Counted>(
+  async (db, c) => (await (c.right ? approveCheck : countWrongCheck).returning(db, c.id, c.max, c.now))[0],
+  (db, keys) =>
+    oneRowEach(keys, (c) => c.id, async (round) => {
+      const rows = new Map((await countChecksMany.returning(db, round.map((c) => c.id), round.map((c) => c.max), round.map((c) => c.right), round.map((c) => c.now))).map((r) => [r.id, r]));
+      return round.map((c) => {
+        const r = rows.get(c.id);
+        return r && { checks: r.checks, status: r.status };
+      });
+    }),
+);
+export const countCheck = (db: Kysely<DB>, id: number, max: number, right: boolean, now: number): Promise<Counted> => countChecks(db, { id, max, right, now });
 
 /** Ends a pending verification (the code is dropped); false if it was no longer pending: of two at once, one wins. */
 export const endVerification = async (db: Kysely<DB>, id: number, status: Exclude<VerificationRow['status'], 'pending'>, now: number) =>

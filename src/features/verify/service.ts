@@ -75,6 +75,23 @@ export class Verify {
     return row && toService(row);
   }
 
+  /**
+   * What a check needs of a service (its id and application), remembered: neither ever changes
+   * for a SID, and a deleted service's verifications are deleted with it, so a check that still
+   * finds it here finds no verification (404, as for an unknown service).
+   */
+  private async checkedServiceOf(account: VerifyAccount, sid: string): Promise<Pick<Service, 'id' | 'sid' | 'appId'> | undefined> {
+    const key = `${account.id}:${sid}`;
+    const known = this.servicesChecked.get(key);
+    if (known) return known;
+    const s = await this.serviceOf(account, sid);
+    if (!s) return undefined;
+    if (this.servicesChecked.size >= 10_000) this.servicesChecked.clear();
+    this.servicesChecked.set(key, { id: s.id, sid: s.sid, appId: s.appId });
+    return s;
+  }
+  private readonly servicesChecked = new Map<string, Pick<Service, 'id' | 'sid' | 'appId'>>();
+
   private serviceBody(account: VerifyAccount, s: Service, base: string) {
     return renderService({ sid: s.sid, accountSid: account.sid, settings: s.settings, createdAt: s.createdAt, updatedAt: s.updatedAt }, base);
   }
@@ -200,7 +217,7 @@ export class Verify {
 
   /** `POST /v2/Services/{sid}/VerificationCheck`: five checks per verification, approved once. */
   async checkVerification(account: VerifyAccount, serviceSid: string, params: Params): Promise<Answer> {
-    const service = await this.serviceOf(account, serviceSid);
+    const service = await this.checkedServiceOf(account, serviceSid);
     const gone = notFound(`/Services/${serviceSid}/VerificationCheck`);
     if (!service) return gone;
     const input = readCheck(params);
@@ -223,7 +240,7 @@ export class Verify {
   }
 
   /** The verification a check names: by SID, or the newest for `To`. */
-  private async findVerification(service: Service, input: { verificationSid?: string; to?: string }): Promise<{ ok: true; row: q.VerificationRow } | TwilioFailure> {
+  private async findVerification(service: Pick<Service, 'id' | 'sid'>, input: { verificationSid?: string; to?: string }): Promise<{ ok: true; row: q.VerificationRow } | TwilioFailure> {
     const gone = notFound(`/Services/${service.sid}/VerificationCheck`);
     if (input.verificationSid !== undefined) {
       if (!isSid('VE', input.verificationSid)) return twilioInvalid('VerificationSid');
@@ -273,7 +290,7 @@ export class Verify {
     return renderVerification({ ...this.viewOf(account, service, row), attempts: await q.attemptsOf(this.d.db, row.id) }, base);
   }
 
-  private viewOf(account: VerifyAccount, service: Service, row: q.VerificationRow): Omit<VerificationView, 'attempts'> {
+  private viewOf(account: VerifyAccount, service: Pick<Service, 'sid'>, row: q.VerificationRow): Omit<VerificationView, 'attempts'> {
     return {
       sid: row.sid,
       serviceSid: service.sid,
