@@ -50,6 +50,7 @@ const ROUTES = (id: number | string, u: string): [string, string][] => [
   ['PUT', '/device/v1/push_subscription'],
   ['DELETE', '/device/v1/device'],
   ['GET', '/device/v1/events'],
+  ['POST', '/device/v1/verify_factors'],
   ['POST', '/dashboard/json/application/webhooks'],
   ['GET', '/dashboard/json/application/webhooks'],
   ['DELETE', '/dashboard/json/application/webhooks/WH_8d031630-d15b-0134-b0a8-0a77bbe8093e'],

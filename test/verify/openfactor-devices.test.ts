@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import twilio from 'twilio';
 import type { OpenFactorDevice, VerifyChallenge, VerifyChallengeUpdate } from '../../sdk/device/src/index.ts';
+import { NASTY } from '../support/bad-input.ts';
 import { errorCode } from '../support/devices.ts';
 import { Receiver, registerDevice } from '../support/onetouch.ts';
 import { createUser } from '../support/tokens.ts';
@@ -176,6 +177,17 @@ test("Twilio's own SDK flow: create factor with HTTP Basic token:<access token>,
   assert.equal(twice.status, 401);
   assert.equal(twice.json.code, 20003);
   assert.equal((await raw(base, 'GET', `${path('acme-user-0008')}/${made.json.sid}`, auth)).status, 401, 'the token reaches nothing else');
+});
+
+test('hostile enrolments: a clear device-API error (60092 or 60004) or a factor with a clean name, never a 5xx', async () => {
+  const device = await phone();
+  for (const v of NASTY) {
+    await assert.rejects(device.enrolVerifyFactor(v), errorCode('60092'), `access_token ${v.slice(0, 12)}`);
+    const r = await device.enrolVerifyFactor((await token('acme-user-0011')).token, { friendlyName: v }).catch((e: unknown) => e);
+    if (r instanceof Error) assert.ok(errorCode('60004')(r), `${v.slice(0, 12)}: ${r}`);
+    else assert.doesNotMatch((r as { friendly_name: string }).friendly_name, /[\u0000-\u001f\u007f]/);
+  }
+  await assert.rejects(device.enrolVerifyFactor(123 as unknown as string), errorCode('60004'));
 });
 
 test('access tokens: bad input gets Twilio error bodies; another account cannot fetch one', async () => {
