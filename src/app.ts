@@ -241,7 +241,7 @@ async function buildServices(config: Config, store: Store, log: FastifyBaseLogge
     slots,
     phones: new Phones({ db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), guard, webhooks }),
     verifyCredentials,
-    verifyFactors: new VerifyFactors({ db: store.db, keys: config.masterKeys, webhooks: verifyWebhooks, accessTokens: new VerifyAccessTokens(store.db, config.masterKeys), events }),
+    verifyFactors: new VerifyFactors({ db: store.db, keys: config.masterKeys, webhooks: verifyWebhooks, accessTokens: new VerifyAccessTokens(store.db, config.masterKeys), events, push, log }),
     verifyWebhooks,
     verify: new Verify({ ...sending, applications, forgetApplication: (id) => routing.forget(id) }),
   };

@@ -10,6 +10,7 @@ import { approvalStatus, createApproval } from '../support/onetouch.ts';
 import { until } from '../support/wait.ts';
 import { FakePushService } from '../support/fakes/push-service.ts';
 import { OpenFactorDevice } from '../../sdk/device/src/index.ts';
+import { newAccount, verifyClient } from '../support/verify.ts';
 
 let t: TestApp;
 let base: string;
@@ -94,4 +95,21 @@ test('a subscribed device hears by Web Push of a new device waiting for its appr
   const told = await until('the recovery pushed', () => push.delivered.find((d) => d.payload.type === 'account_recovery' && d.payload.id === id));
   assert.equal(told.payload.status, 'waiting');
   assert.deepEqual(push.refused, []);
+});
+
+test('a browser device that enrolled a Twilio Verify push factor is told of its challenges by Web Push (again on Notifications), without their hidden details', async () => {
+  const id = await createUser(t, 'verify-push@example.com', PHONES.us[2]);
+  const sub = push.subscribe();
+  const token = (await call(t.of.server, 'POST', '/protected/json/sdk/registrations', { key: t.apiKey, form: `authy_id=${id}` })).json.registration_token;
+  const device = await OpenFactorDevice.registerWithToken(base, token, { osType: 'chrome', pushSubscription: sub });
+  const acme = await newAccount(t);
+  const client = verifyClient(base, acme.sid, acme.authToken);
+  const va = (await client.verify.v2.services.create({ friendlyName: 'Acme' })).sid;
+  const svc = client.verify.v2.services(va);
+  const factor = await device.enrolVerifyFactor((await svc.accessTokens.create({ identity: 'browser-user-1', factorType: 'push' })).token);
+  const c = await svc.entities('browser-user-1').challenges.create({ factorSid: factor.sid, 'details.message': 'Sign in to Acme', hiddenDetails: { ip: '192.0.2.9' } });
+  const got = await until('the push arrives', () => push.delivered.find((d) => d.payload.sid === c.sid));
+  assert.deepEqual(got.payload, { type: 'verify_challenge', sid: c.sid, service_sid: va, identity: 'browser-user-1', message: 'Sign in to Acme' });
+  await svc.entities('browser-user-1').challenges(c.sid).notifications.create();
+  await until('told again', () => push.delivered.filter((d) => d.payload.sid === c.sid).length === 2);
 });

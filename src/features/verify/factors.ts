@@ -30,7 +30,9 @@ import { twilioFail, twilioInvalid, type TwilioFailure } from '../../core/errors
 import { fromBase32, newSecret, toBase32, totpStep, type OtpAlgorithm } from '../../core/otp.ts';
 import type { Params } from '../../core/params.ts';
 import type { DB } from '../../store/schema.ts';
+import type { FastifyBaseLogger } from 'fastify';
 import type { DeviceEvent } from '../devices/events.ts';
+import { pushToDevices, type WebPush } from '../devices/push.ts';
 import type { Enrolment, VerifyAccessTokens } from './access-tokens.ts';
 import type { VerifyAccount } from './credentials.ts';
 import * as fq from './factors-queries.ts';
@@ -145,6 +147,9 @@ export interface FactorDeps {
   accessTokens: VerifyAccessTokens;
   /** OpenFactor's device event streams: a push factor enrolled by an OpenFactor device hears of its challenges there. */
   events?: { publish(deviceKeyIds: number[], event: DeviceEvent): number };
+  /** And by Web Push, when that device (a browser) has a subscription. */
+  push?: WebPush;
+  log?: FastifyBaseLogger;
 }
 
 /** The route Twilio's SDK creates a push factor on, with an access token as its password. */
@@ -787,7 +792,14 @@ export class VerifyFactors {
 
   /** A push factor an OpenFactor device enrolled: that device hears of it on its event stream. */
   private tellDevice(factor: Pick<fq.FactorRow, 'factor_type' | 'device_key_id'>, event: DeviceEvent) {
-    if (factor.factor_type === 'push' && factor.device_key_id !== null) this.d.events?.publish([factor.device_key_id], event);
+    if (factor.factor_type !== 'push' || factor.device_key_id === null) return;
+    this.d.events?.publish([factor.device_key_id], event);
+    const { push, log } = this.d;
+    if (event.type === 'verify_challenge' && push && log) {
+      // What a notification shows; the device reads the rest (hidden details too) over the API.
+      const details = event.data.details as Details;
+      void pushToDevices({ db: this.d.db, keys: this.d.keys, push, log }, [factor.device_key_id], { type: 'verify_challenge', sid: event.data.sid, service_sid: event.data.service_sid, identity: event.data.identity, message: details.message });
+    }
   }
 
   /**
