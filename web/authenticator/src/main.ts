@@ -3,10 +3,11 @@
 // the sign-in requests sent to it, answered with the device's key. The key is made in the browser,
 // kept in IndexedDB and cannot be read out, not even by this page's own script.
 import { h, show as showIn, type Child } from '../../shared/dom.ts';
-import { OpenFactorDevice, type Account, type DeviceApproval } from '../../../sdk/device/src/index.ts';
+import { OpenFactorDevice, type Account, type DeviceApproval, type VerifyChallenge } from '../../../sdk/device/src/index.ts';
 import { personSections, recoveryCodesButton } from './person.ts';
 import { registerView, waitingView } from './register.ts';
 import { thisDeviceSection } from './this-device.ts';
+import { verifyCard, verifyEnrolment } from './verify-push.ts';
 import { attempt, connection, show, storage } from './ui.ts';
 
 // ---- the device --------------------------------------------------------------------------------
@@ -59,17 +60,40 @@ function started(device: OpenFactorDevice): void {
     requests.append(card);
     emptyNote.hidden = true;
   };
+  /** A Twilio Verify push challenge, kept in the same list (by its SID) as the OneTouch requests. */
+  const addVerifyChallenge = (c: VerifyChallenge) => {
+    if (c.status !== 'pending' || pending.has(c.sid)) return;
+    const message = c.details.message ?? 'Sign-in request';
+    const card = verifyCard(device, c, (answer) => {
+      removeRequest(c.sid);
+      status.className = answer === 'approved' ? 'ok' : 'denied';
+      status.textContent = `${answer === 'approved' ? 'Approved' : 'Denied'}: ${message}`;
+    }, () => requestEnded(c.sid, 'expired'));
+    card.dataset.app = message;
+    pending.set(c.sid, card);
+    requests.append(card);
+    emptyNote.hidden = true;
+  };
 
   /** After the stream was away: requests that ended meanwhile leave (the stream only tells what is still pending). */
   const resync = () => {
-    const shown = [...pending.keys()]; // those added later came from the stream, after this read began
+    // OneTouch requests only (those added later came from the stream, after this read began); a
+    // Verify challenge leaves when told, answered, or at its expiry.
+    const shown = [...pending.keys()].filter((id) => !id.startsWith('YC'));
     void device.pendingApprovals().then((now) => {
       const still = new Set(now.map((a) => a.uuid));
       for (const uuid of shown) if (!still.has(uuid)) requestEnded(uuid, 'expired');
     }, () => {}); // unreachable again: the next connection tries once more
   };
 
+  // A service's enrolment link, whether the page opens with it or is open already.
+  const enrolment = h('div');
+  const offerEnrolment = () => showIn(enrolment, verifyEnrolment(device, status));
+  stopListening = new AbortController();
+  window.addEventListener('hashchange', offerEnrolment, { signal: stopListening.signal });
+  offerEnrolment();
   show(
+    enrolment,
     h('section', { 'aria-labelledby': 'requests-heading' },
       requestsHeading, emptyNote, requests),
     ...person.sections.slice(0, 2),
@@ -96,10 +120,10 @@ function started(device: OpenFactorDevice): void {
   drawAccounts();
   ticking = setInterval(() => void tick(device, accounts), 1000);
   void tick(device, accounts);
-  stopListening = new AbortController();
   void listen(device, stopListening.signal, {
     add: addRequest,
     remove: requestEnded,
+    addVerify: addVerifyChallenge,
     opened: resync,
     person: () => void attempt(status, person.refresh),
   }, status);
@@ -192,7 +216,7 @@ function requestCard(device: OpenFactorDevice, a: DeviceApproval, answering: Set
 async function listen(
   device: OpenFactorDevice,
   signal: AbortSignal,
-  on: { add: (a: DeviceApproval) => void; remove: (uuid: string, status: string) => void; opened: () => void; person: () => void },
+  on: { add: (a: DeviceApproval) => void; remove: (uuid: string, status: string) => void; addVerify: (c: VerifyChallenge) => void; opened: () => void; person: () => void },
   status: HTMLElement,
 ): Promise<void> {
   for (let failures = 0; !signal.aborted; ) {
@@ -209,6 +233,8 @@ async function listen(
           on.person();
         },
         onUpdate: (u) => u.status !== 'pending' && on.remove(u.uuid, u.status),
+        onVerifyChallenge: on.addVerify,
+        onVerifyChallengeUpdate: (u) => on.remove(u.sid, u.status),
         onDeviceRequest: on.person,
         onAccountRecovery: on.person,
       }));
