@@ -130,13 +130,22 @@ export async function seedPhoneVerifications(db: Kysely<DB>, mk: MasterKey, dial
 // What a start with only To and Channel stores.
 const PLAIN_START = JSON.stringify({ amount: null, payee: null, custom_friendly_name: null, send_digits: null, tags: null, rate_limits: null, channel_configuration: null, code_length: 6 });
 
+const endPending = (db: Kysely<DB>, serviceId: number, toIndexes: string[]) =>
+  db.updateTable('verify_verifications').set({ status: 'expired', code_sealed: null }).where('service_id', '=', serviceId).where('status', '=', 'pending').where('to_index', 'in', toIndexes).execute();
+
+/** Ends the pending verifications of these users' numbers: a start for each then makes a new one (not a resend). */
+export async function endVerifyVerifications(db: Kysely<DB>, mk: MasterKey, dialect: 'sqlite' | 'postgres', serviceId: number, ids: number[]): Promise<void> {
+  const contacts = await openContacts(db, [mk], dialect);
+  await inBatches(db, ids, (trx, batch) => endPending(trx, serviceId, batch.map((id) => contacts.phoneIndex(`+1${benchPhone(id)}`))));
+}
+
 export async function seedVerifyVerifications(db: Kysely<DB>, mk: MasterKey, dialect: 'sqlite' | 'postgres', appId: number, serviceId: number, ids: number[]): Promise<void> {
   const contacts = await openContacts(db, [mk], dialect);
   const now = Date.now();
   // A number has one pending verification per service: an earlier scenario's left over ends first.
   const index = (id: number) => contacts.phoneIndex(`+1${benchPhone(id)}`);
   await inBatches(db, ids, async (trx, batch) => {
-    await trx.updateTable('verify_verifications').set({ status: 'expired', code_sealed: null }).where('service_id', '=', serviceId).where('status', '=', 'pending').where('to_index', 'in', batch.map(index)).execute();
+    await endPending(trx, serviceId, batch.map(index));
     await trx
       .insertInto('verify_verifications')
       .values(
