@@ -93,7 +93,11 @@ export class OutboxWorker {
       if (batch.length === 0) return;
       for (const m of batch) {
         const job: Promise<void> = this.deliver(m)
-          .catch((err) => this.log.error({ err, message_id: m.id }, 'delivery failed unexpectedly; the message is retried after its lease'))
+          .catch((err) =>
+            deletedMeanwhile(err)
+              ? this.log.info({ event: 'message_gone', message_id: m.id }, 'message not sent: it was deleted (with its application) while it waited')
+              : this.log.error({ err, message_id: m.id }, 'delivery failed unexpectedly; the message is retried after its lease'),
+          )
           .finally(() => {
             this.inFlight.delete(job);
             this.wake();
@@ -171,3 +175,12 @@ export class OutboxWorker {
     this.wake();
   }
 }
+
+/**
+ * A write about a message whose row is gone (its application was deleted after the claim) breaks
+ * a foreign key: the attempt is not recorded, so the provider is never called. Expected, not an error.
+ */
+const deletedMeanwhile = (err: unknown) => {
+  const code = (err as { code?: string }).code;
+  return code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === '23503';
+};
