@@ -105,7 +105,9 @@ export const loggablePath = (url: string) =>
   url
     .split('?')[0]
     .replace(/\/verify\/[^/]*\//, '/verify/[token]/')
-    .replace(/\/qr\/[^/]+/, '/qr/[redacted]');
+    .replace(/\/qr\/[^/]+/, '/qr/[redacted]')
+    // Verify v2 takes a number or address in place of a verification's SID.
+    .replace(/\/Verifications\/(?!VE[0-9a-fA-F]{32}(?:\/|$))[^/]+/, '/Verifications/[to]');
 
 /** What a test may put in place of the real thing (nothing in production). */
 export interface Overrides {

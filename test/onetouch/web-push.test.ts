@@ -109,7 +109,7 @@ test('a browser device that enrolled a Twilio Verify push factor is told of its 
   const factor = await device.enrolVerifyFactor((await svc.accessTokens.create({ identity: 'browser-user-1', factorType: 'push' })).token);
   const c = await svc.entities('browser-user-1').challenges.create({ factorSid: factor.sid, 'details.message': 'Sign in to Acme', hiddenDetails: { ip: '192.0.2.9' } });
   const got = await until('the push arrives', () => push.delivered.find((d) => d.payload.sid === c.sid));
-  assert.deepEqual(got.payload, { type: 'verify_challenge', sid: c.sid, service_sid: va, identity: 'browser-user-1', message: 'Sign in to Acme' });
+  assert.deepEqual(got.payload, { type: 'verify_challenge', sid: c.sid, service_sid: va, service_name: 'Acme', identity: 'browser-user-1', message: 'Sign in to Acme' });
   await svc.entities('browser-user-1').challenges(c.sid).notifications.create();
   await until('told again', () => push.delivered.filter((d) => d.payload.sid === c.sid).length === 2);
 });

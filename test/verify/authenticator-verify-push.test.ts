@@ -44,6 +44,7 @@ test('a service link enrols this browser after the person agrees; the token leav
   assert.deepEqual(await seriousA11yProblems(page), []);
   await page.click('#verify-enrol-heading >> xpath=.. >> button:text("Add")');
   await page.waitForSelector('text=now come to this browser');
+  assert.match((await page.textContent('.ok'))!, /from Acme Bank \(for anna-0000-0001\)/);
   assert.equal(new URL(page.url()).hash, '', 'the token is not kept in the address');
   const factors = await svc.entities(identity).factors.list();
   assert.equal(factors.length, 1);
@@ -54,6 +55,7 @@ test('a service link enrols this browser after the person agrees; the token leav
   await page.click('#verify-enrol-heading >> xpath=.. >> button:text("Add")');
   await page.waitForSelector('.error');
   assert.match((await page.textContent('.error'))!, /access token is not valid/i);
+  assert.equal(new URL(page.url()).hash, '', 'a refused token leaves the address too');
   await page.click('button:text("Not now")');
   await page.waitForSelector('#verify-enrol-heading', { state: 'detached' });
 });
@@ -63,19 +65,19 @@ test('a challenge shows as a card at once; Approve is seen by the backend; a sec
   const c = await svc.entities(identity).challenges.create({ factorSid: factor.sid, 'details.message': 'Sign in to Acme Bank', 'details.fields': [{ label: 'Browser', value: 'Firefox on Linux' }] });
   const card = page.locator(`[data-verify-sid="${c.sid}"]`);
   await card.waitFor();
-  assert.match((await card.textContent())!, /Sign in to Acme Bank.*Browser.*Firefox on Linux/s);
+  assert.match((await card.textContent())!, /^Acme Bank.*Sign in to Acme Bank.*Browser.*Firefox on Linux/s, 'the card names the service, as its owner named it');
   assert.deepEqual(await seriousA11yProblems(page), []);
   await card.locator('button:text("Approve")').click();
   await card.waitFor({ state: 'detached' });
   assert.equal((await svc.entities(identity).challenges(c.sid).fetch()).status, 'approved');
-  assert.match((await page.textContent('.ok'))!, /Approved: Sign in to Acme Bank/);
+  assert.match((await page.textContent('.ok'))!, /Approved: Acme Bank, Sign in to Acme Bank/);
 
   const d = await svc.entities(identity).challenges.create({ factorSid: factor.sid, 'details.message': 'Pay 120 EUR to Shop' });
   const second = page.locator(`[data-verify-sid="${d.sid}"]`);
   await second.locator('button:text("Deny")').click();
   await second.waitFor({ state: 'detached' });
   assert.equal((await svc.entities(identity).challenges(d.sid).fetch()).status, 'denied');
-  assert.match((await page.textContent('.denied'))!, /Denied: Pay 120 EUR/);
+  assert.match((await page.textContent('.denied'))!, /Denied: Acme Bank, Pay 120 EUR/);
 });
 
 test('a challenge past its expiration leaves the page by itself, and the person is told', { skip }, async () => {

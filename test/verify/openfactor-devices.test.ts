@@ -66,6 +66,7 @@ test('an OpenFactor device enrols with an access token, hears of a challenge at 
   assert.equal(factor.identity, identity);
   assert.equal(factor.friendly_name, 'Anna’s phone', 'the name the backend gave the token');
   assert.equal(factor.status, 'verified', 'the signed call proved the key');
+  assert.equal(factor.service_name, 'Acme Login', "the service's name, for the person to see");
   const seen = await svc.entities(identity).factors(factor.sid).fetch();
   assert.equal(seen.status, 'verified');
   assert.equal(seen.factorType, 'push');
@@ -79,6 +80,7 @@ test('an OpenFactor device enrols with an access token, hears of a challenge at 
     assert.equal(heard.details.message, 'Sign in to Acme');
     assert.deepEqual(heard.details.fields, [{ label: 'Location', value: 'Lisbon' }]);
     assert.deepEqual(heard.hidden_details, { ip: '192.0.2.7' });
+    assert.equal(heard.service_name, 'Acme Login');
 
     const answered = await device.answerVerifyChallenge(heard, 'approved');
     assert.equal(answered.status, 'approved');
@@ -138,6 +140,27 @@ test('a device hears only of challenges of its own factors', async () => {
   } finally {
     await s1.stop();
     await s2.stop();
+  }
+});
+
+test('a removed device (a lost phone) hears nothing more and its key answers nothing', async () => {
+  const device = await phone();
+  const factor = await device.enrolVerifyFactor((await token('acme-user-0012')).token);
+  const before = await svc.entities('acme-user-0012').challenges.create({ factorSid: factor.sid, 'details.message': 'Before' });
+  const heard = { sid: before.sid, factor_sid: factor.sid, identity: 'acme-user-0012', service_sid: va, account_sid: acme.sid };
+  await device.unregister();
+  // The key is still in the thief's hands: the Verify API no longer takes it.
+  const refused = await device.answerVerifyChallenge(heard, 'approved').catch((e: { status: number }) => e);
+  assert.equal((refused as { status: number }).status, 401);
+  assert.equal((await svc.entities('acme-user-0012').challenges(before.sid).fetch()).status, 'pending');
+  const published: unknown[] = [];
+  const off = t.of.services.events.subscribe(device.id, (e) => published.push(e));
+  try {
+    await svc.entities('acme-user-0012').challenges.create({ factorSid: factor.sid, 'details.message': 'After' });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(published, [], 'no event for a removed device');
+  } finally {
+    off();
   }
 });
 

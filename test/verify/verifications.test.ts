@@ -3,6 +3,7 @@
 // checks (five, then 60202 and max_attempts_reached; ended → 20404); cancel and approve; custom
 // codes, PSD2, tags, locales; channels we cannot serve (60223); the send guard's refusals.
 import { test, before, after } from 'node:test';
+import { loggablePath } from '../../src/app.ts';
 import assert from 'node:assert/strict';
 import { codeIn, delivered, spokenCode } from '../support/tokens.ts';
 import { raw, restError, verifyBed, type VerifyBed } from '../support/verify.ts';
@@ -174,6 +175,11 @@ test('fetch and update by To (the number or address in place of the SID), as Twi
   assert.equal((await restError(svc.verifications(to).fetch())).code, 20404, 'ended: gone');
   assert.equal((await restError(svc.verifications(phone()).fetch())).code, 20404, 'no verification to this number');
   assert.equal((await restError(svc.verifications('not-a-number').fetch())).code, 20404);
+  // The access log never holds the number or address given in the path.
+  const path = (x: string) => `/v2/Services/${va}/Verifications/${x}`;
+  assert.equal(loggablePath(path('+14155550123')), path('[to]'));
+  assert.equal(loggablePath(path('ana%40example.com') + '?x=1'), path('[to]'));
+  assert.equal(loggablePath(path(v.sid)), path(v.sid), 'a SID is kept');
 });
 
 test('channels without a provider: 60223; unknown channels and bad numbers: 60200', async () => {

@@ -415,18 +415,27 @@ export class OpenFactorDevice {
    * the fields to sign), signs them and the status as an ES256 JWT with this device's key, and
    * posts that as `AuthPayload`, authenticated by a JWT with the factor's `verify_push` grant.
    */
-  async answerVerifyChallenge(challenge: Pick<VerifyChallenge, 'url' | 'factor_sid' | 'identity' | 'service_sid' | 'account_sid'>, status: 'approved' | 'denied'): Promise<VerifyChallenge> {
+  async answerVerifyChallenge(challenge: Pick<VerifyChallenge, 'sid' | 'factor_sid' | 'identity' | 'service_sid' | 'account_sid'>, status: 'approved' | 'denied'): Promise<VerifyChallenge> {
     if (this.#state.algorithm !== 'ES256') throw new TypeError('Verify push factors need an ES256 device key');
+    const sid = (prefix: string, v: string) => new RegExp(`^${prefix}[0-9a-f]{32}$`).test(v);
+    if (!sid('YC', challenge.sid) || !sid('YF', challenge.factor_sid) || !sid('VA', challenge.service_sid) || !sid('AC', challenge.account_sid) || !/^[A-Za-z0-9-]{1,64}$/.test(challenge.identity)) {
+      throw new TypeError('Not a Verify challenge of this server');
+    }
+    // The address is this device's server, never one an event names: the key signs only there.
+    const url = `${this.#state.baseUrl}/v2/Services/${challenge.service_sid}/Entities/${challenge.identity}/Challenges/${challenge.sid}`;
     const now = Math.floor(Date.now() / 1000);
     const grant = { grants: { verify_push: { factor_sid: challenge.factor_sid, entity_sid: challenge.identity, service_sid: challenge.service_sid } }, sub: challenge.account_sid, nbf: now - 60, exp: now + 300 };
     const authorization = `Basic ${btoa(`token:${await this.#jwt(grant)}`)}`; // a JWT is ASCII
-    const got = await this.#fetch(challenge.url, { method: 'GET', headers: { Accept: 'application/json', Authorization: authorization } });
+    const got = await this.#fetch(url, { method: 'GET', headers: { Accept: 'application/json', Authorization: authorization } });
     const current = await readVerify<VerifyChallenge>(got);
+    if (current.sid !== challenge.sid || current.factor_sid !== challenge.factor_sid || current.service_sid !== challenge.service_sid) {
+      throw new OpenFactorError(502, 'The server answered with another challenge than the one asked for', undefined, undefined);
+    }
     const payload: Record<string, unknown> = {};
     for (const f of (got.headers.get('twilio-verify-signature-fields') ?? '').split(',').filter(Boolean)) payload[f] = current[f];
     payload.status = status;
     const form = new URLSearchParams({ AuthPayload: await this.#jwt(payload) });
-    const res = await this.#fetch(challenge.url, { method: 'POST', headers: { Accept: 'application/json', Authorization: authorization, 'Content-Type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+    const res = await this.#fetch(url, { method: 'POST', headers: { Accept: 'application/json', Authorization: authorization, 'Content-Type': 'application/x-www-form-urlencoded' }, body: form.toString() });
     return readVerify<VerifyChallenge>(res);
   }
 

@@ -119,6 +119,8 @@ export interface RegistrationAnswer {
 export interface VerifyFactor {
   sid: string;
   service_sid: string;
+  /** The service's friendly name, as its owner set it. */
+  service_name: string;
   entity_sid: string;
   identity: string;
   friendly_name: string;
@@ -137,7 +139,9 @@ export interface VerifyChallenge {
   details: { message: string | null; date?: string; fields: { label: string; value: string }[] };
   hidden_details: Record<string, unknown> | null;
   expiration_date: string;
-  /** The challenge's Verify API address: the device answers there. */
+  /** The service's friendly name, as its owner set it (OpenFactor's event, not Twilio's challenge). */
+  service_name?: string;
+  /** The challenge's Verify API address as the server saw its creator call it (the SDK answers at its own base URL). */
   url: string;
   [field: string]: unknown;
 }

@@ -231,6 +231,7 @@ export const VerifyFactorEnrolled = Answer({
     {
       sid: Type.String({ pattern: '^YF[0-9a-f]{32}$' }),
       service_sid: Type.String({ pattern: '^VA[0-9a-f]{32}$' }),
+      service_name: Type.String({ description: "the Verify service's friendly name, as its owner set it" }),
       entity_sid: Type.String({ pattern: '^YE[0-9a-f]{32}$' }),
       identity: Type.String(),
       friendly_name: Type.String(),

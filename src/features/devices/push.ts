@@ -115,7 +115,10 @@ export async function pushToDevices(
   payload: Record<string, unknown>,
 ): Promise<void> {
   if (deviceIds.length === 0) return;
-  const rows = await pushSubscriptionsOf(d.db, deviceIds);
+  const rows = await pushSubscriptionsOf(d.db, deviceIds).catch((err: Error) => {
+    d.log.warn({ err: err.message }, 'web push: could not read the devices’ subscriptions');
+    return [];
+  });
   for (const row of rows) {
     if (!row.push_subscription_sealed) continue;
     try {

@@ -12,6 +12,7 @@ import { twilioInvalid } from '../../core/errors.ts';
 import type { Params } from '../../core/params.ts';
 import type { DB } from '../../store/schema.ts';
 import type { VerifyAccount } from './credentials.ts';
+import * as tq from './access-token-queries.ts';
 import { serviceBySid } from './queries.ts';
 import type { Answer } from './service.ts';
 import { int, isoDate, isSid, newSid, notFound, str } from './twilio.ts';
@@ -28,15 +29,8 @@ export interface Enrolment {
   friendlyName: string | null;
 }
 
-const row = (db: Kysely<DB>, sid: string) =>
-  db
-    .selectFrom('verify_access_tokens as t')
-    .innerJoin('verify_services as s', 's.id', 't.service_id')
-    .innerJoin('verify_accounts as a', 'a.id', 's.account_id')
-    .select(['t.sid', 't.identity', 't.factor_type', 't.friendly_name', 't.ttl', 't.created_at', 't.used_at', 's.sid as service_sid', 'a.id as account_id', 'a.sid as account_sid'])
-    .where('t.sid', '=', sid)
-    .executeTakeFirst();
-type Row = NonNullable<Awaited<ReturnType<typeof row>>>;
+const row = tq.accessTokenBySid;
+type Row = tq.AccessTokenRow;
 
 export class VerifyAccessTokens {
   private readonly key: Uint8Array;
@@ -88,7 +82,7 @@ export class VerifyAccessTokens {
     const ttl = int(params, 'Ttl', 60, 300);
     if (!ttl.ok) return ttl;
     const values = { sid: newSid('YK'), app_id: service.app_id, service_id: service.id, identity: identity.value!.trim(), factor_type: 'push' as const, friendly_name: friendlyName, ttl: ttl.value ?? 60, created_at: Date.now(), used_at: null };
-    await this.db.insertInto('verify_access_tokens').values(values).execute();
+    await tq.insertAccessToken(this.db, values);
     return { ok: true, status: 201, body: await this.body({ ...values, service_sid: service.sid, account_id: account.id, account_sid: account.sid }, base) };
   }
 
@@ -115,7 +109,6 @@ export class VerifyAccessTokens {
 
   /** Uses the token up: true for exactly one caller, however many come at once. */
   async redeem(tokenSid: string, now: number): Promise<boolean> {
-    const r = await this.db.updateTable('verify_access_tokens').set({ used_at: now }).where('sid', '=', tokenSid).where('used_at', 'is', null).executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    return tq.useAccessToken(this.db, tokenSid, now);
   }
 }

@@ -17,10 +17,10 @@ export function deviceVerify(factors: VerifyFactors, publicUrl: string | undefin
       if (name !== undefined && typeof name !== 'string') return invalidParameter('friendly_name', 'a string');
       const a = await factors.enrolDevice(device, token, name, baseUrlOf(publicUrl, req));
       if (!a.ok) return a.twilio === 'AUTHENTICATE' ? fail('VERIFY_ACCESS_TOKEN_INVALID') : fail('INVALID_PARAMETER', { message: a.message ?? 'Invalid parameter' });
-      const f = a.body as { sid: string; service_sid: string; entity_sid: string; identity: string; friendly_name: string; status: 'verified' };
+      const f = a.body as { sid: string; service_sid: string; service_name: string; entity_sid: string; identity: string; friendly_name: string; status: 'verified' };
       return {
         ok: true,
-        body: { verify_factor: { sid: f.sid, service_sid: f.service_sid, entity_sid: f.entity_sid, identity: f.identity, friendly_name: f.friendly_name, status: f.status }, message: 'Push factor enrolled.', success: true },
+        body: { verify_factor: { sid: f.sid, service_sid: f.service_sid, service_name: f.service_name, entity_sid: f.entity_sid, identity: f.identity, friendly_name: f.friendly_name, status: f.status }, message: 'Push factor enrolled.', success: true },
       };
     },
     catchUp: (device: Device, shown: ReadonlySet<string>, req: FastifyRequest): Promise<DeviceEvent[]> => factors.catchUpForDevice(device.id, shown, baseUrlOf(publicUrl, req)),

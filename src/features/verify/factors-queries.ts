@@ -208,9 +208,13 @@ export const factorForDevice = (db: Kysely<DB>, sid: string) =>
     .innerJoin('verify_entities as e', 'e.id', 'f.entity_id')
     .innerJoin('verify_services as s', 's.id', 'f.service_id')
     .innerJoin('verify_accounts as a', 'a.id', 's.account_id')
-    .select(['f.sid', 'f.factor_type', 'f.binding_sealed', 'e.identity', 's.sid as service_sid', 'a.id as account_id', 'a.sid as account_sid'])
+    .leftJoin('device_keys as dk', 'dk.id', 'f.device_key_id')
+    .select(['f.sid', 'f.factor_type', 'f.binding_sealed', 'f.device_key_id', 'dk.deleted_at as device_deleted_at', 'dk.id as device_found', 'e.identity', 's.sid as service_sid', 'a.id as account_id', 'a.sid as account_sid'])
     .where('f.sid', '=', sid)
     .executeTakeFirst();
+
+/** Whether an OpenFactor device is still registered (not removed by its person or an admin). */
+export const deviceLive = async (db: Kysely<DB>, id: number) => (await db.selectFrom('device_keys').select('deleted_at').where('id', '=', id).executeTakeFirst())?.deleted_at === null;
 
 /** The pending challenges (at most 100, oldest first) of the push factors an OpenFactor device enrolled, with what their bodies name. */
 export async function pendingChallengesOfDevice(db: Kysely<DB>, deviceKeyId: number, now: number) {
@@ -219,7 +223,7 @@ export async function pendingChallengesOfDevice(db: Kysely<DB>, deviceKeyId: num
     .innerJoin('verify_entities as e', 'e.id', 'f.entity_id')
     .innerJoin('verify_services as s', 's.id', 'f.service_id')
     .innerJoin('verify_accounts as a', 'a.id', 's.account_id')
-    .select(['f.id', 'f.sid', 'f.factor_type', 'e.sid as entity_sid', 'e.identity', 's.id as service_id', 's.sid as service_sid', 'a.id as account_id', 'a.sid as account_sid'])
+    .select(['f.id', 'f.sid', 'f.factor_type', 'e.sid as entity_sid', 'e.identity', 's.id as service_id', 's.sid as service_sid', 's.settings as service_settings', 'a.id as account_id', 'a.sid as account_sid'])
     .where('f.device_key_id', '=', deviceKeyId)
     .execute();
   if (factors.length === 0) return [];
@@ -227,7 +231,7 @@ export async function pendingChallengesOfDevice(db: Kysely<DB>, deviceKeyId: num
   const challenges = await db.selectFrom('verify_challenges').selectAll().where('factor_id', 'in', [...byId.keys()]).where('status', '=', 'pending').where('expires_at', '>', now).orderBy('id').limit(100).execute();
   return challenges.map((challenge) => {
     const f = byId.get(challenge.factor_id)!;
-    return { challenge, factor: { sid: f.sid, factor_type: f.factor_type }, entity: { sid: f.entity_sid, identity: f.identity }, service_id: f.service_id, service_sid: f.service_sid, account_id: f.account_id, account_sid: f.account_sid };
+    return { challenge, factor: { sid: f.sid, factor_type: f.factor_type }, entity: { sid: f.entity_sid, identity: f.identity }, service_id: f.service_id, service_sid: f.service_sid, service_settings: f.service_settings, account_id: f.account_id, account_sid: f.account_sid };
   });
 }
 

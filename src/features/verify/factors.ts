@@ -625,7 +625,7 @@ export class VerifyFactors {
       row = checked.row;
     }
     const body = this.challengeBody(caller, service, entity, factor, row, base);
-    this.tellDevice(factor, { type: 'verify_challenge', data: body });
+    await this.tellDevice(factor, { type: 'verify_challenge', data: { ...body, service_name: service.settings.friendly_name } });
     return { ok: true, status: 201, body };
   }
 
@@ -749,7 +749,7 @@ export class VerifyFactors {
       const meta = metadata.value ? JSON.stringify(metadata.value) : undefined;
       if (!(await fq.endChallenge(this.d.db, row.id, answer, now, meta))) return twilioFail('CHALLENGE_ANSWERED');
       row = { ...row, status: answer, responded_at: now, updated_at: now, ...(meta !== undefined ? { metadata: meta } : {}) };
-      this.tellDevice(c.factor, { type: 'verify_challenge_updated', data: { sid: row.sid, status: answer } });
+      await this.tellDevice(c.factor, { type: 'verify_challenge_updated', data: { sid: row.sid, status: answer } });
       await this.d.webhooks.emit(c.service, `challenge.${answer}`, this.challengeEvent(caller, c.service, c.entity, c.factor, row, answer));
     }
     return { ok: true, status: 200, body: this.challengeBody(caller, c.service, c.entity, c.factor, row, base) };
@@ -780,7 +780,7 @@ export class VerifyFactors {
     const view = this.challengeView(c.challenge, now);
     if (view.status === 'expired') return twilioFail('CHALLENGE_EXPIRED');
     if (view.status !== 'pending') return twilioFail('CHALLENGE_ANSWERED');
-    this.tellDevice(c.factor, { type: 'verify_challenge', data: this.challengeBody(caller, c.service, c.entity, c.factor, c.challenge, base) });
+    await this.tellDevice(c.factor, { type: 'verify_challenge', data: { ...this.challengeBody(caller, c.service, c.entity, c.factor, c.challenge, base), service_name: c.service.settings.friendly_name } });
     return {
       ok: true,
       status: 201,
@@ -791,14 +791,17 @@ export class VerifyFactors {
   // OpenFactor devices ----------------------------------------------------------------------
 
   /** A push factor an OpenFactor device enrolled: that device hears of it on its event stream. */
-  private tellDevice(factor: Pick<fq.FactorRow, 'factor_type' | 'device_key_id'>, event: DeviceEvent) {
-    if (factor.factor_type !== 'push' || factor.device_key_id === null) return;
-    this.d.events?.publish([factor.device_key_id], event);
+  private async tellDevice(factor: Pick<fq.FactorRow, 'factor_type' | 'device_key_id'>, event: DeviceEvent): Promise<void> {
+    const id = factor.device_key_id;
+    if (factor.factor_type !== 'push' || id === null) return;
+    // Telling is best effort: the challenge stands, and the device also finds it when it connects.
+    if (!(await fq.deviceLive(this.d.db, id).catch(() => false))) return;
+    this.d.events?.publish([id], event);
     const { push, log } = this.d;
     if (event.type === 'verify_challenge' && push && log) {
       // What a notification shows; the device reads the rest (hidden details too) over the API.
       const details = event.data.details as Details;
-      void pushToDevices({ db: this.d.db, keys: this.d.keys, push, log }, [factor.device_key_id], { type: 'verify_challenge', sid: event.data.sid, service_sid: event.data.service_sid, identity: event.data.identity, message: details.message });
+      void pushToDevices({ db: this.d.db, keys: this.d.keys, push, log }, [id], { type: 'verify_challenge', sid: event.data.sid, service_sid: event.data.service_sid, service_name: event.data.service_name, identity: event.data.identity, message: details.message });
     }
   }
 
@@ -814,7 +817,12 @@ export class VerifyFactors {
     const publicKey = device.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
     const params: Params = { FactorType: 'push', 'Binding.Alg': 'ES256', 'Binding.PublicKey': publicKey, 'Config.AppId': 'openfactor-device', 'Config.NotificationPlatform': 'none' };
     params.FriendlyName = friendlyName?.trim() || enrol.friendlyName || device.name.slice(0, 64);
-    return this.createFactor({ id: enrol.accountId, sid: enrol.accountSid, enrol }, enrol.serviceSid, enrol.identity, params, base, device.id);
+    const made = await this.createFactor({ id: enrol.accountId, sid: enrol.accountSid, enrol }, enrol.serviceSid, enrol.identity, params, base, device.id);
+    if (!made.ok) return made;
+    // The person is told whose sign-ins will come here: the service's name, as its owner set it.
+    const service = await serviceBySid(this.d.db, enrol.accountId, enrol.serviceSid);
+    const serviceName = service ? (JSON.parse(service.settings) as ServiceSettings).friendly_name : enrol.serviceSid;
+    return { ...made, body: { ...(made.body as Record<string, unknown>), service_name: serviceName } };
   }
 
   /** What a device's event stream has yet to show: its pending challenges, and the end of those it showed. */
@@ -824,7 +832,8 @@ export class VerifyFactors {
     const out: DeviceEvent[] = [];
     for (const r of rows) {
       if (shown.has(r.challenge.sid)) continue;
-      out.push({ type: 'verify_challenge', data: this.challengeBody({ sid: r.account_sid }, { sid: r.service_sid }, r.entity, r.factor, r.challenge, base) });
+      const serviceName = (JSON.parse(r.service_settings) as ServiceSettings).friendly_name;
+      out.push({ type: 'verify_challenge', data: { ...this.challengeBody({ sid: r.account_sid }, { sid: r.service_sid }, r.entity, r.factor, r.challenge, base), service_name: serviceName } });
     }
     const pending = new Set(rows.map((r) => r.challenge.sid));
     for (const sid of shown) {
@@ -862,6 +871,8 @@ export class VerifyFactors {
     if (!isSid('YF', factorSid) || !isSid('VA', serviceSid) || typeof identity !== 'string' || !isSid('AC', claims.sub) || typeof claims.exp !== 'number') return undefined;
     const row = await fq.factorForDevice(this.d.db, factorSid);
     if (!row || row.service_sid !== serviceSid || row.identity !== identity || row.account_sid !== claims.sub || row.factor_type !== 'push') return undefined;
+    // A factor an OpenFactor device enrolled dies with the device: a removed (lost) phone's key answers nothing.
+    if (row.device_key_id !== null && (row.device_found === null || row.device_deleted_at !== null)) return undefined;
     const key = readPublicKey(unseal(this.d.keys, row.binding_sealed, bindingContext(factorSid)).toString('utf8'));
     if (!key || !(await verifiedJwt(token, key))) return undefined;
     return { id: row.account_id, sid: row.account_sid, device: { factorSid, serviceSid, identity } };

@@ -63,13 +63,13 @@ function started(device: OpenFactorDevice): void {
   /** A Twilio Verify push challenge, kept in the same list (by its SID) as the OneTouch requests. */
   const addVerifyChallenge = (c: VerifyChallenge) => {
     if (c.status !== 'pending' || pending.has(c.sid)) return;
-    const message = c.details.message ?? 'Sign-in request';
-    const card = verifyCard(device, c, (answer) => {
+    const message = `${c.service_name ?? 'A service'}, ${c.details.message ?? 'sign-in request'}`;
+    const card = verifyCard(device, c, answering, (answer) => {
       removeRequest(c.sid);
       status.className = answer === 'approved' ? 'ok' : 'denied';
       status.textContent = `${answer === 'approved' ? 'Approved' : 'Denied'}: ${message}`;
     }, () => requestEnded(c.sid, 'expired'));
-    card.dataset.app = message;
+    card.dataset.app = c.service_name ?? 'A service';
     pending.set(c.sid, card);
     requests.append(card);
     emptyNote.hidden = true;

@@ -18,34 +18,51 @@ export function verifyEnrolment(device: OpenFactorDevice, status: HTMLElement): 
   if (!token) return null;
   const section: HTMLElement = h('section', { 'aria-labelledby': 'verify-enrol-heading', class: 'request' },
     h('h2', { id: 'verify-enrol-heading' }, 'Approve sign-ins from this browser?'),
-    h('p', {}, 'A service asks to send its sign-in approvals to this browser. You will approve or deny each one here.'),
+    h('p', {}, 'You opened a link that asks to send a service’s sign-in approvals to this browser. Add it only if you asked for it; you will then approve or deny each sign-in here.'),
     h('div', { class: 'actions' },
-      h('button', { type: 'button', class: 'approve', onclick: () => void attempt(status, async () => {
-        const factor = await device.enrolVerifyFactor(token);
-        forgetLink();
-        section.remove();
-        say(status, `Added: sign-in approvals for ${factor.identity} now come to this browser.`);
-      }) }, 'Add'),
+      h('button', { type: 'button', class: 'approve', onclick: (e: Event) => {
+        const add = e.currentTarget as HTMLButtonElement;
+        add.disabled = true; // the token is good once: a second click would only fail
+        void attempt(status, async () => {
+          try {
+            const factor = await device.enrolVerifyFactor(token);
+            section.remove();
+            say(status, `Added: sign-in approvals from ${factor.service_name} (for ${factor.identity}) now come to this browser.`);
+          } finally {
+            forgetLink(); // spent or refused, it is no use in the address
+            add.disabled = false;
+          }
+        });
+      } }, 'Add'),
       h('button', { type: 'button', onclick: () => { forgetLink(); section.remove(); } }, 'Not now')));
   return section;
 }
 
 /** A Verify challenge: its message and fields; it leaves when answered, ended elsewhere, or past its expiry. */
-export function verifyCard(device: OpenFactorDevice, c: VerifyChallenge, answered: (answer: 'approved' | 'denied') => void, expired: () => void): HTMLElement {
+export function verifyCard(device: OpenFactorDevice, c: VerifyChallenge, answering: Set<string>, answered: (answer: 'approved' | 'denied') => void, expired: () => void): HTMLElement {
   const status = h('p', { role: 'alert' });
   const answer = (kind: 'approved' | 'denied') =>
     attempt(status, async () => {
+      // As for OneTouch cards: the keyboard's place survives the disabled button, and the end
+      // of this challenge is said by the answer, not as news from another device.
+      const focused = card.contains(document.activeElement) ? (document.activeElement as HTMLElement) : null;
+      if (focused) card.dataset.focused = '';
       for (const b of card.querySelectorAll('button')) b.disabled = true;
+      answering.add(c.sid);
       try {
         await device.answerVerifyChallenge(c, kind);
       } finally {
+        answering.delete(c.sid);
         for (const b of card.querySelectorAll('button')) b.disabled = false;
+        if (focused?.isConnected) focused.focus();
       }
       answered(kind);
     });
   const fields: Child[] = c.details.fields.flatMap((f) => [h('dt', {}, f.label), h('dd', {}, f.value)]);
-  const card = h('div', { class: 'request', role: 'group', 'aria-label': `Sign-in request: ${c.details.message ?? ''}`, 'data-verify-sid': c.sid },
-    h('strong', {}, c.details.message ?? 'Sign-in request'),
+  const from = c.service_name ?? 'A service';
+  const card = h('div', { class: 'request', role: 'group', 'aria-label': `Sign-in request from ${from}`, 'data-verify-sid': c.sid },
+    h('strong', {}, from),
+    h('p', {}, c.details.message ?? 'Sign-in request'),
     fields.length > 0 && h('dl', {}, ...fields),
     h('p', { class: 'muted' }, `Expires ${new Date(c.expiration_date).toLocaleTimeString()}`),
     h('div', { class: 'actions' },
