@@ -11,20 +11,24 @@ const isUniqueViolation = (e: unknown) => {
 
 // Rate limits ---------------------------------------------------------------------------------
 
-/** The new rate limit's id; undefined when the service has one of that name already. */
-export async function insertRateLimit(db: Kysely<DB>, r: { sid: string; appId: number; serviceId: number; uniqueName: string; description: string | null; now: number }): Promise<number | undefined> {
+/** The inserted row's id; undefined when a unique constraint refused it (a name or an interval taken). */
+async function idUnlessTaken(insert: { executeTakeFirstOrThrow(): Promise<{ id: number }> }): Promise<number | undefined> {
   try {
-    const row = await db
-      .insertInto('verify_rate_limits')
-      .values({ sid: r.sid, app_id: r.appId, service_id: r.serviceId, unique_name: r.uniqueName, description: r.description, created_at: r.now, updated_at: r.now })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    return row.id;
+    return (await insert.executeTakeFirstOrThrow()).id;
   } catch (e) {
     if (isUniqueViolation(e)) return undefined;
     throw e;
   }
 }
+
+/** The new rate limit's id; undefined when the service has one of that name already. */
+export const insertRateLimit = (db: Kysely<DB>, r: { sid: string; appId: number; serviceId: number; uniqueName: string; description: string | null; now: number }) =>
+  idUnlessTaken(
+    db
+      .insertInto('verify_rate_limits')
+      .values({ sid: r.sid, app_id: r.appId, service_id: r.serviceId, unique_name: r.uniqueName, description: r.description, created_at: r.now, updated_at: r.now })
+      .returning('id'),
+  );
 
 export const rateLimitBySid = (db: Kysely<DB>, serviceId: number, sid: string) =>
   db.selectFrom('verify_rate_limits').selectAll().where('service_id', '=', serviceId).where('sid', '=', sid).executeTakeFirst();
@@ -63,19 +67,13 @@ export const rateLimitsNamed = (db: Kysely<DB>, serviceId: number, names: string
 // Buckets -------------------------------------------------------------------------------------
 
 /** The new bucket's id; undefined when the rate limit has a bucket of that interval already. */
-export async function insertBucket(db: Kysely<DB>, b: { sid: string; appId: number; rateLimitId: number; max: number; interval: number; now: number }): Promise<number | undefined> {
-  try {
-    const row = await db
+export const insertBucket = (db: Kysely<DB>, b: { sid: string; appId: number; rateLimitId: number; max: number; interval: number; now: number }) =>
+  idUnlessTaken(
+    db
       .insertInto('verify_rate_limit_buckets')
       .values({ sid: b.sid, app_id: b.appId, rate_limit_id: b.rateLimitId, max: b.max, interval: b.interval, created_at: b.now, updated_at: b.now })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    return row.id;
-  } catch (e) {
-    if (isUniqueViolation(e)) return undefined;
-    throw e;
-  }
-}
+      .returning('id'),
+  );
 
 export const bucketBySid = (db: Kysely<DB>, rateLimitId: number, sid: string) =>
   db.selectFrom('verify_rate_limit_buckets').selectAll().where('rate_limit_id', '=', rateLimitId).where('sid', '=', sid).executeTakeFirst();
