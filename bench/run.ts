@@ -20,13 +20,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, freePort, hasTaskset, isRunning, pinPostgres, pinSelf, postgresPids, startNode, stop, unpinPostgres, waitForHttp, type Child } from './procs.ts';
-import { benchSeed, dropPostgres, seedPostgres, seedSqlite } from './seed.ts';
+import { benchSeed, dropPostgres, openBenchStore, seedPostgres, seedSqlite } from './seed.ts';
 import { bareSmppPerSecond, outboxThroughput, type OutboxFigures } from './outbox.ts';
 import { benchDevice, createApprovals, onetouchRoundTrip, type RoundTripFigures } from './onetouch.ts';
 import { baselineSeconds, importThroughput, writeImportFile, type ImportFigures } from './import.ts';
 import { totp } from '../src/core/otp.ts';
 import { masterKeyFrom } from '../src/core/crypto.ts';
-import { openStore } from '../src/store/db.ts';
+import type { openStore } from '../src/store/db.ts';
 import { hasWrk, measure, pathOf, type Measured } from './load.ts';
 import { VerifyCredentials } from '../src/features/verify/credentials.ts';
 import { Applications } from '../src/features/applications/service.ts';
@@ -199,7 +199,7 @@ interface Scenario {
 const verifyPath = (token: string, id: number) => `/protected/json/verify/${token}/${id}`;
 
 async function withStore<T>(of: OpenFactorTarget, f: (db: ReturnType<typeof openStore>['db']) => Promise<T>): Promise<T> {
-  const store = openStore(of.databaseUrl);
+  const store = openBenchStore(of.databaseUrl);
   try {
     const result = await f(store.db);
     // What was just seeded, settled as a server at rest would have it, so no catching up starts
