@@ -131,14 +131,28 @@ const nameTaken = (name: string) => fail('ADMIN_APP_NAME_TAKEN', { message: `Ano
 function registerSettingsRoutes(admin: FastifyInstance, s: AdminServices, { body, find, forApp }: Handlers): void {
   admin.get<{ Querystring: Record<string, string> }>(
     '/admin/applications',
-    { schema: { summary: 'Every application, oldest first; `q`: only those whose name contains it (ignoring case)', tags: ['admin'], response: { 200: C.ApplicationsBody } } },
+    {
+      schema: {
+        summary:
+          'Applications, oldest first; `q`: only those whose name contains it (ignoring case) or whose id it is; `limit` (1–500) and `cursor` page them, every one when `limit` is absent',
+        tags: ['admin'],
+        response: { 200: C.ApplicationsBody },
+      },
+    },
     async (req, reply) => {
       const q = req.query.q;
-      if (q !== undefined && (typeof q !== 'string' || q.length > 64)) return refuse(reply, invalidParameter('q', 'must be part of a name (at most 64 characters)'));
+      if (q !== undefined && (typeof q !== 'string' || q.length > 64)) return refuse(reply, invalidParameter('q', 'must be part of a name or an id (at most 64 characters)'));
+      const limit = req.query.limit === undefined ? undefined : intParam(req.query.limit, 50, 1, 500);
+      if (Number.isNaN(limit)) return refuse(reply, BAD_LIMIT);
+      const after = decodeCursor(req.query.cursor);
+      if (isFailure(after)) return refuse(reply, after);
       const wanted = q ? comparableName(q) : '';
-      // Applications are few (one per customer application): filtered here, the same on both dialects.
-      const apps = (await s.applications.list()).filter((a) => comparableName(a.name).includes(wanted));
-      return send(reply, { applications: apps.map(view), message: 'Applications.' });
+      // Applications are few (one per customer application): read whole, filtered and paged here, the same on both dialects.
+      const matching = (await s.applications.list()).filter((a) => comparableName(a.name).includes(wanted) || String(a.id) === q?.trim());
+      const from = after === undefined ? matching : matching.filter((a) => a.id > after);
+      const page = limit === undefined ? from : from.slice(0, limit);
+      const more = page.length < from.length;
+      return send(reply, { applications: page.map(view), total: matching.length, next_cursor: more ? encodeCursor(page[page.length - 1].id) : null, message: 'Applications.' });
     },
   );
 

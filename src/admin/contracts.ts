@@ -67,7 +67,6 @@ export const AdminApplication = Type.Object(
   closed,
 );
 
-export const ApplicationsBody = Ok('Applications.', { applications: Type.Array(AdminApplication) });
 export const ApplicationCreatedBody = Ok('Application created.', { application: AdminApplication, api_key: Type.String({ description: 'shown in this answer only' }) });
 export const ApplicationBody = Ok('Application.', {
   application: AdminApplication,
@@ -89,6 +88,8 @@ const Paging = {
   next_cursor: Nullable(Type.String({ description: 'pass as `cursor` for the next page; null on the last page' })),
   total: Type.Integer({ minimum: 0, description: 'rows matching the filters, all pages' }),
 };
+
+export const ApplicationsBody = Ok('Applications.', { applications: Type.Array(AdminApplication), ...Paging });
 
 // Users ──────────────────────────────────────────────────────────────────────────────────────
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, noBrowser, notFound, seriousA11yProblems } from '../support/browser.ts';
 import { startApp, type TestApp } from '../support/harness.ts';
-import { createUser } from '../support/tokens.ts';
+import { codeIn, createUser, delivered } from '../support/tokens.ts';
 import { createApproval, registerDevice } from '../support/onetouch.ts';
 
 const skip = noBrowser;
@@ -73,16 +73,25 @@ async function navigate(page: Page, title: string) {
 
 for (const [size, viewport] of Object.entries(SIZES)) {
   test(`every page at ${viewport.width}×${viewport.height}: no serious accessibility problem, nothing wider than the screen, no missing file`, { skip }, async () => {
-    const page = await signedIn(viewport);
+    const page = await browser.newPage({ viewport });
     const missing = notFound(page);
     try {
       const problems: string[] = [];
       const tooWide: string[] = [];
+      const backticks: string[] = [];
       const check = async (where: string) => {
         problems.push(...(await seriousA11yProblems(page)).map((p) => `${where}: ${p}`));
         const width = await page.evaluate(() => document.documentElement.scrollWidth);
         if (width > viewport.width) tooWide.push(`${where}: ${width}px`);
+        // Help texts are words, not Markdown: no literal backticks shown.
+        if ((await page.evaluate(() => document.body.innerText)).includes('`')) backticks.push(where);
       };
+      await page.goto(`${base}/console/`);
+      await page.waitForSelector('input[name=token]');
+      await check('sign-in');
+      await page.fill('input[name=token]', t.config.adminToken);
+      await page.click('button[type=submit]');
+      await page.waitForSelector('[data-testid=applications] a');
       await check('applications');
       await page.click(`[data-testid=applications] a:text-is("Test Bank")`);
       await page.waitForSelector('[data-testid=chart-messages] canvas');
@@ -110,6 +119,7 @@ for (const [size, viewport] of Object.entries(SIZES)) {
       await check('Verify factors');
       assert.deepEqual(problems, []);
       assert.deepEqual(tooWide, []);
+      assert.deepEqual(backticks, []);
       assert.deepEqual(missing(), []);
       if (size === 'narrow') {
         // The navigation is behind the Menu button, closed after a choice.
@@ -121,8 +131,9 @@ for (const [size, viewport] of Object.entries(SIZES)) {
   });
 }
 
-test('users: a page of 25 at a time, Next and Previous, search by email, phone and id, locked filter', { skip }, async () => {
-  const page = await signedIn(SIZES.wide);
+for (const [size, viewport] of Object.entries(SIZES)) {
+test(`${size}: users, a page of 25 at a time, Next and Previous, search by email, phone and id, locked filter`, { skip }, async () => {
+  const page = await signedIn(viewport);
   try {
     await page.goto(`${base}/console/#/apps/${t.appId}/users`);
     const rows = page.locator('[data-testid=users] tbody tr');
@@ -156,8 +167,8 @@ test('users: a page of 25 at a time, Next and Previous, search by email, phone a
   }
 });
 
-test('OneTouch requests by outcome, devices by name, messages filtered by channel', { skip }, async () => {
-  const page = await signedIn(SIZES.wide);
+test(`${size}: OneTouch requests by outcome, devices by name, messages filtered by channel`, { skip }, async () => {
+  const page = await signedIn(viewport);
   try {
     await page.goto(`${base}/console/#/apps/${t.appId}/approvals`);
     await page.waitForSelector('text=Showing 1–3 of 3 requests');
@@ -188,30 +199,31 @@ test('OneTouch requests by outcome, devices by name, messages filtered by channe
   }
 });
 
-test('rename (never onto another application\'s name) and delete only after typing the name', { skip }, async () => {
-  const { id, apiKey } = await t.newApplication('Old Name');
-  const page = await signedIn(SIZES.wide);
+test(`${size}: rename (never onto another application's name) and delete only after typing the name`, { skip }, async () => {
+  const { id, apiKey } = await t.newApplication(`Old Name ${size}`);
+  const newName = `New Name ${size}`;
+  const page = await signedIn(viewport);
   try {
     await page.goto(`${base}/console/#/apps/${id}/security`);
     await page.fill('input[name=app_name]', 'Test Bank');
     await page.click('button:text-is("Rename")');
     await page.waitForSelector('.status.error:not(:empty)');
-    assert.equal((await t.of.services.applications.find(id))!.name, 'Old Name');
-    await page.fill('input[name=app_name]', 'New Name');
+    assert.equal((await t.of.services.applications.find(id))!.name, `Old Name ${size}`);
+    await page.fill('input[name=app_name]', newName);
     await page.click('button:text-is("Rename")');
-    await page.waitForSelector('text=Renamed to “New Name”.');
-    assert.equal(await page.textContent('h1'), 'New Name');
-    assert.equal((await t.of.services.applications.find(id))!.name, 'New Name');
+    await page.waitForSelector(`text=Renamed to “${newName}”.`);
+    assert.equal(await page.textContent('h1'), newName);
+    assert.equal((await t.of.services.applications.find(id))!.name, newName);
 
     await page.click('button:text-is("Delete the application")');
     const go = page.locator('dialog[open] button.danger');
     assert.equal(await go.isDisabled(), true, 'not before the name is typed');
-    await page.fill('dialog[open] input[name=confirm_text]', 'New Nam');
+    await page.fill('dialog[open] input[name=confirm_text]', newName.slice(0, -1));
     assert.equal(await go.isDisabled(), true);
-    await page.fill('dialog[open] input[name=confirm_text]', 'New Name');
+    await page.fill('dialog[open] input[name=confirm_text]', newName);
     await go.click();
-    await page.waitForSelector('text=Deleted “New Name”.');
-    assert.equal(await page.locator('[data-testid=applications] a:text-is("New Name")').count(), 0);
+    await page.waitForSelector(`text=Deleted “${newName}”.`);
+    assert.equal(await page.locator(`[data-testid=applications] a:text-is("${newName}")`).count(), 0);
     assert.equal(await t.of.services.applications.find(id), undefined);
     const r = await fetch(`${base}/protected/json/app/details`, { headers: { 'x-authy-api-key': apiKey } });
     assert.equal(r.status, 401, 'its key is refused');
@@ -220,8 +232,8 @@ test('rename (never onto another application\'s name) and delete only after typi
   }
 });
 
-test('by keyboard alone: sign in, reach a page from the navigation, change a setting, cancel a confirmation', { skip }, async () => {
-  const page = await browser.newPage({ viewport: SIZES.wide });
+test(`${size}: by keyboard alone, sign in, reach a page from the navigation, change a setting, cancel a confirmation`, { skip }, async () => {
+  const page = await browser.newPage({ viewport });
   try {
     await page.goto(`${base}/console/`);
     await page.waitForSelector('input[name=token]');
@@ -240,15 +252,21 @@ test('by keyboard alone: sign in, reach a page from the navigation, change a set
     await tabTo('Test Bank', (el) => el.textContent === 'Test Bank' && el.tagName === 'A');
     await page.keyboard.press('Enter');
     await page.waitForSelector('h1:text-is("Test Bank")');
+    // On a phone's width the navigation opens from the Menu button first.
+    if (size === 'narrow') {
+      await tabTo('Menu', (el) => el.id === 'menu');
+      await page.keyboard.press('Enter');
+    }
     await tabTo('Settings', (el) => el.textContent === 'Settings' && el.tagName === 'A');
     await page.keyboard.press('Enter');
     await page.waitForSelector('input[name=codeTtlSeconds]');
     await tabTo('code validity', (el) => (el as HTMLInputElement).name === 'codeTtlSeconds');
     await page.keyboard.press('Control+A');
-    await page.keyboard.type('300');
+    const ttl = size === 'narrow' ? 360 : 300;
+    await page.keyboard.type(String(ttl));
     await page.keyboard.press('Enter');
     await page.waitForSelector('text=Saved.');
-    assert.equal((await t.of.services.applications.find(t.appId))!.settings.codeTtlSeconds, 300);
+    assert.equal((await t.of.services.applications.find(t.appId))!.settings.codeTtlSeconds, ttl);
 
     await page.goto(`${base}/console/#/apps/${t.appId}/security`);
     await page.waitForSelector('button:text-is("Replace the API key")');
@@ -270,9 +288,9 @@ test('by keyboard alone: sign in, reach a page from the navigation, change a set
   }
 });
 
-test('a new application\'s overview says there is no traffic yet instead of drawing empty charts', { skip }, async () => {
-  const { id } = await t.newApplication('Quiet Shop');
-  const page = await signedIn(SIZES.wide);
+test(`${size}: a new application's overview says there is no traffic yet instead of drawing empty charts`, { skip }, async () => {
+  const { id } = await t.newApplication(`Quiet Shop ${size}`);
+  const page = await signedIn(viewport);
   try {
     await page.goto(`${base}/console/#/apps/${id}`);
     await page.waitForSelector('[data-testid=chart-messages] .empty');
@@ -285,3 +303,31 @@ test('a new application\'s overview says there is no traffic yet instead of draw
     await page.close();
   }
 });
+
+test(`${size}: the overview charts phone verifications by result and the sends the pumping defence blocked`, { skip }, async () => {
+  const { id, apiKey } = await t.newApplication(`Guarded Shop ${size}`);
+  // One send per prefix and window: the second number of a prefix is refused and audited.
+  await t.of.services.applications.updateSettings(id, { prefixSendsPerWindow: 1 });
+  const start = (phone: string) =>
+    fetch(`${base}/protected/json/phones/verification/start`, { method: 'POST', headers: { 'x-authy-api-key': apiKey, 'content-type': 'application/x-www-form-urlencoded' }, body: `via=sms&country_code=1&phone_number=${phone}` });
+  assert.equal((await start('212-555-0101')).status, 200);
+  const code = codeIn((await delivered({ ...t, apiKey, appId: id } as TestApp, '+12125550101')).text, 4);
+  const checked = await fetch(`${base}/protected/json/phones/verification/check?country_code=1&phone_number=212-555-0101&verification_code=${code}`, { headers: { 'x-authy-api-key': apiKey } });
+  assert.equal(checked.status, 200);
+  const refused = await start('212-555-0102');
+  assert.equal(refused.status, 429, 'the second send to the prefix is blocked');
+  assert.equal((await start('646-555-0103')).status, 200, 'another prefix still gets its code');
+
+  const page = await signedIn(viewport);
+  try {
+    await page.goto(`${base}/console/#/apps/${id}`);
+    await page.waitForSelector('[data-testid=chart-verifications] canvas');
+    assert.equal(await page.getAttribute('[data-testid=chart-verifications] canvas', 'aria-label'), 'Verifications by result, the last 14 days: 1 verified, 1 pending.');
+    assert.equal(await page.getAttribute('[data-testid=chart-messages] canvas', 'aria-label'), 'Messages by channel, the last 14 days: 2 SMS, 0 voice, 0 email, 1 blocked.');
+    assert.equal(await page.textContent('[data-testid=tile-blocked]'), '1blocked by the pumping defence');
+    assert.equal(await page.getAttribute('[data-testid=traffic-summary]', 'aria-label'), '3 messages (1 blocked by the pumping defence), 0 approval requests, 2 verifications');
+  } finally {
+    await page.close();
+  }
+});
+}

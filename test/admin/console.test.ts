@@ -232,12 +232,20 @@ test('lost phones: a waiting account recovery is listed, and its wait ended only
   await openPage('Recovery Shop', 'Lost phones');
   const row = page.locator('[data-testid=recoveries] tbody tr').first();
   assert.match((await row.textContent())!, new RegExp(`Account recovery \\(waiting\\)${ana}.*Ana new phone`));
+  // A destructive action: styled as one, and asked first; "Cancel" in the dialog changes nothing.
+  assert.equal(await row.locator('button:text("End the wait now")').getAttribute('class'), 'danger');
+  await row.locator('button:text("End the wait now")').click();
+  await page.locator('dialog[open] button:text-is("Cancel")').click();
+  await page.locator('dialog').waitFor({ state: 'detached' });
+  assert.equal(await device.refreshStatus(), 'pending_recovery');
   // Without a reason the wait stands: the refusal is shown, the device still waits.
   await row.locator('button:text("End the wait now")').click();
+  await confirm(/End the wait of this account recovery now\?/);
   await page.waitForSelector('section:has([data-testid=recoveries]) p.error:not(:empty)');
   assert.equal(await device.refreshStatus(), 'pending_recovery');
   await row.locator('input').fill('identity checked in person, ticket 77');
   await row.locator('button:text("End the wait now")').click();
+  await confirm(/End the wait of this account recovery now\?/);
   await page.waitForSelector('[data-testid=recoveries] td:text("Nothing is pending.")');
   assert.equal(await device.refreshStatus(), 'active');
   assert.deepEqual((await device.refreshAccounts()).map((a) => a.app_id), [appId]);

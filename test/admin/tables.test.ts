@@ -341,6 +341,33 @@ test('devices: live ones by default, removed ones with include_deleted (and dele
   await refused(`${path}?q=-3`, 'q');
 });
 
+test('applications: searched by name or id and paged oldest first with a cursor, each exactly once; bad paging refused', async () => {
+  const made = [];
+  for (let i = 0; i < 5; i++) made.push((await t.newApplication(`Paging Shop ${i}`)).id);
+  const seen: number[] = [];
+  let cursor = '';
+  for (let pages = 0; pages < 4; pages++) {
+    const r = await admin('GET', `/admin/applications?q=paging%20SHOP&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+    assert.equal(r.status, 200);
+    assert.equal(r.json.total, 5);
+    seen.push(...r.json.applications.map((a: Json) => a.id));
+    if (r.json.next_cursor === null) break;
+    cursor = r.json.next_cursor;
+  }
+  assert.deepEqual(seen, made, 'every match once, oldest first, over three pages');
+  const byId = await admin('GET', `/admin/applications?q=${made[3]}`);
+  assert.deepEqual(byId.json.applications.map((a: Json) => a.name), ['Paging Shop 3']);
+  // Without limit every application comes in one answer, as before.
+  const all = await admin('GET', '/admin/applications');
+  assert.equal(all.json.applications.length, all.json.total);
+  assert.equal(all.json.next_cursor, null);
+  for (const bad of ['limit=0', 'limit=501', 'limit=x', 'cursor=%3Cscript%3E', `q=${'a'.repeat(65)}`]) {
+    const r = await admin('GET', `/admin/applications?${bad}`);
+    assert.equal(r.status, 400, bad);
+    assert.equal(r.json.error_code, '60004', bad);
+  }
+});
+
 test('rename: the Authy API shows the new name; names are unique trimmed and ignoring case (409), on create too', async () => {
   const app = await t.newApplication('Old Name');
   const other = await t.newApplication('Taken Name');

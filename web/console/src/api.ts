@@ -212,7 +212,9 @@ export const api = {
   list: <T>(id: number, what: string, params: URLSearchParams, key = what) => page<T>(`/admin/applications/${id}/${what}`, key, params),
   rename: (id: number, name: string) => call<{ application: Application }>('POST', `/admin/applications/${id}/name`, { name }).then((r) => r.application),
   remove: (id: number, confirm: string) => call<{ message: string }>('DELETE', `/admin/applications/${id}?confirm=${encodeURIComponent(confirm)}`),
-  applications: () => call<{ applications: Application[] }>('GET', '/admin/applications').then((r) => r.applications),
+  /** The first applications, enough for the navigation's 'Switch to' list (12 besides the one open). */
+  applications: () => call<{ applications: Application[] }>('GET', '/admin/applications?limit=13').then((r) => r.applications),
+  applicationsPage: (params: URLSearchParams) => page<Application>('/admin/applications', 'applications', params),
   create: (name: string) => call<{ application: Application; api_key: string }>('POST', '/admin/applications', { name }),
   application: (id: number) => call<{ application: Application }>('GET', `/admin/applications/${id}`).then((r) => r.application),
   /** The application, and the Twilio Verify service it backs (null: an Authy application). */

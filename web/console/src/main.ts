@@ -4,7 +4,7 @@
 // the navigation. Every text that comes from the API goes into the page as text.
 import { h, show as showIn, type Child } from '../../shared/dom.ts';
 import { api, token, type Application } from './api.ts';
-import { attempt, done, field, onSubmit, plainTable, secret, section, statusLine, whenRefused } from './ui.ts';
+import { attempt, done, field, onSubmit, pagedTable, secret, section, statusLine, whenRefused } from './ui.ts';
 import { overviewPage } from './pages/overview.ts';
 import { approvalsPage, devicesPage, importPage, recoveriesPage, usersPage } from './pages/people.ts';
 import { messagesPage, verificationsPage } from './pages/logs.ts';
@@ -106,42 +106,33 @@ function drawNav(apps: Application[], current?: { app: Application; path: string
 
 async function applicationsView(): Promise<void> {
   const status = statusLine();
-  const holder = h('div');
-  const search = h('input', { name: 'app_search', type: 'search', placeholder: 'Name or id', autocomplete: 'off' }) as HTMLInputElement;
   const name = h('input', { name: 'name', required: true, maxlength: 64 }) as HTMLInputElement;
   const created = h('div');
   const notice = sessionStorage.getItem(NOTICE);
   sessionStorage.removeItem(NOTICE);
-  let apps: Application[] = [];
-  const draw = () => {
-    const q = search.value.trim().toLowerCase();
-    const shown = apps.filter((a) => !q || a.name.toLowerCase().includes(q) || String(a.id) === q);
-    showIn(
-      holder,
-      plainTable<Application>(
-        'applications',
-        'Applications',
-        [
-          { label: 'Name', cell: (a) => h('a', { href: `#/apps/${a.id}` }, a.name) },
-          { label: 'Id', cell: (a) => String(a.id) },
-          { label: 'Created', cell: (a) => a.created_at.slice(0, 10) },
-        ],
-        shown,
-        q ? 'No application matches.' : 'No applications yet: create the first below.',
-      ),
-    );
-  };
+  // Searched and paged by the admin API, like every other table.
+  const table = pagedTable<Application>({
+    testId: 'applications',
+    caption: 'Applications',
+    noun: ['application', 'applications'],
+    columns: [
+      { label: 'Name', cell: (a) => h('a', { href: `#/apps/${a.id}` }, a.name) },
+      { label: 'Id', cell: (a) => String(a.id) },
+      { label: 'Created', cell: (a) => a.created_at.slice(0, 10) },
+    ],
+    filters: [{ name: 'q', label: 'Find an application', placeholder: 'Name or id' }],
+    load: (params) => api.applicationsPage(params),
+    empty: 'No application matches (or none yet: create the first below).',
+  });
   const fill = async () => {
     apps = await api.applications();
     drawNav(apps);
-    draw();
   };
-  search.addEventListener('input', draw);
   document.title = 'Applications · OpenFactor console';
   show(
     h('h1', {}, 'Applications'),
     notice && h('p', { class: 'status ok', role: 'status' }, notice),
-    section('Your applications', null, h('form', { class: 'row-form', role: 'search', onsubmit: (e: Event) => e.preventDefault() }, field('Find an application', search)), holder),
+    section('Your applications', null, table.element),
     section(
       'New application',
       'Each application has its own API key, users and settings.',
@@ -154,7 +145,7 @@ async function applicationsView(): Promise<void> {
             name.value = '';
             showIn(created, secret(`Created “${r.application.name}”. Its API key, shown only now:`, r.api_key, 'new-api-key'));
             done(status, `Created “${r.application.name}”.`);
-            await fill();
+            await Promise.all([fill(), table.reload()]);
           }),
         },
         field('Name', name),
@@ -165,6 +156,7 @@ async function applicationsView(): Promise<void> {
     ),
   );
   await attempt(status, fill);
+  await table.reload();
 }
 
 let apps: Application[] = [];

@@ -146,7 +146,19 @@ export async function recoveriesPage(app: Application): Promise<Child[]> {
                   },
                 }, 'Cancel'),
                 ...(r.kind !== 'phone_change' && r.status === 'waiting'
-                  ? [reason, h('button', { type: 'button', onclick: () => void attempt(status, async () => (await api.shortenRecovery(app.id, r.id, 0, reason.value), await fill())) }, 'End the wait now')]
+                  ? [
+                      reason,
+                      h('button', {
+                        type: 'button',
+                        class: 'danger',
+                        onclick: async () => {
+                          // Ending the wait hands the accounts to the new device at once: asked first.
+                          const what = (KIND_LABELS[r.kind] ?? r.kind).toLowerCase();
+                          if (!(await confirmDialog({ title: `End the wait of this ${what} now?`, text: `The accounts of Authy ID ${r.authy_ids.join(', ')} go to the new device at once; the old one can no longer stop it.`, action: 'End the wait' }))) return;
+                          await attempt(status, async () => (await api.shortenRecovery(app.id, r.id, 0, reason.value), await fill()));
+                        },
+                      }, 'End the wait now'),
+                    ]
                   : []),
               );
             },
