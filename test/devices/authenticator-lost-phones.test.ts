@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
-import { launchBrowser, noBrowser } from '../support/browser.ts';
+import { accessibleAtBothSizes, launchBrowser, noBrowser } from '../support/browser.ts';
 import { e164, errorCode, phoneDevice } from '../support/devices.ts';
 import { startApp, type TestApp } from '../support/harness.ts';
 import { call } from '../support/http.ts';
@@ -106,11 +106,13 @@ test('added by phone: refused while new devices are off (with the way to recover
   await page.waitForSelector('.error');
   assert.match((await page.textContent('.error'))!, /not allowed/i);
   assert.ok(await page.locator('.error button:text("Recover your account")').isVisible(), 'the refusal points to account recovery');
+  await accessibleAtBothSizes(page, 'not added (new devices are off)');
 
   await phone.setAllowNewDevices(true);
   await page.reload();
   await addByPhone(page, FIRST);
   await page.waitForSelector('h1:text("Waiting for approval")');
+  await accessibleAtBothSizes(page, 'waiting for approval');
   const [request] = await until('the phone hears of the browser', async () => (await phone.deviceRequests()).filter((r) => r.name === 'Web authenticator'));
   await phone.approveDevice(request);
   assert.equal((await verify(await codeOn(page, 'Test Bank'))).status, 200, 'the approved browser shows codes that verify');
@@ -123,6 +125,8 @@ test('the browser approves a new device, turns new devices off, and removes a lo
   const tablet = await OpenFactorDevice.confirmPhoneRegistration(base, start.registrationId, await codeTo(e164(FIRST)), { name: 'Tablet' });
   assert.equal(tablet.status, 'pending_approval');
   const card = page.locator('#device-requests .request', { hasText: 'Tablet' });
+  await card.waitFor();
+  await accessibleAtBothSizes(page, 'a new device waiting for approval');
   await card.locator('button:text("Approve")').click();
   await card.waitFor({ state: 'detached' });
   assert.equal(await tablet.refreshStatus(), 'active');
@@ -147,10 +151,13 @@ test('a new number, changed from the browser with a code to it and another by em
   await section.locator('input[name=phone_number]').fill(SECOND);
   await section.locator('button:text("Send codes")').click();
   const pin = await codeTo(e164(SECOND));
+  await section.locator('input[name=phone_code]').waitFor();
+  await accessibleAtBothSizes(page, 'a phone change, codes asked for');
   await section.locator('input[name=phone_code]').fill(pin);
   await section.locator('input[name=email_code]').fill(await emailCode());
   await section.locator('button:text("Change my number")').click();
   await page.waitForSelector(`text=Your phone number is now +1 ${SECOND}.`);
+  await accessibleAtBothSizes(page, 'the phone number changed');
   const s = await status();
   assert.equal(s.phone_number, 'XXX-XXX-0711');
   assert.equal(s.authy_id, user);
@@ -166,6 +173,7 @@ test('a recovery the person did not ask for is shown on the browser, which cance
   const card = page.locator('#account-recoveries .request', { hasText: 'Unknown phone' });
   await card.waitFor();
   assert.match((await card.textContent())!, /Someone is recovering your accounts/);
+  await accessibleAtBothSizes(page, 'a recovery under way');
   await card.locator('button:text("Cancel this recovery")').click();
   await page.waitForSelector('text=Recovery canceled');
   await assert.rejects(intruder.refreshStatus(), errorCode('60087'), 'the intruder is removed');
@@ -195,6 +203,7 @@ test('every device lost: recovered in a new browser after the wait, which the ol
   const fresh = await newPage();
   await recoverIn(fresh, SECOND);
   await fresh.waitForSelector('h1:text("Your account is being recovered")');
+  await accessibleAtBothSizes(fresh, 'being recovered');
   assert.match((await fresh.textContent('#completes'))!, /Your accounts come to this browser on /);
   await page.locator('#account-recoveries .request', { hasText: 'Web authenticator' }).waitFor();
 
@@ -213,6 +222,7 @@ test('a new number and no device: all three codes, the longer wait, then the acc
   const fresh = await newPage();
   await recoverIn(fresh, SECOND, THIRD);
   await fresh.waitForSelector('h1:text("Your number is changing")');
+  await accessibleAtBothSizes(fresh, 'the number is changing');
   assert.ok(await showsUsersCode(fresh));
   assert.equal((await status()).phone_number, 'XXX-XXX-0721');
   assert.ok((await hooks.waitFor('user_phone_changed', 2)).length >= 2);
@@ -231,6 +241,7 @@ test('recovery codes: a printable sheet where the application allows it, none wh
   await row.locator('button:text("Recovery codes")').click();
   const sheet = page.locator('.print-sheet');
   await sheet.waitFor();
+  await accessibleAtBothSizes(page, 'the recovery-codes sheet');
   const codes = (await sheet.locator('.recovery-codes li').allTextContents()).map((c) => c.trim());
   assert.equal(codes.length, 10);
   assert.ok(codes.every((c) => /^\d{8}$/.test(c)));

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { launchBrowser, noBrowser, seriousA11yProblems } from '../support/browser.ts';
+import { accessibleAtBothSizes as accessibleAt, launchBrowser, noBrowser } from '../support/browser.ts';
 import { startApp, type TestApp } from '../support/harness.ts';
 import { call } from '../support/http.ts';
 import { approvalStatus, createApproval } from '../support/onetouch.ts';
@@ -15,10 +15,6 @@ import { createUser } from '../support/tokens.ts';
 
 const skip = noBrowser;
 const BUILT = fileURLToPath(new URL('../../dist/authenticator/index.html', import.meta.url));
-const SIZES = [
-  { width: 1280, height: 800 },
-  { width: 390, height: 844 },
-];
 
 let t: TestApp;
 let base: string;
@@ -47,15 +43,7 @@ after(async () => {
 });
 
 /** axe-core finds nothing serious or critical on this screen, at either size. */
-async function accessibleAtBothSizes(screen: string): Promise<void> {
-  for (const size of SIZES) {
-    await page.setViewportSize(size);
-    assert.deepEqual(await seriousA11yProblems(page), [], `${screen} at ${size.width}×${size.height}`);
-    // Nothing is wider than the screen (no sideways scrolling on a phone).
-    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), `${screen} fits ${size.width} px`);
-  }
-  await page.setViewportSize(SIZES[0]!);
-}
+const accessibleAtBothSizes = (screen: string) => accessibleAt(page, screen);
 
 /** Presses Tab until `target` has the focus (from wherever the focus is); fails if it never comes. */
 async function tabTo(target: Locator, max = 80): Promise<void> {

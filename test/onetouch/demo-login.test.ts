@@ -232,7 +232,15 @@ test('the demo at 1280×800 and 390×844: signed out, the sign-in modal and sign
       await check(`${viewport.width} modal`, viewport.width);
       const before = (await delivered(t, E164)).id;
       await site.click('button:text("Text me a code")');
-      await site.fill('input[name=token]', codeIn((await delivered(t, E164, before)).text, 7));
+      const code = codeIn((await delivered(t, E164, before)).text, 7);
+      await site.waitForSelector('input[name=token]');
+      await check(`${viewport.width} code form`, viewport.width);
+      // A wrong code first: the refusal is shown in the modal.
+      await site.fill('input[name=token]', code === '1234567' ? '7654321' : '1234567');
+      await site.click('button:text("Verify")');
+      await site.waitForSelector('#modal form [role=alert].error:not(:empty)');
+      await check(`${viewport.width} code refused`, viewport.width);
+      await site.fill('input[name=token]', code);
       await site.click('button:text("Verify")');
       await signedIn();
       await check(`${viewport.width} signed in`, viewport.width);
@@ -241,6 +249,38 @@ test('the demo at 1280×800 and 390×844: signed out, the sign-in modal and sign
   } finally {
     await site.setViewportSize({ width: 1280, height: 720 });
   }
+});
+
+test('by keyboard alone: sign in with the password, ask for a code by SMS, type it, signed in', { skip }, async () => {
+  await t.of.services.applications.updateSettings(t.appId, { sendsPerHour: 1000, sendsPerNumberHour: 1000, sendsPerNumberDay: 1000 });
+  if (await site.locator('button:text("Sign out")').count()) await signOut();
+  await site.goto(demoUrl);
+  await site.waitForSelector('input[autocomplete=current-password]');
+  const focused = (test: string) => site.evaluate(`(${test})(document.activeElement)`);
+  const tabTo = async (what: string, test: string) => {
+    for (let i = 0; i < 30; i++) {
+      if (await focused(test)) return;
+      await site.keyboard.press('Tab');
+    }
+    assert.fail(`Tab never reached ${what}`);
+  };
+  await tabTo('the email field', '(el) => el.name === "email" && el.autocomplete === "username"');
+  await site.keyboard.type(EMAIL);
+  await site.keyboard.press('Tab');
+  assert.equal(await focused('(el) => el.autocomplete === "current-password"'), true, 'Tab goes on to the password');
+  await site.keyboard.type(PASSWORD);
+  await site.keyboard.press('Enter');
+  await site.waitForSelector('#modal:not([hidden])');
+  const before = (await delivered(t, E164)).id;
+  await tabTo('Text me a code', '(el) => el.textContent === "Text me a code"');
+  await site.keyboard.press('Enter');
+  const code = codeIn((await delivered(t, E164, before)).text, 7);
+  await site.waitForSelector('input[name=token]');
+  assert.equal(await focused('(el) => el.name === "token"'), true, 'the code field has the focus');
+  await site.keyboard.type(code);
+  await site.keyboard.press('Enter');
+  await signedIn();
+  assert.equal(await me(), 200);
 });
 
 test('five wrong passwords lock the account for a while, even against the right one', { skip }, async () => {

@@ -41,3 +41,23 @@ export async function seriousA11yProblems(page: Page): Promise<string[]> {
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')} (${(n.failureSummary ?? '').replace(/\s+/g, ' ').slice(0, 160)})`));
 }
+
+const SIZES = [
+  { width: 1280, height: 800 },
+  { width: 390, height: 844 },
+];
+
+/**
+ * axe-core finds nothing serious or critical on the screen as it is now, and nothing is wider
+ * than the screen, on a laptop (1280×800) and a phone (390×844); the page is left at 1280×800.
+ */
+export async function accessibleAtBothSizes(page: Page, screen: string): Promise<void> {
+  for (const size of SIZES) {
+    await page.setViewportSize(size);
+    const problems = await seriousA11yProblems(page);
+    if (problems.length > 0) throw new Error(`${screen} at ${size.width}×${size.height}: ${problems.join('; ')}`);
+    const fits = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+    if (!fits) throw new Error(`${screen} is wider than ${size.width} px`);
+  }
+  await page.setViewportSize(SIZES[0]!);
+}

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
-import { launchBrowser, noBrowser, seriousA11yProblems } from '../support/browser.ts';
+import { accessibleAtBothSizes, launchBrowser, noBrowser } from '../support/browser.ts';
 import { call } from '../support/http.ts';
 import { createUser } from '../support/tokens.ts';
 import { until } from '../support/wait.ts';
@@ -41,7 +41,7 @@ test('a service link enrols this browser after the person agrees; the token leav
   const token = (await svc.accessTokens.create({ identity, factorType: 'push', factorFriendlyName: 'Anna’s browser' })).token;
   await page.goto(`${base}/authenticator/#verify=${token}`);
   await page.waitForSelector('text=Approve sign-ins from this browser?');
-  assert.deepEqual(await seriousA11yProblems(page), []);
+  await accessibleAtBothSizes(page, 'the Verify enrolment question');
   await page.click('#verify-enrol-heading >> xpath=.. >> button:text("Add")');
   await page.waitForSelector('text=now come to this browser');
   assert.match((await page.textContent('.ok'))!, /from Acme Bank \(for anna-0000-0001\)/);
@@ -66,7 +66,7 @@ test('a challenge shows as a card at once; Approve is seen by the backend; a sec
   const card = page.locator(`[data-verify-sid="${c.sid}"]`);
   await card.waitFor();
   assert.match((await card.textContent())!, /^Acme Bank.*Sign in to Acme Bank.*Browser.*Firefox on Linux/s, 'the card names the service, as its owner named it');
-  assert.deepEqual(await seriousA11yProblems(page), []);
+  await accessibleAtBothSizes(page, 'a Verify challenge card');
   await card.locator('button:text("Approve")').click();
   await card.waitFor({ state: 'detached' });
   assert.equal((await svc.entities(identity).challenges(c.sid).fetch()).status, 'approved');

@@ -32,13 +32,14 @@ const say = (where: HTMLElement, text: string, kind: 'error' | 'ok' | 'muted') =
 };
 
 /** A form whose fields go to `path`; `then` gets the answer when it is a success. */
-function form(path: string, fields: HTMLElement[], submit: string, then: (a: Answer) => void): HTMLElement {
+function form(path: string, fields: HTMLElement[], submit: string, then: (a: Answer) => void, sending?: (busy: boolean) => void): HTMLElement {
   const status = h('p', { role: 'alert' });
   const el = h('form', {
     onsubmit: async (e: Event) => {
       e.preventDefault();
       const data = Object.fromEntries([...new FormData(el as HTMLFormElement)].map(([k, v]) => [k, String(v)]));
-      const r = await api('POST', path, data);
+      sending?.(true);
+      const r = await api('POST', path, data).finally(() => sending?.(false));
       if (!r.ok) return say(status, r.json.message ?? `Refused (${r.status})`, 'error');
       say(status, r.json.message ?? '', 'ok');
       // Nothing typed stays in a form that did its job (a password least of all).
@@ -139,13 +140,18 @@ function secondFactor(a: Answer): void {
   };
   const status = h('p', { role: 'status' });
   const codeForm = h('div');
+  // While a code is being checked the sign-in challenge may be used up under a poll: what such a
+  // poll answers (401, or the request ended) says nothing about this sign-in, so it is not shown.
+  let verifying = false;
   const askCode = (via: 'sms' | 'call' | 'app') => async () => {
     if (via !== 'app') {
       const r = await api('POST', `/api/login/${via}`);
       say(status, r.json.message ?? '', r.ok ? 'ok' : 'error');
       if (!r.ok) return;
     } else say(status, 'Open your authenticator app and type the code it shows for Example Bank.', 'muted');
-    show(codeForm, form('/api/login/verify', [input('Code', { name: 'token', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9 ]{6,9}' })], 'Verify', done));
+    show(codeForm, form('/api/login/verify', [input('Code', { name: 'token', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9 ]{6,9}' })], 'Verify', done, (busy) => {
+      verifying = busy;
+    }));
     codeForm.querySelector<HTMLElement>('input')?.focus();
   };
   const done = (r: Answer) => {
@@ -173,6 +179,10 @@ function secondFactor(a: Answer): void {
     const r = await api('GET', '/api/login', undefined, ended.signal).catch(() => undefined);
     if (!r || ended.signal.aborted) return;
     if (r.json.status === 'signed_in') return done(r.json);
+    if (verifying) {
+      polling = setTimeout(poll, 1000);
+      return;
+    }
     if (r.status === 401) return signedOut();
     if (r.json.status === 'onetouch_denied' || r.json.status === 'onetouch_expired') {
       waiting.remove();
