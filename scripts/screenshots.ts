@@ -1,6 +1,6 @@
 // The README's screenshots (docs/screenshots/), taken from the built pages in Chromium at 1280×800
 // and 390×844, after real traffic on a fresh database: users registered, codes sent and checked,
-// approval requests made and answered, phone verifications. Run: npm run build && node --import tsx
+// approval requests made and answered, phone verifications; and the demo login. Run: npm run build && node --import tsx
 // scripts/screenshots.ts
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +76,30 @@ try {
     await page.locator('.request', { hasText: 'Sign in from Faro' }).first().waitFor();
     await page.screenshot({ path: `${OUT}authenticator-${size}.png` });
     await page.close();
+  }
+  // The demo login: signed out, then its second-factor step after the password.
+  const { createDemo } = await import('../examples/demo-login/server.ts');
+  const demo = await createDemo({ openfactorUrl: base, apiKey: t.apiKey });
+  try {
+    const demoUrl = await demo.listen({ port: 0, host: '127.0.0.1' });
+    const signup = await fetch(`${demoUrl}/api/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'mara@example.com', password: 'correct horse battery', country_code: '1', phone: '415-555-0190' }) });
+    if (!signup.ok) throw new Error(`demo sign-up: ${signup.status} ${await signup.text()}`);
+    for (const [size, viewport] of [['wide', { width: 1280, height: 800 }], ['narrow', { width: 390, height: 844 }]] as const) {
+      const page = await (await browser.newContext({ viewport })).newPage();
+      await page.goto(demoUrl);
+      await page.waitForSelector('input[autocomplete=current-password]');
+      await page.screenshot({ path: `${OUT}demo-signed-out-${size}.png` });
+      await page.fill('form:has(input[autocomplete=current-password]) input[name=email]', 'mara@example.com');
+      await page.fill('input[name=password][autocomplete=current-password]', 'correct horse battery');
+      await page.click('button:text("Sign in")');
+      await page.waitForSelector('#modal:not([hidden])');
+      await page.click('button:text("Text me a code")');
+      await page.waitForSelector('input[name=token]');
+      await page.screenshot({ path: `${OUT}demo-second-factor-${size}.png` });
+      await page.close();
+    }
+  } finally {
+    await demo.close();
   }
   console.log(`screenshots in ${OUT}`);
 } finally {
