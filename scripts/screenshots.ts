@@ -23,6 +23,14 @@ try {
   for (const [i, n] of names.entries()) ids.push(await createUser(t, `${n}@example.com`, `415-555-${String(100 + i).padStart(4, '0')}`));
   for (const id of ids.slice(0, 8)) await fetch(`${base}/protected/json/sms/${id}?force=true`, { headers: { 'x-authy-api-key': t.apiKey } });
   await fetch(`${base}/protected/json/call/${ids[8]}?force=true`, { headers: { 'x-authy-api-key': t.apiKey } });
+  // Token verifications: six codes typed right, two wrong, one right code typed twice.
+  const verify = (token: string, id: number) => fetch(`${base}/protected/json/verify/${token}/${id}`, { headers: { 'x-authy-api-key': t.apiKey } });
+  for (const [n, id] of ids.slice(0, 6).entries()) {
+    const code = codeIn((await delivered(t, `+1415555${String(100 + n).padStart(4, '0')}`)).text, 7);
+    await verify(code, id);
+    if (n === 0) await verify(code, id);
+  }
+  for (const id of ids.slice(6, 8)) await verify('0000000', id);
   // Approval requests to registered devices: some approved, one denied, some left pending.
   for (const [n, id] of ids.slice(0, 5).entries()) {
     const device = await registerDevice(t, base, id);

@@ -27,7 +27,7 @@ import { normalizeCallingCode, parsePhone } from '../core/phone.ts';
 import { CHANNELS, readAppProviders, writeAppProviders } from '../delivery/routing.ts';
 import { ProviderConfigError, redactProviderUrl, splitProviderList } from '../delivery/providers/index.ts';
 
-type AdminServices = Pick<Services, 'applications' | 'destinations' | 'hooks' | 'outbox' | 'guard' | 'webhooks' | 'routing' | 'contacts' | 'recoveries' | 'phoneChanges'> & { db: Kysely<DB>; keys: MasterKey[]; dialect: Dialect };
+type AdminServices = Pick<Services, 'applications' | 'destinations' | 'hooks' | 'outbox' | 'guard' | 'webhooks' | 'routing' | 'contacts' | 'recoveries' | 'phoneChanges' | 'usage'> & { db: Kysely<DB>; keys: MasterKey[]; dialect: Dialect };
 
 const DAY = 86_400_000;
 const MAX_DAYS = 90;
@@ -424,17 +424,25 @@ function registerLogRoutes(admin: FastifyInstance, s: AdminServices, { forApp, f
   const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
   admin.get<{ Params: { id: string }; Querystring: Record<string, string> }>(
     '/admin/applications/:id/traffic',
-    { schema: { summary: 'Messages by channel and status, approval requests by status and phone verifications by status, per UTC day (`days`: 1–90, default 14)', tags: ['admin'], response: { 200: C.TrafficBody } } },
+    {
+      schema: {
+        summary: 'Messages by channel and status, approval requests by status, token verifications by result and phone verifications by status, per UTC day (`days`: 1–90, default 14)',
+        tags: ['admin'],
+        response: { 200: C.TrafficBody },
+      },
+    },
     forApp(async (app, req, reply) => {
       const days = intParam(req.query.days, 14, 1, MAX_DAYS);
       if (Number.isNaN(days)) return refuse(reply, invalidParameter('days', `must be a whole number from 1 to ${MAX_DAYS}`));
       const today = Math.floor(Date.now() / DAY);
       const first = today - days + 1;
       const now = Date.now();
-      const [messages, approvals, verifications] = await Promise.all([
+      await s.usage.flush().catch(() => {}); // token checks are counted in memory: this second's too (a failed flush keeps them)
+      const [messages, approvals, verifications, checks] = await Promise.all([
         q.messagesByDay(s.db, app.id, first * DAY),
         q.approvalsByDay(s.db, app.id, first * DAY),
         q.verificationsByDay(s.db, app.id, first * DAY, now),
+        q.tokenChecksByDay(s.db, app.id, first),
       ]);
       // Every day appears, with zeros, so a chart needs no gap filling.
       const series = Array.from({ length: days }, (_, i) => ({
@@ -442,6 +450,7 @@ function registerLogRoutes(admin: FastifyInstance, s: AdminServices, { forApp, f
         messages: {} as Record<string, Record<string, number>>,
         approvals: {} as Record<string, number>,
         verifications: {} as Record<string, number>,
+        token_checks: {} as Record<string, number>,
       }));
       for (const m of messages) {
         const day = series[Number(m.day) - first];
@@ -452,7 +461,10 @@ function registerLogRoutes(admin: FastifyInstance, s: AdminServices, { forApp, f
         const day = series[Number(a.day) - first];
         if (day) day.approvals[a.status] = Number(a.n);
       }
-      // Token verifications (verify's outcomes) are not recorded per day anywhere: only phone verifications here.
+      for (const c of checks) {
+        const day = series[Number(c.day) - first];
+        if (day) day.token_checks[c.result] = Number(c.n);
+      }
       for (const v of verifications) {
         const day = series[Number(v.day) - first];
         if (day) day.verifications[v.status] = (day.verifications[v.status] ?? 0) + Number(v.n);

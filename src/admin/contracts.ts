@@ -182,6 +182,9 @@ export const TrafficBody = Ok('Traffic per day.', {
         messages: Type.Record(Type.String(), Type.Record(Type.String(), Count), { description: 'channel → status → count' }),
         approvals: Type.Record(Type.String(), Count, { description: 'approval request status → count' }),
         verifications: Type.Record(Type.String(), Count, { description: 'phone verifications started that day → status now (pending, verified, dead, expired) → count' }),
+        token_checks: Type.Partial(Type.Object({ valid: Count, invalid: Count, reused: Count, locked: Count }, closed), {
+          description: 'token verifications (GET verify) by result: valid, invalid, reused (a right token used before), locked (refused unchecked by the attempt cap) → count',
+        }),
       },
       closed,
     ),

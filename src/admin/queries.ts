@@ -354,6 +354,10 @@ export async function devicesTable(db: Kysely<DB>, appId: number, f: DeviceFilte
 }
 
 /** Phone verifications per UTC day and status as shown (pending past expiry at `now`: expired) since `since`. */
+/** Token verifications (GET verify) per UTC day and result since day `firstDay`. */
+export const tokenChecksByDay = (db: Kysely<DB>, appId: number, firstDay: number) =>
+  db.selectFrom('token_checks_daily').select(['day', 'result', 'n']).where('app_id', '=', appId).where('day', '>=', firstDay).execute();
+
 export const verificationsByDay = (db: Kysely<DB>, appId: number, since: number, now: number) => {
   // `now` inlined (a number we made): a bound parameter would make GROUP BY's expression another one on PostgreSQL.
   const shown = sql<string>`CASE WHEN status = 'pending' AND expires_at <= ${sql.lit(Math.floor(now))} THEN 'expired' ELSE status END`;

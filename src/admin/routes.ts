@@ -34,7 +34,7 @@ function requireBearer(tokens: (string | undefined)[], refusal: ErrorName, failu
 export function registerAdminRoutes(
   server: FastifyInstance,
   tokens: { admin: string; metrics?: string },
-  services: Pick<Services, 'outbox' | 'metrics' | 'applications' | 'destinations' | 'hooks' | 'guard' | 'webhooks' | 'routing' | 'contacts' | 'recoveries' | 'phoneChanges' | 'verifyCredentials'>,
+  services: Pick<Services, 'outbox' | 'metrics' | 'applications' | 'destinations' | 'hooks' | 'guard' | 'webhooks' | 'routing' | 'contacts' | 'recoveries' | 'phoneChanges' | 'verifyCredentials' | 'usage'>,
   db: Kysely<DB>,
   keys: MasterKey[],
   dialect: Dialect,

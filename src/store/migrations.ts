@@ -795,6 +795,17 @@ const steps: Record<string, Step> = {
     await db.schema.alterTable('verify_factors').addColumn('device_key_id', 'integer').execute();
     await db.schema.createIndex('verify_factors_device').on('verify_factors').columns(['device_key_id']).execute();
   },
+  // Token verifications (GET verify) per application, UTC day and result: the console's chart.
+  '0035_token_checks_daily': async (db) => {
+    await db.schema
+      .createTable('token_checks_daily')
+      .addColumn('app_id', 'integer', (c) => c.notNull().references('applications.id').onDelete('cascade'))
+      .addColumn('day', 'integer', (c) => c.notNull())
+      .addColumn('result', 'text', (c) => c.notNull())
+      .addColumn('n', 'bigint', (c) => c.notNull().defaultTo(0))
+      .addPrimaryKeyConstraint('token_checks_daily_pk', ['app_id', 'day', 'result'])
+      .execute();
+  },
 };
 
 /** The newest migration this build knows: a database at it is ready for this code. */

@@ -370,6 +370,16 @@ export interface ActivitiesTable {
 }
 
 /** One row per application and calendar month (UTC), `YYYY-MM`. */
+/** Token verifications per application, UTC day (days since 1970) and result, counted in memory and added every second. */
+export interface TokenChecksDailyTable {
+  app_id: number;
+  day: number;
+  result: TokenCheckResult;
+  n: number;
+}
+/** valid; invalid; reused (a right token used before); locked (refused by the attempt cap, unchecked). */
+export type TokenCheckResult = 'valid' | 'invalid' | 'reused' | 'locked';
+
 export interface UsageMonthlyTable {
   app_id: number;
   month: string;
@@ -434,6 +444,7 @@ export interface DB {
   user_emails: UserEmailsTable;
   activities: ActivitiesTable;
   usage_monthly: UsageMonthlyTable;
+  token_checks_daily: TokenChecksDailyTable;
   meta: MetaTable;
   table_versions: TableVersionsTable;
   devices: DevicesTable;

@@ -150,6 +150,14 @@ test('traffic per day counts messages by channel and status and approval request
   await createApproval(as, user, { message: 'Second' });
   const [one] = await device.pendingApprovals();
   await device.deny(one);
+  // Token verifications by result: the call's code (valid), again (reused), two wrong ones (the
+  // reused one and the second wrong one reach a cap of 3 and start a lockout), then one refused
+  // unchecked (locked).
+  const code = spokenCode((await delivered(as, '+16465550133')).text, 7);
+  const wrong = code === '1234567' ? '7654321' : '1234567';
+  await t.of.services.applications.updateSettings(id, { verifyMaxFailures: 3 });
+  const verifyStatus = async (token: string) => (await fetch(`${base}/protected/json/verify/${token}/${user}`, { headers: { 'x-authy-api-key': apiKey } })).status;
+  assert.deepEqual([await verifyStatus(code), await verifyStatus(code), await verifyStatus(wrong), await verifyStatus(wrong), await verifyStatus(code)], [200, 401, 401, 401, 429]);
 
   const r = await admin('GET', `/admin/applications/${id}/traffic?days=7`);
   assert.equal(r.status, 200);
@@ -158,7 +166,11 @@ test('traffic per day counts messages by channel and status and approval request
   assert.equal(today.date, new Date().toISOString().slice(0, 10));
   assert.deepEqual(today.messages, { sms: { sent: 2 }, voice: { sent: 1 } });
   assert.deepEqual(today.approvals, { denied: 1, pending: 1 });
-  assert.deepEqual(r.json.days[0], { date: r.json.days[0].date, messages: {}, approvals: {}, verifications: {} });
+  assert.deepEqual(today.token_checks, { valid: 1, reused: 1, invalid: 2, locked: 1 });
+  assert.deepEqual(r.json.days[0], { date: r.json.days[0].date, messages: {}, approvals: {}, verifications: {}, token_checks: {} });
+  // Another application's traffic counts none of them.
+  const other = await admin('GET', `/admin/applications/${(await t.newApplication('Quiet Traffic')).id}/traffic?days=1`);
+  assert.deepEqual(other.json.days[0].token_checks, {});
   assert.equal((await admin('GET', `/admin/applications/${id}/traffic?days=91`)).status, 400);
 
   // The delivery log: every message, phones masked, never a text (the codes are in them).

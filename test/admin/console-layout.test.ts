@@ -322,10 +322,10 @@ test(`${size}: the overview charts phone verifications by result and the sends t
   try {
     await page.goto(`${base}/console/#/apps/${id}`);
     await page.waitForSelector('[data-testid=chart-verifications] canvas');
-    assert.equal(await page.getAttribute('[data-testid=chart-verifications] canvas', 'aria-label'), 'Verifications by result, the last 14 days: 1 verified, 1 pending.');
+    assert.equal(await page.getAttribute('[data-testid=chart-verifications] canvas', 'aria-label'), 'Phone verifications by result, the last 14 days: 1 verified, 1 pending.');
     assert.equal(await page.getAttribute('[data-testid=chart-messages] canvas', 'aria-label'), 'Messages by channel, the last 14 days: 2 SMS, 0 voice, 0 email, 1 blocked.');
     assert.equal(await page.textContent('[data-testid=tile-blocked]'), '1blocked by the pumping defence');
-    assert.equal(await page.getAttribute('[data-testid=traffic-summary]', 'aria-label'), '3 messages (1 blocked by the pumping defence), 0 approval requests, 2 verifications');
+    assert.equal(await page.getAttribute('[data-testid=traffic-summary]', 'aria-label'), '3 messages (1 blocked by the pumping defence), 0 token checks, 0 approval requests, 2 phone verifications');
   } finally {
     await page.close();
   }

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, noBrowser, notFound } from '../support/browser.ts';
 import { PHONES, startApp, type TestApp } from '../support/harness.ts';
-import { appToken, createUser, delivered } from '../support/tokens.ts';
+import { appToken, codeIn, createUser, delivered } from '../support/tokens.ts';
 import { until } from '../support/wait.ts';
 
 const skip = noBrowser;
@@ -103,12 +103,16 @@ test('create an application: the key shown once works on the Authy API; names ar
 test('an application: traffic and users as sent, a setting changed and refused, the key replaced', { skip }, async () => {
   const alice = await createUser(t, 'alice@example.com', PHONES.us[0]);
   for (let i = 0; i < 2; i++) await fetch(`${base}/protected/json/sms/${alice}?force=true`, { headers: { 'x-authy-api-key': t.apiKey } });
-  await delivered(t, '+14155550142');
+  const code = codeIn((await delivered(t, '+14155550142')).text, 7);
   await until('both sent', async () => (await t.store.db.selectFrom('outbox').select('status').execute()).filter((r) => r.status === 'sent').length === 2);
+  // Token verifications: the code (valid), the same code again (reused), a wrong one (invalid).
+  const verify = (token: string) => fetch(`${base}/protected/json/verify/${token}/${alice}`, { headers: { 'x-authy-api-key': t.apiKey } });
+  assert.deepEqual([(await verify(code)).status, (await verify(code)).status, (await verify(code === '1234567' ? '7654321' : '1234567')).status], [200, 401, 401]);
 
   await signIn(t.config.adminToken);
   await openPage('Test Bank', 'Overview');
-  assert.equal(await page.getAttribute('[data-testid=traffic-summary]', 'aria-label'), '2 messages (0 blocked by the pumping defence), 0 approval requests, 0 verifications');
+  assert.equal(await page.getAttribute('[data-testid=traffic-summary]', 'aria-label'), '2 messages (0 blocked by the pumping defence), 3 token checks, 0 approval requests, 0 phone verifications');
+  assert.equal(await page.getAttribute('[data-testid=chart-tokens] canvas', 'aria-label'), 'Token verifications by result, the last 14 days: 1 valid, 1 invalid, 1 reused.');
   assert.equal(await page.textContent('[data-testid=tile-messages]'), '2messages');
   assert.equal(await page.getAttribute('[data-testid=chart-messages] canvas', 'aria-label'), 'Messages by channel, the last 14 days: 2 SMS, 0 voice, 0 email, 0 blocked.');
   assert.equal(await page.textContent('[data-testid=chart-approvals] .empty'), 'No requests in the last 14 days.');

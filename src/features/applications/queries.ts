@@ -1,5 +1,5 @@
 import { PostgresAdapter, sql, type Kysely } from 'kysely';
-import type { DB } from '../../store/schema.ts';
+import type { DB, TokenCheckResult } from '../../store/schema.ts';
 import { prepared, type PreparedQuery } from '../../store/prepared.ts';
 
 export type ApplicationRow = Awaited<ReturnType<typeof findApplicationByKeyHash>> & {};
@@ -117,6 +117,7 @@ export const APP_TABLES = [
   'prefix_traffic',
   'quarantines',
   'usage_monthly',
+  'token_checks_daily',
   'dashboard_nonces',
   'verify_challenges',
   'verify_access_tokens',
@@ -158,6 +159,13 @@ const usageAdds = Object.fromEntries(
 ) as Record<UsageColumn, PreparedQuery<[number, string, number], unknown>>;
 /** addUsage as a step of writeTogether (counted with what it counts). */
 export const usageStep = (appId: number, month: string, column: UsageColumn, n: number) => usageAdds[column].step(appId, month, n);
+
+export const addTokenChecks = (db: Kysely<DB>, appId: number, day: number, result: TokenCheckResult, n: number) =>
+  db
+    .insertInto('token_checks_daily')
+    .values({ app_id: appId, day, result, n })
+    .onConflict((oc) => oc.columns(['app_id', 'day', 'result']).doUpdateSet({ n: sql`token_checks_daily.n + ${n}` }))
+    .execute();
 
 export const usageSince = (db: Kysely<DB>, appId: number, fromMonth: string) =>
   db.selectFrom('usage_monthly').selectAll().where('app_id', '=', appId).where('month', '>=', fromMonth).execute();

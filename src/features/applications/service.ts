@@ -2,7 +2,7 @@
 import type { Kysely } from 'kysely';
 import { randomBytes } from 'node:crypto';
 import { constantTimeEqual, hashApiKey, newApiKey, seal, unseal, type MasterKey } from '../../core/crypto.ts';
-import type { DB } from '../../store/schema.ts';
+import type { DB, TokenCheckResult } from '../../store/schema.ts';
 import * as q from './queries.ts';
 import { isRegion } from '../../core/phone.ts';
 import type { Destinations } from '../../delivery/destinations.ts';
@@ -429,14 +429,19 @@ function monthsBetween(fromMs: number, toMs: number, max: number): string[] {
   }
 }
 
+/** What one pending count adds to: a column of the month's usage, or a result of the day's token checks. */
+type Tally = { appId: number; usage: 'api_calls' | 'auths' } | { appId: number; day: number; check: TokenCheckResult };
+const DAY_MS = 86_400_000;
+
 /**
- * Per-application usage counts (API calls, successful verifies), kept in memory and added to
- * the database about once a second, so that counting costs the hot paths no write. A count the
- * database refused is kept and added with the next flush (memory stays bounded: one number per
- * application and column, whatever the outage's length).
+ * Per-application counts (API calls, successful verifies, token checks by result and UTC day),
+ * kept in memory and added to the database about once a second, so that counting costs the hot
+ * paths no write. A count the database refused is kept and added with the next flush (memory
+ * stays bounded: one number per application and column, or result and day, whatever the outage's
+ * length).
  */
 export class UsageCounter {
-  private pending = new Map<string, number>();
+  private pending = new Map<string, { tally: Tally; n: number }>();
   private timer?: NodeJS.Timeout;
   /** Flushes failed in a row (logged on the first and on recovery, not every second). */
   private failures = 0;
@@ -457,8 +462,19 @@ export class UsageCounter {
   }
 
   count(appId: number, column: 'api_calls' | 'auths', n = 1): void {
-    const key = `${appId}:${column}`;
-    this.pending.set(key, (this.pending.get(key) ?? 0) + n);
+    this.add(`${appId}:${column}`, { appId, usage: column }, n);
+  }
+
+  /** A token verification's result, on the UTC day it was made. */
+  countCheck(appId: number, result: TokenCheckResult, now = Date.now()): void {
+    const day = Math.floor(now / DAY_MS);
+    this.add(`${appId}:${day}:${result}`, { appId, day, check: result }, 1);
+  }
+
+  private add(key: string, tally: Tally, n: number): void {
+    const p = this.pending.get(key);
+    if (p) p.n += n;
+    else this.pending.set(key, { tally, n });
   }
 
   /** One flush at a time: `stop` waits for the one under way, then writes what is left. */
@@ -476,23 +492,20 @@ export class UsageCounter {
     const entries = [...batch];
     let done = 0;
     try {
-      for (const [key, n] of entries) {
-        const [appId, column] = key.split(':');
+      for (const [, { tally, n }] of entries) {
         try {
-          await q.addUsage(this.db, Number(appId), month, column as 'api_calls' | 'auths', n);
+          if ('usage' in tally) await q.addUsage(this.db, tally.appId, month, tally.usage, n);
+          else await q.addTokenChecks(this.db, tally.appId, tally.day, tally.check, n);
         } catch (err) {
           // The application was deleted since these were counted: nothing to add them to (kept, they would fail every flush).
           if (!isForeignKeyViolation(err)) throw err;
-          this.log?.info({ event: 'usage_dropped', app_id: Number(appId), column, n }, 'usage counts of a deleted application dropped');
+          this.log?.info({ event: 'usage_dropped', app_id: tally.appId, column: 'usage' in tally ? tally.usage : tally.check, n }, 'usage counts of a deleted application dropped');
         }
         done++;
       }
     } catch (err) {
       // What was not written goes back, to be added with the next flush.
-      for (const [key, n] of entries.slice(done)) {
-        const [appId, column] = key.split(':');
-        this.count(Number(appId), column as 'api_calls' | 'auths', n);
-      }
+      for (const [key, { tally, n }] of entries.slice(done)) this.add(key, tally, n);
       if (this.failures++ === 0) this.log?.warn({ event: 'usage_flush_failed', err: (err as Error).message, kept: entries.length - done }, 'usage counts not saved; kept for the next try');
       throw err;
     }

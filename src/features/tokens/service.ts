@@ -163,15 +163,22 @@ export class Tokens {
     }
 
     const now = Date.now();
-    if (user.verify_locked_until !== null && Number(user.verify_locked_until) > now) return fail('DOS_VERIFY');
+    const usage = this.d.usage;
+    if (user.verify_locked_until !== null && Number(user.verify_locked_until) > now) {
+      usage.countCheck(app.id, 'locked', now);
+      return fail('DOS_VERIFY');
+    }
     const check = /^\d{6,12}$/.test(token) ? await this.check(app, user, token, action.value || undefined, now) : { ok: false as const, reused: false };
     if (!check.ok) {
+      const counted = await this.countFailure(app, user.id, now);
+      usage.countCheck(app.id, !counted ? 'locked' : check.reused ? 'reused' : 'invalid', now);
       // Not counted: the user was locked meanwhile, and this token is answered as if unchecked.
-      if (!(await this.countFailure(app, user.id, now))) return fail('DOS_VERIFY');
+      if (!counted) return fail('DOS_VERIFY');
       await this.d.webhooks?.emit(this.d.db, app.id, 'token_invalid', { user: { s_authy_id: String(user.id) }, token: { b_reused: check.reused } }, now);
       return fail(check.reused ? 'TOKEN_REUSED' : 'TOKEN_INVALID', { head: { token: 'is invalid' } });
     }
-    this.d.usage.count(app.id, 'auths');
+    usage.count(app.id, 'auths');
+    usage.countCheck(app.id, 'valid', now);
     if (check.factor.kind === 'sms' || check.factor.kind === 'voice') await this.d.guard.converted(app.id, phoneOf(this.d.contacts, user));
     await this.d.webhooks?.emit(this.d.db, app.id, 'token_verified', { user: { s_authy_id: String(user.id) }, token: { s_factor: check.factor.kind } }, now);
     const device = check.factor.kind === 'app' && user.device_id !== null ? await q.findDeviceById(this.d.db, user.device_id) : undefined;

@@ -28,8 +28,10 @@ export interface TrafficDay {
   date: string;
   messages: Record<string, Record<string, number>>;
   approvals: Record<string, number>;
-  /** Phone verifications (and token checks where recorded) by result. */
+  /** Phone verifications started that day, by their status now. */
   verifications?: Record<string, number>;
+  /** Token verifications (verify) by result: valid, invalid, reused, locked. */
+  token_checks?: Record<string, number>;
 }
 
 /** One page of a list: its rows, where the next page starts (null: the last page) and how many match. */

@@ -1,11 +1,12 @@
 // An application at a glance: totals of the period and charts per day of messages by channel,
-// approvals by outcome and phone verifications by result; the period can be changed.
+// token verifications by result, approvals by outcome and phone verifications by result; the
+// period can be changed.
 import { h, show, type Child } from '../../../shared/dom.ts';
 import { api, type Application, type TrafficDay } from '../api.ts';
 import { dailyChart } from '../charts.ts';
 import { attempt, count, field, section, statusLine } from '../ui.ts';
 
-const COLOURS = { sms: '#2f6fde', voice: '#8e44ad', email: '#0f7b6c', blocked: '#b42318', approved: '#067647', denied: '#b42318', expired: '#8a6d00', pending: '#57606a', verified: '#067647', dead: '#b42318' };
+const COLOURS = { sms: '#2f6fde', voice: '#8e44ad', email: '#0f7b6c', blocked: '#b42318', approved: '#067647', denied: '#b42318', expired: '#8a6d00', pending: '#57606a', verified: '#067647', dead: '#b42318', valid: '#067647', invalid: '#b42318', reused: '#8a6d00', locked: '#57606a' };
 const colour = (k: string) => (COLOURS as Record<string, string>)[k] ?? '#57606a';
 const sum = (o: Record<string, number> | undefined) => Object.values(o ?? {}).reduce((a, b) => a + b, 0);
 
@@ -30,8 +31,9 @@ function charts(days: TrafficDay[]): Child[] {
       days: dates,
       series: [...channels.map((c) => ({ label: label[c], colour: colour(c), values: sentBy(c) })), { label: 'blocked', colour: colour('blocked'), values: blocked }],
     }),
+    dailyChart({ testId: 'chart-tokens', title: 'Token verifications by result', unit: ['token check', 'token checks'], days: dates, series: byOutcome((d) => d.token_checks, ['valid', 'invalid', 'reused', 'locked']) }),
     dailyChart({ testId: 'chart-approvals', title: 'OneTouch requests by outcome', unit: ['request', 'requests'], days: dates, series: byOutcome((d) => d.approvals, ['approved', 'denied', 'expired', 'pending']) }),
-    dailyChart({ testId: 'chart-verifications', title: 'Verifications by result', unit: ['verification', 'verifications'], days: dates, series: byOutcome((d) => d.verifications, ['verified', 'pending', 'expired', 'dead']) }),
+    dailyChart({ testId: 'chart-verifications', title: 'Phone verifications by result', unit: ['phone verification', 'phone verifications'], days: dates, series: byOutcome((d) => d.verifications, ['verified', 'pending', 'expired', 'dead']) }),
   ];
 }
 
@@ -46,16 +48,22 @@ export async function overviewPage(app: Application): Promise<Child[]> {
     const blocked = total((d) => Object.values(d.messages).reduce((a, by) => a + (by.blocked ?? 0), 0));
     const approvals = total((d) => sum(d.approvals));
     const verifications = total((d) => sum(d.verifications));
+    const checks = total((d) => sum(d.token_checks));
     const tile = (n: number, unit: [string, string], testId: string) => h('div', { class: 'tile', 'data-testid': testId }, h('strong', {}, n.toLocaleString('en')), h('span', {}, n === 1 ? unit[0] : unit[1]));
     show(
       body,
       h(
         'div',
-        { class: 'tiles', 'data-testid': 'traffic-summary', 'aria-label': `${count(messages, 'message')} (${blocked} blocked by the pumping defence), ${count(approvals, 'approval request')}, ${count(verifications, 'verification')}` },
+        {
+          class: 'tiles',
+          'data-testid': 'traffic-summary',
+          'aria-label': `${count(messages, 'message')} (${blocked} blocked by the pumping defence), ${count(checks, 'token check')}, ${count(approvals, 'approval request')}, ${count(verifications, 'phone verification')}`,
+        },
         tile(messages, ['message', 'messages'], 'tile-messages'),
         tile(blocked, ['blocked by the pumping defence', 'blocked by the pumping defence'], 'tile-blocked'),
+        tile(checks, ['token check', 'token checks'], 'tile-tokens'),
         tile(approvals, ['OneTouch request', 'OneTouch requests'], 'tile-approvals'),
-        tile(verifications, ['verification', 'verifications'], 'tile-verifications'),
+        tile(verifications, ['phone verification', 'phone verifications'], 'tile-verifications'),
       ),
       h('div', { class: 'charts' }, ...charts(days)),
     );
