@@ -117,6 +117,15 @@ function handlersFor(s: AdminServices) {
   return { body, find, forApp, forList, forTable };
 }
 
+/** The delivery log's search: an Authy id (digits) or a message id (SM…, CA…, EM… as the API answered it). */
+function messageSearch(raw: unknown): { userId?: number; sid?: string } | Failure {
+  if (raw === undefined || raw === '') return {};
+  const v = typeof raw === 'string' ? raw.trim() : '';
+  if (/^\d{1,10}$/.test(v) && Number(v) >= 1 && Number(v) <= 2 ** 31 - 1) return { userId: Number(v) };
+  if (/^(SM|CA|EM)[0-9a-f]{32}$/.test(v)) return { sid: v };
+  return invalidParameter('q', 'must be an Authy id (digits) or a message id (SM…, CA… or EM… and 32 hex digits)');
+}
+
 /** The cursor of the page after one whose last row is `last`, or null at the end. */
 const nextCursor = (page: { more: boolean; rows: { id: number }[] }) => (page.more ? encodeCursor(page.rows[page.rows.length - 1].id) : null);
 
@@ -477,7 +486,8 @@ function registerLogRoutes(admin: FastifyInstance, s: AdminServices, { forApp, f
     '/admin/applications/:id/messages',
     {
       schema: {
-        summary: 'The delivery log: messages newest first, phones masked, no texts (`limit` 1–500, default 50, `cursor`; `channel`, `status`). No search by number: destinations are sealed without an index',
+        summary:
+          'The delivery log: messages newest first, phones masked, no texts (`limit` 1–500, default 50, `cursor`; `channel`, `status`; `q`: an Authy id or a message id). No search by number: destinations are sealed without an index',
         tags: ['admin'],
         response: { 200: C.MessagesBody },
       },
@@ -487,11 +497,14 @@ function registerLogRoutes(admin: FastifyInstance, s: AdminServices, { forApp, f
       if (isFailure(channel)) return refuse(reply, channel);
       const status = oneOf(req.query, 'status', MESSAGE_STATUSES);
       if (isFailure(status)) return refuse(reply, status);
-      const result = await q.messagesTable(s.db, app.id, { channel, status }, page.limit, page.below);
+      const found = messageSearch(req.query.q);
+      if (isFailure(found)) return refuse(reply, found);
+      const result = await q.messagesTable(s.db, app.id, { channel, status, ...found }, page.limit, page.below);
       const messages = result.rows.map((m) => {
         const to = s.contacts.open(m.destination, destinationContext(m.sid));
         return {
           id: m.sid,
+          authy_id: m.user_id,
           channel: m.channel,
           to: m.channel === 'email' ? to : maskE164(to),
           locale: m.locale,

@@ -225,6 +225,7 @@ export const MessagesBody = Ok('Messages.', {
     Type.Object(
       {
         id: Type.String(),
+        authy_id: Nullable(Type.Integer({ description: 'the user it went to; null for a phone verification' })),
         channel: MessageChannel,
         to: Type.String({ description: 'phone masked; an email address in full' }),
         locale: Type.String(),

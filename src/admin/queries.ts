@@ -176,6 +176,9 @@ export async function userIdsFound(db: Kysely<DB>, appId: number, by: { phoneInd
 export interface MessageFilter {
   channel?: OutboxTable['channel'];
   status?: OutboxStatus;
+  /** The messages to one user (Authy id), or the one message with this id. */
+  userId?: number;
+  sid?: string;
 }
 
 /** The delivery log: messages newest first (sealed destinations; the caller opens and masks them). */
@@ -184,11 +187,13 @@ export async function messagesTable(db: Kysely<DB>, appId: number, f: MessageFil
     const and = [eb('outbox.app_id', '=', appId)];
     if (f.channel) and.push(eb('outbox.channel', '=', f.channel));
     if (f.status) and.push(eb('outbox.status', '=', f.status));
+    if (f.userId !== undefined) and.push(eb('outbox.user_id', '=', f.userId));
+    if (f.sid !== undefined) and.push(eb('outbox.sid', '=', f.sid));
     return eb.and(and);
   };
   let q = db
     .selectFrom('outbox')
-    .select(['outbox.id', 'outbox.sid', 'outbox.channel', 'outbox.destination', 'outbox.locale', 'outbox.status', 'outbox.provider', 'outbox.provider_result', 'outbox.created_at'])
+    .select(['outbox.id', 'outbox.sid', 'outbox.user_id', 'outbox.channel', 'outbox.destination', 'outbox.locale', 'outbox.status', 'outbox.provider', 'outbox.provider_result', 'outbox.created_at'])
     .select((eb) => eb.selectFrom('delivery_attempts').select((e) => e.fn.countAll<number>().as('n')).whereRef('delivery_attempts.outbox_id', '=', 'outbox.id').as('provider_attempts'))
     .where(matching);
   if (below !== undefined) q = q.where('outbox.id', '<', below);

@@ -795,7 +795,8 @@ const steps: Record<string, Step> = {
     await db.schema.alterTable('verify_factors').addColumn('device_key_id', 'integer').execute();
     await db.schema.createIndex('verify_factors_device').on('verify_factors').columns(['device_key_id']).execute();
   },
-  // Token verifications (GET verify) per application, UTC day and result: the console's chart.
+  // Token verifications (GET verify) per application, UTC day and result: the console's chart;
+  // and the delivery log searched by user.
   '0035_token_checks_daily': async (db) => {
     await db.schema
       .createTable('token_checks_daily')
@@ -805,6 +806,8 @@ const steps: Record<string, Step> = {
       .addColumn('n', 'bigint', (c) => c.notNull().defaultTo(0))
       .addPrimaryKeyConstraint('token_checks_daily_pk', ['app_id', 'day', 'result'])
       .execute();
+    // The delivery log searched by user (the console's Messages page).
+    await db.schema.createIndex('outbox_user').on('outbox').columns(['user_id', 'id']).execute();
   },
 };
 

@@ -189,6 +189,13 @@ test(`${size}: OneTouch requests by outcome, devices by name, messages filtered 
     await page.selectOption('select[name=channel]', 'voice');
     await page.waitForSelector('text=Showing 1–1 of 1 message');
     assert.match((await page.textContent('[data-testid=messages] tbody'))!, /voice/);
+    // Searched by Authy id: the one SMS to the first user.
+    await page.selectOption('select[name=channel]', '');
+    await page.waitForSelector('text=Showing 1–4 of 4 messages');
+    await page.fill('input[name=q]', String(users[0]));
+    await page.click('button:text-is("Search")');
+    await page.waitForSelector('text=Showing 1–1 of 1 message');
+    assert.match((await page.textContent('[data-testid=messages] tbody'))!, new RegExp(`${users[0]}sms`));
 
     // The overview counts what happened, by outcome.
     await page.goto(`${base}/console/#/apps/${t.appId}`);

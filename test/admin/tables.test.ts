@@ -196,6 +196,22 @@ test('messages: paged newest first, filtered by channel and status; unknown valu
   assert.equal((await get(`/admin/applications/${t.appId}/messages?channel=voice`)).messages.some((m: Json) => ids.includes(m.id)), false, 'only this application');
   await refused(`${path}?status=bogus`, 'status');
   await refused(`${path}?channel=fax`, 'channel');
+
+  // Searched by the user's Authy id (with the channel filter too) or by a message id.
+  assert.equal(all[0].authy_id, users[0]);
+  const toFirst = await get(`${path}?q=${users[0]}`);
+  assert.deepEqual([toFirst.total, toFirst.messages.map((m: Json) => [m.authy_id, m.channel])], [2, [[users[0], 'voice'], [users[0], 'sms']]]);
+  assert.deepEqual((await get(`${path}?q=${users[0]}&channel=sms`)).messages.map((m: Json) => m.channel), ['sms']);
+  const one = await get(`${path}?q=${all[3].id}`);
+  assert.deepEqual([one.total, one.messages.map((m: Json) => m.id)], [1, [all[3].id]]);
+  // Another application's user or message finds nothing here.
+  const elsewhere = await createUser(t, 'm-elsewhere@example.com', phone(59));
+  assert.equal((await authy(t.apiKey, 'GET', `/protected/json/sms/${elsewhere}?force=true`)).status, 200);
+  assert.equal((await get(`${path}?q=${elsewhere}`)).total, 0);
+  const theirs = (await get(`/admin/applications/${t.appId}/messages?q=${elsewhere}`)).messages[0].id;
+  assert.equal((await get(`${path}?q=${theirs}`)).total, 0);
+  await refused(`${path}?q=someone@example.com`, 'q');
+  await refused(`${path}?q=SM123`, 'q');
 });
 
 test('phone verifications: filtered by status (expired as shown), via and number; paged', async () => {

@@ -108,6 +108,7 @@ export interface Device {
 
 export interface Message {
   id: string;
+  authy_id: number | null;
   channel: string;
   to: string;
   status: string;

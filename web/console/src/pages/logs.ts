@@ -14,11 +14,13 @@ export async function messagesPage(app: Application): Promise<Child[]> {
     caption: 'Messages',
     noun: ['message', 'messages'],
     filters: [
+      { name: 'q', label: 'Authy ID or message id', placeholder: '1234 or SM…' },
       { name: 'channel', label: 'Channel', options: [ANY, ['sms', 'SMS'], ['voice', 'Voice'], ['email', 'Email']] },
       { name: 'status', label: 'Status', options: options(['queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'blocked']) },
     ],
     columns: [
       { label: 'When (UTC)', cell: (m) => when(m.created_at, true) },
+      { label: 'Authy ID', cell: (m) => (m.authy_id === null ? '' : String(m.authy_id)) },
       { label: 'Channel', cell: (m) => m.channel },
       { label: 'To', cell: (m) => m.to },
       { label: 'Status', cell: (m) => badge(m.status) },
