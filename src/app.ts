@@ -1,4 +1,6 @@
 // Composition root: store + services + wire → one Fastify server.
+import { AuditTrail } from './admin/audit.ts';
+import { AdminTokens } from './admin/tokens.ts';
 import { indexUserEmails, openContacts, type Contacts } from './store/contacts.ts';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -87,6 +89,10 @@ export interface Services {
   phones: Phones;
   /** Twilio Verify v2 (issue 21): its credentials, and its services and verifications. */
   verifyCredentials: VerifyCredentials;
+  /** The administrators' audit trail (issue 22). */
+  audit: AuditTrail;
+  /** API tokens for automation. */
+  adminTokens: AdminTokens;
   verify: Verify;
   /** Verify v2 TOTP and push factors, their challenges, and service webhooks. */
   verifyFactors: VerifyFactors;
@@ -213,7 +219,8 @@ async function buildServices(config: Config, store: Store, log: FastifyBaseLogge
     registrationLimits: { perAddress: config.deviceRegistrationsPerAddress, perHour: config.deviceRegistrationsPerHour },
   });
   const onetouch = new OneTouch({ db: store.db, applications, devices, contacts, events, push, hooks, webhooks, log: log });
-  const retention = new Retention(store.db, log, { deliveryDays: config.retentionDays, auditDays: config.auditRetentionDays });
+  const audit = new AuditTrail(store.db, config.masterKeys, store.dialect);
+  const retention = new Retention(store.db, log, { deliveryDays: config.retentionDays, auditDays: config.auditRetentionDays, dropAuditBefore: (cut) => audit.dropBefore(cut) });
   const phoneChanges = new PhoneChanges({ ...sending, applications });
   const recoveries = new AccountRecoveries({ ...sending, applications, events, devices, push, waitMs: config.accountRecoveryWaitS * 1000, phoneChangeWaitMs: config.phoneChangeWaitS * 1000 });
   const verifyCredentials = new VerifyCredentials(store.db, config.masterKeys);
@@ -243,6 +250,8 @@ async function buildServices(config: Config, store: Store, log: FastifyBaseLogge
     slots,
     phones: new Phones({ db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), guard, webhooks }),
     verifyCredentials,
+    audit,
+    adminTokens: new AdminTokens(store.db),
     verifyFactors: new VerifyFactors({ db: store.db, keys: config.masterKeys, webhooks: verifyWebhooks, accessTokens: new VerifyAccessTokens(store.db, config.masterKeys), events, push, log }),
     verifyWebhooks,
     verify: new Verify({ ...sending, applications, forgetApplication: (id) => routing.forget(id) }),

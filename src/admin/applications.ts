@@ -12,6 +12,7 @@ import { activitiesOf, emailOf, emailsOf, findUser, parseAuthyId, phoneOf } from
 import type { Services } from '../app.ts';
 import * as q from './queries.ts';
 import * as C from './contracts.ts';
+import { principalOf } from './principal.ts';
 import type { MasterKey } from '../core/crypto.ts';
 import type { Dialect } from '../store/db.ts';
 import type { Kysely } from 'kysely';
@@ -37,20 +38,8 @@ const BAD_LIMIT = invalidParameter('limit', 'must be a whole number from 1 to 50
 const IMPORT_LIMIT = 64 * 1024 * 1024;
 const MAX_FAILURES_SHOWN = 1000;
 
-/** An application as the admin API shows it (never its API key: that is shown once, when made). */
-function view(app: Application) {
-  return {
-    id: app.id,
-    name: app.name,
-    created_at: new Date(app.createdAt).toISOString(),
-    sms_enabled: app.smsEnabled,
-    calls_enabled: app.callsEnabled,
-    onetouch_enabled: app.onetouchEnabled,
-    settings: app.settings,
-    allowed_countries: app.allowedCountries ?? [],
-    onetouch_callback: app.onetouchCallback ?? null,
-  };
-}
+import { view } from './application-view.ts';
+export { view };
 
 const send = (reply: FastifyReply, body: Record<string, unknown>) =>
   reply.type('application/json; charset=utf-8').send(JSON.stringify({ ...body, success: true }));
@@ -157,7 +146,8 @@ function registerSettingsRoutes(admin: FastifyInstance, s: AdminServices, { body
       if (isFailure(after)) return refuse(reply, after);
       const wanted = q ? comparableName(q) : '';
       // Applications are few (one per customer application): read whole, filtered and paged here, the same on both dialects.
-      const matching = (await s.applications.list()).filter((a) => comparableName(a.name).includes(wanted) || String(a.id) === q?.trim());
+      const only = principalOf(req).appId; // a principal of one application sees only it
+      const matching = (await s.applications.list()).filter((a) => (only === undefined || a.id === only) && (comparableName(a.name).includes(wanted) || String(a.id) === q?.trim()));
       const from = after === undefined ? matching : matching.filter((a) => a.id > after);
       const page = limit === undefined ? from : from.slice(0, limit);
       const more = page.length < from.length;

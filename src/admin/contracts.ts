@@ -446,3 +446,50 @@ export const VerifyFactorsBody = Ok('Verify factors.', {
   next_cursor: Nullable(Type.String()),
   total: Type.Integer(),
 });
+
+// Administrators: who is asking, API tokens, the audit trail ────────────────────────────────
+
+const RoleName = OneOf(['owner', 'admin', 'support', 'read_only']);
+export const MeBody = Ok('You.', {
+  principal: Type.Object(
+    {
+      kind: OneOf(['break_glass', 'token']),
+      name: Type.String(),
+      role: RoleName,
+      app_id: Nullable(Id),
+    },
+    closed,
+  ),
+});
+const ApiToken = Type.Object(
+  {
+    id: Id,
+    name: Type.String(),
+    role: RoleName,
+    app_id: Nullable(IdOf('the one application it reaches; null: all')),
+    created_by: Type.String(),
+    created_at: DateTime,
+    last_used_at: Nullable(DateTime),
+    revoked_at: Nullable(DateTime),
+  },
+  closed,
+);
+export const TokensBody = Ok('API tokens.', { tokens: Type.Array(ApiToken) });
+export const TokenCreatedBody = Ok('API token created.', { api_token: ApiToken, token: Type.String({ description: 'shown in this answer only' }) });
+export const TokenRevokedBody = Ok('API token revoked.', { api_token: ApiToken });
+const AuditEntry = Type.Object(
+  {
+    id: Id,
+    at: DateTime,
+    actor: Type.String(),
+    actor_kind: OneOf(['break_glass', 'token', 'cli', 'admin']),
+    ip: Nullable(Type.String()),
+    action: Type.String(),
+    app_id: Nullable(Type.Integer()),
+    target: Type.Record(Type.String(), Type.Unknown()),
+    detail: Type.Record(Type.String(), Type.Unknown(), { description: 'what changed (before and after) and the request, secrets hidden' }),
+    hash: Type.String({ description: 'this entry’s link in the chain' }),
+  },
+  closed,
+);
+export const AuditBody = Ok('Audit trail.', { entries: Type.Array(AuditEntry), next_cursor: Nullable(Type.String()), total: Type.Integer({ minimum: 0 }) });

@@ -12,6 +12,10 @@ import type { Services } from '../app.ts';
 import type { DB } from '../store/schema.ts';
 import type { Kysely } from 'kysely';
 import { registerApplicationRoutes } from './applications.ts';
+import { applicationChanges, view } from './application-view.ts';
+import { accessOf, allowed, appOfRoute, type Principal, type RouteAccess } from './access.ts';
+import { registerAccessRoutes } from './access-routes.ts';
+import { setPrincipal } from './principal.ts';
 import { registerVerifyAdminRoutes } from './verify.ts';
 import { OutboxBody } from './contracts.ts';
 import { parseAuthyId } from '../features/users/service.ts';
@@ -31,18 +35,95 @@ function requireBearer(tokens: (string | undefined)[], refusal: ErrorName, failu
   };
 }
 
+/** What the hooks below learn of a request: who asks, what the route needs, the application before a change. */
+interface Asked {
+  principal: Principal;
+  access: RouteAccess;
+  before?: ReturnType<typeof view>;
+}
+
+const BREAK_GLASS: Principal = { kind: 'break_glass', name: 'break-glass admin token', role: 'owner' };
+
+/**
+ * Authentication, the role check, and the audit trail of the admin API: the break-glass admin
+ * token (owner) or an API token; every route's need from ROUTE_ACCESS (a route missing there
+ * stops the server at start); every change, and every refusal of one, appended to the trail.
+ */
+function guardAdminRoutes(admin: FastifyInstance, adminToken: string, s: Pick<Services, 'audit' | 'adminTokens' | 'applications'>, failures: AuthFailures) {
+  const asked = new WeakMap<FastifyRequest, Asked>();
+  admin.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) {
+      if (method !== 'HEAD' && !accessOf(method, r.url ?? '')) throw new Error(`admin route without an access rule in ROUTE_ACCESS: ${method} ${r.url}`);
+    }
+  });
+  admin.addHook('onRequest', async (req, reply) => {
+    if (failures.refuseBlocked('admin_token', req, reply, 'json')) return reply;
+    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+    const principal = m === null ? undefined : constantTimeEqual(m[1], adminToken) ? BREAK_GLASS : await s.adminTokens.principal(m[1]);
+    if (!principal) {
+      if (m !== null) {
+        await s.audit.append({ actor: 'unknown', actorKind: 'token', ip: req.ip, action: 'admin.sign_in_failed', detail: { method: req.method, path: req.routeOptions.url ?? null } });
+        if (await failures.failed('admin_token', req.ip, reply, 'json')) return reply;
+      }
+      return sendFailure(reply.header('www-authenticate', 'Bearer'), 'json', fail('ADMIN_UNAUTHORIZED'));
+    }
+    const url = req.routeOptions.url ?? '';
+    const access = accessOf(req.method, url);
+    if (!access || !allowed(principal, access, url, req.params)) {
+      if (access?.action) await audit(req, { principal, access }, 'forbidden');
+      return sendFailure(reply, 'json', fail('ADMIN_FORBIDDEN', { message: `Your role (${principal.role}${principal.appId === undefined ? '' : ` of application ${principal.appId}`}) may not do this` }));
+    }
+    if (principal.kind === 'break_glass') req.log.info({ event: 'admin_break_glass', method: req.method, route: url }, 'admin API used with the break-glass admin token');
+    asked.set(req, { principal, access });
+    setPrincipal(req, principal);
+  });
+  // A change to one application: the application as it was, for the trail's before and after.
+  admin.addHook('preHandler', async (req) => {
+    const a = asked.get(req);
+    const appId = a?.access.action ? appOfRoute(req.routeOptions.url ?? '', req.params) : undefined;
+    const app = appId === undefined ? undefined : await s.applications.find(Number(appId));
+    if (a && app) a.before = view(app);
+  });
+  // Written before the answer leaves: whoever reads the trail after an answer finds the change in it.
+  admin.addHook('onSend', async (req, reply, payload) => {
+    const a = asked.get(req);
+    if (a?.access.action && reply.statusCode < 400) {
+      await audit(req, a, 'done').catch((err) => req.log.error({ event: 'audit_append_failed', err: (err as Error).message }, 'audit entry not written'));
+    }
+    return payload;
+  });
+
+  async function audit(req: FastifyRequest, a: Asked, outcome: 'done' | 'forbidden') {
+    const url = req.routeOptions.url ?? '';
+    const appId = appOfRoute(url, req.params);
+    const after = a.before && outcome === 'done' ? await s.applications.find(a.before.id) : undefined;
+    const changed = a.before ? applicationChanges(a.before, after ? view(after) : undefined) : undefined;
+    const body = url.endsWith('/users/import') ? { bytes: Number(req.headers['content-length'] ?? 0) } : (req.body ?? undefined);
+    await s.audit.append({
+      actor: a.principal.name,
+      actorKind: a.principal.kind,
+      ip: req.ip,
+      action: outcome === 'done' ? a.access.action! : `${a.access.action}.forbidden`,
+      appId: appId === undefined ? null : Number(appId) || null,
+      target: { ...(req.params as Record<string, unknown>) },
+      detail: { ...(body === undefined ? {} : { request: body }), ...(changed ? { changed } : {}), ...(a.principal.kind === 'break_glass' ? { break_glass: true } : {}) },
+    });
+  }
+}
+
 export function registerAdminRoutes(
   server: FastifyInstance,
   tokens: { admin: string; metrics?: string },
-  services: Pick<Services, 'outbox' | 'metrics' | 'applications' | 'destinations' | 'hooks' | 'guard' | 'webhooks' | 'routing' | 'contacts' | 'recoveries' | 'phoneChanges' | 'verifyCredentials' | 'usage'>,
+  services: Pick<Services, 'outbox' | 'metrics' | 'applications' | 'destinations' | 'hooks' | 'guard' | 'webhooks' | 'routing' | 'contacts' | 'recoveries' | 'phoneChanges' | 'verifyCredentials' | 'usage' | 'audit' | 'adminTokens'>,
   db: Kysely<DB>,
   keys: MasterKey[],
   dialect: Dialect,
   failures: AuthFailures,
 ): void {
   server.register(async (admin) => {
-    admin.addHook('onRequest', requireBearer([tokens.admin], 'ADMIN_UNAUTHORIZED', failures));
+    guardAdminRoutes(admin, tokens.admin, services, failures);
     registerApplicationRoutes(admin, { ...services, db, keys, dialect });
+    registerAccessRoutes(admin, services);
     registerVerifyAdminRoutes(admin, services.verifyCredentials, db);
 
     admin.get(

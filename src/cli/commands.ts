@@ -1,4 +1,4 @@
-// The CLI's commands: `openfactor serve | migrate | apps … | keys rotate | outbox | users import`.
+// The CLI's commands: `openfactor serve | migrate | apps … | keys rotate | outbox | users import | tokens | audit`.
 // Every command opens the same store from the same environment, so the CLI works whether or not
 // a server is running (SQLite in WAL mode and PostgreSQL both take concurrent writers).
 import { createReadStream } from 'node:fs';
@@ -13,6 +13,10 @@ import type { MasterKey } from '../core/crypto.ts';
 import type { FastifyBaseLogger } from 'fastify';
 import { SETTING_FLAGS, SETTING_WORDS, USAGE, type Args } from './usage.ts';
 import { VerifyCredentials } from '../features/verify/credentials.ts';
+import { AuditTrail, auditView } from '../admin/audit.ts';
+import { applicationChanges, view } from '../admin/application-view.ts';
+import { AdminTokens, tokenView } from '../admin/tokens.ts';
+import { userInfo, hostname } from 'node:os';
 
 const out = (line: string) => process.stdout.write(line + '\n');
 
@@ -49,6 +53,19 @@ export async function runCommand({ values, positionals }: Args): Promise<number>
     let opened: Promise<Contacts> | undefined;
     const contacts = () => (opened ??= openContacts(store.db, config.masterKeys, store.dialect));
     const apps = new Applications(store.db, config.masterKeys[0], config.masterKeys.slice(1));
+    // Every change made here is in the audit trail, as one made through the admin API is.
+    const trail = new AuditTrail(store.db, config.masterKeys, store.dialect);
+    const record = (action: string, appId: number | null, target: Record<string, unknown>, detail: Record<string, unknown> = {}) =>
+      trail.append({ actor: cliActor(), actorKind: 'cli', action, appId, target, detail });
+    const before = async (id: number) => {
+      const app = await apps.find(id);
+      return app && view(app);
+    };
+    const recordChange = async (action: string, id: number, was: ReturnType<typeof view> | undefined) => {
+      const now = await apps.find(id);
+      const changed = was ? applicationChanges(was, now && view(now)) : {};
+      if (Object.keys(changed).length > 0) await record(action, id, { id }, { changed });
+    };
 
     if (command === 'serve') return await (await import('./serve.ts')).serve(config, store);
     if (command === 'migrate') {
@@ -60,6 +77,7 @@ export async function runCommand({ values, positionals }: Args): Promise<number>
       const name = values.name?.trim();
       if (!name) return usageError('apps create needs --name NAME');
       const made = await apps.add(name);
+      if (made !== 'name_taken') await record('application.create', made.id, { id: made.id }, { name });
       if (made === 'name_taken') return nameTaken(name);
       const { id, apiKey } = made;
       out(values.json ? JSON.stringify({ id, api_key: apiKey }) : `Created application ${id} "${name}".\nAPI key: ${apiKey}\nKeep it secret: it is shown only now.`);
@@ -69,8 +87,10 @@ export async function runCommand({ values, positionals }: Args): Promise<number>
       const id = appIdOf(values.app);
       const name = values.name?.trim();
       if (id === undefined || !name) return usageError('apps rename needs --app ID --name NAME');
+      const was = await before(id);
       const renamed = await apps.rename(id, name);
       if (renamed === 'name_taken') return nameTaken(name);
+      await recordChange('application.rename', id, was);
       if (!renamed) return noApplication(id);
       out(values.json ? JSON.stringify({ id, name: renamed.name }) : `Application ${id} is now "${renamed.name}".`);
       return 0;
@@ -85,6 +105,7 @@ export async function runCommand({ values, positionals }: Args): Promise<number>
         return 1;
       }
       const removed = (await apps.remove(id))!;
+      await record('application.delete', id, { id }, { changed: { application: [app.name, null] }, removed });
       if (values.json) out(JSON.stringify({ id, deleted: removed }));
       else {
         out(`Deleted application ${id} "${app.name}" and all its data:`);
@@ -112,6 +133,7 @@ export async function runCommand({ values, positionals }: Args): Promise<number>
         if (Number.isNaN(value)) return usageError(`--${flag} ${raw}: expected ${words ? Object.keys(words).join(' or ') : SETTING_BOUNDS[name].join('..')}`);
         patch[name] = value;
       }
+      const was = await before(id);
       let result = await apps.updateSettings(id, patch);
       if (typeof result === 'string') return usageError(result);
       if (!result) return noApplication(id);
@@ -119,6 +141,7 @@ export async function runCommand({ values, positionals }: Args): Promise<number>
         result = await apps.setAllowedCountries(id, values.countries ? values.countries.split(',') : null);
         if (typeof result === 'string') return usageError(`--countries: ${result}`);
       }
+      await recordChange('application.settings', id, was);
       const shown = { ...result!.settings, allowedCountries: result!.allowedCountries?.join(',') ?? 'all' };
       if (values.json) out(JSON.stringify({ id, ...shown }));
       else for (const [k, v] of Object.entries(shown)) out(`${k}\t${v}`);
@@ -143,6 +166,8 @@ export async function runCommand({ values, positionals }: Args): Promise<number>
       }
       const lists = await readAppProviders(store.db, config.masterKeys, id);
       const shown = Object.fromEntries(CHANNELS.map((c) => [c, lists[c] ? splitProviderList(lists[c]!).map(redactProviderUrl) : null]));
+      const given = CHANNELS.filter((c) => values[c] !== undefined);
+      if (given.length > 0) await record('application.providers', id, { id }, { providers: Object.fromEntries(given.map((c) => [c, shown[c]])) });
       if (values.json) out(JSON.stringify({ id, ...shown }));
       else for (const c of CHANNELS) out(`${c}\t${shown[c]?.join(', ') ?? '(service providers)'}`);
       return 0;
@@ -156,9 +181,11 @@ export async function runCommand({ values, positionals }: Args): Promise<number>
       if (method !== 'GET' && method !== 'POST') return usageError('--method must be POST or GET');
       if (values.url !== undefined || values.method !== undefined) {
         const url = values.url === undefined ? (app.onetouchCallback?.url ?? null) : values.url.trim() || null;
+        const was = view(app);
         const result = await apps.setCallback(id, url, method, new Destinations(config.allowPrivateNetworks));
         if (typeof result === 'string') return usageError(result);
         app = result!;
+        await recordChange('application.callback', id, was);
       }
       const cb = app.onetouchCallback;
       out(values.json ? JSON.stringify({ id, url: cb?.url ?? null, method: cb?.method ?? null }) : cb ? `${cb.method} ${cb.url}` : 'No OneTouch callback.');
@@ -169,6 +196,7 @@ export async function runCommand({ values, positionals }: Args): Promise<number>
       if (id === undefined) return usageError('apps dashboard-keys needs --app ID');
       const keys = await apps.rotateDashboardKeys(id);
       if (!keys) return noApplication(id);
+      await record('application.dashboard_keys_replaced', id, { id });
       out(values.json ? JSON.stringify({ id, access_key: keys.accessKey, signing_key: keys.signingKey }) : `Access key: ${keys.accessKey}\nAPI signing key: ${keys.signingKey}\nKeep them secret: they are shown only now.`);
       return 0;
     }
@@ -191,7 +219,9 @@ export async function runCommand({ values, positionals }: Args): Promise<number>
       if (id === undefined || !values.file) return usageError('users import needs --app ID and --file FILE (- for standard input)');
       const app = await apps.find(id);
       if (!app) return noApplication(id);
-      return await importUsersCommand(store, config.masterKeys[0], await contacts(), app, values.file, values['dry-run'] === true, values.json === true);
+      const code = await importUsersCommand(store, config.masterKeys[0], await contacts(), app, values.file, values['dry-run'] === true, values.json === true);
+      if (values['dry-run'] !== true) await record('users.import', id, { id }, { file: values.file === '-' ? 'standard input' : values.file, exit_code: code });
+      return code;
     }
     if (command === 'keys' && sub === 'reseal') {
       const { resealAll, sealedByKey } = await import('../admin/reseal.ts');
@@ -201,6 +231,7 @@ export async function runCommand({ values, positionals }: Args): Promise<number>
         else if (r.resealed || r.failed) out(`${r.table}.${r.column}: ${r.resealed} sealed again${r.failed ? `, ${r.failed} could not be opened` : ''}`);
       });
       const failed = reports.reduce((n, r) => n + r.failed, 0);
+      await record('keys.reseal', null, { key: config.masterKeys[0].id }, { resealed: reports.reduce((n, r) => n + r.resealed, 0), failed });
       const left = Object.entries(await sealedByKey(store.db)).filter(([kid]) => kid !== config.masterKeys[0].id);
       const summary = `${reports.reduce((n, r) => n + r.resealed, 0)} values sealed again with key ${config.masterKeys[0].id}; ${
         left.length ? `still sealed with other keys: ${left.map(([kid, n]) => `${kid} (${n})`).join(', ')}` : 'no value is sealed with another key: previous keys can be dropped'}.`;
@@ -213,10 +244,13 @@ export async function runCommand({ values, positionals }: Args): Promise<number>
       if (id === undefined) return usageError('keys rotate needs --app ID');
       const apiKey = await apps.rotateKey(id);
       if (!apiKey) return noApplication(id);
+      await record('application.api_key_replaced', id, { id });
       out(values.json ? JSON.stringify({ id, api_key: apiKey }) : `New API key for application ${id}: ${apiKey}\nThe old key no longer works.`);
       return 0;
     }
-    if (command === 'verify') return await verifyCommand(new VerifyCredentials(store.db, config.masterKeys), positionals.slice(1), values);
+    if (command === 'verify') return await verifyCommand(new VerifyCredentials(store.db, config.masterKeys), positionals.slice(1), values, record);
+    if (command === 'audit') return await auditCommand(trail, sub, values);
+    if (command === 'tokens') return await tokensCommand(new AdminTokens(store.db), apps, sub, values, record);
     return usageError(`unknown command: ${positionals.join(' ')}`);
   } finally {
     if (command !== 'serve') await store.close();
@@ -282,11 +316,23 @@ function usageError(message: string): number {
 }
 
 /** `verify accounts create|list`, `verify keys create|list`: Twilio Verify v2 credentials; secrets are printed once. */
-async function verifyCommand(credentials: VerifyCredentials, [what, action]: string[], values: Args['values']): Promise<number> {
+type Record_ = (action: string, appId: number | null, target: Record<string, unknown>, detail?: Record<string, unknown>) => Promise<number>;
+
+/** Who made a change from the command line, as the audit trail names them. */
+function cliActor(): string {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {}
+  return `cli (${user}@${hostname()})`;
+}
+
+async function verifyCommand(credentials: VerifyCredentials, [what, action]: string[], values: Args['values'], record: Record_): Promise<number> {
   if (what === 'accounts' && action === 'create') {
     const name = values.name?.trim();
     if (!name) return usageError('verify accounts create needs --name NAME');
     const a = await credentials.createAccount(name);
+    await record('verify.account_create', null, { sid: a.sid }, { name });
     out(values.json ? JSON.stringify({ account_sid: a.sid, auth_token: a.authToken, name }) : `Created Verify account ${a.sid} "${name}".\nAuth token: ${a.authToken}\nKeep it secret: it is shown only now.`);
     return 0;
   }
@@ -306,10 +352,72 @@ async function verifyCommand(credentials: VerifyCredentials, [what, action]: str
     const name = values.name?.trim() || 'API key';
     const k = await credentials.createKey(account, name);
     if (!k) return noVerifyAccount(account);
+    await record('verify.api_key_create', null, { sid: account, key: k.sid }, { name });
     out(values.json ? JSON.stringify({ sid: k.sid, secret: k.secret, account_sid: k.accountSid, name }) : `Created API key ${k.sid} "${name}" of ${k.accountSid}.\nSecret: ${k.secret}\nKeep it secret: it is shown only now.`);
     return 0;
   }
   return usageError(`unknown command: verify ${[what, action].filter(Boolean).join(' ')}`);
+}
+
+/** `audit verify` (the chain whole, or where it breaks: exit 1) and `audit export` (JSON lines). */
+async function auditCommand(trail: AuditTrail, sub: string | undefined, values: Args['values']): Promise<number> {
+  if (sub === 'verify') {
+    const r = await trail.verify();
+    if (values.json) out(JSON.stringify(r));
+    else {
+      out(`${r.entries} entries${r.first_id === null ? '' : ` (${r.first_id}–${r.last_id})`}: ${r.problems.length === 0 ? 'the chain is whole.' : `${r.problems.length} problem(s):`}`);
+      for (const p of r.problems) out(`  ${p.id === null ? '' : `entry ${p.id}: `}${p.problem.replace(/_/g, ' ')}`);
+    }
+    return r.problems.length === 0 ? 0 : 1;
+  }
+  if (sub === 'export') {
+    const appId = values.app === undefined ? undefined : appIdOf(values.app);
+    if (values.app !== undefined && appId === undefined) return usageError('audit export [--app ID]');
+    // Oldest first, a page at a time: the file grows in the trail's order.
+    const all: string[] = [];
+    for (let below: number | undefined; ; ) {
+      const page = await trail.search({ appId }, 500, below);
+      all.push(...page.rows.map((e) => JSON.stringify(auditView(e))));
+      if (!page.more) break;
+      below = Number(page.rows[page.rows.length - 1].id);
+    }
+    for (const line of all.reverse()) out(line);
+    return 0;
+  }
+  return usageError(`unknown command: audit ${sub ?? ''}`.trim());
+}
+
+/** `tokens create|list|revoke`: API tokens for automation. */
+async function tokensCommand(tokens: AdminTokens, apps: Applications, sub: string | undefined, values: Args['values'], record: Record_): Promise<number> {
+  if (sub === 'create') {
+    const appId = values.app === undefined ? null : (appIdOf(values.app) ?? -1);
+    if (appId === -1) return usageError('--app must be an application id');
+    const made = await tokens.create({ name: values.name, role: values.role, appId, createdBy: cliActor() }, async (id) => (await apps.find(id)) !== undefined);
+    if (!made.ok) return usageError(`--${made.field === 'app_id' ? 'app' : made.field} ${made.reason}`);
+    await record('token.create', appId, { token_id: made.id }, { name: values.name, role: values.role });
+    out(values.json ? JSON.stringify({ id: made.id, token: made.token }) : `Created API token ${made.id}.
+Token: ${made.token}
+Keep it secret: it is shown only now.`);
+    return 0;
+  }
+  if (sub === 'list') {
+    for (const t of (await tokens.list()).map(tokenView)) {
+      out(values.json ? JSON.stringify(t) : `${t.id}	${t.name}	${t.role}${t.app_id === null ? '' : ` (application ${t.app_id})`}	${t.revoked_at ? `revoked ${t.revoked_at}` : `last used ${t.last_used_at ?? 'never'}`}`);
+    }
+    return 0;
+  }
+  if (sub === 'revoke') {
+    const id = appIdOf(values.id);
+    if (id === undefined) return usageError('tokens revoke needs --id ID');
+    if (!(await tokens.revoke(id))) {
+      process.stderr.write(`No live API token ${id}.\n`);
+      return 1;
+    }
+    await record('token.revoke', null, { token_id: id });
+    out(values.json ? JSON.stringify({ id, revoked: true }) : `API token ${id} revoked.`);
+    return 0;
+  }
+  return usageError(`unknown command: tokens ${sub ?? ''}`.trim());
 }
 
 function noVerifyAccount(sid: string): number {

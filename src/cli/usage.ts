@@ -56,6 +56,14 @@ export const USAGE = `Usage: openfactor <command>
                                  an API key (SK…) of the account and its secret, printed only now
   verify keys list --account AC… [--json]
                                  the account's API keys (never their secrets)
+  tokens create --name NAME --role owner|admin|support|read_only [--app ID] [--json]
+                                 an API token for automation (Bearer on /admin/…), printed only
+                                 now; --app limits it to one application
+  tokens list [--json]           API tokens, with role, application and last use (never the token)
+  tokens revoke --id ID [--json] revoke an API token: it stops at once
+  audit verify [--json]          check the audit trail's chain: exit 1, naming the entries, if one
+                                 was edited or deleted (or entries cut from its end)
+  audit export [--app ID]        the audit trail as JSON lines, oldest first
   outbox [--app ID] [--limit N] [--json]
                                  recent messages, newest first, with status, provider and attempts;
                                  texts of console-delivered ones (the development provider)
@@ -105,6 +113,8 @@ export function readArgs(argv: string[]) {
     options: {
       name: { type: 'string' },
       confirm: { type: 'string' },
+      role: { type: 'string' },
+      id: { type: 'string' },
       app: { type: 'string' },
       account: { type: 'string' },
       limit: { type: 'string' },

@@ -90,6 +90,8 @@ export const ERRORS = {
   ROUTE_NOT_FOUND: { code: '60000', status: 404, message: 'Resource not found' },
   QR_NOT_FOUND: { code: '60000', status: 404, message: 'QR code not found or expired' },
   ADMIN_UNAUTHORIZED: { code: '60001', status: 401, message: 'Invalid admin token' },
+  ADMIN_FORBIDDEN: { code: '60001', status: 403, message: 'Your role may not do this' },
+  ADMIN_TOKEN_NOT_FOUND: { code: '60000', status: 404, message: 'No such API token' },
   ADMIN_APP_NOT_FOUND: { code: '60000', status: 404, message: 'Application not found' },
   ADMIN_QUARANTINE_NOT_FOUND: { code: '60000', status: 404, message: 'No such quarantine' },
   ADMIN_APP_NAME_TAKEN: { code: '60000', status: 409, message: 'Another application already has this name (names are compared trimmed and ignoring case)' },

@@ -809,6 +809,43 @@ const steps: Record<string, Step> = {
     // The delivery log searched by user (the console's Messages page).
     await db.schema.createIndex('outbox_user').on('outbox').columns(['user_id', 'id']).execute();
   },
+  // Administrators as people (issue 22): API tokens for automation, and the hash-chained audit trail.
+  '0036_admin_tokens_audit': async (db, dialect) => {
+    await tableWithId(db, dialect, 'admin_tokens')
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('role', 'text', (c) => c.notNull())
+      .addColumn('app_id', 'integer')
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_used_at', 'bigint')
+      .addColumn('revoked_at', 'bigint')
+      .execute();
+    // No foreign key to applications: the trail outlives what it tells of.
+    await tableWithId(db, dialect, 'audit_log')
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .addColumn('actor_kind', 'text', (c) => c.notNull())
+      .addColumn('ip', 'text')
+      .addColumn('action', 'text', (c) => c.notNull())
+      .addColumn('app_id', 'integer')
+      .addColumn('target', 'text', (c) => c.notNull())
+      .addColumn('detail', 'text', (c) => c.notNull())
+      .addColumn('key_id', 'text', (c) => c.notNull())
+      .addColumn('prev_hash', 'text', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('audit_log_app').on('audit_log').columns(['app_id', 'id']).execute();
+    await db.schema.createIndex('audit_log_action').on('audit_log').columns(['action', 'id']).execute();
+    await db.schema
+      .createTable('audit_head')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('entry_id', 'integer', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addColumn('key_id', 'text', (c) => c.notNull())
+      .addColumn('mac', 'text', (c) => c.notNull())
+      .execute();
+  },
 };
 
 /** The newest migration this build knows: a database at it is ready for this code. */

@@ -36,6 +36,8 @@ const BY_ID: ById[] = [
 export interface RetentionOptions {
   deliveryDays: number;
   auditDays: number;
+  /** The administrators' audit trail, dropped (and its chain anchored) by its own code. */
+  dropAuditBefore?: (cut: number) => Promise<number>;
   /** Rows per statement. */
   batch?: number;
 }
@@ -83,6 +85,7 @@ export class Retention {
       const keepMs = rule.keep === 'delivery' ? this.opts.deliveryDays * DAY : rule.keep === 'audit' ? this.opts.auditDays * DAY : rule.keep;
       if (keepMs > 0) result[rule.table] = await this.sweepById(rule, now - keepMs);
     }
+    if (this.opts.dropAuditBefore && this.opts.auditDays > 0) result.audit_log = await this.opts.dropAuditBefore(now - this.opts.auditDays * DAY);
     // Small tables keyed otherwise: one statement each. The send guard reads the last 70 minutes
     // of prefix traffic; two days are kept for a look at an attack after the fact.
     result.prefix_traffic = await this.deleted(this.db.deleteFrom('prefix_traffic').where('window_start', '<', now - 2 * DAY));

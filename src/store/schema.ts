@@ -370,6 +370,48 @@ export interface ActivitiesTable {
 }
 
 /** One row per application and calendar month (UTC), `YYYY-MM`. */
+/** An API token for automation (issue 22): named, a role, optionally one application; kept as a hash. */
+export interface AdminTokensTable {
+  id: Generated<number>;
+  name: string;
+  token_hash: string;
+  role: 'owner' | 'admin' | 'support' | 'read_only';
+  app_id: number | null;
+  created_by: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+/**
+ * The audit trail: append-only, each entry's `hash` an HMAC (a key derived from master key
+ * `key_id`) over the previous entry's hash and its own fields, so an entry edited or deleted
+ * breaks the chain (`openfactor audit verify`). `target` and `detail` are JSON, secrets hidden.
+ */
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  actor: string;
+  actor_kind: 'break_glass' | 'token' | 'cli' | 'admin';
+  ip: string | null;
+  action: string;
+  app_id: number | null;
+  target: string;
+  detail: string;
+  key_id: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** The trail's newest entry (`name` = 'head'), MACed: entries cut from its end are missed by verification. */
+export interface AuditHeadTable {
+  name: string;
+  entry_id: number;
+  hash: string;
+  key_id: string;
+  mac: string;
+}
+
 /** Token verifications per application, UTC day (days since 1970) and result, counted in memory and added every second. */
 export interface TokenChecksDailyTable {
   app_id: number;
@@ -445,6 +487,9 @@ export interface DB {
   activities: ActivitiesTable;
   usage_monthly: UsageMonthlyTable;
   token_checks_daily: TokenChecksDailyTable;
+  admin_tokens: AdminTokensTable;
+  audit_log: AuditLogTable;
+  audit_head: AuditHeadTable;
   meta: MetaTable;
   table_versions: TableVersionsTable;
   devices: DevicesTable;

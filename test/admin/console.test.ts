@@ -401,3 +401,15 @@ test('Twilio Verify: an account and an API key made in the console sign in on /v
   assert.match(factorRow, /ana-0001Ana phonetotpunverifiedopen0YF[0-9a-f]{32}/);
   assert.ok(!(await page.content()).includes(binding.secret), 'no secret on the page');
 });
+
+test('signed in with a read-only API token: the pages open, a change is refused in words, nothing changes', { skip }, async () => {
+  const made = await fetch(`${base}/admin/tokens`, { method: 'POST', headers: { authorization: `Bearer ${t.config.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'viewer', role: 'read_only' }) });
+  const { token } = (await made.json()) as { token: string };
+  const was = (await t.of.services.applications.find(t.appId))!.settings.codeTtlSeconds;
+  await signIn(token);
+  await openPage('Test Bank', 'Settings');
+  await page.fill('input[name=codeTtlSeconds]', String(was + 60));
+  await page.press('input[name=codeTtlSeconds]', 'Enter');
+  await page.waitForSelector('.status.error:has-text("Your role (read_only) may not do this")');
+  assert.equal((await t.of.services.applications.find(t.appId))!.settings.codeTtlSeconds, was);
+});

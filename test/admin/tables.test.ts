@@ -514,8 +514,12 @@ test('delete: a wrong or missing confirm deletes nothing; the name deletes every
   assert.deepEqual(done.json, { message: 'Application deleted.', success: true });
   assert.equal((await authy(doomed.apiKey, 'GET', '/protected/json/app/details')).status, 401, 'the key stops at once');
   assert.equal((await authy(doomed.apiKey, 'GET', `/protected/json/users/${doomedUser}/status`)).status, 401);
-  const after = await rowsOf(t.store.db, doomed.id);
+  const { audit_log: told, ...after } = await rowsOf(t.store.db, doomed.id);
   assert.deepEqual(Object.entries(after).filter(([, n]) => n > 0), [], 'no row of the application left in any table with app_id');
+  // The audit trail alone keeps telling of it: who changed and deleted it stays on record.
+  assert.ok(told > 0);
+  const trail = await admin('GET', `/admin/audit?app_id=${doomed.id}&action=application.delete`);
+  assert.deepEqual(trail.json.entries.map((e: Json) => e.detail.changed), [{ application: ['Doomed App', null] }]);
   assert.deepEqual(await childrenOf(doomed.id), { user_emails: 0, hook_attempts: 0, delivery_attempts: 0 });
   assert.equal((await t.store.db.selectFrom('user_emails').select('user_id').where('user_id', '=', doomedUser).execute()).length, 0, 'extra addresses of its users gone');
 

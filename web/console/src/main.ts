@@ -55,7 +55,7 @@ function signInView(problem?: string): void {
       'section',
       { class: 'sign-in' },
       h('h1', {}, 'Sign in'),
-      h('p', {}, 'The admin token is in ', h('code', {}, 'data/admin.token'), ' or ', h('code', {}, 'OPENFACTOR_ADMIN_TOKEN'), '.'),
+      h('p', {}, 'An API token (', h('code', {}, 'openfactor tokens create'), '), or the break-glass admin token in ', h('code', {}, 'data/admin.token'), ' or ', h('code', {}, 'OPENFACTOR_ADMIN_TOKEN'), '. What you may do follows the token’s role.'),
       h(
         'form',
         {
@@ -67,7 +67,7 @@ function signInView(problem?: string): void {
             route();
           }),
         },
-        field('Admin token', input),
+        field('Token', input),
         h('button', { type: 'submit', class: 'primary' }, 'Sign in'),
       ),
       status,

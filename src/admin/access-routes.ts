@@ -1,0 +1,95 @@
+// Who am I, API tokens (made, listed, revoked) and the audit trail (searched, exported as JSON
+// lines). Behind the admin API's authentication and role check (routes.ts, access.ts).
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { fail, invalidParameter, type Failure } from '../core/errors.ts';
+import { sendFailure } from '../wire/envelope.ts';
+import type { Services } from '../app.ts';
+import { auditView } from './audit.ts';
+import { tokenView } from './tokens.ts';
+import { principalOf } from './principal.ts';
+import { authyIdParam, decodeCursor, encodeCursor, isFailure } from './paging.ts';
+import * as C from './contracts.ts';
+
+const send = (reply: FastifyReply, body: Record<string, unknown>) => reply.type('application/json; charset=utf-8').send(JSON.stringify({ ...body, success: true }));
+const refuse = (reply: FastifyReply, f: Failure) => sendFailure(reply, 'json', f);
+const body = (raw: unknown) => (raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {});
+
+export function registerAccessRoutes(admin: FastifyInstance, s: Pick<Services, 'audit' | 'adminTokens' | 'applications'>): void {
+  admin.get('/admin/me', { schema: { summary: 'Who is asking: the break-glass token or an API token, its role and application', tags: ['admin'], response: { 200: C.MeBody } } }, async (req, reply) => {
+    const p = principalOf(req);
+    return send(reply, { principal: { kind: p.kind, name: p.name, role: p.role, app_id: p.appId ?? null }, message: 'You.' });
+  });
+
+  admin.get('/admin/tokens', { schema: { summary: 'API tokens, oldest first, revoked ones too (never the token itself)', tags: ['admin'], response: { 200: C.TokensBody } } }, async (_req, reply) =>
+    send(reply, { tokens: (await s.adminTokens.list()).map(tokenView), message: 'API tokens.' }),
+  );
+
+  admin.post(
+    '/admin/tokens',
+    { schema: { summary: 'Make an API token (`name`, `role`: owner, admin, support or read_only; `app_id`: only that application); the token is in the answer, and only there', tags: ['admin'], response: { 201: C.TokenCreatedBody } } },
+    async (req, reply) => {
+      const b = body(req.body);
+      const appId = b.app_id === undefined || b.app_id === null || b.app_id === '' ? null : authyIdParam({ app_id: String(b.app_id) }, 'app_id');
+      if (isFailure(appId)) return refuse(reply, appId);
+      const made = await s.adminTokens.create({ name: b.name, role: b.role, appId: appId ?? null, createdBy: principalOf(req).name }, async (id) => (await s.applications.find(id)) !== undefined);
+      if (!made.ok) return refuse(reply, invalidParameter(made.field, made.reason));
+      const row = (await s.adminTokens.list()).find((t) => t.id === made.id)!;
+      return send(reply.code(201), { api_token: tokenView(row), token: made.token, message: 'API token created.' });
+    },
+  );
+
+  admin.delete<{ Params: { token_id: string } }>(
+    '/admin/tokens/:token_id',
+    { schema: { summary: 'Revoke an API token: it stops at once', tags: ['admin'], response: { 200: C.TokenRevokedBody } } },
+    async (req, reply) => {
+      const id = authyIdParam({ id: req.params.token_id }, 'id');
+      const found = isFailure(id) || id === undefined ? undefined : await s.adminTokens.find(id);
+      if (!found || found.revoked_at !== null || !(await s.adminTokens.revoke(found.id))) return refuse(reply, fail('ADMIN_TOKEN_NOT_FOUND'));
+      const row = (await s.adminTokens.list()).find((t) => t.id === found.id)!;
+      return send(reply, { api_token: tokenView(row), message: 'API token revoked.' });
+    },
+  );
+
+  admin.get<{ Querystring: Record<string, string> }>(
+    '/admin/audit',
+    {
+      schema: {
+        summary:
+          'The audit trail, newest first (`limit` 1–500, `cursor`; `app_id`, `action` (a prefix: `application.`), `actor`, `since` (ISO date)); `format=jsonl`: every matching entry as JSON lines, for export. A principal of one application sees only its entries',
+        tags: ['admin'],
+        response: { 200: C.AuditBody },
+      },
+    },
+    async (req, reply) => {
+      const p = principalOf(req);
+      const query = req.query;
+      const appId = authyIdParam(query, 'app_id');
+      if (isFailure(appId)) return refuse(reply, appId);
+      const limit = query.limit === undefined ? 50 : /^\d{1,3}$/.test(query.limit) && Number(query.limit) >= 1 && Number(query.limit) <= 500 ? Number(query.limit) : NaN;
+      if (Number.isNaN(limit)) return refuse(reply, invalidParameter('limit', 'must be a whole number from 1 to 500'));
+      const below = decodeCursor(query.cursor);
+      if (isFailure(below)) return refuse(reply, below);
+      const since = query.since === undefined || query.since === '' ? undefined : Date.parse(query.since);
+      if (Number.isNaN(since)) return refuse(reply, invalidParameter('since', 'must be a date (2026-12-01 or an ISO time)'));
+      for (const name of ['action', 'actor'] as const) {
+        if (query[name] !== undefined && (typeof query[name] !== 'string' || query[name].length > 128)) return refuse(reply, invalidParameter(name, 'must be at most 128 characters'));
+      }
+      const filter = { appId: p.appId ?? appId, action: query.action || undefined, actor: query.actor || undefined, since };
+      if (p.appId !== undefined && appId !== undefined && appId !== p.appId) return send(reply, { entries: [], next_cursor: null, total: 0, message: 'Audit trail.' });
+      if (query.format === 'jsonl') {
+        // The export: every matching entry, oldest last as the page goes, a line each.
+        const lines: string[] = [];
+        for (let at: number | undefined; ; ) {
+          const page = await s.audit.search(filter, 500, at);
+          lines.push(...page.rows.map((e) => JSON.stringify(auditView(e))));
+          if (!page.more) break;
+          at = Number(page.rows[page.rows.length - 1].id);
+        }
+        return reply.type('application/x-ndjson; charset=utf-8').header('content-disposition', 'attachment; filename="openfactor-audit.jsonl"').send(lines.length ? `${lines.join('\n')}\n` : '');
+      }
+      const page = await s.audit.search(filter, limit, below);
+      const next = page.more ? encodeCursor(Number(page.rows[page.rows.length - 1].id)) : null;
+      return send(reply, { entries: page.rows.map(auditView), next_cursor: next, total: page.total, message: 'Audit trail.' });
+    },
+  );
+}
