@@ -80,8 +80,9 @@ function guardAdminRoutes(admin: FastifyInstance, adminToken: string, s: Pick<Se
   // A change to one application: the application as it was, for the trail's before and after.
   admin.addHook('preHandler', async (req) => {
     const a = asked.get(req);
-    const appId = a?.access.action ? appOfRoute(req.routeOptions.url ?? '', req.params) : undefined;
-    const app = appId === undefined ? undefined : await s.applications.find(Number(appId));
+    // Ids past 32 bits are no application (PostgreSQL would refuse them in a query).
+    const appId = a?.access.action ? parseAuthyId(appOfRoute(req.routeOptions.url ?? '', req.params) ?? '') : undefined;
+    const app = appId === undefined ? undefined : await s.applications.find(appId);
     if (a && app) a.before = view(app);
   });
   // Written before the answer leaves: whoever reads the trail after an answer finds the change in it.
@@ -95,7 +96,7 @@ function guardAdminRoutes(admin: FastifyInstance, adminToken: string, s: Pick<Se
 
   async function audit(req: FastifyRequest, a: Asked, outcome: 'done' | 'forbidden') {
     const url = req.routeOptions.url ?? '';
-    const appId = appOfRoute(url, req.params);
+    const appId = parseAuthyId(appOfRoute(url, req.params) ?? '');
     const after = a.before && outcome === 'done' ? await s.applications.find(a.before.id) : undefined;
     const changed = a.before ? applicationChanges(a.before, after ? view(after) : undefined) : undefined;
     const body = url.endsWith('/users/import') ? { bytes: Number(req.headers['content-length'] ?? 0) } : (req.body ?? undefined);
@@ -104,7 +105,7 @@ function guardAdminRoutes(admin: FastifyInstance, adminToken: string, s: Pick<Se
       actorKind: a.principal.kind,
       ip: req.ip,
       action: outcome === 'done' ? a.access.action! : `${a.access.action}.forbidden`,
-      appId: appId === undefined ? null : Number(appId) || null,
+      appId: appId ?? null,
       target: { ...(req.params as Record<string, unknown>) },
       detail: { ...(body === undefined ? {} : { request: body }), ...(changed ? { changed } : {}), ...(a.principal.kind === 'break_glass' ? { break_glass: true } : {}) },
     });
