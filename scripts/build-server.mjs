@@ -23,7 +23,8 @@ await build({
   format: 'esm',
   target: 'node20.19',
   sourcemap: true,
-  external: ['better-sqlite3', 'pg-native'],
+  // Native modules load their compiled part from beside their own files: left in node_modules.
+  external: ['better-sqlite3', 'pg-native', 'argon2'],
   // Bundled CommonJS packages call require() for Node's own modules.
   banner: { js: "import { createRequire as __openfactorRequire } from 'node:module'; const require = __openfactorRequire(import.meta.url);" },
   logLevel: 'warning',

@@ -54,7 +54,7 @@ try {
     const page = await browser.newPage({ viewport });
     await page.goto(`${base}/console/`);
     await page.fill('input[name=token]', t.config.adminToken);
-    await page.click('button[type=submit]');
+    await page.click('button:text-is("Use the token")');
     await page.waitForSelector('[data-testid=applications] a');
     await page.screenshot({ path: `${OUT}console-applications-${size}.png` });
     for (const [name, hash, ready] of [

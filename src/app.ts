@@ -1,6 +1,7 @@
 // Composition root: store + services + wire → one Fastify server.
 import { AuditTrail } from './admin/audit.ts';
 import { AdminTokens } from './admin/tokens.ts';
+import { AdminAccounts } from './admin/accounts.ts';
 import { indexUserEmails, openContacts, type Contacts } from './store/contacts.ts';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -93,6 +94,8 @@ export interface Services {
   audit: AuditTrail;
   /** API tokens for automation. */
   adminTokens: AdminTokens;
+  /** Administrators' accounts and console sessions. */
+  adminAccounts: AdminAccounts;
   verify: Verify;
   /** Verify v2 TOTP and push factors, their challenges, and service webhooks. */
   verifyFactors: VerifyFactors;
@@ -252,6 +255,7 @@ async function buildServices(config: Config, store: Store, log: FastifyBaseLogge
     verifyCredentials,
     audit,
     adminTokens: new AdminTokens(store.db),
+    adminAccounts: new AdminAccounts(store.db, config.masterKeys, config.adminSessions),
     verifyFactors: new VerifyFactors({ db: store.db, keys: config.masterKeys, webhooks: verifyWebhooks, accessTokens: new VerifyAccessTokens(store.db, config.masterKeys), events, push, log }),
     verifyWebhooks,
     verify: new Verify({ ...sending, applications, forgetApplication: (id) => routing.forget(id) }),
@@ -316,7 +320,7 @@ async function registerRoutes(server: FastifyInstance, config: Config, store: St
   registerWebhookRoutes(server, services.webhooks, config.publicUrl, authFailures);
   registerVerifyRoutes(server, { verify: services.verify, credentials: services.verifyCredentials, authFailures, publicUrl: config.publicUrl, factors: services.verifyFactors, serviceWebhooks: services.verifyWebhooks });
   registerQrRoute(server, services.tokens);
-  registerAdminRoutes(server, { admin: config.adminToken, metrics: config.metricsToken }, services, store.db, config.masterKeys, store.dialect, authFailures);
+  registerAdminRoutes(server, { admin: config.adminToken, metrics: config.metricsToken, secureCookies: config.publicUrl?.startsWith('https://') === true }, services, store.db, config.masterKeys, store.dialect, authFailures);
   // The admin console (talks to the admin API) and the authenticator web app (the device API).
   registerBuiltPage(server, { name: 'console', title: 'admin console' });
   registerBuiltPage(server, { name: 'authenticator', title: 'authenticator' });

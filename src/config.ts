@@ -70,6 +70,8 @@ export interface Config {
    * /64) within `authFailureWindowS`; past that the address gets 429 for `authBlockS`.
    */
   authFailures: number;
+  /** Administrators' console sessions and when they must give a second factor (issue 22). */
+  adminSessions: { lifetimeMs: number; idleMs: number; secondFactor: 'auto' | 'always' | 'off' };
   authFailureWindowS: number;
   authBlockS: number;
   /**
@@ -123,6 +125,13 @@ export interface PgTimeouts {
  * The environment, over the config file's KEY=VALUE lines (same names; `#` comments). The file is
  * OPENFACTOR_CONFIG, else `./openfactor.conf` when it exists.
  */
+/** `auto` (the default): a code after the password once more than one administrator exists. */
+function secondFactorRule(raw: string | undefined): 'auto' | 'always' | 'off' {
+  const v = (raw ?? '').trim().toLowerCase() || 'auto';
+  if (v === 'auto' || v === 'always' || v === 'off') return v;
+  throw new Error(`OPENFACTOR_ADMIN_SECOND_FACTOR must be auto, always or off, not ${raw}`);
+}
+
 export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   const configFile = processEnv.OPENFACTOR_CONFIG || (existsSync('openfactor.conf') ? resolve('openfactor.conf') : undefined);
   const env = configFile ? { ...readConfigFile(configFile), ...processEnv } : processEnv;
@@ -188,6 +197,11 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
     allowPrivateNetworks: parseNetworks(env.OPENFACTOR_ALLOW_PRIVATE_NETWORKS),
     dashboardNonceWindowS: int('OPENFACTOR_DASHBOARD_NONCE_WINDOW_S', 86_400, 60, 30 * 86_400),
     authFailures: int('OPENFACTOR_AUTH_FAILURES', 20, 1, 100_000),
+    adminSessions: {
+      lifetimeMs: int('OPENFACTOR_ADMIN_SESSION_HOURS', 8, 1, 720) * 3_600_000,
+      idleMs: int('OPENFACTOR_ADMIN_SESSION_IDLE_MINUTES', 30, 1, 10_080) * 60_000,
+      secondFactor: secondFactorRule(env.OPENFACTOR_ADMIN_SECOND_FACTOR),
+    },
     authFailureWindowS: int('OPENFACTOR_AUTH_FAILURE_WINDOW_S', 300, 1, 86_400),
     authBlockS: int('OPENFACTOR_AUTH_BLOCK_S', 900, 1, 86_400),
     trustProxy: parseNetworks(env.OPENFACTOR_TRUST_PROXY, 'OPENFACTOR_TRUST_PROXY'),

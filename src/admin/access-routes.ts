@@ -6,6 +6,8 @@ import { sendFailure } from '../wire/envelope.ts';
 import type { Services } from '../app.ts';
 import { auditView } from './audit.ts';
 import { tokenView } from './tokens.ts';
+import { accountView } from './accounts.ts';
+import type { AuthFailures } from '../wire/auth-failures.ts';
 import { principalOf } from './principal.ts';
 import { authyIdParam, decodeCursor, encodeCursor, isFailure } from './paging.ts';
 import * as C from './contracts.ts';
@@ -14,7 +16,78 @@ const send = (reply: FastifyReply, body: Record<string, unknown>) => reply.type(
 const refuse = (reply: FastifyReply, f: Failure) => sendFailure(reply, 'json', f);
 const body = (raw: unknown) => (raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {});
 
-export function registerAccessRoutes(admin: FastifyInstance, s: Pick<Services, 'audit' | 'adminTokens' | 'applications'>): void {
+/** The console session's cookie: HttpOnly, SameSite=Strict, only sent to /admin. */
+export const SESSION_COOKIE = 'openfactor_admin';
+
+export function registerAccessRoutes(admin: FastifyInstance, s: Pick<Services, 'audit' | 'adminTokens' | 'applications' | 'adminAccounts'>, o: { failures: AuthFailures; secureCookies?: boolean }): void {
+  admin.post(
+    '/admin/session',
+    {
+      schema: {
+        summary: 'Sign in to the console (`email`, `password`, and `code` from the authenticator when a second factor is asked): a session cookie, and the CSRF token every change must carry (x-csrf-token)',
+        tags: ['admin'],
+        response: { 200: C.SessionBody },
+      },
+    },
+    async (req, reply) => {
+      const b = body(req.body);
+      const r = await s.adminAccounts.signIn({ email: b.email, password: b.password, code: b.code, ip: req.ip });
+      if (!r.ok) {
+        if (r.reason === 'code_required') return refuse(reply, fail('ADMIN_CODE_REQUIRED'));
+        await s.audit.append({ actor: r.email || 'unknown', actorKind: 'admin', ip: req.ip, action: 'admin.sign_in_failed', detail: { reason: r.reason } });
+        if (await o.failures.failed('admin_token', req.ip, reply, 'json')) return reply;
+        return refuse(reply, fail('ADMIN_SIGN_IN_FAILED'));
+      }
+      await s.audit.append({ actor: r.principal.name, actorKind: 'admin', ip: req.ip, action: 'admin.sign_in', appId: r.principal.appId ?? null });
+      reply.setCookie(SESSION_COOKIE, r.session, { path: '/admin', httpOnly: true, sameSite: 'strict', secure: o.secureCookies === true, expires: new Date(r.expiresAt) });
+      const p = r.principal;
+      return send(reply, { principal: { kind: p.kind, name: p.name, role: p.role, app_id: p.appId ?? null }, csrf_token: r.csrf, expires_at: new Date(r.expiresAt).toISOString(), message: 'Signed in.' });
+    },
+  );
+
+  admin.delete('/admin/session', { schema: { summary: 'Sign out: the session ends now', tags: ['admin'], response: { 200: C.SignedOutBody } } }, async (req, reply) => {
+    const p = principalOf(req);
+    if (p.sessionId !== undefined) await s.adminAccounts.signOut(p.sessionId);
+    reply.clearCookie(SESSION_COOKIE, { path: '/admin' });
+    return send(reply, { message: 'Signed out.' });
+  });
+
+  admin.get('/admin/accounts', { schema: { summary: 'Administrators (never a password or an authenticator secret)', tags: ['admin'], response: { 200: C.AccountsBody } } }, async (_req, reply) =>
+    send(reply, { accounts: (await s.adminAccounts.list()).map(accountView), message: 'Administrators.' }),
+  );
+
+  admin.post(
+    '/admin/accounts',
+    {
+      schema: {
+        summary: 'Add an administrator (`email`, `name`, `password` (12+ characters), `role`, `app_id`); the answer has the otpauth:// link of their authenticator, shown only now',
+        tags: ['admin'],
+        response: { 201: C.AccountCreatedBody },
+      },
+    },
+    async (req, reply) => {
+      const b = body(req.body);
+      const appId = b.app_id === undefined || b.app_id === null || b.app_id === '' ? null : authyIdParam({ app_id: String(b.app_id) }, 'app_id');
+      if (isFailure(appId)) return refuse(reply, appId);
+      if (appId !== null && appId !== undefined && !(await s.applications.find(appId))) return refuse(reply, invalidParameter('app_id', 'is not an application'));
+      const made = await s.adminAccounts.add({ email: b.email, name: b.name, password: b.password, role: b.role, appId: appId ?? null });
+      if (!made.ok) return refuse(reply, invalidParameter(made.field, made.reason));
+      const row = (await s.adminAccounts.list()).find((a) => a.id === made.id)!;
+      return send(reply.code(201), { account: accountView(row), otpauth_uri: made.otpauth, message: 'Administrator added.' });
+    },
+  );
+
+  admin.post<{ Params: { account_id: string } }>(
+    '/admin/accounts/:account_id/disable',
+    { schema: { summary: 'Disable an administrator: no more sign-in, and their sessions end now', tags: ['admin'], response: { 200: C.AccountDisabledBody } } },
+    async (req, reply) => {
+      const id = authyIdParam({ id: req.params.account_id }, 'id');
+      if (isFailure(id) || id === undefined || !(await s.adminAccounts.disable(id))) return refuse(reply, fail('ADMIN_ACCOUNT_NOT_FOUND'));
+      const row = (await s.adminAccounts.list()).find((a) => a.id === id)!;
+      return send(reply, { account: accountView(row), message: 'Administrator disabled.' });
+    },
+  );
+
   admin.get('/admin/me', { schema: { summary: 'Who is asking: the break-glass token or an API token, its role and application', tags: ['admin'], response: { 200: C.MeBody } } }, async (req, reply) => {
     const p = principalOf(req);
     return send(reply, { principal: { kind: p.kind, name: p.name, role: p.role, app_id: p.appId ?? null }, message: 'You.' });

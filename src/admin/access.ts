@@ -12,6 +12,8 @@ export type Role = (typeof ROLES)[number];
  * Twilio Verify accounts, API tokens, the cross-application outbox with full destinations).
  */
 export type Need = 'read' | 'support' | 'manage' | 'owner';
+/** Reached before anyone is known: signing in. */
+type Open = 'public';
 
 const GRANTS: Record<Role, readonly Need[]> = {
   owner: ['read', 'support', 'manage', 'owner'],
@@ -20,16 +22,16 @@ const GRANTS: Record<Role, readonly Need[]> = {
   read_only: ['read'],
 };
 
-export const roleMay = (role: Role, need: Need) => GRANTS[role].includes(need);
+export const roleMay = (role: Role, need: Need | Open) => need === 'public' || GRANTS[role].includes(need);
 
 /** What a route needs, and for a change, the name its audit entries carry. */
 export interface RouteAccess {
-  need: Need;
+  need: Need | Open;
   action?: string;
 }
 
 const read: RouteAccess = { need: 'read' };
-const change = (need: Exclude<Need, 'read'>, action: string): RouteAccess => ({ need, action });
+const change = (need: Need, action: string): RouteAccess => ({ need, action });
 
 /** Every admin route, by method and URL as registered. */
 export const ROUTE_ACCESS: Record<string, RouteAccess> = {
@@ -77,6 +79,11 @@ export const ROUTE_ACCESS: Record<string, RouteAccess> = {
   'POST /admin/tokens': change('owner', 'token.create'),
   'DELETE /admin/tokens/:token_id': change('owner', 'token.revoke'),
   'GET /admin/audit': read,
+  'POST /admin/session': { need: 'public' },
+  'DELETE /admin/session': change('read', 'admin.sign_out'),
+  'GET /admin/accounts': { need: 'owner' },
+  'POST /admin/accounts': change('owner', 'admin.account_create'),
+  'POST /admin/accounts/:account_id/disable': change('owner', 'admin.account_disable'),
 };
 
 /** The access of a route (HEAD is a GET), or undefined when the table does not name it. */
@@ -86,7 +93,9 @@ export function accessOf(method: string, url: string): RouteAccess | undefined {
 
 /** Who is asking: the break-glass admin token, an API token, (later) a signed-in administrator. */
 export interface Principal {
-  kind: 'break_glass' | 'token';
+  kind: 'break_glass' | 'token' | 'admin';
+  /** A console session's id (kind admin), so that signing out ends it. */
+  sessionId?: number;
   /** Said in the audit trail: "break-glass admin token", "token 3 (ci-deploy)". */
   name: string;
   id?: number;
@@ -109,5 +118,5 @@ export function allowed(p: Principal, access: RouteAccess, url: string, params: 
   if (p.appId === undefined) return true;
   const app = appOfRoute(url, params);
   if (app !== undefined) return app === String(p.appId);
-  return url === '/admin/applications' || url === '/admin/me' || url === '/admin/audit';
+  return url === '/admin/applications' || url === '/admin/me' || url === '/admin/audit' || url === '/admin/session';
 }

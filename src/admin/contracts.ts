@@ -450,10 +450,38 @@ export const VerifyFactorsBody = Ok('Verify factors.', {
 // Administrators: who is asking, API tokens, the audit trail ────────────────────────────────
 
 const RoleName = OneOf(['owner', 'admin', 'support', 'read_only']);
+const PrincipalView = Type.Object(
+  {
+    kind: OneOf(['break_glass', 'token', 'admin']),
+    name: Type.String(),
+    role: RoleName,
+    app_id: Nullable(Id),
+  },
+  closed,
+);
+export const SessionBody = Ok('Signed in.', { principal: PrincipalView, csrf_token: Type.String({ description: 'send as x-csrf-token with every change' }), expires_at: DateTime });
+export const SignedOutBody = Ok('Signed out.', {});
+const Account = Type.Object(
+  {
+    id: Id,
+    email: Type.String(),
+    name: Type.String(),
+    role: RoleName,
+    app_id: Nullable(Id),
+    password: Type.Boolean({ description: 'whether a password is set' }),
+    created_at: DateTime,
+    last_sign_in_at: Nullable(DateTime),
+    disabled_at: Nullable(DateTime),
+  },
+  closed,
+);
+export const AccountsBody = Ok('Administrators.', { accounts: Type.Array(Account) });
+export const AccountCreatedBody = Ok('Administrator added.', { account: Account, otpauth_uri: Type.String({ description: 'the authenticator to add (QR code or app), shown only now' }) });
+export const AccountDisabledBody = Ok('Administrator disabled.', { account: Account });
 export const MeBody = Ok('You.', {
   principal: Type.Object(
     {
-      kind: OneOf(['break_glass', 'token']),
+      kind: OneOf(['break_glass', 'token', 'admin']),
       name: Type.String(),
       role: RoleName,
       app_id: Nullable(Id),

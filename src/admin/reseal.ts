@@ -1,6 +1,7 @@
 // Master-key rotation (`openfactor keys reseal`): every secret sealed at rest with a previous key
 // is opened and sealed again with the current one, while the service runs. Each sealed value is
 // bound to its row (additional data), so each column knows how to name its rows.
+import { adminSeedContext } from './accounts.ts';
 import type { Kysely } from 'kysely';
 import { seal, unseal, type MasterKey } from '../core/crypto.ts';
 import type { DB } from '../store/schema.ts';
@@ -42,6 +43,7 @@ export const SEALED_COLUMNS: SealedColumn[] = [
   { table: 'applications', column: 'api_key_sealed', key: ['id'], context: (r) => keyContext(r.id) },
   { table: 'applications', column: 'dashboard_signing_key_sealed', key: ['id'], context: (r) => dashboardKeyContext(r.id) },
   { table: 'users', column: 'totp_seed_sealed', key: ['id'], context: (r) => totpSeedContext(r.id) },
+  { table: 'admin_accounts', column: 'totp_seed_sealed', key: ['id'], also: ['email'], context: (r) => adminSeedContext(r.email) },
   { table: 'authenticators', column: 'secret_sealed', key: ['user_id'], context: (r) => qrSecretContext(r.user_id) },
   { table: 'device_keys', column: 'public_key_sealed', key: ['id'], context: (r) => publicKeyContext(r.id) },
   { table: 'device_keys', column: 'push_subscription_sealed', key: ['id'], context: (r) => pushContext(r.id) },

@@ -16,6 +16,8 @@ import { applicationChanges, view } from './application-view.ts';
 import { accessOf, allowed, appOfRoute, type Principal, type RouteAccess } from './access.ts';
 import { registerAccessRoutes } from './access-routes.ts';
 import { setPrincipal } from './principal.ts';
+import fastifyCookie from '@fastify/cookie';
+import { SESSION_COOKIE } from './access-routes.ts';
 import { registerVerifyAdminRoutes } from './verify.ts';
 import { OutboxBody } from './contracts.ts';
 import { parseAuthyId } from '../features/users/service.ts';
@@ -49,7 +51,7 @@ const BREAK_GLASS: Principal = { kind: 'break_glass', name: 'break-glass admin t
  * token (owner) or an API token; every route's need from ROUTE_ACCESS (a route missing there
  * stops the server at start); every change, and every refusal of one, appended to the trail.
  */
-function guardAdminRoutes(admin: FastifyInstance, adminToken: string, s: Pick<Services, 'audit' | 'adminTokens' | 'applications'>, failures: AuthFailures) {
+function guardAdminRoutes(admin: FastifyInstance, adminToken: string, s: Pick<Services, 'audit' | 'adminTokens' | 'applications' | 'adminAccounts'>, failures: AuthFailures) {
   const asked = new WeakMap<FastifyRequest, Asked>();
   admin.addHook('onRoute', (r) => {
     for (const method of [r.method].flat()) {
@@ -58,10 +60,20 @@ function guardAdminRoutes(admin: FastifyInstance, adminToken: string, s: Pick<Se
   });
   admin.addHook('onRequest', async (req, reply) => {
     if (failures.refuseBlocked('admin_token', req, reply, 'json')) return reply;
+    // Signing in is open: its route checks the password and counts failures itself.
+    if (accessOf(req.method, req.routeOptions.url ?? '')?.need === 'public') return;
     const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-    const principal = m === null ? undefined : constantTimeEqual(m[1], adminToken) ? BREAK_GLASS : await s.adminTokens.principal(m[1]);
+    let principal = m === null ? undefined : constantTimeEqual(m[1], adminToken) ? BREAK_GLASS : await s.adminTokens.principal(m[1]);
+    const cookie = m === null ? req.cookies?.[SESSION_COOKIE] : undefined;
+    if (cookie) {
+      // A console session: a change must also carry the session's CSRF token.
+      const csrf = req.headers['x-csrf-token'];
+      const found = await s.adminAccounts.fromSession(cookie, typeof csrf === 'string' ? csrf : undefined, req.method !== 'GET' && req.method !== 'HEAD');
+      if (found === 'csrf') return sendFailure(reply, 'json', fail('ADMIN_CSRF'));
+      principal = found && { ...found.principal, sessionId: found.sessionId };
+    }
     if (!principal) {
-      if (m !== null) {
+      if (m !== null || cookie) {
         await s.audit.append({ actor: 'unknown', actorKind: 'token', ip: req.ip, action: 'admin.sign_in_failed', detail: { method: req.method, path: req.routeOptions.url ?? null } });
         if (await failures.failed('admin_token', req.ip, reply, 'json')) return reply;
       }
@@ -114,17 +126,18 @@ function guardAdminRoutes(admin: FastifyInstance, adminToken: string, s: Pick<Se
 
 export function registerAdminRoutes(
   server: FastifyInstance,
-  tokens: { admin: string; metrics?: string },
-  services: Pick<Services, 'outbox' | 'metrics' | 'applications' | 'destinations' | 'hooks' | 'guard' | 'webhooks' | 'routing' | 'contacts' | 'recoveries' | 'phoneChanges' | 'verifyCredentials' | 'usage' | 'audit' | 'adminTokens'>,
+  tokens: { admin: string; metrics?: string; secureCookies?: boolean },
+  services: Pick<Services, 'outbox' | 'metrics' | 'applications' | 'destinations' | 'hooks' | 'guard' | 'webhooks' | 'routing' | 'contacts' | 'recoveries' | 'phoneChanges' | 'verifyCredentials' | 'usage' | 'audit' | 'adminTokens' | 'adminAccounts'>,
   db: Kysely<DB>,
   keys: MasterKey[],
   dialect: Dialect,
   failures: AuthFailures,
 ): void {
   server.register(async (admin) => {
+    await admin.register(fastifyCookie);
     guardAdminRoutes(admin, tokens.admin, services, failures);
     registerApplicationRoutes(admin, { ...services, db, keys, dialect });
-    registerAccessRoutes(admin, services);
+    registerAccessRoutes(admin, services, { failures, secureCookies: tokens.secureCookies });
     registerVerifyAdminRoutes(admin, services.verifyCredentials, db);
 
     admin.get(

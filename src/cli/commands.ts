@@ -250,6 +250,10 @@ export async function runCommand({ values, positionals }: Args): Promise<number>
     }
     if (command === 'verify') return await verifyCommand(new VerifyCredentials(store.db, config.masterKeys), positionals.slice(1), values, record);
     if (command === 'audit') return await auditCommand(trail, sub, values);
+    if (command === 'admins') {
+      const { AdminAccounts } = await import('../admin/accounts.ts');
+      return await adminsCommand(new AdminAccounts(store.db, config.masterKeys, config.adminSessions), apps, sub, values, record);
+    }
     if (command === 'tokens') return await tokensCommand(new AdminTokens(store.db), apps, sub, values, record);
     return usageError(`unknown command: ${positionals.join(' ')}`);
   } finally {
@@ -385,6 +389,51 @@ async function auditCommand(trail: AuditTrail, sub: string | undefined, values: 
     return 0;
   }
   return usageError(`unknown command: audit ${sub ?? ''}`.trim());
+}
+
+/** `admins add|list|disable`: administrators' accounts; add reads the password from standard input. */
+async function adminsCommand(accounts: import('../admin/accounts.ts').AdminAccounts, apps: Applications, sub: string | undefined, values: Args['values'], record: Record_): Promise<number> {
+  const { accountView } = await import('../admin/accounts.ts');
+  if (sub === 'add') {
+    const appId = values.app === undefined ? null : (appIdOf(values.app) ?? -1);
+    if (appId === -1 || (appId !== null && !(await apps.find(appId)))) return usageError('--app must be an application id');
+    // The password comes on standard input (never on the command line, where `ps` would show it).
+    const password = process.stdin.isTTY ? undefined : (await readStdin()).split(/\r?\n/)[0];
+    if (!password) return usageError('admins add reads the password from standard input: printf %s "$PASSWORD" | openfactor admins add --email … --role …');
+    const made = await accounts.add({ email: values.email, name: values.name, password, role: values.role, appId });
+    if (!made.ok) return usageError(`--${made.field} ${made.reason}`);
+    await record('admin.account_create', appId, { account_id: made.id }, { email: made.email, role: values.role });
+    if (values.json) out(JSON.stringify({ id: made.id, email: made.email, otpauth_uri: made.otpauth }));
+    else {
+      const QRCode = (await import('qrcode')).default;
+      out(`Added administrator ${made.id} (${made.email}).\nTheir authenticator (scan it, or add the link to the app), shown only now:\n${made.otpauth}\n${await QRCode.toString(made.otpauth, { type: 'terminal', small: true })}`);
+    }
+    return 0;
+  }
+  if (sub === 'list') {
+    for (const a of (await accounts.list()).map(accountView)) {
+      out(values.json ? JSON.stringify(a) : `${a.id}\t${a.email}\t${a.role}${a.app_id === null ? '' : ` (application ${a.app_id})`}\t${a.disabled_at ? `disabled ${a.disabled_at}` : `last sign-in ${a.last_sign_in_at ?? 'never'}`}`);
+    }
+    return 0;
+  }
+  if (sub === 'disable') {
+    const id = appIdOf(values.id);
+    if (id === undefined) return usageError('admins disable needs --id ID');
+    if (!(await accounts.disable(id))) {
+      process.stderr.write(`No active administrator ${id}.\n`);
+      return 1;
+    }
+    await record('admin.account_disable', null, { account_id: id });
+    out(values.json ? JSON.stringify({ id, disabled: true }) : `Administrator ${id} disabled; their sessions ended.`);
+    return 0;
+  }
+  return usageError(`unknown command: admins ${sub ?? ''}`.trim());
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** `tokens create|list|revoke`: API tokens for automation. */

@@ -56,6 +56,11 @@ export const USAGE = `Usage: openfactor <command>
                                  an API key (SK…) of the account and its secret, printed only now
   verify keys list --account AC… [--json]
                                  the account's API keys (never their secrets)
+  admins add --email EMAIL --role owner|admin|support|read_only [--name NAME] [--app ID] [--json]
+                                 an administrator of the console; the password is read from
+                                 standard input; prints their authenticator (otpauth link, QR)
+  admins list [--json]           administrators, with role and last sign-in
+  admins disable --id ID         no more sign-in; their sessions end at once
   tokens create --name NAME --role owner|admin|support|read_only [--app ID] [--json]
                                  an API token for automation (Bearer on /admin/…), printed only
                                  now; --app limits it to one application

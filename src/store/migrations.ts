@@ -846,6 +846,30 @@ const steps: Record<string, Step> = {
       .addColumn('mac', 'text', (c) => c.notNull())
       .execute();
   },
+  // Administrators as people: accounts (a password, a second factor) and their console sessions.
+  '0037_admin_accounts': async (db, dialect) => {
+    await tableWithId(db, dialect, 'admin_accounts')
+      .addColumn('email', 'text', (c) => c.notNull().unique())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('password_hash', 'text')
+      .addColumn('role', 'text', (c) => c.notNull())
+      .addColumn('app_id', 'integer')
+      .addColumn('totp_seed_sealed', 'text', (c) => c.notNull())
+      .addColumn('totp_last_step', 'bigint')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('disabled_at', 'bigint')
+      .addColumn('last_sign_in_at', 'bigint')
+      .execute();
+    await tableWithId(db, dialect, 'admin_sessions')
+      .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('csrf_hash', 'text', (c) => c.notNull())
+      .addColumn('account_id', 'integer', (c) => c.notNull().references('admin_accounts.id').onDelete('cascade'))
+      .addColumn('ip', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('idle_until', 'bigint', (c) => c.notNull())
+      .execute();
+  },
 };
 
 /** The newest migration this build knows: a database at it is ready for this code. */

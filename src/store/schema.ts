@@ -412,6 +412,35 @@ export interface AuditHeadTable {
   mac: string;
 }
 
+/** An administrator (issue 22): a password (argon2id) and an authenticator for the second factor. */
+export interface AdminAccountsTable {
+  id: Generated<number>;
+  /** Trimmed, in lower case. */
+  email: string;
+  name: string;
+  password_hash: string | null;
+  role: 'owner' | 'admin' | 'support' | 'read_only';
+  app_id: number | null;
+  /** Sealed (context admin-accounts:{id}:totp); made with the account. */
+  totp_seed_sealed: string;
+  totp_last_step: number | null;
+  created_at: number;
+  disabled_at: number | null;
+  last_sign_in_at: number | null;
+}
+
+/** A console session: found by the hash of its cookie; changes also need its CSRF token. */
+export interface AdminSessionsTable {
+  id: Generated<number>;
+  token_hash: string;
+  csrf_hash: string;
+  account_id: number;
+  ip: string | null;
+  created_at: number;
+  expires_at: number;
+  idle_until: number;
+}
+
 /** Token verifications per application, UTC day (days since 1970) and result, counted in memory and added every second. */
 export interface TokenChecksDailyTable {
   app_id: number;
@@ -490,6 +519,8 @@ export interface DB {
   admin_tokens: AdminTokensTable;
   audit_log: AuditLogTable;
   audit_head: AuditHeadTable;
+  admin_accounts: AdminAccountsTable;
+  admin_sessions: AdminSessionsTable;
   meta: MetaTable;
   table_versions: TableVersionsTable;
   devices: DevicesTable;

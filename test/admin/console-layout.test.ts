@@ -55,7 +55,7 @@ async function signedIn(viewport: { width: number; height: number }): Promise<Pa
   const page = await browser.newPage({ viewport });
   await page.goto(`${base}/console/`);
   await page.fill('input[name=token]', t.config.adminToken);
-  await page.click('button[type=submit]');
+  await page.click('button:text-is("Use the token")');
   await page.waitForSelector('[data-testid=applications] a');
   return page;
 }
@@ -90,7 +90,7 @@ for (const [size, viewport] of Object.entries(SIZES)) {
       await page.waitForSelector('input[name=token]');
       await check('sign-in');
       await page.fill('input[name=token]', t.config.adminToken);
-      await page.click('button[type=submit]');
+      await page.click('button:text-is("Use the token")');
       await page.waitForSelector('[data-testid=applications] a');
       await check('applications');
       await page.click(`[data-testid=applications] a:text-is("Test Bank")`);
@@ -244,10 +244,7 @@ test(`${size}: by keyboard alone, sign in, reach a page from the navigation, cha
   try {
     await page.goto(`${base}/console/`);
     await page.waitForSelector('input[name=token]');
-    assert.equal(await page.evaluate(() => (document.activeElement as HTMLInputElement).name), 'token', 'the token field has the focus');
-    await page.keyboard.type(t.config.adminToken);
-    await page.keyboard.press('Enter');
-    await page.waitForSelector('[data-testid=applications] a');
+    assert.equal(await page.evaluate(() => (document.activeElement as HTMLInputElement).name), 'email', 'the email field has the focus');
     /** Tabs until the focused element matches `test` (run in the page), at most 60 times. */
     const tabTo = async (what: string, test: (el: Element) => boolean) => {
       for (let i = 0; i < 60; i++) {
@@ -256,6 +253,10 @@ test(`${size}: by keyboard alone, sign in, reach a page from the navigation, cha
       }
       assert.fail(`Tab never reached ${what}`);
     };
+    await tabTo('the token field', (el) => (el as HTMLInputElement).name === 'token');
+    await page.keyboard.type(t.config.adminToken);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('[data-testid=applications] a');
     await tabTo('Test Bank', (el) => el.textContent === 'Test Bank' && el.tagName === 'A');
     await page.keyboard.press('Enter');
     await page.waitForSelector('h1:text-is("Test Bank")');

@@ -12,7 +12,8 @@ import { until } from '../support/wait.ts';
 import { runCli } from '../support/process.ts';
 import { appToken, codeIn, delivered, verifyUrl } from '../support/tokens.ts';
 import { loadConfig } from '../../src/config.ts';
-import { masterKeyFrom } from '../../src/core/crypto.ts';
+import { masterKeyFrom, unseal } from '../../src/core/crypto.ts';
+import { adminSeedContext } from '../../src/admin/accounts.ts';
 import { migrate, openStore } from '../../src/store/db.ts';
 import { buildServer } from '../../src/app.ts';
 import { verifyClient } from '../support/verify.ts';
@@ -82,6 +83,10 @@ test('sealed with A, opened with B current and A previous, sealed again with B, 
     // …and a TOTP factor's secret (0033).
     const totpFactor = await twilioClient.verify.v2.services(va).entities('rotated-user').newFactors.create({ friendlyName: 'Phone', factorType: 'totp' });
     const totpSecret = (totpFactor.binding as { secret: string }).secret;
+    // …and an administrator's authenticator (0037).
+    const administrator = await t.of.services.adminAccounts.add({ email: 'rot@example.com', password: 'a long enough password', role: 'owner' });
+    assert.equal(administrator.ok, true);
+    const adminSeed = administrator.ok ? new URL(administrator.otpauth).searchParams.get('secret')! : '';
     // Every sealed column but the device's push subscription (a browser's) now holds a value.
     const empty: string[] = [];
     for (const c of SEALED_COLUMNS) {
@@ -145,6 +150,9 @@ test('sealed with A, opened with B current and A previous, sealed again with B, 
       assert.equal(same.json.user.id, user, 'found by the blind index of its phone');
       assert.equal((await call(t3.of.server, 'GET', `/protected/json/users/${user}/status`, { key })).json.status.email, 'ana@example.com');
       assert.deepEqual((await resealAll(t3.store.db, t3.config.masterKeys)).filter((r) => r.resealed || r.failed), []);
+      // The administrator's authenticator opens with B alone: their codes still sign in.
+      const row = await t3.store.db.selectFrom('admin_accounts').select('totp_seed_sealed').where('email', '=', 'rot@example.com').executeTakeFirstOrThrow();
+      assert.equal(Secret.fromBase32(adminSeed).base32, new Secret({ buffer: new Uint8Array(unseal(t3.config.masterKeys, row.totp_seed_sealed, adminSeedContext('rot@example.com'))).buffer }).base32);
     } finally {
       await third.close();
     }

@@ -76,8 +76,8 @@ export async function spawnServer(env: NodeJS.ProcessEnv): Promise<ServerProcess
   };
 }
 
-export function runCli(args: string[], env: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['bin/openfactor.mjs', ...args], { cwd: root, env, encoding: 'utf8' });
+export function runCli(args: string[], env: NodeJS.ProcessEnv, input?: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['bin/openfactor.mjs', ...args], { cwd: root, env, encoding: 'utf8', input });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -183,6 +183,14 @@ export const token = {
   clear: () => sessionStorage.removeItem(TOKEN),
 };
 
+const CSRF = 'openfactor-admin-csrf';
+/** A signed-in administrator's session: the cookie is HttpOnly; its CSRF token goes with each change. */
+export const session = {
+  csrf: () => sessionStorage.getItem(CSRF),
+  set: (csrf: string) => sessionStorage.setItem(CSRF, csrf),
+  clear: () => sessionStorage.removeItem(CSRF),
+};
+
 /** A refusal of the admin API, with its message. */
 export class ApiError extends Error {
   constructor(
@@ -196,7 +204,11 @@ export class ApiError extends Error {
 async function call<T>(method: string, path: string, body?: unknown, raw?: { type: string; data: Blob }): Promise<T> {
   const res = await fetch(path, {
     method,
-    headers: { authorization: `Bearer ${token.get() ?? ''}`, ...(raw ? { 'content-type': raw.type } : body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      ...(token.get() ? { authorization: `Bearer ${token.get()}` } : {}),
+      ...(session.csrf() ? { 'x-csrf-token': session.csrf()! } : {}),
+      ...(raw ? { 'content-type': raw.type } : body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: raw ? raw.data : body === undefined ? undefined : JSON.stringify(body),
   });
   const json = (await res.json().catch(() => ({ message: `HTTP ${res.status}` }))) as T & { message?: string };
@@ -211,6 +223,10 @@ async function page<T>(path: string, key: string, params: URLSearchParams): Prom
 }
 
 export const api = {
+  /** Email and password (and the authenticator's code when asked): the session cookie, and its CSRF token. */
+  signIn: (email: string, password: string, code?: string) =>
+    call<{ csrf_token: string; principal: { role: string } }>('POST', '/admin/session', { email, password, ...(code ? { code } : {}) }),
+  signOut: () => call<{ message: string }>('DELETE', '/admin/session'),
   /** A list of the application's: `users`, `devices`, `approvals`, `messages`, `deliveries`, `verifications`. */
   list: <T>(id: number, what: string, params: URLSearchParams, key = what) => page<T>(`/admin/applications/${id}/${what}`, key, params),
   rename: (id: number, name: string) => call<{ application: Application }>('POST', `/admin/applications/${id}/name`, { name }).then((r) => r.application),

@@ -3,7 +3,7 @@
 // phones, webhooks and callbacks, providers, the pumping defence, settings, keys), reached from
 // the navigation. Every text that comes from the API goes into the page as text.
 import { h, show as showIn, type Child } from '../../shared/dom.ts';
-import { api, token, type Application } from './api.ts';
+import { api, ApiError, session, token, type Application } from './api.ts';
 import { attempt, done, field, onSubmit, pagedTable, secret, section, statusLine, whenRefused } from './ui.ts';
 import { overviewPage } from './pages/overview.ts';
 import { approvalsPage, devicesPage, importPage, recoveriesPage, usersPage } from './pages/people.ts';
@@ -44,38 +44,78 @@ const PAGES: { path: string; title: string; page: PageOf; verifyOnly?: true }[] 
 
 function signInView(problem?: string): void {
   token.clear();
+  session.clear();
   signOut.hidden = true;
   menu.hidden = true;
   nav.replaceChildren();
+  const email = h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true }) as HTMLInputElement;
+  const password = h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true }) as HTMLInputElement;
+  const code = h('input', { name: 'code', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9 ]{6,7}' }) as HTMLInputElement;
+  const codeField = field('Code from your authenticator app', code);
+  codeField.hidden = true;
   const input = h('input', { type: 'password', name: 'token', autocomplete: 'off', required: true }) as HTMLInputElement;
   const status = h('p', { class: problem ? 'status error' : 'status', role: 'status' }, problem);
+  const tokenStatus = h('p', { class: 'status', role: 'status' });
+  const enter = () => {
+    location.hash = '#/';
+    route();
+  };
   document.title = 'Sign in · OpenFactor console';
   show(
     h(
       'section',
       { class: 'sign-in' },
       h('h1', {}, 'Sign in'),
-      h('p', {}, 'An API token (', h('code', {}, 'openfactor tokens create'), '), or the break-glass admin token in ', h('code', {}, 'data/admin.token'), ' or ', h('code', {}, 'OPENFACTOR_ADMIN_TOKEN'), '. What you may do follows the token’s role.'),
+      h(
+        'form',
+        {
+          class: 'stack-form',
+          'aria-label': 'Sign in with your email and password',
+          onsubmit: onSubmit(status, async () => {
+            try {
+              const r = await api.signIn(email.value.trim(), password.value, code.value.trim() || undefined);
+              session.set(r.csrf_token);
+              enter();
+            } catch (e) {
+              // The password was right and a code is asked for: the field appears, with the focus.
+              if (e instanceof ApiError && /code your authenticator/.test(e.message) && codeField.hidden) {
+                codeField.hidden = false;
+                code.required = true;
+                code.focus();
+              }
+              // Said beside the form: a refused sign-in is not a session that ended.
+              throw e instanceof ApiError ? new Error(e.message) : e;
+            }
+          }),
+        },
+        field('Email', email),
+        field('Password', password),
+        codeField,
+        h('button', { type: 'submit', class: 'primary' }, 'Sign in'),
+      ),
+      status,
+      h('h2', {}, 'Or with a token'),
+      h('p', {}, 'An API token (', h('code', {}, 'openfactor tokens create'), '), or the break-glass admin token in ', h('code', {}, 'data/admin.token'), ' or ', h('code', {}, 'OPENFACTOR_ADMIN_TOKEN'), '. What you may do follows its role.'),
       h(
         'form',
         {
           class: 'row-form',
-          onsubmit: onSubmit(status, async () => {
+          'aria-label': 'Sign in with a token',
+          onsubmit: onSubmit(tokenStatus, async () => {
             token.set(input.value.trim());
             await api.applications();
-            location.hash = '#/';
-            route();
+            enter();
           }),
         },
         field('Token', input),
-        h('button', { type: 'submit', class: 'primary' }, 'Sign in'),
+        h('button', { type: 'submit' }, 'Use the token'),
       ),
-      status,
+      tokenStatus,
     ),
   );
-  input.focus();
+  email.focus();
 }
-whenRefused(signInView);
+whenRefused((problem) => signInView(session.csrf() ? 'Your session has ended: sign in again.' : problem));
 
 /** The navigation: the applications and Twilio Verify, and the pages of the application open. */
 function drawNav(apps: Application[], current?: { app: Application; path: string; verify: boolean }, top: 'apps' | 'verify' | null = current ? null : 'apps'): void {
@@ -205,7 +245,7 @@ async function verifyView(sid: string | undefined): Promise<void> {
 function route(): void {
   nav.classList.remove('open');
   menu.setAttribute('aria-expanded', 'false');
-  if (!token.get()) {
+  if (!token.get() && !session.csrf()) {
     signInView();
     return;
   }
@@ -238,6 +278,10 @@ nav.addEventListener('click', (e) => {
   nav.classList.remove('open');
   menu.setAttribute('aria-expanded', 'false');
 });
-signOut.addEventListener('click', () => signInView());
+signOut.addEventListener('click', () => {
+  // A session ends on the server too; a token is simply forgotten.
+  if (session.csrf()) void api.signOut().catch(() => {});
+  signInView();
+});
 window.addEventListener('hashchange', route);
 route();

@@ -1,0 +1,50 @@
+// Administrators' accounts and console sessions: SQL.
+import type { Kysely } from 'kysely';
+import type { AdminAccountsTable, DB } from '../store/schema.ts';
+
+export type NewAccount = Omit<AdminAccountsTable, 'id' | 'totp_last_step' | 'disabled_at' | 'last_sign_in_at'>;
+
+export const insertAccount = async (db: Kysely<DB>, a: NewAccount) =>
+  (await db.insertInto('admin_accounts').values({ ...a, totp_last_step: null, disabled_at: null, last_sign_in_at: null }).returning('id').executeTakeFirstOrThrow()).id;
+
+export const accountByEmail = (db: Kysely<DB>, email: string) => db.selectFrom('admin_accounts').selectAll().where('email', '=', email).executeTakeFirst();
+export const accountById = (db: Kysely<DB>, id: number) => db.selectFrom('admin_accounts').selectAll().where('id', '=', id).executeTakeFirst();
+export const listAccounts = (db: Kysely<DB>) => db.selectFrom('admin_accounts').selectAll().orderBy('id').execute();
+export const activeAccounts = async (db: Kysely<DB>) =>
+  Number((await db.selectFrom('admin_accounts').select((eb) => eb.fn.countAll<number>().as('n')).where('disabled_at', 'is', null).executeTakeFirstOrThrow()).n);
+
+/** A second-factor step, taken only if newer than the last: of two uses of one code, one wins. */
+export const takeTotpStep = async (db: Kysely<DB>, id: number, step: number) =>
+  Number(
+    (
+      await db
+        .updateTable('admin_accounts')
+        .set({ totp_last_step: step })
+        .where('id', '=', id)
+        .where((eb) => eb.or([eb('totp_last_step', 'is', null), eb('totp_last_step', '<', step)]))
+        .executeTakeFirst()
+    ).numUpdatedRows,
+  ) === 1;
+
+export const noteSignIn = (db: Kysely<DB>, id: number, now: number) => db.updateTable('admin_accounts').set({ last_sign_in_at: now }).where('id', '=', id).execute();
+export const disableAccount = async (db: Kysely<DB>, id: number, now: number) =>
+  Number((await db.updateTable('admin_accounts').set({ disabled_at: now }).where('id', '=', id).where('disabled_at', 'is', null).executeTakeFirst()).numUpdatedRows) === 1;
+
+export const insertSession = (db: Kysely<DB>, s: { token_hash: string; csrf_hash: string; account_id: number; ip: string | null; created_at: number; expires_at: number; idle_until: number }) =>
+  db.insertInto('admin_sessions').values(s).execute();
+
+/** A live session and its account (not disabled), by the hash of its cookie. */
+export const liveSession = (db: Kysely<DB>, tokenHash: string, now: number) =>
+  db
+    .selectFrom('admin_sessions')
+    .innerJoin('admin_accounts', 'admin_accounts.id', 'admin_sessions.account_id')
+    .select(['admin_sessions.id as session_id', 'admin_sessions.csrf_hash', 'admin_sessions.idle_until', 'admin_accounts.id', 'admin_accounts.email', 'admin_accounts.role', 'admin_accounts.app_id'])
+    .where('admin_sessions.token_hash', '=', tokenHash)
+    .where('admin_sessions.expires_at', '>', now)
+    .where('admin_sessions.idle_until', '>', now)
+    .where('admin_accounts.disabled_at', 'is', null)
+    .executeTakeFirst();
+
+export const extendSession = (db: Kysely<DB>, id: number, idleUntil: number) => db.updateTable('admin_sessions').set({ idle_until: idleUntil }).where('id', '=', id).execute();
+export const endSession = (db: Kysely<DB>, id: number) => db.deleteFrom('admin_sessions').where('id', '=', id).execute();
+export const endSessionsOf = (db: Kysely<DB>, accountId: number) => db.deleteFrom('admin_sessions').where('account_id', '=', accountId).execute();
