@@ -15,6 +15,8 @@ import * as C from './contracts.ts';
 const send = (reply: FastifyReply, body: Record<string, unknown>) => reply.type('application/json; charset=utf-8').send(JSON.stringify({ ...body, success: true }));
 const refuse = (reply: FastifyReply, f: Failure) => sendFailure(reply, 'json', f);
 const body = (raw: unknown) => (raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {});
+/** A body's optional `app_id` (a token's or an administrator's one application): null when absent. */
+const appIdIn = (b: Record<string, unknown>) => (b.app_id === undefined || b.app_id === null || b.app_id === '' ? null : authyIdParam({ app_id: String(b.app_id) }, 'app_id'));
 
 /** The console session's cookie: HttpOnly, SameSite=Strict, only sent to /admin. */
 export const SESSION_COOKIE = 'openfactor_admin';
@@ -67,7 +69,7 @@ export function registerAccessRoutes(admin: FastifyInstance, s: Pick<Services, '
     },
     async (req, reply) => {
       const b = body(req.body);
-      const appId = b.app_id === undefined || b.app_id === null || b.app_id === '' ? null : authyIdParam({ app_id: String(b.app_id) }, 'app_id');
+      const appId = appIdIn(b);
       if (isFailure(appId)) return refuse(reply, appId);
       if (appId !== null && appId !== undefined && !(await s.applications.find(appId))) return refuse(reply, invalidParameter('app_id', 'is not an application'));
       const made = await s.adminAccounts.add({ email: b.email, name: b.name, password: b.password, role: b.role, appId: appId ?? null });
@@ -102,7 +104,7 @@ export function registerAccessRoutes(admin: FastifyInstance, s: Pick<Services, '
     { schema: { summary: 'Make an API token (`name`, `role`: owner, admin, support or read_only; `app_id`: only that application); the token is in the answer, and only there', tags: ['admin'], response: { 201: C.TokenCreatedBody } } },
     async (req, reply) => {
       const b = body(req.body);
-      const appId = b.app_id === undefined || b.app_id === null || b.app_id === '' ? null : authyIdParam({ app_id: String(b.app_id) }, 'app_id');
+      const appId = appIdIn(b);
       if (isFailure(appId)) return refuse(reply, appId);
       const made = await s.adminTokens.create({ name: b.name, role: b.role, appId: appId ?? null, createdBy: principalOf(req).name }, async (id) => (await s.applications.find(id)) !== undefined);
       if (!made.ok) return refuse(reply, invalidParameter(made.field, made.reason));

@@ -104,6 +104,10 @@ for (const [size, viewport] of Object.entries(SIZES)) {
       await page.waitForSelector('dialog[open]');
       await check('delete dialog');
       await page.keyboard.press('Escape');
+      // The audit trail.
+      await navigate(page, 'Audit trail');
+      await page.waitForSelector('[data-testid=audit] tbody tr');
+      await check('Audit trail');
       // Twilio Verify: the accounts, one account, and a service's verifications.
       await navigate(page, 'Twilio Verify');
       await page.waitForSelector('[data-testid=verify-accounts] a');

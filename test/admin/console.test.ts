@@ -447,3 +447,23 @@ test('an administrator signs in with email, password and the authenticator code;
   await page.waitForSelector('input[name=email]');
   assert.equal((await page.request.get(`${base}/admin/me`)).status(), 401, 'the session ended on the server');
 });
+
+test('the audit trail: a change made in the console is there, with who and what changed; filtered by action; exported as JSON lines', { skip }, async () => {
+  await signIn(t.config.adminToken);
+  await openPage('Test Bank', 'Settings');
+  const was = (await t.of.services.applications.find(t.appId))!.settings.codeTtlSeconds;
+  await page.fill('input[name=codeTtlSeconds]', String(was + 120));
+  await page.press('input[name=codeTtlSeconds]', 'Enter');
+  await page.waitForSelector('text=Saved.');
+  await page.click('nav a:text-is("Audit trail")');
+  await page.waitForSelector('[data-testid=audit] tbody tr');
+  await page.fill('input[name=action]', 'application.settings');
+  await page.click('[data-testid=audit] >> xpath=ancestor::div[contains(@class,"table-block")] >> button:text-is("Search")');
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=audit] tbody tr')].every((r) => r.textContent!.includes('application.settings')));
+  const first = await page.locator('[data-testid=audit] tbody tr').first().textContent();
+  assert.match(first!, new RegExp(`break-glass admin token127\\.0\\.0\\.1application\\.settings${t.appId}settings\\.codeTtlSeconds: ${was} → ${was + 120}`));
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('button:text-is("Export as JSON lines")')]);
+  const { readFile } = await import('node:fs/promises');
+  const lines = (await readFile((await download.path())!, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(lines.some((e) => e.action === 'application.settings' && e.detail.changed['settings.codeTtlSeconds'][1] === was + 120));
+});

@@ -55,6 +55,15 @@ async function tabTo(target: Locator, max = 80): Promise<void> {
   assert.fail(`Tab never reached ${target}`);
 }
 
+/** Tab to the code's Copy button, press Enter: "Copied", and the code is on the clipboard. */
+async function copyCodeByKeyboard(): Promise<void> {
+  await tabTo(page.locator('.account button.copy'));
+  await focusIsVisible();
+  await page.keyboard.press('Enter');
+  await page.locator('.account >> text=Copied').waitFor();
+  assert.match(await page.evaluate(() => navigator.clipboard.readText()), /^\d{6,8}$/);
+}
+
 /** The focused element is marked so that one sees it: an outline of 2 px or more. */
 async function focusIsVisible(): Promise<void> {
   const o = await page.evaluate(() => {
@@ -95,12 +104,7 @@ test('added by keyboard: the codes, this device and a sign-in request are access
 });
 
 test('by keyboard alone: copy a code, approve one request with Enter and deny another with Space; the focus is seen all along', { skip }, async () => {
-  const copy = page.locator('.account button.copy');
-  await tabTo(copy);
-  await focusIsVisible();
-  await page.keyboard.press('Enter');
-  await page.locator('.account >> text=Copied').waitFor();
-  assert.match(await page.evaluate(() => navigator.clipboard.readText()), /^\d{6,8}$/);
+  await copyCodeByKeyboard();
 
   const faro = page.locator('.request', { hasText: 'Sign in from Faro' });
   const uuid = (await faro.getAttribute('data-uuid'))!;
@@ -163,12 +167,7 @@ test('this device renamed by keyboard: shown, kept on the server and after a rel
 test('on a phone (390×844), by keyboard alone: copy a code, approve one request and deny another; nothing wider than the screen', { skip }, async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   try {
-    const copy = page.locator('.account button.copy');
-    await tabTo(copy);
-    await focusIsVisible();
-    await page.keyboard.press('Enter');
-    await page.locator('.account >> text=Copied').waitFor();
-    assert.match(await page.evaluate(() => navigator.clipboard.readText()), /^\d{6,8}$/);
+    await copyCodeByKeyboard();
 
     const first = await createApproval(t, user, { message: 'Sign in from Porto' });
     const porto = page.locator('.request', { hasText: 'Sign in from Porto' });

@@ -222,7 +222,26 @@ async function page<T>(path: string, key: string, params: URLSearchParams): Prom
   return { rows: r[key] as T[], next_cursor: r.next_cursor ?? (r.next_before_id ? String(r.next_before_id) : null), total: r.total ?? null };
 }
 
+export interface AuditEntry {
+  id: number;
+  at: string;
+  actor: string;
+  actor_kind: string;
+  ip: string | null;
+  action: string;
+  app_id: number | null;
+  target: Record<string, unknown>;
+  detail: Record<string, unknown>;
+}
+
 export const api = {
+  audit: (params: URLSearchParams) => page<AuditEntry>('/admin/audit', 'entries', params),
+  /** The whole trail as JSON lines (the export), with the console's credentials. */
+  auditExport: async (): Promise<Blob> => {
+    const res = await fetch('/admin/audit?format=jsonl', { headers: token.get() ? { authorization: `Bearer ${token.get()}` } : {} });
+    if (!res.ok) throw new ApiError(res.status, `HTTP ${res.status}`);
+    return res.blob();
+  },
   /** Email and password (and the authenticator's code when asked): the session cookie, and its CSRF token. */
   signIn: (email: string, password: string, code?: string) =>
     call<{ csrf_token: string; principal: { role: string } }>('POST', '/admin/session', { email, password, ...(code ? { code } : {}) }),

@@ -11,6 +11,7 @@ import { messagesPage, verificationsPage } from './pages/logs.ts';
 import { integrationsPage, providersPage } from './pages/integrations.ts';
 import { defencePage, settingsPage } from './pages/settings.ts';
 import { securityPage } from './pages/security.ts';
+import { auditPage } from './pages/audit.ts';
 import { verifyAccountPage, verifyAccountsPage, verifyFactorsPage, verifyVerificationsPage } from './pages/verify.ts';
 
 const view = document.getElementById('view')!;
@@ -118,11 +119,11 @@ function signInView(problem?: string): void {
 whenRefused((problem) => signInView(session.csrf() ? 'Your session has ended: sign in again.' : problem));
 
 /** The navigation: the applications and Twilio Verify, and the pages of the application open. */
-function drawNav(apps: Application[], current?: { app: Application; path: string; verify: boolean }, top: 'apps' | 'verify' | null = current ? null : 'apps'): void {
+function drawNav(apps: Application[], current?: { app: Application; path: string; verify: boolean }, top: 'apps' | 'verify' | 'audit' | null = current ? null : 'apps'): void {
   const link = (href: string, text: string, here: boolean) => h('li', {}, h('a', { href, 'aria-current': here ? 'page' : false }, text));
   showIn(
     nav,
-    h('ul', {}, link('#/', 'Applications', top === 'apps'), link('#/verify', 'Twilio Verify', top === 'verify')),
+    h('ul', {}, link('#/', 'Applications', top === 'apps'), link('#/verify', 'Twilio Verify', top === 'verify'), link('#/audit', 'Audit trail', top === 'audit')),
     current &&
       h(
         'div',
@@ -223,6 +224,18 @@ async function applicationView(id: number, path: string): Promise<void> {
   if (status.textContent) show(h('p', {}, h('a', { href: '#/' }, '← Applications')), status);
 }
 
+/** The audit trail. */
+async function auditView(): Promise<void> {
+  const status = statusLine();
+  show(h('p', {}, 'Loading…'), status);
+  await attempt(status, async () => {
+    apps = apps.length ? apps : await api.applications();
+    drawNav(apps, undefined, 'audit');
+    document.title = 'Audit trail · OpenFactor console';
+    show(h('h1', {}, 'Audit trail'), ...(await auditPage()));
+  });
+}
+
 /** Twilio Verify: the accounts, or one account. */
 async function verifyView(sid: string | undefined): Promise<void> {
   const status = statusLine();
@@ -254,7 +267,7 @@ function route(): void {
   const m = /^#\/apps\/(\d+)(?:\/([a-z_]+))?$/.exec(location.hash);
   const v = /^#\/verify(?:\/(AC[0-9a-f]{32}))?$/.exec(location.hash);
   if (!m && !v) apps = [];
-  void (m ? applicationView(Number(m[1]), m[2] ?? '') : v ? verifyView(v[1]) : applicationsView()).then(() => {
+  void (m ? applicationView(Number(m[1]), m[2] ?? '') : v ? verifyView(v[1]) : location.hash === '#/audit' ? auditView() : applicationsView()).then(() => {
     // After a navigation the page's heading takes the focus, so a screen reader reads the new page.
     const h1 = view.querySelector('h1');
     if (h1 && document.activeElement === document.body) {
