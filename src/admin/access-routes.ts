@@ -74,7 +74,7 @@ export function registerAccessRoutes(admin: FastifyInstance, s: Pick<Services, '
       if (appId !== null && appId !== undefined && !(await s.applications.find(appId))) return refuse(reply, invalidParameter('app_id', 'is not an application'));
       const made = await s.adminAccounts.add({ email: b.email, name: b.name, password: b.password, role: b.role, appId: appId ?? null });
       if (!made.ok) return refuse(reply, invalidParameter(made.field, made.reason));
-      const row = (await s.adminAccounts.list()).find((a) => a.id === made.id)!;
+      const row = (await s.adminAccounts.find(made.id))!;
       return send(reply.code(201), { account: accountView(row), otpauth_uri: made.otpauth, message: 'Administrator added.' });
     },
   );
@@ -85,7 +85,7 @@ export function registerAccessRoutes(admin: FastifyInstance, s: Pick<Services, '
     async (req, reply) => {
       const id = authyIdParam({ id: req.params.account_id }, 'id');
       if (isFailure(id) || id === undefined || !(await s.adminAccounts.disable(id))) return refuse(reply, fail('ADMIN_ACCOUNT_NOT_FOUND'));
-      const row = (await s.adminAccounts.list()).find((a) => a.id === id)!;
+      const row = (await s.adminAccounts.find(id))!;
       return send(reply, { account: accountView(row), message: 'Administrator disabled.' });
     },
   );
@@ -108,7 +108,7 @@ export function registerAccessRoutes(admin: FastifyInstance, s: Pick<Services, '
       if (isFailure(appId)) return refuse(reply, appId);
       const made = await s.adminTokens.create({ name: b.name, role: b.role, appId: appId ?? null, createdBy: principalOf(req).name }, async (id) => (await s.applications.find(id)) !== undefined);
       if (!made.ok) return refuse(reply, invalidParameter(made.field, made.reason));
-      const row = (await s.adminTokens.list()).find((t) => t.id === made.id)!;
+      const row = (await s.adminTokens.find(made.id))!;
       return send(reply.code(201), { api_token: tokenView(row), token: made.token, message: 'API token created.' });
     },
   );
@@ -120,7 +120,7 @@ export function registerAccessRoutes(admin: FastifyInstance, s: Pick<Services, '
       const id = authyIdParam({ id: req.params.token_id }, 'id');
       const found = isFailure(id) || id === undefined ? undefined : await s.adminTokens.find(id);
       if (!found || found.revoked_at !== null || !(await s.adminTokens.revoke(found.id))) return refuse(reply, fail('ADMIN_TOKEN_NOT_FOUND'));
-      const row = (await s.adminTokens.list()).find((t) => t.id === found.id)!;
+      const row = (await s.adminTokens.find(found.id))!;
       return send(reply, { api_token: tokenView(row), message: 'API token revoked.' });
     },
   );

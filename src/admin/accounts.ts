@@ -21,7 +21,10 @@ export interface SessionRules {
 
 export const adminSeedContext = (email: string) => `admin-accounts:${email}:totp`;
 const seedContext = adminSeedContext;
-const normalEmail = (raw: unknown) => (typeof raw === 'string' ? raw.trim().toLowerCase() : '');
+// At most an address's length: what a sign-in names is written to the audit trail.
+const normalEmail = (raw: unknown) => (typeof raw === 'string' ? raw.trim().toLowerCase().slice(0, 254) : '');
+/** Longer passwords are refused unhashed: argon2 over a body-sized string is work an attacker chooses. */
+const MAX_PASSWORD = 1024;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /** Compared against when the email is unknown, so that the time taken does not tell. */
 let dummyHash: Promise<string> | undefined;
@@ -45,8 +48,8 @@ export class AdminAccounts {
     const appId = input.appId ?? null;
     if (appId !== null && input.role === 'owner') return { ok: false as const, field: 'app_id', reason: 'an owner is for the whole service' };
     const password = input.password;
-    if (password !== undefined && (typeof password !== 'string' || password.length < 12 || password.length > 1024)) {
-      return { ok: false as const, field: 'password', reason: 'must be 12 to 1024 characters' };
+    if (password !== undefined && (typeof password !== 'string' || password.length < 12 || password.length > MAX_PASSWORD)) {
+      return { ok: false as const, field: 'password', reason: `must be 12 to ${MAX_PASSWORD} characters` };
     }
     if (await q.accountByEmail(this.db, email)) return { ok: false as const, field: 'email', reason: 'is taken by another administrator' };
     const seed = newSecret();
@@ -74,13 +77,13 @@ export class AdminAccounts {
   async signIn(input: { email: unknown; password: unknown; code?: unknown; ip: string | null }, now = Date.now()): Promise<SignIn> {
     const email = normalEmail(input.email);
     const account = email ? await q.accountByEmail(this.db, email) : undefined;
-    const password = typeof input.password === 'string' ? input.password : '';
+    const password = typeof input.password === 'string' && input.password.length <= MAX_PASSWORD ? input.password : '';
     // An unknown email costs the same hash as a known one.
     const hash = account?.password_hash ?? (await (dummyHash ??= argon2.hash('no account has this password', { type: argon2.argon2id })));
     const good = (await argon2.verify(hash, password).catch(() => false)) && !!account?.password_hash && account.disabled_at === null;
     if (!account || !good) return { ok: false, reason: 'bad_credentials', email };
     if (await this.secondFactorRequired()) {
-      const code = typeof input.code === 'string' ? input.code.replace(/\s+/g, '') : '';
+      const code = typeof input.code === 'string' || typeof input.code === 'number' ? String(input.code).replace(/\s+/g, '') : '';
       if (!code) return { ok: false, reason: 'code_required', email };
       const seed = unseal(this.keys, account.totp_seed_sealed, seedContext(email));
       const current = totpStep(now, 30);
@@ -113,6 +116,7 @@ export class AdminAccounts {
   signOut = (sessionId: number) => q.endSession(this.db, sessionId);
 
   list = () => q.listAccounts(this.db);
+  find = (id: number) => q.accountById(this.db, id);
 
   /** Disabled: no sign-in, and its sessions end at once. */
   async disable(id: number, now = Date.now()): Promise<boolean> {

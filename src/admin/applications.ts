@@ -39,7 +39,6 @@ const IMPORT_LIMIT = 64 * 1024 * 1024;
 const MAX_FAILURES_SHOWN = 1000;
 
 import { view } from './application-view.ts';
-export { view };
 
 const send = (reply: FastifyReply, body: Record<string, unknown>) =>
   reply.type('application/json; charset=utf-8').send(JSON.stringify({ ...body, success: true }));

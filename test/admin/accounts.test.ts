@@ -61,6 +61,7 @@ test('the first administrator, added with the CLI: the password from standard in
   assert.deepEqual([wrong.status, wrong.json.error_code, wrong.cookie], [401, '60001', undefined]);
   const unknown = await signIn('nobody@example.com');
   assert.equal(unknown.status, 401);
+  assert.equal((await signIn('ana@example.com', 'x'.repeat(5000))).status, 401, 'a password past 1,024 characters: refused, not hashed');
   const ok = await signIn('ANA@example.com');
   assert.equal(ok.status, 200, JSON.stringify(ok.json));
   assert.deepEqual(ok.json.principal, { kind: 'admin', name: `admin ${owner.id} (ana@example.com)`, role: 'owner', app_id: null });
@@ -70,6 +71,7 @@ test('the first administrator, added with the CLI: the password from standard in
   const failures = (await http('GET', '/admin/audit?action=admin.sign_in', { cookie: ok.cookie })).json.entries.map((e: Json) => [e.action, e.actor]);
   assert.deepEqual(failures, [
     ['admin.sign_in', `admin ${owner.id} (ana@example.com)`],
+    ['admin.sign_in_failed', 'ana@example.com'],
     ['admin.sign_in_failed', 'nobody@example.com'],
     ['admin.sign_in_failed', 'ana@example.com'],
   ]);
