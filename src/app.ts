@@ -2,6 +2,7 @@
 import { AuditTrail } from './admin/audit.ts';
 import { AdminTokens } from './admin/tokens.ts';
 import { AdminAccounts } from './admin/accounts.ts';
+import { consoleApprovals } from './admin/approvals.ts';
 import { indexUserEmails, openContacts, type Contacts } from './store/contacts.ts';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -255,7 +256,7 @@ async function buildServices(config: Config, store: Store, log: FastifyBaseLogge
     verifyCredentials,
     audit,
     adminTokens: new AdminTokens(store.db),
-    adminAccounts: new AdminAccounts(store.db, config.masterKeys, config.adminSessions),
+    adminAccounts: new AdminAccounts(store.db, config.masterKeys, config.adminSessions, consoleApprovals(store.db, applications, onetouch)),
     verifyFactors: new VerifyFactors({ db: store.db, keys: config.masterKeys, webhooks: verifyWebhooks, accessTokens: new VerifyAccessTokens(store.db, config.masterKeys), events, push, log }),
     verifyWebhooks,
     verify: new Verify({ ...sending, applications, forgetApplication: (id) => routing.forget(id) }),
@@ -320,7 +321,7 @@ async function registerRoutes(server: FastifyInstance, config: Config, store: St
   registerWebhookRoutes(server, services.webhooks, config.publicUrl, authFailures);
   registerVerifyRoutes(server, { verify: services.verify, credentials: services.verifyCredentials, authFailures, publicUrl: config.publicUrl, factors: services.verifyFactors, serviceWebhooks: services.verifyWebhooks });
   registerQrRoute(server, services.tokens);
-  registerAdminRoutes(server, { admin: config.adminToken, metrics: config.metricsToken, secureCookies: config.publicUrl?.startsWith('https://') === true }, services, store.db, config.masterKeys, store.dialect, authFailures);
+  registerAdminRoutes(server, { admin: config.adminToken, metrics: config.metricsToken, secureCookies: config.publicUrl?.startsWith('https://') === true, sso: config.adminSso, publicUrl: config.publicUrl }, services, store.db, config.masterKeys, store.dialect, authFailures);
   // The admin console (talks to the admin API) and the authenticator web app (the device API).
   registerBuiltPage(server, { name: 'console', title: 'admin console' });
   registerBuiltPage(server, { name: 'authenticator', title: 'authenticator' });

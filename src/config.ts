@@ -72,6 +72,8 @@ export interface Config {
   authFailures: number;
   /** Administrators' console sessions and when they must give a second factor (issue 22). */
   adminSessions: { lifetimeMs: number; idleMs: number; secondFactor: 'auto' | 'always' | 'off' };
+  /** Administrators' single sign-on through the organisation's OpenID Connect provider, when set. */
+  adminSso?: AdminSso;
   authFailureWindowS: number;
   authBlockS: number;
   /**
@@ -126,6 +128,35 @@ export interface PgTimeouts {
  * OPENFACTOR_CONFIG, else `./openfactor.conf` when it exists.
  */
 /** `auto` (the default): a code after the password once more than one administrator exists. */
+export interface AdminSso {
+  /** The issuer; its discovery document is at `{issuer}/.well-known/openid-configuration`. */
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** Where the provider sends the administrator back: `{public URL}/admin/sso/callback` by default. */
+  redirectUri?: string;
+  /** Said on the console's button: "Sign in with {name}". */
+  name: string;
+}
+
+function adminSso(env: NodeJS.ProcessEnv): AdminSso | undefined {
+  const issuer = env.OPENFACTOR_ADMIN_OIDC_ISSUER;
+  if (!issuer) return undefined;
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw new Error('OPENFACTOR_ADMIN_OIDC_ISSUER must be a URL (the OpenID Connect issuer)');
+  }
+  // Plain http only to this machine: an issuer elsewhere is reached over TLS.
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) throw new Error('OPENFACTOR_ADMIN_OIDC_ISSUER must be https:// (http:// only on localhost)');
+  const clientId = env.OPENFACTOR_ADMIN_OIDC_CLIENT_ID;
+  const clientSecret = env.OPENFACTOR_ADMIN_OIDC_CLIENT_SECRET;
+  if (!clientId || !clientSecret) throw new Error('OPENFACTOR_ADMIN_OIDC_ISSUER needs OPENFACTOR_ADMIN_OIDC_CLIENT_ID and OPENFACTOR_ADMIN_OIDC_CLIENT_SECRET');
+  return { issuer, clientId, clientSecret, redirectUri: env.OPENFACTOR_ADMIN_OIDC_REDIRECT_URI || undefined, name: env.OPENFACTOR_ADMIN_OIDC_NAME || 'single sign-on' };
+}
+
 function secondFactorRule(raw: string | undefined): 'auto' | 'always' | 'off' {
   const v = (raw ?? '').trim().toLowerCase() || 'auto';
   if (v === 'auto' || v === 'always' || v === 'off') return v;
@@ -202,6 +233,7 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
       idleMs: int('OPENFACTOR_ADMIN_SESSION_IDLE_MINUTES', 30, 1, 10_080) * 60_000,
       secondFactor: secondFactorRule(env.OPENFACTOR_ADMIN_SECOND_FACTOR),
     },
+    adminSso: adminSso(env),
     authFailureWindowS: int('OPENFACTOR_AUTH_FAILURE_WINDOW_S', 300, 1, 86_400),
     authBlockS: int('OPENFACTOR_AUTH_BLOCK_S', 900, 1, 86_400),
     trustProxy: parseNetworks(env.OPENFACTOR_TRUST_PROXY, 'OPENFACTOR_TRUST_PROXY'),

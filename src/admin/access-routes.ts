@@ -6,7 +6,7 @@ import { sendFailure } from '../wire/envelope.ts';
 import type { Services } from '../app.ts';
 import { auditView } from './audit.ts';
 import { tokenView } from './tokens.ts';
-import { accountView } from './accounts.ts';
+import { accountView, csrfOf, SECOND_FACTOR_WAIT_MS, type SecondFactorAsked, type Session } from './accounts.ts';
 import type { AuthFailures } from '../wire/auth-failures.ts';
 import { principalOf } from './principal.ts';
 import { authyIdParam, decodeCursor, encodeCursor, isFailure } from './paging.ts';
@@ -20,13 +20,39 @@ const appIdIn = (b: Record<string, unknown>) => (b.app_id === undefined || b.app
 
 /** The console session's cookie: HttpOnly, SameSite=Strict, only sent to /admin. */
 export const SESSION_COOKIE = 'openfactor_admin';
+/** A sign-in waiting for its second factor (after a password or single sign-on): the same kind of cookie, for minutes. */
+export const PENDING_COOKIE = 'openfactor_admin_pending';
+
+/** The first factor held: the sign-in goes on in a cookie, for minutes. */
+export const holdSignIn = (reply: FastifyReply, r: SecondFactorAsked, secure?: boolean) =>
+  reply.setCookie(PENDING_COOKIE, r.ticket, { path: '/admin', httpOnly: true, sameSite: 'strict', secure: secure === true, maxAge: SECOND_FACTOR_WAIT_MS / 1000 });
+
+/** A session begins: its cookie (the waiting sign-in's is dropped). */
+export const setSessionCookie = (reply: FastifyReply, r: Session, secure?: boolean) =>
+  reply
+    .setCookie(SESSION_COOKIE, r.session, { path: '/admin', httpOnly: true, sameSite: 'strict', secure: secure === true, expires: new Date(r.expiresAt) })
+    .clearCookie(PENDING_COOKIE, { path: '/admin' });
 
 export function registerAccessRoutes(admin: FastifyInstance, s: Pick<Services, 'audit' | 'adminTokens' | 'applications' | 'adminAccounts'>, o: { failures: AuthFailures; secureCookies?: boolean }): void {
+  /** A session begins: its cookie, and the body the console keeps (the CSRF token). */
+  const begin = async (reply: FastifyReply, r: Session, ip: string, via: string) => {
+    await s.audit.append({ actor: r.principal.name, actorKind: 'admin', ip, action: 'admin.sign_in', appId: r.principal.appId ?? null, detail: { via } });
+    setSessionCookie(reply, r, o.secureCookies);
+    const p = r.principal;
+    return send(reply, { principal: { kind: p.kind, name: p.name, role: p.role, app_id: p.appId ?? null }, csrf_token: r.csrf, expires_at: new Date(r.expiresAt).toISOString(), message: 'Signed in.' });
+  };
+  const refused = async (reply: FastifyReply, ip: string, email: string, reason: string) => {
+    await s.audit.append({ actor: email || 'unknown', actorKind: 'admin', ip, action: 'admin.sign_in_failed', detail: { reason } });
+    if (await o.failures.failed('admin_token', ip, reply, 'json')) return reply;
+    return refuse(reply, fail('ADMIN_SIGN_IN_FAILED', reason === 'denied' ? { message: 'The sign-in was denied on your device' } : reason === 'expired' ? { message: 'The approval expired: sign in again' } : {}));
+  };
+
   admin.post(
     '/admin/session',
     {
       schema: {
-        summary: 'Sign in to the console (`email`, `password`, and `code` from the authenticator when a second factor is asked): a session cookie, and the CSRF token every change must carry (x-csrf-token)',
+        summary:
+          'Sign in to the console (`email`, `password`, and `code` from the authenticator when a second factor is asked): a session cookie, and the CSRF token every change must carry (x-csrf-token). When a second factor is asked and no code came, the answer (401, `second_factor`: `code` or `code,onetouch`) sets a cookie that carries the sign-in on to `POST /admin/session/second_factor`',
         tags: ['admin'],
         response: { 200: C.SessionBody },
       },
@@ -34,16 +60,43 @@ export function registerAccessRoutes(admin: FastifyInstance, s: Pick<Services, '
     async (req, reply) => {
       const b = body(req.body);
       const r = await s.adminAccounts.signIn({ email: b.email, password: b.password, code: b.code, ip: req.ip });
-      if (!r.ok) {
-        if (r.reason === 'code_required') return refuse(reply, fail('ADMIN_CODE_REQUIRED'));
-        await s.audit.append({ actor: r.email || 'unknown', actorKind: 'admin', ip: req.ip, action: 'admin.sign_in_failed', detail: { reason: r.reason } });
-        if (await o.failures.failed('admin_token', req.ip, reply, 'json')) return reply;
-        return refuse(reply, fail('ADMIN_SIGN_IN_FAILED'));
-      }
-      await s.audit.append({ actor: r.principal.name, actorKind: 'admin', ip: req.ip, action: 'admin.sign_in', appId: r.principal.appId ?? null });
-      reply.setCookie(SESSION_COOKIE, r.session, { path: '/admin', httpOnly: true, sameSite: 'strict', secure: o.secureCookies === true, expires: new Date(r.expiresAt) });
-      const p = r.principal;
-      return send(reply, { principal: { kind: p.kind, name: p.name, role: p.role, app_id: p.appId ?? null }, csrf_token: r.csrf, expires_at: new Date(r.expiresAt).toISOString(), message: 'Signed in.' });
+      if (r.ok) return begin(reply, r, req.ip, 'password');
+      // The answer says which second factors there are; the sign-in goes on in its cookie.
+      if (r.reason === 'code_required') return refuse(holdSignIn(reply, r, o.secureCookies), fail('ADMIN_CODE_REQUIRED', { head: { second_factor: r.onetouch ? 'code,onetouch' : 'code' } }));
+      return refused(reply, req.ip, r.email, r.reason);
+    },
+  );
+
+  admin.post(
+    '/admin/session/second_factor',
+    {
+      schema: {
+        summary:
+          'The second factor of a sign-in whose first held (its cookie): `code` from the authenticator, or `method`: `onetouch`, which sends an approval request to the administrator’s device (202) and, asked again, gives the session once it is approved. A wrong code, a denial or an expiry ends the sign-in',
+        tags: ['admin'],
+        response: { 200: C.SessionBody, 202: C.ApprovalWaitBody },
+      },
+    },
+    async (req, reply) => {
+      const b = body(req.body);
+      const ticket = req.cookies[PENDING_COOKIE];
+      const r = ticket ? await s.adminAccounts.secondFactor(ticket, { code: b.code, onetouch: b.method === 'onetouch', ip: req.ip }) : undefined;
+      if (!r || (!r.ok && r.reason === 'no_sign_in')) return refuse(reply, fail('ADMIN_SIGN_IN_EXPIRED'));
+      if (r.ok) return begin(reply, r, req.ip, 'second_factor');
+      if (r.reason === 'waiting') return send(reply.code(202), { approval_request: { uuid: r.uuid, ...(r.number === undefined ? {} : { number: r.number }) }, message: 'Approve the sign-in on your device.' });
+      if (r.reason === 'no_device') return refuse(reply, fail('ADMIN_NO_ONETOUCH_DEVICE'));
+      reply.clearCookie(PENDING_COOKIE, { path: '/admin' });
+      return refused(reply, req.ip, r.email, r.reason);
+    },
+  );
+
+  admin.get(
+    '/admin/session',
+    { schema: { summary: 'The session of this cookie (or token): who, and the CSRF token its changes carry', tags: ['admin'], response: { 200: C.SessionNowBody } } },
+    async (req, reply) => {
+      const p = principalOf(req);
+      const cookie = p.sessionId === undefined ? undefined : req.cookies[SESSION_COOKIE];
+      return send(reply, { principal: { kind: p.kind, name: p.name, role: p.role, app_id: p.appId ?? null }, csrf_token: cookie ? csrfOf(cookie) : null, expires_at: null, message: 'Your session.' });
     },
   );
 
@@ -87,6 +140,33 @@ export function registerAccessRoutes(admin: FastifyInstance, s: Pick<Services, '
       if (isFailure(id) || id === undefined || !(await s.adminAccounts.disable(id))) return refuse(reply, fail('ADMIN_ACCOUNT_NOT_FOUND'));
       const row = (await s.adminAccounts.find(id))!;
       return send(reply, { account: accountView(row), message: 'Administrator disabled.' });
+    },
+  );
+
+  admin.post<{ Params: { account_id: string } }>(
+    '/admin/accounts/:account_id/onetouch',
+    {
+      schema: {
+        summary:
+          'Link the user (`app_id`, `authy_id`) whose registered devices approve this administrator’s sign-ins by OneTouch; without them, unlink. The application must have OneTouch on and the user a device',
+        tags: ['admin'],
+        response: { 200: C.AccountOneTouchBody },
+      },
+    },
+    async (req, reply) => {
+      const id = authyIdParam({ id: req.params.account_id }, 'id');
+      if (isFailure(id) || id === undefined) return refuse(reply, fail('ADMIN_ACCOUNT_NOT_FOUND'));
+      const b = body(req.body);
+      const appId = appIdIn(b);
+      if (isFailure(appId)) return refuse(reply, appId);
+      const authyId = b.authy_id === undefined || b.authy_id === null || b.authy_id === '' ? undefined : authyIdParam({ authy_id: String(b.authy_id) }, 'authy_id');
+      if (isFailure(authyId)) return refuse(reply, authyId);
+      if ((appId === null) !== (authyId === undefined)) return refuse(reply, invalidParameter(appId === null ? 'app_id' : 'authy_id', 'is needed with the other (both, or neither to unlink)'));
+      const done = await s.adminAccounts.linkDevice(id, appId === null || authyId === undefined ? null : { appId: appId!, authyId });
+      if (done === 'no_account') return refuse(reply, fail('ADMIN_ACCOUNT_NOT_FOUND'));
+      if (done === 'no_device') return refuse(reply, invalidParameter('authy_id', 'is not a user with a registered device in an application with OneTouch on'));
+      const row = (await s.adminAccounts.find(id))!;
+      return send(reply, { account: accountView(row), message: appId === null ? 'OneTouch device unlinked.' : 'OneTouch device linked.' });
     },
   );
 

@@ -80,10 +80,16 @@ export const ROUTE_ACCESS: Record<string, RouteAccess> = {
   'DELETE /admin/tokens/:token_id': change('owner', 'token.revoke'),
   'GET /admin/audit': read,
   'POST /admin/session': { need: 'public' },
+  'POST /admin/session/second_factor': { need: 'public' },
+  'GET /admin/session': read,
+  'GET /admin/sign_in_options': { need: 'public' },
+  'GET /admin/sso': { need: 'public' },
+  'GET /admin/sso/callback': { need: 'public' },
   'DELETE /admin/session': change('read', 'admin.sign_out'),
   'GET /admin/accounts': { need: 'owner' },
   'POST /admin/accounts': change('owner', 'admin.account_create'),
   'POST /admin/accounts/:account_id/disable': change('owner', 'admin.account_disable'),
+  'POST /admin/accounts/:account_id/onetouch': change('owner', 'admin.account_onetouch'),
 };
 
 /** The access of a route (HEAD is a GET), or undefined when the table does not name it. */

@@ -1,11 +1,18 @@
 // Administrators' accounts and console sessions: SQL.
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { AdminAccountsTable, DB } from '../store/schema.ts';
 
-export type NewAccount = Omit<AdminAccountsTable, 'id' | 'totp_last_step' | 'disabled_at' | 'last_sign_in_at'>;
+export type NewAccount = Omit<AdminAccountsTable, 'id' | 'totp_last_step' | 'disabled_at' | 'last_sign_in_at' | 'onetouch_app_id' | 'onetouch_authy_id'>;
+export type AccountRow = Selectable<AdminAccountsTable>;
 
 export const insertAccount = async (db: Kysely<DB>, a: NewAccount) =>
-  (await db.insertInto('admin_accounts').values({ ...a, totp_last_step: null, disabled_at: null, last_sign_in_at: null }).returning('id').executeTakeFirstOrThrow()).id;
+  (
+    await db
+      .insertInto('admin_accounts')
+      .values({ ...a, totp_last_step: null, disabled_at: null, last_sign_in_at: null, onetouch_app_id: null, onetouch_authy_id: null })
+      .returning('id')
+      .executeTakeFirstOrThrow()
+  ).id;
 
 export const accountByEmail = (db: Kysely<DB>, email: string) => db.selectFrom('admin_accounts').selectAll().where('email', '=', email).executeTakeFirst();
 export const accountById = (db: Kysely<DB>, id: number) => db.selectFrom('admin_accounts').selectAll().where('id', '=', id).executeTakeFirst();
@@ -48,3 +55,29 @@ export const liveSession = (db: Kysely<DB>, tokenHash: string, now: number) =>
 export const extendSession = (db: Kysely<DB>, id: number, idleUntil: number) => db.updateTable('admin_sessions').set({ idle_until: idleUntil }).where('id', '=', id).execute();
 export const endSession = (db: Kysely<DB>, id: number) => db.deleteFrom('admin_sessions').where('id', '=', id).execute();
 export const endSessionsOf = (db: Kysely<DB>, accountId: number) => db.deleteFrom('admin_sessions').where('account_id', '=', accountId).execute();
+
+export const setOneTouchUser = (db: Kysely<DB>, id: number, d: { appId: number; authyId: number } | null) =>
+  db.updateTable('admin_accounts').set({ onetouch_app_id: d?.appId ?? null, onetouch_authy_id: d?.authyId ?? null }).where('id', '=', id).execute();
+
+/** A sign-in waiting for its second factor; expired ones are swept as new ones come. */
+export async function insertSignIn(db: Kysely<DB>, s: { ticket_hash: string; account_id: number; via: 'password' | 'sso'; ip: string | null; created_at: number; expires_at: number }, now: number) {
+  await db.deleteFrom('admin_sign_ins').where('expires_at', '<=', now).execute();
+  await db.insertInto('admin_sign_ins').values({ ...s, approval_uuid: null }).execute();
+}
+
+/** The waiting sign-in of a ticket, if its account may still sign in. */
+export const waitingSignIn = (db: Kysely<DB>, ticketHash: string, now: number) =>
+  db
+    .selectFrom('admin_sign_ins')
+    .innerJoin('admin_accounts', 'admin_accounts.id', 'admin_sign_ins.account_id')
+    .select(['admin_sign_ins.id', 'admin_sign_ins.account_id', 'admin_sign_ins.via', 'admin_sign_ins.approval_uuid', 'admin_sign_ins.ip'])
+    .where('admin_sign_ins.ticket_hash', '=', ticketHash)
+    .where('admin_sign_ins.expires_at', '>', now)
+    .where('admin_accounts.disabled_at', 'is', null)
+    .executeTakeFirst();
+
+export const noteApproval = async (db: Kysely<DB>, id: number, uuid: string) =>
+  Number((await db.updateTable('admin_sign_ins').set({ approval_uuid: uuid }).where('id', '=', id).where('approval_uuid', 'is', null).executeTakeFirst()).numUpdatedRows) === 1;
+
+/** Ends a waiting sign-in; true for the one caller that ended it. */
+export const endSignIn = async (db: Kysely<DB>, id: number) => Number((await db.deleteFrom('admin_sign_ins').where('id', '=', id).executeTakeFirst()).numDeletedRows) === 1;

@@ -29,15 +29,38 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /** Compared against when the email is unknown, so that the time taken does not tell. */
 let dummyHash: Promise<string> | undefined;
 
-export type SignIn =
-  | { ok: true; principal: Principal; session: string; csrf: string; expiresAt: number }
-  | { ok: false; reason: 'bad_credentials' | 'code_required' | 'bad_code'; email: string };
+/** A sign-in waits this long for its second factor (a OneTouch request asked for lives as long). */
+export const SECOND_FACTOR_WAIT_MS = 5 * 60_000;
+
+/** OneTouch for the console: a request to an administrator's own user's devices, and its answer. */
+export interface AdminApprovals {
+  /** Whether the application has this user with a registered device. */
+  canApprove(appId: number, authyId: number): Promise<boolean>;
+  request(appId: number, authyId: number, details: Record<string, string>): Promise<{ uuid: string; number?: number } | undefined>;
+  status(appId: number, uuid: string): Promise<'pending' | 'approved' | 'denied' | 'expired' | undefined>;
+}
+
+export type Session = { ok: true; principal: Principal; session: string; csrf: string; expiresAt: number };
+/** The first factor held and a second is asked: `ticket` (a cookie) carries the sign-in on. */
+export type SecondFactorAsked = { ok: false; reason: 'code_required'; email: string; ticket: string; onetouch: boolean };
+export type SignIn = Session | SecondFactorAsked | { ok: false; reason: 'bad_credentials' | 'bad_code' | 'no_account'; email: string };
+export type SecondFactor =
+  | Session
+  | { ok: false; reason: 'waiting'; uuid: string; number?: number }
+  | { ok: false; reason: 'bad_code' | 'denied' | 'expired' | 'no_device' | 'no_sign_in'; email: string };
+
+/**
+ * The CSRF token of a session, derived from it: the console, opened again or back from single
+ * sign-on, asks for it with the cookie alone (a page of another site can send but never read).
+ */
+export const csrfOf = (session: string) => hashSecret(`admin-csrf:${session}`);
 
 export class AdminAccounts {
   constructor(
     private readonly db: Kysely<DB>,
     private readonly keys: MasterKey[],
     private readonly rules: SessionRules & { secondFactor: SecondFactorRule },
+    private readonly approvals?: AdminApprovals,
   ) {}
 
   /** A new account; the authenticator's otpauth URI is returned this once (for its QR code or app). */
@@ -83,20 +106,91 @@ export class AdminAccounts {
     const good = (await argon2.verify(hash, password).catch(() => false)) && !!account?.password_hash && account.disabled_at === null;
     if (!account || !good) return { ok: false, reason: 'bad_credentials', email };
     if (await this.secondFactorRequired()) {
-      const code = typeof input.code === 'string' || typeof input.code === 'number' ? String(input.code).replace(/\s+/g, '') : '';
-      if (!code) return { ok: false, reason: 'code_required', email };
-      const seed = unseal(this.keys, account.totp_seed_sealed, seedContext(email));
-      const current = totpStep(now, 30);
-      const step = findStep(seed, code, current, { behind: 1, ahead: 1 }, { digits: 6 });
-      // A code used once is not taken again (replay), even by a second request at the same moment.
-      if (step === undefined || !(await q.takeTotpStep(this.db, account.id, step))) return { ok: false, reason: 'bad_code', email };
+      const code = readCode(input.code);
+      if (!code) return this.askSecondFactor(account, 'password', input.ip, now);
+      if (!(await this.codeHolds(account, code, now))) return { ok: false, reason: 'bad_code', email };
     }
+    return this.startSession(account, input.ip, now);
+  }
+
+  /** Signed in by the organisation's OpenID Connect provider as `email` (verified there). */
+  async signInBySso(rawEmail: string, ip: string | null, now = Date.now()): Promise<SignIn> {
+    const email = normalEmail(rawEmail);
+    const account = email ? await q.accountByEmail(this.db, email) : undefined;
+    if (!account || account.disabled_at !== null) return { ok: false, reason: 'no_account', email };
+    if (await this.secondFactorRequired()) return this.askSecondFactor(account, 'sso', ip, now);
+    return this.startSession(account, ip, now);
+  }
+
+  /**
+   * The second factor of a waiting sign-in: the authenticator's code, or a OneTouch approval
+   * (the first call sends the request, later ones read its answer; approved gives the session).
+   */
+  async secondFactor(ticket: string, input: { code?: unknown; onetouch?: boolean; ip: string | null }, now = Date.now()): Promise<SecondFactor> {
+    const waiting = await q.waitingSignIn(this.db, hashSecret(ticket), now);
+    if (!waiting) return { ok: false, reason: 'no_sign_in', email: '' };
+    const account = (await q.accountById(this.db, waiting.account_id))!;
+    const end = async (reason: 'bad_code' | 'denied' | 'expired') => {
+      await q.endSignIn(this.db, waiting.id);
+      return { ok: false as const, reason, email: account.email };
+    };
+    if (!input.onetouch) {
+      const code = readCode(input.code);
+      // One wrong code ends the wait: a guess needs the first factor again.
+      if (!code || !(await this.codeHolds(account, code, now))) return end('bad_code');
+    } else {
+      const { onetouch_app_id: appId, onetouch_authy_id: authyId } = account;
+      if (!this.approvals || appId === null || authyId === null) return { ok: false, reason: 'no_device', email: account.email };
+      if (waiting.approval_uuid === null) {
+        const sent = await this.approvals.request(Number(appId), Number(authyId), {
+          Administrator: account.email,
+          'From address': input.ip ?? 'unknown',
+          'Signed in by': waiting.via === 'sso' ? 'single sign-on' : 'password',
+        });
+        if (!sent) return { ok: false, reason: 'no_device', email: account.email };
+        // Of two requests racing for the same sign-in, one keeps its approval.
+        if (!(await q.noteApproval(this.db, waiting.id, sent.uuid))) return { ok: false, reason: 'no_sign_in', email: account.email };
+        return { ok: false, reason: 'waiting', uuid: sent.uuid, ...(sent.number === undefined ? {} : { number: sent.number }) };
+      }
+      const status = await this.approvals.status(Number(appId), waiting.approval_uuid);
+      if (status === 'pending') return { ok: false, reason: 'waiting', uuid: waiting.approval_uuid };
+      if (status !== 'approved') return end(status === 'denied' ? 'denied' : 'expired');
+    }
+    // The ticket is spent once: of two requests with it, one gets the session.
+    if (!(await q.endSignIn(this.db, waiting.id))) return { ok: false, reason: 'no_sign_in', email: account.email };
+    return this.startSession(account, waiting.ip, now);
+  }
+
+  private async askSecondFactor(account: q.AccountRow, via: 'password' | 'sso', ip: string | null, now: number): Promise<SecondFactorAsked> {
+    const ticket = randomBytes(32).toString('base64url');
+    await q.insertSignIn(this.db, { ticket_hash: hashSecret(ticket), account_id: account.id, via, ip, created_at: now, expires_at: now + SECOND_FACTOR_WAIT_MS }, now);
+    const onetouch =
+      !!this.approvals && account.onetouch_app_id !== null && account.onetouch_authy_id !== null && (await this.approvals.canApprove(Number(account.onetouch_app_id), Number(account.onetouch_authy_id)));
+    return { ok: false, reason: 'code_required', email: account.email, ticket, onetouch };
+  }
+
+  /** The authenticator's code, with the replay rule: a code used once is not taken again, even by a second request at the same moment. */
+  private async codeHolds(account: q.AccountRow, code: string, now: number): Promise<boolean> {
+    const seed = unseal(this.keys, account.totp_seed_sealed, seedContext(account.email));
+    const step = findStep(seed, code, totpStep(now, 30), { behind: 1, ahead: 1 }, { digits: 6 });
+    return step !== undefined && (await q.takeTotpStep(this.db, account.id, step));
+  }
+
+  private async startSession(account: q.AccountRow, ip: string | null, now: number): Promise<Session> {
     const session = randomBytes(32).toString('base64url');
-    const csrf = randomBytes(32).toString('base64url');
+    const csrf = csrfOf(session);
     const expiresAt = now + this.rules.lifetimeMs;
-    await q.insertSession(this.db, { token_hash: hashSecret(session), csrf_hash: hashSecret(csrf), account_id: account.id, ip: input.ip, created_at: now, expires_at: expiresAt, idle_until: Math.min(expiresAt, now + this.rules.idleMs) });
+    await q.insertSession(this.db, { token_hash: hashSecret(session), csrf_hash: hashSecret(csrf), account_id: account.id, ip, created_at: now, expires_at: expiresAt, idle_until: Math.min(expiresAt, now + this.rules.idleMs) });
     await q.noteSignIn(this.db, account.id, now);
     return { ok: true, principal: principalOf(account), session, csrf, expiresAt };
+  }
+
+  /** The administrator's own user whose devices approve their sign-ins (null: none). */
+  async linkDevice(id: number, device: { appId: number; authyId: number } | null): Promise<'done' | 'no_account' | 'no_device'> {
+    if (!(await q.accountById(this.db, id))) return 'no_account';
+    if (device && !(await this.approvals?.canApprove(device.appId, device.authyId))) return 'no_device';
+    await q.setOneTouchUser(this.db, id, device);
+    return 'done';
   }
 
   /**
@@ -126,6 +220,8 @@ export class AdminAccounts {
   }
 }
 
+const readCode = (raw: unknown) => (typeof raw === 'string' || typeof raw === 'number' ? String(raw).replace(/\s+/g, '') : '');
+
 const principalOf = (a: { id: number; email: string; role: Role; app_id: number | null }): Principal => ({
   kind: 'admin',
   id: a.id,
@@ -141,6 +237,7 @@ export const accountView = (a: Awaited<ReturnType<typeof q.listAccounts>>[number
   role: a.role,
   app_id: a.app_id === null ? null : Number(a.app_id),
   password: a.password_hash !== null,
+  onetouch: a.onetouch_app_id === null || a.onetouch_authy_id === null ? null : { app_id: Number(a.onetouch_app_id), authy_id: Number(a.onetouch_authy_id) },
   created_at: new Date(Number(a.created_at)).toISOString(),
   last_sign_in_at: a.last_sign_in_at === null ? null : new Date(Number(a.last_sign_in_at)).toISOString(),
   disabled_at: a.disabled_at === null ? null : new Date(Number(a.disabled_at)).toISOString(),

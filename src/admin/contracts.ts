@@ -460,6 +460,14 @@ const PrincipalView = Type.Object(
   closed,
 );
 export const SessionBody = Ok('Signed in.', { principal: PrincipalView, csrf_token: Type.String({ description: 'send as x-csrf-token with every change' }), expires_at: DateTime });
+export const SessionNowBody = Ok('Your session.', { principal: PrincipalView, csrf_token: Nullable(Type.String({ description: 'a console session’s CSRF token; null for a bearer token' })), expires_at: Nullable(DateTime) });
+export const ApprovalWaitBody = Ok('Approve the sign-in on your device.', {
+  approval_request: Type.Object({ uuid: Type.String(), number: Type.Optional(Type.Integer({ description: 'number matching: the number to pick on the device' })) }, closed),
+});
+export const SignInOptionsBody = Ok('Ways to sign in.', {
+  password: Type.Literal(true),
+  sso: Nullable(Type.Object({ name: Type.String(), url: Type.String() }, closed)),
+});
 export const SignedOutBody = Ok('Signed out.', {});
 const Account = Type.Object(
   {
@@ -469,6 +477,7 @@ const Account = Type.Object(
     role: RoleName,
     app_id: Nullable(Id),
     password: Type.Boolean({ description: 'whether a password is set' }),
+    onetouch: Nullable(Type.Object({ app_id: Id, authy_id: Id }, { ...closed, description: 'the user whose devices approve this administrator’s sign-ins' })),
     created_at: DateTime,
     last_sign_in_at: Nullable(DateTime),
     disabled_at: Nullable(DateTime),
@@ -478,6 +487,7 @@ const Account = Type.Object(
 export const AccountsBody = Ok('Administrators.', { accounts: Type.Array(Account) });
 export const AccountCreatedBody = Ok('Administrator added.', { account: Account, otpauth_uri: Type.String({ description: 'the authenticator to add (QR code or app), shown only now' }) });
 export const AccountDisabledBody = Ok('Administrator disabled.', { account: Account });
+export const AccountOneTouchBody = Ok(['OneTouch device linked.', 'OneTouch device unlinked.'], { account: Account });
 export const MeBody = Ok('You.', {
   principal: Type.Object(
     {

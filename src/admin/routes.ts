@@ -5,7 +5,9 @@
 import type { MasterKey } from '../core/crypto.ts';
 import type { Dialect } from '../store/db.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { constantTimeEqual } from '../core/crypto.ts';
+import { constantTimeEqual, deriveKey } from '../core/crypto.ts';
+import type { AdminSso } from '../config.ts';
+import { registerSsoRoutes } from './sso.ts';
 import { fail, type ErrorName } from '../core/errors.ts';
 import { sendFailure } from '../wire/envelope.ts';
 import type { Services } from '../app.ts';
@@ -125,7 +127,7 @@ function guardAdminRoutes(admin: FastifyInstance, adminToken: string, s: Pick<Se
 
 export function registerAdminRoutes(
   server: FastifyInstance,
-  tokens: { admin: string; metrics?: string; secureCookies?: boolean },
+  tokens: { admin: string; metrics?: string; secureCookies?: boolean; sso?: AdminSso; publicUrl?: string },
   services: Pick<Services, 'outbox' | 'metrics' | 'applications' | 'destinations' | 'hooks' | 'guard' | 'webhooks' | 'routing' | 'contacts' | 'recoveries' | 'phoneChanges' | 'verifyCredentials' | 'usage' | 'audit' | 'adminTokens' | 'adminAccounts'>,
   db: Kysely<DB>,
   keys: MasterKey[],
@@ -133,10 +135,12 @@ export function registerAdminRoutes(
   failures: AuthFailures,
 ): void {
   server.register(async (admin) => {
-    await admin.register(fastifyCookie);
+    // Signed cookies: single sign-on's state between leaving for the provider and coming back.
+    await admin.register(fastifyCookie, { secret: deriveKey(keys[0], 'admin-cookies').toString('base64') });
     guardAdminRoutes(admin, tokens.admin, services, failures);
     registerApplicationRoutes(admin, { ...services, db, keys, dialect });
     registerAccessRoutes(admin, services, { failures, secureCookies: tokens.secureCookies });
+    registerSsoRoutes(admin, tokens.sso, services, { failures, secureCookies: tokens.secureCookies, publicUrl: tokens.publicUrl });
     registerVerifyAdminRoutes(admin, services.verifyCredentials, db);
 
     admin.get(

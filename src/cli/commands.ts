@@ -252,7 +252,8 @@ export async function runCommand({ values, positionals }: Args): Promise<number>
     if (command === 'audit') return await auditCommand(trail, sub, values);
     if (command === 'admins') {
       const { AdminAccounts } = await import('../admin/accounts.ts');
-      return await adminsCommand(new AdminAccounts(store.db, config.masterKeys, config.adminSessions), apps, sub, values, record);
+      const { consoleApprovals } = await import('../admin/approvals.ts');
+      return await adminsCommand(new AdminAccounts(store.db, config.masterKeys, config.adminSessions, consoleApprovals(store.db, apps)), apps, sub, values, record);
     }
     if (command === 'tokens') return await tokensCommand(new AdminTokens(store.db), apps, sub, values, record);
     return usageError(`unknown command: ${positionals.join(' ')}`);

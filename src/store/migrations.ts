@@ -870,6 +870,21 @@ const steps: Record<string, Step> = {
       .addColumn('idle_until', 'bigint', (c) => c.notNull())
       .execute();
   },
+  // A second factor by OneTouch (an administrator's own user, with a device, in an application) and
+  // sign-ins waiting for their second factor (after a password, or after single sign-on).
+  '0038_admin_second_factor': async (db, dialect) => {
+    await db.schema.alterTable('admin_accounts').addColumn('onetouch_app_id', 'integer').execute();
+    await db.schema.alterTable('admin_accounts').addColumn('onetouch_authy_id', 'bigint').execute();
+    await tableWithId(db, dialect, 'admin_sign_ins')
+      .addColumn('ticket_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('account_id', 'integer', (c) => c.notNull().references('admin_accounts.id').onDelete('cascade'))
+      .addColumn('via', 'text', (c) => c.notNull())
+      .addColumn('approval_uuid', 'text')
+      .addColumn('ip', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .execute();
+  },
 };
 
 /** The newest migration this build knows: a database at it is ready for this code. */

@@ -427,6 +427,9 @@ export interface AdminAccountsTable {
   created_at: number;
   disabled_at: number | null;
   last_sign_in_at: number | null;
+  /** The administrator's own user (an application and Authy id) whose devices approve a sign-in by OneTouch. */
+  onetouch_app_id: number | null;
+  onetouch_authy_id: number | null;
 }
 
 /** A console session: found by the hash of its cookie; changes also need its CSRF token. */
@@ -439,6 +442,19 @@ export interface AdminSessionsTable {
   created_at: number;
   expires_at: number;
   idle_until: number;
+}
+
+/** A sign-in whose first factor (password or single sign-on) held, waiting for its second; the ticket is a cookie. */
+export interface AdminSignInsTable {
+  id: Generated<number>;
+  ticket_hash: string;
+  account_id: number;
+  via: 'password' | 'sso';
+  /** The OneTouch approval request sent for it, once asked for. */
+  approval_uuid: string | null;
+  ip: string | null;
+  created_at: number;
+  expires_at: number;
 }
 
 /** Token verifications per application, UTC day (days since 1970) and result, counted in memory and added every second. */
@@ -521,6 +537,7 @@ export interface DB {
   audit_head: AuditHeadTable;
   admin_accounts: AdminAccountsTable;
   admin_sessions: AdminSessionsTable;
+  admin_sign_ins: AdminSignInsTable;
   meta: MetaTable;
   table_versions: TableVersionsTable;
   devices: DevicesTable;
