@@ -399,8 +399,8 @@ async function adminsCommand(accounts: import('../admin/accounts.ts').AdminAccou
     const appId = values.app === undefined ? null : (appIdOf(values.app) ?? -1);
     if (appId === -1 || (appId !== null && !(await apps.find(appId)))) return usageError('--app must be an application id');
     // The password comes on standard input (never on the command line, where `ps` would show it).
-    const password = process.stdin.isTTY ? undefined : (await readStdin()).split(/\r?\n/)[0];
-    if (!password) return usageError('admins add reads the password from standard input: printf %s "$PASSWORD" | openfactor admins add --email … --role …');
+    const password = values['sso-only'] ? undefined : process.stdin.isTTY ? undefined : (await readStdin()).split(/\r?\n/)[0];
+    if (!password && !values['sso-only']) return usageError('admins add reads the password from standard input: printf %s "$PASSWORD" | openfactor admins add --email … --role …');
     const made = await accounts.add({ email: values.email, name: values.name, password, role: values.role, appId });
     if (!made.ok) return usageError(`--${made.field} ${made.reason}`);
     await record('admin.account_create', appId, { account_id: made.id }, { email: made.email, role: values.role });
@@ -415,6 +415,19 @@ async function adminsCommand(accounts: import('../admin/accounts.ts').AdminAccou
     for (const a of (await accounts.list()).map(accountView)) {
       out(values.json ? JSON.stringify(a) : `${a.id}\t${a.email}\t${a.role}${a.app_id === null ? '' : ` (application ${a.app_id})`}\t${a.disabled_at ? `disabled ${a.disabled_at}` : `last sign-in ${a.last_sign_in_at ?? 'never'}`}`);
     }
+    return 0;
+  }
+  if (sub === 'onetouch') {
+    const id = appIdOf(values.id);
+    const device = values.off ? null : { appId: appIdOf(values.app), authyId: appIdOf(values['authy-id']) };
+    if (id === undefined || (device && (device.appId === undefined || device.authyId === undefined))) return usageError('admins onetouch needs --id ID and --app ID --authy-id ID, or --off');
+    const done = await accounts.linkDevice(id, device && { appId: device.appId!, authyId: device.authyId! });
+    if (done !== 'done') {
+      process.stderr.write(done === 'no_account' ? `No administrator ${id}.\n` : 'That user has no registered device, or the application has OneTouch off.\n');
+      return 1;
+    }
+    await record('admin.account_onetouch', null, { account_id: id }, device ? { app_id: device.appId, authy_id: device.authyId } : { off: true });
+    out(device ? `Administrator ${id} approves sign-ins on the devices of user ${device.authyId} (application ${device.appId}).` : `Administrator ${id}: OneTouch unlinked; the authenticator's code remains.`);
     return 0;
   }
   if (sub === 'disable') {

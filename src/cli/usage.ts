@@ -59,8 +59,12 @@ export const USAGE = `Usage: openfactor <command>
   admins add --email EMAIL --role owner|admin|support|read_only [--name NAME] [--app ID] [--json]
                                  an administrator of the console; the password is read from
                                  standard input; prints their authenticator (otpauth link, QR)
+  admins add … --sso-only        no password: they sign in through single sign-on only
   admins list [--json]           administrators, with role and last sign-in
   admins disable --id ID         no more sign-in; their sessions end at once
+  admins onetouch --id ID --app ID --authy-id ID | --off
+                                 the user (with a registered device) whose OneTouch approvals
+                                 are this administrator's second factor; --off unlinks
   tokens create --name NAME --role owner|admin|support|read_only [--app ID] [--json]
                                  an API token for automation (Bearer on /admin/…), printed only
                                  now; --app limits it to one application
@@ -132,6 +136,9 @@ export function readArgs(argv: string[]) {
       file: { type: 'string' },
       to: { type: 'string' },
       from: { type: 'string' },
+      'authy-id': { type: 'string' },
+      'sso-only': { type: 'boolean', default: false },
+      off: { type: 'boolean', default: false },
       'dry-run': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
