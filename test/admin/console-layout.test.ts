@@ -108,6 +108,13 @@ for (const [size, viewport] of Object.entries(SIZES)) {
       await navigate(page, 'Audit trail');
       await page.waitForSelector('[data-testid=audit] tbody tr');
       await check('Audit trail');
+      // The owners' pages: administrators and API tokens.
+      await navigate(page, 'Administrators');
+      await page.waitForSelector('[data-testid=admins]');
+      await check('Administrators');
+      await navigate(page, 'API tokens');
+      await page.waitForSelector('[data-testid=api-tokens]');
+      await check('API tokens');
       // Twilio Verify: the accounts, one account, and a service's verifications.
       await navigate(page, 'Twilio Verify');
       await page.waitForSelector('[data-testid=verify-accounts] a');

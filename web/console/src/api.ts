@@ -1,4 +1,5 @@
-// The admin API (README "Admin API"), called with the operator's token.
+// The admin API (README "Admin API"), called with the operator's token or session.
+import type { PrincipalView } from './can.ts';
 
 export interface Application {
   id: number;
@@ -234,7 +235,62 @@ export interface AuditEntry {
   detail: Record<string, unknown>;
 }
 
+export interface AdminAccount {
+  id: number;
+  email: string;
+  name: string;
+  role: string;
+  app_id: number | null;
+  password: boolean;
+  onetouch: { app_id: number; authy_id: number } | null;
+  created_at: string;
+  last_sign_in_at: string | null;
+  disabled_at: string | null;
+}
+
+export interface ApiToken {
+  id: number;
+  name: string;
+  role: string;
+  app_id: number | null;
+  created_by: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+/** A refusal that asks for a second factor: which ones there are (`code`, `onetouch`). */
+export class SecondFactorAsked extends ApiError {
+  constructor(
+    message: string,
+    readonly methods: string[],
+  ) {
+    super(401, message);
+  }
+}
+
+type SessionAnswer = { csrf_token: string; principal: PrincipalView };
+
 export const api = {
+  /** Who is signed in (a session cookie or a token), and for a session its CSRF token. */
+  session: () => call<{ csrf_token: string | null; principal: PrincipalView }>('GET', '/admin/session'),
+  signInOptions: () => call<{ sso: { name: string; url: string } | null }>('GET', '/admin/sign_in_options'),
+  /** The second factor of a sign-in waiting in its cookie: a code, or OneTouch (202 while waiting). */
+  secondFactor: async (body: { code: string } | { method: 'onetouch' }): Promise<SessionAnswer | { waiting: { uuid: string; number?: number } }> => {
+    const res = await fetch('/admin/session/second_factor', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const json = await res.json().catch(() => ({ message: `HTTP ${res.status}` }));
+    if (res.status === 202) return { waiting: json.approval_request };
+    if (!res.ok) throw new Error(json.message ?? `HTTP ${res.status}`);
+    return json;
+  },
+  accounts: () => call<{ accounts: AdminAccount[] }>('GET', '/admin/accounts').then((r) => r.accounts),
+  addAccount: (body: { email: string; name: string; role: string; app_id?: number; password?: string }) =>
+    call<{ account: AdminAccount; otpauth_uri: string }>('POST', '/admin/accounts', body),
+  disableAccount: (id: number) => call<{ account: AdminAccount }>('POST', `/admin/accounts/${id}/disable`),
+  linkOneTouch: (id: number, to: { app_id?: number; authy_id?: number }) => call<{ account: AdminAccount }>('POST', `/admin/accounts/${id}/onetouch`, to),
+  tokens: () => call<{ tokens: ApiToken[] }>('GET', '/admin/tokens').then((r) => r.tokens),
+  createToken: (body: { name: string; role: string; app_id?: number }) => call<{ api_token: ApiToken; token: string }>('POST', '/admin/tokens', body),
+  revokeToken: (id: number) => call<{ api_token: ApiToken }>('DELETE', `/admin/tokens/${id}`),
   audit: (params: URLSearchParams) => page<AuditEntry>('/admin/audit', 'entries', params),
   /** The whole trail as JSON lines (the export), with the console's credentials. */
   auditExport: async (): Promise<Blob> => {
@@ -243,9 +299,18 @@ export const api = {
     return res.blob();
   },
   /** Email and password (and the authenticator's code when asked): the session cookie, and its CSRF token. */
-  signIn: (email: string, password: string, code?: string) =>
-    call<{ csrf_token: string; principal: { role: string } }>('POST', '/admin/session', { email, password, ...(code ? { code } : {}) }),
-  signOut: () => call<{ message: string }>('DELETE', '/admin/session'),
+  signIn: async (email: string, password: string, code?: string): Promise<SessionAnswer> => {
+    const res = await fetch('/admin/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password, ...(code ? { code } : {}) }) });
+    const json = await res.json().catch(() => ({ message: `HTTP ${res.status}` }));
+    if (res.ok) return json;
+    if (typeof json.second_factor === 'string') throw new SecondFactorAsked(json.message, json.second_factor.split(','));
+    throw new ApiError(res.status, json.message ?? `HTTP ${res.status}`);
+  },
+  /** Ends the session on the server (its CSRF token asked for again if the page lost it). */
+  signOut: async () => {
+    const csrf = session.csrf() ?? (await api.session()).csrf_token;
+    await fetch('/admin/session', { method: 'DELETE', headers: csrf ? { 'x-csrf-token': csrf } : {} });
+  },
   /** A list of the application's: `users`, `devices`, `approvals`, `messages`, `deliveries`, `verifications`. */
   list: <T>(id: number, what: string, params: URLSearchParams, key = what) => page<T>(`/admin/applications/${id}/${what}`, key, params),
   rename: (id: number, name: string) => call<{ application: Application }>('POST', `/admin/applications/${id}/name`, { name }).then((r) => r.application),

@@ -3,7 +3,9 @@
 // phones, webhooks and callbacks, providers, the pumping defence, settings, keys), reached from
 // the navigation. Every text that comes from the API goes into the page as text.
 import { h, show as showIn, type Child } from '../../shared/dom.ts';
-import { api, ApiError, session, token, type Application } from './api.ts';
+import { api, ApiError, SecondFactorAsked, session, token, type Application } from './api.ts';
+import { may, who } from './can.ts';
+import { adminsPage, tokensPage } from './pages/admins.ts';
 import { attempt, done, field, onSubmit, pagedTable, secret, section, statusLine, whenRefused } from './ui.ts';
 import { overviewPage } from './pages/overview.ts';
 import { approvalsPage, devicesPage, importPage, recoveriesPage, usersPage } from './pages/people.ts';
@@ -24,8 +26,15 @@ const show = (...children: Child[]) => showIn(view, ...children);
 
 type PageOf = (app: Application, changed: (a: Application) => void) => Child[] | Promise<Child[]>;
 
-/** The pages of an application, in the order of the navigation. */
-const PAGES: { path: string; title: string; page: PageOf; verifyOnly?: true }[] = [
+/** What single sign-on's return (`#/sign-in/…`) says. */
+const SIGN_IN_NOTES: Record<string, string> = {
+  'sso-failed': 'Single sign-on did not complete. Try again, or sign in with your password.',
+  'sso-no-account': 'Single sign-on worked, but no active administrator here has that email. Ask an owner to add you.',
+  'sso-unreachable': 'The single sign-on provider could not be reached. Try again in a moment.',
+};
+
+/** The pages of an application, in the order of the navigation (some only for who may use them). */
+const PAGES: { path: string; title: string; page: PageOf; verifyOnly?: true; only?: [string, string] }[] = [
   { path: '', title: 'Overview', page: overviewPage },
   { path: 'users', title: 'Users', page: usersPage },
   { path: 'devices', title: 'Devices', page: devicesPage },
@@ -35,32 +44,99 @@ const PAGES: { path: string; title: string; page: PageOf; verifyOnly?: true }[] 
   { path: 'verify', title: 'Verify verifications', page: verifyVerificationsPage, verifyOnly: true },
   { path: 'verify_factors', title: 'Verify factors', page: verifyFactorsPage, verifyOnly: true },
   { path: 'recoveries', title: 'Lost phones', page: recoveriesPage },
-  { path: 'import', title: 'Import users', page: importPage },
+  { path: 'import', title: 'Import users', page: importPage, only: ['POST', '/admin/applications/:id/users/import'] },
   { path: 'webhooks', title: 'Webhooks and callbacks', page: integrationsPage },
   { path: 'providers', title: 'Providers', page: providersPage },
   { path: 'defence', title: 'Pumping defence', page: defencePage },
   { path: 'settings', title: 'Settings', page: settingsPage },
-  { path: 'security', title: 'Keys and deletion', page: securityPage },
+  { path: 'security', title: 'Keys and deletion', page: securityPage, only: ['POST', '/admin/applications/:id/api_key'] },
 ];
+
+/** Signed in: the session's CSRF token kept for changes, who it is known, and the console opens. */
+function enter(r: { csrf_token: string | null; principal: Parameters<typeof who.set>[0] }): void {
+  if (r.csrf_token) session.set(r.csrf_token);
+  who.set(r.principal);
+  location.hash = '#/';
+  route();
+}
+
+/**
+ * The second factor of a sign-in waiting in its cookie (after the password or single sign-on):
+ * a OneTouch approval asked on the administrator's phone, answered there; polled here each second.
+ */
+function oneTouchButton(status: HTMLElement): HTMLElement {
+  const button = h('button', { type: 'button' }, 'Approve on my phone instead') as HTMLButtonElement;
+  button.addEventListener('click', () => {
+    button.disabled = true;
+    void attempt(status, async () => {
+      try {
+        for (;;) {
+          const r = await api.secondFactor({ method: 'onetouch' });
+          if (!('waiting' in r)) return enter(r);
+          status.className = 'status';
+          status.textContent = `Approve the sign-in on your phone${r.waiting.number === undefined ? '' : `: choose ${r.waiting.number}`}…`;
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+      } finally {
+        button.disabled = false;
+      }
+    });
+  });
+  return button;
+}
+
+/** After single sign-on, when OpenFactor asks its own second factor too. */
+function secondFactorView(onetouch: boolean): void {
+  const code = h('input', { name: 'code', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9 ]{6,7}', required: true }) as HTMLInputElement;
+  const status = h('p', { class: 'status', role: 'status' });
+  document.title = 'One more step · OpenFactor console';
+  show(
+    h(
+      'section',
+      { class: 'sign-in' },
+      h('h1', {}, 'One more step'),
+      h('p', {}, 'Your organisation signed you in. OpenFactor asks its own second factor too.'),
+      h(
+        'form',
+        {
+          class: 'stack-form',
+          'aria-label': 'Your second factor',
+          onsubmit: onSubmit(status, async () => {
+            try {
+              enter((await api.secondFactor({ code: code.value.replace(/\s+/g, '') })) as Parameters<typeof enter>[0]);
+            } catch (e) {
+              throw new Error(`${(e as Error).message}. Sign in again.`);
+            }
+          }),
+        },
+        field('Code from your authenticator app', code),
+        h('button', { type: 'submit', class: 'primary' }, 'Sign in'),
+      ),
+      onetouch && oneTouchButton(status),
+      status,
+      h('p', {}, h('a', { href: '#/sign-in' }, 'Start again')),
+    ),
+  );
+  code.focus();
+}
 
 function signInView(problem?: string): void {
   token.clear();
   session.clear();
+  who.clear();
   signOut.hidden = true;
   menu.hidden = true;
   nav.replaceChildren();
   const email = h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true }) as HTMLInputElement;
   const password = h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true }) as HTMLInputElement;
   const code = h('input', { name: 'code', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9 ]{6,7}' }) as HTMLInputElement;
+  const status = h('p', { class: problem ? 'status error' : 'status', role: 'status' }, problem);
+  const oneTouch = h('div', { hidden: true }, oneTouchButton(status));
   const codeField = field('Code from your authenticator app', code);
   codeField.hidden = true;
   const input = h('input', { type: 'password', name: 'token', autocomplete: 'off', required: true }) as HTMLInputElement;
-  const status = h('p', { class: problem ? 'status error' : 'status', role: 'status' }, problem);
   const tokenStatus = h('p', { class: 'status', role: 'status' });
-  const enter = () => {
-    location.hash = '#/';
-    route();
-  };
+  const sso = h('div');
   document.title = 'Sign in · OpenFactor console';
   show(
     h(
@@ -74,14 +150,14 @@ function signInView(problem?: string): void {
           'aria-label': 'Sign in with your email and password',
           onsubmit: onSubmit(status, async () => {
             try {
-              const r = await api.signIn(email.value.trim(), password.value, code.value.trim() || undefined);
-              session.set(r.csrf_token);
-              enter();
+              enter(await api.signIn(email.value.trim(), password.value, code.value.trim() || undefined));
             } catch (e) {
-              // The password was right and a code is asked for: the field appears, with the focus.
-              if (e instanceof ApiError && /code your authenticator/.test(e.message) && codeField.hidden) {
+              // The password was right and a second factor is asked: the code field appears, with
+              // the focus, and OneTouch beside it when the administrator has a device for it.
+              if (e instanceof SecondFactorAsked && codeField.hidden) {
                 codeField.hidden = false;
                 code.required = true;
+                oneTouch.hidden = !e.methods.includes('onetouch');
                 code.focus();
               }
               // Said beside the form: a refused sign-in is not a session that ended.
@@ -94,7 +170,9 @@ function signInView(problem?: string): void {
         codeField,
         h('button', { type: 'submit', class: 'primary' }, 'Sign in'),
       ),
+      oneTouch,
       status,
+      sso,
       h('h2', {}, 'Or with a token'),
       h('p', {}, 'An API token (', h('code', {}, 'openfactor tokens create'), '), or the break-glass admin token in ', h('code', {}, 'data/admin.token'), ' or ', h('code', {}, 'OPENFACTOR_ADMIN_TOKEN'), '. What you may do follows its role.'),
       h(
@@ -104,8 +182,7 @@ function signInView(problem?: string): void {
           'aria-label': 'Sign in with a token',
           onsubmit: onSubmit(tokenStatus, async () => {
             token.set(input.value.trim());
-            await api.applications();
-            enter();
+            enter(await api.session());
           }),
         },
         field('Token', input),
@@ -114,16 +191,30 @@ function signInView(problem?: string): void {
       tokenStatus,
     ),
   );
+  // Single sign-on, when the service has a provider: a link away to it.
+  void api
+    .signInOptions()
+    .then((o) => o.sso && showIn(sso, h('h2', {}, 'Or through your organisation'), h('p', {}, h('a', { class: 'button', href: o.sso.url }, `Sign in with ${o.sso.name}`))))
+    .catch(() => {});
   email.focus();
 }
 whenRefused((problem) => signInView(session.csrf() ? 'Your session has ended: sign in again.' : problem));
 
 /** The navigation: the applications and Twilio Verify, and the pages of the application open. */
-function drawNav(apps: Application[], current?: { app: Application; path: string; verify: boolean }, top: 'apps' | 'verify' | 'audit' | null = current ? null : 'apps'): void {
+function drawNav(apps: Application[], current?: { app: Application; path: string; verify: boolean }, top: 'apps' | 'verify' | 'audit' | 'admins' | 'tokens' | null = current ? null : 'apps'): void {
   const link = (href: string, text: string, here: boolean) => h('li', {}, h('a', { href, 'aria-current': here ? 'page' : false }, text));
   showIn(
     nav,
-    h('ul', {}, link('#/', 'Applications', top === 'apps'), link('#/verify', 'Twilio Verify', top === 'verify'), link('#/audit', 'Audit trail', top === 'audit')),
+    h(
+      'ul',
+      {},
+      link('#/', 'Applications', top === 'apps'),
+      link('#/verify', 'Twilio Verify', top === 'verify'),
+      link('#/audit', 'Audit trail', top === 'audit'),
+      may('GET', '/admin/accounts') && link('#/admins', 'Administrators', top === 'admins'),
+      may('GET', '/admin/tokens') && link('#/tokens', 'API tokens', top === 'tokens'),
+    ),
+    h('p', { class: 'nav-who', 'data-testid': 'signed-in-as' }, `${who.get()?.name ?? ''} · ${who.get()?.role.replace('_', '-') ?? ''}`),
     current &&
       h(
         'div',
@@ -132,7 +223,7 @@ function drawNav(apps: Application[], current?: { app: Application; path: string
         h(
           'ul',
           { 'aria-labelledby': 'nav-app' },
-          ...PAGES.filter((p) => current.verify || !p.verifyOnly).map((p) => link(`#/apps/${current.app.id}${p.path ? `/${p.path}` : ''}`, p.title, p.path === current.path)),
+          ...pagesOf(current.app, current.verify).map((p) => link(`#/apps/${current.app.id}${p.path ? `/${p.path}` : ''}`, p.title, p.path === current.path)),
         ),
       ),
     apps.length > 1 &&
@@ -174,7 +265,7 @@ async function applicationsView(): Promise<void> {
     h('h1', {}, 'Applications'),
     notice && h('p', { class: 'status ok', role: 'status' }, notice),
     section('Your applications', null, table.element),
-    section(
+    may('POST', '/admin/applications') && section(
       'New application',
       'Each application has its own API key, users and settings.',
       h(
@@ -201,6 +292,8 @@ async function applicationsView(): Promise<void> {
 }
 
 let apps: Application[] = [];
+/** The pages of an application this principal may open. */
+const pagesOf = (app: Application, verify: boolean) => PAGES.filter((p) => (verify || !p.verifyOnly) && (!p.only || may(p.only[0], p.only[1], app.id)));
 async function applicationView(id: number, path: string): Promise<void> {
   const status = statusLine();
   show(h('p', {}, 'Loading…'), status);
@@ -208,7 +301,7 @@ async function applicationView(id: number, path: string): Promise<void> {
     const [{ application: app, verify_service }, all] = await Promise.all([api.applicationAndService(id), apps.length ? Promise.resolve(apps) : api.applications()]);
     apps = all;
     const verify = verify_service !== null;
-    const page = PAGES.find((p) => p.path === path && (verify || !p.verifyOnly)) ?? PAGES[0];
+    const page = pagesOf(app, verify).find((p) => p.path === path) ?? PAGES[0];
     const title = h('h1', {}, app.name);
     const changed = (a: Application) => {
       title.textContent = a.name;
@@ -236,6 +329,19 @@ async function auditView(): Promise<void> {
   });
 }
 
+/** The owners' pages: administrators, API tokens. */
+async function peopleView(top: 'admins' | 'tokens'): Promise<void> {
+  const status = statusLine();
+  show(h('p', {}, 'Loading…'), status);
+  await attempt(status, async () => {
+    apps = apps.length ? apps : await api.applications();
+    drawNav(apps, undefined, top);
+    const title = top === 'admins' ? 'Administrators' : 'API tokens';
+    document.title = `${title} · OpenFactor console`;
+    show(h('h1', {}, title), ...(await (top === 'admins' ? adminsPage() : tokensPage())));
+  });
+}
+
 /** Twilio Verify: the accounts, or one account. */
 async function verifyView(sid: string | undefined): Promise<void> {
   const status = statusLine();
@@ -258,8 +364,22 @@ async function verifyView(sid: string | undefined): Promise<void> {
 function route(): void {
   nav.classList.remove('open');
   menu.setAttribute('aria-expanded', 'false');
-  if (!token.get() && !session.csrf()) {
-    signInView();
+  const signIn = /^#\/sign-in(?:\/([a-z-]+))?$/.exec(location.hash);
+  if (signIn) {
+    if (signIn[1]?.startsWith('second-factor')) secondFactorView(signIn[1] === 'second-factor-onetouch');
+    else signInView(SIGN_IN_NOTES[signIn[1] ?? '']);
+    return;
+  }
+  // Opened again, or back from single sign-on: the session cookie (or the token kept) says who.
+  if (!who.get()) {
+    void api.session().then(
+      (r) => {
+        if (r.csrf_token) session.set(r.csrf_token);
+        who.set(r.principal);
+        route();
+      },
+      () => signInView(token.get() || session.csrf() ? 'Your session has ended: sign in again.' : undefined),
+    );
     return;
   }
   signOut.hidden = false;
@@ -267,7 +387,8 @@ function route(): void {
   const m = /^#\/apps\/(\d+)(?:\/([a-z_]+))?$/.exec(location.hash);
   const v = /^#\/verify(?:\/(AC[0-9a-f]{32}))?$/.exec(location.hash);
   if (!m && !v) apps = [];
-  void (m ? applicationView(Number(m[1]), m[2] ?? '') : v ? verifyView(v[1]) : location.hash === '#/audit' ? auditView() : applicationsView()).then(() => {
+  const top = location.hash === '#/audit' ? auditView() : location.hash === '#/admins' || location.hash === '#/tokens' ? peopleView(location.hash === '#/admins' ? 'admins' : 'tokens') : undefined;
+  void (m ? applicationView(Number(m[1]), m[2] ?? '') : v ? verifyView(v[1]) : (top ?? applicationsView())).then(() => {
     // After a navigation the page's heading takes the focus, so a screen reader reads the new page.
     const h1 = view.querySelector('h1');
     if (h1 && document.activeElement === document.body) {
@@ -291,10 +412,10 @@ nav.addEventListener('click', (e) => {
   nav.classList.remove('open');
   menu.setAttribute('aria-expanded', 'false');
 });
-signOut.addEventListener('click', () => {
+signOut.addEventListener('click', async () => {
   // A session ends on the server too; a token is simply forgotten.
-  if (session.csrf()) void api.signOut().catch(() => {});
-  signInView();
+  if (!token.get()) await api.signOut().catch(() => {});
+  location.hash = '#/sign-in';
 });
 window.addEventListener('hashchange', route);
 route();

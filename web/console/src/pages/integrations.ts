@@ -4,12 +4,17 @@ import { h, show, type Child } from '../../../shared/dom.ts';
 import { api, type Application, type Webhook } from '../api.ts';
 import { attempt, confirmDialog, done, field, onSubmit, plainTable, secret, section, statusLine } from '../ui.ts';
 import { deliveriesTable } from './logs.ts';
+import { lookOnly, may } from '../can.ts';
 
 function callbackSection(app: Application): HTMLElement {
   const status = statusLine();
   const url = h('input', { name: 'callback_url', type: 'url', value: app.onetouch_callback?.url ?? '', placeholder: 'https://you.example/authy/callback' }) as HTMLInputElement;
   const method = h('select', { name: 'callback_method' }, h('option', {}, 'POST'), h('option', {}, 'GET')) as HTMLSelectElement;
   method.value = app.onetouch_callback?.method ?? 'POST';
+  if (!may('POST', '/admin/applications/:id/callback', app.id)) {
+    const now = app.onetouch_callback;
+    return section('OneTouch callback', null, h('p', {}, now ? `Answers go to ${now.method} ${now.url}.` : 'No callback: the status is polled.'), lookOnly('change the callback'));
+  }
   return section(
     'OneTouch callback',
     'Where each answer to an approval request is sent, signed with the API key (X-Authy-Signature). Empty: no callback, the status is polled.',
@@ -35,6 +40,7 @@ async function webhooksSection(app: Application): Promise<HTMLElement> {
   const list = h('div');
   const shown = h('div');
   const { events } = await api.webhooks(app.id);
+  const manage = may('POST', '/admin/applications/:id/webhooks', app.id);
   const name = h('input', { name: 'webhook_name', required: true, maxlength: 64 }) as HTMLInputElement;
   const url = h('input', { name: 'webhook_url', type: 'url', placeholder: 'https://you.example/authy/events', required: true }) as HTMLInputElement;
   const picks = events.map((e) => ({ e, box: h('input', { type: 'checkbox', name: 'webhook_events', value: e, id: `ev-${e}` }) as HTMLInputElement }));
@@ -50,9 +56,9 @@ async function webhooksSection(app: Application): Promise<HTMLElement> {
           { label: 'URL', cell: (w) => h('span', { class: 'url' }, w.url) },
           { label: 'Events', cell: (w) => w.events.join(', ') },
           { label: 'Created', cell: (w) => w.created_at.slice(0, 10) },
-          {
+          ...(manage ? [{
             label: 'Actions',
-            cell: (w) =>
+            cell: (w: Webhook) =>
               h('button', {
                 type: 'button',
                 class: 'danger',
@@ -61,7 +67,7 @@ async function webhooksSection(app: Application): Promise<HTMLElement> {
                   await attempt(status, async () => (await api.deleteWebhook(app.id, w.id), done(status, `Deleted ${w.name}.`), await fill()));
                 },
               }, `Delete ${w.name}`),
-          },
+          }] : []),
         ],
         webhooks,
         'No webhooks.',
@@ -73,7 +79,7 @@ async function webhooksSection(app: Application): Promise<HTMLElement> {
     'Webhooks',
     'Events of this application posted to your URL, each signed with the webhook\'s own key.',
     list,
-    h(
+    !manage ? lookOnly('add or delete webhooks') : h(
       'form',
       {
         class: 'stack',
@@ -112,7 +118,7 @@ async function providersSection(app: Application): Promise<HTMLElement> {
     'Delivery providers',
     'Credentials are never shown back. A channel left empty keeps its list; "-" returns it to the service\'s providers.',
     current,
-    h(
+    !may('POST', '/admin/applications/:id/providers', app.id) ? lookOnly('change the providers') : h(
       'form',
       {
         class: 'stack',

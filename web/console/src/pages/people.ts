@@ -2,6 +2,7 @@
 // OneTouch requests, pending phone changes and recoveries, and importing users.
 import { h, show, type Child } from '../../../shared/dom.ts';
 import { api, type Application, type Approval, type Device, type Recovery, type User, type UserDetails } from '../api.ts';
+import { may } from '../can.ts';
 import { attempt, confirmDialog, done, field, checkbox, onSubmit, pagedTable, plainTable, section, statusLine, when } from '../ui.ts';
 
 const ANY = ['', 'Any'] as [string, string];
@@ -13,6 +14,7 @@ export async function usersPage(app: Application): Promise<Child[]> {
   const lockCell = (u: User): Child => {
     if (!u.locked_until) return 'active';
     const cell = h('span', { class: 'warn' }, `locked until ${when(u.locked_until)} UTC `);
+    if (!may('POST', '/admin/applications/:id/users/:user_id/unlock', app.id)) return cell;
     cell.append(h('button', { type: 'button', onclick: () => void attempt(status, async () => {
           await api.unlock(app.id, u.id);
           cell.replaceChildren('unlocked');
@@ -132,6 +134,7 @@ export async function recoveriesPage(app: Application): Promise<Child[]> {
           {
             label: 'Actions',
             cell: (r) => {
+              if (!may('POST', '/admin/applications/:id/recoveries/:rid/cancel', app.id)) return 'Your role may only look.';
               const reason = h('input', { type: 'text', placeholder: 'Reason (required to shorten)', 'aria-label': `Reason to shorten ${r.id}` }) as HTMLInputElement;
               return h(
                 'div',

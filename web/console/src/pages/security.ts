@@ -2,6 +2,7 @@
 // delete. Each destructive action is confirmed in a dialog; delete asks for the name.
 import { h, show, type Child } from '../../../shared/dom.ts';
 import { api, type Application } from '../api.ts';
+import { may } from '../can.ts';
 import { attempt, confirmDialog, done, field, onSubmit, secret, section, statusLine } from '../ui.ts';
 
 /** A section whose button replaces secrets after a confirmation and shows the new ones once. */
@@ -84,6 +85,7 @@ export function securityPage(app: Application, onRenamed: (a: Application) => vo
     now = a;
     onRenamed(a);
   };
+  // The page is in the navigation only for who may manage the application; deleting is the owner's.
   return [
     replaceSection(
       'API key',
@@ -103,6 +105,6 @@ export function securityPage(app: Application, onRenamed: (a: Application) => vo
       },
     ),
     renameSection(app, renamed),
-    deleteSection(() => now),
+    may('DELETE', '/admin/applications/:id', app.id) && deleteSection(() => now),
   ];
 }

@@ -3,6 +3,7 @@
 import { h, show, type Child } from '../../../shared/dom.ts';
 import { api, type Application, type Quarantine } from '../api.ts';
 import { attempt, checkbox, done, field, onSubmit, plainTable, section, statusLine, when } from '../ui.ts';
+import { lookOnly, may } from '../can.ts';
 
 interface Setting {
   name: string;
@@ -91,8 +92,9 @@ function settingsForm(app: Application, onSaved: (a: Application) => void): HTML
         done(status, 'Saved.');
       }),
     },
-    ...groups.map((g) => h('fieldset', {}, h('legend', {}, g.title), g.help ? h('p', { class: 'help' }, g.help) : null, ...g.settings.map(control))),
-    h('div', { class: 'sticky-save' }, h('button', { type: 'submit', class: 'primary' }, 'Save settings'), status),
+    // A role that may not change settings sees them, greyed.
+    ...groups.map((g) => h('fieldset', { disabled: !may('POST', '/admin/applications/:id/settings', app.id) }, h('legend', {}, g.title), g.help ? h('p', { class: 'help' }, g.help) : null, ...g.settings.map(control))),
+    may('POST', '/admin/applications/:id/settings', app.id) ? h('div', { class: 'sticky-save' }, h('button', { type: 'submit', class: 'primary' }, 'Save settings'), status) : lookOnly('change settings'),
   );
 }
 
@@ -102,7 +104,7 @@ export function settingsPage(app: Application, onSaved: (a: Application) => void
 
 function countriesSection(app: Application): HTMLElement {
   const status = statusLine();
-  const input = h('input', { name: 'countries', value: app.allowed_countries.join(', '), placeholder: 'PT, BR, US' }) as HTMLInputElement;
+  const input = h('input', { name: 'countries', value: app.allowed_countries.join(', '), placeholder: 'PT, BR, US', readonly: !may('POST', '/admin/applications/:id/countries', app.id) }) as HTMLInputElement;
   return section(
     'Countries',
     'Codes go only to numbers in these countries. Empty: everywhere.',
@@ -118,7 +120,7 @@ function countriesSection(app: Application): HTMLElement {
         }),
       },
       field('Allowed countries (ISO codes)', input),
-      h('button', { type: 'submit', class: 'primary' }, 'Save countries'),
+      may('POST', '/admin/applications/:id/countries', app.id) ? h('button', { type: 'submit', class: 'primary' }, 'Save countries') : lookOnly('change the countries'),
     ),
     status,
   );
@@ -140,7 +142,9 @@ async function quarantinesSection(app: Application): Promise<HTMLElement> {
           { label: 'Rule', cell: (q) => q.rule },
           { label: 'Since (UTC)', cell: (q) => when(q.since) },
           { label: 'Until (UTC)', cell: (q) => when(q.until) },
-          { label: 'Actions', cell: (q) => h('button', { type: 'button', onclick: () => void attempt(status, async () => (await api.lift(app.id, q.prefix), await fill())) }, `Lift ${q.prefix}`) },
+          ...(may('POST', '/admin/applications/:id/quarantines/lift', app.id)
+            ? [{ label: 'Actions', cell: (q: Quarantine) => h('button', { type: 'button', onclick: () => void attempt(status, async () => (await api.lift(app.id, q.prefix), await fill())) }, `Lift ${q.prefix}`) }]
+            : []),
         ],
         list,
         'Nothing is closed.',

@@ -3,6 +3,7 @@
 // verifications on a page of the application that sends its codes.
 import { h, show, type Child } from '../../../shared/dom.ts';
 import { api, type Application, type VerifyAccount, type VerifyFactor, type VerifyKey, type VerifyService, type VerifyVerification } from '../api.ts';
+import { may } from '../can.ts';
 import { attempt, done, field, onSubmit, pagedTable, plainTable, secret, section, statusLine, when } from '../ui.ts';
 
 /** The accounts, and a form that makes one (its auth token shown once). */
@@ -35,7 +36,7 @@ export async function verifyAccountsPage(): Promise<Child[]> {
       h('span', {}, 'Applications that call Twilio Verify v2 through the ', h('code', {}, 'twilio'), ' helper libraries sign in with an account SID and auth token (or an API key). See the README, "Point twilio Verify at OpenFactor".'),
       holder,
     ),
-    section(
+    may('POST', '/admin/verify/accounts') && section(
       'New Verify account',
       null,
       h(
@@ -110,7 +111,7 @@ export async function verifyAccountPage(sid: string): Promise<{ title: string; c
         'API keys',
         'An API key (SK…) and its secret sign in like the account SID and auth token, so that each application can have its own.',
         keysHolder,
-        h(
+        may('POST', '/admin/verify/accounts/:sid/keys') && h(
           'form',
           {
             class: 'row-form',
