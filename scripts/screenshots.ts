@@ -49,6 +49,13 @@ try {
     }
   }
   await t.newApplication('Corner Shop');
+  // Administrators, one of them with OneTouch on their own phone, and a token for automation.
+  const admin = (path: string, body: unknown) =>
+    fetch(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${t.config.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json());
+  const ana = await admin('/admin/accounts', { email: 'ana@example.com', name: 'Ana Lima', password: 'a long enough password', role: 'owner' });
+  await admin('/admin/accounts', { email: 'sam@example.com', name: 'Sam Reis', role: 'support' });
+  await admin(`/admin/accounts/${ana.account.id}/onetouch`, { app_id: t.appId, authy_id: ids[0] });
+  await admin('/admin/tokens', { name: 'deploy bot', role: 'read_only' });
 
   for (const [size, viewport] of [['wide', { width: 1280, height: 800 }], ['narrow', { width: 390, height: 844 }]] as const) {
     const page = await browser.newPage({ viewport });
@@ -62,8 +69,9 @@ try {
       ['users', '/users', '[data-testid=users] tbody tr'],
       ['approvals', '/approvals', '[data-testid=approvals] tbody tr'],
       ['settings', '/settings', 'form.settings'],
+      ['admins', '#/admins', '[data-testid=admins] tbody tr'],
     ] as const) {
-      await page.goto(`${base}/console/#/apps/${t.appId}${hash}`);
+      await page.goto(`${base}/console/${hash.startsWith('#') ? hash : `#/apps/${t.appId}${hash}`}`);
       await page.waitForSelector(ready);
       await page.screenshot({ path: `${OUT}console-${name}-${size}.png`, fullPage: name === 'overview' && size === 'wide' });
     }

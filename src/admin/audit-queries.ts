@@ -54,3 +54,9 @@ export const writeMark = (db: Kysely<DB>, name: Mark, mark: { entry_id: number; 
 /** The newest entry written before `cut`, if any. */
 export const lastBefore = (db: Kysely<DB>, cut: number) => db.selectFrom('audit_log').select(['id', 'hash']).where('at', '<', cut).orderBy('id', 'desc').limit(1).executeTakeFirst();
 export const dropThrough = async (db: Kysely<DB>, id: number) => Number((await db.deleteFrom('audit_log').where('id', '<=', id).executeTakeFirst()).numDeletedRows);
+
+/** Whether any entry was chained under another key than `keyId`. */
+export const anyEntryNotWith = async (db: Kysely<DB>, keyId: string) => (await db.selectFrom('audit_log').select('id').where('key_id', '!=', keyId).limit(1).executeTakeFirst()) !== undefined;
+
+/** An entry chained again (after a master-key rotation): its fields stay, its links change. */
+export const rewriteChain = (db: Kysely<DB>, id: number, link: { prev_hash: string; hash: string; key_id: string }) => db.updateTable('audit_log').set(link).where('id', '=', id).execute();

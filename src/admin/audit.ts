@@ -90,11 +90,11 @@ export class AuditTrail {
   }
 
   /** Walks the whole trail in order and says where the chain breaks. */
-  async verify(): Promise<AuditReport> {
+  async verify(db: Kysely<DB> = this.db): Promise<AuditReport> {
     const keyOf = new Map(this.keys.map((k) => [k.id, macKey(k)]));
     const problems: AuditProblem[] = [];
     const marked = async (name: 'head' | 'anchor') => {
-      const m = await q.readMark(this.db, name);
+      const m = await q.readMark(db, name);
       const key = m && keyOf.get(m.key_id);
       return m && { entry_id: Number(m.entry_id), hash: m.hash, genuine: !!key && constantTimeEqual(hmac(key, markText(name, Number(m.entry_id), m.hash)), m.mac) };
     };
@@ -104,7 +104,7 @@ export class AuditTrail {
     let first: number | null = null;
     let entries = 0;
     for (let after = 0; ; ) {
-      const page = await q.entriesAfter(this.db, after, 1000);
+      const page = await q.entriesAfter(db, after, 1000);
       if (page.length === 0) break;
       for (const e of page) {
         const id = Number(e.id);
@@ -139,6 +139,42 @@ export class AuditTrail {
       if (!last) return 0;
       await q.writeMark(trx, 'anchor', { entry_id: last.id, hash: last.hash, key_id: mk.id, mac: hmac(macKey(mk), markText('anchor', last.id, last.hash)) });
       return q.dropThrough(trx, last.id);
+    });
+  }
+
+  /**
+   * After a master-key rotation: the trail is checked with the keys that wrote it, then chained
+   * again under the current key (every entry, the anchor and the head), so that the old key may be
+   * dropped. A trail that does not verify is left as it is: chaining it again would hide the break.
+   */
+  async rechain(): Promise<{ rechained: number; report?: undefined } | { rechained: 0; report: AuditReport }> {
+    const mk = this.keys[0];
+    const key = macKey(mk);
+    return q.withAuditLock(this.db, this.dialect, async (trx) => {
+      const report = await this.verify(trx);
+      if (report.problems.length > 0) return { rechained: 0, report };
+      const [anchor, head] = [await q.readMark(trx, 'anchor'), await q.readMark(trx, 'head')];
+      // Everything already under the current key: nothing to do.
+      if ([anchor, head].every((m) => !m || m.key_id === mk.id) && !(await q.anyEntryNotWith(trx, mk.id))) return { rechained: 0 };
+      // The anchor keeps the dropped entry's hash (it cannot be computed again); only its MAC is new.
+      if (anchor) await q.writeMark(trx, 'anchor', { entry_id: Number(anchor.entry_id), hash: anchor.hash, key_id: mk.id, mac: hmac(key, markText('anchor', Number(anchor.entry_id), anchor.hash)) });
+      let prev = anchor?.hash ?? GENESIS;
+      let last: number | undefined;
+      let n = 0;
+      for (let after = 0; ; ) {
+        const page = await q.entriesAfter(trx, after, 1000);
+        if (page.length === 0) break;
+        for (const e of page) {
+          const hash = hmac(key, entryText(prev, e));
+          await q.rewriteChain(trx, Number(e.id), { prev_hash: prev, hash, key_id: mk.id });
+          prev = hash;
+          last = Number(e.id);
+          n++;
+        }
+        after = Number(page[page.length - 1].id);
+      }
+      if (last !== undefined) await q.writeMark(trx, 'head', { entry_id: last, hash: prev, key_id: mk.id, mac: hmac(key, markText('head', last, prev)) });
+      return { rechained: n };
     });
   }
 

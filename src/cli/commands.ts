@@ -231,13 +231,18 @@ export async function runCommand({ values, positionals }: Args): Promise<number>
         else if (r.resealed || r.failed) out(`${r.table}.${r.column}: ${r.resealed} sealed again${r.failed ? `, ${r.failed} could not be opened` : ''}`);
       });
       const failed = reports.reduce((n, r) => n + r.failed, 0);
+      // The audit trail is chained again under the current key, once it verifies with the keys that wrote it.
+      const chained = await trail.rechain();
+      if (chained.report) process.stderr.write(`The audit trail does not verify (${chained.report.problems.length} problems: see openfactor audit verify): left chained as it was; keep the previous keys.\n`);
+      else if (values.json) out(JSON.stringify({ table: 'audit_log', rechained: chained.rechained }));
+      else if (chained.rechained) out(`audit_log: ${chained.rechained} entries chained again`);
       await record('keys.reseal', null, { key: config.masterKeys[0].id }, { resealed: reports.reduce((n, r) => n + r.resealed, 0), failed });
       const left = Object.entries(await sealedByKey(store.db)).filter(([kid]) => kid !== config.masterKeys[0].id);
       const summary = `${reports.reduce((n, r) => n + r.resealed, 0)} values sealed again with key ${config.masterKeys[0].id}; ${
         left.length ? `still sealed with other keys: ${left.map(([kid, n]) => `${kid} (${n})`).join(', ')}` : 'no value is sealed with another key: previous keys can be dropped'}.`;
       if (values.json) out(JSON.stringify({ key: config.masterKeys[0].id, failed, others: Object.fromEntries(left) }));
       else out(summary);
-      return failed > 0 ? 1 : 0;
+      return failed > 0 || chained.report ? 1 : 0;
     }
     if (command === 'keys' && sub === 'rotate') {
       const id = appIdOf(values.app);

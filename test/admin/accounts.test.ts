@@ -8,24 +8,15 @@ import { randomBytes } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
 import { startApp, testEnv, type TestApp } from '../support/harness.ts';
 import { runCli } from '../support/process.ts';
+import { adminHttp, type Json } from '../support/admin-http.ts';
 
 process.env.OPENFACTOR_MASTER_KEY ??= randomBytes(32).toString('hex');
 
 let t: TestApp;
 let base: string;
-type Json = Record<string, any>;
 const PASSWORD = 'correct horse battery staple';
 
-async function http(method: string, path: string, o: { body?: unknown; cookie?: string; csrf?: string; bearer?: string } = {}) {
-  const headers: Record<string, string> = {};
-  if (o.body !== undefined) headers['content-type'] = 'application/json';
-  if (o.cookie) headers.cookie = o.cookie;
-  if (o.csrf) headers['x-csrf-token'] = o.csrf;
-  if (o.bearer) headers.authorization = `Bearer ${o.bearer}`;
-  const res = await fetch(`${base}${path}`, { method, headers, body: o.body === undefined ? undefined : JSON.stringify(o.body) });
-  const text = await res.text();
-  return { status: res.status, json: (text.startsWith('{') ? JSON.parse(text) : {}) as Json, setCookie: res.headers.get('set-cookie') ?? '' };
-}
+const http = adminHttp(() => base);
 const codeOf = (otpauth: string, at = Date.now()) => new TOTP({ secret: Secret.fromBase32(new URL(otpauth).searchParams.get('secret')!), digits: 6, period: 30 }).generate({ timestamp: at });
 async function signIn(email: string, password = PASSWORD, code?: string) {
   const r = await http('POST', '/admin/session', { body: { email, password, ...(code ? { code } : {}) } });

@@ -153,3 +153,44 @@ test('retention drops old entries and anchors the chain: what is kept still veri
     await own.close();
   }
 });
+
+test('after a master-key rotation, keys reseal chains the trail again under the new key, so the old one can go; a broken trail is left as it is', async () => {
+  const own = await startApp();
+  const ownBase = await own.listen();
+  try {
+    const post = (ttl: number) =>
+      fetch(`${ownBase}/admin/applications/${own.appId}/settings`, { method: 'POST', headers: { authorization: `Bearer ${own.config.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ codeTtlSeconds: ttl }) });
+    for (const ttl of [240, 300, 360, 420]) assert.equal((await post(ttl)).status, 200);
+    const swept = await own.of.services.retention.sweep(Date.now() + 400 * 86_400_000);
+    assert.equal(swept.audit_log, 4);
+    for (const ttl of [480, 540]) assert.equal((await post(ttl)).status, 200);
+    const old = process.env.OPENFACTOR_MASTER_KEY!;
+    const fresh = randomBytes(32).toString('hex');
+    const rotated = { ...testEnv(own.db), OPENFACTOR_MASTER_KEY: fresh, OPENFACTOR_PREVIOUS_MASTER_KEYS: old };
+    const onlyNew = { ...testEnv(own.db), OPENFACTOR_MASTER_KEY: fresh, OPENFACTOR_PREVIOUS_MASTER_KEYS: '' };
+    const verifyWith = (env: NodeJS.ProcessEnv) => JSON.parse(runCli(['audit', 'verify', '--json'], env).stdout) as { entries: number; problems: { problem: string }[] };
+    assert.deepEqual(new Set(verifyWith(onlyNew).problems.map((p) => p.problem)), new Set(['unknown_key', 'anchor_edited', 'head_edited', 'entries_missing_before']), 'before: the new key alone cannot check the old entries');
+
+    const resealed = runCli(['keys', 'reseal'], rotated);
+    assert.equal(resealed.status, 0, resealed.stderr);
+    assert.match(resealed.stdout, /audit_log: 2 entries chained again/);
+    const after = verifyWith(onlyNew);
+    // The two kept entries, and the reseal itself, recorded after the chain was made again.
+    assert.deepEqual([after.entries, after.problems], [3, []], 'the old key can be dropped');
+    assert.equal(verifyWith(testEnv(own.db)).problems[0].problem, 'unknown_key', 'the old key alone no longer checks the trail');
+
+    // Edited, then a rotation: the trail is not chained again (that would hide the edit).
+    const [entry] = await own.store.db.selectFrom('audit_log').select(['id', 'detail']).orderBy('id').limit(1).execute();
+    const chainBefore = await own.store.db.selectFrom('audit_log').select(['id', 'key_id', 'hash']).orderBy('id').execute();
+    await own.store.db.updateTable('audit_log').set({ detail: entry.detail.replace(/\d{3}/, '999') }).where('id', '=', entry.id).execute();
+    const newest = randomBytes(32).toString('hex');
+    const refused = runCli(['keys', 'reseal'], { ...testEnv(own.db), OPENFACTOR_MASTER_KEY: newest, OPENFACTOR_PREVIOUS_MASTER_KEYS: fresh });
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /The audit trail does not verify/);
+    const chainAfter = await own.store.db.selectFrom('audit_log').select(['id', 'key_id', 'hash']).orderBy('id').limit(chainBefore.length).execute();
+    assert.deepEqual(chainAfter, chainBefore, 'no entry chained again');
+    assert.deepEqual(verifyWith(onlyNew).problems.map((p) => p.problem).slice(0, 1), ['edited'], 'still found with the key that wrote it');
+  } finally {
+    await own.close();
+  }
+});

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
 import { PHONES, startApp, testEnv, type TestApp } from '../support/harness.ts';
 import { runCli } from '../support/process.ts';
+import { adminHttp, type Json } from '../support/admin-http.ts';
 import { createUser } from '../support/tokens.ts';
 import { registerDevice } from '../support/onetouch.ts';
 import type { OpenFactorDevice } from '../../sdk/device/src/index.ts';
@@ -17,20 +18,10 @@ process.env.OPENFACTOR_MASTER_KEY ??= randomBytes(32).toString('hex');
 
 let t: TestApp;
 let base: string;
-type Json = Record<string, any>;
 const PASSWORD = 'correct horse battery staple';
 const cookieIn = (setCookie: string, name: string) => new RegExp(`(?:^|, )(${name}=[^;]*)`).exec(setCookie)?.[1];
 
-async function http(method: string, path: string, o: { body?: unknown; cookie?: string; csrf?: string; bearer?: string } = {}) {
-  const headers: Record<string, string> = {};
-  if (o.body !== undefined) headers['content-type'] = 'application/json';
-  if (o.cookie) headers.cookie = o.cookie;
-  if (o.csrf) headers['x-csrf-token'] = o.csrf;
-  if (o.bearer) headers.authorization = `Bearer ${o.bearer}`;
-  const res = await fetch(`${base}${path}`, { method, headers, body: o.body === undefined ? undefined : JSON.stringify(o.body) });
-  const text = await res.text();
-  return { status: res.status, json: (text.startsWith('{') ? JSON.parse(text) : {}) as Json, setCookie: res.headers.get('set-cookie') ?? '' };
-}
+const http = adminHttp(() => base);
 const codeOf = (otpauth: string, at = Date.now()) => new TOTP({ secret: Secret.fromBase32(new URL(otpauth).searchParams.get('secret')!), digits: 6, period: 30 }).generate({ timestamp: at });
 
 /** The password: with two administrators a second factor is asked, and the sign-in waits in a cookie. */
