@@ -212,7 +212,9 @@ async function buildServices(config: Config, store: Store, log: FastifyBaseLogge
   registerConnectionMetrics(metrics.registry, slots, config.redisUrl ? events : undefined);
   const push = new WebPush(await loadVapidKeys(store.db, config.masterKeys, config.vapid), log, destinations, config.pushCaFile);
   // What every service that sends a code needs.
-  const sending = { db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), limits, webhooks, guard, log: log };
+  // Lockouts and recovery steps taken by devices or the service are in the trail too.
+  const audit = new AuditTrail(store.db, config.masterKeys, store.dialect);
+  const sending = { audit, db: store.db, keys: config.masterKeys, contacts, outbox, wakeOutbox: () => worker.wake(), limits, webhooks, guard, log: log };
   const recoveryCodes = new RecoveryCodes(store.db, contacts);
   const people = new PersonDevices({ db: store.db, keys: config.masterKeys, events, webhooks, push, log: log });
   const devices = new Devices({
@@ -223,7 +225,6 @@ async function buildServices(config: Config, store: Store, log: FastifyBaseLogge
     registrationLimits: { perAddress: config.deviceRegistrationsPerAddress, perHour: config.deviceRegistrationsPerHour },
   });
   const onetouch = new OneTouch({ db: store.db, applications, devices, contacts, events, push, hooks, webhooks, log: log });
-  const audit = new AuditTrail(store.db, config.masterKeys, store.dialect);
   const retention = new Retention(store.db, log, { deliveryDays: config.retentionDays, auditDays: config.auditRetentionDays, dropAuditBefore: (cut) => audit.dropBefore(cut) });
   const phoneChanges = new PhoneChanges({ ...sending, applications });
   const recoveries = new AccountRecoveries({ ...sending, applications, events, devices, push, waitMs: config.accountRecoveryWaitS * 1000, phoneChangeWaitMs: config.phoneChangeWaitS * 1000 });

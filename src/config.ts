@@ -154,7 +154,10 @@ function adminSso(env: NodeJS.ProcessEnv): AdminSso | undefined {
   const clientId = env.OPENFACTOR_ADMIN_OIDC_CLIENT_ID;
   const clientSecret = env.OPENFACTOR_ADMIN_OIDC_CLIENT_SECRET;
   if (!clientId || !clientSecret) throw new Error('OPENFACTOR_ADMIN_OIDC_ISSUER needs OPENFACTOR_ADMIN_OIDC_CLIENT_ID and OPENFACTOR_ADMIN_OIDC_CLIENT_SECRET');
-  return { issuer, clientId, clientSecret, redirectUri: env.OPENFACTOR_ADMIN_OIDC_REDIRECT_URI || undefined, name: env.OPENFACTOR_ADMIN_OIDC_NAME || 'single sign-on' };
+  // Where the provider sends administrators back is configured, never read from a request's Host header.
+  const redirectUri = env.OPENFACTOR_ADMIN_OIDC_REDIRECT_URI || undefined;
+  if (!redirectUri && !env.OPENFACTOR_PUBLIC_URL) throw new Error('OPENFACTOR_ADMIN_OIDC_ISSUER needs OPENFACTOR_PUBLIC_URL (the callback is {public URL}/admin/sso/callback) or OPENFACTOR_ADMIN_OIDC_REDIRECT_URI');
+  return { issuer, clientId, clientSecret, redirectUri, name: env.OPENFACTOR_ADMIN_OIDC_NAME || 'single sign-on' };
 }
 
 function secondFactorRule(raw: string | undefined): 'auto' | 'always' | 'off' {

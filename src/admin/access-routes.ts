@@ -44,7 +44,8 @@ export function registerAccessRoutes(admin: FastifyInstance, s: Pick<Services, '
   const refused = async (reply: FastifyReply, ip: string, email: string, reason: string) => {
     await s.audit.append({ actor: email || 'unknown', actorKind: 'admin', ip, action: 'admin.sign_in_failed', detail: { reason } });
     if (await o.failures.failed('admin_token', ip, reply, 'json')) return reply;
-    return refuse(reply, fail('ADMIN_SIGN_IN_FAILED', reason === 'denied' ? { message: 'The sign-in was denied on your device' } : reason === 'expired' ? { message: 'The approval expired: sign in again' } : {}));
+    const said: Record<string, string> = { denied: 'The sign-in was denied on your device', expired: 'The approval expired: sign in again', unlinked_device: 'Approved on a device not linked to your account: sign in again' };
+    return refuse(reply, fail('ADMIN_SIGN_IN_FAILED', said[reason] ? { message: said[reason] } : {}));
   };
 
   admin.post(

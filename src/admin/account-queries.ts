@@ -2,14 +2,14 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { AdminAccountsTable, DB } from '../store/schema.ts';
 
-export type NewAccount = Omit<AdminAccountsTable, 'id' | 'totp_last_step' | 'disabled_at' | 'last_sign_in_at' | 'onetouch_app_id' | 'onetouch_authy_id'>;
+export type NewAccount = Omit<AdminAccountsTable, 'id' | 'totp_last_step' | 'disabled_at' | 'last_sign_in_at' | 'onetouch_app_id' | 'onetouch_authy_id' | 'onetouch_device_keys'>;
 export type AccountRow = Selectable<AdminAccountsTable>;
 
 export const insertAccount = async (db: Kysely<DB>, a: NewAccount) =>
   (
     await db
       .insertInto('admin_accounts')
-      .values({ ...a, totp_last_step: null, disabled_at: null, last_sign_in_at: null, onetouch_app_id: null, onetouch_authy_id: null })
+      .values({ ...a, totp_last_step: null, disabled_at: null, last_sign_in_at: null, onetouch_app_id: null, onetouch_authy_id: null, onetouch_device_keys: null })
       .returning('id')
       .executeTakeFirstOrThrow()
   ).id;
@@ -56,8 +56,12 @@ export const extendSession = (db: Kysely<DB>, id: number, idleUntil: number) => 
 export const endSession = (db: Kysely<DB>, id: number) => db.deleteFrom('admin_sessions').where('id', '=', id).execute();
 export const endSessionsOf = (db: Kysely<DB>, accountId: number) => db.deleteFrom('admin_sessions').where('account_id', '=', accountId).execute();
 
-export const setOneTouchUser = (db: Kysely<DB>, id: number, d: { appId: number; authyId: number } | null) =>
-  db.updateTable('admin_accounts').set({ onetouch_app_id: d?.appId ?? null, onetouch_authy_id: d?.authyId ?? null }).where('id', '=', id).execute();
+export const setOneTouchUser = (db: Kysely<DB>, id: number, d: { appId: number; authyId: number; deviceKeys: number[] } | null) =>
+  db
+    .updateTable('admin_accounts')
+    .set({ onetouch_app_id: d?.appId ?? null, onetouch_authy_id: d?.authyId ?? null, onetouch_device_keys: d ? JSON.stringify(d.deviceKeys) : null })
+    .where('id', '=', id)
+    .execute();
 
 /** A sign-in waiting for its second factor; expired ones are swept as new ones come. */
 export async function insertSignIn(db: Kysely<DB>, s: { ticket_hash: string; account_id: number; via: 'password' | 'sso'; ip: string | null; created_at: number; expires_at: number }, now: number) {
@@ -81,3 +85,25 @@ export const noteApproval = async (db: Kysely<DB>, id: number, uuid: string) =>
 
 /** Ends a waiting sign-in; true for the one caller that ended it. */
 export const endSignIn = async (db: Kysely<DB>, id: number) => Number((await db.deleteFrom('admin_sign_ins').where('id', '=', id).executeTakeFirst()).numDeletedRows) === 1;
+
+/** The device keys of the application's user, registered and not removed: those OneTouch reaches. */
+export const deviceKeysOfUser = async (db: Kysely<DB>, appId: number, authyId: number) =>
+  (
+    await db
+      .selectFrom('users')
+      .innerJoin('devices', 'devices.user_id', 'users.id')
+      .innerJoin('device_keys', 'device_keys.id', 'devices.device_key_id')
+      .select('device_keys.id')
+      .where('users.app_id', '=', appId)
+      .where('users.id', '=', authyId)
+      .where('devices.deleted_at', 'is', null)
+      .where('device_keys.deleted_at', 'is', null)
+      .orderBy('device_keys.id')
+      .execute()
+  ).map((r) => Number(r.id));
+
+/** The device key that answered an approval request. */
+export const answeringDevice = async (db: Kysely<DB>, uuid: string) => {
+  const r = await db.selectFrom('approval_requests').select('device_key_id').where('uuid', '=', uuid).executeTakeFirst();
+  return r?.device_key_id === null || r === undefined ? null : Number(r.device_key_id);
+};

@@ -21,11 +21,13 @@ export interface SessionRules {
 
 export const adminSeedContext = (email: string) => `admin-accounts:${email}:totp`;
 const seedContext = adminSeedContext;
-// At most an address's length: what a sign-in names is written to the audit trail.
-const normalEmail = (raw: unknown) => (typeof raw === 'string' ? raw.trim().toLowerCase().slice(0, 254) : '');
+// At most an address's length: what a sign-in names is written to the audit trail. Lower case is
+// ASCII's only: Unicode case folding would make another address (a Kelvin sign for a K) one of ours.
+const normalEmail = (raw: unknown) => (typeof raw === 'string' ? raw.trim().slice(0, 254).replace(/[A-Z]/g, (c) => c.toLowerCase()) : '');
 /** Longer passwords are refused unhashed: argon2 over a body-sized string is work an attacker chooses. */
 const MAX_PASSWORD = 1024;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** Printable ASCII only, one @, a dot in the domain. */
+const EMAIL = /^[\x21-\x3f\x41-\x7e]+@[\x21-\x3f\x41-\x7e]+\.[\x21-\x3f\x41-\x7e]+$/;
 /** Compared against when the email is unknown, so that the time taken does not tell. */
 let dummyHash: Promise<string> | undefined;
 
@@ -34,11 +36,16 @@ export const SECOND_FACTOR_WAIT_MS = 5 * 60_000;
 
 /** OneTouch for the console: a request to an administrator's own user's devices, and its answer. */
 export interface AdminApprovals {
-  /** Whether the application has this user with a registered device. */
-  canApprove(appId: number, authyId: number): Promise<boolean>;
+  /** The user's registered device keys (none: no such user or device, or OneTouch off in the application). */
+  devicesOf(appId: number, authyId: number): Promise<number[]>;
   request(appId: number, authyId: number, details: Record<string, string>): Promise<{ uuid: string; number?: number } | undefined>;
-  status(appId: number, uuid: string): Promise<'pending' | 'approved' | 'denied' | 'expired' | undefined>;
+  /** The request's status, and for an approval the device key that gave it. */
+  status(appId: number, uuid: string): Promise<{ status: 'pending' | 'approved' | 'denied' | 'expired'; deviceKeyId: number | null } | undefined>;
+  cancel(appId: number, uuid: string): Promise<void>;
 }
+
+/** The devices pinned to an account's OneTouch link that are still registered to its user. */
+const pinned = (a: { onetouch_device_keys: string | null }) => new Set<number>(a.onetouch_device_keys ? (JSON.parse(a.onetouch_device_keys) as number[]) : []);
 
 export type Session = { ok: true; principal: Principal; session: string; csrf: string; expiresAt: number };
 /** The first factor held and a second is asked: `ticket` (a cookie) carries the sign-in on. */
@@ -47,7 +54,7 @@ export type SignIn = Session | SecondFactorAsked | { ok: false; reason: 'bad_cre
 export type SecondFactor =
   | Session
   | { ok: false; reason: 'waiting'; uuid: string; number?: number }
-  | { ok: false; reason: 'bad_code' | 'denied' | 'expired' | 'no_device' | 'no_sign_in'; email: string };
+  | { ok: false; reason: 'bad_code' | 'denied' | 'expired' | 'unlinked_device' | 'no_device' | 'no_sign_in'; email: string };
 
 /**
  * The CSRF token of a session, derived from it: the console, opened again or back from single
@@ -115,7 +122,8 @@ export class AdminAccounts {
 
   /** Signed in by the organisation's OpenID Connect provider as `email` (verified there). */
   async signInBySso(rawEmail: string, ip: string | null, now = Date.now()): Promise<SignIn> {
-    const email = normalEmail(rawEmail);
+    // The provider's address as it is: no trimming, ASCII, an address's length.
+    const email = rawEmail.length <= 254 && EMAIL.test(rawEmail) ? normalEmail(rawEmail) : '';
     const account = email ? await q.accountByEmail(this.db, email) : undefined;
     if (!account || account.disabled_at !== null) return { ok: false, reason: 'no_account', email };
     if (await this.secondFactorRequired()) return this.askSecondFactor(account, 'sso', ip, now);
@@ -130,8 +138,10 @@ export class AdminAccounts {
     const waiting = await q.waitingSignIn(this.db, hashSecret(ticket), now);
     if (!waiting) return { ok: false, reason: 'no_sign_in', email: '' };
     const account = (await q.accountById(this.db, waiting.account_id))!;
-    const end = async (reason: 'bad_code' | 'denied' | 'expired') => {
+    const end = async (reason: 'bad_code' | 'denied' | 'expired' | 'unlinked_device') => {
       await q.endSignIn(this.db, waiting.id);
+      // A request still on the device is withdrawn: nothing there can finish this sign-in now.
+      if (waiting.approval_uuid && account.onetouch_app_id !== null) await this.approvals?.cancel(Number(account.onetouch_app_id), waiting.approval_uuid).catch(() => {});
       return { ok: false as const, reason, email: account.email };
     };
     if (!input.onetouch) {
@@ -140,7 +150,7 @@ export class AdminAccounts {
       if (!code || !(await this.codeHolds(account, code, now))) return end('bad_code');
     } else {
       const { onetouch_app_id: appId, onetouch_authy_id: authyId } = account;
-      if (!this.approvals || appId === null || authyId === null) return { ok: false, reason: 'no_device', email: account.email };
+      if (!this.approvals || appId === null || authyId === null || (await this.linkedDevices(account)).length === 0) return { ok: false, reason: 'no_device', email: account.email };
       if (waiting.approval_uuid === null) {
         const sent = await this.approvals.request(Number(appId), Number(authyId), {
           Administrator: account.email,
@@ -148,13 +158,18 @@ export class AdminAccounts {
           'Signed in by': waiting.via === 'sso' ? 'single sign-on' : 'password',
         });
         if (!sent) return { ok: false, reason: 'no_device', email: account.email };
-        // Of two requests racing for the same sign-in, one keeps its approval.
-        if (!(await q.noteApproval(this.db, waiting.id, sent.uuid))) return { ok: false, reason: 'no_sign_in', email: account.email };
+        // Of two requests racing for the same sign-in, one keeps its approval; the other's is withdrawn.
+        if (!(await q.noteApproval(this.db, waiting.id, sent.uuid))) {
+          await this.approvals.cancel(Number(appId), sent.uuid);
+          return { ok: false, reason: 'no_sign_in', email: account.email };
+        }
         return { ok: false, reason: 'waiting', uuid: sent.uuid, ...(sent.number === undefined ? {} : { number: sent.number }) };
       }
-      const status = await this.approvals.status(Number(appId), waiting.approval_uuid);
-      if (status === 'pending') return { ok: false, reason: 'waiting', uuid: waiting.approval_uuid };
-      if (status !== 'approved') return end(status === 'denied' ? 'denied' : 'expired');
+      const answer = await this.approvals.status(Number(appId), waiting.approval_uuid);
+      if (answer?.status === 'pending') return { ok: false, reason: 'waiting', uuid: waiting.approval_uuid };
+      if (answer?.status !== 'approved') return end(answer?.status === 'denied' ? 'denied' : 'expired');
+      // Approved, but by a device registered after the link was made: not the administrator's.
+      if (answer.deviceKeyId === null || !pinned(account).has(answer.deviceKeyId)) return end('unlinked_device');
     }
     // The ticket is spent once: of two requests with it, one gets the session.
     if (!(await q.endSignIn(this.db, waiting.id))) return { ok: false, reason: 'no_sign_in', email: account.email };
@@ -164,8 +179,7 @@ export class AdminAccounts {
   private async askSecondFactor(account: q.AccountRow, via: 'password' | 'sso', ip: string | null, now: number): Promise<SecondFactorAsked> {
     const ticket = randomBytes(32).toString('base64url');
     await q.insertSignIn(this.db, { ticket_hash: hashSecret(ticket), account_id: account.id, via, ip, created_at: now, expires_at: now + SECOND_FACTOR_WAIT_MS }, now);
-    const onetouch =
-      !!this.approvals && account.onetouch_app_id !== null && account.onetouch_authy_id !== null && (await this.approvals.canApprove(Number(account.onetouch_app_id), Number(account.onetouch_authy_id)));
+    const onetouch = (await this.linkedDevices(account)).length > 0;
     return { ok: false, reason: 'code_required', email: account.email, ticket, onetouch };
   }
 
@@ -185,12 +199,23 @@ export class AdminAccounts {
     return { ok: true, principal: principalOf(account), session, csrf, expiresAt };
   }
 
-  /** The administrator's own user whose devices approve their sign-ins (null: none). */
+  /**
+   * The administrator's own user whose devices approve their sign-ins (null: none). The devices it
+   * has now are pinned: one registered for that user later does not count.
+   */
   async linkDevice(id: number, device: { appId: number; authyId: number } | null): Promise<'done' | 'no_account' | 'no_device'> {
     if (!(await q.accountById(this.db, id))) return 'no_account';
-    if (device && !(await this.approvals?.canApprove(device.appId, device.authyId))) return 'no_device';
-    await q.setOneTouchUser(this.db, id, device);
+    const keys = device ? ((await this.approvals?.devicesOf(device.appId, device.authyId)) ?? []) : [];
+    if (device && keys.length === 0) return 'no_device';
+    await q.setOneTouchUser(this.db, id, device && { ...device, deviceKeys: keys });
     return 'done';
+  }
+
+  /** The pinned devices of an account's link still registered to its user: where a OneTouch request may go. */
+  private async linkedDevices(a: q.AccountRow): Promise<number[]> {
+    if (!this.approvals || a.onetouch_app_id === null || a.onetouch_authy_id === null) return [];
+    const keep = pinned(a);
+    return (await this.approvals.devicesOf(Number(a.onetouch_app_id), Number(a.onetouch_authy_id))).filter((k) => keep.has(k));
   }
 
   /**
@@ -237,7 +262,8 @@ export const accountView = (a: Awaited<ReturnType<typeof q.listAccounts>>[number
   role: a.role,
   app_id: a.app_id === null ? null : Number(a.app_id),
   password: a.password_hash !== null,
-  onetouch: a.onetouch_app_id === null || a.onetouch_authy_id === null ? null : { app_id: Number(a.onetouch_app_id), authy_id: Number(a.onetouch_authy_id) },
+  onetouch:
+    a.onetouch_app_id === null || a.onetouch_authy_id === null ? null : { app_id: Number(a.onetouch_app_id), authy_id: Number(a.onetouch_authy_id), devices: [...pinned(a)] },
   created_at: new Date(Number(a.created_at)).toISOString(),
   last_sign_in_at: a.last_sign_in_at === null ? null : new Date(Number(a.last_sign_in_at)).toISOString(),
   disabled_at: a.disabled_at === null ? null : new Date(Number(a.disabled_at)).toISOString(),

@@ -4,6 +4,7 @@
 // An entry edited, deleted, or cut from the end breaks the chain, and without the master key
 // the chain cannot be forged again. Secrets never enter it.
 import { createHmac } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { constantTimeEqual, deriveKey, type MasterKey } from '../core/crypto.ts';
 import type { Dialect } from '../store/db.ts';
@@ -147,7 +148,7 @@ export class AuditTrail {
    * again under the current key (every entry, the anchor and the head), so that the old key may be
    * dropped. A trail that does not verify is left as it is: chaining it again would hide the break.
    */
-  async rechain(): Promise<{ rechained: number; report?: undefined } | { rechained: 0; report: AuditReport }> {
+  async rechain(): Promise<{ rechained: number; report?: undefined; before?: { head: string | null; byKey: Record<string, number> } } | { rechained: 0; report: AuditReport; before?: undefined }> {
     const mk = this.keys[0];
     const key = macKey(mk);
     return q.withAuditLock(this.db, this.dialect, async (trx) => {
@@ -161,10 +162,13 @@ export class AuditTrail {
       let prev = anchor?.hash ?? GENESIS;
       let last: number | undefined;
       let n = 0;
+      // What the chain was, for the record of the rotation (kept outside the trail too, it is proof).
+      const byKey: Record<string, number> = {};
       for (let after = 0; ; ) {
         const page = await q.entriesAfter(trx, after, 1000);
         if (page.length === 0) break;
         for (const e of page) {
+          byKey[e.key_id] = (byKey[e.key_id] ?? 0) + 1;
           const hash = hmac(key, entryText(prev, e));
           await q.rewriteChain(trx, Number(e.id), { prev_hash: prev, hash, key_id: mk.id });
           prev = hash;
@@ -174,11 +178,33 @@ export class AuditTrail {
         after = Number(page[page.length - 1].id);
       }
       if (last !== undefined) await q.writeMark(trx, 'head', { entry_id: last, hash: prev, key_id: mk.id, mac: hmac(key, markText('head', last, prev)) });
-      return { rechained: n };
+      return { rechained: n, before: { head: head?.hash ?? null, byKey } };
     });
   }
 
   search = (f: q.AuditFilter, limit: number, below?: number) => q.searchEntries(this.db, f, limit, below);
+}
+
+/** What the services write to the trail (a lockout, a recovery step): appending is all they need. */
+export type ServiceAudit = Pick<AuditTrail, 'append'>;
+
+/**
+ * A step the service or a device took for users of one person, who may have accounts in several
+ * applications: one entry per application, so that each one's administrators find theirs. Written
+ * after the change commits; a failure to write is logged and the change stands.
+ */
+export async function auditForUsers(
+  audit: ServiceAudit | undefined,
+  log: FastifyBaseLogger,
+  e: Omit<AuditEntry, 'appId'> & { target: Record<string, unknown> },
+  users: readonly { app_id: number; id: number }[],
+): Promise<void> {
+  if (!audit) return;
+  const byApp = new Map<number, number[]>();
+  for (const u of users) byApp.set(Number(u.app_id), [...(byApp.get(Number(u.app_id)) ?? []), Number(u.id)]);
+  for (const [appId, ids] of byApp) {
+    await audit.append({ ...e, appId, target: { ...e.target, authy_ids: ids } }).catch((err) => log.error({ event: 'audit_append_failed', action: e.action, err: (err as Error).message }, 'audit entry not written'));
+  }
 }
 
 /** An entry as the admin API and the export show it. */

@@ -2,7 +2,7 @@
 // the authorization code flow with PKCE, state and nonce; the provider's verified email names the
 // administrator, who must already have an account here (no one is added by signing in). The
 // second factor, when asked, still comes from OpenFactor itself.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import * as oidc from 'openid-client';
 import type { AdminSso } from '../config.ts';
 import type { Services } from '../app.ts';
@@ -38,7 +38,8 @@ export function registerSsoRoutes(
   o: { failures: AuthFailures; secureCookies?: boolean; publicUrl?: string },
 ): void {
   const provider = sso && providerOf(sso);
-  const redirectUri = (req: FastifyRequest) => sso?.redirectUri ?? `${o.publicUrl ?? `${req.protocol}://${req.host}`}/admin/sso/callback`;
+  // Configured, never taken from the request's Host header (config.ts requires one of the two).
+  const redirectUri = () => sso?.redirectUri ?? `${o.publicUrl}/admin/sso/callback`;
   /** Back to the console, which says what happened (`#/sign-in/…`) or opens. */
   const toConsole = (reply: FastifyReply, hash: string) => reply.clearCookie(FLOW_COOKIE, { path: '/admin/sso' }).redirect(`${CONSOLE}${hash}`, 303);
 
@@ -48,6 +49,12 @@ export function registerSsoRoutes(
     async (_req, reply) =>
       reply.type('application/json; charset=utf-8').send(JSON.stringify({ password: true, sso: sso ? { name: sso.name, url: '/admin/sso' } : null, message: 'Ways to sign in.', success: true })),
   );
+
+  // What these answers carry (a redirect with a state, a cookie) is for one browser, once.
+  admin.addHook('onSend', async (req, reply, payload) => {
+    if (req.url.startsWith('/admin/sso')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
 
   admin.get('/admin/sso', { schema: { summary: 'Single sign-on: off to the OpenID Connect provider, back at /admin/sso/callback', tags: ['admin'] } }, async (req, reply) => {
     if (!sso || !provider) return sendFailure(reply, 'json', fail('ADMIN_SSO_OFF'));
@@ -60,7 +67,7 @@ export function registerSsoRoutes(
     }
     const flow = { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier: oidc.randomPKCECodeVerifier() };
     const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri(req),
+      redirect_uri: redirectUri(),
       scope: 'openid email',
       response_type: 'code',
       state: flow.state,
@@ -86,7 +93,9 @@ export function registerSsoRoutes(
     try {
       if (!flow) throw new Error('no sign-in was started from this browser, or it took over ten minutes');
       const config = await provider();
-      const here = new URL(req.url, redirectUri(req));
+      // The redirect URI as registered (a proxy may have cut a prefix from the path), with the provider's answer.
+      const here = new URL(redirectUri());
+      here.search = new URL(req.url, 'http://callback.invalid').search;
       const tokens = await oidc.authorizationCodeGrant(config, here, { pkceCodeVerifier: flow.verifier, expectedState: flow.state, expectedNonce: flow.nonce, idTokenExpected: true });
       const claims = tokens.claims()!;
       let found = { email: claims.email, verified: claims.email_verified };
@@ -100,7 +109,7 @@ export function registerSsoRoutes(
     } catch (err) {
       req.log.warn({ event: 'admin_sso_failed', err: (err as Error).message }, 'single sign-on did not complete');
       await s.audit.append({ actor: 'unknown', actorKind: 'admin', ip: req.ip, action: 'admin.sign_in_failed', detail: { via: 'sso', reason: 'provider' } });
-      if (await o.failures.failed('admin_token', req.ip, reply, 'json')) return reply;
+      if (await o.failures.failed('admin_token', req.ip, reply.clearCookie(FLOW_COOKIE, { path: '/admin/sso' }), 'json')) return reply;
       return toConsole(reply, '#/sign-in/sso-failed');
     }
     const r = await s.adminAccounts.signInBySso(email, req.ip);
@@ -110,7 +119,7 @@ export function registerSsoRoutes(
     }
     if (r.reason === 'code_required') return toConsole(holdSignIn(reply, r, o.secureCookies), `#/sign-in/second-factor${r.onetouch ? '-onetouch' : ''}`);
     await s.audit.append({ actor: r.email || 'unknown', actorKind: 'admin', ip: req.ip, action: 'admin.sign_in_failed', detail: { via: 'sso', reason: r.reason } });
-    if (await o.failures.failed('admin_token', req.ip, reply, 'json')) return reply;
+    if (await o.failures.failed('admin_token', req.ip, reply.clearCookie(FLOW_COOKIE, { path: '/admin/sso' }), 'json')) return reply;
     return toConsole(reply, '#/sign-in/sso-no-account');
   });
 }

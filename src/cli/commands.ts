@@ -236,10 +236,15 @@ export async function runCommand({ values, positionals }: Args): Promise<number>
       if (chained.report) process.stderr.write(`The audit trail does not verify (${chained.report.problems.length} problems: see openfactor audit verify): left chained as it was; keep the previous keys.\n`);
       else if (values.json) out(JSON.stringify({ table: 'audit_log', rechained: chained.rechained }));
       else if (chained.rechained) out(`audit_log: ${chained.rechained} entries chained again`);
-      await record('keys.reseal', null, { key: config.masterKeys[0].id }, { resealed: reports.reduce((n, r) => n + r.resealed, 0), failed });
+      await record('keys.reseal', null, { key: config.masterKeys[0].id }, { resealed: reports.reduce((n, r) => n + r.resealed, 0), failed, audit_entries_chained_again: chained.rechained, audit_refused: chained.report !== undefined, ...(chained.before ? { audit_head_before: chained.before.head, audit_entries_by_key_before: chained.before.byKey } : {}) });
       const left = Object.entries(await sealedByKey(store.db)).filter(([kid]) => kid !== config.masterKeys[0].id);
       const summary = `${reports.reduce((n, r) => n + r.resealed, 0)} values sealed again with key ${config.masterKeys[0].id}; ${
-        left.length ? `still sealed with other keys: ${left.map(([kid, n]) => `${kid} (${n})`).join(', ')}` : 'no value is sealed with another key: previous keys can be dropped'}.`;
+        left.length
+          ? `still sealed with other keys: ${left.map(([kid, n]) => `${kid} (${n})`).join(', ')}`
+          : chained.report
+            ? 'no value is sealed with another key, but the audit trail is still chained with them: keep them'
+            : 'no value is sealed with another key: previous keys can be dropped'
+      }.`;
       if (values.json) out(JSON.stringify({ key: config.masterKeys[0].id, failed, others: Object.fromEntries(left) }));
       else out(summary);
       return failed > 0 || chained.report ? 1 : 0;

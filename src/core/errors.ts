@@ -94,7 +94,7 @@ export const ERRORS = {
   ADMIN_SIGN_IN_FAILED: { code: '60001', status: 401, message: 'Wrong email, password or code' },
   ADMIN_CODE_REQUIRED: { code: '60001', status: 401, message: 'Enter the code your authenticator app shows for the OpenFactor console' },
   ADMIN_SIGN_IN_EXPIRED: { code: '60001', status: 401, message: 'This sign-in has ended or expired: sign in again' },
-  ADMIN_NO_ONETOUCH_DEVICE: { code: '60001', status: 409, message: 'No OneTouch device is linked to this administrator: enter the code from your authenticator app' },
+  ADMIN_NO_ONETOUCH_DEVICE: { code: '60001', status: 409, message: 'OneTouch cannot reach this administrator (no linked device registered, or OneTouch off in its application): enter the code from your authenticator app' },
   ADMIN_SSO_OFF: { code: '60000', status: 404, message: 'Single sign-on is not configured (OPENFACTOR_ADMIN_OIDC_ISSUER)' },
   ADMIN_CSRF: { code: '60001', status: 403, message: 'This change needs the session’s CSRF token (x-csrf-token): sign in again' },
   ADMIN_ACCOUNT_NOT_FOUND: { code: '60000', status: 404, message: 'No such administrator' },

@@ -875,6 +875,7 @@ const steps: Record<string, Step> = {
   '0038_admin_second_factor': async (db, dialect) => {
     await db.schema.alterTable('admin_accounts').addColumn('onetouch_app_id', 'integer').execute();
     await db.schema.alterTable('admin_accounts').addColumn('onetouch_authy_id', 'bigint').execute();
+    await db.schema.alterTable('admin_accounts').addColumn('onetouch_device_keys', 'text').execute();
     await tableWithId(db, dialect, 'admin_sign_ins')
       .addColumn('ticket_hash', 'text', (c) => c.notNull().unique())
       .addColumn('account_id', 'integer', (c) => c.notNull().references('admin_accounts.id').onDelete('cascade'))

@@ -392,7 +392,8 @@ export interface AuditLogTable {
   id: Generated<number>;
   at: number;
   actor: string;
-  actor_kind: 'break_glass' | 'token' | 'cli' | 'admin';
+  /** device: a user's device (a recovery step); service: OpenFactor itself (a lockout, a recovery's wait ending). */
+  actor_kind: 'break_glass' | 'token' | 'cli' | 'admin' | 'device' | 'service';
   ip: string | null;
   action: string;
   app_id: number | null;
@@ -430,6 +431,8 @@ export interface AdminAccountsTable {
   /** The administrator's own user (an application and Authy id) whose devices approve a sign-in by OneTouch. */
   onetouch_app_id: number | null;
   onetouch_authy_id: number | null;
+  /** The device keys pinned when the link was made (JSON array): only their answers count. */
+  onetouch_device_keys: string | null;
 }
 
 /** A console session: found by the hash of its cookie; changes also need its CSRF token. */

@@ -13,7 +13,7 @@ import { accessibleAtBothSizes, launchBrowser, noBrowser } from '../support/brow
 import { PHONES, startApp, type TestApp } from '../support/harness.ts';
 import { createUser } from '../support/tokens.ts';
 import { registerDevice } from '../support/onetouch.ts';
-import { startOidcProvider, type LocalProvider } from '../support/oidc.ts';
+import { freePort, startOidcProvider, type LocalProvider } from '../support/oidc.ts';
 import { until } from '../support/wait.ts';
 
 const skip = noBrowser;
@@ -58,9 +58,19 @@ before(async () => {
   if (skip) return;
   assert.ok(existsSync(BUILT), 'the console is built (npm install runs `npm run build`)');
   idp = await startOidcProvider();
-  t = await startApp({ OPENFACTOR_ADMIN_OIDC_ISSUER: idp.issuer, OPENFACTOR_ADMIN_OIDC_CLIENT_ID: idp.clientId, OPENFACTOR_ADMIN_OIDC_CLIENT_SECRET: idp.clientSecret, OPENFACTOR_ADMIN_OIDC_NAME: 'Example SSO' });
-  base = await t.listen();
-  idp.serve(`${base}/admin/sso/callback`, { ana: { email: 'ana@example.com', email_verified: true }, mallory: { email: 'mallory@example.com', email_verified: true } });
+  // The callback is configured before the server listens: its address is fixed first.
+  const port = await freePort();
+  t = await startApp({ OPENFACTOR_ADMIN_OIDC_ISSUER: idp.issuer, OPENFACTOR_ADMIN_OIDC_CLIENT_ID: idp.clientId, OPENFACTOR_ADMIN_OIDC_CLIENT_SECRET: idp.clientSecret, OPENFACTOR_ADMIN_OIDC_NAME: 'Example SSO', OPENFACTOR_PUBLIC_URL: `http://127.0.0.1:${port}` });
+  base = await t.listen(port);
+  const person = (email: string) => ({ email, email_verified: true });
+  idp.serve(`${base}/admin/sso/callback`, {
+    ana: person('ana@example.com'),
+    adam: person('adam@example.com'),
+    sue: person('sue@example.com'),
+    rita: person('rita@example.com'),
+    oscar: person('oscar@example.com'),
+    mallory: person('mallory@example.com'),
+  });
   other = await t.newApplication('Other Shop');
   await addAdmin('ana@example.com', 'owner');
   await addAdmin('adam@example.com', 'admin');
@@ -88,8 +98,14 @@ async function freshSignInPage() {
   await page.waitForSelector('input[name=email]');
 }
 
-/** Email and password; the code field appears (several administrators exist) and takes the code. */
-async function signInAs(email: string) {
+type Way = 'password' | 'single sign-on';
+
+/**
+ * Email and password, or the organisation's provider (its login is the email's local part); then
+ * the authenticator's code, asked because several administrators exist.
+ */
+async function signInAs(email: string, way: Way = 'password') {
+  if (way === 'single sign-on') return signInBySso(email);
   await freshSignInPage();
   await page.fill('input[name=email]', email);
   await page.fill('input[name=password]', PASSWORD);
@@ -97,6 +113,19 @@ async function signInAs(email: string) {
   await page.waitForSelector('input[name=code]:focus');
   await page.keyboard.type(await codeOf(email));
   await page.keyboard.press('Enter');
+  await page.waitForSelector(`[data-testid=signed-in-as]:has-text("${email}")`);
+}
+
+async function signInBySso(email: string) {
+  await freshSignInPage();
+  await page.click('a:text-is("Sign in with Example SSO")');
+  await page.waitForSelector('input[name=login]');
+  await page.fill('input[name=login]', email.split('@')[0]);
+  await page.fill('input[name=password]', 'anything');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('h1:text-is("One more step")');
+  await page.fill('input[name=code]', await codeOf(email));
+  await page.press('input[name=code]', 'Enter');
   await page.waitForSelector(`[data-testid=signed-in-as]:has-text("${email}")`);
 }
 
@@ -109,8 +138,9 @@ async function openApp(name: string, title: string) {
   await page.waitForSelector(`main .page-head .page-name:text-is("${title}")`);
 }
 
-test('owner: everything, administrators and API tokens, deleting an application', { skip }, async () => {
-  await signInAs('ana@example.com');
+for (const way of ['password', 'single sign-on'] as const) {
+test(`owner, by ${way}: everything, administrators and API tokens, deleting an application`, { skip }, async () => {
+  await signInAs('ana@example.com', way);
   assert.match((await page.textContent('[data-testid=signed-in-as]'))!, /ana@example\.com.*owner/);
   await page.waitForSelector('h2:text-is("New application")');
   const top = await navTexts();
@@ -120,9 +150,11 @@ test('owner: everything, administrators and API tokens, deleting an application'
   const pages = await navTexts();
   assert.ok(pages.includes('Import users'));
 });
+}
 
-test('administrator: settings and keys of the applications, not deleting one, no administrators, no new application', { skip }, async () => {
-  await signInAs('adam@example.com');
+for (const way of ['password', 'single sign-on'] as const) {
+test(`administrator, by ${way}: settings and keys of the applications, not deleting one, no administrators, no new application`, { skip }, async () => {
+  await signInAs('adam@example.com', way);
   await page.waitForSelector('[data-testid=applications] a');
   assert.equal(await page.isVisible('h2:text-is("New application")'), false);
   const top = await navTexts();
@@ -137,21 +169,24 @@ test('administrator: settings and keys of the applications, not deleting one, no
   await page.waitForSelector('text=Saved.');
   assert.equal((await t.of.services.applications.find(t.appId))!.settings.codeTtlSeconds, was + 60);
 });
+}
 
-test('an administrator of one application sees only it', { skip }, async () => {
-  await signInAs('oscar@example.com');
+test('an administrator of one application, by single sign-on, sees only it', { skip }, async () => {
+  await signInAs('oscar@example.com', 'single sign-on');
   await page.waitForSelector('[data-testid=applications] a');
   assert.deepEqual(await page.locator('[data-testid=applications] tbody a').allTextContents(), ['Other Shop']);
   await openApp('Other Shop', 'Settings');
   await page.waitForSelector('button:text-is("Save settings")');
 });
 
-for (const [email, role] of [
-  ['sue@example.com', 'support'],
-  ['rita@example.com', 'read_only'],
+for (const [email, role, way] of [
+  ['sue@example.com', 'support', 'password'],
+  ['rita@example.com', 'read_only', 'password'],
+  ['sue@example.com', 'support', 'single sign-on'],
+  ['rita@example.com', 'read_only', 'single sign-on'],
 ] as const) {
-  test(`${role}: looks at settings greyed, no keys, imports, webhooks or providers to change; a change made anyway is refused`, { skip }, async () => {
-    await signInAs(email);
+  test(`${role}, by ${way}: looks at settings greyed, no keys, imports, webhooks or providers to change; a change made anyway is refused`, { skip }, async () => {
+    await signInAs(email, way);
     await openApp('Test Bank', 'Settings');
     const pages = await navTexts();
     for (const hidden of ['Import users', 'Keys and deletion', 'Administrators', 'API tokens']) assert.ok(!pages.includes(hidden), `${role} does not see ${hidden}`);
@@ -225,9 +260,12 @@ test('a sign-in approved by OneTouch on the administrator’s own phone', { skip
   await page.waitForSelector('input[name=code]:focus');
   await accessibleAtBothSizes(page, 'sign-in asking a second factor');
   await page.click('button:text-is("Approve on my phone instead")');
-  await page.waitForSelector('text=Approve the sign-in on your phone');
+  // Number matching: the console says which number to pick on the phone.
+  const said = (await page.waitForSelector('text=/Approve the sign-in on your phone: choose \\d+/')).textContent();
+  const number = Number(/choose (\d+)/.exec((await said)!)![1]);
   const shown = await until('the phone has the request', async () => (await phone.pendingApprovals()).find((a) => a.details.Administrator === 'otto@example.com'));
-  await phone.approve(shown);
+  assert.ok(shown.number_choices?.includes(number));
+  await phone.approve(shown, { number });
   await page.waitForSelector('[data-testid=signed-in-as]:has-text("otto@example.com")');
   await page.waitForSelector('[data-testid=applications] a');
 });

@@ -103,7 +103,7 @@ test('an owner links the administrator’s own user; only a user with a register
   assert.equal((await link(999_999, { app_id: t.appId, authy_id: authyId })).status, 404);
   const ok = await link(olly.id, { app_id: t.appId, authy_id: authyId });
   assert.equal(ok.status, 200, JSON.stringify(ok.json));
-  assert.deepEqual(ok.json.account.onetouch, { app_id: t.appId, authy_id: authyId });
+  assert.deepEqual(ok.json.account.onetouch, { app_id: t.appId, authy_id: authyId, devices: [phone.id] }, 'the phone registered now is pinned');
   const [entry] = (await http('GET', '/admin/audit?action=admin.account_onetouch', { cookie: ownerSession.cookie })).json.entries;
   assert.equal(entry.actor, `admin ${owner.id} (ana@example.com)`);
 });
@@ -114,6 +114,8 @@ test('a OneTouch approval: the request reaches the device with who and from wher
   const asked = await secondFactor(first.pending, { method: 'onetouch' });
   assert.equal(asked.status, 202, JSON.stringify(asked.json));
   const uuid = asked.json.approval_request.uuid as string;
+  const number = asked.json.approval_request.number as number;
+  assert.ok(number >= 10 && number <= 99, 'number matching, always: the console shows the number to pick');
   const still = await secondFactor(first.pending, { method: 'onetouch' });
   assert.deepEqual([still.status, still.json.approval_request.uuid], [202, uuid], 'asked again before an answer: still waiting, the same request');
 
@@ -122,7 +124,7 @@ test('a OneTouch approval: the request reaches the device with who and from wher
   assert.equal(shown.message, 'Sign in to the OpenFactor console');
   assert.equal(shown.details.Administrator, 'olly@example.com');
   assert.equal(shown.details['From address'], '127.0.0.1');
-  await phone.approve(shown);
+  await phone.approve(shown, { number });
 
   // Many requests with the same waiting sign-in at once: exactly one session.
   const raced = await Promise.all(Array.from({ length: 20 }, () => secondFactor(first.pending, { method: 'onetouch' })));
@@ -154,6 +156,29 @@ test('a OneTouch denial, or no answer in time, ends the sign-in and is in the au
   assert.deepEqual([expired.status, expired.json.message], [401, 'The approval expired: sign in again']);
   const reasons = (await http('GET', '/admin/audit?action=admin.sign_in_failed', { cookie: ownerSession.cookie })).json.entries.slice(0, 2).map((e: Json) => e.detail.reason);
   assert.deepEqual(reasons, ['expired', 'denied']);
+});
+
+test('a device registered for the same user after the link (by whoever holds the application’s API key) cannot approve', async () => {
+  const intruder = await registerDevice(t, base, authyId, { algorithm: 'Ed25519' });
+  const first = await firstFactor('olly@example.com');
+  const asked = await secondFactor(first.pending, { method: 'onetouch' });
+  const uuid = asked.json.approval_request.uuid as string;
+  const [shown] = (await intruder.pendingApprovals()).filter((a) => a.uuid === uuid);
+  assert.ok(shown, 'the request reaches every device of the user');
+  await intruder.approve(shown, { number: asked.json.approval_request.number });
+  const r = await secondFactor(first.pending, { method: 'onetouch' });
+  assert.deepEqual([r.status, r.json.message, cookieIn(r.setCookie, 'openfactor_admin')], [401, 'Approved on a device not linked to your account: sign in again', undefined]);
+  const [entry] = (await http('GET', '/admin/audit?action=admin.sign_in_failed', { cookie: ownerSession.cookie })).json.entries;
+  assert.equal(entry.detail.reason, 'unlinked_device');
+});
+
+test('a wrong code after OneTouch was asked withdraws the request from the device', async () => {
+  const first = await firstFactor('olly@example.com');
+  const uuid = (await secondFactor(first.pending, { method: 'onetouch' })).json.approval_request.uuid as string;
+  assert.equal((await secondFactor(first.pending, { code: '12345' })).status, 401);
+  const row = await t.store.db.selectFrom('approval_requests').select('status').where('uuid', '=', uuid).executeTakeFirstOrThrow();
+  assert.notEqual(row.status, 'pending');
+  assert.equal((await phone.pendingApprovals()).filter((a) => a.uuid === uuid).length, 0);
 });
 
 test('without a linked device, OneTouch is refused and the code still works', async () => {

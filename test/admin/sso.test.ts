@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
 import { startApp, testEnv, type TestApp } from '../support/harness.ts';
 import { runCli } from '../support/process.ts';
-import { CookieJar, startOidcProvider, walkSignIn, type LocalProvider } from '../support/oidc.ts';
+import { CookieJar, freePort, startOidcProvider, walkSignIn, type LocalProvider } from '../support/oidc.ts';
 
 process.env.OPENFACTOR_MASTER_KEY ??= randomBytes(32).toString('hex');
 
@@ -39,8 +39,10 @@ const addAdmin = (email: string, role: string, password?: string) => {
 
 before(async () => {
   idp = await startOidcProvider();
-  t = await startApp({ OPENFACTOR_ADMIN_OIDC_ISSUER: idp.issuer, OPENFACTOR_ADMIN_OIDC_CLIENT_ID: idp.clientId, OPENFACTOR_ADMIN_OIDC_CLIENT_SECRET: idp.clientSecret, OPENFACTOR_ADMIN_OIDC_NAME: 'Example SSO' });
-  base = await t.listen();
+  // The callback is configured before the server listens: its address is fixed first.
+  const port = await freePort();
+  t = await startApp({ OPENFACTOR_ADMIN_OIDC_ISSUER: idp.issuer, OPENFACTOR_ADMIN_OIDC_CLIENT_ID: idp.clientId, OPENFACTOR_ADMIN_OIDC_CLIENT_SECRET: idp.clientSecret, OPENFACTOR_ADMIN_OIDC_NAME: 'Example SSO', OPENFACTOR_PUBLIC_URL: `http://127.0.0.1:${port}` });
+  base = await t.listen(port);
   idp.serve(`${base}/admin/sso/callback`, people);
 });
 after(async () => {

@@ -81,7 +81,19 @@ test('with both codes the new device waits, the old one is told; after the wait 
   assert.equal(started[0].objects.account_recovery.s_id, r.id);
   const approved = await hooks.waitFor('account_recovery_approved');
   assert.equal(approved[0].objects.device.i_id, fresh.id);
+  // The audit trail has each step and who took it: the new device asked and proved the codes, the service ended the wait.
+  assert.deepEqual(await stepsOf(r.id), [
+    ['recovery.requested', 'device', [user]],
+    ['recovery.waiting', 'device', [user]],
+    ['recovery.completed', 'service', [user]],
+  ]);
 });
+
+/** The audit trail's entries of one recovery, oldest first: action, who, which users. */
+async function stepsOf(recovery: string) {
+  const rows = (await t.of.services.audit.search({ appId: t.appId, action: 'recovery.' }, 100)).rows.filter((e) => JSON.parse(e.target).account_recovery === recovery);
+  return rows.reverse().map((e) => [e.action, e.actor_kind, JSON.parse(e.target).authy_ids]);
+}
 
 test('an existing device cancels a recovery it did not ask for: the new device is removed, the old one keeps working', async () => {
   const number = '415-555-0502';
@@ -97,6 +109,11 @@ test('an existing device cancels a recovery it did not ask for: the new device i
   const canceled = await hooks.waitFor('account_recovery_canceled');
   assert.ok(canceled.some((e) => e.objects.account_recovery.s_id === r.id));
   assert.equal((await status(user)).last_account_recovery_at, null);
+  assert.deepEqual(await stepsOf(r.id), [
+    ['recovery.requested', 'device', [user]],
+    ['recovery.waiting', 'device', [user]],
+    ['recovery.canceled', 'device', [user]],
+  ]);
 });
 
 test('an unknown number: the same answers, no message; five wrong tries end any recovery', async () => {

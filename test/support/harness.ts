@@ -69,8 +69,8 @@ export interface TestApp {
   apiKey: string;
   appId: number;
   newApplication(name?: string): Promise<{ id: number; apiKey: string }>;
-  /** Listens on a random loopback port and returns the base URL. */
-  listen(): Promise<string>;
+  /** Listens on a loopback port (`port`, or any free one) and returns the base URL. */
+  listen(port?: number): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -101,8 +101,8 @@ export async function startApp(env: NodeJS.ProcessEnv = {}): Promise<TestApp> {
     apiKey: first.apiKey,
     appId: first.id,
     newApplication: (name = 'Other App') => of.services.applications.create(name),
-    listen: async () => {
-      const address = await of.server.listen({ port: 0, host: '127.0.0.1' });
+    listen: async (port = 0) => {
+      const address = await of.server.listen({ port, host: '127.0.0.1' });
       return address;
     },
     close: async () => {

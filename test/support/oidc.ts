@@ -18,6 +18,15 @@ export interface LocalProvider {
   close(): Promise<void>;
 }
 
+/** A port free now, for a server whose address must be configured before it listens (its public URL). */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
 /** The provider's address first (OpenFactor's configuration names it), its answers once OpenFactor listens. */
 export async function startOidcProvider(): Promise<LocalProvider> {
   const server: Server = createServer();

@@ -7,6 +7,7 @@
 // A phone change without any device is the same recovery with a new number, proven by a code
 // of its own, and a longer wait (OPENFACTOR_PHONE_CHANGE_WAIT_S, 72 h); at its end the person's
 // users move to the new number too.
+import { auditForUsers } from '../../admin/audit.ts';
 import { constantTimeEqual, deriveKey } from '../../core/crypto.ts';
 import { fail, type Failure } from '../../core/errors.ts';
 import { resolveLocale } from '../../core/i18n.ts';
@@ -139,6 +140,8 @@ export class AccountRecoveries {
     });
     this.d.wakeOutbox();
     this.d.log.info({ event: 'account_recovery_codes_sent', phone: maskE164(e164), new_phone: newNumber ? maskE164(newNumber.e164) : undefined, via: channel }, 'account recovery: codes sent');
+    const step = { actor: 'a new device (not yet proven)', actorKind: 'device' as const, action: 'recovery.requested', target: { account_recovery: id } };
+    await auditForUsers(this.d.audit, this.d.log, { ...step, detail: { kind: newNumber ? 'phone_change' : 'account_recovery', via: channel, phone: maskE164(e164) } }, users);
   }
 
   /**
@@ -174,11 +177,13 @@ export class AccountRecoveries {
     // Every code proven: saying the new number is taken reveals nothing to a stranger.
     if (row.new_phone_index !== null && (await people.numberTaken(this.d.db, row.phone_index, row.new_phone_index))) return fail('PHONE_CHANGE_CONFLICT');
     const waitUntil = now + (kind === 'phone_change' ? this.d.phoneChangeWaitMs : this.d.waitMs);
+    let users: { app_id: number; id: number }[] = [];
     const started = await this.d.db.transaction().execute(async (trx) => {
       if (!(await recoveries.startRecoveryWait(trx, id, waitUntil))) return undefined;
       const deviceId = await this.d.devices.createKey(trx, reg.value, row!.via, row!.phone_index, ip, now, true, id);
       await recoveries.setRecoveryDevice(trx, id, deviceId);
-      for (const u of await usersOf(trx, row!.phone_index)) {
+      users = await usersOf(trx, row!.phone_index);
+      for (const u of users) {
         await this.d.webhooks.emit(trx, u.app_id, 'account_recovery_started', { user: { s_authy_id: String(u.id) }, account_recovery: { s_id: id, s_kind: kind, s_completes_at: iso(waitUntil) } }, now);
       }
       return deviceId;
@@ -193,6 +198,7 @@ export class AccountRecoveries {
     // Devices not streaming now hear of it by Web Push, if they have a subscription.
     void pushToDevices(this.d, others.map((o) => o.id), { type: 'account_recovery', ...told });
     this.d.log.info({ event: 'account_recovery_started', kind, device: started, devices_told: others.length }, 'account recovery started: waiting period running');
+    await auditForUsers(this.d.audit, this.d.log, { actor: `device ${started} (new)`, actorKind: 'device', ip, action: 'recovery.waiting', target: { account_recovery: id }, detail: { kind, completes_at: iso(waitUntil), device: { name: reg.value.name, os_type: reg.value.osType } } }, users);
     const answer = await this.d.devices.registered(started);
     if (!answer.ok) return answer;
     return { ok: true, body: { ...answer.body, account_recovery: { id, kind, status: 'waiting', completes_at: iso(waitUntil) } } };
@@ -217,7 +223,7 @@ export class AccountRecoveries {
     const phones = await people.phonesOfDevice(this.d.db, device.id);
     const row = await recoveries.findWaitingRecovery(this.d.db, id);
     if (!row || !phones.includes(row.phone_index) || row.device_key_id === device.id) return fail('ACCOUNT_RECOVERY_NOT_FOUND');
-    if (!(await this.end(row, 'canceled', `device:${device.id}`))) return fail('ACCOUNT_RECOVERY_NOT_FOUND');
+    if (!(await this.end(row, 'canceled', `device:${device.id}`, true))) return fail('ACCOUNT_RECOVERY_NOT_FOUND');
     return { ok: true, body: { account_recovery: { id, status: 'canceled' }, message: 'Account recovery canceled.', success: true } };
   }
 
@@ -226,16 +232,17 @@ export class AccountRecoveries {
    * removed; for a phone change, the users moved to the new number, or, if it was taken
    * meanwhile, canceled instead).
    */
-  private async end(row: EndingRow, wanted: 'canceled' | 'completed', by: string | null): Promise<boolean> {
+  private async end(row: EndingRow, wanted: 'canceled' | 'completed', by: string | null, audited = by === null): Promise<boolean> {
     const now = Date.now();
     let status = wanted;
+    let users: { app_id: number; id: number }[] = [];
     const done = await this.d.db.transaction().execute(async (trx) => {
       if (status === 'completed' && row.new_phone_index !== null && (await people.numberTaken(trx, row.phone_index, row.new_phone_index))) {
         status = 'canceled';
         by = 'conflict';
       }
       if (!(await recoveries.finishRecovery(trx, row.id, status, now, status === 'canceled' ? by : null))) return false;
-      const users = await usersOf(trx, row.phone_index);
+      users = await usersOf(trx, row.phone_index);
       const fresh = row.device_key_id === null ? undefined : await q.findDeviceKey(trx, row.device_key_id);
       if (status === 'canceled' || !fresh) {
         if (fresh) await q.removeDeviceIn(trx, fresh.id, now);
@@ -259,6 +266,11 @@ export class AccountRecoveries {
       return true;
     });
     if (done) this.d.log.info({ event: `account_recovery_${status}`, account_recovery: row.id, by }, `account recovery ${status}`);
+    // A device's cancel, a conflict, or the wait ending; an administrator's own step is in the trail already.
+    if (done && (audited || by === 'conflict')) {
+      const actor = by?.startsWith('device:') ? { actor: `device ${by.slice(7)}`, actorKind: 'device' as const } : { actor: 'OpenFactor', actorKind: 'service' as const };
+      await auditForUsers(this.d.audit, this.d.log, { ...actor, action: `recovery.${status}`, target: { account_recovery: row.id }, detail: by === 'conflict' ? { reason: 'the new number was taken meanwhile' } : {} }, users);
+    }
     return done;
   }
 

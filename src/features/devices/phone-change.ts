@@ -2,6 +2,7 @@
 // move to a new number; a code goes to the new number (through the send guard) and another to
 // the address on file; with both, every user with the old number, in every application, moves to
 // the new one and keeps its Authy ID. Applications hear of each step by webhook.
+import { auditForUsers } from '../../admin/audit.ts';
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { constantTimeEqual, deriveKey } from '../../core/crypto.ts';
@@ -83,6 +84,7 @@ export class PhoneChanges {
     });
     this.d.wakeOutbox();
     this.d.log.info({ event: 'phone_change_requested', device: device.id, users: users.length, via: channel }, 'phone change requested from a device');
+    await auditForUsers(this.d.audit, this.d.log, { actor: `device ${device.id}`, actorKind: 'device', action: 'phone_change.requested', target: { phone_change: id }, detail: { via: channel } }, users);
     return {
       ok: true,
       body: {
@@ -107,7 +109,9 @@ export class PhoneChanges {
       const failures = await q.countPhoneChangeFailure(this.d.db, id, MAX_FAILURES);
       if (failures === undefined) return fail('PHONE_CHANGE_NOT_FOUND');
       this.d.log.warn({ event: 'phone_change_wrong_code', device: device.id, failures }, 'phone change: wrong code');
-      if (failures >= MAX_FAILURES) await this.finish(row, 'canceled', now);
+      if (failures >= MAX_FAILURES && (await this.finish(row, 'canceled', now))) {
+        await auditForUsers(this.d.audit, this.d.log, { actor: 'OpenFactor', actorKind: 'service', action: 'phone_change.canceled', target: { phone_change: id }, detail: { reason: `${MAX_FAILURES} wrong codes` } }, await this.usersOf(row.old_index));
+      }
       return fail('PHONE_CHANGE_INVALID_CODE');
     }
     const e164 = this.d.contacts.open(row.phone_sealed, phoneChangeContext(id));
@@ -126,6 +130,7 @@ export class PhoneChanges {
       return fail('PHONE_CHANGE_CONFLICT');
     }
     this.d.log.info({ event: 'user_phone_changed', device: device.id, users: moved }, 'phone changed from a device');
+    await auditForUsers(this.d.audit, this.d.log, { actor: `device ${device.id}`, actorKind: 'device', action: 'phone_change.completed', target: { phone_change: id }, detail: {} }, await this.usersOf(row.new_index));
     return { ok: true, body: { phone_change: { id, status: 'completed' }, message: 'Phone number changed.', success: true } };
   }
 
@@ -134,6 +139,7 @@ export class PhoneChanges {
     const now = Date.now();
     const row = await this.pending(device, id, now);
     if (!row || !(await this.finish(row, 'canceled', now))) return fail('PHONE_CHANGE_NOT_FOUND');
+    await auditForUsers(this.d.audit, this.d.log, { actor: `device ${device.id}`, actorKind: 'device', action: 'phone_change.canceled', target: { phone_change: id }, detail: {} }, await this.usersOf(row.old_index));
     return { ok: true, body: { phone_change: { id, status: 'canceled' }, message: 'Phone change canceled.', success: true } };
   }
 

@@ -3,6 +3,7 @@
 // email), each code kept only as a keyed hash bound to the request.
 import { createHmac, randomInt } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
+import type { ServiceAudit } from '../../admin/audit.ts';
 import type { Kysely } from 'kysely';
 import type { MasterKey } from '../../core/crypto.ts';
 import { fail, type Failure } from '../../core/errors.ts';
@@ -27,6 +28,8 @@ export interface SendingDeps {
   limits: SafetyLimits;
   webhooks: Webhooks;
   log: FastifyBaseLogger;
+  /** Recovery and phone-change steps taken by devices or the service go to the audit trail. */
+  audit?: ServiceAudit;
 }
 
 export type Channel = 'sms' | 'voice';

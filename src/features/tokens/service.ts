@@ -1,5 +1,6 @@
 // One-time passwords: codes sent by SMS, voice and email, app TOTPs, QR-enrolled authenticators,
 // and the one verify that accepts any of them — with replay rejection and attempt caps.
+import { auditForUsers, type ServiceAudit } from '../../admin/audit.ts';
 import { RECOVERY_CODE_DIGITS, type RecoveryCodes } from './recovery-codes.ts';
 import { createHmac, randomInt } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
@@ -53,6 +54,8 @@ export interface TokenDeps {
   webhooks?: Webhooks;
   /** The SMS-pumping defence; every SMS and call passes it. */
   guard: SendGuard;
+  /** Lockouts go to the audit trail. */
+  audit?: ServiceAudit;
   /** Single-use codes for the day every device is lost; `verify` accepts them too. */
   recoveryCodes: RecoveryCodes;
 }
@@ -192,7 +195,10 @@ export class Tokens {
   private async countFailure(app: Application, userId: number, now: number): Promise<boolean> {
     const s = app.settings;
     const { counted, locked } = await q.recordFailure(this.d.db, userId, now, { max: s.verifyMaxFailures, windowMs: s.verifyFailureWindowSeconds * 1000, lockoutMs: s.verifyLockoutSeconds * 1000 });
-    if (locked) this.d.log.warn({ event: 'verify_lockout', app_id: app.id, authy_id: userId, failures: s.verifyMaxFailures }, 'verification locked: too many invalid tokens');
+    if (locked) {
+      this.d.log.warn({ event: 'verify_lockout', app_id: app.id, authy_id: userId, failures: s.verifyMaxFailures }, 'verification locked: too many invalid tokens');
+      await auditForUsers(this.d.audit, this.d.log, { actor: 'OpenFactor', actorKind: 'service', action: 'user.locked', target: {}, detail: { wrong_tokens: s.verifyMaxFailures, within_seconds: s.verifyFailureWindowSeconds, locked_for_seconds: s.verifyLockoutSeconds } }, [{ app_id: app.id, id: userId }]);
+    }
     return counted;
   }
 

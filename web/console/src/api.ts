@@ -308,8 +308,11 @@ export const api = {
   },
   /** Ends the session on the server (its CSRF token asked for again if the page lost it). */
   signOut: async () => {
-    const csrf = session.csrf() ?? (await api.session()).csrf_token;
-    await fetch('/admin/session', { method: 'DELETE', headers: csrf ? { 'x-csrf-token': csrf } : {} });
+    // A session already ended (401) is signed out; anything else left it open.
+    const csrf = session.csrf() ?? (await api.session().then((r) => r.csrf_token, (e) => (e instanceof ApiError && e.status === 401 ? undefined : Promise.reject(e))));
+    if (csrf === undefined) return;
+    const res = await fetch('/admin/session', { method: 'DELETE', headers: csrf ? { 'x-csrf-token': csrf } : {} });
+    if (!res.ok && res.status !== 401) throw new ApiError(res.status, `HTTP ${res.status}`);
   },
   /** A list of the application's: `users`, `devices`, `approvals`, `messages`, `deliveries`, `verifications`. */
   list: <T>(id: number, what: string, params: URLSearchParams, key = what) => page<T>(`/admin/applications/${id}/${what}`, key, params),

@@ -31,6 +31,7 @@ const SIGN_IN_NOTES: Record<string, string> = {
   'sso-failed': 'Single sign-on did not complete. Try again, or sign in with your password.',
   'sso-no-account': 'Single sign-on worked, but no active administrator here has that email. Ask an owner to add you.',
   'sso-unreachable': 'The single sign-on provider could not be reached. Try again in a moment.',
+  'sign-out-failed': 'Signing out failed on the server: your session may still be open. Sign out again, or close the browser.',
 };
 
 /** The pages of an application, in the order of the navigation (some only for who may use them). */
@@ -70,11 +71,13 @@ function oneTouchButton(status: HTMLElement): HTMLElement {
     button.disabled = true;
     void attempt(status, async () => {
       try {
-        for (;;) {
+        // Asked until answered, or until this screen is left ("Start again", another page).
+        for (let number: number | undefined; button.isConnected; ) {
           const r = await api.secondFactor({ method: 'onetouch' });
           if (!('waiting' in r)) return enter(r);
+          number = r.waiting.number ?? number;
           status.className = 'status';
-          status.textContent = `Approve the sign-in on your phone${r.waiting.number === undefined ? '' : `: choose ${r.waiting.number}`}…`;
+          status.textContent = `Approve the sign-in on your phone${number === undefined ? '' : `: choose ${number}`}…`;
           await new Promise((resolve) => setTimeout(resolve, 1000));
         }
       } finally {
@@ -414,8 +417,8 @@ nav.addEventListener('click', (e) => {
 });
 signOut.addEventListener('click', async () => {
   // A session ends on the server too; a token is simply forgotten.
-  if (!token.get()) await api.signOut().catch(() => {});
-  location.hash = '#/sign-in';
+  const failed = !token.get() && (await api.signOut().then(() => false, () => true));
+  location.hash = failed ? '#/sign-in/sign-out-failed' : '#/sign-in';
 });
 window.addEventListener('hashchange', route);
 route();
