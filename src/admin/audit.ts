@@ -191,7 +191,8 @@ export type ServiceAudit = Pick<AuditTrail, 'append'>;
 /**
  * A step the service or a device took for users of one person, who may have accounts in several
  * applications: one entry per application, so that each one's administrators find theirs. Written
- * after the change commits; a failure to write is logged and the change stands.
+ * after the change commits; a failure to write is logged and the change stands. The users are
+ * named `users` (Authy IDs): a name with "auth" in it would be hidden as a secret.
  */
 export async function auditForUsers(
   audit: ServiceAudit | undefined,
@@ -203,7 +204,7 @@ export async function auditForUsers(
   const byApp = new Map<number, number[]>();
   for (const u of users) byApp.set(Number(u.app_id), [...(byApp.get(Number(u.app_id)) ?? []), Number(u.id)]);
   for (const [appId, ids] of byApp) {
-    await audit.append({ ...e, appId, target: { ...e.target, authy_ids: ids } }).catch((err) => log.error({ event: 'audit_append_failed', action: e.action, err: (err as Error).message }, 'audit entry not written'));
+    await audit.append({ ...e, appId, target: { ...e.target, users: ids } }).catch((err) => log.error({ event: 'audit_append_failed', action: e.action, err: (err as Error).message }, 'audit entry not written'));
   }
 }
 

@@ -92,7 +92,7 @@ test('with both codes the new device waits, the old one is told; after the wait 
 /** The audit trail's entries of one recovery, oldest first: action, who, which users. */
 async function stepsOf(recovery: string) {
   const rows = (await t.of.services.audit.search({ appId: t.appId, action: 'recovery.' }, 100)).rows.filter((e) => JSON.parse(e.target).account_recovery === recovery);
-  return rows.reverse().map((e) => [e.action, e.actor_kind, JSON.parse(e.target).authy_ids]);
+  return rows.reverse().map((e) => [e.action, e.actor_kind, JSON.parse(e.target).users]);
 }
 
 test('an existing device cancels a recovery it did not ask for: the new device is removed, the old one keeps working', async () => {

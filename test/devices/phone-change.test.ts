@@ -55,7 +55,7 @@ test('a device moves its person to a new number in every application, keeping th
   // Each application's audit trail has the change, asked and done by the device, for its own user.
   for (const [appId, user] of [[t.appId, here], [other.id, there]] as const) {
     const steps = (await t.of.services.audit.search({ appId, action: 'phone_change.' }, 20)).rows.filter((e) => JSON.parse(e.target).phone_change === change.id);
-    assert.deepEqual(steps.reverse().map((e) => [e.action, e.actor, JSON.parse(e.target).authy_ids]), [
+    assert.deepEqual(steps.reverse().map((e) => [e.action, e.actor, JSON.parse(e.target).users]), [
       ['phone_change.requested', `device ${device.id}`, [user]],
       ['phone_change.completed', `device ${device.id}`, [user]],
     ]);

@@ -34,9 +34,9 @@ test('the defaults: 10 wrong tokens lock verification, even for the right one', 
   assert.ok(logLines.some((l) => l.includes('verify_lockout') && l.includes(String(id))), 'the lockout is logged');
   assert.ok(!logLines.some((l) => l.includes('1000009')), 'tokens are not logged');
   // …and in the audit trail, once, for this application's administrators.
-  const locked = (await t.of.services.audit.search({ appId: t.appId, action: 'user.locked' }, 10)).rows.filter((e) => JSON.parse(e.target).authy_ids?.includes(id));
+  const locked = (await t.of.services.audit.search({ appId: t.appId, action: 'user.locked' }, 10)).rows.filter((e) => JSON.parse(e.target).users?.includes(id));
   assert.deepEqual(locked.map((e) => [e.actor, e.actor_kind]), [['OpenFactor', 'service']]);
-  assert.equal(JSON.parse(locked[0].detail).wrong_tokens, 10);
+  assert.equal(JSON.parse(locked[0].detail).wrong_codes, 10);
 
   const other = await createUser(t, 'cap-other@example.com', '415-555-0132');
   assert.equal((await get(verifyUrl(await appToken(t, other), other, '?force=true'))).status, 200, 'other users are unaffected');
@@ -51,7 +51,7 @@ test('10 wrong tokens sent at once lock as surely as one after another', async (
   assert.deepEqual(answers.map((r) => r.status), Array(10).fill(401));
   const after = await get(verifyUrl(right, id, '?force=true'));
   assert.equal(after.status, 429, 'every wrong token was counted');
-  const locked = (await t.of.services.audit.search({ appId: t.appId, action: 'user.locked' }, 10)).rows.filter((e) => JSON.parse(e.target).authy_ids?.includes(id));
+  const locked = (await t.of.services.audit.search({ appId: t.appId, action: 'user.locked' }, 10)).rows.filter((e) => JSON.parse(e.target).users?.includes(id));
   assert.equal(locked.length, 1, 'one lockout, one entry, however many wrong tokens came at once');
   assert.equal(after.json.error_code, '60003');
 });

@@ -197,7 +197,7 @@ export class Tokens {
     const { counted, locked } = await q.recordFailure(this.d.db, userId, now, { max: s.verifyMaxFailures, windowMs: s.verifyFailureWindowSeconds * 1000, lockoutMs: s.verifyLockoutSeconds * 1000 });
     if (locked) {
       this.d.log.warn({ event: 'verify_lockout', app_id: app.id, authy_id: userId, failures: s.verifyMaxFailures }, 'verification locked: too many invalid tokens');
-      await auditForUsers(this.d.audit, this.d.log, { actor: 'OpenFactor', actorKind: 'service', action: 'user.locked', target: {}, detail: { wrong_tokens: s.verifyMaxFailures, within_seconds: s.verifyFailureWindowSeconds, locked_for_seconds: s.verifyLockoutSeconds } }, [{ app_id: app.id, id: userId }]);
+      await auditForUsers(this.d.audit, this.d.log, { actor: 'OpenFactor', actorKind: 'service', action: 'user.locked', target: {}, detail: { wrong_codes: s.verifyMaxFailures, within_seconds: s.verifyFailureWindowSeconds, locked_for_seconds: s.verifyLockoutSeconds } }, [{ app_id: app.id, id: userId }]);
     }
     return counted;
   }
