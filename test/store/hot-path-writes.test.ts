@@ -3,12 +3,13 @@
 // (or is rolled back with) a transaction another request has open.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Kysely } from 'kysely';
-import { createTestDatabase, type TestDatabase } from '../support/harness.ts';
+import { sql, type Kysely } from 'kysely';
+import { createTestDatabase, dialect, type TestDatabase } from '../support/harness.ts';
 import { migrate, openStore, type Store } from '../../src/store/db.ts';
 import { prepared } from '../../src/store/prepared.ts';
 import type { DB } from '../../src/store/schema.ts';
-import { acceptAppStep } from '../../src/features/tokens/queries.ts';
+import { acceptAppStep, acceptQrStep } from '../../src/features/tokens/queries.ts';
+import { HOT_UPDATED_TABLES } from '../../src/store/migrations.ts';
 
 let db: TestDatabase;
 let store: Store;
@@ -86,3 +87,41 @@ for (const order of ['asked while the transaction is open', 'asked just before t
     assert.equal(await store.db.selectFrom('meta').select('key').where('key', '=', 'doomed').executeTakeFirst(), undefined);
   });
 }
+
+/** Every UPDATE of a users row from here on, noted by a trigger (one that changes nothing is not). */
+async function noteUserWrites(): Promise<() => Promise<number[]>> {
+  await sql`CREATE TABLE user_writes (user_id integer NOT NULL)`.execute(store.db);
+  if (dialect === 'postgres') {
+    await sql.raw(`CREATE FUNCTION note_user_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO user_writes VALUES (NEW.id); RETURN NEW; END $$`).execute(store.db);
+    await sql`CREATE TRIGGER user_written AFTER UPDATE ON users FOR EACH ROW EXECUTE FUNCTION note_user_write()`.execute(store.db);
+  } else {
+    await sql`CREATE TRIGGER user_written AFTER UPDATE ON users BEGIN INSERT INTO user_writes VALUES (new.id); END`.execute(store.db);
+  }
+  return async () => (await store.db.selectFrom('user_writes' as never).select(sql<number>`user_id`.as('user_id')).execute()).map((r) => Number(r.user_id));
+}
+
+test('an accepted QR code writes the user row only when it changes it (unconfirmed, or wrong tokens counted)', async () => {
+  const app = await store.db.selectFrom('applications').select('id').executeTakeFirstOrThrow();
+  const [clean, unconfirmed, counted] = [users[0], users[1], users[2]];
+  await store.db.updateTable('users').set({ confirmed: 1, verify_failures: 0, verify_window_start: null, verify_locked_until: null }).where('id', 'in', [clean, counted]).execute();
+  await store.db.updateTable('users').set({ confirmed: 0 }).where('id', '=', unconfirmed).execute();
+  await store.db.updateTable('users').set({ verify_failures: 2, verify_window_start: Date.now() }).where('id', '=', counted).execute();
+  for (const [i, id] of [clean, unconfirmed, counted].entries()) {
+    await store.db.insertInto('authenticators').values({ user_id: id, app_id: app.id, secret_sealed: 's', label: 'l', issuer: 'W', qr_token: `qr-${i}`, qr_size: 256, qr_expires_at: 1, created_at: 1 }).execute();
+  }
+  const writes = await noteUserWrites();
+  const now = Date.now();
+  const accepted = await Promise.all([clean, unconfirmed, counted].map((userId) => acceptQrStep(store.db, { userId, step: 100, drift: 0, now })));
+  assert.deepEqual(accepted, [true, true, true]);
+  assert.deepEqual((await writes()).sort(), [unconfirmed, counted].sort(), 'the clean, confirmed user was left as it was');
+  const rows = await store.db.selectFrom('users').select(['id', 'confirmed', 'verify_failures', 'verify_window_start']).where('id', 'in', [clean, unconfirmed, counted]).orderBy('id').execute();
+  for (const r of rows) assert.deepEqual({ ...r, verify_failures: Number(r.verify_failures) }, { id: r.id, confirmed: 1, verify_failures: 0, verify_window_start: null });
+  const steps = await store.db.selectFrom('authenticators').select('last_step').where('user_id', 'in', [clean, unconfirmed, counted]).execute();
+  assert.deepEqual(steps.map((s) => Number(s.last_step)), [100, 100, 100]);
+});
+
+test('PostgreSQL: the tables the hot paths update leave room on each page (updates stay on their page)', { skip: dialect !== 'postgres' }, async () => {
+  const { rows } = await sql<{ relname: string; reloptions: string[] | null }>`SELECT relname, reloptions FROM pg_class WHERE relkind = 'r' AND relname = ANY(${HOT_UPDATED_TABLES})`.execute(store.db);
+  assert.equal(rows.length, HOT_UPDATED_TABLES.length);
+  for (const r of rows) assert.deepEqual(r.reloptions, ['fillfactor=80'], r.relname);
+});

@@ -170,10 +170,19 @@ export async function recordFailure(
 }
 
 /**
+ * Only a row CLEARED would change: most users verifying are confirmed with no wrong token counted,
+ * and a write that changes nothing still rewrites the row (a page in SQLite's WAL, a tuple in
+ * PostgreSQL's heap and WAL). The outcome is the same row either way.
+ */
+const notCleared = sql<boolean>`NOT (users.confirmed = 1 AND users.verify_failures = 0 AND users.verify_window_start IS NULL AND users.verify_locked_until IS NULL)`;
+
+/**
  * A correct SMS, voice, email or QR code also confirms the user and clears wrong tokens (unless a
  * lockout began since the code was accepted: that stands).
  */
-const confirm = prepared((db: Kysely<DB>, userId: number, now: number) => db.updateTable('users').set(CLEARED).where('id', '=', userId).where(unlocked(now)));
+const confirm = prepared((db: Kysely<DB>, userId: number, now: number) =>
+  db.updateTable('users').set(CLEARED).where('id', '=', userId).where(unlocked(now)).where(notCleared),
+);
 const confirmUser = (db: Kysely<DB>, userId: number, now: number) => confirm.run(db, userId, now);
 
 /** For codes kept outside the user's row: accepted only while the user is not locked at `now`. */
@@ -188,7 +197,7 @@ const userUnlocked =
  * condition as confirmUser (a lockout begun meanwhile stands).
  */
 const confirmAccepted = (qc: QueryCreator<DB & { accepted: { user_id: number; now: number } }>) =>
-  qc.updateTable('users').from('accepted').set(CLEARED).whereRef('users.id', '=', 'accepted.user_id').where(unlocked(sql`accepted.now`));
+  qc.updateTable('users').from('accepted').set(CLEARED).whereRef('users.id', '=', 'accepted.user_id').where(unlocked(sql`accepted.now`)).where(notCleared);
 
 /** One QR-authenticator step: a write that holds only while the step is new and the user not locked. */
 const qrStep = prepared((db: Kysely<DB>, userId: number, step: number, drift: number, now: number) =>
