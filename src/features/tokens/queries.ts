@@ -51,7 +51,9 @@ const firstDevice = prepared((db: Kysely<DB>, userId: number) =>
   db.selectFrom('devices').selectAll().where('user_id', '=', userId).where('deleted_at', 'is', null).orderBy('id').limit(1),
 );
 export const findDevice = (db: Kysely<DB>, userId: number) => firstDevice.first(db, userId);
-export const findDeviceById = (db: Kysely<DB>, id: number) => db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
+// A right app token of a user with the Authy app: answered with the device.
+const deviceById = prepared((db: Kysely<DB>, id: number) => db.selectFrom('devices').selectAll().where('id', '=', id));
+export const findDeviceById = (db: Kysely<DB>, id: number) => deviceById.first(db, id);
 export type DeviceRow = NonNullable<Awaited<ReturnType<typeof findDevice>>>;
 
 export const setTotpSeed = (db: Kysely<DB>, userId: number, sealed: string) =>
