@@ -1,10 +1,12 @@
-import { sql, type ExpressionBuilder, type Kysely, type QueryCreator } from 'kysely';
+import { PostgresAdapter, sql, type Expression, type ExpressionBuilder, type Kysely, type QueryCreator } from 'kysely';
 import type { DB } from '../../store/schema.ts';
 import { prepared } from '../../store/prepared.ts';
-import { oneRowEach, perTurn, perTurnById } from '../../store/turn-batch.ts';
+import { oneRowEach, perTurn } from '../../store/turn-batch.ts';
 
-// Verify's one read: the user with its app-TOTP state and its QR authenticator, if any.
-const factors = (db: Kysely<DB>) =>
+// Verify's one read: the user with its app-TOTP state, its QR authenticator, if any, and the
+// SMS, voice or email codes it was sent with the token's hash (a code costs no read of its own:
+// on PostgreSQL a round trip cost more than the rows it carries, bench).
+const factors = (db: Kysely<DB>, codeHash: Expression<string | null>) =>
   db
     .selectFrom('users')
     .leftJoin('authenticators', 'authenticators.user_id', 'users.id')
@@ -27,8 +29,7 @@ const factors = (db: Kysely<DB>) =>
       'authenticators.created_at as qr_created_at',
       // When the person last recovered their account (issue 17): shown with the device.
       (eb) => eb.selectFrom('phone_owners').select('phone_owners.last_account_recovery_at').whereRef('phone_owners.phone_index', '=', 'users.phone_index').as('last_account_recovery_at'),
-      // Whether any SMS, voice or email code was sent: without one, a wrong token costs no lookup.
-      (eb) => eb.exists(eb.selectFrom('sent_codes').select('sent_codes.id').whereRef('sent_codes.user_id', '=', 'users.id')).as('has_sent_codes'),
+      sentCodesWith(db, codeHash).as('sent_codes'),
       // Whether the user has an authenticator device, without a second query when none.
       (eb) =>
         eb
@@ -40,11 +41,51 @@ const factors = (db: Kysely<DB>) =>
           .limit(1)
           .as('device_id'),
     ]);
-const factorsById = prepared((db: Kysely<DB>, appId: number, id: number) => factors(db).where('users.id', '=', id).where('users.app_id', '=', appId));
-// PostgreSQL: everyone's verify of this turn in one read; the application is checked per caller.
-const factorsByIds = prepared((db: Kysely<DB>, ids: number[]) => factors(db).where('users.id', '=', sql<number>`ANY(${ids})`));
 
-export const findUserFactors = perTurnById((db, appId, id) => factorsById.first(db, appId, id), (db, ids) => factorsByIds.all(db, ids));
+/** The user's sent codes with this hash, newest first, as a JSON array of [id, channel, action, expires_at, used_at]. */
+const sentCodesWith = (db: Kysely<DB>, codeHash: Expression<string | null>) =>
+  db.getExecutor().adapter instanceof PostgresAdapter
+    ? sql<unknown>`(SELECT json_agg(json_build_array(c.id, c.channel, c.action, c.expires_at, c.used_at) ORDER BY c.id DESC) FROM sent_codes c WHERE c.user_id = users.id AND c.code_hash = ${codeHash})`
+    : sql<unknown>`(SELECT json_group_array(json_array(c.id, c.channel, c.action, c.expires_at, c.used_at)) FROM (SELECT id, channel, action, expires_at, used_at FROM sent_codes WHERE user_id = users.id AND code_hash = ${codeHash} ORDER BY id DESC) c)`;
+
+const factorsById = prepared((db: Kysely<DB>, appId: number, id: number, codeHash: string | null) =>
+  factors(db, sql.val(codeHash)).where('users.id', '=', id).where('users.app_id', '=', appId),
+);
+// PostgreSQL: everyone's verify of this turn in one read (one row per user and hash asked for);
+// the application is checked per caller.
+const factorsByIds = prepared((db: Kysely<DB>, ids: number[], codeHashes: (string | null)[]) =>
+  factors(db, sql.ref<string | null>('v.code_hash'))
+    .innerJoin(sql<{ id: number; code_hash: string | null }>`(SELECT DISTINCT * FROM unnest(${ids}::int[], ${codeHashes}::text[]) AS u(id, code_hash))`.as('v'), 'v.id', 'users.id')
+    .select('v.code_hash as asked_hash'),
+);
+
+export interface SentCode {
+  id: number;
+  channel: 'sms' | 'voice' | 'email';
+  action: string | null;
+  expires_at: number;
+  used_at: number | null;
+}
+const withSentCodes = <R extends { sent_codes: unknown }>(r: R) => {
+  const raw = (typeof r.sent_codes === 'string' ? JSON.parse(r.sent_codes) : (r.sent_codes ?? [])) as [number, SentCode['channel'], string | null, number, number | null][];
+  return { ...r, sent_codes: raw.map(([id, channel, action, expires_at, used_at]): SentCode => ({ id, channel, action, expires_at, used_at })) };
+};
+
+type FactorsKey = { appId: number; id: number; codeHash: string | null };
+export const findUserFactors = perTurn(
+  async (db, k: FactorsKey) => {
+    const r = await factorsById.first(db, k.appId, k.id, k.codeHash);
+    return r && withSentCodes(r);
+  },
+  async (db, keys) => {
+    const rows = await factorsByIds.all(db, keys.map((k) => k.id), keys.map((k) => k.codeHash));
+    const found = new Map(rows.map((r) => [`${r.id}:${r.asked_hash}`, r]));
+    return keys.map((k) => {
+      const r = found.get(`${k.id}:${k.codeHash}`);
+      return r && r.app_id === k.appId ? withSentCodes(r) : undefined;
+    });
+  },
+);
 export type UserFactors = NonNullable<Awaited<ReturnType<typeof findUserFactors>>>;
 
 const firstDevice = prepared((db: Kysely<DB>, userId: number) =>
@@ -243,32 +284,6 @@ export const acceptQrStep = perTurn(
     }),
 );
 
-const sentCodeColumns = ['id', 'user_id', 'channel', 'action', 'expires_at', 'used_at'] as const;
-const sentCodes = prepared((db: Kysely<DB>, userId: number, codeHash: string) =>
-  db.selectFrom('sent_codes').select(sentCodeColumns).where('user_id', '=', userId).where('code_hash', '=', codeHash).orderBy('id', 'desc'),
-);
-// PostgreSQL: the turn's lookups in one read.
-const sentCodesOfMany = prepared((db: Kysely<DB>, userIds: number[], codeHashes: string[]) =>
-  db
-    .selectFrom('sent_codes')
-    .select([...sentCodeColumns, 'code_hash'])
-    .where(sql<boolean>`(sent_codes.user_id, sent_codes.code_hash) IN (SELECT unnest(${userIds}::int[]), unnest(${codeHashes}::text[]))`)
-    .orderBy('id', 'desc'),
-);
-type CodeKey = { userId: number; codeHash: string };
-const byUserAndHash = <R extends { user_id: number; code_hash: string }>(keys: readonly CodeKey[], rows: R[]) => {
-  const found = new Map<string, R[]>();
-  for (const r of rows) {
-    const k = `${r.user_id}:${r.code_hash}`;
-    found.set(k, [...(found.get(k) ?? []), r]);
-  }
-  return keys.map((k) => found.get(`${k.userId}:${k.codeHash}`) ?? []);
-};
-export const findSentCodes = perTurn(
-  (db, k: CodeKey) => sentCodes.all(db, k.userId, k.codeHash),
-  async (db, keys) => byUserAndHash(keys, await sentCodesOfMany.all(db, keys.map((k) => k.userId), keys.map((k) => k.codeHash))),
-);
-
 /**
  * Marks a sent code used; of two requests with the same code only one changes the row, and none
  * while the user is locked out.
@@ -327,6 +342,15 @@ export async function recoveryCodeCounts(db: Kysely<DB>, userId: number) {
   return { total: rows.length, remaining: rows.filter((r) => r.used_at === null).length, createdAt: rows.length ? Number(rows[0].created_at) : null };
 }
 
+type CodeKey = { userId: number; codeHash: string };
+const byUserAndHash = <R extends { user_id: number; code_hash: string }>(keys: readonly CodeKey[], rows: R[]) => {
+  const found = new Map<string, R[]>();
+  for (const r of rows) {
+    const k = `${r.user_id}:${r.code_hash}`;
+    found.set(k, [...(found.get(k) ?? []), r]);
+  }
+  return keys.map((k) => found.get(`${k.userId}:${k.codeHash}`) ?? []);
+};
 const recoveryCode = prepared((db: Kysely<DB>, userId: number, hash: string) =>
   db.selectFrom('recovery_codes').select(['user_id', 'code_hash', 'used_at']).where('user_id', '=', userId).where('code_hash', '=', hash),
 );

@@ -34,6 +34,8 @@ const WINDOW = { behind: 1, ahead: 1 };
 /** The learned clock offset never exceeds this many steps (5 minutes) either way. */
 export const MAX_DRIFT_STEPS = 10;
 const QR_DIGITS = 6;
+/** Every token verify checks is 6 to 12 digits; anything else is wrong without a look. */
+const CODE_SHAPED = /^\d{6,12}$/;
 const QR_LIFETIME_MS = 24 * 3600_000;
 
 const NOT_CHECKED =
@@ -157,7 +159,9 @@ export class Tokens {
     const action = readString(params, 'action');
     if (!action.ok) return action;
     const id = parseAuthyId(idText);
-    const user = id === undefined ? undefined : await q.findUserFactors(this.d.db, { appId: app.id, id });
+    // A token that could be a sent code is looked up by its hash in the same read.
+    const codeHash = id !== undefined && CODE_SHAPED.test(token) ? this.hashCode(id, token) : null;
+    const user = id === undefined ? undefined : await q.findUserFactors(this.d.db, { appId: app.id, id, codeHash });
     if (!user) return fail('USER_DOES_NOT_EXIST');
     // Authy's answer for a user who never verified, kept for applications that ask for it: any
     // token gets a 200, which some clients take as a success (README, "Differences from Authy").
@@ -171,7 +175,7 @@ export class Tokens {
       usage.countCheck(app.id, 'locked', now);
       return fail('DOS_VERIFY');
     }
-    const check = /^\d{6,12}$/.test(token) ? await this.check(app, user, token, action.value || undefined, now) : { ok: false as const, reused: false };
+    const check = CODE_SHAPED.test(token) ? await this.check(app, user, token, action.value || undefined, now) : { ok: false as const, reused: false };
     if (!check.ok) {
       const counted = await this.countFailure(app, user.id, now);
       usage.countCheck(app.id, !counted ? 'locked' : check.reused ? 'reused' : 'invalid', now);
@@ -232,8 +236,8 @@ export class Tokens {
       }
     }
     let reused = false;
-    if (user.has_sent_codes) {
-      const codes = (await q.findSentCodes(this.d.db, { userId: user.id, codeHash: this.hashCode(user.id, token) })).filter((c) => (c.action ?? undefined) === action);
+    if (user.sent_codes.length > 0) {
+      const codes = user.sent_codes.filter((c) => (c.action ?? undefined) === action);
       const usable = codes.find((c) => c.used_at === null && Number(c.expires_at) > now);
       if (usable && (await q.useSentCode(this.d.db, { id: usable.id, userId: user.id, now }))) return { ok: true, factor: { kind: usable.channel } };
       reused = usable !== undefined || codes.some((c) => c.used_at !== null);
