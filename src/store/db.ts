@@ -12,6 +12,7 @@ import { APPLICATIONS_CHANNEL, LATEST_MIGRATION, migrationProvider } from './mig
 import { ChangeListener } from './change-listener.ts';
 import { SKIPPED, runDirectlyOn, type BoundStep, type WriteResult } from './prepared.ts';
 import { batchPerTurnOn, perTurnLoader } from './turn-batch.ts';
+import { limiterClientOn, type LimiterQueryClient } from './limiter-counts.ts';
 import { ReadTurn, afterMicrotasks } from './read-turn.ts';
 import { PG_TIMEOUT_DEFAULTS, isPostgresUrl, sqliteFileOf, type PgTimeouts } from '../config.ts';
 import type { MasterKey } from '../core/crypto.ts';
@@ -27,7 +28,7 @@ export interface Store {
    */
   checkpoints?(): { frames: number; restarts: number };
   /** The raw client rate-limiter-flexible drives (its own SQLite connection, or the pg pool). */
-  limiterClient: { storeType: 'better-sqlite3'; client: LimiterConnection } | { storeType: 'postgres'; client: pg.Pool };
+  limiterClient: { storeType: 'better-sqlite3'; client: LimiterConnection } | { storeType: 'postgres'; client: LimiterQueryClient };
   /**
    * A number that changes whenever anyone writes to `applications` (migration 0006); undefined
    * when that cannot be known right now, and then nothing may be served from a cache.
@@ -128,7 +129,7 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
     return {
       db,
       dialect: 'postgres',
-      limiterClient: { storeType: 'postgres', client: pool },
+      limiterClient: { storeType: 'postgres', client: limiterClientOn(pool) },
       applicationsVersion: () => applications.current(),
       logTo,
       maintenance: () => {

@@ -1,0 +1,71 @@
+// PostgreSQL: rate-limiter-flexible's counts, a turn's worth in one statement.
+//
+// Every SMS or call takes four counts (the user's hour, the number's hour and day, the
+// application's day), each the library's one-row upsert: a round trip each, and on PostgreSQL a
+// round trip cost more than the row it writes (bench: the outbox). The library sends its
+// statements to `query()` of the client it is given; this client answers the upsert for every
+// count asked for in one turn with one statement, each caller with its own row, and passes
+// everything else (reads, deletes, the forced upsert) to the pool as it is.
+//
+// Exact as one at a time: each key is written once per statement (a key counted twice in a turn
+// goes in the next statement, and meets the first count), under the library's own condition; a
+// node's statements go one at a time with their keys in order, so two nodes' statements never
+// wait on each other in a cycle. The window's end is judged at the time of the turn's latest
+// count (the library takes Date.now() per count): a count made a moment earlier in the same turn
+// is judged as if it came at that moment.
+import type pg from 'pg';
+import { oneBatchAtATime, oneRowEach } from './turn-batch.ts';
+
+/** What the library's client must answer: pg's `query(config)` with a promise. */
+export interface LimiterQueryClient {
+  query(config: { name?: string; text: string; values?: unknown[] }): Promise<{ rows: unknown[]; rowCount: number | null }>;
+}
+
+/** The library's non-forced upsert on our table (store/DEPENDENCIES.md), as it names and words it. */
+const UPSERT_NAME = 'rate_limits:rlflx-upsert';
+const UPSERT_SHAPE = /^\s*INSERT INTO "?rate_limits"? VALUES \(\$1, \$2, \$3\)\s+ON CONFLICT\(key\) DO UPDATE SET\s+points = CASE\s+WHEN \("?rate_limits"?\.expire <= \$4 OR 1=0\) THEN \$2/;
+
+type Count = { key: string; points: number; expire: number | null; now: number };
+type Row = { key: string; points: number; expire: string | null };
+
+// The library's statement for many rows: the same SET, the proposed row as EXCLUDED.
+const MANY = `INSERT INTO rate_limits (key, points, expire)
+  SELECT key, points, expire FROM unnest($1::varchar[], $2::int[], $3::bigint[]) AS v(key, points, expire) ORDER BY key
+  ON CONFLICT (key) DO UPDATE SET
+    points = CASE WHEN rate_limits.expire <= $4 THEN EXCLUDED.points ELSE rate_limits.points + EXCLUDED.points END,
+    expire = CASE WHEN rate_limits.expire <= $4 THEN EXCLUDED.expire ELSE rate_limits.expire END
+  RETURNING key, points, expire`;
+
+export function limiterClientOn(pool: pg.Pool): LimiterQueryClient {
+  const keyNumbers = new Map<string, number>();
+  const counts = oneBatchAtATime<Count, { rows: unknown[]; rowCount: number }>((all) =>
+    oneRowEach(all, (c) => numberOf(keyNumbers, c.key), async (round) => {
+      const now = Math.max(...round.map((c) => c.now));
+      const { rows } = await pool.query<Row>({
+        name: 'openfactor-limiter-counts',
+        text: MANY,
+        values: [round.map((c) => c.key), round.map((c) => c.points), round.map((c) => c.expire), now],
+      });
+      const byKey = new Map(rows.map((r) => [r.key, r]));
+      return round.map((c) => {
+        const r = byKey.get(c.key);
+        if (!r) throw new Error(`rate limit count for ${c.key} not written`);
+        return { rows: [{ points: r.points, expire: r.expire }], rowCount: 1 };
+      });
+    }).finally(() => keyNumbers.clear()),
+  );
+  return {
+    query: (config) => {
+      const v = config.values;
+      if (config.name !== UPSERT_NAME || !v || v.length !== 4 || !UPSERT_SHAPE.test(config.text)) return pool.query(config);
+      return counts.load({ key: v[0] as string, points: v[1] as number, expire: v[2] as number | null, now: v[3] as number });
+    },
+  };
+}
+
+/** oneRowEach takes rows by number: a key's number within its batch. */
+const numberOf = (numbers: Map<string, number>, key: string) => {
+  let n = numbers.get(key);
+  if (n === undefined) numbers.set(key, (n = numbers.size));
+  return n;
+};
