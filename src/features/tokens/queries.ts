@@ -1,12 +1,10 @@
-import { PostgresAdapter, sql, type Expression, type ExpressionBuilder, type Kysely, type QueryCreator } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type QueryCreator } from 'kysely';
 import type { DB } from '../../store/schema.ts';
 import { prepared } from '../../store/prepared.ts';
 import { oneRowEach, perTurn } from '../../store/turn-batch.ts';
 
-// Verify's one read: the user with its app-TOTP state, its QR authenticator, if any, and the
-// SMS, voice or email codes it was sent with the token's hash (a code costs no read of its own:
-// on PostgreSQL a round trip cost more than the rows it carries, bench).
-const factors = (db: Kysely<DB>, codeHash: Expression<string | null>) =>
+// Verify's one read: the user with its app-TOTP state and its QR authenticator, if any.
+const factors = (db: Kysely<DB>) =>
   db
     .selectFrom('users')
     .leftJoin('authenticators', 'authenticators.user_id', 'users.id')
@@ -29,7 +27,8 @@ const factors = (db: Kysely<DB>, codeHash: Expression<string | null>) =>
       'authenticators.created_at as qr_created_at',
       // When the person last recovered their account (issue 17): shown with the device.
       (eb) => eb.selectFrom('phone_owners').select('phone_owners.last_account_recovery_at').whereRef('phone_owners.phone_index', '=', 'users.phone_index').as('last_account_recovery_at'),
-      sentCodesWith(db, codeHash).as('sent_codes'),
+      // Whether any SMS, voice or email code was sent: without one, a wrong token costs no lookup.
+      (eb) => eb.exists(eb.selectFrom('sent_codes').select('sent_codes.id').whereRef('sent_codes.user_id', '=', 'users.id')).as('has_sent_codes'),
       // Whether the user has an authenticator device, without a second query when none.
       (eb) =>
         eb
@@ -41,22 +40,18 @@ const factors = (db: Kysely<DB>, codeHash: Expression<string | null>) =>
           .limit(1)
           .as('device_id'),
     ]);
-
-/** The user's sent codes with this hash, newest first, as a JSON array of [id, channel, action, expires_at, used_at]. */
-const sentCodesWith = (db: Kysely<DB>, codeHash: Expression<string | null>) =>
-  db.getExecutor().adapter instanceof PostgresAdapter
-    ? sql<unknown>`(SELECT json_agg(json_build_array(c.id, c.channel, c.action, c.expires_at, c.used_at) ORDER BY c.id DESC) FROM sent_codes c WHERE c.user_id = users.id AND c.code_hash = ${codeHash})`
-    : sql<unknown>`(SELECT json_group_array(json_array(c.id, c.channel, c.action, c.expires_at, c.used_at)) FROM (SELECT id, channel, action, expires_at, used_at FROM sent_codes WHERE user_id = users.id AND code_hash = ${codeHash} ORDER BY id DESC) c)`;
-
-const factorsById = prepared((db: Kysely<DB>, appId: number, id: number, codeHash: string | null) =>
-  factors(db, sql.val(codeHash)).where('users.id', '=', id).where('users.app_id', '=', appId),
-);
-// PostgreSQL: everyone's verify of this turn in one read (one row per user and hash asked for);
-// the application is checked per caller.
+const factorsById = prepared((db: Kysely<DB>, appId: number, id: number) => factors(db).where('users.id', '=', id).where('users.app_id', '=', appId));
+// PostgreSQL: everyone's verify of this turn in one read (a row per user and token hash asked
+// for), with the user's sent codes of that hash as a JSON array of [id, channel, action,
+// expires_at, used_at], newest first: a code costs no round trip of its own. The application is
+// checked per caller.
 const factorsByIds = prepared((db: Kysely<DB>, ids: number[], codeHashes: (string | null)[]) =>
-  factors(db, sql.ref<string | null>('v.code_hash'))
+  factors(db)
     .innerJoin(sql<{ id: number; code_hash: string | null }>`(SELECT DISTINCT * FROM unnest(${ids}::int[], ${codeHashes}::text[]) AS u(id, code_hash))`.as('v'), 'v.id', 'users.id')
-    .select('v.code_hash as asked_hash'),
+    .select([
+      'v.code_hash as asked_hash',
+      sql<[number, SentCode['channel'], string | null, number, number | null][] | null>`(SELECT json_agg(json_build_array(c.id, c.channel, c.action, c.expires_at, c.used_at) ORDER BY c.id DESC) FROM sent_codes c WHERE c.user_id = users.id AND c.code_hash = v.code_hash)`.as('codes'),
+    ]),
 );
 
 export interface SentCode {
@@ -66,27 +61,38 @@ export interface SentCode {
   expires_at: number;
   used_at: number | null;
 }
-const withSentCodes = <R extends { sent_codes: unknown }>(r: R) => {
-  const raw = (typeof r.sent_codes === 'string' ? JSON.parse(r.sent_codes) : (r.sent_codes ?? [])) as [number, SentCode['channel'], string | null, number, number | null][];
-  return { ...r, sent_codes: raw.map(([id, channel, action, expires_at, used_at]): SentCode => ({ id, channel, action, expires_at, used_at })) };
-};
 
-type FactorsKey = { appId: number; id: number; codeHash: string | null };
+/**
+ * The user, and with it on PostgreSQL the sent codes with the token's hash (`codeHash` is asked
+ * for only there). On SQLite, where a read is no round trip, `sent_codes` is left out and a
+ * token's codes are read only for a user who has any (findSentCodes): the hash and the JSON cost
+ * 4 µs on every verify, more than the read they would save (bench).
+ */
 export const findUserFactors = perTurn(
-  async (db, k: FactorsKey) => {
-    const r = await factorsById.first(db, k.appId, k.id, k.codeHash);
-    return r && withSentCodes(r);
+  async (db, k: { appId: number; id: number; codeHash: () => string | null }) => {
+    const r = await factorsById.first(db, k.appId, k.id);
+    return r && { ...r, sent_codes: undefined as SentCode[] | undefined };
   },
   async (db, keys) => {
-    const rows = await factorsByIds.all(db, keys.map((k) => k.id), keys.map((k) => k.codeHash));
+    const hashes = keys.map((k) => k.codeHash());
+    const rows = await factorsByIds.all(db, keys.map((k) => k.id), hashes);
     const found = new Map(rows.map((r) => [`${r.id}:${r.asked_hash}`, r]));
-    return keys.map((k) => {
-      const r = found.get(`${k.id}:${k.codeHash}`);
-      return r && r.app_id === k.appId ? withSentCodes(r) : undefined;
+    return keys.map((k, i) => {
+      const r = found.get(`${k.id}:${hashes[i]}`);
+      if (!r || r.app_id !== k.appId) return undefined;
+      const { asked_hash: _, codes, ...user } = r;
+      return { ...user, sent_codes: (codes ?? []).map(([id, channel, action, expires_at, used_at]): SentCode => ({ id, channel, action, expires_at, used_at })) };
     });
   },
 );
 export type UserFactors = NonNullable<Awaited<ReturnType<typeof findUserFactors>>>;
+
+/** SQLite: a user's sent codes with this hash, newest first. */
+const sentCodes = prepared((db: Kysely<DB>, userId: number, codeHash: string) =>
+  db.selectFrom('sent_codes').select(['id', 'channel', 'action', 'expires_at', 'used_at']).where('user_id', '=', userId).where('code_hash', '=', codeHash).orderBy('id', 'desc'),
+);
+export const findSentCodes = (db: Kysely<DB>, userId: number, codeHash: string): Promise<SentCode[]> =>
+  sentCodes.all(db, userId, codeHash) as Promise<SentCode[]>;
 
 const firstDevice = prepared((db: Kysely<DB>, userId: number) =>
   db.selectFrom('devices').selectAll().where('user_id', '=', userId).where('deleted_at', 'is', null).orderBy('id').limit(1),

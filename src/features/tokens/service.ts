@@ -159,8 +159,8 @@ export class Tokens {
     const action = readString(params, 'action');
     if (!action.ok) return action;
     const id = parseAuthyId(idText);
-    // A token that could be a sent code is looked up by its hash in the same read.
-    const codeHash = id !== undefined && CODE_SHAPED.test(token) ? this.hashCode(id, token) : null;
+    // On PostgreSQL a token that could be a sent code is looked up by its hash in the same read.
+    const codeHash = () => (id !== undefined && CODE_SHAPED.test(token) ? this.hashCode(id, token) : null);
     const user = id === undefined ? undefined : await q.findUserFactors(this.d.db, { appId: app.id, id, codeHash });
     if (!user) return fail('USER_DOES_NOT_EXIST');
     // Authy's answer for a user who never verified, kept for applications that ask for it: any
@@ -236,8 +236,9 @@ export class Tokens {
       }
     }
     let reused = false;
-    if (user.sent_codes.length > 0) {
-      const codes = user.sent_codes.filter((c) => (c.action ?? undefined) === action);
+    const sent = user.sent_codes ?? (user.has_sent_codes ? await q.findSentCodes(this.d.db, user.id, this.hashCode(user.id, token)) : []);
+    if (sent.length > 0) {
+      const codes = sent.filter((c) => (c.action ?? undefined) === action);
       const usable = codes.find((c) => c.used_at === null && Number(c.expires_at) > now);
       if (usable && (await q.useSentCode(this.d.db, { id: usable.id, userId: user.id, now }))) return { ok: true, factor: { kind: usable.channel } };
       reused = usable !== undefined || codes.some((c) => c.used_at !== null);
