@@ -1,6 +1,7 @@
 // Child processes for the bench: spawn (optionally pinned to a core), wait for HTTP, measure CPU, stop.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -43,7 +44,13 @@ export function startNode(name: string, args: string[], env: Record<string, stri
   const argv = core === undefined ? [process.execPath, ...args] : ['taskset', '-c', String(core), process.execPath, ...args];
   const proc = spawn(argv[0], argv.slice(1), { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  const keep = (b: Buffer) => void (out = (out + b.toString()).slice(-8000));
+  // BENCH_SERVER_LOG=DIR: every child's whole output to DIR/NAME-PID.log, to study a run.
+  const logDir = process.env.BENCH_SERVER_LOG;
+  const log = logDir ? createWriteStream(path.join(logDir, `${name}-${proc.pid}.log`)) : undefined;
+  const keep = (b: Buffer) => {
+    log?.write(b);
+    out = (out + b.toString()).slice(-8000);
+  };
   proc.stdout!.on('data', keep);
   proc.stderr!.on('data', keep);
   const exited = new Promise<void>((ok) => proc.once('exit', () => ok()));

@@ -44,7 +44,8 @@ const RESULTS = join(ROOT, 'bench/results');
 // The V8 flags `npm start` uses (package.json), given to both servers. A young generation of 16
 // MiB semi-spaces: at 32 each scavenge paused longer (it frees the crypto objects and buffers of
 // more requests at once) and verify's p99 was higher in 10 of 12 paired rounds.
-const SERVER_FLAGS = ['--max-semi-space-size=16'];
+// BENCH_SERVER_FLAGS: more Node flags for both servers, to study a run (`--trace-gc-nvp`).
+const SERVER_FLAGS = ['--max-semi-space-size=16', ...(process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? [])];
 
 // Servers on core 0, this process (seeding, autocannon) on core 1: on a 2-core machine that keeps
 // the load generator from competing with the server it measures.
