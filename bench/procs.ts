@@ -1,6 +1,6 @@
 // Child processes for the bench: spawn (optionally pinned to a core), wait for HTTP, measure CPU, stop.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -46,6 +46,7 @@ export function startNode(name: string, args: string[], env: Record<string, stri
   let out = '';
   // BENCH_SERVER_LOG=DIR: every child's whole output to DIR/NAME-PID.log, to study a run.
   const logDir = process.env.BENCH_SERVER_LOG;
+  if (logDir) mkdirSync(logDir, { recursive: true });
   const log = logDir ? createWriteStream(path.join(logDir, `${name}-${proc.pid}.log`)) : undefined;
   const keep = (b: Buffer) => {
     log?.write(b);
@@ -54,6 +55,7 @@ export function startNode(name: string, args: string[], env: Record<string, stri
   proc.stdout!.on('data', keep);
   proc.stderr!.on('data', keep);
   const exited = new Promise<void>((ok) => proc.once('exit', () => ok()));
+  void exited.then(() => log?.end());
   return { name, proc, output: () => out, exited };
 }
 

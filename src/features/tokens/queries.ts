@@ -85,7 +85,8 @@ export const findUserFactors = perTurn(
     return keys.map((k, i): UserFactors | undefined => {
       const r: UserFactors & (typeof rows)[number] | undefined = found.get(`${k.id}:${hashes[i]}`);
       if (!r || r.app_id !== k.appId) return undefined;
-      r.sent_codes = (r.codes ?? []).map(([id, channel, action, expires_at, used_at]): SentCode => ({ id, channel, action, expires_at, used_at }));
+      // One user and hash asked twice in a turn: one row, its codes listed once.
+      r.sent_codes ??= (r.codes ?? []).map(([id, channel, action, expires_at, used_at]): SentCode => ({ id, channel, action, expires_at, used_at }));
       return r;
     });
   },
