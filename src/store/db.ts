@@ -26,7 +26,7 @@ export interface Store {
    * SQLite's background checkpointer so far: frames copied back from the WAL, and RESTART
    * checkpoints (the fallback that makes writers wait).
    */
-  checkpoints?(): { frames: number; restarts: number };
+  checkpoints?(): { frames: number; restarts: number; holds: number };
   /** The raw client rate-limiter-flexible drives (its own SQLite connection, or the pg pool). */
   limiterClient: { storeType: 'better-sqlite3'; client: LimiterConnection } | { storeType: 'postgres'; client: LimiterQueryClient };
   /**
@@ -56,7 +56,24 @@ export interface StoreOptions {
   pg?: Partial<PgTimeouts>;
   /** SQLite: restarts of a dead checkpoint thread before the connections checkpoint themselves. */
   checkpointRestarts?: number;
+  /** SQLite: WAL sizes (frames of 4 KiB) at which the checkpoint thread acts; tests make them small. */
+  walSizes?: Partial<WalSizes>;
 }
+
+/**
+ * When the checkpoint thread acts (checkpoint-worker.mjs). It looks every `intervalMs`, and
+ * every 100 ms while behind. Past `rewindFrames` (4 MiB), passive
+ * rounds back to back for up to `catchUpMs` a look; past `holdFrames` (64 MiB), this process's
+ * turn writes wait a moment for a last round; past `restartFrames` (128 MiB), a RESTART.
+ */
+export interface WalSizes {
+  intervalMs: number;
+  rewindFrames: number;
+  holdFrames: number;
+  restartFrames: number;
+  catchUpMs: number;
+}
+const WAL_SIZES: WalSizes = { intervalMs: 500, rewindFrames: 1024, holdFrames: 16_384, restartFrames: 32_768, catchUpMs: 100 };
 
 /** Until the server's log is attached: JSON lines on stderr (stdout carries the CLI's output). */
 const stderrLog: StoreLog = {
@@ -155,10 +172,12 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
   const sqlite = connectSqlite(file);
   const statements = withStatementCache(sqlite);
   const turn = new ReadTurn(sqlite);
+  // Set by the checkpoint thread while it copies the WAL's last frames (checkpoint-worker.mjs).
+  const hold = file === ':memory:' ? undefined : new Int32Array(new SharedArrayBuffer(4));
   // Every Kysely query or transaction ends the turn's read snapshot before it runs.
   const kyselyDatabase = { prepare: (sql: string) => (turn.end(), statements.prepare(sql)), close: () => statements.close() };
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: kyselyDatabase }) });
-  const writes = new TurnWrites(sqlite, statements, turn);
+  const writes = new TurnWrites(sqlite, statements, turn, hold);
   const reads = withRowsFromArrays(sqlite);
   runDirectlyOn(db, {
     statement: (sql) => (turn.join(), reads.prepare(sql)),
@@ -175,7 +194,7 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
     for (const c of [sqlite, limiter]) c?.pragma('wal_autocheckpoint = 1000');
   };
   const checkpointer =
-    file === ':memory:' ? undefined : startCheckpointer(file, () => log, checkpointOnCommit, options.checkpointRestarts ?? 5);
+    file === ':memory:' ? undefined : startCheckpointer(file, hold!, { ...WAL_SIZES, ...options.walSizes }, () => log, checkpointOnCommit, options.checkpointRestarts ?? 5);
   // The limiter's own connection: Kysely's transactions span awaits, and a counter written on the
   // same connection meanwhile would join (and roll back with) someone else's transaction.
   let versionOf: SQLite.Statement | undefined;
@@ -191,7 +210,7 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
       limiterConnection ??= limiterConnectionOn(limiter);
       return { storeType: 'better-sqlite3' as const, client: limiterConnection };
     },
-    checkpoints: () => ({ frames: checkpointer?.frames ?? 0, restarts: checkpointer?.restarts ?? 0 }),
+    checkpoints: () => ({ frames: checkpointer?.frames ?? 0, restarts: checkpointer?.restarts ?? 0, holds: checkpointer?.holds ?? 0 }),
     // A read of one tiny row on the request's own connection: a few µs, against ~15 for the
     // application row (bench). Before migration 0006 there is no such table: no caching.
     applicationsVersion: () => {
@@ -217,20 +236,21 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
 
 /**
  * Checkpoints run on a worker thread with its own connection (and connections of this process
- * never checkpoint on commit), so a request never pays for copying the WAL back. Past
- * `rewindFrames` (4 MiB of 4 KiB pages) it catches up so that the WAL is rewound, and past twice that it
- * falls back to a RESTART checkpoint (see checkpoint-worker.mjs).
+ * never checkpoint on commit), so a request never pays for copying the WAL back. How it keeps
+ * the WAL bounded under constant writes: WalSizes and checkpoint-worker.mjs. `hold` is shared
+ * with the thread: while it is 1, TurnWrites waits before committing.
  *
  * A thread that dies is started again after 1, 2, 4… s; after `maxRestarts` deaths in a row (none
  * checkpointed in between), `giveUp` lets the connections checkpoint themselves.
  */
-function startCheckpointer(file: string, log: () => StoreLog, giveUp: () => void, maxRestarts: number, intervalMs = 500, rewindFrames = 1024) {
+function startCheckpointer(file: string, hold: Int32Array, sizes: WalSizes, log: () => StoreLog, giveUp: () => void, maxRestarts: number) {
   let stopping = false;
   let deaths = 0;
   let retry: NodeJS.Timeout | undefined;
   const state = {
     frames: 0,
     restarts: 0,
+    holds: 0,
     worker: undefined as Worker | undefined,
     stop: async () => {
       stopping = true;
@@ -244,9 +264,9 @@ function startCheckpointer(file: string, log: () => StoreLog, giveUp: () => void
     },
   };
   const start = () => {
-    const worker = new Worker(codeFile('store', 'checkpoint-worker.mjs'), { workerData: { file, intervalMs, rewindFrames }, execArgv: [] });
+    const worker = new Worker(codeFile('store', 'checkpoint-worker.mjs'), { workerData: { file, ...sizes, hold: hold.buffer }, execArgv: [] });
     state.worker = worker;
-    worker.on('message', (m: { checkpointed?: number; restarted?: boolean; error?: string }) => {
+    worker.on('message', (m: { checkpointed?: number; restarted?: boolean; held?: boolean; error?: string }) => {
       if (m.error) {
         log().warn({ event: 'checkpoint_failed', err: m.error }, 'SQLite checkpoint failed; retried on the next tick');
         return;
@@ -254,9 +274,11 @@ function startCheckpointer(file: string, log: () => StoreLog, giveUp: () => void
       deaths = 0;
       if (typeof m.checkpointed === 'number' && m.checkpointed > 0) state.frames += m.checkpointed;
       if (m.restarted) state.restarts++;
+      if (m.held) state.holds++;
     });
     worker.on('error', (err) => log().error({ event: 'checkpointer_error', err: err.message }, 'SQLite checkpoint thread failed'));
     worker.on('exit', (code) => {
+      Atomics.store(hold, 0, 0); // a thread that died holding must not hold the writes
       if (stopping || state.worker !== worker) return;
       state.worker = undefined;
       if (++deaths > maxRestarts) {
@@ -343,6 +365,9 @@ interface PendingWrite {
   viaKysely: () => Promise<WriteResult[]>;
 }
 
+/** The longest a turn's writes wait for the checkpoint thread (it lets go after 30 ms). */
+const HOLD_LIMIT_MS = 50;
+
 const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)));
 
 /**
@@ -362,10 +387,14 @@ class TurnWrites {
   private readonly runAll: (batch: readonly PendingWrite[]) => WriteResult[][];
   private readonly runAlone: (w: PendingWrite) => WriteResult[];
 
+  /** Resolves when the checkpoint thread lets go (see released). */
+  private waiting?: Promise<void>;
+
   constructor(
     private readonly sqlite: SQLite.Database,
     private readonly statements: { prepare(sql: string): SQLite.Statement },
     private readonly turn: ReadTurn,
+    private readonly hold?: Int32Array,
   ) {
     this.runAll = sqlite.transaction((batch: readonly PendingWrite[]) => batch.map((w) => this.run(w)));
     this.runAlone = sqlite.transaction((w: PendingWrite) => this.run(w));
@@ -381,6 +410,7 @@ class TurnWrites {
   }
 
   private async commit(batch: readonly PendingWrite[]): Promise<(WriteResult[] | Error)[]> {
+    if (this.hold && Atomics.load(this.hold, 0) === 1) await this.released();
     this.turn.end();
     // A Kysely transaction is open across awaits: wait for it through Kysely's own queue.
     if (this.sqlite.inTransaction) return Promise.all(batch.map((w) => w.viaKysely().catch(asError)));
@@ -398,6 +428,23 @@ class TurnWrites {
         return asError(err);
       }
     });
+  }
+
+  /**
+   * The checkpoint thread copies the WAL's last frames (a few ms): commits wait for it, so that
+   * the next one rewinds the WAL, instead of writers waiting for a RESTART. Never longer than
+   * HOLD_LIMIT_MS, whatever the thread does.
+   */
+  private released(): Promise<void> {
+    return (this.waiting ??= new Promise<void>((resolve) => {
+      const start = performance.now();
+      const poll = () => {
+        if (Atomics.load(this.hold!, 0) === 1 && performance.now() - start < HOLD_LIMIT_MS) return void setTimeout(poll, 1);
+        this.waiting = undefined;
+        resolve();
+      };
+      setTimeout(poll, 1);
+    }));
   }
 
   private run(w: PendingWrite): WriteResult[] {
