@@ -23,8 +23,8 @@ export interface Store {
   db: Kysely<DB>;
   dialect: Dialect;
   /**
-   * SQLite's background checkpointer so far: frames copied back from the WAL, and RESTART
-   * checkpoints (the fallback that makes writers wait).
+   * SQLite's background checkpointer so far: frames copied back from the WAL, holds (the turn
+   * writes waited for a last copy) and RESTART checkpoints (the fallback that makes writers wait).
    */
   checkpoints?(): { frames: number; restarts: number; holds: number };
   /** The raw client rate-limiter-flexible drives (its own SQLite connection, or the pg pool). */
