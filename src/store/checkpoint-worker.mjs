@@ -9,17 +9,18 @@ db.pragma('busy_timeout = 5000');
 db.pragma('wal_autocheckpoint = 0');
 
 /** `hold[0]`: while 1, this process's turn writes wait (store/db.ts, TurnWrites). */
-const held = hold ? new Int32Array(hold) : undefined;
+const held = new Int32Array(hold);
 
-/** Catching up: passive rounds within one tick, and how long they may take in all. */
+/** Catching up: the most passive rounds within one look (and `catchUpMs` in all). */
 const CATCH_UP_ROUNDS = 200;
 /** While the WAL is past `rewindFrames`, the next look comes this soon instead of `intervalMs`. */
 const CATCH_UP_INTERVAL_MS = 100;
 /** Before a hold: rounds until one has no more than this many frames left to copy. */
 const FEW_FRAMES = 64;
 const CLOSING_IN_ROUNDS = 4;
-/** The longest the turn writes are held: passive rounds stop then. */
+/** The longest the turn writes are held (no round starts after it), and its rounds at most. */
 const HOLD_MS = 30;
+const HOLD_ROUNDS = 8;
 
 const passive = () => db.pragma('wal_checkpoint(PASSIVE)')[0];
 
@@ -53,14 +54,14 @@ function checkpoint() {
   // longer than the gap between commits (a disk shared with other work, a network volume), no
   // round finds the WAL quiet. Past `holdFrames`, this process's turn writes wait for a last
   // round (its requests still run and read): the first commit after it rewinds the WAL.
-  const holding = !done && held !== undefined && row.log >= holdFrames;
+  const holding = !done && row.log >= holdFrames;
   if (holding) {
     // Closing in first, without holding anyone: each round copies only what was committed while
     // the one before flushed, so the held round has only a handful of frames to copy and flush.
     for (let i = 0; i < CLOSING_IN_ROUNDS && row.log - row.checkpointed > FEW_FRAMES; i++) row = passive();
     Atomics.store(held, 0, 1);
     try {
-      ({ row, done } = catchUp(row, 8, HOLD_MS));
+      ({ row, done } = catchUp(row, HOLD_ROUNDS, HOLD_MS));
     } finally {
       Atomics.store(held, 0, 0);
     }
@@ -99,7 +100,7 @@ parentPort.on('message', (m) => {
   if (m === 'stop') {
     stopped = true;
     clearTimeout(timer);
-    if (held) Atomics.store(held, 0, 0);
+    Atomics.store(held, 0, 0);
     db.close();
     parentPort.close();
   }

@@ -172,8 +172,9 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
   const sqlite = connectSqlite(file);
   const statements = withStatementCache(sqlite);
   const turn = new ReadTurn(sqlite);
-  // Set by the checkpoint thread while it copies the WAL's last frames (checkpoint-worker.mjs).
-  const hold = file === ':memory:' ? undefined : new Int32Array(new SharedArrayBuffer(4));
+  // Set by the checkpoint thread while it copies the WAL's last frames (checkpoint-worker.mjs);
+  // without one (in memory) it stays 0.
+  const hold = new Int32Array(new SharedArrayBuffer(4));
   // Every Kysely query or transaction ends the turn's read snapshot before it runs.
   const kyselyDatabase = { prepare: (sql: string) => (turn.end(), statements.prepare(sql)), close: () => statements.close() };
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: kyselyDatabase }) });
@@ -194,7 +195,7 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
     for (const c of [sqlite, limiter]) c?.pragma('wal_autocheckpoint = 1000');
   };
   const checkpointer =
-    file === ':memory:' ? undefined : startCheckpointer(file, hold!, { ...WAL_SIZES, ...options.walSizes }, () => log, checkpointOnCommit, options.checkpointRestarts ?? 5);
+    file === ':memory:' ? undefined : startCheckpointer(file, hold, { ...WAL_SIZES, ...options.walSizes }, () => log, checkpointOnCommit, options.checkpointRestarts ?? 5);
   // The limiter's own connection: Kysely's transactions span awaits, and a counter written on the
   // same connection meanwhile would join (and roll back with) someone else's transaction.
   let versionOf: SQLite.Statement | undefined;
@@ -394,7 +395,7 @@ class TurnWrites {
     private readonly sqlite: SQLite.Database,
     private readonly statements: { prepare(sql: string): SQLite.Statement },
     private readonly turn: ReadTurn,
-    private readonly hold?: Int32Array,
+    private readonly hold: Int32Array,
   ) {
     this.runAll = sqlite.transaction((batch: readonly PendingWrite[]) => batch.map((w) => this.run(w)));
     this.runAlone = sqlite.transaction((w: PendingWrite) => this.run(w));
@@ -410,7 +411,7 @@ class TurnWrites {
   }
 
   private async commit(batch: readonly PendingWrite[]): Promise<(WriteResult[] | Error)[]> {
-    if (this.hold && Atomics.load(this.hold, 0) === 1) await this.released();
+    if (Atomics.load(this.hold, 0) === 1) await this.released();
     this.turn.end();
     // A Kysely transaction is open across awaits: wait for it through Kysely's own queue.
     if (this.sqlite.inTransaction) return Promise.all(batch.map((w) => w.viaKysely().catch(asError)));
@@ -439,7 +440,7 @@ class TurnWrites {
     return (this.waiting ??= new Promise<void>((resolve) => {
       const start = performance.now();
       const poll = () => {
-        if (Atomics.load(this.hold!, 0) === 1 && performance.now() - start < HOLD_LIMIT_MS) return void setTimeout(poll, 1);
+        if (Atomics.load(this.hold, 0) === 1 && performance.now() - start < HOLD_LIMIT_MS) return void setTimeout(poll, 1);
         this.waiting = undefined;
         resolve();
       };
