@@ -42,7 +42,7 @@ export async function adminsPage(): Promise<Child[]> {
                     class: 'danger',
                     onclick: async () => {
                       if (!(await confirmDialog({ title: `Disable ${a.email}?`, text: 'They can no longer sign in, and their sessions end at once.', action: `Disable ${a.email}` }))) return;
-                      await attempt(status, async () => (await api.disableAccount(a.id), done(status, `Disabled ${a.email}.`), await fill()));
+                      await attempt(status, async () => (await api.disableAccount(a.id), await fill(), done(status, `Disabled ${a.email}.`)));
                     },
                   }, `Disable ${a.email}`),
           },
@@ -76,9 +76,9 @@ function addSection(fill: () => Promise<void>): HTMLElement {
           // The QR code library is loaded only here, when an administrator is added.
           const qr = await (await import('qrcode')).default.toDataURL(r.otpauth_uri, { margin: 1, width: 200 });
           show(shown, h('img', { src: qr, alt: `QR code of the authenticator of ${r.account.email}`, width: 200, height: 200 }), secret(`The authenticator of ${r.account.email}, shown only now:`, r.otpauth_uri, 'admin-otpauth'));
-          done(status, `Added ${r.account.email}.`);
           for (const i of [email, name, app, password]) i.value = '';
           await fill();
+          done(status, `Added ${r.account.email}.`);
         }),
       },
       field('Email', email),
@@ -111,8 +111,8 @@ function oneTouchSection(fill: () => Promise<void>): HTMLElement {
           if (!account) throw new Error(`No administrator has the email ${who.value.trim()}.`);
           const [appId, authyId] = [optionalId(app), optionalId(user)];
           const r = await api.linkOneTouch(account.id, { app_id: appId, authy_id: authyId });
-          done(status, r.account.onetouch ? `${r.account.email} approves sign-ins on the devices of user ${r.account.onetouch.authy_id}.` : `${r.account.email}: OneTouch unlinked.`);
           await fill();
+          done(status, r.account.onetouch ? `${r.account.email} approves sign-ins on the devices of user ${r.account.onetouch.authy_id}.` : `${r.account.email}: OneTouch unlinked.`);
         }),
       },
       field('Administrator (email)', who),
@@ -148,7 +148,7 @@ export async function tokensPage(): Promise<Child[]> {
                     class: 'danger',
                     onclick: async () => {
                       if (!(await confirmDialog({ title: `Revoke the token “${t.name}”?`, text: 'Whatever uses it is refused from now on.', action: `Revoke ${t.name}` }))) return;
-                      await attempt(status, async () => (await api.revokeToken(t.id), done(status, `Revoked ${t.name}.`), await fill()));
+                      await attempt(status, async () => (await api.revokeToken(t.id), await fill(), done(status, `Revoked ${t.name}.`)));
                     },
                   }, `Revoke ${t.name}`),
           },
@@ -175,10 +175,10 @@ export async function tokensPage(): Promise<Child[]> {
           onsubmit: onSubmit(made, async () => {
             const r = await api.createToken({ name: name.value.trim(), role: role.value, app_id: optionalId(app) });
             show(shown, secret(`The token “${r.api_token.name}”, shown only now:`, r.token, 'new-api-token'));
-            done(made, `Made ${r.api_token.name}.`);
             name.value = '';
             app.value = '';
             await fill();
+            done(made, `Made ${r.api_token.name}.`);
           }),
         },
         field('Name', name),

@@ -64,7 +64,7 @@ async function webhooksSection(app: Application): Promise<HTMLElement> {
                 class: 'danger',
                 onclick: async () => {
                   if (!(await confirmDialog({ title: `Delete the webhook “${w.name}”?`, text: 'Its events stop at once; deliveries already queued are dropped.', action: `Delete ${w.name}` }))) return;
-                  await attempt(status, async () => (await api.deleteWebhook(app.id, w.id), done(status, `Deleted ${w.name}.`), await fill()));
+                  await attempt(status, async () => (await api.deleteWebhook(app.id, w.id), await fill(), done(status, `Deleted ${w.name}.`)));
                 },
               }, `Delete ${w.name}`),
           }] : []),
@@ -88,11 +88,11 @@ async function webhooksSection(app: Application): Promise<HTMLElement> {
           if (chosen.length === 0) throw new Error('Choose at least one event.');
           const made = await api.createWebhook(app.id, name.value.trim(), url.value.trim(), chosen);
           show(shown, secret(`Signing key of ${made.name}, shown only now:`, made.signing_key, 'webhook-signing-key'));
-          done(status, `Made ${made.name}.`);
           for (const p of picks) p.box.checked = false;
           name.value = '';
           url.value = '';
           await fill();
+          done(status, `Made ${made.name}.`);
         }),
       },
       h('h3', {}, 'Add a webhook'),

@@ -47,8 +47,8 @@ export async function verifyAccountsPage(): Promise<Child[]> {
             const r = await api.createVerifyAccount(name.value.trim());
             name.value = '';
             show(created, secret(`Account SID of “${r.account.name}”:`, r.account.sid, 'verify-account-sid'), secret('Its auth token, shown only now:', r.auth_token, 'verify-auth-token'));
-            done(status, `Created “${r.account.name}”.`);
             await fill();
+            done(status, `Created “${r.account.name}”.`);
           }),
         },
         field('Name', name),
@@ -119,8 +119,8 @@ export async function verifyAccountPage(sid: string): Promise<{ title: string; c
               const r = await api.createVerifyKey(sid, keyName.value.trim() || 'API key');
               keyName.value = '';
               show(shown, secret(`Key SID of “${r.key.name}”:`, r.key.sid, 'verify-key-sid'), secret('Its secret, shown only now:', r.secret, 'verify-key-secret'));
-              done(status, `Created “${r.key.name}”.`);
               await fillKeys();
+              done(status, `Created “${r.key.name}”.`);
             }),
           },
           field('Name', keyName),
