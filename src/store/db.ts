@@ -6,13 +6,13 @@ import SQLite from 'better-sqlite3';
 import type pg from 'pg';
 import { lazy } from '../core/lazy.ts';
 import { codeFile } from '../core/package-files.ts';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { DB } from './schema.ts';
 import { APPLICATIONS_CHANNEL, LATEST_MIGRATION, migrationProvider } from './migrations.ts';
 import { ChangeListener } from './change-listener.ts';
 import { SKIPPED, runDirectlyOn, type BoundStep, type WriteResult } from './prepared.ts';
 import { batchPerTurnOn, perTurnLoader } from './turn-batch.ts';
-import { limiterClientOn, type LimiterQueryClient } from './limiter-counts.ts';
+import { limiterClientOn, sqliteLimiterConnection, type LimiterConnection, type LimiterQueryClient } from './limiter-counts.ts';
 import { ReadTurn, afterMicrotasks } from './read-turn.ts';
 import { PG_TIMEOUT_DEFAULTS, isPostgresUrl, sqliteFileOf, type PgTimeouts } from '../config.ts';
 import type { MasterKey } from '../core/crypto.ts';
@@ -196,8 +196,8 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
   };
   const checkpointer =
     file === ':memory:' ? undefined : startCheckpointer(file, hold, { ...WAL_SIZES, ...options.walSizes }, () => log, checkpointOnCommit, options.checkpointRestarts ?? 5);
-  // The limiter's own connection: Kysely's transactions span awaits, and a counter written on the
-  // same connection meanwhile would join (and roll back with) someone else's transaction.
+  // The limiter's own connection for its reads and deletes; its counts are turn writes
+  // (store/limiter-counts.ts), which wait for an open Kysely transaction instead of joining it.
   let versionOf: SQLite.Statement | undefined;
   let limiterConnection: LimiterConnection | undefined;
   return {
@@ -208,7 +208,12 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
         limiter = connectSqlite(file);
         if (selfCheckpointing) limiter.pragma('wal_autocheckpoint = 1000');
       }
-      limiterConnection ??= limiterConnectionOn(limiter);
+      limiterConnection ??= sqliteLimiterConnection(cachedBySql((text) => limiter!.prepare(text)), (text, params) =>
+        writes.add(text, params, async () => {
+          const r = await db.executeQuery(CompiledQuery.raw(text, params));
+          return { changes: Number(r.numAffectedRows ?? r.rows.length), rows: r.rows };
+        }),
+      );
       return { storeType: 'better-sqlite3' as const, client: limiterConnection };
     },
     checkpoints: () => ({ frames: checkpointer?.frames ?? 0, restarts: checkpointer?.restarts ?? 0, holds: checkpointer?.holds ?? 0 }),
@@ -469,21 +474,6 @@ class TurnWrites {
  * Kysely prepares every query anew; preparing cost more than running an indexed lookup (bench).
  * Statements are reusable in better-sqlite3 as long as nobody iterates them, and we never stream.
  */
-/**
- * The limiter's connection as rate-limiter-flexible uses it (store/DEPENDENCIES.md): its
- * statements prepared once, not on every count (15 µs of the 43 a count took), and its
- * `transaction(() => upsert)` run as the one statement it is, atomic on its own, without a
- * BEGIN and COMMIT around it (9 µs more).
- */
-export type LimiterConnection = Pick<SQLite.Database, 'prepare' | 'transaction'>;
-function limiterConnectionOn(sqlite: SQLite.Database): LimiterConnection {
-  const prepare = cachedBySql((sql) => sqlite.prepare(sql));
-  return {
-    prepare: ((sql: string) => prepare(sql)) as SQLite.Database['prepare'],
-    transaction: ((fn: (...args: unknown[]) => unknown) => fn) as SQLite.Database['transaction'],
-  };
-}
-
 function withStatementCache(sqlite: SQLite.Database) {
   return { prepare: cachedBySql((sql) => sqlite.prepare(sql)), close: () => sqlite.close() };
 }

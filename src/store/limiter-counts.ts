@@ -1,22 +1,48 @@
-// PostgreSQL: rate-limiter-flexible's counts, a turn's worth in one statement.
+// rate-limiter-flexible's counts, a turn's worth at a time.
 //
 // Every SMS or call takes four counts (the user's hour, the number's hour and day, the
-// application's day), each the library's one-row upsert: a round trip each, and on PostgreSQL a
-// round trip cost more than the row it writes (bench: the outbox). The library sends its
-// statements to `query()` of the client it is given; this client answers the upsert for every
-// count asked for in one turn with one statement, each caller with its own row, and passes
-// everything else (reads, deletes, the forced upsert) to the pool as it is.
+// application's day), each the library's one-row upsert. On its own each is a commit on SQLite
+// and a round trip on PostgreSQL, and either cost more than the row it writes (bench: the outbox).
 //
-// Exact as one at a time: each key is written once per statement (a key counted twice in a turn
+// SQLite: each upsert, the library's own statement, runs in the turn's one write transaction
+// (TurnWrites, store/db.ts) with the turn's other writes, in the order asked: exact as one at a
+// time, and each caller gets its row once that transaction has committed.
+//
+// PostgreSQL: the library sends its statements to `query()` of the client it is given; this
+// client answers the upsert for every count asked for in one turn with one statement, each caller
+// with its own row, and passes everything else (reads, deletes, the forced upsert) to the pool as
+// it is. Exact as one at a time: each key is written once per statement (a key counted twice in a turn
 // goes in the next statement, and meets the first count), under the library's own condition; a
 // node's statements go one at a time with their keys in order, so two nodes' statements never
 // wait on each other in a cycle. The window's end is judged at the time of the turn's latest
 // count (the library takes Date.now() per count): a count made a moment earlier in the same turn
 // is judged as if it came at that moment.
 import type pg from 'pg';
+import type SQLite from 'better-sqlite3';
 import { oneBatchAtATime, oneRowEach } from './turn-batch.ts';
+import type { WriteResult } from './prepared.ts';
 
-/** What the library's client must answer: pg's `query(config)` with a promise. */
+/**
+ * The SQLite connection as the library uses it (store/DEPENDENCIES.md): `prepare(sql)` and
+ * `transaction(fn)`, the upsert being `transaction(() => prepare(upsert).get(...args))()`.
+ */
+export type LimiterConnection = Pick<SQLite.Database, 'prepare' | 'transaction'>;
+
+/**
+ * SQLite: the library's upserts (its only INSERTs, each one statement) go to `turnWrite`, whose
+ * promise the library awaits in place of the row; its reads and deletes run on the limiter's own
+ * connection (`ownPrepare`). `transaction(fn)` is `fn` itself: what the library wraps in it is
+ * that one statement.
+ */
+export function sqliteLimiterConnection(ownPrepare: (sql: string) => SQLite.Statement, turnWrite: (sql: string, params: unknown[]) => Promise<WriteResult>): LimiterConnection {
+  const prepare = (sql: string) => (/^\s*INSERT\b/i.test(sql) ? { get: async (...params: unknown[]) => (await turnWrite(sql, params)).rows[0] } : ownPrepare(sql));
+  return {
+    prepare: prepare as unknown as SQLite.Database['prepare'],
+    transaction: ((fn: (...args: unknown[]) => unknown) => fn) as SQLite.Database['transaction'],
+  };
+}
+
+/** PostgreSQL: what the library's client must answer: pg's `query(config)` with a promise. */
 export interface LimiterQueryClient {
   query(config: { name?: string; text: string; values?: unknown[] }): Promise<{ rows: unknown[]; rowCount: number | null }>;
 }
