@@ -124,12 +124,16 @@ export class Outbox {
     return q.releaseMessageLeases(this.db, rowIds, now);
   }
 
-  /** Takes up to `limit` due messages (queued, or abandoned mid-send by a crashed worker). */
-  async claim(limit: number, now = Date.now()): Promise<ClaimedMessage[]> {
-    // The worker polls every second: usually nothing is due, and a prepared read says so for far
-    // less than the claiming UPDATE costs to build and run. Not while messages are coming or a
-    // backlog is being worked off: there the read would only delay each claim (bench, PostgreSQL).
-    if (!this.mayBeDue && !(await q.anyMessageDue.first(this.db, now))) return [];
+  /**
+   * Takes up to `limit` due messages (queued, or abandoned mid-send by a crashed worker). `look`:
+   * ask the database even if this process queued nothing since its last claim came back short
+   * (the worker's poll: another node's messages, retries come due, expired leases).
+   */
+  async claim(limit: number, now = Date.now(), look = true): Promise<ClaimedMessage[]> {
+    // Usually nothing is due, and a prepared read says so for far less than the claiming UPDATE
+    // costs to build and run. Not while messages are coming or a backlog is being worked off:
+    // there the read would only delay each claim (bench, PostgreSQL).
+    if (!this.mayBeDue && (!look || !(await q.anyMessageDue.first(this.db, now)))) return [];
     this.mayBeDue = false;
     const rows = await q.claimMessages(this.db, this.dialect, limit, this.leaseMs, now);
     if (rows.length === limit) this.mayBeDue = true;

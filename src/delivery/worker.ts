@@ -27,6 +27,8 @@ export class OutboxWorker {
   private timer?: NodeJS.Timeout;
   private claiming?: Promise<void>;
   private again = false;
+  /** A wake that looks came while claiming: the next round looks too. */
+  private lookAgain = false;
   private stopped = true;
   /** Each delivery under way, and the message it is sending. */
   private readonly inFlight = new Map<Promise<void>, ClaimedMessage>();
@@ -47,20 +49,28 @@ export class OutboxWorker {
     this.wake();
   }
 
-  /** Looks for due messages now (called after every enqueue and whenever a slot frees). */
-  wake(): void {
+  /**
+   * Claims due messages now: after every enqueue, at each poll, and (`look` false) whenever a slot
+   * frees. `look` asks the database even when this process has queued nothing since its last claim
+   * came back short (another node's messages, retries come due, a message committed after a claim
+   * that ran meanwhile). A freed slot does not ask: under load that was one statement in nine of
+   * the outbox's on PostgreSQL, nearly all answered "nothing" (bench).
+   */
+  wake(look = true): void {
     if (this.stopped) return;
     if (this.claiming) {
       this.again = true;
+      this.lookAgain ||= look;
       return;
     }
-    this.claiming = this.fill()
+    this.claiming = this.fill(look)
       .catch((err) => this.log.error({ err }, 'outbox worker failed; retrying on the next tick'))
       .finally(() => {
         this.claiming = undefined;
         if (this.again && !this.stopped) {
-          this.again = false;
-          this.wake();
+          const look = this.lookAgain;
+          this.again = this.lookAgain = false;
+          this.wake(look);
         }
       });
   }
@@ -84,12 +94,12 @@ export class OutboxWorker {
   }
 
   /** Claims as many due messages as there are free slots and starts each on its own. */
-  private async fill(): Promise<void> {
+  private async fill(look: boolean): Promise<void> {
     const concurrency = this.opts.concurrency ?? 32;
     while (!this.stopped) {
       const free = concurrency - this.inFlight.size;
       if (free <= 0) return;
-      const batch = await this.outbox.claim(Math.min(free, 50));
+      const batch = await this.outbox.claim(Math.min(free, 50), Date.now(), look);
       if (batch.length === 0) return;
       for (const m of batch) {
         const job: Promise<void> = this.deliver(m)
@@ -100,7 +110,7 @@ export class OutboxWorker {
           )
           .finally(() => {
             this.inFlight.delete(job);
-            this.wake();
+            this.wake(false);
           });
         this.inFlight.set(job, m);
       }

@@ -176,3 +176,28 @@ test('an attack spread over many prefixes of one country is stopped by the count
   assert.ok(rules.slice(1).every((r) => r === 'blocked: country_quarantined'));
   assert.equal((await start('912345678', '351', app.apiKey)).status, 200, 'Portugal is not affected');
 });
+
+test('sends asked at the same moment each meet their own application\'s quarantines', async () => {
+  const closed = await t.newApplication('Closed prefix');
+  const open = await t.newApplication('Same prefix, open');
+  // Close +1 212-555 for one application, the way an attack does.
+  for (let i = 0; !(await t.of.services.guard.quarantines(closed.id)).length; i++) {
+    assert.ok(i < 100, 'the prefix is quarantined within its allowance');
+    await start(`212-555-${String(i).padStart(4, '0')}`, '1', closed.apiKey);
+  }
+  // Then, all at once (on PostgreSQL one read answers them): the closed prefix, the same prefix
+  // for the other application, and other prefixes for the first.
+  const asked = [
+    ...Array.from({ length: 20 }, (_, i) => ({ who: 'closed', r: start(`212-555-${String(5000 + i)}`, '1', closed.apiKey) })),
+    ...Array.from({ length: 5 }, (_, i) => ({ who: 'open', r: start(`212-555-${String(6000 + i)}`, '1', open.apiKey) })),
+    ...Array.from({ length: 20 }, (_, i) => ({ who: 'elsewhere', r: start(`91${String(100 + i)}4567`, '351', closed.apiKey) })),
+  ];
+  const answers = await Promise.all(asked.map(async (a) => ({ who: a.who, ...(await a.r) })));
+  for (const a of answers) {
+    if (a.who === 'closed') assert.equal(a.json.error_code, '60003', JSON.stringify(a.json));
+    else assert.equal(a.status, 200, `${a.who}: ${JSON.stringify(a.json)}`);
+  }
+  const rules = (await blocked(closed.id)).map((b) => b.provider_result);
+  assert.deepEqual(rules, ['blocked: prefix_velocity', ...Array(20).fill('blocked: prefix_quarantined')]);
+  assert.equal((await blocked(open.id)).length, 0);
+});
