@@ -10,7 +10,7 @@ import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } 
 import type { DB } from './schema.ts';
 import { APPLICATIONS_CHANNEL, LATEST_MIGRATION, migrationProvider } from './migrations.ts';
 import { ChangeListener } from './change-listener.ts';
-import { SKIPPED, runDirectlyOn, type BoundStep, type WriteResult } from './prepared.ts';
+import { SKIPPED, runDirectlyOn, writeResultOf, type BoundStep, type WriteResult } from './prepared.ts';
 import { batchPerTurnOn, perTurnLoader } from './turn-batch.ts';
 import { limiterClientOn, sqliteLimiterConnection, type LimiterConnection, type LimiterQueryClient } from './limiter-counts.ts';
 import { ReadTurn, afterMicrotasks } from './read-turn.ts';
@@ -208,11 +208,9 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
         limiter = connectSqlite(file);
         if (selfCheckpointing) limiter.pragma('wal_autocheckpoint = 1000');
       }
-      limiterConnection ??= sqliteLimiterConnection(cachedBySql((text) => limiter!.prepare(text)), (text, params) =>
-        writes.add(text, params, async () => {
-          const r = await db.executeQuery(CompiledQuery.raw(text, params));
-          return { changes: Number(r.numAffectedRows ?? r.rows.length), rows: r.rows };
-        }),
+      const own = limiter;
+      limiterConnection ??= sqliteLimiterConnection(cachedBySql((text) => own.prepare(text)), (text, params) =>
+        writes.add(text, params, async () => writeResultOf(await db.executeQuery(CompiledQuery.raw(text, params)))),
       );
       return { storeType: 'better-sqlite3' as const, client: limiterConnection };
     },

@@ -11,9 +11,9 @@
 // PostgreSQL: the library sends its statements to `query()` of the client it is given; this
 // client answers the upsert for every count asked for in one turn with one statement, each caller
 // with its own row, and passes everything else (reads, deletes, the forced upsert) to the pool as
-// it is. Exact as one at a time: each key is written once per statement (a key counted twice in a turn
-// goes in the next statement, and meets the first count), under the library's own condition; a
-// node's statements go one at a time with their keys in order, so two nodes' statements never
+// it is. Exact as one at a time: each key is written once per statement (a key counted twice in a
+// turn goes in the next statement, and meets the first count), under the library's own condition;
+// a node's statements go one at a time with their keys in order, so two nodes' statements never
 // wait on each other in a cycle. The window's end is judged at the time of the turn's latest
 // count (the library takes Date.now() per count): a count made a moment earlier in the same turn
 // is judged as if it came at that moment.

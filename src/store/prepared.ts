@@ -1,6 +1,6 @@
 // Hot-path queries: built and compiled by Kysely once per database, then only bound to values.
 // Building and compiling a query costs more than running an indexed lookup in SQLite (bench).
-import { CompiledQuery, type Compilable, type Kysely } from 'kysely';
+import { CompiledQuery, type Compilable, type Kysely, type QueryResult } from 'kysely';
 import type { DB } from './schema.ts';
 import { isBatching } from './turn-batch.ts';
 
@@ -50,6 +50,9 @@ export interface WriteResult {
   rows: unknown[];
 }
 
+/** A write's result as Kysely gives it: rows changed (a RETURNING write: its rows). */
+export const writeResultOf = (r: QueryResult<unknown>): WriteResult => ({ changes: Number(r.numAffectedRows ?? r.rows.length), rows: r.rows });
+
 /** A step left out because the one it depends on changed nothing. */
 export const SKIPPED: WriteResult = Object.freeze({ changes: 0, rows: [] });
 
@@ -89,10 +92,7 @@ export function prepared<A extends unknown[], R>(build: (db: Kysely<DB>, ...args
   const viaKysely = (db: Kysely<DB>, query: CompiledQuery, parameters: unknown[]) =>
     db.executeQuery<R>({ ...query, parameters } as CompiledQuery<R>);
 
-  const writeViaKysely = async (db: Kysely<DB>, query: CompiledQuery, parameters: unknown[]): Promise<WriteResult> => {
-    const r = await viaKysely(db, query, parameters);
-    return { changes: Number(r.numAffectedRows ?? r.rows.length), rows: r.rows };
-  };
+  const writeViaKysely = async (db: Kysely<DB>, query: CompiledQuery, parameters: unknown[]) => writeResultOf(await viaKysely(db, query, parameters));
   const write = (db: Kysely<DB>, args: A): Promise<WriteResult> => {
     const { c, parameters, conn } = bind(db, args);
     // The fallback is written inline: a closure assigned to a name would be renamed per call
@@ -138,8 +138,7 @@ export function writeTogether(db: Kysely<DB>, steps: WriteStep[]): Promise<Write
         out.push(SKIPPED);
         continue;
       }
-      const r = await trx.executeQuery({ ...b.query, parameters: b.parameters } as CompiledQuery);
-      out.push({ changes: Number(r.numAffectedRows ?? r.rows.length), rows: r.rows });
+      out.push(writeResultOf(await trx.executeQuery({ ...b.query, parameters: b.parameters } as CompiledQuery)));
     }
     return out;
   };
