@@ -27,8 +27,6 @@ const factors = (db: Kysely<DB>) =>
       'authenticators.created_at as qr_created_at',
       // When the person last recovered their account (issue 17): shown with the device.
       (eb) => eb.selectFrom('phone_owners').select('phone_owners.last_account_recovery_at').whereRef('phone_owners.phone_index', '=', 'users.phone_index').as('last_account_recovery_at'),
-      // Whether any SMS, voice or email code was sent: without one, a wrong token costs no lookup.
-      (eb) => eb.exists(eb.selectFrom('sent_codes').select('sent_codes.id').whereRef('sent_codes.user_id', '=', 'users.id')).as('has_sent_codes'),
       // Whether the user has an authenticator device, without a second query when none.
       (eb) =>
         eb
@@ -40,7 +38,14 @@ const factors = (db: Kysely<DB>) =>
           .limit(1)
           .as('device_id'),
     ]);
-const factorsById = prepared((db: Kysely<DB>, appId: number, id: number) => factors(db).where('users.id', '=', id).where('users.app_id', '=', appId));
+// SQLite (and any unbatched read): whether any SMS, voice or email code was sent; without one, a
+// wrong token costs no lookup. PostgreSQL's batched read lists the codes themselves instead.
+const factorsById = prepared((db: Kysely<DB>, appId: number, id: number) =>
+  factors(db)
+    .select((eb) => eb.exists(eb.selectFrom('sent_codes').select('sent_codes.id').whereRef('sent_codes.user_id', '=', 'users.id')).as('has_sent_codes'))
+    .where('users.id', '=', id)
+    .where('users.app_id', '=', appId),
+);
 // PostgreSQL: everyone's verify of this turn in one read (a row per user and token hash asked
 // for), with the user's sent codes of that hash as a JSON array of [id, channel, action,
 // expires_at, used_at], newest first: a code costs no round trip of its own. The application is
@@ -63,8 +68,11 @@ export interface SentCode {
 }
 
 type FactorsRow = NonNullable<Awaited<ReturnType<typeof factorsById.first>>>;
-/** A user's factors as verify reads them; `sent_codes` only on PostgreSQL (see findUserFactors). */
-export type UserFactors = FactorsRow & { sent_codes?: SentCode[] };
+/**
+ * A user's factors as verify reads them: on SQLite with `has_sent_codes`, on PostgreSQL with
+ * `sent_codes` (see findUserFactors).
+ */
+export type UserFactors = Omit<FactorsRow, 'has_sent_codes'> & { has_sent_codes?: FactorsRow['has_sent_codes']; sent_codes?: SentCode[] };
 
 /**
  * The user, and with it on PostgreSQL the sent codes with the token's hash (`codeHash` is asked
