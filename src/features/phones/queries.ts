@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { prepared } from '../../store/prepared.ts';
+import { prepared, writeTogether } from '../../store/prepared.ts';
 import { oneRowEach, perTurn } from '../../store/turn-batch.ts';
 import type { DB } from '../../store/schema.ts';
 import { verificationPhoneContext, type Contacts } from '../../store/contacts.ts';
@@ -55,17 +55,34 @@ const checks = prepared((db: Kysely<DB>, ids: number[], maxes: number[]) =>
     .where(sql<boolean>`phone_verifications.checks < v.max`)
     .returning(['phone_verifications.id', 'phone_verifications.checks']),
 );
-type Check = { id: number; max: number };
+type Check = { id: number; max: number; verifyAt?: number };
+type Taken = { checks: number; verified: boolean };
 const takeChecks = perTurn(
-  async (db, c: Check) => (await check.returning(db, c.id, c.max))[0]?.checks,
+  // SQLite: the check and, for the right code, the verification commit together (one turn's commit).
+  async (db, c: Check): Promise<Taken | undefined> => {
+    const steps = [check.step(c.id, c.max), ...(c.verifyAt === undefined ? [] : [{ ...verified.step(c.id, c.verifyAt), onlyIfChanged: 0 }])];
+    const [counted, done] = await writeTogether(db, steps);
+    const row = counted.rows[0] as { checks: number } | undefined;
+    return row && { checks: row.checks, verified: done?.changes === 1 };
+  },
   (db, keys) =>
     oneRowEach(keys, (c) => c.id, async (round) => {
       const rows = new Map((await checks.returning(db, round.map((c) => c.id), round.map((c) => c.max))).map((r) => [r.id, r.checks]));
-      return round.map((c) => rows.get(c.id));
+      return Promise.all(
+        round.map(async (c): Promise<Taken | undefined> => {
+          const n = rows.get(c.id);
+          if (n === undefined) return undefined;
+          return { checks: n, verified: c.verifyAt !== undefined && (await markVerifiedOnce(db, { id: c.id, now: c.verifyAt })) };
+        }),
+      );
     }),
 );
-/** Counts a check; undefined when the verification is no longer pending or has used its checks. */
-export const takeCheck = (db: Kysely<DB>, id: number, max: number): Promise<number | undefined> => takeChecks(db, { id, max });
+/**
+ * Counts a check; undefined when the verification is no longer pending or has used its checks.
+ * With `verifyAt` (the code was right), the verification is also marked verified, once: of two
+ * checks with the right code at once, one gets `verified`.
+ */
+export const takeCheck = (db: Kysely<DB>, id: number, max: number, verifyAt?: number): Promise<Taken | undefined> => takeChecks(db, { id, max, verifyAt });
 
 const verified = prepared((db: Kysely<DB>, id: number, now: number) =>
   db.updateTable('phone_verifications').set({ status: 'verified', verified_at: now, code_sealed: null }).where('id', '=', id).where('status', '=', 'pending'),
@@ -88,8 +105,6 @@ const markVerifiedOnce = perTurn(
       return round.map((v) => done.has(v.id));
     }),
 );
-/** Of two checks with the right code at once, one verifies. */
-export const markVerified = (db: Kysely<DB>, id: number, now: number): Promise<boolean> => markVerifiedOnce(db, { id, now });
 
 export const markDead = (db: Kysely<DB>, id: number) =>
   db.updateTable('phone_verifications').set({ status: 'dead', code_sealed: null }).where('id', '=', id).where('status', '=', 'pending').execute();

@@ -122,16 +122,18 @@ export class Phones {
     const row = await q.latest(this.d.db, app.id, this.d.contacts.phoneIndex(phone.e164));
     const none = () => fail('VERIFICATION_NOT_FOUND', { message: `No pending verifications for ${displayPhone(phone.e164)} found.` });
     if (row?.status !== 'pending' || Number(row.expires_at) <= now || !row.code_sealed) return none();
-    const checks = await q.takeCheck(this.d.db, row.id, MAX_CHECKS);
-    if (checks === undefined) return none();
-    const code = unseal(this.d.keys, row.code_sealed, codeContext(row.uuid)).toString('utf8');
-    if (!constantTimeEqual(given.value.trim(), code)) {
+    const right = constantTimeEqual(given.value.trim(), unseal(this.d.keys, row.code_sealed, codeContext(row.uuid)).toString('utf8'));
+    // Every check counts, the right one too; a right code verifies in the same write.
+    const taken = await q.takeCheck(this.d.db, row.id, MAX_CHECKS, right ? now : undefined);
+    if (taken === undefined) return none();
+    const { checks } = taken;
+    if (!right) {
       const dead = checks >= MAX_CHECKS;
       if (dead) await q.markDead(this.d.db, row.id);
       await this.d.webhooks.emit(this.d.db, app.id, dead ? 'too_many_code_verifications' : 'phone_verification_code_is_invalid', { phone_verification: { s_uuid: row.uuid, i_checks: checks } }, now);
       return fail('VERIFICATION_INCORRECT');
     }
-    if (!(await q.markVerified(this.d.db, row.id, now))) return none();
+    if (!taken.verified) return none();
     await this.d.guard.converted(app.id, phone.e164);
     await this.d.webhooks.emit(this.d.db, app.id, 'phone_verification_code_is_valid', { phone_verification: { s_uuid: row.uuid } }, now);
     return { ok: true, body: { message: 'Verification code is correct.', success: true } };

@@ -1,6 +1,6 @@
 import { sql, type ExpressionBuilder, type Kysely, type QueryCreator } from 'kysely';
 import type { DB } from '../../store/schema.ts';
-import { prepared } from '../../store/prepared.ts';
+import { prepared, writeTogether, type WriteStep } from '../../store/prepared.ts';
 import { oneRowEach, perTurn } from '../../store/turn-batch.ts';
 
 // Verify's one read: the user with its app-TOTP state and its QR authenticator, if any.
@@ -245,7 +245,12 @@ const notCleared = sql<boolean>`NOT (users.confirmed = 1 AND users.verify_failur
 const confirm = prepared((db: Kysely<DB>, userId: number, now: number) =>
   db.updateTable('users').set(CLEARED).where('id', '=', userId).where(unlocked(now)).where(notCleared),
 );
-const confirmUser = (db: Kysely<DB>, userId: number, now: number) => confirm.run(db, userId, now);
+/**
+ * A code's use and its user's confirmation, committed together (SQLite: one turn's commit, not
+ * two one after the other). True when the code was taken by this write.
+ */
+const useThenConfirm = async (db: Kysely<DB>, use: WriteStep, userId: number, now: number) =>
+  (await writeTogether(db, [use, { ...confirm.step(userId, now), onlyIfChanged: 0 }]))[0].changes === 1;
 
 /** For codes kept outside the user's row: accepted only while the user is not locked at `now`. */
 const userUnlocked =
@@ -256,7 +261,7 @@ const userUnlocked =
 /**
  * PostgreSQL: a turn's accepted codes of one kind in one statement. `accepted` marks the rows and
  * returns each user with its `now`; the same statement confirms those users, under the same
- * condition as confirmUser (a lockout begun meanwhile stands).
+ * condition as useThenConfirm (a lockout begun meanwhile stands).
  */
 const confirmAccepted = (qc: QueryCreator<DB & { accepted: { user_id: number; now: number } }>) =>
   qc.updateTable('users').from('accepted').set(CLEARED).whereRef('users.id', '=', 'accepted.user_id').where(unlocked(sql`accepted.now`)).where(notCleared);
@@ -290,11 +295,7 @@ const qrSteps = prepared((db: Kysely<DB>, ids: number[], steps: number[], drifts
 /** An accepted QR-authenticator step: false when it was used already or the user is locked out. */
 type QrStep = { userId: number; step: number; drift: number; now: number };
 export const acceptQrStep = perTurn(
-  async (db, s: QrStep) => {
-    if ((await qrStep.run(db, s.userId, s.step, s.drift, s.now)) !== 1) return false;
-    await confirmUser(db, s.userId, s.now);
-    return true;
-  },
+  (db, s: QrStep) => useThenConfirm(db, qrStep.step(s.userId, s.step, s.drift, s.now), s.userId, s.now),
   (db, keys) =>
     oneRowEach(keys, (k) => k.userId, async (round) => {
       const rows = await qrSteps.returning(db, round.map((e) => e.userId), round.map((e) => e.step), round.map((e) => e.drift), round.map((e) => e.now));
@@ -328,11 +329,7 @@ const useCodes = prepared((db: Kysely<DB>, ids: number[], nows: number[]) =>
 );
 type CodeUse = { id: number; userId: number; now: number };
 export const useSentCode = perTurn(
-  async (db, c: CodeUse) => {
-    if ((await useCode.run(db, c.id, c.userId, c.now)) !== 1) return false;
-    await confirmUser(db, c.userId, c.now);
-    return true;
-  },
+  (db, c: CodeUse) => useThenConfirm(db, useCode.step(c.id, c.userId, c.now), c.userId, c.now),
   (db, keys) =>
     oneRowEach(keys, (k) => k.userId, async (round) => {
       const rows = await useCodes.returning(db, round.map((c) => c.id), round.map((c) => c.now));
@@ -411,11 +408,7 @@ const useRecoveries = prepared((db: Kysely<DB>, userIds: number[], hashes: strin
 );
 type RecoveryUse = { userId: number; codeHash: string; now: number };
 const acceptRecoveryCode = perTurn(
-  async (db, r: RecoveryUse) => {
-    if ((await useRecovery.run(db, r.userId, r.codeHash, r.now)) !== 1) return false;
-    await confirmUser(db, r.userId, r.now);
-    return true;
-  },
+  (db, r: RecoveryUse) => useThenConfirm(db, useRecovery.step(r.userId, r.codeHash, r.now), r.userId, r.now),
   (db, keys) =>
     oneRowEach(keys, (k) => k.userId, async (round) => {
       const rows = await useRecoveries.returning(db, round.map((r) => r.userId), round.map((r) => r.codeHash), round.map((r) => r.now));
