@@ -224,6 +224,51 @@ export const markMessageSent = prepared((db: Kysely<DB>, sid: string, provider: 
     .where('status', 'not in', ['sent', 'delivered', 'undelivered']),
 );
 
+/**
+ * PostgreSQL: the messages of one turn marked sent, and counted in their applications' months,
+ * in one statement. A message already sent (or further) is neither changed nor counted, as with
+ * markMessageSent; the counts are summed per application and month, in that order.
+ */
+export const markMessagesSent = prepared((db: Kysely<DB>, ids: number[], providers: string[], providerMessageIds: string[], nows: number[], months: string[]) =>
+  db
+    .with('sent', (qc) =>
+      qc
+        .updateTable('outbox')
+        .from(
+          sql<{ id: number; provider: string; pmid: string; now: number; month: string }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${providers}::text[]) AS provider, unnest(${providerMessageIds}::text[]) AS pmid, unnest(${nows}::bigint[]) AS now, unnest(${months}::text[]) AS month)`.as('v'),
+        )
+        .set({ status: 'sent', provider: sql`v.provider`, provider_message_id: sql`v.pmid`, provider_result: null, claimed_until: null, updated_at: sql`v.now` })
+        .whereRef('outbox.id', '=', 'v.id')
+        .where('outbox.status', 'not in', ['sent', 'delivered', 'undelivered'])
+        .returning(['outbox.id as id', 'outbox.app_id as app_id', 'outbox.channel as channel', sql<string>`v.month`.as('month')]),
+    )
+    .with('counted', (qc) =>
+      qc
+        .insertInto('usage_monthly')
+        .columns(['app_id', 'month', 'api_calls', 'sms', 'calls', 'auths', 'users'])
+        .expression((eb) =>
+          eb
+            .selectFrom('sent')
+            .where('sent.channel', '<>', 'email')
+            .select([
+              'sent.app_id',
+              'sent.month',
+              sql<number>`0`.as('api_calls'),
+              sql<number>`count(*) FILTER (WHERE sent.channel = 'sms')`.as('sms'),
+              sql<number>`count(*) FILTER (WHERE sent.channel = 'voice')`.as('calls'),
+              sql<number>`0`.as('auths'),
+              sql<number>`0`.as('users'),
+            ])
+            .groupBy(['sent.app_id', 'sent.month'])
+            .orderBy('sent.app_id')
+            .orderBy('sent.month'),
+        )
+        .onConflict((oc) => oc.columns(['app_id', 'month']).doUpdateSet({ sms: sql`usage_monthly.sms + excluded.sms`, calls: sql`usage_monthly.calls + excluded.calls` })),
+    )
+    .selectFrom('sent')
+    .select('sent.id'),
+);
+
 /** A failed attempt: queued again for `retryAt`, or `failed` when undefined. */
 export const markMessageFailed = (db: Db, sid: string, provider: string, error: string, retryAt: number | undefined, now: number) =>
   db
