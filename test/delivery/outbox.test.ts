@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestDatabase, startApp, testEnv, type TestApp } from '../support/harness.ts';
 import { call } from '../support/http.ts';
+import { until } from '../support/wait.ts';
 import { createUserOver, outboxLines, runCli, spawnServer } from '../support/process.ts';
 import { codeIn, createUser, delivered } from '../support/tokens.ts';
 
@@ -146,5 +147,29 @@ test('kill -9 after accepting and before sending: the messages are sent after th
     }
   } finally {
     await db.drop();
+  }
+});
+
+test('messages sent together are each marked sent once and counted in their own application, SMS and calls apart', async () => {
+  const other = await t.newApplication('Sent Together');
+  const apps = [{ id: t.appId, key: t.apiKey }, { id: other.id, key: other.apiKey }];
+  const statsOf = async (key: string) => (await call(t.of.server, 'GET', '/protected/json/app/stats', { key })).json.stats.at(-1) ?? { sms_count: 0, calls_count: 0 };
+  const before = await Promise.all(apps.map((a) => statsOf(a.key)));
+  for (const a of apps) {
+    await t.of.services.applications.updateSettings(a.id, { sendsPerHour: 1000, sendsPerNumberHour: 1000, sendsPerNumberDay: 1000, prefixSendsPerWindow: 1000, countrySendsPerWindow: 1000 });
+  }
+  // Per application: 8 users, each sent an SMS and called, all at once, so the worker hands
+  // many messages to the provider in one turn and records them together.
+  const users = await Promise.all(apps.flatMap((a, ai) => Array.from({ length: 8 }, (_, i) => createUser(t, `together-${ai}-${i}@example.com`, `415-555-015${i}`, '1', a.key).then((id) => ({ ...a, userId: id })))));
+  const sent = await Promise.all(users.flatMap((u) => ['sms', 'call'].map((path) => call(t.of.server, 'GET', `/protected/json/${path}/${u.userId}?force=true`, { key: u.key }))));
+  assert.ok(sent.every((r) => r.status === 200), sent.map((r) => r.text).join('\n'));
+  await until('every message marked sent', async () => {
+    const rows = await t.store.db.selectFrom('outbox').select('status').where('app_id', 'in', apps.map((a) => a.id)).where('user_id', 'in', users.map((u) => u.userId)).execute();
+    return rows.length === 32 && rows.every((r) => r.status === 'sent');
+  }, 20_000);
+  const after = await Promise.all(apps.map((a) => statsOf(a.key)));
+  for (const i of [0, 1]) {
+    assert.equal(after[i].sms_count - before[i].sms_count, 8, `application ${i + 1}: 8 SMS counted`);
+    assert.equal(after[i].calls_count - before[i].calls_count, 8, `application ${i + 1}: 8 calls counted`);
   }
 });
