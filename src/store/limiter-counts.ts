@@ -11,15 +11,16 @@
 // PostgreSQL: the library sends its statements to `query()` of the client it is given; this
 // client answers the upsert for every count asked for in one turn with one statement, each caller
 // with its own row, and passes everything else (reads, deletes, the forced upsert) to the pool as
-// it is. Exact as one at a time: each key is written once per statement (a key counted twice in a
-// turn goes in the next statement, and meets the first count), under the library's own condition;
+// it is. Exact as one at a time: each key is written once per statement (a key counted n times in
+// a turn adds the n counts' points at once, each caller told its own running total), under the
+// library's own condition (a window that ended starts again with the turn's first count);
 // a node's statements go one at a time with their keys in order, so two nodes' statements never
 // wait on each other in a cycle. The window's end is judged at the time of the turn's latest
 // count (the library takes Date.now() per count): a count made a moment earlier in the same turn
 // is judged as if it came at that moment.
 import type pg from 'pg';
 import type SQLite from 'better-sqlite3';
-import { oneBatchAtATime, oneRowEach } from './turn-batch.ts';
+import { oneBatchAtATime } from './turn-batch.ts';
 import type { WriteResult } from './prepared.ts';
 
 /**
@@ -63,23 +64,33 @@ const MANY = `INSERT INTO rate_limits (key, points, expire)
   RETURNING key, points, expire`;
 
 export function limiterClientOn(pool: pg.Pool): LimiterQueryClient {
-  const keyNumbers = new Map<string, number>();
-  const counts = oneBatchAtATime<Count, { rows: unknown[]; rowCount: number }>((all) =>
-    oneRowEach(all, (c) => numberOf(keyNumbers, c.key), async (round) => {
-      const now = Math.max(...round.map((c) => c.now));
-      const { rows } = await pool.query<Row>({
-        name: 'openfactor-limiter-counts',
-        text: MANY,
-        values: [round.map((c) => c.key), round.map((c) => c.points), round.map((c) => c.expire), now],
-      });
-      const byKey = new Map(rows.map((r) => [r.key, r]));
-      return round.map((c) => {
-        const r = byKey.get(c.key);
-        if (!r) throw new Error(`rate limit count for ${c.key} not written`);
-        return { rows: [{ points: r.points, expire: r.expire }], rowCount: 1 };
-      });
-    }).finally(() => keyNumbers.clear()),
-  );
+  const counts = oneBatchAtATime<Count, { rows: unknown[]; rowCount: number }>(async (all) => {
+    // A key counted n times in the turn (the application's day: every SMS) is one row of the
+    // statement with the n counts' points summed; the i-th caller gets the row as it would have
+    // been after its own count, one at a time: the total less the points counted after it.
+    const byKey = new Map<string, Count[]>();
+    for (const c of all) {
+      const list = byKey.get(c.key);
+      if (list) list.push(c);
+      else byKey.set(c.key, [c]);
+    }
+    const keys = [...byKey.keys()].sort();
+    const now = Math.max(...all.map((c) => c.now));
+    const { rows } = await pool.query<Row>({
+      name: 'openfactor-limiter-counts',
+      text: MANY,
+      values: [keys, keys.map((k) => byKey.get(k)!.reduce((n, c) => n + c.points, 0)), keys.map((k) => byKey.get(k)![0].expire), now],
+    });
+    const written = new Map(rows.map((r) => [r.key, r]));
+    const after = new Map<Count, number>();
+    for (const [key, list] of byKey) {
+      const r = written.get(key);
+      if (!r) throw new Error(`rate limit count for ${key} not written`);
+      let later = list.reduce((n, c) => n + c.points, 0);
+      for (const c of list) after.set(c, r.points - (later -= c.points));
+    }
+    return all.map((c) => ({ rows: [{ points: after.get(c)!, expire: written.get(c.key)!.expire }], rowCount: 1 }));
+  });
   return {
     query: (config) => {
       const v = config.values;
@@ -88,10 +99,3 @@ export function limiterClientOn(pool: pg.Pool): LimiterQueryClient {
     },
   };
 }
-
-/** oneRowEach takes rows by number: a key's number within its batch. */
-const numberOf = (numbers: Map<string, number>, key: string) => {
-  let n = numbers.get(key);
-  if (n === undefined) numbers.set(key, (n = numbers.size));
-  return n;
-};
