@@ -319,19 +319,22 @@ function connectSqlite(file: string): SQLite.Database {
 /**
  * Kysely sends every query unnamed, so PostgreSQL parses and plans it each time. Named, each
  * connection prepares a statement once and then only binds and executes it (bench: PostgreSQL's
- * CPU, not OpenFactor's, limited verify). Our SQL texts are a small fixed set (no IN lists).
+ * CPU, not OpenFactor's, limited verify). Most of our SQL texts are a fixed set; those that vary
+ * with a batch's size (IN lists, a turn's inserts together) are many, so past NAMED_TEXTS new
+ * texts go unnamed: prepared statements live as long as their connection.
  *
  * And a connection whose query timed out or whose link failed is in an unknown state (pg leaves
  * the timed-out query active on it, and the next one would queue behind it): it fails at once from
  * then on (a ROLLBACK must not wait out another timeout) and leaves the pool when released.
  */
+const NAMED_TEXTS = 2000;
 function withConnectionCare(pool: pg.Pool): pg.Pool {
   const known = new WeakSet<pg.PoolClient>();
   const broken = new WeakMap<pg.PoolClient, Error>();
   const names = new Map<string, string>();
   const nameOf = (text: string) => {
     let n = names.get(text);
-    if (!n) {
+    if (!n && names.size < NAMED_TEXTS) {
       n = `of${names.size}`;
       names.set(text, n);
     }

@@ -2,7 +2,7 @@
 // Building and compiling a query costs more than running an indexed lookup in SQLite (bench).
 import { CompiledQuery, type Compilable, type Kysely, type QueryResult } from 'kysely';
 import type { DB } from './schema.ts';
-import { isBatching } from './turn-batch.ts';
+import { isBatching, perTurnLoader } from './turn-batch.ts';
 
 export interface PreparedQuery<A extends unknown[], R> {
   all(db: Kysely<DB>, ...args: A): Promise<R[]>;
@@ -146,8 +146,8 @@ export function writeTogether(db: Kysely<DB>, steps: WriteStep[]): Promise<Write
   if (db.isTransaction) return runIn(db);
   const viaKysely = () => db.transaction().execute(runIn);
   if (isBatching(db)) {
-    const one = asOneStatement(bound);
-    if (one) return db.executeQuery<Record<string, number>>(one).then(({ rows: [counts] }) => bound.map((_, i) => ({ changes: Number(counts[`c${i}`]), rows: [] })));
+    if (bound.every((b) => b.onlyIfChanged === undefined && PLAIN_INSERT.test(b.query.sql))) return insertGroupsOf(db).load(bound);
+    return asOneStatementOrNot(db, bound) ?? viaKysely();
   }
   const conn = direct.get(db);
   if (!conn || conn.inTransaction()) return viaKysely();
@@ -157,6 +157,61 @@ export function writeTogether(db: Kysely<DB>, steps: WriteStep[]): Promise<Write
   );
 }
 
+type Bound = { query: CompiledQuery; parameters: unknown[]; onlyIfChanged?: number };
+
+/** The group as one statement (asOneStatement) with each step's count; undefined if it cannot be one. */
+function asOneStatementOrNot(db: Kysely<DB>, bound: Bound[]): Promise<WriteResult[]> | undefined {
+  const one = asOneStatement(bound);
+  return one && db.executeQuery<Record<string, number>>(one).then(({ rows: [counts] }) => bound.map((_, i) => ({ changes: Number(counts[`c${i}`]), rows: [] })));
+}
+
+/** `insert into t (cols) values ($1, …)`: one row of parameters, nothing after it. */
+const PLAIN_INSERT = /^(insert into (?:"[^"]+"|\w+) \([^()]*\)) values \((\$\d+(?:, \$\d+)*)\)$/i;
+
+/**
+ * PostgreSQL: groups made only of one-row inserts (a sent code and its outbox message, say),
+ * asked for in one turn, in one statement: a multi-row insert per table. The rows are new, so no
+ * group can change what another sees; atomic as one statement is. If it fails, each group is
+ * written alone, in the order asked, so only a group that fails by itself fails.
+ */
+const insertGroups = new WeakMap<Kysely<DB>, ReturnType<typeof perTurnLoader<Bound[], WriteResult[]>>>();
+function insertGroupsOf(db: Kysely<DB>) {
+  let loader = insertGroups.get(db);
+  if (!loader) {
+    const alone = (g: Bound[]) => asOneStatementOrNot(db, g)!;
+    loader = perTurnLoader<Bound[], WriteResult[]>(async (groups) => {
+      if (groups.length === 1) return [await alone(groups[0])];
+      try {
+        await db.executeQuery(multiRowInserts(groups));
+        return groups.map((g) => g.map(() => ({ changes: 1, rows: [] })));
+      } catch {
+        const out: (WriteResult[] | Error)[] = [];
+        for (const g of groups) out.push(await alone(g).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))));
+        return out;
+      }
+    });
+    insertGroups.set(db, loader);
+  }
+  return loader;
+}
+
+/** `WITH s0 AS (insert into t (cols) values (…), (…)), … SELECT 1`: every step's row, by table. */
+function multiRowInserts(groups: readonly Bound[][]): CompiledQuery {
+  const parameters: unknown[] = [];
+  const rowsOf = new Map<string, string[]>();
+  for (const s of groups.flat()) {
+    const [, head, values] = PLAIN_INSERT.exec(s.query.sql)!;
+    const offset = parameters.length;
+    parameters.push(...s.parameters);
+    const row = `(${values.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`)})`;
+    const rows = rowsOf.get(head);
+    if (rows) rows.push(row);
+    else rowsOf.set(head, [row]);
+  }
+  const parts = [...rowsOf].map(([head, rows], i) => `s${i} as (${head} values ${rows.join(', ')})`);
+  return CompiledQuery.raw(`with ${parts.join(', ')} select 1`, parameters);
+}
+
 /**
  * PostgreSQL: the steps as one statement, `WITH s0 AS (…), s1 AS (…) SELECT <rows each changed>`,
  * atomic as any statement is: one round trip where a transaction took two more than its writes
@@ -164,7 +219,7 @@ export function writeTogether(db: Kysely<DB>, steps: WriteStep[]): Promise<Write
  * `INSERT … SELECT … WHERE EXISTS (SELECT 1 FROM sJ)`. Undefined when a step is not a plain
  * write of that shape (a step that returns rows, say): those go in a transaction.
  */
-function asOneStatement(steps: { query: CompiledQuery; parameters: unknown[]; onlyIfChanged?: number }[]): CompiledQuery | undefined {
+function asOneStatement(steps: Bound[]): CompiledQuery | undefined {
   const parameters: unknown[] = [];
   const parts: string[] = [];
   for (const [i, s] of steps.entries()) {

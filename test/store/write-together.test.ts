@@ -1,6 +1,7 @@
 // Writes that stand or fall together (store/prepared.ts writeTogether): a sent code with its
 // outbox message, a message marked sent with its count in the month's usage. On SQLite they are
-// committed with the turn's other writes, on PostgreSQL as one statement; on both, all or none.
+// committed with the turn's other writes, on PostgreSQL as one statement (a turn's groups of
+// inserts only: one statement for all of them); on both, all or none.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -51,6 +52,17 @@ test('written together: all or none, a dependent step only after a change, a fai
     assert.deepEqual(results.map((r) => r.status), groups.map((_, i) => (i === 7 ? 'rejected' : 'fulfilled')));
     for (const [i, g] of groups.entries()) assert.equal(await statusOf(g.sid), i === 7 ? undefined : 'queued', `group ${i}`);
     assert.equal(await smsCount(), 1 + 19, 'each written group counted once, the failed one not at all');
+
+    // Groups of inserts only (a sent code and its message, say), many in one turn: on PostgreSQL
+    // written as one statement. One failing group still fails whole and costs the others nothing.
+    const pairs = Array.from({ length: 12 }, (_, i) => [outbox.enqueueStep(message(`i${i}`), now), outbox.enqueueStep(message(`j${i}`), now)]);
+    const written = await Promise.allSettled(pairs.map(([a, b], i) => writeTogether(store.db, [a.step, i === 4 ? duplicate : b.step])));
+    assert.deepEqual(written.map((r) => r.status), pairs.map((_, i) => (i === 4 ? 'rejected' : 'fulfilled')));
+    for (const r of written) if (r.status === 'fulfilled') assert.deepEqual(r.value.map((w) => w.changes), [1, 1]);
+    for (const [i, [a, b]] of pairs.entries()) {
+      assert.equal(await statusOf(a.sid), i === 4 ? undefined : 'queued', `insert group ${i}: its first message`);
+      assert.equal(await statusOf(b.sid), i === 4 ? undefined : 'queued', `insert group ${i}: its second message`);
+    }
   } finally {
     await store.close();
     await db.drop();
