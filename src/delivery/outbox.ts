@@ -16,17 +16,20 @@ const ID_PREFIX: Record<Channel, string> = { sms: 'SM', voice: 'CA', email: 'EM'
 export const textContext = (id: string) => `outbox:${id}:text`;
 export const fallbackContext = (id: string) => `outbox:${id}:fallback`;
 
-type Sent = { m: Pick<ClaimedMessage, 'id' | 'rowId' | 'appId' | 'channel'>; provider: string; providerMessageId: string; now: number };
+type Sent = { m: Pick<ClaimedMessage, 'id' | 'rowId' | 'appId' | 'channel'>; attemptId?: number; provider: string; providerMessageId: string; now: number };
 /** On PostgreSQL the turn's messages sent go in one statement (a round trip each cost more, bench). */
 const markSentCounted = perTurn(
   async (db, s: Sent) => {
-    const steps = [q.markMessageSent.step(s.m.id, s.provider, s.providerMessageId, s.now)];
-    if (s.m.channel !== 'email') steps.push({ ...usageStep(s.m.appId, monthOf(s.now), s.m.channel === 'sms' ? 'sms' : 'calls', 1), onlyIfChanged: 0 });
+    const steps: WriteStep[] = s.attemptId === undefined ? [] : [q.attemptFinished.step(s.attemptId, 'accepted', s.providerMessageId, null, s.now)];
+    const marked = steps.length;
+    steps.push(q.markMessageSent.step(s.m.id, s.provider, s.providerMessageId, s.now));
+    if (s.m.channel !== 'email') steps.push({ ...usageStep(s.m.appId, monthOf(s.now), s.m.channel === 'sms' ? 'sms' : 'calls', 1), onlyIfChanged: marked });
     await writeTogether(db, steps);
   },
   (db, keys) =>
     oneRowEach(keys, (s) => s.m.rowId, async (round) => {
-      await q.markMessagesSent.all(db, round.map((s) => s.m.rowId), round.map((s) => s.provider), round.map((s) => s.providerMessageId), round.map((s) => s.now), round.map((s) => monthOf(s.now)));
+      const at = <T>(f: (s: Sent) => T) => round.map(f);
+      await q.markMessagesSent.all(db, at((s) => s.m.rowId), at((s) => s.attemptId ?? null), at((s) => s.provider), at((s) => s.providerMessageId), at((s) => s.now), at((s) => monthOf(s.now)));
       return round.map(() => undefined);
     }),
 );
@@ -165,11 +168,23 @@ export class Outbox {
     }));
   }
 
-  /** Each provider call, recorded before it is made: after a crash an unfinished one is in doubt. */
-  attemptLog(rowId: number): AttemptLog {
+  /**
+   * Each provider call of a message, recorded before it is made: after a crash an unfinished one
+   * is in doubt. The call that took the message is recorded with the message marked sent and
+   * counted, all in one write (markSent).
+   */
+  attemptLog(m: Pick<ClaimedMessage, 'id' | 'rowId' | 'appId' | 'channel'>): AttemptLog {
+    const providers = new Map<number, string>();
     return {
-      start: (p: Provider) => q.insertDeliveryAttempt(this.db, rowId, p.label, Date.now()),
-      finish: (attemptId, outcome, result) => this.finishAttempt(attemptId, outcome, result),
+      start: async (p: Provider) => {
+        const attemptId = await q.insertDeliveryAttempt(this.db, m.rowId, p.label, Date.now());
+        providers.set(attemptId, p.label);
+        return attemptId;
+      },
+      finish: (attemptId, outcome, result) =>
+        outcome === 'accepted' && result.providerMessageId !== undefined
+          ? markSentCounted(this.db, { m, attemptId, provider: providers.get(attemptId)!, providerMessageId: result.providerMessageId, now: Date.now() })
+          : this.finishAttempt(attemptId, outcome, result),
     };
   }
 
@@ -220,7 +235,8 @@ export class Outbox {
   /**
    * Marks a message sent and counts it in its application's month (SMS, calls) together: after a
    * crash both are there or neither (and the message is settled again). A message already marked
-   * sent (or further) is neither changed nor counted again.
+   * sent (or further) is neither changed nor counted again. (A provider call that takes a message
+   * marks it so itself: attemptLog.)
    */
   async markSent(m: Pick<ClaimedMessage, 'id' | 'rowId' | 'appId' | 'channel'>, provider: string, providerMessageId: string, now = Date.now()): Promise<void> {
     await markSentCounted(this.db, { m, provider, providerMessageId, now });

@@ -85,7 +85,7 @@ export async function releaseMessageLeases(db: Db, rowIds: number[], now: number
 const attemptStarted = prepared((db: Kysely<DB>, rowId: number, provider: string, now: number) =>
   db.insertInto('delivery_attempts').values({ outbox_id: rowId, provider, started_at: now }).returning('id'),
 );
-const attemptFinished = prepared((db: Kysely<DB>, attemptId: number, outcome: AttemptOutcome, providerMessageId: string | null, error: string | null, now: number) =>
+export const attemptFinished = prepared((db: Kysely<DB>, attemptId: number, outcome: AttemptOutcome, providerMessageId: string | null, error: string | null, now: number) =>
   db.updateTable('delivery_attempts').set({ finished_at: now, outcome, provider_message_id: providerMessageId, error }).where('id', '=', attemptId),
 );
 
@@ -225,12 +225,20 @@ export const markMessageSent = prepared((db: Kysely<DB>, sid: string, provider: 
 );
 
 /**
- * PostgreSQL: the messages of one turn marked sent, and counted in their applications' months,
- * in one statement. A message already sent (or further) is neither changed nor counted, as with
+ * PostgreSQL: the messages of one turn marked sent, with the provider calls that took them, and
+ * counted in their applications' months, in one statement. A message already sent (or further) is neither changed nor counted, as with
  * markMessageSent; the counts are summed per application and month, in that order.
  */
-export const markMessagesSent = prepared((db: Kysely<DB>, ids: number[], providers: string[], providerMessageIds: string[], nows: number[], months: string[]) =>
+export const markMessagesSent = prepared((db: Kysely<DB>, ids: number[], attemptIds: (number | null)[], providers: string[], providerMessageIds: string[], nows: number[], months: string[]) =>
   db
+    // The provider call that took each message (none when a crashed process's is settled).
+    .with('finished', (qc) =>
+      qc
+        .updateTable('delivery_attempts')
+        .from(sql<{ id: number; pmid: string; now: number }>`(SELECT unnest(${attemptIds}::int[]) AS id, unnest(${providerMessageIds}::text[]) AS pmid, unnest(${nows}::bigint[]) AS now)`.as('a'))
+        .set({ finished_at: sql`a.now`, outcome: 'accepted', provider_message_id: sql`a.pmid`, error: null })
+        .whereRef('delivery_attempts.id', '=', 'a.id'),
+    )
     .with('sent', (qc) =>
       qc
         .updateTable('outbox')

@@ -123,12 +123,10 @@ export class OutboxWorker {
     const receiptUrl = this.opts.publicUrl ? `${this.opts.publicUrl}/delivery/receipts/${m.id}` : undefined;
     const result = await router.send(
       { id: m.id, channel: m.channel, destination: m.destination, text: m.text, locale: m.locale, idempotencyKey: m.id, receiptUrl },
-      this.outbox.attemptLog(m.rowId),
+      this.outbox.attemptLog(m),
     );
-    if (result.ok) {
-      await this.outbox.markSent(m, result.provider.label, result.providerMessageId);
-      return;
-    }
+    // Marked sent and counted with the provider call that took it (Outbox.attemptLog).
+    if (result.ok) return;
     const final = result.permanent || m.rounds >= (this.opts.maxRounds ?? 5);
     const label = result.provider?.label ?? 'none';
     await this.outbox.markFailed(m.id, label, result.error, final ? undefined : Date.now() + backoffMs(m.rounds));

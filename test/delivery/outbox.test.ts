@@ -150,7 +150,7 @@ test('kill -9 after accepting and before sending: the messages are sent after th
   }
 });
 
-test('messages sent together are each marked sent once and counted in their own application, SMS and calls apart', async () => {
+test('messages sent together are each marked sent once, with the provider call that took them, and counted in their own application, SMS and calls apart', async () => {
   const other = await t.newApplication('Sent Together');
   const apps = [{ id: t.appId, key: t.apiKey }, { id: other.id, key: other.apiKey }];
   const statsOf = async (key: string) => (await call(t.of.server, 'GET', '/protected/json/app/stats', { key })).json.stats.at(-1) ?? { sms_count: 0, calls_count: 0 };
@@ -167,6 +167,12 @@ test('messages sent together are each marked sent once and counted in their own 
     const rows = await t.store.db.selectFrom('outbox').select('status').where('app_id', 'in', apps.map((a) => a.id)).where('user_id', 'in', users.map((u) => u.userId)).execute();
     return rows.length === 32 && rows.every((r) => r.status === 'sent');
   }, 20_000);
+  // Each one's provider call recorded as the one that took it, with the provider's id.
+  const messages = await t.store.db.selectFrom('outbox').select(['sid', 'provider_message_id']).where('user_id', 'in', users.map((u) => u.userId)).execute();
+  for (const m of messages) {
+    const calls = await t.of.services.outbox.attempts(m.sid);
+    assert.deepEqual(calls.map((c) => [c.outcome, c.provider_message_id]), [['accepted', m.provider_message_id]], m.sid);
+  }
   const after = await Promise.all(apps.map((a) => statsOf(a.key)));
   for (const i of [0, 1]) {
     assert.equal(after[i].sms_count - before[i].sms_count, 8, `application ${i + 1}: 8 SMS counted`);
