@@ -226,8 +226,9 @@ export const markMessageSent = prepared((db: Kysely<DB>, sid: string, provider: 
 
 /**
  * PostgreSQL: the messages of one turn marked sent, with the provider calls that took them, and
- * counted in their applications' months, in one statement. A message already sent (or further) is neither changed nor counted, as with
- * markMessageSent; the counts are summed per application and month, in that order.
+ * counted in their applications' months, in one statement. A message already sent (or further)
+ * is neither changed nor counted, as with markMessageSent; the counts are summed per application
+ * and month, in that order.
  */
 export const markMessagesSent = prepared((db: Kysely<DB>, ids: number[], attemptIds: (number | null)[], providers: string[], providerMessageIds: string[], nows: number[], months: string[]) =>
   db

@@ -10,7 +10,7 @@ import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } 
 import type { DB } from './schema.ts';
 import { APPLICATIONS_CHANNEL, LATEST_MIGRATION, migrationProvider } from './migrations.ts';
 import { ChangeListener } from './change-listener.ts';
-import { SKIPPED, runDirectlyOn, writeResultOf, type BoundStep, type WriteResult } from './prepared.ts';
+import { SKIPPED, asError, runDirectlyOn, writeResultOf, type BoundStep, type WriteResult } from './prepared.ts';
 import { batchPerTurnOn, perTurnLoader } from './turn-batch.ts';
 import { limiterClientOn, sqliteLimiterConnection, type LimiterConnection, type LimiterQueryClient } from './limiter-counts.ts';
 import { ReadTurn, afterMicrotasks } from './read-turn.ts';
@@ -375,7 +375,6 @@ interface PendingWrite {
 /** The longest a turn's writes wait for the checkpoint thread (it lets go after 30 ms). */
 const HOLD_LIMIT_MS = 50;
 
-const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)));
 
 /**
  * Group commit for hot-path writes (verify's one UPDATE): the writes requested during one turn

@@ -53,6 +53,9 @@ export interface WriteResult {
 /** A write's result as Kysely gives it: rows changed (a RETURNING write: its rows). */
 export const writeResultOf = (r: QueryResult<unknown>): WriteResult => ({ changes: Number(r.numAffectedRows ?? r.rows.length), rows: r.rows });
 
+/** What was thrown, as an Error (a batch answers each caller with a result or an Error). */
+export const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)));
+
 /** A step left out because the one it depends on changed nothing. */
 export const SKIPPED: WriteResult = Object.freeze({ changes: 0, rows: [] });
 
@@ -186,7 +189,7 @@ function insertGroupsOf(db: Kysely<DB>) {
         return groups.map((g) => g.map(() => ({ changes: 1, rows: [] })));
       } catch {
         const out: (WriteResult[] | Error)[] = [];
-        for (const g of groups) out.push(await alone(g).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))));
+        for (const g of groups) out.push(await alone(g).catch(asError));
         return out;
       }
     });

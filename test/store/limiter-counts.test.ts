@@ -32,11 +32,21 @@ async function consumeAtOnce(l: RateLimiterAbstract, keys: string[]): Promise<{ 
 
 const sorted = (xs: number[]) => xs.slice().sort((a, b) => a - b);
 
-test('counts of one key at once: each caller gets its own running count, and exactly the allowance is granted', async () => {
+/** A migrated store of a fresh database, closed and dropped whatever happens. */
+async function withStore(f: (store: Store) => Promise<void>): Promise<void> {
   const db = await createTestDatabase();
   const store = openStore(db.url);
   try {
     await migrate(store);
+    await f(store);
+  } finally {
+    await store.close();
+    await db.drop();
+  }
+}
+
+test('counts of one key at once: each caller gets its own running count, and exactly the allowance is granted', () =>
+  withStore(async (store) => {
     const l = limiterOn(store, 'at-once', 5, 3600);
     const answers = await consumeAtOnce(l, Array(7).fill('k'));
     assert.deepEqual(sorted(answers.map((a) => a.n)), [1, 2, 3, 4, 5, 6, 7], 'each count told once, as one at a time');
@@ -48,17 +58,10 @@ test('counts of one key at once: each caller gets its own running count, and exa
     assert.deepEqual(sorted(mixed.filter((a) => a.key === 'b').map((a) => a.n)), [1, 2]);
     assert.deepEqual(mixed.filter((a) => a.key === 'k').map((a) => [a.ok, a.n]), [[false, 8]]);
     assert.equal((await l.get('a'))?.consumedPoints, 3, 'what is stored is the last count');
-  } finally {
-    await store.close();
-    await db.drop();
-  }
-});
+  }));
 
-test('counts at once after the window ended: the window starts again with the first of them', async () => {
-  const db = await createTestDatabase();
-  const store = openStore(db.url);
-  try {
-    await migrate(store);
+test('counts at once after the window ended: the window starts again with the first of them', () =>
+  withStore(async (store) => {
     const l = limiterOn(store, 'window', 3, 1);
     assert.deepEqual(sorted((await consumeAtOnce(l, ['w', 'w', 'w', 'w'])).map((a) => a.n)), [1, 2, 3, 4]);
     await new Promise((r) => setTimeout(r, 1100));
@@ -67,8 +70,4 @@ test('counts at once after the window ended: the window starts again with the fi
     assert.equal(again.filter((a) => a.ok).length, 3);
     const left = (await l.get('w'))!.msBeforeNext;
     assert.ok(left > 0 && left <= 1000, `the new window ends within its second (${left} ms)`);
-  } finally {
-    await store.close();
-    await db.drop();
-  }
-});
+  }));
