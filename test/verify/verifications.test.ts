@@ -58,6 +58,23 @@ test('sms: start (201), the code arrives, a wrong check is pending, the right on
   }
 });
 
+test('a check by To written another way finds the verification and answers with the number as started', async () => {
+  const to = phone();
+  const spaced = `+1 ${to.slice(2, 5)}-${to.slice(5, 8)}-${to.slice(8)}`;
+  const v = await svc.verifications.create({ to: spaced, channel: 'sms' });
+  assert.equal(v.to, to);
+  const code = codeIn((await delivered(t, to)).text, 6);
+  const wrong = await svc.verificationChecks.create({ to: spaced, code: code === '000000' ? '111111' : '000000' });
+  assert.deepEqual([wrong.sid, wrong.status, wrong.to], [v.sid, 'pending', to]);
+  const right = await svc.verificationChecks.create({ to: ` ${spaced} `, code });
+  assert.deepEqual([right.sid, right.status, right.to], [v.sid, 'approved', to]);
+
+  const mail = await svc.verifications.create({ to: 'Bea@Example.com', channel: 'email' });
+  const mailCode = codeIn((await delivered(t, 'bea@example.com')).text, 6);
+  const checked = await svc.verificationChecks.create({ to: 'BEA@example.COM', code: mailCode });
+  assert.deepEqual([checked.sid, checked.status, checked.to], [mail.sid, 'approved', 'bea@example.com']);
+});
+
 test('a second start within the lifetime resends the same code under the same SID; the sixth send is 60203', async () => {
   const to = phone();
   const first = await svc.verifications.create({ to, channel: 'sms' });

@@ -234,13 +234,18 @@ export class Verify {
     const counted = await q.countCheck(this.d.db, row.id, VERIFICATION_MAX_CHECKS, right, now);
     if (counted === undefined) return (await q.verificationBySid(this.d.db, service.id, row.sid))?.status === 'max_attempts_reached' ? twilioFail('MAX_CHECKS') : gone;
     const status = counted.status;
-    if (status === 'approved' && row.channel !== 'email') await this.d.guard.converted(service.appId, this.openTo(row));
-    const view = this.viewOf(account, service, row);
+    const to = found.to ?? this.openTo(row);
+    if (status === 'approved' && row.channel !== 'email') await this.d.guard.converted(service.appId, to);
+    const view = this.viewOf(account, service, row, to);
     return { ok: true, status: 200, body: renderCheck({ ...view, status, updatedAt: status === 'pending' ? view.updatedAt : now }) };
   }
 
-  /** The verification a check names: by SID, or the newest for `To`. */
-  private async findVerification(service: Pick<Service, 'id' | 'sid'>, input: { verificationSid?: string; to?: string }): Promise<{ ok: true; row: q.VerificationRow } | TwilioFailure> {
+  /**
+   * The verification a check names: by SID, or the newest for `To`. Found by `To`, it also gives
+   * the number or address: the start stored it as readTo gave it, and the blind index matched, so
+   * it need not be unsealed (an AES-GCM open a check, two for a right one).
+   */
+  private async findVerification(service: Pick<Service, 'id' | 'sid'>, input: { verificationSid?: string; to?: string }): Promise<{ ok: true; row: q.VerificationRow; to?: string } | TwilioFailure> {
     const gone = notFound(`/Services/${service.sid}/VerificationCheck`);
     if (input.verificationSid !== undefined) {
       if (!isSid('VE', input.verificationSid)) return twilioInvalid('VerificationSid');
@@ -251,7 +256,7 @@ export class Verify {
     const to = readTo(input.to, channel);
     if (!to.ok) return to;
     const row = await q.latestVerification(this.d.db, service.id, this.indexOf(to.value, channel));
-    return row ? { ok: true, row } : gone;
+    return row ? { ok: true, row, to: to.value } : gone;
   }
 
   /** `GET …/Verifications/{sid}`: only while pending (Twilio deletes ended verifications). */
@@ -290,12 +295,12 @@ export class Verify {
     return renderVerification({ ...this.viewOf(account, service, row), attempts: await q.attemptsOf(this.d.db, row.id) }, base);
   }
 
-  private viewOf(account: VerifyAccount, service: Pick<Service, 'sid'>, row: q.VerificationRow): Omit<VerificationView, 'attempts'> {
+  private viewOf(account: VerifyAccount, service: Pick<Service, 'sid'>, row: q.VerificationRow, to = this.openTo(row)): Omit<VerificationView, 'attempts'> {
     return {
       sid: row.sid,
       serviceSid: service.sid,
       accountSid: account.sid,
-      to: this.openTo(row),
+      to,
       channel: row.channel,
       status: row.status,
       details: JSON.parse(row.details) as VerificationDetails,
