@@ -375,7 +375,6 @@ interface PendingWrite {
 /** The longest a turn's writes wait for the checkpoint thread (it lets go after 30 ms). */
 const HOLD_LIMIT_MS = 50;
 
-
 /**
  * Group commit for hot-path writes (verify's one UPDATE): the writes requested during one turn
  * of the event loop are committed together right after it, in one transaction. A commit costs

@@ -63,6 +63,9 @@ test('a check by To written another way finds the verification and answers with 
   const spaced = `+1 ${to.slice(2, 5)}-${to.slice(5, 8)}-${to.slice(8)}`;
   const v = await svc.verifications.create({ to: spaced, channel: 'sms' });
   assert.equal(v.to, to);
+  const dashed = spaced.replace(/ /g, '');
+  const fetched = await svc.verifications(dashed).fetch();
+  assert.deepEqual([fetched.sid, fetched.to], [v.sid, to]);
   const code = codeIn((await delivered(t, to)).text, 6);
   const wrong = await svc.verificationChecks.create({ to: spaced, code: code === '000000' ? '111111' : '000000' });
   assert.deepEqual([wrong.sid, wrong.status, wrong.to], [v.sid, 'pending', to]);

@@ -263,7 +263,7 @@ export class Verify {
   async fetchVerification(account: VerifyAccount, serviceSid: string, sid: string, base: string): Promise<Answer> {
     const live = await this.liveVerification(account, serviceSid, sid);
     if (!live.ok) return live;
-    return { ok: true, status: 200, body: await this.verificationBody(account, live.service, live.row, base) };
+    return { ok: true, status: 200, body: await this.verificationBody(account, live.service, live.row, base, live.to) };
   }
 
   /** `POST …/Verifications/{sid}` with `Status=canceled|approved`. */
@@ -276,11 +276,12 @@ export class Verify {
     if (!live.ok) return live;
     const now = Date.now();
     if (!(await q.endVerification(this.d.db, live.row.id, status, now))) return notFound(`/Services/${serviceSid}/Verifications/${sid}`);
-    if (status === 'approved' && live.row.channel !== 'email') await this.d.guard.converted(live.service.appId, this.openTo(live.row));
-    return { ok: true, status: 200, body: await this.verificationBody(account, live.service, { ...live.row, status, updated_at: now }, base) };
+    if (status === 'approved' && live.row.channel !== 'email') await this.d.guard.converted(live.service.appId, live.to);
+    return { ok: true, status: 200, body: await this.verificationBody(account, live.service, { ...live.row, status, updated_at: now }, base, live.to) };
   }
 
-  private async liveVerification(account: VerifyAccount, serviceSid: string, sid: string): Promise<{ ok: true; service: Service; row: q.VerificationRow } | TwilioFailure> {
+  /** A pending verification by SID or by number or address, with its number or address (opened once; given, when found by it: see findVerification). */
+  private async liveVerification(account: VerifyAccount, serviceSid: string, sid: string): Promise<{ ok: true; service: Service; row: q.VerificationRow; to: string } | TwilioFailure> {
     const service = await this.serviceOf(account, serviceSid);
     // Twilio takes the number or address in place of the SID: the newest verification to it.
     const bySid = isSid('VE', sid);
@@ -288,14 +289,14 @@ export class Verify {
     const to = bySid ? undefined : readTo(sid, channel);
     const row = !service || (to && !to.ok) ? undefined : to?.ok ? await q.latestVerification(this.d.db, service.id, this.indexOf(to.value, channel)) : await q.verificationBySid(this.d.db, service.id, sid);
     if (!service || !row || row.status !== 'pending' || Number(row.expires_at) <= Date.now()) return notFound(`/Services/${serviceSid}/Verifications/${sid}`);
-    return { ok: true, service, row };
+    return { ok: true, service, row, to: to?.ok ? to.value : this.openTo(row) };
   }
 
-  private async verificationBody(account: VerifyAccount, service: Service, row: q.VerificationRow, base: string) {
-    return renderVerification({ ...this.viewOf(account, service, row), attempts: await q.attemptsOf(this.d.db, row.id) }, base);
+  private async verificationBody(account: VerifyAccount, service: Service, row: q.VerificationRow, base: string, to: string) {
+    return renderVerification({ ...this.viewOf(account, service, row, to), attempts: await q.attemptsOf(this.d.db, row.id) }, base);
   }
 
-  private viewOf(account: VerifyAccount, service: Pick<Service, 'sid'>, row: q.VerificationRow, to = this.openTo(row)): Omit<VerificationView, 'attempts'> {
+  private viewOf(account: VerifyAccount, service: Pick<Service, 'sid'>, row: q.VerificationRow, to: string): Omit<VerificationView, 'attempts'> {
     return {
       sid: row.sid,
       serviceSid: service.sid,
