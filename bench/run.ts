@@ -215,6 +215,22 @@ async function withStore<T>(of: OpenFactorTarget, f: (db: ReturnType<typeof open
 
 type Path = (of: OpenFactorTarget, n: number) => Promise<string[]>;
 
+/**
+ * A moment of a 30-second TOTP step with room left for making the paths and the whole run
+ * (waiting for the next step when there is not): every right token is then the code of the step
+ * the server is in, as an app shows it to its user. A run that crossed into the next step sent
+ * the rest of its tokens a step late, and the server learned a clock offset from each (a write
+ * to the user's row that a user with a steady clock does not cause).
+ */
+async function stepWithRoomForTheRun(): Promise<number> {
+  const step = 30_000;
+  const needed = (WARMUP + DURATION + 8) * 1000; // + making up to a million tokens, and the probe
+  if (needed > step) return Date.now(); // a run this long crosses a step whatever we do
+  const left = step - (Date.now() % step);
+  if (left < needed) await new Promise((r) => setTimeout(r, left + 50));
+  return Date.now();
+}
+
 const paths: Record<string, { correct: Path; wrong?: Path; repeatable?: boolean }> = {
   'user-status': {
     repeatable: true,
@@ -223,7 +239,7 @@ const paths: Record<string, { correct: Path; wrong?: Path; repeatable?: boolean 
   // The authenticator app's token (the user's app TOTP seed), as Authy's own app shows it.
   'verify-app': (() => {
     const make = (right: boolean): Path => async (of, n) => {
-      const now = Date.now();
+      const now = right ? await stepWithRoomForTheRun() : Date.now();
       return distinctUsers(of, n).map((id) => {
         const t = totp(benchSeed(id), now, { digits: APP_TOKEN_DIGITS });
         return verifyPath(right ? t : wrongFor(id, t), id);
@@ -236,7 +252,7 @@ const paths: Record<string, { correct: Path; wrong?: Path; repeatable?: boolean 
     const make = (right: boolean): Path => async (of, n) => {
       const ids = distinctUsers(of, n);
       await withStore(of, (db) => seedQrAuthenticators(db, masterKeyFrom(masterKey), of.appId, ids));
-      const now = Date.now();
+      const now = right ? await stepWithRoomForTheRun() : Date.now();
       return ids.map((id) => {
         const t = totp(benchQrSecret(id), now, { digits: QR_DIGITS });
         return verifyPath(right ? t : wrongFor(id, t), id);

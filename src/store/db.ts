@@ -10,7 +10,7 @@ import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } 
 import type { DB } from './schema.ts';
 import { APPLICATIONS_CHANNEL, LATEST_MIGRATION, migrationProvider } from './migrations.ts';
 import { ChangeListener } from './change-listener.ts';
-import { SKIPPED, asError, runDirectlyOn, writeResultOf, type BoundStep, type WriteResult } from './prepared.ts';
+import { SKIPPED, asError, runDirectlyOn, writeResultOf, type BoundStep, type DecidingTransaction, type WriteResult } from './prepared.ts';
 import { batchPerTurnOn, perTurnLoader } from './turn-batch.ts';
 import { limiterClientOn, sqliteLimiterConnection, type LimiterConnection, type LimiterQueryClient } from './limiter-counts.ts';
 import { ReadTurn, afterMicrotasks } from './read-turn.ts';
@@ -178,12 +178,13 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
   // Every Kysely query or transaction ends the turn's read snapshot before it runs.
   const kyselyDatabase = { prepare: (sql: string) => (turn.end(), statements.prepare(sql)), close: () => statements.close() };
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: kyselyDatabase }) });
-  const writes = new TurnWrites(sqlite, statements, turn, hold);
+  const writes = new TurnWrites(sqlite, statements, turn, hold, (fn) => db.connection().execute(async () => fn()));
   const reads = withRowsFromArrays(sqlite);
   runDirectlyOn(db, {
     statement: (sql) => (turn.join(), reads.prepare(sql)),
     write: (sql, params, viaKysely) => writes.add(sql, params, viaKysely),
     writeTogether: (steps, viaKysely) => writes.together(steps, viaKysely),
+    decide: (fn) => writes.decide(fn),
     inTransaction: () => turn.othersTransaction(),
   });
   // Without its thread nobody checkpoints, and the WAL would grow without end: the connections
@@ -366,9 +367,10 @@ function withConnectionCare(pool: pg.Pool): pg.Pool {
   return new Proxy(pool, { get: (target, prop, receiver) => (prop === 'connect' ? connect : Reflect.get(target, prop, receiver)) });
 }
 
-/** One write, or several that stand or fall together (`writeTogether`). */
+/** One write, several that stand or fall together (`writeTogether`), or one decided in code (`decide`: no steps). */
 interface PendingWrite {
   steps: BoundStep[];
+  decide?: (tx: DecidingTransaction) => unknown;
   viaKysely: () => Promise<WriteResult[]>;
 }
 
@@ -389,20 +391,32 @@ class TurnWrites {
   );
 
   // Made once: better-sqlite3 builds four wrappers and their properties for each transaction().
-  private readonly runAll: (batch: readonly PendingWrite[]) => WriteResult[][];
-  private readonly runAlone: (w: PendingWrite) => WriteResult[];
+  private readonly runAll: SQLite.Transaction<(batch: readonly PendingWrite[]) => WriteResult[][]>;
+  private readonly runAlone: SQLite.Transaction<(w: PendingWrite) => WriteResult[]>;
 
   /** Resolves when the checkpoint thread lets go (see released). */
   private waiting?: Promise<void>;
+
+  /** What `decide` functions run on; told of the transaction's end through `ending`. */
+  private readonly deciding: DecidingTransaction;
+  private readonly ending: ((committed: boolean) => void)[] = [];
 
   constructor(
     private readonly sqlite: SQLite.Database,
     private readonly statements: { prepare(sql: string): SQLite.Statement },
     private readonly turn: ReadTurn,
     private readonly hold: Int32Array,
+    /** Runs `fn` once no Kysely transaction holds the connection (Kysely's own queue). */
+    private readonly afterKysely: <R>(fn: () => R) => Promise<R>,
   ) {
     this.runAll = sqlite.transaction((batch: readonly PendingWrite[]) => batch.map((w) => this.run(w)));
     this.runAlone = sqlite.transaction((w: PendingWrite) => this.run(w));
+    this.deciding = {
+      get: (q) => this.statements.prepare(q.sql).get(q.params),
+      all: (q) => this.statements.prepare(q.sql).all(q.params),
+      run: (q) => this.statements.prepare(q.sql).run(q.params),
+      onEnd: (end) => void this.ending.push(end),
+    };
   }
 
   async add(sql: string, params: unknown[], viaKysely: () => Promise<WriteResult>): Promise<WriteResult> {
@@ -414,6 +428,21 @@ class TurnWrites {
     return this.loader.load({ steps, viaKysely });
   }
 
+  async decide<R>(fn: (tx: DecidingTransaction) => R): Promise<R> {
+    const w: PendingWrite = {
+      steps: [],
+      decide: fn,
+      // Never inside someone's Kysely transaction: its rollback would be out of our sight.
+      viaKysely: () =>
+        this.afterKysely(() => {
+          this.turn.end();
+          return this.transact(this.runAlone, w);
+        }),
+    };
+    const [result] = await this.loader.load(w);
+    return result.rows[0] as R;
+  }
+
   private async commit(batch: readonly PendingWrite[]): Promise<(WriteResult[] | Error)[]> {
     if (Atomics.load(this.hold, 0) === 1) await this.released();
     this.turn.end();
@@ -421,18 +450,33 @@ class TurnWrites {
     if (this.sqlite.inTransaction) return Promise.all(batch.map((w) => w.viaKysely().catch(asError)));
     if (batch.length > 1) {
       try {
-        return this.runAll(batch);
+        return this.transact(this.runAll, batch);
       } catch {
         // One bad write must not fail the others: rolled back, each is tried on its own.
       }
     }
     return batch.map((w) => {
       try {
-        return w.steps.length === 1 ? this.run(w) : this.runAlone(w);
+        return w.steps.length === 1 ? this.run(w) : this.transact(this.runAlone, w);
       } catch (err) {
         return asError(err);
       }
     });
+  }
+
+  /**
+   * BEGIN IMMEDIATE: the write lock from the start, so what a `decide` function reads stays true
+   * until the commit, whatever other processes on the file do. Its `onEnd` hears how it ended.
+   */
+  private transact<A, R>(t: SQLite.Transaction<(a: A) => R>, a: A): R {
+    let committed = false;
+    try {
+      const r = t.immediate(a);
+      committed = true;
+      return r;
+    } finally {
+      for (const end of this.ending.splice(0)) end(committed);
+    }
   }
 
   /**
@@ -453,6 +497,7 @@ class TurnWrites {
   }
 
   private run(w: PendingWrite): WriteResult[] {
+    if (w.decide) return [{ changes: 0, rows: [w.decide(this.deciding)] }];
     const out: WriteResult[] = [];
     for (const s of w.steps) out.push(s.onlyIfChanged !== undefined && out[s.onlyIfChanged].changes === 0 ? SKIPPED : this.runStep(s));
     return out;

@@ -13,6 +13,8 @@ export interface PreparedQuery<A extends unknown[], R> {
   returning(db: Kysely<DB>, ...args: A): Promise<R[]>;
   /** This write with these arguments, as one step of `writeTogether`. */
   step(...args: A): WriteStep;
+  /** The SQL and parameters, to run on a `decide` transaction. */
+  sqlOf(db: Kysely<DB>, ...args: A): { sql: string; params: unknown[] };
 }
 
 /** One write of a group that stands or falls together (`writeTogether`). */
@@ -41,7 +43,22 @@ export interface DirectSqlite {
   write(sql: string, params: unknown[], viaKysely: () => Promise<WriteResult>): Promise<WriteResult>;
   /** Writes committed all or none, with the same turn's other writes. */
   writeTogether(steps: BoundStep[], viaKysely: () => Promise<WriteResult[]>): Promise<WriteResult[]>;
+  /**
+   * A write decided in code from what it reads, inside the turn's write transaction: SQLite has
+   * one writer at a time (that transaction begins IMMEDIATE), so nothing changes between the
+   * read and the write, in this process or another. The answer comes once it is committed.
+   */
+  decide<R>(fn: (tx: DecidingTransaction) => R): Promise<R>;
   inTransaction(): boolean;
+}
+
+/** What a `decide` function may do in the write transaction. */
+export interface DecidingTransaction {
+  get(step: { sql: string; params: unknown[] }): unknown;
+  all(step: { sql: string; params: unknown[] }): unknown[];
+  run(step: { sql: string; params: unknown[] }): { changes: number };
+  /** Called once the transaction has ended: `committed` true, or false when rolled back. */
+  onEnd(end: (committed: boolean) => void): void;
 }
 
 export interface WriteResult {
@@ -63,6 +80,8 @@ const direct = new WeakMap<Kysely<DB>, DirectSqlite>();
 
 /** Called by the store for its SQLite Kysely instance (not for transactions, which are other instances). */
 export const runDirectlyOn = (db: Kysely<DB>, conn: DirectSqlite) => void direct.set(db, conn);
+/** The store's SQLite connection behind `db`, if `db` is that store's own instance. */
+export const directSqliteOf = (db: Kysely<DB>): DirectSqlite | undefined => direct.get(db);
 
 /**
  * `build` is called once per database with placeholder arguments; each one must reach the query
@@ -85,10 +104,13 @@ export function prepared<A extends unknown[], R>(build: (db: Kysely<DB>, ...args
     return entry;
   };
 
+  const compiledWith = (db: Kysely<DB>, args: A) => {
+    const c = compiled.get(db) ?? compile(db);
+    return { c, parameters: c.slots.map((s) => (typeof s === 'number' ? args[s] : s.value)) };
+  };
   /** The compiled query and its parameters, and the connection to run it on directly, if any. */
   const bind = (db: Kysely<DB>, args: A) => {
-    const c = compiled.get(db) ?? compile(db);
-    const parameters = c.slots.map((s) => (typeof s === 'number' ? args[s] : s.value));
+    const { c, parameters } = compiledWith(db, args);
     const conn = direct.get(db);
     return { c, parameters, conn: conn && !conn.inTransaction() ? conn : undefined };
   };
@@ -104,6 +126,10 @@ export function prepared<A extends unknown[], R>(build: (db: Kysely<DB>, ...args
   };
 
   return {
+    sqlOf: (db, ...args) => {
+      const { c, parameters } = compiledWith(db, args);
+      return { sql: c.query.sql, params: parameters };
+    },
     all: async (db, ...args) => {
       const { c, parameters, conn } = bind(db, args);
       return conn ? (conn.statement(c.query.sql).all(parameters) as R[]) : (await viaKysely(db, c.query, parameters)).rows;
@@ -116,8 +142,8 @@ export function prepared<A extends unknown[], R>(build: (db: Kysely<DB>, ...args
     returning: async (db, ...args) => (await write(db, args)).rows as R[],
     step: (...args) => ({
       bind: (db) => {
-        const c = compiled.get(db) ?? compile(db);
-        return { query: c.query, parameters: c.slots.map((s) => (typeof s === 'number' ? args[s] : s.value)) };
+        const { c, parameters } = compiledWith(db, args);
+        return { query: c.query, parameters };
       },
     }),
   };

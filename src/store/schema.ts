@@ -524,7 +524,15 @@ export interface QuarantinesTable {
   created_at: number;
 }
 
+/** SQLite only: accepted app-TOTP steps, appended (migration 0040, store/accepted-steps.ts). */
+export interface AcceptedAppStepsTable {
+  seq: Generated<number>;
+  user_id: number;
+  step: number;
+}
+
 export interface DB {
+  accepted_app_steps: AcceptedAppStepsTable;
   account_recoveries: AccountRecoveriesTable;
   phone_owners: PhoneOwnersTable;
   phone_changes: PhoneChangesTable;

@@ -33,16 +33,23 @@ after(async () => {
   await db.drop();
 });
 
-const lastStep = async (id: number) => (await store.db.selectFrom('users').select('totp_last_step').where('id', '=', id).executeTakeFirstOrThrow()).totp_last_step;
+const MATTERS = 15 * 60_000;
+/** The user's highest used app step: the row's, or on SQLite a later one in the log of steps. */
+const lastStep = async (id: number) => {
+  const row = Number((await store.db.selectFrom('users').select('totp_last_step').where('id', '=', id).executeTakeFirstOrThrow()).totp_last_step);
+  if (dialect !== 'sqlite') return row;
+  const logged = (await store.db.selectFrom('accepted_app_steps').select((eb) => eb.fn.max('step').as('step')).where('user_id', '=', id).executeTakeFirstOrThrow()).step;
+  return Math.max(row, logged ?? -Infinity);
+};
 
 test('writes made in one turn each get their own answer; a failing one fails alone', async () => {
   // A write that breaks a constraint (phone_index is NOT NULL), in the same turn as good ones.
   const breaking = prepared((d: Kysely<DB>, id: number) => d.updateTable('users').set({ phone_index: null as unknown as string }).where('id', '=', id));
   const results = await Promise.allSettled([
-    acceptAppStep(store.db, { userId: users[0], step: 10, drift: 0, now: Date.now() }),
+    acceptAppStep(store.db, { userId: users[0], step: 10, drift: 0, now: Date.now(), mattersMs: MATTERS }),
     breaking.run(store.db, users[1]),
-    acceptAppStep(store.db, { userId: users[2], step: 10, drift: 1, now: Date.now() }),
-    acceptAppStep(store.db, { userId: users[2], step: 10, drift: 1, now: Date.now() }),
+    acceptAppStep(store.db, { userId: users[2], step: 10, drift: 1, now: Date.now(), mattersMs: MATTERS }),
+    acceptAppStep(store.db, { userId: users[2], step: 10, drift: 1, now: Date.now(), mattersMs: MATTERS }),
   ]);
   assert.deepEqual(results[0], { status: 'fulfilled', value: true });
   assert.equal(results[1].status, 'rejected');
@@ -75,10 +82,10 @@ for (const order of ['asked while the transaction is open', 'asked just before t
   test(`a hot-path write ${order} is not rolled back with it`, async () => {
     const step = order.startsWith('asked while') ? 20 : 21;
     let accepted: Promise<boolean> | undefined;
-    if (step === 21) accepted = acceptAppStep(store.db, { userId: users[3], step, drift: 0, now: Date.now() });
+    if (step === 21) accepted = acceptAppStep(store.db, { userId: users[3], step, drift: 0, now: Date.now(), mattersMs: MATTERS });
     const trx = doomedTransaction();
     await trx.inside;
-    accepted ??= acceptAppStep(store.db, { userId: users[3], step, drift: 0, now: Date.now() });
+    accepted ??= acceptAppStep(store.db, { userId: users[3], step, drift: 0, now: Date.now(), mattersMs: MATTERS });
     await new Promise((r) => setTimeout(r, 20)); // the write's turn has passed while the transaction is open
     trx.release();
     assert.equal(await trx.done, 'rolled back');

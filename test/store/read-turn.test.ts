@@ -42,6 +42,9 @@ after(async () => {
 
 const emailFromOther = (email: string) => other.prepare('UPDATE users SET contact_sealed = ? WHERE id = ?').run(email, userId);
 const emailRead = async () => (await findUser(store.db, appId, userId))?.contact_sealed;
+/** The highest app step the user used: the row's, or a later one appended (store/accepted-steps.ts). */
+const usedStepFromOther = () =>
+  other.prepare('SELECT max(coalesce(totp_last_step, 0), coalesce((SELECT max(step) FROM accepted_app_steps WHERE user_id = users.id), 0)) FROM users WHERE id = ?').pluck().get(userId);
 
 test('a turn reads in one snapshot; the next turn sees what another connection committed meanwhile', sqliteOnly, async () => {
   emailFromOther('a@example.com');
@@ -75,24 +78,23 @@ test('a query, a transaction or a write run during a turn ends its snapshot firs
       await trx.insertInto('meta').values({ key: 'in-turn', value: 'x' }).execute();
       return 'committed';
     }),
-    acceptAppStep(store.db, { userId, step: 42, drift: 0, now: Date.now() }),
+    acceptAppStep(store.db, { userId, step: 42, drift: 0, now: Date.now(), mattersMs: 15 * 60_000 }),
   ]);
   assert.equal(inserted, 'committed');
   assert.equal(accepted, true);
-  const row = other.prepare('SELECT totp_last_step FROM users WHERE id = ?').get(userId) as { totp_last_step: number };
-  assert.equal(row.totp_last_step, 42, 'the write is committed, visible to another connection');
+  assert.equal(usedStepFromOther(), 42, 'the write is committed, visible to another connection');
   assert.equal(other.prepare("SELECT value FROM meta WHERE key = 'in-turn'").pluck().get(), 'x');
 });
 
 test('many turns in a row, each with reads and writes, leave no transaction open', sqliteOnly, async () => {
   for (let i = 0; i < 50; i++) {
     await store.readTurn!();
-    await Promise.all([emailRead(), acceptAppStep(store.db, { userId, step: 100 + i, drift: 0, now: Date.now() }), emailRead()]);
+    await Promise.all([emailRead(), acceptAppStep(store.db, { userId, step: 100 + i, drift: 0, now: Date.now(), mattersMs: 15 * 60_000 }), emailRead()]);
   }
   await new Promise((r) => setTimeout(r, 5));
   // Another connection can take the write lock at once: nobody holds a transaction.
   other.pragma('busy_timeout = 0');
   assert.doesNotThrow(() => other.exec('BEGIN IMMEDIATE; COMMIT'));
   other.pragma('busy_timeout = 5000');
-  assert.equal((other.prepare('SELECT totp_last_step FROM users WHERE id = ?').get(userId) as { totp_last_step: number }).totp_last_step, 149);
+  assert.equal(usedStepFromOther(), 149);
 });

@@ -1,6 +1,7 @@
-import { sql, type ExpressionBuilder, type Kysely, type QueryCreator } from 'kysely';
-import type { DB } from '../../store/schema.ts';
-import { prepared, writeTogether, type WriteStep } from '../../store/prepared.ts';
+import { SqliteAdapter, sql, type ExpressionBuilder, type Kysely, type QueryCreator, type Selectable } from 'kysely';
+import type { DB, UsersTable } from '../../store/schema.ts';
+import { directSqliteOf, prepared, writeTogether, type DecidingTransaction, type WriteStep } from '../../store/prepared.ts';
+import { AcceptedSteps } from '../../store/accepted-steps.ts';
 import { oneRowEach, perTurn } from '../../store/turn-batch.ts';
 
 // Verify's one read: the user with its app-TOTP state and its QR authenticator, if any.
@@ -160,10 +161,20 @@ const appSteps = prepared((db: Kysely<DB>, ids: number[], steps: number[], drift
     .returning('users.id'),
 );
 
-/** An accepted step: false when it was used already or the user is locked out. */
-type AcceptedStep = { userId: number; step: number; drift: number; now: number };
+/**
+ * An accepted step: false when it was used already or the user is locked out. `mattersMs`: how
+ * long after its use a step can still refuse a token (the verify window's reach, both ways).
+ */
+type AcceptedStep = { userId: number; step: number; drift: number; now: number; mattersMs: number };
 export const acceptAppStep = perTurn(
-  async (db, s: AcceptedStep) => (await appStep.run(db, s.userId, s.step, s.drift, s.now)) === 1,
+  async (db, s: AcceptedStep) => {
+    const conn = directSqliteOf(db);
+    if (conn) return conn.decide((tx) => acceptLoggedStep(db, tx, s));
+    // Every SQLite step goes through the log: a step written only into the row would be unknown
+    // to it, and the log's to the row.
+    if (db.getExecutor().adapter instanceof SqliteAdapter) throw new Error('an app step on SQLite is accepted on the store itself, not in a transaction');
+    return (await appStep.run(db, s.userId, s.step, s.drift, s.now)) === 1;
+  },
   (db, keys) =>
     oneRowEach(keys, (k) => k.userId, async (round) => {
       const rows = await appSteps.returning(db, round.map((e) => e.userId), round.map((e) => e.step), round.map((e) => e.drift), round.map((e) => e.now));
@@ -171,6 +182,47 @@ export const acceptAppStep = perTurn(
       return round.map((e) => updated.has(e.userId));
     }),
 );
+
+type StepState = Selectable<Pick<UsersTable, 'totp_last_step' | 'totp_drift' | 'confirmed' | 'verify_failures' | 'verify_window_start' | 'verify_locked_until'>>;
+/** SQLite: what accepting a step reads of the user, in the write transaction. */
+const stepState = prepared((db: Kysely<DB>, userId: number) =>
+  db.selectFrom('users').select(['totp_last_step', 'totp_drift', 'confirmed', 'verify_failures', 'verify_window_start', 'verify_locked_until']).where('id', '=', userId),
+);
+/** SQLite: the user's row when accepting a step changes more than the step (the drift, a confirmation, wrong tokens cleared). */
+const appStepRow = prepared((db: Kysely<DB>, userId: number, step: number, drift: number) =>
+  db.updateTable('users').set({ totp_last_step: step, totp_drift: drift, ...CLEARED }).where('id', '=', userId),
+);
+const appStepLog = prepared((db: Kysely<DB>, userId: number, step: number) => db.insertInto('accepted_app_steps').values({ user_id: userId, step }));
+const appStepsAfter = prepared((db: Kysely<DB>, seen: number) => db.selectFrom('accepted_app_steps').select(['seq', 'user_id', 'step']).where('seq', '>', seen).orderBy('seq'));
+const appStepsUpTo = prepared((db: Kysely<DB>, seq: number) => db.deleteFrom('accepted_app_steps').where('seq', '<=', seq));
+
+const appStepLogs = new WeakMap<Kysely<DB>, AcceptedSteps>();
+const appStepLogOf = (db: Kysely<DB>, s: AcceptedStep) => {
+  let log = appStepLogs.get(db);
+  if (!log) {
+    const q = { after: (seen: number) => appStepsAfter.sqlOf(db, seen), append: (userId: number, step: number) => appStepLog.sqlOf(db, userId, step), deleteUpTo: (seq: number) => appStepsUpTo.sqlOf(db, seq) };
+    appStepLogs.set(db, (log = new AcceptedSteps(q, s.mattersMs, s.now)));
+  }
+  return log;
+};
+
+/**
+ * SQLite, in the turn's write transaction: the same rule as appStep (a step above every one
+ * used, the row's and the log's, and a user not locked at `now`). The step goes into the row when
+ * something else in it changes (a clock offset learned, a confirmation, wrong tokens cleared), and
+ * is appended to the log otherwise: for a confirmed user with a steady clock, nearly always.
+ */
+function acceptLoggedStep(db: Kysely<DB>, tx: DecidingTransaction, s: AcceptedStep): boolean {
+  const row = tx.get(stepState.sqlOf(db, s.userId)) as StepState | undefined;
+  if (!row || (row.verify_locked_until !== null && row.verify_locked_until > s.now)) return false;
+  const log = appStepLogOf(db, s);
+  const used = Math.max(row.totp_last_step ?? -Infinity, log.highest(tx, s.userId, s.now) ?? -Infinity);
+  if (s.step <= used) return false;
+  const cleared = row.confirmed === 1 && row.verify_failures === 0 && row.verify_window_start === null && row.verify_locked_until === null;
+  if (row.totp_drift === s.drift && cleared) log.record(tx, s.userId, s.step);
+  else tx.run(appStepRow.sqlOf(db, s.userId, s.step, s.drift));
+  return true;
+}
 
 /**
  * Counts a wrong token in one atomic statement: a new window when the last one has passed, and

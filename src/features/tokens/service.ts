@@ -33,6 +33,8 @@ const STEP_SECONDS = 30;
 const WINDOW = { behind: 1, ahead: 1 };
 /** The learned clock offset never exceeds this many steps (5 minutes) either way. */
 export const MAX_DRIFT_STEPS = 10;
+/** A token's step is at most this far from now; a used step matters until no such token is left that it refuses. */
+const STEP_MATTERS_MS = (2 * (MAX_DRIFT_STEPS + WINDOW.ahead) + 2) * STEP_SECONDS * 1000;
 const QR_DIGITS = 6;
 /** Every token verify checks is 6 to 12 digits; anything else is wrong without a look. */
 const CODE_SHAPED = /^\d{6,12}$/;
@@ -219,7 +221,7 @@ export class Tokens {
         const step = findStep(seed, token, current + user.totp_drift, WINDOW, { digits: app.settings.tokenLength });
         if (step !== undefined && Math.abs(step - current) <= MAX_DRIFT_STEPS + WINDOW.ahead) {
           const fresh = user.totp_last_step === null || step > user.totp_last_step;
-          if (fresh && (await q.acceptAppStep(this.d.db, { userId: user.id, step, drift: clampDrift(step - current), now }))) return { ok: true, factor: { kind: 'app', step } };
+          if (fresh && (await q.acceptAppStep(this.d.db, { userId: user.id, step, drift: clampDrift(step - current), now, mattersMs: STEP_MATTERS_MS }))) return { ok: true, factor: { kind: 'app', step } };
           return { ok: false, reused: true };
         }
       }
