@@ -1,7 +1,8 @@
 // SQLite: which app-TOTP steps each user has used, as an append-only table and, in each process,
 // a map read from it. Writing the step into the user's row rewrote a random page of `users` on
 // every verify: a WAL frame at commit and a copy back at checkpoint, about a third of verify's
-// CPU (bench: 75-81 against 48-52 us a request). Appended rows share the table's last page.
+// CPU (bench: 75-81 us a request, 48-52 with that write left out). Appended rows share the
+// table's last page.
 //
 // Exact across processes: every decision runs in a write transaction begun IMMEDIATE (TurnWrites,
 // store/db.ts), which first reads the rows other processes appended since this one last looked.
@@ -40,11 +41,10 @@ export class AcceptedSteps {
     this.rotatedAt = now;
   }
 
-  /** In the write transaction: the highest step the user has used, as far as any process knows. */
-  highest(tx: DecidingTransaction, userId: number, now: number): number | undefined {
+  /** In the write transaction: the highest step the user has used, as far as any process knows (-Infinity: none). */
+  highest(tx: DecidingTransaction, userId: number, now: number): number {
     if (!this.open) this.begin(tx, now);
-    const steps = [this.open!.get(userId), this.current.get(userId), this.previous.get(userId)].filter((s) => s !== undefined);
-    return steps.length > 0 ? Math.max(...steps) : undefined;
+    return Math.max(this.open!.get(userId) ?? -Infinity, this.current.get(userId) ?? -Infinity, this.previous.get(userId) ?? -Infinity);
   }
 
   /** In the same transaction, after `highest`: the user used `step`. */

@@ -216,7 +216,7 @@ function acceptLoggedStep(db: Kysely<DB>, tx: DecidingTransaction, s: AcceptedSt
   const row = tx.get(stepState.sqlOf(db, s.userId)) as StepState | undefined;
   if (!row || (row.verify_locked_until !== null && row.verify_locked_until > s.now)) return false;
   const log = appStepLogOf(db, s);
-  const used = Math.max(row.totp_last_step ?? -Infinity, log.highest(tx, s.userId, s.now) ?? -Infinity);
+  const used = Math.max(row.totp_last_step ?? -Infinity, log.highest(tx, s.userId, s.now));
   if (s.step <= used) return false;
   const cleared = row.confirmed === 1 && row.verify_failures === 0 && row.verify_window_start === null && row.verify_locked_until === null;
   if (row.totp_drift === s.drift && cleared) log.record(tx, s.userId, s.step);
