@@ -909,6 +909,17 @@ const steps: Record<string, Step> = {
       .addColumn('step', 'integer', (c) => c.notNull())
       .execute();
   },
+  // SQLite: the same for QR-authenticator steps, whose row (authenticators) was rewritten at random
+  // on every right code just as users' was.
+  '0041_accepted_qr_steps': async (db, dialect) => {
+    if (dialect !== 'sqlite') return;
+    await db.schema
+      .createTable('accepted_qr_steps')
+      .addColumn('seq', 'integer', (c) => c.primaryKey())
+      .addColumn('user_id', 'integer', (c) => c.notNull())
+      .addColumn('step', 'integer', (c) => c.notNull())
+      .execute();
+  },
 };
 
 /** Tables whose rows the hot paths update (verify, sends, checks, the outbox, OneTouch). */

@@ -524,15 +524,16 @@ export interface QuarantinesTable {
   created_at: number;
 }
 
-/** SQLite only: accepted app-TOTP steps, appended (migration 0040, store/accepted-steps.ts). */
-export interface AcceptedAppStepsTable {
+/** SQLite only: accepted app-TOTP (0040) and QR-authenticator (0041) steps, appended (store/accepted-steps.ts). */
+export interface AcceptedStepsTable {
   seq: Generated<number>;
   user_id: number;
   step: number;
 }
 
 export interface DB {
-  accepted_app_steps: AcceptedAppStepsTable;
+  accepted_app_steps: AcceptedStepsTable;
+  accepted_qr_steps: AcceptedStepsTable;
   account_recoveries: AccountRecoveriesTable;
   phone_owners: PhoneOwnersTable;
   phone_changes: PhoneChangesTable;

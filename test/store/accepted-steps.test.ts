@@ -1,12 +1,13 @@
-// SQLite keeps the app-TOTP steps users have used as appended rows, each process remembering
-// them from the table (store/accepted-steps.ts), not in the user's row. Replay rejection must stay
-// exact: across connections (processes) on the same file, across a restart, and after old rows go.
+// SQLite keeps the app-TOTP and QR-authenticator steps users have used as appended rows, each
+// process remembering them from the table (store/accepted-steps.ts), not in the user's or the
+// authenticator's row. Replay rejection must stay exact: across connections (processes) on the
+// same file, across a restart, and after old rows go. Every test runs for both factors.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { createTestDatabase, dialect, type TestDatabase } from '../support/harness.ts';
 import { migrate, openStore, type Store } from '../../src/store/db.ts';
-import { acceptAppStep } from '../../src/features/tokens/queries.ts';
+import { acceptAppStep, acceptQrStep } from '../../src/features/tokens/queries.ts';
 
 const sqliteOnly = { skip: dialect !== 'sqlite' && 'SQLite only: PostgreSQL keeps the step in the row' };
 const MATTERS = 15 * 60_000;
@@ -28,100 +29,142 @@ after(async () => {
 });
 
 let phones = 0;
-/** A confirmed user, no wrong token counted, drift 0: what most verifying users are. */
-const newUser = async (s: Store = store) =>
-  (
-    await s.db
-      .insertInto('users')
-      .values({ app_id: appId, country_code: 1, phone_index: `p${phones++}`, contact_sealed: 'c', confirmed: 1, created_at: 1 })
-      .returning('id')
-      .executeTakeFirstOrThrow()
-  ).id;
-const accept = (s: Store, userId: number, step: number, now = Date.now(), drift = 0) => acceptAppStep(s.db, { userId, step, drift, now, mattersMs: MATTERS });
-const rows = async (userId: number) => (await store.db.selectFrom('accepted_app_steps').select('step').where('user_id', '=', userId).orderBy('seq').execute()).map((r) => r.step);
+/**
+ * How each factor keeps its steps: the function that accepts one, its table, and the row a
+ * new clock offset is written to (`step` and `drift` read back from it).
+ */
+const factors = {
+  app: {
+    acceptStep: acceptAppStep,
+    table: 'accepted_app_steps',
+    offsetRow: async (id: number) => {
+      const r = await store.db.selectFrom('users').select(['totp_last_step', 'totp_drift']).where('id', '=', id).executeTakeFirstOrThrow();
+      return { step: r.totp_last_step, drift: r.totp_drift };
+    },
+  },
+  qr: {
+    acceptStep: acceptQrStep,
+    table: 'accepted_qr_steps',
+    offsetRow: async (id: number) => {
+      const r = await store.db.selectFrom('authenticators').select(['last_step', 'drift']).where('user_id', '=', id).executeTakeFirstOrThrow();
+      return { step: r.last_step, drift: r.drift };
+    },
+  },
+} as const;
 
-test('a used step is appended, the row of a confirmed user with a steady clock is not written, and a replay is refused', sqliteOnly, async () => {
-  const id = await newUser();
-  await sql`CREATE TABLE user_writes (user_id integer NOT NULL)`.execute(store.db);
-  await sql`CREATE TRIGGER user_written AFTER UPDATE ON users BEGIN INSERT INTO user_writes VALUES (new.id); END`.execute(store.db);
-  try {
-    assert.equal(await accept(store, id, 100), true);
-    assert.equal(await accept(store, id, 100), false, 'the same step again');
-    assert.equal(await accept(store, id, 99), false, 'an older step');
-    assert.equal(await accept(store, id, 101), true, 'a later step');
-    assert.deepEqual(await rows(id), [100, 101]);
-    const written = await sql<{ n: number }>`SELECT count(*) AS n FROM user_writes`.execute(store.db);
-    assert.equal(Number(written.rows[0].n), 0, 'the user row was left as it was');
-    // A new clock offset is the user's, kept in the row: then the step goes into the row, and
-    // the row and the log together refuse what either has seen.
-    assert.equal(await accept(store, id, 103, Date.now(), 2), true);
-    const row = await store.db.selectFrom('users').select(['totp_last_step', 'totp_drift']).where('id', '=', id).executeTakeFirstOrThrow();
-    assert.deepEqual(row, { totp_last_step: 103, totp_drift: 2 });
-    assert.deepEqual(await rows(id), [100, 101]);
-    assert.equal(await accept(store, id, 103, Date.now(), 2), false);
-    assert.equal(await accept(store, id, 102, Date.now(), 2), false);
-    assert.equal(await accept(store, id, 104, Date.now(), 2), true);
-    assert.deepEqual(await rows(id), [100, 101, 104]);
-  } finally {
-    await sql`DROP TRIGGER user_written`.execute(store.db);
-    await sql`DROP TABLE user_writes`.execute(store.db);
-  }
-});
+for (const [name, f] of Object.entries(factors)) {
+  /** A confirmed user with a QR authenticator, no wrong token counted, drift 0: what most verifying users are. */
+  const newUser = async (s: Store = store) => {
+    const id = (
+      await s.db
+        .insertInto('users')
+        .values({ app_id: appId, country_code: 1, phone_index: `p${phones++}`, contact_sealed: 'c', confirmed: 1, created_at: 1 })
+        .returning('id')
+        .executeTakeFirstOrThrow()
+    ).id;
+    await s.db.insertInto('authenticators').values({ user_id: id, app_id: appId, secret_sealed: 's', label: 'l', issuer: 'S', qr_token: `qr-${id}`, qr_size: 256, qr_expires_at: 1, created_at: 1 }).execute();
+    return id;
+  };
+  const accept = (s: Store, userId: number, step: number, now = Date.now(), drift = 0) => f.acceptStep(s.db, { userId, step, drift, now, mattersMs: MATTERS });
+  const rows = async (userId: number) =>
+    (await store.db.selectFrom(f.table as 'accepted_app_steps').select('step').where('user_id', '=', userId).orderBy('seq').execute()).map((r) => r.step);
 
-test('another connection on the file (another process) refuses what this one accepted, and the other way round', sqliteOnly, async () => {
-  const other = openStore(db.url);
-  try {
+  test(`${name}: a used step is appended, no row of a confirmed user with a steady clock is written, and a replay is refused`, sqliteOnly, async () => {
     const id = await newUser();
-    // Both have read the table before: each must look again for what the other appended since.
-    assert.equal(await accept(store, id, 10), true);
-    assert.equal(await accept(other, id, 10), false);
-    assert.equal(await accept(other, id, 11), true);
-    assert.equal(await accept(store, id, 11), false);
-    assert.equal(await accept(store, id, 10), false);
-    // Copies of two steps at once on both: step 13 accepted exactly once; 12 at most once (only
-    // if it came first: a later step is still new after it).
-    const results = await Promise.all([12, 12, 13, 13].flatMap((step) => [accept(store, id, step), accept(other, id, step)]));
-    assert.ok(results.slice(0, 4).filter(Boolean).length <= 1, String(results));
-    assert.equal(results.slice(4).filter(Boolean).length, 1, String(results));
-    assert.equal(await accept(other, id, 13), false);
-  } finally {
-    await other.close();
-  }
-});
+    await sql`CREATE TABLE row_writes (tbl text NOT NULL)`.execute(store.db);
+    await sql`CREATE TRIGGER user_written AFTER UPDATE ON users BEGIN INSERT INTO row_writes VALUES ('users'); END`.execute(store.db);
+    await sql`CREATE TRIGGER authenticator_written AFTER UPDATE ON authenticators BEGIN INSERT INTO row_writes VALUES ('authenticators'); END`.execute(store.db);
+    const written = async () => (await sql<{ tbl: string }>`SELECT tbl FROM row_writes ORDER BY rowid`.execute(store.db)).rows.map((r) => r.tbl);
+    try {
+      assert.equal(await accept(store, id, 100), true);
+      assert.equal(await accept(store, id, 100), false, 'the same step again');
+      assert.equal(await accept(store, id, 99), false, 'an older step');
+      assert.equal(await accept(store, id, 101), true, 'a later step');
+      assert.deepEqual(await rows(id), [100, 101]);
+      assert.deepEqual(await written(), [], 'the user and its authenticator were left as they were');
+      // A new clock offset is kept in the factor's row: then the step goes there, and the row
+      // and the log together refuse what either has seen.
+      assert.equal(await accept(store, id, 103, Date.now(), 2), true);
+      assert.deepEqual(await f.offsetRow(id), { step: 103, drift: 2 });
+      assert.deepEqual(await written(), [name === 'app' ? 'users' : 'authenticators']);
+      assert.deepEqual(await rows(id), [100, 101]);
+      assert.equal(await accept(store, id, 103, Date.now(), 2), false);
+      assert.equal(await accept(store, id, 102, Date.now(), 2), false);
+      assert.equal(await accept(store, id, 104, Date.now(), 2), true);
+      assert.deepEqual(await rows(id), [100, 101, 104]);
+    } finally {
+      await sql`DROP TRIGGER user_written`.execute(store.db);
+      await sql`DROP TRIGGER authenticator_written`.execute(store.db);
+      await sql`DROP TABLE row_writes`.execute(store.db);
+    }
+  });
 
-test('a restarted process still refuses steps used before it started', sqliteOnly, async () => {
-  const id = await newUser();
-  assert.equal(await accept(store, id, 50), true);
-  const restarted = openStore(db.url);
-  try {
-    assert.equal(await accept(restarted, id, 50), false);
-    assert.equal(await accept(restarted, id, 49), false);
-    assert.equal(await accept(restarted, id, 51), true);
-  } finally {
-    await restarted.close();
-  }
-});
+  test(`${name}: a step of an unconfirmed user, or one with wrong tokens counted, confirms it and clears them`, sqliteOnly, async () => {
+    const [unconfirmed, counted] = [await newUser(), await newUser()];
+    await store.db.updateTable('users').set({ confirmed: 0 }).where('id', '=', unconfirmed).execute();
+    await store.db.updateTable('users').set({ verify_failures: 3, verify_window_start: Date.now() }).where('id', '=', counted).execute();
+    assert.deepEqual(await Promise.all([accept(store, unconfirmed, 40), accept(store, counted, 40)]), [true, true]);
+    const after = await store.db.selectFrom('users').select(['confirmed', 'verify_failures', 'verify_window_start']).where('id', 'in', [unconfirmed, counted]).execute();
+    assert.deepEqual(after, [0, 1].map(() => ({ confirmed: 1, verify_failures: 0, verify_window_start: null })));
+    assert.equal(await accept(store, unconfirmed, 40), false);
+    assert.equal(await accept(store, counted, 40), false);
+  });
 
-test('a locked user is refused, and nothing is appended', sqliteOnly, async () => {
-  const id = await newUser();
-  await store.db.updateTable('users').set({ verify_locked_until: Date.now() + 60_000 }).where('id', '=', id).execute();
-  assert.equal(await accept(store, id, 70), false);
-  assert.deepEqual(await rows(id), []);
-});
+  test(`${name}: another connection on the file (another process) refuses what this one accepted, and the other way round`, sqliteOnly, async () => {
+    const other = openStore(db.url);
+    try {
+      const id = await newUser();
+      // Both have read the table before: each must look again for what the other appended since.
+      assert.equal(await accept(store, id, 10), true);
+      assert.equal(await accept(other, id, 10), false);
+      assert.equal(await accept(other, id, 11), true);
+      assert.equal(await accept(store, id, 11), false);
+      assert.equal(await accept(store, id, 10), false);
+      // Copies of two steps at once on both: step 13 accepted exactly once; 12 at most once (only
+      // if it came first: a later step is still new after it).
+      const results = await Promise.all([12, 12, 13, 13].flatMap((step) => [accept(store, id, step), accept(other, id, step)]));
+      assert.ok(results.slice(0, 4).filter(Boolean).length <= 1, String(results));
+      assert.equal(results.slice(4).filter(Boolean).length, 1, String(results));
+      assert.equal(await accept(other, id, 13), false);
+    } finally {
+      await other.close();
+    }
+  });
 
-test('rows go once they can no longer refuse a token; those that can stay', sqliteOnly, async () => {
-  // A store of its own, so its clock (the `now` given) starts here.
-  const own = openStore(db.url);
-  try {
+  test(`${name}: a restarted process still refuses steps used before it started`, sqliteOnly, async () => {
     const id = await newUser();
-    const t0 = Date.now();
-    const short = (step: number, now: number) => acceptAppStep(own.db, { userId: id, step, drift: 0, now, mattersMs: 1000 });
-    assert.equal(await short(1, t0), true);
-    assert.equal(await short(2, t0 + 61_000), true);
-    assert.equal(await short(3, t0 + 122_000), true);
-    assert.deepEqual(await rows(id), [2, 3], 'the first row, older than its reach at the last look, is gone');
-    assert.equal(await short(3, t0 + 122_500), false, 'the newest is still refused');
-  } finally {
-    await own.close();
-  }
-});
+    assert.equal(await accept(store, id, 50), true);
+    const restarted = openStore(db.url);
+    try {
+      assert.equal(await accept(restarted, id, 50), false);
+      assert.equal(await accept(restarted, id, 49), false);
+      assert.equal(await accept(restarted, id, 51), true);
+    } finally {
+      await restarted.close();
+    }
+  });
+
+  test(`${name}: a locked user is refused, and nothing is appended`, sqliteOnly, async () => {
+    const id = await newUser();
+    await store.db.updateTable('users').set({ verify_locked_until: Date.now() + 60_000 }).where('id', '=', id).execute();
+    assert.equal(await accept(store, id, 70), false);
+    assert.deepEqual(await rows(id), []);
+  });
+
+  test(`${name}: rows go once they can no longer refuse a token; those that can stay`, sqliteOnly, async () => {
+    // A store of its own, so its clock (the `now` given) starts here.
+    const own = openStore(db.url);
+    try {
+      const id = await newUser();
+      const t0 = Date.now();
+      const short = (step: number, now: number) => f.acceptStep(own.db, { userId: id, step, drift: 0, now, mattersMs: 1000 });
+      assert.equal(await short(1, t0), true);
+      assert.equal(await short(2, t0 + 61_000), true);
+      assert.equal(await short(3, t0 + 122_000), true);
+      assert.deepEqual(await rows(id), [2, 3], 'the first row, older than its reach at the last look, is gone');
+      assert.equal(await short(3, t0 + 122_500), false, 'the newest is still refused');
+    } finally {
+      await own.close();
+    }
+  });
+}

@@ -192,34 +192,46 @@ const stepState = prepared((db: Kysely<DB>, userId: number) =>
 const appStepRow = prepared((db: Kysely<DB>, userId: number, step: number, drift: number) =>
   db.updateTable('users').set({ totp_last_step: step, totp_drift: drift, ...CLEARED }).where('id', '=', userId),
 );
-const appStepLog = prepared((db: Kysely<DB>, userId: number, step: number) => db.insertInto('accepted_app_steps').values({ user_id: userId, step }));
-const appStepsAfter = prepared((db: Kysely<DB>, seen: number) => db.selectFrom('accepted_app_steps').select(['seq', 'user_id', 'step']).where('seq', '>', seen).orderBy('seq'));
-const appStepsUpTo = prepared((db: Kysely<DB>, seq: number) => db.deleteFrom('accepted_app_steps').where('seq', '<=', seq));
 
-const appStepLogs = new WeakMap<Kysely<DB>, AcceptedSteps>();
-const appStepLogOf = (db: Kysely<DB>, s: AcceptedStep) => {
-  let log = appStepLogs.get(db);
-  if (!log) {
-    const q = { after: (seen: number) => appStepsAfter.sqlOf(db, seen), append: (userId: number, step: number) => appStepLog.sqlOf(db, userId, step), deleteUpTo: (seq: number) => appStepsUpTo.sqlOf(db, seq) };
-    appStepLogs.set(db, (log = new AcceptedSteps(q, s.mattersMs, s.now)));
-  }
-  return log;
-};
+/** SQLite: a table of appended steps (app: migration 0040, QR: 0041), remembered per store (store/accepted-steps.ts). */
+type StepLogTable = 'accepted_app_steps' | 'accepted_qr_steps';
+function stepLog(table: StepLogTable) {
+  const t = table as 'accepted_app_steps'; // both tables have the same columns
+  const append = prepared((db: Kysely<DB>, userId: number, step: number) => db.insertInto(t).values({ user_id: userId, step }));
+  const after = prepared((db: Kysely<DB>, seen: number) => db.selectFrom(t).select(['seq', 'user_id', 'step']).where('seq', '>', seen).orderBy('seq'));
+  const upTo = prepared((db: Kysely<DB>, seq: number) => db.deleteFrom(t).where('seq', '<=', seq));
+  const logs = new WeakMap<Kysely<DB>, AcceptedSteps>();
+  return (db: Kysely<DB>, s: { mattersMs: number; now: number }) => {
+    let log = logs.get(db);
+    if (!log) {
+      const q = { after: (seen: number) => after.sqlOf(db, seen), append: (userId: number, step: number) => append.sqlOf(db, userId, step), deleteUpTo: (seq: number) => upTo.sqlOf(db, seq) };
+      logs.set(db, (log = new AcceptedSteps(q, s.mattersMs, s.now)));
+    }
+    return log;
+  };
+}
+const appStepLogOf = stepLog('accepted_app_steps');
+const qrStepLogOf = stepLog('accepted_qr_steps');
 
 /**
- * SQLite, in the turn's write transaction: the same rule as appStep (a step above every one
- * used, the row's and the log's, and a user not locked at `now`). The step goes into the row when
- * something else in it changes (a clock offset learned, a confirmation, wrong tokens cleared), and
- * is appended to the log otherwise: for a confirmed user with a steady clock, nearly always.
+ * SQLite, in the turn's write transaction: the rule of appStep and qrStep. A step above every one
+ * used (the row's and the log's) of a user not locked at `now`.
+ */
+const isNewStep = (tx: DecidingTransaction, log: AcceptedSteps, s: AcceptedStep, rowStep: number | null, lockedUntil: number | null) =>
+  (lockedUntil === null || lockedUntil <= s.now) && s.step > Math.max(rowStep ?? -Infinity, log.highest(tx, s.userId, s.now));
+const isCleared = (r: Pick<StepState, 'confirmed' | 'verify_failures' | 'verify_window_start' | 'verify_locked_until'>) =>
+  r.confirmed === 1 && r.verify_failures === 0 && r.verify_window_start === null && r.verify_locked_until === null;
+
+/**
+ * SQLite: an app step. It goes into the user's row when something else in it changes (a clock
+ * offset learned, a confirmation, wrong tokens cleared), and is appended to the log otherwise: for
+ * a confirmed user with a steady clock, nearly always.
  */
 function acceptLoggedStep(db: Kysely<DB>, tx: DecidingTransaction, s: AcceptedStep): boolean {
   const row = tx.get(stepState.sqlOf(db, s.userId)) as StepState | undefined;
-  if (!row || (row.verify_locked_until !== null && row.verify_locked_until > s.now)) return false;
   const log = appStepLogOf(db, s);
-  const used = Math.max(row.totp_last_step ?? -Infinity, log.highest(tx, s.userId, s.now));
-  if (s.step <= used) return false;
-  const cleared = row.confirmed === 1 && row.verify_failures === 0 && row.verify_window_start === null && row.verify_locked_until === null;
-  if (row.totp_drift === s.drift && cleared) log.record(tx, s.userId, s.step);
+  if (!row || !isNewStep(tx, log, s, row.totp_last_step, row.verify_locked_until)) return false;
+  if (row.totp_drift === s.drift && isCleared(row)) log.record(tx, s.userId, s.step);
   else tx.run(appStepRow.sqlOf(db, s.userId, s.step, s.drift));
   return true;
 }
@@ -344,10 +356,39 @@ const qrSteps = prepared((db: Kysely<DB>, ids: number[], steps: number[], drifts
     .select('accepted.user_id'),
 );
 
+/** SQLite: what accepting a QR step reads of the authenticator and its user, in the write transaction. */
+const qrStepState = prepared((db: Kysely<DB>, userId: number) =>
+  db
+    .selectFrom('authenticators')
+    .innerJoin('users', 'users.id', 'authenticators.user_id')
+    .select(['authenticators.last_step', 'authenticators.drift', 'users.confirmed', 'users.verify_failures', 'users.verify_window_start', 'users.verify_locked_until'])
+    .where('authenticators.user_id', '=', userId),
+);
+type QrStepState = Omit<StepState, 'totp_last_step' | 'totp_drift'> & { last_step: number | null; drift: number };
+const qrStepRow = prepared((db: Kysely<DB>, userId: number, step: number, drift: number) => db.updateTable('authenticators').set({ last_step: step, drift }).where('user_id', '=', userId));
+
+/**
+ * SQLite: a QR step, the same way as an app step. Its authenticator's row is written only for a
+ * new clock offset, its user's only to confirm it or clear wrong tokens.
+ */
+function acceptLoggedQrStep(db: Kysely<DB>, tx: DecidingTransaction, s: AcceptedStep): boolean {
+  const row = tx.get(qrStepState.sqlOf(db, s.userId)) as QrStepState | undefined;
+  const log = qrStepLogOf(db, s);
+  if (!row || !isNewStep(tx, log, s, row.last_step, row.verify_locked_until)) return false;
+  if (row.drift === s.drift) log.record(tx, s.userId, s.step);
+  else tx.run(qrStepRow.sqlOf(db, s.userId, s.step, s.drift));
+  if (!isCleared(row)) tx.run(confirm.sqlOf(db, s.userId, s.now));
+  return true;
+}
+
 /** An accepted QR-authenticator step: false when it was used already or the user is locked out. */
-type QrStep = { userId: number; step: number; drift: number; now: number };
 export const acceptQrStep = perTurn(
-  (db, s: QrStep) => useThenConfirm(db, qrStep.step(s.userId, s.step, s.drift, s.now), s.userId, s.now),
+  async (db, s: AcceptedStep) => {
+    const conn = directSqliteOf(db);
+    if (conn) return conn.decide((tx) => acceptLoggedQrStep(db, tx, s));
+    if (db.getExecutor().adapter instanceof SqliteAdapter) throw new Error('a QR step on SQLite is accepted on the store itself, not in a transaction');
+    return useThenConfirm(db, qrStep.step(s.userId, s.step, s.drift, s.now), s.userId, s.now);
+  },
   (db, keys) =>
     oneRowEach(keys, (k) => k.userId, async (round) => {
       const rows = await qrSteps.returning(db, round.map((e) => e.userId), round.map((e) => e.step), round.map((e) => e.drift), round.map((e) => e.now));

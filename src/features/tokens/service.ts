@@ -230,7 +230,7 @@ export class Tokens {
         const step = findStep(secret, token, current + (user.qr_drift ?? 0), WINDOW, { digits: QR_DIGITS });
         if (step !== undefined && Math.abs(step - current) <= MAX_DRIFT_STEPS + WINDOW.ahead) {
           const fresh = user.qr_last_step === null || step > user.qr_last_step;
-          if (fresh && (await q.acceptQrStep(this.d.db, { userId: user.id, step, drift: clampDrift(step - current), now }))) {
+          if (fresh && (await q.acceptQrStep(this.d.db, { userId: user.id, step, drift: clampDrift(step - current), now, mattersMs: STEP_MATTERS_MS }))) {
             return { ok: true, factor: { kind: 'qr', step, createdAt: Number(user.qr_created_at) } };
           }
           return { ok: false, reused: true };
