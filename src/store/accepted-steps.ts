@@ -1,6 +1,7 @@
-// SQLite: which app-TOTP steps each user has used, as an append-only table and, in each process,
-// a map read from it. Writing the step into the user's row rewrote a random page of `users` on
-// every verify: a WAL frame at commit and a copy back at checkpoint, about a third of verify's
+// SQLite: which steps have been used, per key, as an append-only table and, in each process, a
+// map read from it. The keys: a user, for its app-TOTP and QR-authenticator steps; a sent code,
+// for its one use (step 0). Writing the step into the user's row rewrote a random page of `users`
+// on every verify: a WAL frame at commit and a copy back at checkpoint, about a third of verify's
 // CPU (bench: 75-81 us a request, 48-52 with that write left out). Appended rows share the
 // table's last page.
 //
@@ -12,9 +13,9 @@ import type { DecidingTransaction } from './prepared.ts';
 const SAMPLE_MS = 60_000;
 
 export interface AppendedStepSql {
-  /** Rows past a sequence number: `{ seq, user_id, step }`, in order. */
+  /** Rows past a sequence number: `{ seq, key, step }`, in order. */
   after(seen: number): { sql: string; params: unknown[] };
-  append(userId: number, step: number): { sql: string; params: unknown[] };
+  append(key: number, step: number): { sql: string; params: unknown[] };
   /** Rows up to a sequence number, all older than `keepMs`. */
   deleteUpTo(seq: number): { sql: string; params: unknown[] };
 }
@@ -41,16 +42,16 @@ export class AcceptedSteps {
     this.rotatedAt = now;
   }
 
-  /** In the write transaction: the highest step the user has used, as far as any process knows (-Infinity: none). */
-  highest(tx: DecidingTransaction, userId: number, now: number): number {
+  /** In the write transaction: the highest step used under `key`, as far as any process knows (-Infinity: none). */
+  highest(tx: DecidingTransaction, key: number, now: number): number {
     if (!this.open) this.begin(tx, now);
-    return Math.max(this.open!.get(userId) ?? -Infinity, this.current.get(userId) ?? -Infinity, this.previous.get(userId) ?? -Infinity);
+    return Math.max(this.open!.get(key) ?? -Infinity, this.current.get(key) ?? -Infinity, this.previous.get(key) ?? -Infinity);
   }
 
-  /** In the same transaction, after `highest`: the user used `step`. */
-  record(tx: DecidingTransaction, userId: number, step: number): void {
-    tx.run(this.q.append(userId, step));
-    this.open!.set(userId, step);
+  /** In the same transaction, after `highest`: `step` was used under `key`. */
+  record(tx: DecidingTransaction, key: number, step: number): void {
+    tx.run(this.q.append(key, step));
+    this.open!.set(key, step);
   }
 
   private begin(tx: DecidingTransaction, now: number) {
@@ -58,7 +59,7 @@ export class AcceptedSteps {
     this.open = open;
     tx.onEnd((committed) => {
       this.open = undefined;
-      if (committed) for (const [userId, step] of open) this.note(userId, step);
+      if (committed) for (const [key, step] of open) this.note(key, step);
     });
     // Entries live between one and two keepMs: a map swap, not a sweep of every entry.
     if (now - this.rotatedAt >= this.keepMs) {
@@ -66,8 +67,8 @@ export class AcceptedSteps {
       this.current = new Map();
       this.rotatedAt = now;
     }
-    for (const r of tx.all(this.q.after(this.seen)) as { seq: number; user_id: number; step: number }[]) {
-      this.note(r.user_id, r.step);
+    for (const r of tx.all(this.q.after(this.seen)) as { seq: number; key: number; step: number }[]) {
+      this.note(r.key, r.step);
       this.seen = r.seq;
     }
     if (this.samples.length === 0 || now - this.samples.at(-1)!.at >= SAMPLE_MS) this.samples.push({ seq: this.seen, at: now });
@@ -76,7 +77,7 @@ export class AcceptedSteps {
     if (upTo !== undefined) tx.run(this.q.deleteUpTo(upTo));
   }
 
-  private note(userId: number, step: number) {
-    if (step > (this.current.get(userId) ?? -Infinity)) this.current.set(userId, step);
+  private note(key: number, step: number) {
+    if (step > (this.current.get(key) ?? -Infinity)) this.current.set(key, step);
   }
 }

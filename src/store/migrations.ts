@@ -920,6 +920,16 @@ const steps: Record<string, Step> = {
       .addColumn('step', 'integer', (c) => c.notNull())
       .execute();
   },
+  // SQLite: each used SMS, voice or email code appended here instead of its row's used_at set (a
+  // random page of sent_codes); kept while a code can verify (the largest code TTL).
+  '0042_used_sent_codes': async (db, dialect) => {
+    if (dialect !== 'sqlite') return;
+    await db.schema
+      .createTable('used_sent_codes')
+      .addColumn('seq', 'integer', (c) => c.primaryKey())
+      .addColumn('code_id', 'integer', (c) => c.notNull())
+      .execute();
+  },
 };
 
 /** Tables whose rows the hot paths update (verify, sends, checks, the outbox, OneTouch). */

@@ -531,9 +531,16 @@ export interface AcceptedStepsTable {
   step: number;
 }
 
+/** SQLite only: used SMS, voice and email codes, appended (migration 0042). */
+export interface UsedSentCodesTable {
+  seq: Generated<number>;
+  code_id: number;
+}
+
 export interface DB {
   accepted_app_steps: AcceptedStepsTable;
   accepted_qr_steps: AcceptedStepsTable;
+  used_sent_codes: UsedSentCodesTable;
   account_recoveries: AccountRecoveriesTable;
   phone_owners: PhoneOwnersTable;
   phone_changes: PhoneChangesTable;

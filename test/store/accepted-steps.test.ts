@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { createTestDatabase, dialect, type TestDatabase } from '../support/harness.ts';
 import { migrate, openStore, type Store } from '../../src/store/db.ts';
-import { acceptAppStep, acceptQrStep } from '../../src/features/tokens/queries.ts';
+import { acceptAppStep, acceptQrStep, useSentCode } from '../../src/features/tokens/queries.ts';
 
 const sqliteOnly = { skip: dialect !== 'sqlite' && 'SQLite only: PostgreSQL keeps the step in the row' };
 const MATTERS = 15 * 60_000;
@@ -168,3 +168,98 @@ for (const [name, f] of Object.entries(factors)) {
     }
   });
 }
+
+// Sent codes: each one's single use is appended (used_sent_codes), the code's row left as it was.
+const CODE_MATTERS = 61 * 60_000;
+let codeHashes = 0;
+const newCode = async (userId: number, ttlMs = 10 * 60_000) =>
+  (
+    await store.db
+      .insertInto('sent_codes')
+      .values({ app_id: appId, user_id: userId, channel: 'sms', code_hash: `h${codeHashes++}`, action: null, created_at: Date.now(), expires_at: Date.now() + ttlMs })
+      .returning('id')
+      .executeTakeFirstOrThrow()
+  ).id;
+const codeUser = async () =>
+  (await store.db.insertInto('users').values({ app_id: appId, country_code: 1, phone_index: `p${phones++}`, contact_sealed: 'c', confirmed: 1, created_at: 1 }).returning('id').executeTakeFirstOrThrow()).id;
+const useCode = (s: Store, id: number, userId: number, now = Date.now(), mattersMs = CODE_MATTERS) => useSentCode(s.db, { id, userId, now, mattersMs });
+const usedMarks = async (id: number) => (await store.db.selectFrom('used_sent_codes').select('seq').where('code_id', '=', id).execute()).length;
+const usedAt = async (id: number) => (await store.db.selectFrom('sent_codes').select('used_at').where('id', '=', id).executeTakeFirstOrThrow()).used_at;
+
+test('code: a used code is appended, its row and its confirmed user left as they were, and a second use is refused on any connection', sqliteOnly, async () => {
+  const userId = await codeUser();
+  const [a, b] = [await newCode(userId), await newCode(userId)];
+  await sql`CREATE TABLE row_writes (tbl text NOT NULL)`.execute(store.db);
+  await sql`CREATE TRIGGER user_written AFTER UPDATE ON users BEGIN INSERT INTO row_writes VALUES ('users'); END`.execute(store.db);
+  await sql`CREATE TRIGGER code_written AFTER UPDATE ON sent_codes BEGIN INSERT INTO row_writes VALUES ('sent_codes'); END`.execute(store.db);
+  const other = openStore(db.url);
+  try {
+    assert.equal(await useCode(store, a, userId), true);
+    assert.equal(await useCode(store, a, userId), false, 'the same code again');
+    assert.equal(await useCode(other, a, userId), false, 'the same code on another connection');
+    assert.equal(await useCode(other, b, userId), true, 'another code of the same user');
+    assert.equal(await useCode(store, b, userId), false);
+    assert.deepEqual([await usedMarks(a), await usedMarks(b)], [1, 1]);
+    assert.deepEqual((await sql<{ tbl: string }>`SELECT tbl FROM row_writes`.execute(store.db)).rows, [], 'no row written');
+    // Copies of one code at once on both connections: used exactly once.
+    const c = await newCode(userId);
+    const results = await Promise.all([1, 2, 3].flatMap(() => [useCode(store, c, userId), useCode(other, c, userId)]));
+    assert.equal(results.filter(Boolean).length, 1, String(results));
+  } finally {
+    await other.close();
+    await sql`DROP TRIGGER user_written`.execute(store.db);
+    await sql`DROP TRIGGER code_written`.execute(store.db);
+    await sql`DROP TABLE row_writes`.execute(store.db);
+  }
+});
+
+test('code: a restarted process still refuses a code used before it started', sqliteOnly, async () => {
+  const userId = await codeUser();
+  const a = await newCode(userId);
+  assert.equal(await useCode(store, a, userId), true);
+  const restarted = openStore(db.url);
+  try {
+    assert.equal(await useCode(restarted, a, userId), false);
+  } finally {
+    await restarted.close();
+  }
+});
+
+test('code: a locked user uses nothing; an unconfirmed one is confirmed by its code', sqliteOnly, async () => {
+  const [locked, unconfirmed] = [await codeUser(), await codeUser()];
+  await store.db.updateTable('users').set({ verify_locked_until: Date.now() + 60_000 }).where('id', '=', locked).execute();
+  await store.db.updateTable('users').set({ confirmed: 0, verify_failures: 2, verify_window_start: Date.now() }).where('id', '=', unconfirmed).execute();
+  const [a, b] = [await newCode(locked), await newCode(unconfirmed)];
+  assert.equal(await useCode(store, a, locked), false);
+  assert.equal(await usedMarks(a), 0);
+  assert.equal(await useCode(store, b, unconfirmed), true);
+  const row = await store.db.selectFrom('users').select(['confirmed', 'verify_failures', 'verify_window_start']).where('id', '=', unconfirmed).executeTakeFirstOrThrow();
+  assert.deepEqual(row, { confirmed: 1, verify_failures: 0, verify_window_start: null });
+  assert.equal(await useCode(store, b, unconfirmed), false);
+});
+
+test('code: a code that can verify for longer than the log keeps its marks is marked in its own row', sqliteOnly, async () => {
+  const userId = await codeUser();
+  const long = await newCode(userId, 2 * CODE_MATTERS);
+  const now = Date.now();
+  assert.equal(await useCode(store, long, userId, now), true);
+  assert.equal(await usedMarks(long), 0);
+  assert.equal(await usedAt(long), now);
+  assert.equal(await useCode(store, long, userId), false);
+});
+
+test('code: marks go once they can no longer matter; recent ones stay', sqliteOnly, async () => {
+  const own = openStore(db.url);
+  try {
+    const userId = await codeUser();
+    const [a, b, c] = [await newCode(userId, 500), await newCode(userId, 500), await newCode(userId, 500)];
+    const t0 = Date.now();
+    assert.equal(await useCode(own, a, userId, t0, 1000), true);
+    assert.equal(await useCode(own, b, userId, t0 + 61_000, 1000), true);
+    assert.equal(await useCode(own, c, userId, t0 + 122_000, 1000), true);
+    assert.deepEqual([await usedMarks(a), await usedMarks(b), await usedMarks(c)], [0, 1, 1]);
+    assert.equal(await useCode(own, c, userId, t0 + 122_500, 1000), false, 'the newest is still refused');
+  } finally {
+    await own.close();
+  }
+});

@@ -1,7 +1,7 @@
 import { SqliteAdapter, sql, type ExpressionBuilder, type Kysely, type QueryCreator, type Selectable } from 'kysely';
 import type { DB, UsersTable } from '../../store/schema.ts';
 import { directSqliteOf, prepared, writeTogether, type DecidingTransaction, type WriteStep } from '../../store/prepared.ts';
-import { AcceptedSteps } from '../../store/accepted-steps.ts';
+import { AcceptedSteps, type AppendedStepSql } from '../../store/accepted-steps.ts';
 import { oneRowEach, perTurn } from '../../store/turn-batch.ts';
 
 // Verify's one read: the user with its app-TOTP state and its QR authenticator, if any.
@@ -193,32 +193,43 @@ const appStepRow = prepared((db: Kysely<DB>, userId: number, step: number, drift
   db.updateTable('users').set({ totp_last_step: step, totp_drift: drift, ...CLEARED }).where('id', '=', userId),
 );
 
-/** SQLite: a table of appended steps (app: migration 0040, QR: 0041), remembered per store (store/accepted-steps.ts). */
-type StepLogTable = 'accepted_app_steps' | 'accepted_qr_steps';
-function stepLog(table: StepLogTable) {
-  const t = table as 'accepted_app_steps'; // both tables have the same columns
-  const append = prepared((db: Kysely<DB>, userId: number, step: number) => db.insertInto(t).values({ user_id: userId, step }));
-  const after = prepared((db: Kysely<DB>, seen: number) => db.selectFrom(t).select(['seq', 'user_id', 'step']).where('seq', '>', seen).orderBy('seq'));
-  const upTo = prepared((db: Kysely<DB>, seq: number) => db.deleteFrom(t).where('seq', '<=', seq));
+/**
+ * SQLite: a table of appended steps (store/accepted-steps.ts), given its statements for a store;
+ * its steps are kept per store and process. `mattersMs`: how long after its use a step can refuse.
+ */
+function appendedSteps(q: (db: Kysely<DB>) => AppendedStepSql) {
   const logs = new WeakMap<Kysely<DB>, AcceptedSteps>();
   return (db: Kysely<DB>, s: { mattersMs: number; now: number }) => {
     let log = logs.get(db);
-    if (!log) {
-      const q = { after: (seen: number) => after.sqlOf(db, seen), append: (userId: number, step: number) => append.sqlOf(db, userId, step), deleteUpTo: (seq: number) => upTo.sqlOf(db, seq) };
-      logs.set(db, (log = new AcceptedSteps(q, s.mattersMs, s.now)));
-    }
+    if (!log) logs.set(db, (log = new AcceptedSteps(q(db), s.mattersMs, s.now)));
     return log;
   };
 }
-const appStepLogOf = stepLog('accepted_app_steps');
-const qrStepLogOf = stepLog('accepted_qr_steps');
+/** App (migration 0040) and QR (0041) steps, per user; both tables have the same columns. */
+const userSteps = (table: 'accepted_app_steps' | 'accepted_qr_steps') => {
+  const t = table as 'accepted_app_steps';
+  const append = prepared((db: Kysely<DB>, userId: number, step: number) => db.insertInto(t).values({ user_id: userId, step }));
+  const after = prepared((db: Kysely<DB>, seen: number) => db.selectFrom(t).select(['seq', 'user_id as key', 'step']).where('seq', '>', seen).orderBy('seq'));
+  const upTo = prepared((db: Kysely<DB>, seq: number) => db.deleteFrom(t).where('seq', '<=', seq));
+  return appendedSteps((db) => ({ append: (userId, step) => append.sqlOf(db, userId, step), after: (seen) => after.sqlOf(db, seen), deleteUpTo: (seq) => upTo.sqlOf(db, seq) }));
+};
+const appStepLogOf = userSteps('accepted_app_steps');
+const qrStepLogOf = userSteps('accepted_qr_steps');
+/** Used sent codes (migration 0042), per code: its one use is step 0. */
+const codeUse = prepared((db: Kysely<DB>, codeId: number) => db.insertInto('used_sent_codes').values({ code_id: codeId }));
+const codeUsesAfter = prepared((db: Kysely<DB>, seen: number) =>
+  db.selectFrom('used_sent_codes').select(['seq', 'code_id as key', sql<number>`0`.as('step')]).where('seq', '>', seen).orderBy('seq'),
+);
+const codeUsesUpTo = prepared((db: Kysely<DB>, seq: number) => db.deleteFrom('used_sent_codes').where('seq', '<=', seq));
+const usedCodeLogOf = appendedSteps((db) => ({ append: (codeId) => codeUse.sqlOf(db, codeId), after: (seen) => codeUsesAfter.sqlOf(db, seen), deleteUpTo: (seq) => codeUsesUpTo.sqlOf(db, seq) }));
 
 /**
  * SQLite, in the turn's write transaction: the rule of appStep and qrStep. A step above every one
  * used (the row's and the log's) of a user not locked at `now`.
  */
 const isNewStep = (tx: DecidingTransaction, log: AcceptedSteps, s: AcceptedStep, rowStep: number | null, lockedUntil: number | null) =>
-  (lockedUntil === null || lockedUntil <= s.now) && s.step > Math.max(rowStep ?? -Infinity, log.highest(tx, s.userId, s.now));
+  !lockedAt(lockedUntil, s.now) && s.step > Math.max(rowStep ?? -Infinity, log.highest(tx, s.userId, s.now));
+const lockedAt = (lockedUntil: number | null, now: number) => lockedUntil !== null && lockedUntil > now;
 const isCleared = (r: Pick<StepState, 'confirmed' | 'verify_failures' | 'verify_window_start' | 'verify_locked_until'>) =>
   r.confirmed === 1 && r.verify_failures === 0 && r.verify_window_start === null && r.verify_locked_until === null;
 
@@ -420,9 +431,44 @@ const useCodes = prepared((db: Kysely<DB>, ids: number[], nows: number[]) =>
     .selectFrom('accepted')
     .select('accepted.user_id'),
 );
-type CodeUse = { id: number; userId: number; now: number };
+/** SQLite: what using a sent code reads of it and its user, in the write transaction. */
+const codeState = prepared((db: Kysely<DB>, id: number, userId: number) =>
+  db
+    .selectFrom('sent_codes')
+    .innerJoin('users', 'users.id', 'sent_codes.user_id')
+    .select(['sent_codes.used_at', 'sent_codes.expires_at', 'users.confirmed', 'users.verify_failures', 'users.verify_window_start', 'users.verify_locked_until'])
+    .where('sent_codes.id', '=', id)
+    .where('sent_codes.user_id', '=', userId),
+);
+type CodeState = Omit<StepState, 'totp_last_step' | 'totp_drift'> & { used_at: number | null; expires_at: number };
+const usedInRow = prepared((db: Kysely<DB>, id: number, now: number) => db.updateTable('sent_codes').set({ used_at: now }).where('id', '=', id));
+
+/**
+ * SQLite: a sent code's use is appended (used_sent_codes) instead of written into its row, a
+ * random page of sent_codes: the same rule as useCode (unused, the user not locked at `now`). The
+ * mark matters while the code can still verify, so a code that outlives the log's reach (a TTL
+ * above the largest one settings allow) is marked in its row instead.
+ */
+function useLoggedCode(db: Kysely<DB>, tx: DecidingTransaction, c: CodeUse): boolean {
+  const row = tx.get(codeState.sqlOf(db, c.id, c.userId)) as CodeState | undefined;
+  if (!row || row.used_at !== null || lockedAt(row.verify_locked_until, c.now)) return false;
+  const log = usedCodeLogOf(db, c);
+  if (log.highest(tx, c.id, c.now) !== -Infinity) return false;
+  if (row.expires_at - c.now < c.mattersMs) log.record(tx, c.id, 0);
+  else tx.run(usedInRow.sqlOf(db, c.id, c.now));
+  if (!isCleared(row)) tx.run(confirm.sqlOf(db, c.userId, c.now));
+  return true;
+}
+
+/** `mattersMs`: how long after its use a code can still verify (the largest code TTL). */
+type CodeUse = { id: number; userId: number; now: number; mattersMs: number };
 export const useSentCode = perTurn(
-  (db, c: CodeUse) => useThenConfirm(db, useCode.step(c.id, c.userId, c.now), c.userId, c.now),
+  async (db, c: CodeUse) => {
+    const conn = directSqliteOf(db);
+    if (conn) return conn.decide((tx) => useLoggedCode(db, tx, c));
+    if (db.getExecutor().adapter instanceof SqliteAdapter) throw new Error('a sent code on SQLite is used on the store itself, not in a transaction');
+    return useThenConfirm(db, useCode.step(c.id, c.userId, c.now), c.userId, c.now);
+  },
   (db, keys) =>
     oneRowEach(keys, (k) => k.userId, async (round) => {
       const rows = await useCodes.returning(db, round.map((c) => c.id), round.map((c) => c.now));

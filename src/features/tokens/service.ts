@@ -20,7 +20,7 @@ import type { Outbox } from '../../delivery/outbox.ts';
 import type { DB } from '../../store/schema.ts';
 import { writeTogether } from '../../store/prepared.ts';
 import type { Outcome } from '../../wire/route.ts';
-import type { Application, UsageCounter } from '../applications/service.ts';
+import { SETTING_BOUNDS, type Application, type UsageCounter } from '../applications/service.ts';
 import { qrLabelContext, type Contacts } from '../../store/contacts.ts';
 import { emailOf, findUser, parseAuthyId, phoneOf, sealTotpSeed, totpSeedContext } from '../users/service.ts';
 import type { SafetyLimits } from './limits.ts';
@@ -35,6 +35,8 @@ const WINDOW = { behind: 1, ahead: 1 };
 export const MAX_DRIFT_STEPS = 10;
 /** A token's step is at most this far from now; a used step matters until no such token is left that it refuses. */
 const STEP_MATTERS_MS = (2 * (MAX_DRIFT_STEPS + WINDOW.ahead) + 2) * STEP_SECONDS * 1000;
+/** A sent code's use matters while the code can verify: at most the largest TTL settings allow, plus a minute of clocks. */
+const CODE_USE_MATTERS_MS = (SETTING_BOUNDS.codeTtlSeconds[1] + 60) * 1000;
 const QR_DIGITS = 6;
 /** Every token verify checks is 6 to 12 digits; anything else is wrong without a look. */
 const CODE_SHAPED = /^\d{6,12}$/;
@@ -242,7 +244,7 @@ export class Tokens {
     if (sent.length > 0) {
       const codes = sent.filter((c) => (c.action ?? undefined) === action);
       const usable = codes.find((c) => c.used_at === null && Number(c.expires_at) > now);
-      if (usable && (await q.useSentCode(this.d.db, { id: usable.id, userId: user.id, now }))) return { ok: true, factor: { kind: usable.channel } };
+      if (usable && (await q.useSentCode(this.d.db, { id: usable.id, userId: user.id, now, mattersMs: CODE_USE_MATTERS_MS }))) return { ok: true, factor: { kind: usable.channel } };
       reused = usable !== undefined || codes.some((c) => c.used_at !== null);
     }
     // A recovery code: only a token of its length costs the lookup.
