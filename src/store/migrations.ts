@@ -901,24 +901,12 @@ const steps: Record<string, Step> = {
   // share the table's last page. No index but the sequence: each process keeps who used which
   // step in memory, read from here. PostgreSQL keeps the step in the row (a HOT update).
   '0040_accepted_app_steps': async (db, dialect) => {
-    if (dialect !== 'sqlite') return;
-    await db.schema
-      .createTable('accepted_app_steps')
-      .addColumn('seq', 'integer', (c) => c.primaryKey())
-      .addColumn('user_id', 'integer', (c) => c.notNull())
-      .addColumn('step', 'integer', (c) => c.notNull())
-      .execute();
+    if (dialect === 'sqlite') await createStepLog(db, 'accepted_app_steps');
   },
   // SQLite: the same for QR-authenticator steps, whose row (authenticators) was rewritten at random
   // on every right code just as users' was.
   '0041_accepted_qr_steps': async (db, dialect) => {
-    if (dialect !== 'sqlite') return;
-    await db.schema
-      .createTable('accepted_qr_steps')
-      .addColumn('seq', 'integer', (c) => c.primaryKey())
-      .addColumn('user_id', 'integer', (c) => c.notNull())
-      .addColumn('step', 'integer', (c) => c.notNull())
-      .execute();
+    if (dialect === 'sqlite') await createStepLog(db, 'accepted_qr_steps');
   },
   // SQLite: each used SMS, voice or email code appended here instead of its row's used_at set (a
   // random page of sent_codes); kept while a code can verify (the largest code TTL).
@@ -931,6 +919,16 @@ const steps: Record<string, Step> = {
       .execute();
   },
 };
+
+/** SQLite: a table of appended steps per user (0040, 0041); the sequence is its only index. */
+async function createStepLog(db: Kysely<unknown>, table: string) {
+  await db.schema
+    .createTable(table)
+    .addColumn('seq', 'integer', (c) => c.primaryKey())
+    .addColumn('user_id', 'integer', (c) => c.notNull())
+    .addColumn('step', 'integer', (c) => c.notNull())
+    .execute();
+}
 
 /** Tables whose rows the hot paths update (verify, sends, checks, the outbox, OneTouch). */
 export const HOT_UPDATED_TABLES = ['users', 'authenticators', 'sent_codes', 'recovery_codes', 'phone_verifications', 'verify_verifications', 'outbox', 'approval_requests', 'rate_limits', 'prefix_traffic'];
