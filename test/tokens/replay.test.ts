@@ -8,6 +8,7 @@ import { createUserOver, outboxLines, runCli, spawnServer } from '../support/pro
 import { appToken, codeIn, createUser, delivered, spokenCode, verifyUrl } from '../support/tokens.ts';
 import { qrSecretOf } from '../support/qr.ts';
 import { totp } from '../../src/core/otp.ts';
+import { sentCodeHash, sentCodeKey } from '../../src/features/tokens/service.ts';
 
 let t: TestApp;
 before(async () => {
@@ -51,6 +52,20 @@ test('QR authenticator: accepted once, then refused as reused', async () => {
   const id = await createUser(t, 'r-qr@example.com', '415-555-0124');
   const secret = await qrSecretOf(t, id);
   await onceThenReused(id, totp(secret, Date.now(), { digits: 6 }));
+});
+
+test('a token that is both an SMS code sent to the user and their app token: accepted once, as the code', async () => {
+  const id = await createUser(t, 'r-both@example.com', '415-555-0126');
+  await get(`/protected/json/sms/${id}`);
+  await delivered(t, '+14155550126');
+  // The one-in-ten-million coincidence, made: the code sent is the app token of this moment.
+  const token = await appToken(t, id);
+  await t.store.db.updateTable('sent_codes').set({ code_hash: sentCodeHash(sentCodeKey(t.config.masterKeys[0]), id, token) }).where('user_id', '=', id).execute();
+  const first = await get(verifyUrl(token, id, '?force=true'));
+  assert.equal(first.status, 200, first.text);
+  assert.equal(first.json.device.os_type, 'sms', 'the sent code is looked at first');
+  const again = await get(verifyUrl(token, id, '?force=true'));
+  assert.equal(again.text, REUSED, 'a used code is not accepted again as the app token');
 });
 
 test('concurrent verifies of one code: exactly one succeeds', async () => {
