@@ -1,5 +1,5 @@
 // `npm run bench`: every verify path and user status of OpenFactor, each as a ratio to a bare
-// Fastify hello-world measured right before it, on the same core, by the same load generator (wrk
+// Fastify hello-world measured right before and right after it, on the same core, by the same load generator (wrk
 // where installed, autocannon otherwise) on the other core. Every request is for a random user,
 // each correct token or code is sent once, and the server's CPU time per request is reported
 // beside its requests per second.
@@ -359,8 +359,13 @@ interface Figures extends Measured {
   name: string;
   reqPerSec: number;
   unexpected: number;
-  /** The hello-world measured right before, on the same core with the same generator. */
+  /**
+   * The baseline: the hello-world measured right before and right after, on the same core with
+   * the same generator, as their mean (req/s and CPU per request); both are kept as measured.
+   */
   hello?: Measured & { reqPerSec: number };
+  helloBefore?: Measured & { reqPerSec: number };
+  helloAfter?: Measured & { reqPerSec: number };
   ratio?: number;
   goals?: { minRatio?: number; maxP99Ms?: number };
 }
@@ -390,11 +395,28 @@ async function measureHello(): Promise<Measured & { reqPerSec: number }> {
   return { ...m, reqPerSec: m.requests / m.seconds };
 }
 
+/**
+ * The machine's speed drifts within a minute (the hello-world's CPU per request went from 29 to
+ * 51 µs between neighbouring scenarios): the baseline is measured on both sides of a scenario and
+ * averaged, so a drift during it weighs on both. Latencies and statuses stay the first's.
+ */
+function bracketed(before: Measured & { reqPerSec: number }, after: Measured & { reqPerSec: number }) {
+  const mean = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : (a + b) / 2);
+  const hello = {
+    ...before,
+    reqPerSec: (before.reqPerSec + after.reqPerSec) / 2,
+    serverCpuUsPerRequest: mean(before.serverCpuUsPerRequest, after.serverCpuUsPerRequest),
+    loaderCpu: Math.max(before.loaderCpu, after.loaderCpu),
+    otherCpu: before.otherCpu === undefined || after.otherCpu === undefined ? undefined : Math.max(before.otherCpu, after.otherCpu),
+  };
+  return { hello, helloBefore: before, helloAfter: after };
+}
+
 async function runScenario(s: Scenario, on?: OpenFactorTarget): Promise<Figures> {
   const of = on ?? (s.dialect === 'sqlite' ? await openFactorSqlite() : await openFactorPostgres());
-  const hello = await measureHello();
+  const helloBefore = await measureHello();
   // Enough paths for the run at the hello-world's rate, which OpenFactor does not exceed.
-  const n = Math.ceil(hello.reqPerSec * 1.3 * (WARMUP + DURATION)) + 1;
+  const n = Math.ceil(helloBefore.reqPerSec * 1.3 * (WARMUP + DURATION)) + 1;
   const all = await s.paths(of, s.repeatable ? Math.min(n, 200_000) : n);
   const headers = s.headers?.(of) ?? { 'X-Authy-API-Key': of.apiKey };
   await probe(of.url, headers, all[0], s.name, s.expect);
@@ -405,7 +427,8 @@ async function runScenario(s: Scenario, on?: OpenFactorTarget): Promise<Figures>
   const unexpected = m.requests - (m.statusCodes[String(s.expect)] ?? 0) + (s.repeatable ? 0 : Number(m.ranOut) * m.requests);
   // What the server said about answers it should not have given (a 500 is a bug, not a figure).
   if (unexpected > 0 && server) console.error(`\n${s.name}: ${unexpected} unexpected answers; the server's last output:\n${server.output().slice(-4000)}`);
-  return { ...m, name: s.name, reqPerSec, unexpected, hello, ratio: reqPerSec / hello.reqPerSec, goals: { minRatio: s.minRatio, maxP99Ms: s.maxP99Ms } };
+  const base = bracketed(helloBefore, await measureHello());
+  return { ...m, name: s.name, reqPerSec, unexpected, ...base, ratio: reqPerSec / base.hello.reqPerSec, goals: { minRatio: s.minRatio, maxP99Ms: s.maxP99Ms } };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -479,13 +502,14 @@ async function main(): Promise<number> {
   if (!only || only.includes('approval-status')) {
     const of = await openFactorSqlite();
     const uuids = await approvalUuids(of);
-    const hello = await measureHello();
+    const helloBefore = await measureHello();
     const headers = { 'X-Authy-API-Key': of.apiKey };
     const all = Array.from({ length: 200_000 }, () => `/onetouch/json/approval_requests/${uuids[randomInt(uuids.length)]}`);
     await probe(of.url, headers, all[0], 'approval-status', 200);
     const m = await measure({ ...target(of), headers, paths: all });
     const reqPerSec = m.requests / m.seconds;
-    results.push({ ...m, name: 'approval-status-sqlite', reqPerSec, unexpected: m.requests - (m.statusCodes['200'] ?? 0), hello, ratio: reqPerSec / hello.reqPerSec });
+    const base = bracketed(helloBefore, await measureHello());
+    results.push({ ...m, name: 'approval-status-sqlite', reqPerSec, unexpected: m.requests - (m.statusCodes['200'] ?? 0), ...base, ratio: reqPerSec / base.hello.reqPerSec });
     console.log(`approval-status-sqlite: ${Math.round(reqPerSec).toLocaleString('en')} req/s`);
   }
   const roundTrips: RoundTripFigures[] = [];
@@ -647,7 +671,7 @@ function report(results: Figures[], outbox: OutboxFigures[], roundTrips: RoundTr
     console.log(`\n!!! ${f.name}: ${f.unexpected} unexpected answers${f.ranOut ? ' (it ran out of prepared paths)' : ''}, ${f.errors} errors; status codes ${JSON.stringify(f.statusCodes)}. THE FIGURES ABOVE ARE NOT VALID.`);
   }
   for (const f of results) {
-    for (const [what, m] of [[f.name, f], [`${f.name}'s hello-world`, f.hello]] as const) {
+    for (const [what, m] of [[f.name, f], [`${f.name}'s hello-world before`, f.helloBefore], [`${f.name}'s hello-world after`, f.helloAfter]] as const) {
       if (!m) continue;
       if (m.loaderCpu > 0.9) console.log(`WARNING: ${what}: the load generator used ${pctOf(m.loaderCpu)} of its core: it may be the limit.`);
       if ((m.otherCpu ?? 0) > 0.15) console.log(`WARNING: ${what}: other processes used ${pctOf(m.otherCpu)} of a core meanwhile: the machine was not quiet.`);
