@@ -398,14 +398,17 @@ async function measureHello(): Promise<Measured & { reqPerSec: number }> {
 /**
  * The machine's speed drifts within a minute (the hello-world's CPU per request went from 29 to
  * 51 µs between neighbouring scenarios): the baseline is measured on both sides of a scenario and
- * averaged, so a drift during it weighs on both. Latencies and statuses stay the first's.
+ * averaged, so a drift during it weighs on both: req/s and every CPU figure are means, the
+ * generator's and other processes' shares the larger; latencies and statuses stay the first's.
  */
 function bracketed(before: Measured & { reqPerSec: number }, after: Measured & { reqPerSec: number }) {
   const mean = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : (a + b) / 2);
   const hello = {
     ...before,
     reqPerSec: (before.reqPerSec + after.reqPerSec) / 2,
+    serverCpu: mean(before.serverCpu, after.serverCpu),
     serverCpuUsPerRequest: mean(before.serverCpuUsPerRequest, after.serverCpuUsPerRequest),
+    openfactorCpuUsPerRequest: mean(before.openfactorCpuUsPerRequest, after.openfactorCpuUsPerRequest),
     loaderCpu: Math.max(before.loaderCpu, after.loaderCpu),
     otherCpu: before.otherCpu === undefined || after.otherCpu === undefined ? undefined : Math.max(before.otherCpu, after.otherCpu),
   };
