@@ -25,17 +25,7 @@ export const approvalsByDay = (db: Kysely<DB>, appId: number, since: number) =>
     .execute();
 
 /** Ends a verification lockout (and forgets the wrong tokens counted towards the next); 0 if no such user. */
-export const unlockUser = async (db: Kysely<DB>, appId: number, userId: number) =>
-  Number(
-    (
-      await db
-        .updateTable('users')
-        .set({ verify_failures: 0, verify_window_start: null, verify_locked_until: null })
-        .where('id', '=', userId)
-        .where('app_id', '=', appId)
-        .executeTakeFirst()
-    ).numUpdatedRows,
-  );
+export { unlockVerification as unlockUser } from '../features/tokens/queries.ts';
 
 // ---- master-key rotation (reseal.ts): any sealed column, named by its table and key columns ----
 

@@ -918,6 +918,19 @@ const steps: Record<string, Step> = {
       .addColumn('code_id', 'integer', (c) => c.notNull())
       .execute();
   },
+  // SQLite: each wrong token's count appended here (the user's count and window after it) instead
+  // of written into its user's row, a random page of `users`; kept while a window can last. The
+  // row keeps the lockout.
+  '0043_counted_wrong_tokens': async (db, dialect) => {
+    if (dialect !== 'sqlite') return;
+    await db.schema
+      .createTable('counted_wrong_tokens')
+      .addColumn('seq', 'integer', (c) => c.primaryKey())
+      .addColumn('user_id', 'integer', (c) => c.notNull())
+      .addColumn('failures', 'integer', (c) => c.notNull())
+      .addColumn('window_start', 'integer')
+      .execute();
+  },
 };
 
 /** SQLite: a table of appended steps per user (0040, 0041); the sequence is its only index. */

@@ -537,7 +537,16 @@ export interface UsedSentCodesTable {
   code_id: number;
 }
 
+/** SQLite only: each wrong token counted, with its user's count and window after it (migration 0043). */
+export interface CountedWrongTokensTable {
+  seq: Generated<number>;
+  user_id: number;
+  failures: number;
+  window_start: number | null;
+}
+
 export interface DB {
+  counted_wrong_tokens: CountedWrongTokensTable;
   accepted_app_steps: AcceptedStepsTable;
   accepted_qr_steps: AcceptedStepsTable;
   used_sent_codes: UsedSentCodesTable;

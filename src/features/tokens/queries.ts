@@ -1,7 +1,8 @@
 import { SqliteAdapter, sql, type ExpressionBuilder, type Kysely, type QueryCreator, type Selectable } from 'kysely';
 import type { DB, UsersTable } from '../../store/schema.ts';
 import { directSqliteOf, prepared, writeTogether, type DecidingTransaction, type WriteStep } from '../../store/prepared.ts';
-import { AcceptedSteps, type AppendedStepSql } from '../../store/accepted-steps.ts';
+import { AcceptedSteps, AppendedLog, type AppendedSql } from '../../store/accepted-steps.ts';
+import { SETTING_BOUNDS } from '../applications/service.ts';
 import { oneRowEach, perTurn } from '../../store/turn-batch.ts';
 
 // Verify's one read: the user with its app-TOTP state and its QR authenticator, if any.
@@ -193,18 +194,17 @@ const appStepRow = prepared((db: Kysely<DB>, userId: number, step: number, drift
   db.updateTable('users').set({ totp_last_step: step, totp_drift: drift, ...CLEARED }).where('id', '=', userId),
 );
 
-/**
- * SQLite: a table of appended steps (store/accepted-steps.ts), given its statements for a store;
- * its steps are kept per store and process. `mattersMs`: how long after its use a step can refuse.
- */
-function appendedSteps(q: (db: Kysely<DB>) => AppendedStepSql) {
-  const logs = new WeakMap<Kysely<DB>, AcceptedSteps>();
+/** SQLite: a log (store/accepted-steps.ts) per store and process, made on first use. */
+function perStore<L>(make: (db: Kysely<DB>, keepMs: number, now: number) => L) {
+  const logs = new WeakMap<Kysely<DB>, L>();
   return (db: Kysely<DB>, s: { mattersMs: number; now: number }) => {
     let log = logs.get(db);
-    if (!log) logs.set(db, (log = new AcceptedSteps(q(db), s.mattersMs, s.now)));
+    if (!log) logs.set(db, (log = make(db, s.mattersMs, s.now)));
     return log;
   };
 }
+/** SQLite: a table of appended steps, given its statements. `mattersMs`: how long after its use a step can refuse. */
+const appendedSteps = (q: (db: Kysely<DB>) => AppendedSql<number>) => perStore((db, keepMs, now) => new AcceptedSteps(q(db), keepMs, now));
 /** App (migration 0040) and QR (0041) steps, per user; both tables have the same columns. */
 const userSteps = (table: 'accepted_app_steps' | 'accepted_qr_steps') => {
   const t = table as 'accepted_app_steps';
@@ -222,6 +222,40 @@ const codeUsesAfter = prepared((db: Kysely<DB>, seen: number) =>
 );
 const codeUsesUpTo = prepared((db: Kysely<DB>, seq: number) => db.deleteFrom('used_sent_codes').where('seq', '<=', seq));
 const usedCodeLogOf = appendedSteps((db) => ({ append: (codeId) => codeUse.sqlOf(db, codeId), after: (seen) => codeUsesAfter.sqlOf(db, seen), deleteUpTo: (seq) => codeUsesUpTo.sqlOf(db, seq) }));
+
+/**
+ * SQLite: wrong tokens counted (migration 0043), each appended with its user's count and window
+ * after it, instead of written into the user's row (a random page of `users`, as a used step
+ * was: a wrong token cost twice a right one, bench). The row keeps what was counted before the
+ * log, and the lockout. A count matters while its window can last: the largest one settings allow.
+ */
+type Counting = { failures: number; windowStart: number | null };
+const NONE_COUNTED: Counting = Object.freeze({ failures: 0, windowStart: null });
+const COUNT_MATTERS_MS = (SETTING_BOUNDS.verifyFailureWindowSeconds[1] + 60) * 1000;
+const countAppend = prepared((db: Kysely<DB>, userId: number, failures: number, windowStart: number | null) =>
+  db.insertInto('counted_wrong_tokens').values({ user_id: userId, failures, window_start: windowStart }),
+);
+const countsAfter = prepared((db: Kysely<DB>, seen: number) =>
+  db.selectFrom('counted_wrong_tokens').select(['seq', 'user_id as key', 'failures', 'window_start']).where('seq', '>', seen).orderBy('seq'),
+);
+const countsUpTo = prepared((db: Kysely<DB>, seq: number) => db.deleteFrom('counted_wrong_tokens').where('seq', '<=', seq));
+const countLogOf = perStore(
+  (db, keepMs, now) =>
+    new AppendedLog<Counting>(
+      { append: (userId, c) => countAppend.sqlOf(db, userId, c.failures, c.windowStart), after: (seen) => countsAfter.sqlOf(db, seen), deleteUpTo: (seq) => countsUpTo.sqlOf(db, seq) },
+      (r) => ({ failures: r.failures as number, windowStart: r.window_start as number | null }),
+      () => true, // the latest count is the count
+      keepMs,
+      now,
+    ),
+);
+const wrongTokenLogOf = (db: Kysely<DB>, now: number) => countLogOf(db, { mattersMs: COUNT_MATTERS_MS, now });
+
+/** SQLite, in a right token's transaction: the wrong tokens counted in the log go, as the row's do (CLEARED). */
+function forgetLoggedCount(db: Kysely<DB>, tx: DecidingTransaction, userId: number, now: number): void {
+  const log = wrongTokenLogOf(db, now);
+  if ((log.latest(tx, userId, now)?.failures ?? 0) > 0) log.record(tx, userId, NONE_COUNTED);
+}
 
 /**
  * SQLite, in the turn's write transaction: the rule of appStep and qrStep. A step above every one
@@ -242,13 +276,15 @@ function acceptLoggedStep(db: Kysely<DB>, tx: DecidingTransaction, s: AcceptedSt
   const row = tx.get(stepState.sqlOf(db, s.userId)) as StepState | undefined;
   const log = appStepLogOf(db, s);
   if (!row || !isNewStep(tx, log, s, row.totp_last_step, row.verify_locked_until)) return false;
+  forgetLoggedCount(db, tx, s.userId, s.now);
   if (row.totp_drift === s.drift && isCleared(row)) log.record(tx, s.userId, s.step);
   else tx.run(appStepRow.sqlOf(db, s.userId, s.step, s.drift));
   return true;
 }
 
 /**
- * Counts a wrong token in one atomic statement: a new window when the last one has passed, and
+ * Counts a wrong token in one atomic statement (PostgreSQL; SQLite: countLoggedFailure, the same
+ * rule): a new window when the last one has passed, and
  * a lockout (with the count starting over) when this token reaches the cap. A user already
  * locked is not changed: that token is not counted, and its request is refused unchecked.
  * `v` is one row of values (id, now, cutoff, max, locked_until): a parameter per column here,
@@ -281,8 +317,42 @@ const failures = prepared((db: Kysely<DB>, ids: number[], nows: number[], cutoff
 type Failure = { userId: number; now: number; cutoff: number; max: number; lockedUntil: number };
 /** The user's lockout end after counting, or `undefined` when the user was locked (not counted). */
 type Counted = { lockedUntil: number | null } | undefined;
+/** SQLite: what counting a wrong token reads of the user, in the write transaction. */
+const failureState = prepared((db: Kysely<DB>, userId: number) => db.selectFrom('users').select(['verify_failures', 'verify_window_start', 'verify_locked_until']).where('id', '=', userId));
+type FailureState = Selectable<Pick<UsersTable, 'verify_failures' | 'verify_window_start' | 'verify_locked_until'>>;
+const lockRow = prepared((db: Kysely<DB>, userId: number, lockedUntil: number) =>
+  db.updateTable('users').set({ verify_failures: 0, verify_window_start: null, verify_locked_until: lockedUntil }).where('id', '=', userId),
+);
+
+/**
+ * SQLite: failureUpdate's rule in code, the count continued from the log (else from the row). Only
+ * the lockout is written into the row; the count then starts over in the log too.
+ */
+function countLoggedFailure(db: Kysely<DB>, tx: DecidingTransaction, f: Failure): Counted {
+  const row = tx.get(failureState.sqlOf(db, f.userId)) as FailureState | undefined;
+  if (!row || lockedAt(row.verify_locked_until, f.now)) return undefined;
+  const log = wrongTokenLogOf(db, f.now);
+  const logged = log.latest(tx, f.userId, f.now);
+  const was = logged ?? { failures: row.verify_failures, windowStart: row.verify_window_start };
+  const windowOver = was.windowStart === null || was.windowStart <= f.cutoff;
+  const count = windowOver ? 1 : was.failures + 1;
+  if (count >= f.max) {
+    tx.run(lockRow.sqlOf(db, f.userId, f.lockedUntil));
+    if (logged !== undefined && logged.failures > 0) log.record(tx, f.userId, NONE_COUNTED);
+    return { lockedUntil: f.lockedUntil };
+  }
+  log.record(tx, f.userId, { failures: count, windowStart: windowOver ? f.now : was.windowStart });
+  return { lockedUntil: row.verify_locked_until };
+}
+
 const recordFailures = perTurn<Failure, Counted>(
-  async (db, f) => (await failure.returning(db, f.userId, f.now, f.cutoff, f.max, f.lockedUntil)).map((r) => ({ lockedUntil: r.verify_locked_until }))[0],
+  async (db, f) => {
+    const conn = directSqliteOf(db);
+    if (conn) return conn.decide((tx) => countLoggedFailure(db, tx, f));
+    // On SQLite the count is in the log: a count written only into the row would be overruled by it.
+    if (db.getExecutor().adapter instanceof SqliteAdapter) throw new Error('a wrong token on SQLite is counted on the store itself, not in a transaction');
+    return (await failure.returning(db, f.userId, f.now, f.cutoff, f.max, f.lockedUntil)).map((r) => ({ lockedUntil: r.verify_locked_until }))[0];
+  },
   (db, keys) =>
     oneRowEach(keys, (k) => k.userId, async (round) => {
       const rows = await failures.returning(db, round.map((f) => f.userId), round.map((f) => f.now), round.map((f) => f.cutoff), round.map((f) => f.max), round.map((f) => f.lockedUntil));
@@ -388,6 +458,7 @@ function acceptLoggedQrStep(db: Kysely<DB>, tx: DecidingTransaction, s: Accepted
   if (!row || !isNewStep(tx, log, s, row.last_step, row.verify_locked_until)) return false;
   if (row.drift === s.drift) log.record(tx, s.userId, s.step);
   else tx.run(qrStepRow.sqlOf(db, s.userId, s.step, s.drift));
+  forgetLoggedCount(db, tx, s.userId, s.now);
   if (!isCleared(row)) tx.run(confirm.sqlOf(db, s.userId, s.now));
   return true;
 }
@@ -456,6 +527,7 @@ function useLoggedCode(db: Kysely<DB>, tx: DecidingTransaction, c: CodeUse): boo
   if (log.highest(tx, c.id, c.now) !== -Infinity) return false;
   if (row.expires_at - c.now < c.mattersMs) log.record(tx, c.id, 0);
   else tx.run(usedInRow.sqlOf(db, c.id, c.now));
+  forgetLoggedCount(db, tx, c.userId, c.now);
   if (!isCleared(row)) tx.run(confirm.sqlOf(db, c.userId, c.now));
   return true;
 }
@@ -546,8 +618,18 @@ const useRecoveries = prepared((db: Kysely<DB>, userIds: number[], hashes: strin
     .select('accepted.user_id'),
 );
 type RecoveryUse = { userId: number; codeHash: string; now: number };
+/** SQLite: useThenConfirm, and the wrong tokens counted in the log forgotten with the row's. */
+function useLoggedRecovery(db: Kysely<DB>, tx: DecidingTransaction, r: RecoveryUse): boolean {
+  if (tx.run(useRecovery.sqlOf(db, r.userId, r.codeHash, r.now)).changes !== 1) return false;
+  forgetLoggedCount(db, tx, r.userId, r.now);
+  tx.run(confirm.sqlOf(db, r.userId, r.now));
+  return true;
+}
 const acceptRecoveryCode = perTurn(
-  (db, r: RecoveryUse) => useThenConfirm(db, useRecovery.step(r.userId, r.codeHash, r.now), r.userId, r.now),
+  (db, r: RecoveryUse) => {
+    const conn = directSqliteOf(db);
+    return conn ? conn.decide((tx) => useLoggedRecovery(db, tx, r)) : useThenConfirm(db, useRecovery.step(r.userId, r.codeHash, r.now), r.userId, r.now);
+  },
   (db, keys) =>
     oneRowEach(keys, (k) => k.userId, async (round) => {
       const rows = await useRecoveries.returning(db, round.map((r) => r.userId), round.map((r) => r.codeHash), round.map((r) => r.now));
@@ -555,6 +637,20 @@ const acceptRecoveryCode = perTurn(
       return round.map((r) => accepted.has(r.userId));
     }),
 );
+
+const unlock = prepared((db: Kysely<DB>, appId: number, userId: number) =>
+  db.updateTable('users').set({ verify_failures: 0, verify_window_start: null, verify_locked_until: null }).where('id', '=', userId).where('app_id', '=', appId),
+);
+/** Ends a verification lockout and forgets the wrong tokens counted towards the next (on SQLite: the log's too); 0 if no such user. */
+export async function unlockVerification(db: Kysely<DB>, appId: number, userId: number): Promise<number> {
+  const conn = directSqliteOf(db);
+  if (!conn) return unlock.run(db, appId, userId);
+  return conn.decide((tx) => {
+    const { changes } = tx.run(unlock.sqlOf(db, appId, userId));
+    if (changes === 1) forgetLoggedCount(db, tx, userId, Date.now());
+    return changes;
+  });
+}
 
 /** Marks a recovery code used: once, by one request however many race, and never while locked. */
 export async function useRecoveryCode(db: Kysely<DB>, userId: number, hash: string, now: number): Promise<'used' | 'reused' | 'unknown'> {
