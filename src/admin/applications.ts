@@ -20,6 +20,7 @@ import type { DB } from '../store/schema.ts';
 import { importUsers, largestAuthyId, type ImportOutcome } from '../features/users/import.ts';
 import { EMITTED_WEBHOOK_EVENTS, WEBHOOK_EVENTS } from '../features/webhooks/service.ts';
 import { VERIFY_EVENT_TYPES } from '../features/verify/service-webhooks.ts';
+import { unlockVerification } from '../features/tokens/service.ts';
 import { comparableName } from '../features/applications/service.ts';
 import { authyIdParam, decodeCursor, encodeCursor, flag, isFailure, oneOf, userSearch, phoneOf as e164Of } from './paging.ts';
 import { destinationContext } from '../store/contacts.ts';
@@ -312,7 +313,7 @@ function registerUserRoutes(admin: FastifyInstance, s: AdminServices, { forApp, 
     { schema: { summary: 'End a user\'s verification lockout (too many wrong tokens) at once', tags: ['admin'], response: { 200: C.UserUnlockedBody } } },
     forApp(async (app, req, reply) => {
       const userId = idOf(req.params.user_id ?? '');
-      if (userId === undefined || (await q.unlockUser(s.db, app.id, userId)) === 0) return refuse(reply, fail('USER_NOT_FOUND'));
+      if (userId === undefined || (await unlockVerification(s.db, app.id, userId)) === 0) return refuse(reply, fail('USER_NOT_FOUND'));
       req.log.warn({ event: 'verify_unlocked', app_id: app.id, authy_id: userId }, 'verification lockout ended by an operator');
       return send(reply, { message: 'User unlocked.' });
     }),

@@ -24,8 +24,6 @@ export const approvalsByDay = (db: Kysely<DB>, appId: number, since: number) =>
     .groupBy([sql`created_at / ${sql.lit(DAY)}`, 'status'])
     .execute();
 
-/** Ends a verification lockout (and forgets the wrong tokens counted towards the next); 0 if no such user. */
-export { unlockVerification as unlockUser } from '../features/tokens/queries.ts';
 
 // ---- master-key rotation (reseal.ts): any sealed column, named by its table and key columns ----
 

@@ -318,6 +318,9 @@ export class Tokens {
   }
 }
 
+/** The console's unlock: ends a verification lockout and forgets the wrong tokens counted towards the next; 0 if no such user. */
+export const unlockVerification = (db: Kysely<DB>, appId: number, userId: number): Promise<number> => q.unlockVerification(db, appId, userId);
+
 /** Sent codes are kept as a keyed hash (key: `sentCodeKey`): a database dump reveals none of them. */
 export const sentCodeHash = (codeKey: Buffer, userId: number, code: string) => createHmac('sha256', codeKey).update(`${userId}:${code}`).digest('base64url');
 export const sentCodeKey = (mk: MasterKey) => deriveKey(mk, 'sent-codes');
