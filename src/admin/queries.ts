@@ -24,7 +24,6 @@ export const approvalsByDay = (db: Kysely<DB>, appId: number, since: number) =>
     .groupBy([sql`created_at / ${sql.lit(DAY)}`, 'status'])
     .execute();
 
-
 // ---- master-key rotation (reseal.ts): any sealed column, named by its table and key columns ----
 
 /** A sealed column: the columns that name its rows (the first, unique, orders a walk) and that its context needs. */
