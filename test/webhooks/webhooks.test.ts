@@ -194,6 +194,13 @@ test('a captured call cannot be replayed: the same nonce and signature are refus
   assert.equal((await create(t.of.server)).json.error_code, '60087');
   assert.equal((await dashboard('GET', '', {})).json.webhooks.length, before + 1);
 
+  // A time with microseconds, a little ahead of the server's clock (a client's clock runs fast):
+  // served once, then refused, on either database.
+  const ahead = signed('GET', '', {}, { nonce: `${((Date.now() + 2000) / 1000).toFixed(3)}417` });
+  const first = await ahead(t.of.server);
+  assert.equal(first.status, 200, first.text);
+  assert.deepEqual((await ahead(t.of.server)).json, REPLAYED);
+
   // Nonces that are not times (GUIDs, random numbers) are single-use too, per application.
   const guid = signed('GET', '', {}, { nonce: '5b7e0c1d-6f2a-4c3b-9e8d-7a6b5c4d3e2f' });
   assert.equal((await guid(t.of.server)).status, 200);

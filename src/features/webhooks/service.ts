@@ -137,7 +137,9 @@ export class Webhooks {
   private async useNonce(appId: number, nonce: string, now = Date.now()): Promise<'SIGNATURE_REPLAYED' | 'SIGNATURE_EXPIRED' | undefined> {
     const at = /^\d{9,11}\.\d{1,9}$/.test(nonce) ? Number(nonce) * 1000 : undefined;
     if (at !== undefined && Math.abs(now - at) > this.nonceWindowMs) return 'SIGNATURE_EXPIRED';
-    const expiresAt = Math.max(now, at ?? now) + this.nonceWindowMs;
+    // Whole milliseconds: a nonce with microseconds (Python's time.time()) a little ahead of this
+    // clock gave a fraction, which PostgreSQL's bigint refused (a 500).
+    const expiresAt = Math.ceil(Math.max(now, at ?? now) + this.nonceWindowMs);
     return (await q.useDashboardNonce(this.db, appId, nonce, expiresAt, now)) ? undefined : 'SIGNATURE_REPLAYED';
   }
 
