@@ -78,6 +78,28 @@ test('a check by To written another way finds the verification and answers with 
   assert.deepEqual([checked.sid, checked.status, checked.to], [mail.sid, 'approved', 'bea@example.com']);
 });
 
+test('a check by To in E.164 finds its verification; digits only but not E.164 are read as a start reads them', async () => {
+  // +44 0…: the trunk 0 is dropped in E.164, though the digits-only form looks like one.
+  const to = '+447400183875';
+  const v = await svc.verifications.create({ to: '+4407400183875', channel: 'sms' });
+  assert.equal(v.to, to);
+  const code = codeIn((await delivered(t, to)).text, 6);
+  const wrong = code === '000000' ? '111111' : '000000';
+  for (const as of ['+4407400183875', to]) {
+    const checked = await svc.verificationChecks.create({ to: as, code: wrong });
+    assert.deepEqual([checked.sid, checked.status, checked.to], [v.sid, 'pending', to], as);
+    const fetched = await svc.verifications(as).fetch();
+    assert.deepEqual([fetched.sid, fetched.to], [v.sid, to], as);
+  }
+  // In E.164 but no verification to it: 20404; in E.164 form but no such number: 60200, as before.
+  const none = await restError(svc.verificationChecks.create({ to: phone(), code }));
+  assert.deepEqual([none.status, none.code], [404, 20404]);
+  const invalid = await restError(svc.verificationChecks.create({ to: '+1555', code }));
+  assert.deepEqual([invalid.status, invalid.code], [400, 60200]);
+  const right = await svc.verificationChecks.create({ to, code });
+  assert.deepEqual([right.sid, right.status, right.to], [v.sid, 'approved', to]);
+});
+
 test('a second start within the lifetime resends the same code under the same SID; the sixth send is 60203', async () => {
   const to = phone();
   const first = await svc.verifications.create({ to, channel: 'sms' });

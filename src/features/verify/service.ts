@@ -23,6 +23,8 @@ import { defaultSettings, renderAttempt, renderCheck, renderService, renderVerif
 import { dateParam, isSid, listBody, newSid, notFound, readPaging, str } from './twilio.ts';
 
 const MAX_SENDS = 5;
+/** A number written as readTo writes it (E.164): `+`, then up to 15 digits. */
+const E164 = /^\+[1-9]\d{1,14}$/;
 
 /** A start that lost to another at the same moment (its transaction is rolled back). */
 class Raced extends Error {}
@@ -252,11 +254,29 @@ export class Verify {
       const row = await q.verificationBySid(this.d.db, service.id, input.verificationSid);
       return row ? { ok: true, row } : gone;
     }
-    const channel: Channel = input.to!.startsWith('+') ? 'sms' : 'email';
-    const to = readTo(input.to, channel);
+    const newest = await this.newestTo(service.id, input.to!);
+    if (!newest.ok) return newest;
+    return newest.row ? { ok: true, row: newest.row, to: newest.to } : gone;
+  }
+
+  /**
+   * The newest verification to a number or address, and the number or address as the start
+   * stored it. A number in E.164, as clients send it, is looked up as it is first: the start
+   * stored readTo's E.164, so a row under its blind index was started for exactly this number,
+   * and the check skips libphonenumber's parse and validation (13 µs, a tenth of a check on
+   * SQLite: bench). Any other form, or no such row, is read as the start read it.
+   */
+  private async newestTo(serviceId: number, raw: string): Promise<{ ok: true; row?: q.VerificationRow; to: string } | TwilioFailure> {
+    if (E164.test(raw)) {
+      const row = await q.latestVerification(this.d.db, serviceId, this.indexOf(raw, 'sms'));
+      if (row) return { ok: true, row, to: raw };
+    }
+    const channel: Channel = raw.startsWith('+') ? 'sms' : 'email';
+    const to = readTo(raw, channel);
     if (!to.ok) return to;
-    const row = await q.latestVerification(this.d.db, service.id, this.indexOf(to.value, channel));
-    return row ? { ok: true, row, to: to.value } : gone;
+    // Already looked up under this very number: nothing there.
+    if (to.value === raw && E164.test(raw)) return { ok: true, to: raw };
+    return { ok: true, row: await q.latestVerification(this.d.db, serviceId, this.indexOf(to.value, channel)), to: to.value };
   }
 
   /** `GET …/Verifications/{sid}`: only while pending (Twilio deletes ended verifications). */
@@ -284,12 +304,10 @@ export class Verify {
   private async liveVerification(account: VerifyAccount, serviceSid: string, sid: string): Promise<{ ok: true; service: Service; row: q.VerificationRow; to: string } | TwilioFailure> {
     const service = await this.serviceOf(account, serviceSid);
     // Twilio takes the number or address in place of the SID: the newest verification to it.
-    const bySid = isSid('VE', sid);
-    const channel: Channel = sid.startsWith('+') ? 'sms' : 'email';
-    const to = bySid ? undefined : readTo(sid, channel);
-    const row = !service || (to && !to.ok) ? undefined : to?.ok ? await q.latestVerification(this.d.db, service.id, this.indexOf(to.value, channel)) : await q.verificationBySid(this.d.db, service.id, sid);
+    const byTo = !service || isSid('VE', sid) ? undefined : await this.newestTo(service.id, sid);
+    const row = !service ? undefined : byTo ? (byTo.ok ? byTo.row : undefined) : await q.verificationBySid(this.d.db, service.id, sid);
     if (!service || !row || row.status !== 'pending' || Number(row.expires_at) <= Date.now()) return notFound(`/Services/${serviceSid}/Verifications/${sid}`);
-    return { ok: true, service, row, to: to?.ok ? to.value : this.openTo(row) };
+    return { ok: true, service, row, to: byTo?.ok ? byTo.to : this.openTo(row) };
   }
 
   private async verificationBody(account: VerifyAccount, service: Service, row: q.VerificationRow, base: string, to: string) {
