@@ -34,7 +34,12 @@ export interface Run {
   pids: () => number[];
   /** For wrk's path files. */
   tmp: string;
+  /** Told the measured part's start and end (CLOCK_MONOTONIC µs, the clock of V8's CPU profiles). */
+  onMeasured?: (window: { fromUs: number; toUs: number }) => void;
 }
+
+/** Now on CLOCK_MONOTONIC, in µs: a server's .cpuprofile stamps its samples on the same clock. */
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 export interface Measured {
   requests: number;
@@ -146,7 +151,9 @@ async function byWrk(run: Run): Promise<Measured> {
   const cut = Math.floor(run.paths.length * (run.warmupSeconds / (run.warmupSeconds + run.seconds)));
   if (run.warmupSeconds > 0) await wrk(run, run.paths.slice(0, Math.max(1, cut)), run.warmupSeconds, 'warmup.txt');
   const before = { server: serverSeconds(run.pids()), machine: machineBusySeconds(), loader: childrenCpuSeconds() };
+  const fromUs = monotonicUs();
   const r = await wrk(run, run.paths.slice(cut), run.seconds, 'measured.txt');
+  run.onMeasured?.({ fromUs, toUs: monotonicUs() });
   const seconds = r.us / 1e6;
   const loaderCpu = (childrenCpuSeconds() - before.loader) / seconds;
   return figures(run, before, { requests: r.requests, seconds, p50Ms: r.p50 / 1000, p99Ms: r.p99 / 1000, statusCodes: r.statuses, errors: r.errors, loaderCpu, ranOut: r.ranout > 0 });
@@ -182,10 +189,10 @@ async function byAutocannon(run: Run): Promise<Measured> {
   let i = 0;
   let ranOut = false;
   let measuring = false;
-  let before: { t: number; server?: Map<number, number>; machine?: number; self: NodeJS.CpuUsage } | undefined;
+  let before: { t: number; fromUs: number; server?: Map<number, number>; machine?: number; self: NodeJS.CpuUsage } | undefined;
   const warmedUp = setTimeout(() => {
     measuring = true;
-    before = { t: performance.now(), server: serverSeconds(run.pids()), machine: machineBusySeconds(), self: process.cpuUsage() };
+    before = { t: performance.now(), fromUs: monotonicUs(), server: serverSeconds(run.pids()), machine: machineBusySeconds(), self: process.cpuUsage() };
   }, run.warmupSeconds * 1000);
   const instance = autocannon({
     url: run.url,
@@ -211,6 +218,7 @@ async function byAutocannon(run: Run): Promise<Measured> {
   const r = await instance;
   clearTimeout(warmedUp);
   if (!before) throw new Error('the run ended before its warm-up did');
+  run.onMeasured?.({ fromUs: before.fromUs, toUs: monotonicUs() });
   const seconds = (performance.now() - before.t) / 1000;
   const self = process.cpuUsage(before.self);
   const sorted = Float64Array.from(latencies).sort();

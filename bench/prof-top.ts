@@ -1,8 +1,11 @@
 // Where a server's time went, from a V8 .cpuprofile (BENCH_CPU_PROF=1 writes them):
-//   node --import tsx bench/prof-top.ts FILE.cpuprofile [TOP=25] [SKIP_SECONDS=0]
+//   node --import tsx bench/prof-top.ts FILE.cpuprofile [TOP=25] [SCENARIO | SKIP_SECONDS]
 // Prints self time by package/source file and the top functions by self and by inclusive time.
-// SKIP_SECONDS leaves out the start (module loading through tsx) so only the load remains.
-import { readFileSync } from 'node:fs';
+// Only the samples taken while the bench measured this server count (prof/windows.json, written
+// by the same run), or only those of SCENARIO's measured part. Without windows, SKIP_SECONDS
+// leaves out the start (module loading, seeding) instead.
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 interface Node {
   id: number;
@@ -11,15 +14,26 @@ interface Node {
 }
 interface Profile {
   nodes: Node[];
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
 }
 
 const file = process.argv[2];
-if (!file) throw new Error('usage: prof-top.ts FILE.cpuprofile [TOP] [SKIP_SECONDS]');
+if (!file) throw new Error('usage: prof-top.ts FILE.cpuprofile [TOP] [SCENARIO | SKIP_SECONDS]');
 const top = Number(process.argv[3] ?? 25);
-const skipMicros = Number(process.argv[4] ?? 0) * 1e6;
+const which = process.argv[4];
+const skipping = which !== undefined && /^\d+(\.\d+)?$/.test(which);
+const skipMicros = skipping ? Number(which) * 1e6 : 0;
 const prof = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+
+// The measured windows of this server's process (its pid is in the file name: CPU.<date>.<time>.<pid>.…).
+type Window = { scenario: string; pid: number; fromUs: number; toUs: number };
+const windowsFile = join(dirname(dirname(file)), 'windows.json');
+const pid = Number(basename(file).split('.')[3]);
+const windows = skipping || !existsSync(windowsFile) ? [] : (JSON.parse(readFileSync(windowsFile, 'utf8')) as Window[]).filter((w) => w.pid === pid && (which === undefined || w.scenario === which));
+if (which !== undefined && !skipping && windows.length === 0) throw new Error(`no measured window of ${which} for process ${pid} in ${windowsFile}`);
+const counted = (at: number, sinceStart: number) => (windows.length ? windows.some((w) => at >= w.fromUs && at < w.toUs) : sinceStart >= skipMicros);
 
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
@@ -47,7 +61,7 @@ prof.samples.forEach((id, i) => {
   const dt = prof.timeDeltas[i] ?? 0;
   elapsed += dt;
   const n = byId.get(id)!;
-  if (elapsed < skipMicros) return;
+  if (!counted(prof.startTime + elapsed, elapsed)) return;
   if (n.callFrame.functionName === '(idle)') return;
   total += dt;
   add(self, fnKey(n), dt);
@@ -63,7 +77,8 @@ const show = (title: string, m: Map<string, number>) => {
   console.log(`\n${title}`);
   for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${((100 * v) / total).toFixed(1).padStart(6)}%  ${k}`);
 };
-console.log(`${file}: ${(total / 1e6).toFixed(1)} s busy (idle excluded)`);
+const span = windows.length ? `the measured part of ${[...new Set(windows.map((w) => w.scenario))].join(', ')}` : skipMicros ? `after the first ${skipMicros / 1e6} s` : 'the whole run';
+console.log(`${file}: ${(total / 1e6).toFixed(1)} s busy (idle excluded), ${span}`);
 show('self time by package / file', selfWhere);
 show('self time by function', self);
 show('inclusive time by function', inclusive);

@@ -379,7 +379,19 @@ interface Figures extends Measured {
   goals?: { minRatio?: number; maxP99Ms?: number };
 }
 
-const target = (t: Target, pids = () => [t.pid]) => ({ url: t.url, pids, connections: CONNECTIONS, warmupSeconds: WARMUP, seconds: DURATION, tmp });
+// BENCH_CPU_PROF: when each measured part ran on which server, so that prof-top.ts can leave out
+// the seeding and warm-ups (a server waiting on SQLite's busy timeout while the bench seeds
+// looks like time spent in a query).
+const profileWindows: { scenario: string; pid: number; fromUs: number; toUs: number }[] = [];
+const measuredIn = (scenario: string, pid: number) =>
+  CPU_PROF
+    ? (w: { fromUs: number; toUs: number }) => {
+        profileWindows.push({ scenario, pid, ...w });
+        mkdirSync(join(RESULTS, 'prof'), { recursive: true });
+        writeFileSync(join(RESULTS, 'prof', 'windows.json'), JSON.stringify(profileWindows, null, 1));
+      }
+    : undefined;
+const target = (t: Target, scenario: string, pids = () => [t.pid]) => ({ url: t.url, pids, connections: CONNECTIONS, warmupSeconds: WARMUP, seconds: DURATION, tmp, onMeasured: measuredIn(scenario, t.pid) });
 
 /** One request before the load: a wrong key or path fails loudly, not as 500k unexpected answers. */
 async function probe(url: string, headers: Record<string, string>, path: string, name: string, expect: number): Promise<void> {
@@ -400,7 +412,7 @@ async function probe(url: string, headers: Record<string, string>, path: string,
 
 async function measureHello(): Promise<Measured & { reqPerSec: number }> {
   const hello = await helloWorld();
-  const m = await measure({ ...target(hello), paths: ['/'] });
+  const m = await measure({ ...target(hello, 'hello-world'), paths: ['/'] });
   return { ...m, reqPerSec: m.requests / m.seconds };
 }
 
@@ -436,7 +448,7 @@ async function runScenario(s: Scenario, on?: OpenFactorTarget): Promise<Figures>
   await probe(of.url, headers, all[0], s.name, s.expect);
   const server = children.find((c) => c.proc.pid === of.pid);
   // On PostgreSQL the server side is OpenFactor and PostgreSQL's processes (pinned with it).
-  const m = await measure({ ...target(of, s.dialect === 'postgres' ? () => [of.pid, ...postgresPids()] : () => [of.pid]), headers, paths: all.slice(1) });
+  const m = await measure({ ...target(of, s.name, s.dialect === 'postgres' ? () => [of.pid, ...postgresPids()] : () => [of.pid]), headers, paths: all.slice(1) });
   const reqPerSec = m.requests / m.seconds;
   const unexpected = m.requests - (m.statusCodes[String(s.expect)] ?? 0) + (s.repeatable ? 0 : Number(m.ranOut) * m.requests);
   // What the server said about answers it should not have given (a 500 is a bug, not a figure).
@@ -520,7 +532,7 @@ async function main(): Promise<number> {
     const headers = { 'X-Authy-API-Key': of.apiKey };
     const all = Array.from({ length: 200_000 }, () => `/onetouch/json/approval_requests/${uuids[randomInt(uuids.length)]}`);
     await probe(of.url, headers, all[0], 'approval-status', 200);
-    const m = await measure({ ...target(of), headers, paths: all });
+    const m = await measure({ ...target(of, 'approval-status-sqlite'), headers, paths: all });
     const reqPerSec = m.requests / m.seconds;
     const base = bracketed(helloBefore, await measureHello());
     results.push({ ...m, name: 'approval-status-sqlite', reqPerSec, unexpected: m.requests - (m.statusCodes['200'] ?? 0), ...base, ratio: reqPerSec / base.hello.reqPerSec });
