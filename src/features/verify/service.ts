@@ -263,8 +263,8 @@ export class Verify {
    * The newest verification to a number or address, and the number or address as the start
    * stored it. A number in E.164, as clients send it, is looked up as it is first: the start
    * stored readTo's E.164, so a row under its blind index was started for exactly this number,
-   * and the check skips libphonenumber's parse and validation (13 µs, a tenth of a check on
-   * SQLite: bench). Any other form, or no such row, is read as the start read it.
+   * and the check skips libphonenumber's parse and validation (13 µs a call, 7% of a v2 check's
+   * profile on SQLite). Any other form, or no such row, is read as the start read it.
    */
   private async newestTo(serviceId: number, raw: string): Promise<{ ok: true; row?: q.VerificationRow; to: string } | TwilioFailure> {
     if (E164.test(raw)) {
