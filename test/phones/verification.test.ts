@@ -175,3 +175,35 @@ test('application B cannot check or see A\'s verifications', async () => {
   assert.equal(theirs.status, 404);
   assert.equal((await check(`phone_number=415-555-0106&country_code=1&verification_code=${code}`)).status, 200);
 });
+
+test('check and status find the verification in any form of the number; an invalid number is 60033 first', async () => {
+  // Started in national form with the trunk prefix: stored as +447400123456.
+  assert.equal((await start('via=sms&phone_number=07400 123456&country_code=44')).status, 200);
+  const code = codeIn((await delivered(t, '+447400123456')).text, 4);
+  const wrong = code === '0000' ? '1111' : '0000';
+  // National digits (looked up as +44 and the digits), the trunk prefix, +44 itself, separators.
+  for (const form of ['7400123456', '07400 123456', '+447400123456', '7400-123-456', '(7400) 123.456']) {
+    const st = await status(`phone_number=${encodeURIComponent(form)}&country_code=44`);
+    assert.equal(st.json.status, 'pending', form);
+  }
+  const miss = await check(`phone_number=7400123456&country_code=%2B44&verification_code=${wrong}`);
+  assert.equal(miss.status, 401, miss.text);
+  assert.equal((await check(`phone_number=07400123456&country_code=44&verification_code=${wrong}`)).status, 401);
+  // A valid number with no verification, in the form the fast lookup reads: 404, its number shown.
+  const none = await check('phone_number=7400123457&country_code=44&verification_code=1234');
+  assert.equal(none.status, 404);
+  assert.equal(none.json.message, 'No pending verifications for +44 7400-123457 found.');
+  assert.equal((await status('phone_number=7400123457&country_code=44')).json.error_code, '60023');
+  // An invalid number: 60033, before a missing code is noticed, as before.
+  for (const form of ['phone_number=12&country_code=44&verification_code=1234', 'phone_number=12&country_code=44', 'phone_number=99999&country_code=1']) {
+    const r = await check(form);
+    assert.equal(r.status, 400, form);
+    assert.equal(r.json.error_code, '60033', form);
+  }
+  const noCode = await check('phone_number=7400123456&country_code=44');
+  assert.equal(noCode.status, 400);
+  assert.notEqual(noCode.json.error_code, '60033');
+  const ok = await check(`phone_number=7400 123 456&country_code=44&verification_code=${code}`);
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal((await status('phone_number=07400123456&country_code=44')).json.status, 'verified');
+});

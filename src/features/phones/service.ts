@@ -113,13 +113,18 @@ export class Phones {
 
   /** `GET phones/verification/check`: five checks per code, then it is dead. */
   async check(app: Application, params: Params): Promise<Outcome> {
-    const phone = readPhone(params);
-    if (!phone.ok) return phone;
+    const input = readPhoneInput(params);
+    if (!input.ok) return input;
     const given = readString(params, 'verification_code');
-    if (!given.ok) return given;
-    if (!given.value) return invalidParameter('verification_code', 'Parameter is required');
+    if (!given.ok || !given.value) {
+      // An invalid number is answered first, as it always was.
+      if (!parsePhone(input.value.number, input.value.callingCode)) return fail('PHONE_INVALID');
+      return given.ok ? invalidParameter('verification_code', 'Parameter is required') : given;
+    }
+    const phone = await this.newest(app.id, input.value);
+    if (!phone.ok) return phone;
+    const { row } = phone;
     const now = Date.now();
-    const row = await q.latest(this.d.db, app.id, this.d.contacts.phoneIndex(phone.e164));
     const none = () => fail('VERIFICATION_NOT_FOUND', { message: `No pending verifications for ${displayPhone(phone.e164)} found.` });
     if (row?.status !== 'pending' || Number(row.expires_at) <= now || !row.code_sealed) return none();
     const right = constantTimeEqual(given.value.trim(), unseal(this.d.keys, row.code_sealed, codeContext(row.uuid)).toString('utf8'));
@@ -139,11 +144,34 @@ export class Phones {
     return { ok: true, body: { message: 'Verification code is correct.', success: true } };
   }
 
+  /**
+   * The newest verification of the phone asked for, and its E.164. Digits in national form with
+   * no trunk prefix (as clients send them) are looked up as `+<country code><digits>` first: the
+   * start stored libphonenumber's E.164, so a row under that blind index was started for exactly
+   * the number these digits spell, and the check skips the parse and validation (13 µs, 9% of a
+   * phone check's profile on SQLite). Any other form, and no such row, is parsed as the start
+   * parsed it, so an invalid number is still 60033.
+   */
+  private async newest(appId: number, input: PhoneInput): Promise<{ ok: true; e164: string; row?: q.VerificationRow } | Failure> {
+    const spelled = spelledE164(input);
+    if (spelled) {
+      const row = await q.latest(this.d.db, appId, this.d.contacts.phoneIndex(spelled));
+      if (row) return { ok: true, e164: spelled, row };
+    }
+    const phone = parsePhone(input.number, input.callingCode);
+    if (!phone) return fail('PHONE_INVALID');
+    // Already looked up under this very number: nothing there.
+    if (phone.e164 === spelled) return { ok: true, e164: spelled };
+    return { ok: true, e164: phone.e164, row: await q.latest(this.d.db, appId, this.d.contacts.phoneIndex(phone.e164)) };
+  }
+
   /** `GET phones/verification/status`: pending, verified or expired. */
   async status(app: Application, params: Params): Promise<Outcome> {
-    const phone = readPhone(params);
+    const input = readPhoneInput(params);
+    if (!input.ok) return input;
+    const phone = await this.newest(app.id, input.value);
     if (!phone.ok) return phone;
-    const row = await q.latest(this.d.db, app.id, this.d.contacts.phoneIndex(phone.e164));
+    const { row } = phone;
     if (!row) return fail('VERIFICATION_NOT_FOUND', { message: `No pending verifications for ${displayPhone(phone.e164)} found.` });
     const left = Math.max(0, Math.floor((Number(row.expires_at) - Date.now()) / 1000));
     const status = row.status === 'verified' ? 'verified' : row.status === 'pending' && left > 0 ? 'pending' : 'expired';
@@ -164,8 +192,10 @@ export class Phones {
   }
 }
 
-/** `phone_number` + `country_code`, both required (Authy's 60004 wording), then a valid number (60033). */
-function readPhone(params: Params): { ok: true; e164: string } | Failure {
+type PhoneInput = { number: string; callingCode: string };
+
+/** `phone_number` + `country_code`, both required (Authy's 60004 wording); 60033 for a calling code that is none. */
+function readPhoneInput(params: Params): { ok: true; value: PhoneInput } | Failure {
   const cc = readString(params, 'country_code');
   if (!cc.ok) return cc;
   if (cc.value === undefined || cc.value.trim() === '') return invalidParameter('country_code', 'Parameter is required');
@@ -173,9 +203,28 @@ function readPhone(params: Params): { ok: true; e164: string } | Failure {
   const number = readString(params, 'phone_number');
   if (!number.ok) return number;
   if (number.value === undefined || number.value.trim() === '') return invalidParameter('phone_number', 'Parameter is required');
-  const code = normalizeCallingCode(cc.value.trim());
-  const phone = code === undefined ? undefined : parsePhone(number.value.trim(), code);
+  const callingCode = normalizeCallingCode(cc.value.trim());
+  return callingCode === undefined ? fail('PHONE_INVALID') : { ok: true, value: { number: number.value.trim(), callingCode } };
+}
+
+/** The input as a valid number (60033 otherwise): its E.164. */
+function readPhone(params: Params): { ok: true; e164: string } | Failure {
+  const input = readPhoneInput(params);
+  if (!input.ok) return input;
+  const phone = parsePhone(input.value.number, input.value.callingCode);
   return phone ? { ok: true, e164: phone.e164 } : fail('PHONE_INVALID');
+}
+
+/**
+ * `+<calling code><digits>` when the number is national digits (spaces, dots, dashes and
+ * parentheses aside) that start with neither a trunk prefix 0 nor the calling code again, and
+ * the whole fits E.164. Not validated: only ever looked up, never stored.
+ */
+function spelledE164({ number, callingCode }: PhoneInput): string | undefined {
+  const digits = number.replace(/[\s().-]/g, '');
+  if (!/^[1-9]\d*$/.test(digits) || digits.startsWith(callingCode)) return undefined;
+  const e164 = `+${callingCode}${digits}`;
+  return e164.length <= 16 ? e164 : undefined;
 }
 
 function readCodeLength(v: unknown): { ok: true; value: number } | Failure {
