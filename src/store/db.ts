@@ -16,7 +16,6 @@ import { limiterClientOn, sqliteLimiterConnection, type LimiterConnection, type 
 import { ReadTurn, afterMicrotasks } from './read-turn.ts';
 import { PG_TIMEOUT_DEFAULTS, isPostgresUrl, sqliteFileOf, type PgTimeouts } from '../config.ts';
 import type { MasterKey } from '../core/crypto.ts';
-import { LiteralLimits } from './literal-limits.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -178,7 +177,7 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
   const hold = new Int32Array(new SharedArrayBuffer(4));
   // Every Kysely query or transaction ends the turn's read snapshot before it runs.
   const kyselyDatabase = { prepare: (sql: string) => (turn.end(), statements.prepare(sql)), close: () => statements.close() };
-  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: kyselyDatabase }), plugins: [new LiteralLimits()] });
+  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: kyselyDatabase }) });
   const writes = new TurnWrites(sqlite, statements, turn, hold, (fn) => db.connection().execute(async () => fn()));
   const reads = withRowsFromArrays(sqlite);
   runDirectlyOn(db, {

@@ -1,6 +1,7 @@
 // Hot-path queries: built and compiled by Kysely once per database, then only bound to values.
 // Building and compiling a query costs more than running an indexed lookup in SQLite (bench).
-import { CompiledQuery, type Compilable, type Kysely, type QueryResult } from 'kysely';
+import { CompiledQuery, SqliteAdapter, type Compilable, type Kysely, type KyselyPlugin, type QueryResult } from 'kysely';
+import { constantsAsLiterals } from './sqlite-literals.ts';
 import type { DB } from './schema.ts';
 import { isBatching, perTurnLoader } from './turn-batch.ts';
 
@@ -83,6 +84,10 @@ export const runDirectlyOn = (db: Kysely<DB>, conn: DirectSqlite) => void direct
 /** The store's SQLite connection behind `db`, if `db` is that store's own instance. */
 export const directSqliteOf = (db: Kysely<DB>): DirectSqlite | undefined => direct.get(db);
 
+/** Query builders take a plugin for one compile; a raw `sql` query does not (its values stay bound). */
+const canTakePlugins = <R>(q: Compilable<R>): q is Compilable<R> & { withPlugin(p: KyselyPlugin): Compilable<R> } =>
+  typeof (q as { withPlugin?: unknown }).withPlugin === 'function';
+
 /**
  * `build` is called once per database with placeholder arguments; each one must reach the query
  * as a bound parameter (as `where(col, '=', arg)` does), never as SQL text or in arithmetic.
@@ -92,7 +97,9 @@ export function prepared<A extends unknown[], R>(build: (db: Kysely<DB>, ...args
 
   const compile = (db: Kysely<DB>) => {
     const placeholders = Array.from({ length: build.length - 1 }, (_, i) => `\u0000openfactor-arg-${i}\u0000`);
-    const q = build(db, ...(placeholders as unknown as A)).compile();
+    const built = build(db, ...(placeholders as unknown as A));
+    // SQLite: the builder's own constants as literals (store/sqlite-literals.ts); PostgreSQL plans every statement anyway.
+    const q = (db.getExecutor().adapter instanceof SqliteAdapter && canTakePlugins(built) ? built.withPlugin(constantsAsLiterals(placeholders)) : built).compile();
     const slots = q.parameters.map((p) => {
       const i = placeholders.indexOf(p as string);
       return i >= 0 ? i : { value: p };
