@@ -98,7 +98,8 @@ export function prepared<A extends unknown[], R>(build: (db: Kysely<DB>, ...args
   const compile = (db: Kysely<DB>) => {
     const placeholders = Array.from({ length: build.length - 1 }, (_, i) => `\u0000openfactor-arg-${i}\u0000`);
     const built = build(db, ...(placeholders as unknown as A));
-    // SQLite: the builder's own constants as literals (store/sqlite-literals.ts); PostgreSQL plans every statement anyway.
+    // SQLite: the builder's own constants as literals (store/sqlite-literals.ts). PostgreSQL keeps them
+    // bound: its named statements are parsed once, and binding them again expires nothing.
     const q = (db.getExecutor().adapter instanceof SqliteAdapter && canTakePlugins(built) ? built.withPlugin(constantsAsLiterals(placeholders)) : built).compile();
     const slots = q.parameters.map((p) => {
       const i = placeholders.indexOf(p as string);
