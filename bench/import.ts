@@ -5,13 +5,12 @@
 // any import does. The imported rows are counted afterwards.
 import { createWriteStream, rmSync } from 'node:fs';
 import { once } from 'node:events';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import Database from 'better-sqlite3';
 import { randomBytes } from '../src/core/crypto.ts';
 import { toBase32 } from '../src/core/otp.ts';
-import { startNode, stop, type Child } from './procs.ts';
+import { ALL_CORES, startNode, stop, type Child } from './procs.ts';
 import { dropPostgres } from './seed.ts';
 
 export interface ImportFigures {
@@ -23,8 +22,6 @@ export interface ImportFigures {
   /** Baseline time over import time: 1 would be an import as fast as reading its file. */
   ratio: number;
 }
-
-const ALL_CORES = `0-${availableParallelism() - 1}`;
 
 /** The file: one user per line, kept id, E.164 number, email and a 160-bit authenticator secret. */
 export async function writeImportFile(file: string, users: number): Promise<void> {

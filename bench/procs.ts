@@ -3,10 +3,16 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createServer } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const ROOT = new URL('..', import.meta.url).pathname;
+
+/**
+ * Every core of the machine, as `taskset` spells it. Not availableParallelism(): that is this
+ * process's own affinity, one core once pinSelf has run, and PostgreSQL was left on core 0.
+ */
+export const ALL_CORES = `0-${cpus().length - 1}`;
 
 export const hasTaskset = (() => {
   try {
@@ -141,10 +147,9 @@ export function pinPostgres(core: number): void {
 }
 
 export function unpinPostgres(): void {
-  const all = `0-${availableParallelism() - 1}`;
   for (const pid of postgresPids()) {
     try {
-      execFileSync('taskset', ['-a', '-cp', all, String(pid)], { stdio: 'ignore' });
+      execFileSync('taskset', ['-a', '-cp', ALL_CORES, String(pid)], { stdio: 'ignore' });
     } catch {
       // gone meanwhile
     }
