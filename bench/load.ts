@@ -7,7 +7,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { cpuSeconds, machineBusySeconds } from './procs.ts';
+import { cpuSeconds, machineCpuSeconds } from './procs.ts';
 
 export const hasWrk = (() => {
   try {
@@ -56,8 +56,10 @@ export interface Measured {
   /** Of that, OpenFactor's own process (the rest is PostgreSQL's, on that dialect). */
   openfactorCpuUsPerRequest?: number;
   loaderCpu: number;
-  /** Cores' worth of CPU everything else used meanwhile (other processes, the kernel, steal). */
+  /** Cores' worth of CPU everything else used meanwhile (other processes, steal). */
   otherCpu?: number;
+  /** Cores' worth of the kernel's softirq work meanwhile, charged to no process: mostly the requests' own network. */
+  softirqCpu?: number;
   /** More paths were needed than given: repeated paths may have been answered otherwise. */
   ranOut: boolean;
 }
@@ -150,7 +152,7 @@ async function byWrk(run: Run): Promise<Measured> {
   // The warm-up gets a tenth of the paths (it is short), the measured run the rest.
   const cut = Math.floor(run.paths.length * (run.warmupSeconds / (run.warmupSeconds + run.seconds)));
   if (run.warmupSeconds > 0) await wrk(run, run.paths.slice(0, Math.max(1, cut)), run.warmupSeconds, 'warmup.txt');
-  const before = { server: serverSeconds(run.pids()), machine: machineBusySeconds(), loader: childrenCpuSeconds() };
+  const before = { server: serverSeconds(run.pids()), machine: machineCpuSeconds(), loader: childrenCpuSeconds() };
   const fromUs = monotonicUs();
   const r = await wrk(run, run.paths.slice(cut), run.seconds, 'measured.txt');
   run.onMeasured?.({ fromUs, toUs: monotonicUs() });
@@ -159,18 +161,22 @@ async function byWrk(run: Run): Promise<Measured> {
   return figures(run, before, { requests: r.requests, seconds, p50Ms: r.p50 / 1000, p99Ms: r.p99 / 1000, statusCodes: r.statuses, errors: r.errors, loaderCpu, ranOut: r.ranout > 0 });
 }
 
-function figures(run: Run, before: { server?: Map<number, number>; machine?: number }, m: Omit<Measured, 'serverCpu' | 'serverCpuUsPerRequest' | 'openfactorCpuUsPerRequest' | 'otherCpu'>): Measured {
+type MachineCpu = ReturnType<typeof machineCpuSeconds>;
+
+function figures(run: Run, before: { server?: Map<number, number>; machine?: MachineCpu }, m: Omit<Measured, 'serverCpu' | 'serverCpuUsPerRequest' | 'openfactorCpuUsPerRequest' | 'otherCpu' | 'softirqCpu'>): Measured {
   const since = serverSecondsSince(run, before.server);
   const used = since?.used;
-  const machine = machineBusySeconds();
+  const machine = machineCpuSeconds();
   const serverCpu = used === undefined ? undefined : used / m.seconds;
-  const otherCpu = serverCpu === undefined || machine === undefined || before.machine === undefined ? undefined : Math.max(0, (machine - before.machine) / m.seconds - serverCpu - m.loaderCpu);
+  const then = before.machine;
+  const otherCpu = serverCpu === undefined || machine === undefined || then === undefined ? undefined : Math.max(0, (machine.busy - then.busy) / m.seconds - serverCpu - m.loaderCpu);
   return {
     ...m,
     serverCpu,
     serverCpuUsPerRequest: used === undefined ? undefined : (used * 1e6) / m.requests,
     openfactorCpuUsPerRequest: since === undefined ? undefined : (since.own * 1e6) / m.requests,
     otherCpu,
+    softirqCpu: machine === undefined || then === undefined ? undefined : (machine.softirq - then.softirq) / m.seconds,
   };
 }
 
@@ -189,10 +195,10 @@ async function byAutocannon(run: Run): Promise<Measured> {
   let i = 0;
   let ranOut = false;
   let measuring = false;
-  let before: { t: number; fromUs: number; server?: Map<number, number>; machine?: number; self: NodeJS.CpuUsage } | undefined;
+  let before: { t: number; fromUs: number; server?: Map<number, number>; machine?: MachineCpu; self: NodeJS.CpuUsage } | undefined;
   const warmedUp = setTimeout(() => {
     measuring = true;
-    before = { t: performance.now(), fromUs: monotonicUs(), server: serverSeconds(run.pids()), machine: machineBusySeconds(), self: process.cpuUsage() };
+    before = { t: performance.now(), fromUs: monotonicUs(), server: serverSeconds(run.pids()), machine: machineCpuSeconds(), self: process.cpuUsage() };
   }, run.warmupSeconds * 1000);
   const instance = autocannon({
     url: run.url,

@@ -432,6 +432,7 @@ function bracketed(before: Measured & { reqPerSec: number }, after: Measured & {
     openfactorCpuUsPerRequest: mean(before.openfactorCpuUsPerRequest, after.openfactorCpuUsPerRequest),
     loaderCpu: Math.max(before.loaderCpu, after.loaderCpu),
     otherCpu: before.otherCpu === undefined || after.otherCpu === undefined ? undefined : Math.max(before.otherCpu, after.otherCpu),
+    softirqCpu: mean(before.softirqCpu, after.softirqCpu),
   };
   return { hello, helloBefore: before, helloAfter: after };
 }
@@ -632,7 +633,7 @@ function report(results: Figures[], outbox: OutboxFigures[], roundTrips: RoundTr
   const pctOf = (x?: number) => (x === undefined ? '-' : `${Math.round(x * 100)}%`);
   const us = (x?: number) => (x === undefined ? '-' : x.toFixed(0));
   const rows = [
-    ['scenario', 'req/s', 'ratio', 'CPU µs/req', 'of it OpenFactor', 'p50 ms', 'p99 ms', 'hello req/s', 'hello µs/req', 'unexpected', 'errors', 'server CPU', 'loader CPU', 'other CPU'],
+    ['scenario', 'req/s', 'ratio', 'CPU µs/req', 'of it OpenFactor', 'p50 ms', 'p99 ms', 'hello req/s', 'hello µs/req', 'unexpected', 'errors', 'server CPU', 'loader CPU', 'other CPU', 'softirq'],
     ...results.map((f) => [
       f.name,
       Math.round(f.reqPerSec).toLocaleString('en'),
@@ -648,6 +649,7 @@ function report(results: Figures[], outbox: OutboxFigures[], roundTrips: RoundTr
       pctOf(f.serverCpu),
       pctOf(f.loaderCpu),
       pctOf(f.otherCpu),
+      pctOf(f.softirqCpu),
     ]),
   ];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
