@@ -229,16 +229,22 @@ export const markMessageSent = prepared((db: Kysely<DB>, sid: string, provider: 
  * counted in their applications' months, in one statement. A message already sent (or further)
  * is neither changed nor counted, as with markMessageSent; the counts are summed per application
  * and month, in that order.
+ *
+ * Its row locks come in one order, the one an application's deletion takes too (applications/
+ * queries.ts): the messages first, by id, then their provider calls and counts. So the two cannot
+ * deadlock, nor can two senders' statements.
  */
 export const markMessagesSent = prepared((db: Kysely<DB>, ids: number[], attemptIds: (number | null)[], providers: string[], providerMessageIds: string[], nows: number[], months: string[]) =>
   db
+    .with('locked', (qc) => qc.selectFrom('outbox').select('id').where('id', '=', sql<number>`ANY(${ids}::int[])`).orderBy('id').forUpdate())
     // The provider call that took each message (none when a crashed process's is settled).
     .with('finished', (qc) =>
       qc
         .updateTable('delivery_attempts')
-        .from(sql<{ id: number; pmid: string; now: number }>`(SELECT unnest(${attemptIds}::int[]) AS id, unnest(${providerMessageIds}::text[]) AS pmid, unnest(${nows}::bigint[]) AS now)`.as('a'))
+        .from(sql<{ id: number; outbox_id: number; pmid: string; now: number }>`(SELECT unnest(${attemptIds}::int[]) AS id, unnest(${ids}::int[]) AS outbox_id, unnest(${providerMessageIds}::text[]) AS pmid, unnest(${nows}::bigint[]) AS now)`.as('a'))
         .set({ finished_at: sql`a.now`, outcome: 'accepted', provider_message_id: sql`a.pmid`, error: null })
-        .whereRef('delivery_attempts.id', '=', 'a.id'),
+        .whereRef('delivery_attempts.id', '=', 'a.id')
+        .where('a.outbox_id', 'in', (eb) => eb.selectFrom('locked').select('locked.id')),
     )
     .with('sent', (qc) =>
       qc
@@ -248,6 +254,7 @@ export const markMessagesSent = prepared((db: Kysely<DB>, ids: number[], attempt
         )
         .set({ status: 'sent', provider: sql`v.provider`, provider_message_id: sql`v.pmid`, provider_result: null, claimed_until: null, updated_at: sql`v.now` })
         .whereRef('outbox.id', '=', 'v.id')
+        .where('outbox.id', 'in', (eb) => eb.selectFrom('locked').select('locked.id'))
         .where('outbox.status', 'not in', ['sent', 'delivered', 'undelivered'])
         .returning(['outbox.id as id', 'outbox.app_id as app_id', 'outbox.channel as channel', sql<string>`v.month`.as('month')]),
     )

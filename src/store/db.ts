@@ -175,8 +175,10 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
   // Set by the checkpoint thread while it copies the WAL's last frames (checkpoint-worker.mjs);
   // without one (in memory) it stays 0.
   const hold = new Int32Array(new SharedArrayBuffer(4));
-  // Every Kysely query or transaction ends the turn's read snapshot before it runs.
-  const kyselyDatabase = { prepare: (sql: string) => (turn.end(), statements.prepare(sql)), close: () => statements.close() };
+  // Every Kysely query or transaction ends the turn's read snapshot before it runs. Its
+  // transactions begin IMMEDIATE, as the turn's writes do: one that read first and then wrote would
+  // fail (SQLITE_BUSY, no waiting) whenever another process on the file wrote in between.
+  const kyselyDatabase = { prepare: (sql: string) => (turn.end(), statements.prepare(sql === 'begin' ? 'begin immediate' : sql)), close: () => statements.close() };
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: kyselyDatabase }) });
   const writes = new TurnWrites(sqlite, statements, turn, hold, (fn) => db.connection().execute(async () => fn()));
   const reads = withRowsFromArrays(sqlite);

@@ -91,6 +91,9 @@ export async function deleteApplication(db: Kysely<DB>, appId: number): Promise<
   const counts: Record<string, number> = {};
   const note = (table: string, r: { numDeletedRows: bigint }) => (counts[table] = (counts[table] ?? 0) + Number(r.numDeletedRows));
   const usersOfApp = db.selectFrom('users').select('id').where('app_id', '=', appId);
+  // PostgreSQL: its messages first, by id, as a sender marking messages sent takes them
+  // (delivery/queries.ts); the two then never wait on each other in a circle.
+  if (db.getExecutor().adapter instanceof PostgresAdapter) await db.selectFrom('outbox').select('id').where('app_id', '=', appId).orderBy('id').forUpdate().execute();
   note('hook_attempts', await db.deleteFrom('hook_attempts').where('delivery_id', 'in', db.selectFrom('hook_deliveries').select('id').where('app_id', '=', appId)).executeTakeFirst());
   note('delivery_attempts', await db.deleteFrom('delivery_attempts').where('outbox_id', 'in', db.selectFrom('outbox').select('id').where('app_id', '=', appId)).executeTakeFirst());
   note('user_emails', await db.deleteFrom('user_emails').where('user_id', 'in', usersOfApp).executeTakeFirst());

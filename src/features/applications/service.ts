@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { constantTimeEqual, hashApiKey, newApiKey, seal, unseal, type MasterKey } from '../../core/crypto.ts';
 import type { DB, TokenCheckResult } from '../../store/schema.ts';
 import * as q from './queries.ts';
+import { rerunIfEndedForAnother } from '../../store/rerun.ts';
 import { isRegion } from '../../core/phone.ts';
 import type { Destinations } from '../../delivery/destinations.ts';
 
@@ -246,7 +247,9 @@ export class Applications {
    * `applications` (the same path as a key rotation). Rows deleted per table; undefined if there was no such application.
    */
   async remove(id: number): Promise<Record<string, number> | undefined> {
-    const removed = await this.db.transaction().execute((trx) => q.deleteApplication(trx, id));
+    // It locks rows of many tables in turn, and a request of the application's on another node may
+    // hold one it wants next: if PostgreSQL ends the deletion to break the circle, it runs again.
+    const removed = await rerunIfEndedForAnother(() => this.db.transaction().execute((trx) => q.deleteApplication(trx, id)));
     this.writes++;
     return removed;
   }
