@@ -9,7 +9,7 @@
 //      BENCH_PG_URL (an existing database used to create the bench's own; default the local
 //      postgres database; the PostgreSQL scenarios are skipped when it does not answer),
 //      BENCH_ONLY (comma-separated scenario names, outbox-sqlite and outbox-postgres included),
-//      BENCH_OUTBOX_MESSAGES (SMS per outbox scenario, 3000), BENCH_ROUND_TRIPS (OneTouch, 300);
+//      BENCH_OUTBOX_MESSAGES (SMS per outbox scenario, 10000), BENCH_ROUND_TRIPS (OneTouch, 300);
 //      approval-status and onetouch-roundtrip are scenario names too, and the Twilio Verify v2
 //      ones verify-v2-check[-wrong]-<dialect> and verify-v2-start-<dialect>; import-sqlite and
 //      import-postgres (BENCH_IMPORT_USERS, default BENCH_USERS) run `users import`;
@@ -593,7 +593,7 @@ async function importScenarios(only?: string[]): Promise<ImportFigures[]> {
   return out;
 }
 
-const OUTBOX_MESSAGES = Number(process.env.BENCH_OUTBOX_MESSAGES ?? 3000);
+const OUTBOX_MESSAGES = Number(process.env.BENCH_OUTBOX_MESSAGES ?? 10000);
 const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 300);
 
 async function outboxScenarios(only?: string[]): Promise<OutboxFigures[]> {

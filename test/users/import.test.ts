@@ -89,6 +89,10 @@ test('kept Authy ids, Authy export lines and authenticator secrets work on the A
   assert.equal(v.status, 200, v.text);
   const sealed = await t.store.db.selectFrom('authenticators').select('secret_sealed').where('user_id', '=', 50000125).executeTakeFirstOrThrow();
   assert.ok(!sealed.secret_sealed.includes(SECRET) && !sealed.secret_sealed.includes(fromBase32(SECRET).toString('hex')), 'the secret is sealed at rest');
+  // The app holds the secret already: no QR link shows it again.
+  const { qr_token: qrToken } = await t.store.db.selectFrom('authenticators').select('qr_token').where('user_id', '=', 50000125).executeTakeFirstOrThrow();
+  assert.ok(qrToken.length >= 32, 'a link as hard to guess as any');
+  assert.equal((await call(t.of.server, 'GET', `/qr/${qrToken}.png`)).status, 404);
 
   // Users made later never get a kept id.
   const fresh = (r.byLine(4) as { authy_id: number }).authy_id;
