@@ -5,7 +5,7 @@
 const TRIES = 5;
 
 /** Whether PostgreSQL ended this transaction to let another go on. */
-export function wasEndedForAnother(err: unknown): boolean {
+function wasEndedForAnother(err: unknown): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
   return code === '40P01' || code === '40001';
 }
