@@ -24,7 +24,7 @@ const KEPT_MESSAGES = 40;
 test('an application deleted while two processes send its messages: 200 each time, nothing left, the other application’s messages each sent once', async () => {
   const db = await createTestDatabase();
   const twilio = await startFakeTwilio();
-  const env = { ...testEnv(db), OPENFACTOR_SMS_PROVIDERS: twilio.url, OPENFACTOR_OUTBOX_LEASE_MS: '1000' };
+  const env = { ...testEnv(db), OPENFACTOR_SMS_PROVIDERS: twilio.url };
   const store = openStore(db.url);
   let admin: OpenFactor | undefined;
   let senders: ServerProcess[] = [];
