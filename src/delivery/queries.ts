@@ -117,13 +117,13 @@ const attemptStart = perTurn(
   async (db, a: AttemptStart) => (await attemptStarted.returning(db, a.rowId, a.provider, a.now))[0].id,
   (db, keys) =>
     oneRowEach(keys, (a) => a.rowId, async (round) => {
-      let rows;
-      try {
-        rows = await attemptsStarted.returning(db, round.map((a) => a.rowId), round.map((a) => a.provider), round.map((a) => a.now));
-      } catch (err) {
-        // A message deleted with its application meanwhile fails the whole statement: then each
-        // on its own, so that only it fails (DataLoader rejects the keys answered with an Error).
-        if ((err as { code?: string }).code !== '23503') throw err;
+      // A message deleted with its application meanwhile fails the whole statement: then each on
+      // its own, so that only it fails (DataLoader rejects the keys answered with an Error).
+      const rows = await attemptsStarted.returning(db, round.map((a) => a.rowId), round.map((a) => a.provider), round.map((a) => a.now)).catch((err: { code?: string }) => {
+        if (err.code !== '23503') throw err;
+        return undefined;
+      });
+      if (!rows) {
         const alone = (a: AttemptStart) => attemptStarted.returning(db, a.rowId, a.provider, a.now).then((r) => r[0].id, (e: Error) => e);
         return Promise.all(round.map(alone)) as Promise<number[]>;
       }
