@@ -113,8 +113,9 @@ const attemptsFinished = prepared(
 type AttemptStart = { rowId: number; provider: string; now: number };
 /** A provider call about to be made; its id. */
 export const insertDeliveryAttempt = (db: Kysely<DB>, rowId: number, provider: string, now: number) => attemptStart(db, { rowId, provider, now });
+const attemptStartedAlone = async (db: Kysely<DB>, a: AttemptStart) => (await attemptStarted.returning(db, a.rowId, a.provider, a.now))[0].id;
 const attemptStart = perTurn(
-  async (db, a: AttemptStart) => (await attemptStarted.returning(db, a.rowId, a.provider, a.now))[0].id,
+  attemptStartedAlone,
   (db, keys) =>
     oneRowEach(keys, (a) => a.rowId, async (round) => {
       // A message deleted with its application meanwhile fails the whole statement: then each on
@@ -124,8 +125,7 @@ const attemptStart = perTurn(
         return undefined;
       });
       if (!rows) {
-        const alone = (a: AttemptStart) => attemptStarted.returning(db, a.rowId, a.provider, a.now).then((r) => r[0].id, (e: Error) => e);
-        return Promise.all(round.map(alone)) as Promise<number[]>;
+        return Promise.all(round.map((a) => attemptStartedAlone(db, a).catch((e: Error) => e))) as Promise<number[]>;
       }
       const ids = new Map(rows.map((r) => [r.outbox_id, r.id]));
       return round.map((a) => ids.get(a.rowId)!);
