@@ -262,8 +262,12 @@ test('the send guard: landline SMS 60205, premium-rate 60410, a country the appl
   assert.ok(blocked.length >= 3, 'every refusal is audited in the outbox');
 });
 
+const appOf = async (verificationSid: string) =>
+  (await t.store.db.selectFrom('verify_verifications').select('app_id').where('sid', '=', verificationSid).executeTakeFirstOrThrow()).app_id;
+
 test('eight starts at once for one number: one verification, at most five sends, the rest 60203 or 60212', async () => {
   const to = '+12125551000'; // a prefix of its own: the send guard's prefix allowance is not this test's subject
+  const startedAt = Date.now();
   const answers = await Promise.all(Array.from({ length: 8 }, () => svc.verifications.create({ to, channel: 'sms' }).then((v) => v, (e) => e)));
   const made = answers.filter((a) => a.sid);
   const refused = answers.filter((a) => !a.sid);
@@ -274,6 +278,11 @@ test('eight starts at once for one number: one verification, at most five sends,
   assert.deepEqual(rows, [{ sid: made[0].sid, sends: made.length }]);
   const pending = await t.store.db.selectFrom('verify_verifications').select('id').where('to_index', '=', t.of.services.contacts.phoneIndex(to)).execute();
   assert.equal(pending.length, 1, 'one verification for the number');
+  // All or none: a start that lost wrote no attempt and queued no message (a refused one is kept as 'blocked').
+  const attempts = await t.store.db.selectFrom('verify_attempts').select('message_sid').where('verification_id', '=', pending[0].id).execute();
+  assert.equal(attempts.length, made.length, 'an attempt per send');
+  const messages = await t.store.db.selectFrom('outbox').select('sid').where('app_id', '=', await appOf(made[0].sid)).where('created_at', '>=', startedAt).where('status', '!=', 'blocked').execute();
+  assert.deepEqual(messages.map((m) => m.sid).sort(), attempts.map((a) => a.message_sid).sort(), 'a message per send, each the attempt\'s');
 });
 
 test('after a verification expires, a start makes a new one (the old one is marked expired)', async () => {

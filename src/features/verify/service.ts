@@ -26,9 +26,6 @@ const MAX_SENDS = 5;
 /** A number written as readTo writes it (E.164): `+`, then up to 15 digits. */
 const E164 = /^\+[1-9]\d{1,14}$/;
 
-/** A start that lost to another at the same moment (its transaction is rolled back). */
-class Raced extends Error {}
-
 export type Answer = { ok: true; status: number; body: unknown; headers?: Record<string, string> } | TwilioFailure;
 
 /** What sends codes (app.ts builds it once), the applications that back services. */
@@ -179,12 +176,12 @@ export class Verify {
     const code = reuse ? unseal(this.d.keys, reuse.code_sealed!, codeContext(sid)).toString('utf8') : (input.value.customCode ?? randomDigits(service.settings.code_length));
     const details: VerificationDetails = reuse ? JSON.parse(reuse.details) : input.value.details;
     const text = messageText(input.value, service.settings, details, code, locale);
-    const id = await this.d.db
-      .transaction()
-      .execute(async (trx) => {
-        const id = reuse
-          ? (await q.takeSend(trx, reuse.id, MAX_SENDS, channel, now)) && reuse.id
-          : await q.insertPending(trx, {
+    const message = this.d.outbox.enqueueStep({ appId: app.id, userId: null, channel: channel === 'call' ? 'voice' : channel, destination: to, text, locale }, now);
+    const id = await q.writeStart(this.d.db, {
+      verification: reuse
+        ? { resend: { id: reuse.id, maxSends: MAX_SENDS, channel, now } }
+        : {
+            fresh: {
               sid,
               app_id: app.id,
               service_id: service.id,
@@ -198,18 +195,11 @@ export class Verify {
               created_at: now,
               updated_at: now,
               expires_at: now + VERIFICATION_LIFETIME_MS,
-            });
-        // Another start took the fifth send, or made the destination's verification, meanwhile.
-        if (!id) throw new Raced();
-        const messageSid = await this.d.outbox.enqueue(trx, { appId: app.id, userId: null, channel: channel === 'call' ? 'voice' : channel, destination: to, text, locale }, now);
-        const country = channel === 'email' ? null : (regionOf(to) ?? null);
-        await q.insertAttempt(trx, { sid: newSid('VL'), appId: app.id, accountId: account.id, serviceId: service.id, verificationId: id, toIndex, channel, country, messageSid, now });
-        return id;
-      })
-      .catch((e: unknown) => {
-        if (e instanceof Raced) return undefined;
-        throw e;
-      });
+            },
+          },
+      message: message.step,
+      attempt: { sid: newSid('VL'), appId: app.id, accountId: account.id, serviceId: service.id, toIndex, channel, country: channel === 'email' ? null : (regionOf(to) ?? null), messageSid: message.sid, now },
+    });
     // Lost to a concurrent start: once more, now resending that one's code.
     if (id === undefined) return reuse ? twilioFail('MAX_SENDS') : again ? twilioFail('CONCURRENT_STARTS') : this.startVerification(account, serviceSid, params, base, true);
     this.d.wakeOutbox();
