@@ -24,11 +24,16 @@ function capture() {
   return { lines, log, find: (event: string) => lines.find((l) => l.obj.event === event) };
 }
 
-/** A store on tmpfs (checkpoints flush quickly, see checkpoint.test.ts); removed after `f`. */
+/**
+ * A store on tmpfs (checkpoints flush quickly, see checkpoint.test.ts); removed after `f`. The
+ * thread looks at the WAL every 50 ms instead of 500: these commits come about 20 MiB a second
+ * on a fast machine, so at 500 ms the WAL between two looks alone came near the bound below
+ * (measured: 12.4 MiB), and one slow look on a busy machine crossed it (CI: 17.6 MiB).
+ */
 async function withStore(options: { log: StoreLog; checkpointRestarts?: number }, f: (store: Store, file: string) => Promise<void>) {
   const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'openfactor-test-'));
   const file = join(dir, 'test.db');
-  const store = openStore(`sqlite:${file}`, options);
+  const store = openStore(`sqlite:${file}`, { ...options, walSizes: { intervalMs: 50 } });
   try {
     await migrate(store);
     await f(store, file);
