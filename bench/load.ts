@@ -62,6 +62,10 @@ export interface Measured {
   softirqCpu?: number;
   /** More paths were needed than given: repeated paths may have been answered otherwise. */
   ranOut: boolean;
+  /** How many of the paths given it used, warm-up included: where a next measurement starts. */
+  sent: number;
+  /** Latency quantiles in ms at 0.1% steps (1,000), so that measurements can be merged. */
+  quantilesMs: number[];
 }
 
 /** CPU seconds of each server-side process now (the first is OpenFactor's own). */
@@ -83,6 +87,90 @@ function serverSecondsSince(run: Run, before: Map<number, number> | undefined): 
 /** A warm-up on the first paths, then the measured run on the ones after. */
 export async function measure(run: Run): Promise<Measured> {
   return hasWrk ? byWrk(run) : byAutocannon(run);
+}
+
+/**
+ * The subject and its baseline in turns, `slices` of each (baseline, subject, baseline, …,
+ * subject, baseline), every slice on the paths after the last one's. This machine's speed drifts
+ * within seconds (a hello-world measured just before and just after one scenario: 60,571 and
+ * 37,144 req/s), so a baseline measured once before and once after weighs such a drift on one side
+ * only; slices of two seconds let both meet it alike. The subject is warmed up first, the baseline
+ * for a second (it ran just before).
+ */
+export async function measureInTurns(subject: Run, baseline: Run, slices: number): Promise<{ subject: Measured; baseline: Measured; baselineSlices: Measured[] }> {
+  const seconds = Math.max(1, Math.round(subject.seconds / slices)); // wrk takes whole seconds
+  // A slice's paths: the ones after the last slice's, at most three times what it should need
+  // (wrk formats every path of its file before it starts).
+  const perSecond = subject.paths.length / (subject.warmupSeconds + subject.seconds);
+  let at = 0;
+  let wrapped = false;
+  const subjectSlice = async (sliceSeconds: number, onMeasured = subject.onMeasured) => {
+    // Past the last path, from the first again: told as ran out (a token path's figures are void).
+    if (at >= subject.paths.length) (at = 0), (wrapped = true);
+    const paths = subject.paths.slice(at, at + Math.max(1, Math.ceil(perSecond * sliceSeconds * 3)));
+    const m = await measure({ ...subject, warmupSeconds: 0, seconds: sliceSeconds, paths, onMeasured });
+    at += m.sent;
+    return { ...m, ranOut: m.ranOut || wrapped };
+  };
+  const baselineSlice = () => measure({ ...baseline, warmupSeconds: 0, seconds });
+  await measure({ ...baseline, warmupSeconds: 0, seconds: 1, onMeasured: undefined });
+  if (subject.warmupSeconds > 0) await subjectSlice(subject.warmupSeconds, undefined);
+  const ours: Measured[] = [];
+  const theirs: Measured[] = [await baselineSlice()];
+  for (let i = 0; i < slices; i++) {
+    ours.push(await subjectSlice(seconds));
+    theirs.push(await baselineSlice());
+  }
+  return { subject: merged(ours), baseline: merged(theirs), baselineSlices: theirs };
+}
+
+/** Measurements of one server as one: counts and CPU added up, latencies as the mixture of theirs. */
+export function merged(ms: Measured[]): Measured {
+  const sum = (f: (m: Measured) => number | undefined) => {
+    let t = 0;
+    for (const m of ms) {
+      const v = f(m);
+      if (v === undefined) return undefined;
+      t += v;
+    }
+    return t;
+  };
+  const requests = sum((m) => m.requests)!;
+  const seconds = sum((m) => m.seconds)!;
+  const statusCodes: Record<string, number> = {};
+  for (const m of ms) for (const [k, v] of Object.entries(m.statusCodes)) statusCodes[k] = (statusCodes[k] ?? 0) + v;
+  const serverUs = sum((m) => (m.serverCpuUsPerRequest === undefined ? undefined : m.serverCpuUsPerRequest * m.requests));
+  const ownUs = sum((m) => (m.openfactorCpuUsPerRequest === undefined ? undefined : m.openfactorCpuUsPerRequest * m.requests));
+  const quantile = mixtureQuantile(ms);
+  return {
+    requests,
+    seconds,
+    p50Ms: quantile(0.5),
+    p99Ms: quantile(0.99),
+    statusCodes,
+    errors: sum((m) => m.errors)!,
+    serverCpu: serverUs === undefined ? undefined : serverUs / 1e6 / seconds,
+    serverCpuUsPerRequest: serverUs === undefined ? undefined : serverUs / requests,
+    openfactorCpuUsPerRequest: ownUs === undefined ? undefined : ownUs / requests,
+    // The generator's and other processes' shares: the largest of a slice (what warnings are about).
+    loaderCpu: Math.max(...ms.map((m) => m.loaderCpu)),
+    otherCpu: ms.some((m) => m.otherCpu === undefined) ? undefined : Math.max(...ms.map((m) => m.otherCpu!)),
+    softirqCpu: sum((m) => (m.softirqCpu === undefined ? undefined : m.softirqCpu * m.seconds)) === undefined ? undefined : sum((m) => m.softirqCpu! * m.seconds)! / seconds,
+    ranOut: ms.some((m) => m.ranOut),
+    sent: sum((m) => m.sent)!,
+    quantilesMs: Array.from({ length: 1000 }, (_, k) => quantile((k + 1) / 1000)),
+  };
+}
+
+/** The quantile of all the requests of several measurements, each given as its 1,000 quantiles. */
+function mixtureQuantile(ms: Measured[]): (q: number) => number {
+  const points = ms.flatMap((m) => m.quantilesMs.map((v) => ({ v, w: m.requests / m.quantilesMs.length }))).sort((a, b) => a.v - b.v);
+  const total = points.reduce((t, p) => t + p.w, 0);
+  return (q) => {
+    let seen = 0;
+    for (const p of points) if ((seen += p.w) >= q * total - 1e-9) return p.v;
+    return points.at(-1)?.v ?? Number.NaN;
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -114,15 +202,17 @@ function request()
 end
 function response(status) statuses[status] = (statuses[status] or 0) + 1 end
 function done(summary, latency)
-  local merged, out, ran = {}, {}, 0
+  local merged, out, ran, sent, q = {}, {}, 0, 0, {}
   for _, t in ipairs(threads) do
     for k, v in pairs(t:get("statuses")) do merged[k] = (merged[k] or 0) + v end
     ran = ran + (t:get("ranout") or 0)
+    sent = sent + (t:get("i") or 0)
   end
   for k, v in pairs(merged) do out[#out + 1] = string.format('"%d":%d', k, v) end
-  io.write(string.format('WRK_JSON {"requests":%d,"us":%d,"errors":%d,"p50":%d,"p99":%d,"ranout":%d,"statuses":{%s}}\\n',
+  for p = 1, 1000 do q[p] = string.format('%d', latency:percentile(p / 10)) end
+  io.write(string.format('WRK_JSON {"requests":%d,"us":%d,"errors":%d,"p50":%d,"p99":%d,"ranout":%d,"sent":%d,"q":[%s],"statuses":{%s}}\\n',
     summary.requests, summary.duration, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99), ran, table.concat(out, ",")))
+    latency:percentile(50), latency:percentile(99), ran, sent, table.concat(q, ","), table.concat(out, ",")))
 end
 `;
 
@@ -145,7 +235,7 @@ async function wrk(run: Run, paths: string[], seconds: number, file: string) {
   const code = await new Promise<number | null>((ok) => proc.once('exit', ok));
   const json = /WRK_JSON (.*)/.exec(out)?.[1];
   if (code !== 0 || !json) throw new Error(`wrk exited ${code}:\n${out}`);
-  return JSON.parse(json) as { requests: number; us: number; errors: number; p50: number; p99: number; ranout: number; statuses: Record<string, number> };
+  return JSON.parse(json) as { requests: number; us: number; errors: number; p50: number; p99: number; ranout: number; sent: number; q: number[]; statuses: Record<string, number> };
 }
 
 async function byWrk(run: Run): Promise<Measured> {
@@ -158,7 +248,8 @@ async function byWrk(run: Run): Promise<Measured> {
   run.onMeasured?.({ fromUs, toUs: monotonicUs() });
   const seconds = r.us / 1e6;
   const loaderCpu = (childrenCpuSeconds() - before.loader) / seconds;
-  return figures(run, before, { requests: r.requests, seconds, p50Ms: r.p50 / 1000, p99Ms: r.p99 / 1000, statusCodes: r.statuses, errors: r.errors, loaderCpu, ranOut: r.ranout > 0 });
+  const sent = r.ranout > 0 ? run.paths.length : cut + r.sent;
+  return figures(run, before, { requests: r.requests, seconds, p50Ms: r.p50 / 1000, p99Ms: r.p99 / 1000, statusCodes: r.statuses, errors: r.errors, loaderCpu, ranOut: r.ranout > 0, sent, quantilesMs: r.q.map((us) => us / 1000) });
 }
 
 type MachineCpu = ReturnType<typeof machineCpuSeconds>;
@@ -229,6 +320,7 @@ async function byAutocannon(run: Run): Promise<Measured> {
   const self = process.cpuUsage(before.self);
   const sorted = Float64Array.from(latencies).sort();
   const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+  const quantilesMs = Array.from({ length: 1000 }, (_, k) => pct((k + 1) / 10));
   return figures(run, before, {
     requests: latencies.length,
     seconds,
@@ -238,5 +330,7 @@ async function byAutocannon(run: Run): Promise<Measured> {
     errors: r.errors + r.timeouts,
     loaderCpu: (self.user + self.system) / 1e6 / seconds,
     ranOut,
+    sent: ranOut ? run.paths.length : i,
+    quantilesMs,
   });
 }

@@ -1,10 +1,11 @@
 // `npm run bench`: every verify path and user status of OpenFactor, each as a ratio to a bare
-// Fastify hello-world measured right before and right after it, on the same core, by the same load generator (wrk
-// where installed, autocannon otherwise) on the other core. Every request is for a random user,
-// each correct token or code is sent once, and the server's CPU time per request is reported
-// beside its requests per second.
+// Fastify hello-world measured in turns with it (slices of 2 s, alternating), on the same core, by
+// the same load generator (wrk where installed, autocannon otherwise) on the other core. Every
+// request is for a random user, each correct token or code is sent once, and the server's CPU
+// time per request is reported beside its requests per second.
 //
 // Env: BENCH_DURATION (measured seconds, 10), BENCH_WARMUP (seconds, 3), BENCH_USERS (1000000),
+//      BENCH_SLICES (the turns a scenario and its hello-world take, 5),
 //      BENCH_CPU_PROF=1 (V8 CPU profiles of the servers in bench/results/prof/<server>/),
 //      BENCH_PG_URL (an existing database used to create the bench's own; default the local
 //      postgres database; the PostgreSQL scenarios are skipped when it does not answer),
@@ -27,7 +28,7 @@ import { baselineSeconds, importThroughput, writeImportFile, type ImportFigures 
 import { totp } from '../src/core/otp.ts';
 import { masterKeyFrom } from '../src/core/crypto.ts';
 import type { openStore } from '../src/store/db.ts';
-import { hasWrk, measure, pathOf, type Measured } from './load.ts';
+import { hasWrk, measure, measureInTurns, pathOf, type Measured, type Run } from './load.ts';
 import { VerifyCredentials } from '../src/features/verify/credentials.ts';
 import { Applications } from '../src/features/applications/service.ts';
 import { benchCode, benchPhone, benchQrSecret, seedPhoneVerifications, seedQrAuthenticators, seedRecoveryCodes, seedSentCodes, endVerifyVerifications, seedVerifyVerifications } from './factors.ts';
@@ -39,6 +40,8 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const USERS = Number(process.env.BENCH_USERS ?? 1_000_000);
 const CONNECTIONS = 50;
+/** The scenario and its hello-world take turns in this many slices each (of DURATION / SLICES seconds). */
+const SLICES = Number(process.env.BENCH_SLICES ?? 5);
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
 const RESULTS = join(ROOT, 'bench/results');
 // The V8 flags `npm start` uses (package.json), given to both servers. A young generation of 16
@@ -213,9 +216,13 @@ async function withStore<T>(of: OpenFactorTarget, f: (db: ReturnType<typeof open
   try {
     const result = await f(store.db);
     // What was just seeded, settled as a server at rest would have it, so no catching up starts
-    // in the middle of the measurement: on PostgreSQL statistics and visibility (autovacuum), on
-    // SQLite the write-ahead log copied into the database (a checkpoint).
-    await (of.dialect === 'postgres' ? sql`VACUUM (ANALYZE)` : sql`PRAGMA wal_checkpoint(TRUNCATE)`).execute(store.db);
+    // in the middle of the measurement: on PostgreSQL statistics and visibility (autovacuum) and
+    // the pages this dirtied written out (a checkpoint), on SQLite the write-ahead log copied into
+    // the database (a checkpoint).
+    if (of.dialect === 'postgres') {
+      await sql`VACUUM (ANALYZE)`.execute(store.db);
+      await sql`CHECKPOINT`.execute(store.db);
+    } else await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(store.db);
     return result;
   } finally {
     await store.close();
@@ -369,8 +376,8 @@ interface Figures extends Measured {
   reqPerSec: number;
   unexpected: number;
   /**
-   * The baseline: the hello-world measured right before and right after, on the same core with
-   * the same generator, as their mean (req/s and CPU per request); both are kept as measured.
+   * The baseline: the hello-world on the same core with the same generator, in turns with the
+   * scenario (all its slices together); its first slice (before) and last (after) as measured.
    */
   hello?: Measured & { reqPerSec: number };
   helloBefore?: Measured & { reqPerSec: number };
@@ -410,51 +417,41 @@ async function probe(url: string, headers: Record<string, string>, path: string,
   }
 }
 
-async function measureHello(): Promise<Measured & { reqPerSec: number }> {
+/** The hello-world's requests a second now, from a short run (which also warms it up). */
+async function helloRate(): Promise<number> {
   const hello = await helloWorld();
-  const m = await measure({ ...target(hello, 'hello-world'), paths: ['/'] });
-  return { ...m, reqPerSec: m.requests / m.seconds };
+  const m = await measure({ ...target(hello, 'hello-world'), paths: ['/'], warmupSeconds: 0, seconds: 2, onMeasured: undefined });
+  return m.requests / m.seconds;
 }
 
+const perSecond = (m: Measured) => ({ ...m, reqPerSec: m.requests / m.seconds });
+
 /**
- * The machine's speed drifts within a minute (the hello-world's CPU per request went from 29 to
- * 51 µs between neighbouring scenarios): the baseline is measured on both sides of a scenario and
- * averaged, so a drift during it weighs on both: req/s and every CPU figure are means, the
- * generator's and other processes' shares the larger; latencies and statuses stay the first's.
+ * A scenario and the hello-world in turns, SLICES of each (load.ts, measureInTurns): the
+ * baseline is all its slices together; its first and last are kept as measured.
  */
-function bracketed(before: Measured & { reqPerSec: number }, after: Measured & { reqPerSec: number }) {
-  const mean = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : (a + b) / 2);
-  const hello = {
-    ...before,
-    reqPerSec: (before.reqPerSec + after.reqPerSec) / 2,
-    serverCpu: mean(before.serverCpu, after.serverCpu),
-    serverCpuUsPerRequest: mean(before.serverCpuUsPerRequest, after.serverCpuUsPerRequest),
-    openfactorCpuUsPerRequest: mean(before.openfactorCpuUsPerRequest, after.openfactorCpuUsPerRequest),
-    loaderCpu: Math.max(before.loaderCpu, after.loaderCpu),
-    otherCpu: before.otherCpu === undefined || after.otherCpu === undefined ? undefined : Math.max(before.otherCpu, after.otherCpu),
-    softirqCpu: mean(before.softirqCpu, after.softirqCpu),
-  };
-  return { hello, helloBefore: before, helloAfter: after };
+async function beside(run: Run): Promise<{ m: Measured; hello: Measured & { reqPerSec: number }; helloBefore: Measured & { reqPerSec: number }; helloAfter: Measured & { reqPerSec: number } }> {
+  const hello = await helloWorld();
+  const r = await measureInTurns(run, { ...target(hello, 'hello-world'), paths: ['/'] }, SLICES);
+  return { m: r.subject, hello: perSecond(r.baseline), helloBefore: perSecond(r.baselineSlices[0]), helloAfter: perSecond(r.baselineSlices.at(-1)!) };
 }
 
 async function runScenario(s: Scenario, on?: OpenFactorTarget): Promise<Figures> {
   const of = on ?? (s.dialect === 'sqlite' ? await openFactorSqlite() : await openFactorPostgres());
-  const helloBefore = await measureHello();
   // Enough paths for the run at the hello-world's rate, which OpenFactor does not exceed; a token
   // path has at most one per user (a fast machine's hello-world outruns a million users in 13 s:
   // a run that uses them all up is reported as unexpected answers, never measured on replays).
-  const n = Math.ceil(helloBefore.reqPerSec * 1.3 * (WARMUP + DURATION)) + 1;
+  const n = Math.ceil((await helloRate()) * 1.3 * (WARMUP + DURATION)) + 1;
   const all = await s.paths(of, s.repeatable ? Math.min(n, 200_000) : Math.min(n, of.ids.hi - of.ids.lo + 1));
   const headers = s.headers?.(of) ?? { 'X-Authy-API-Key': of.apiKey };
   await probe(of.url, headers, all[0], s.name, s.expect);
   const server = children.find((c) => c.proc.pid === of.pid);
   // On PostgreSQL the server side is OpenFactor and PostgreSQL's processes (pinned with it).
-  const m = await measure({ ...target(of, s.name, s.dialect === 'postgres' ? () => [of.pid, ...postgresPids()] : () => [of.pid]), headers, paths: all.slice(1) });
+  const { m, ...base } = await beside({ ...target(of, s.name, s.dialect === 'postgres' ? () => [of.pid, ...postgresPids()] : () => [of.pid]), headers, paths: all.slice(1) });
   const reqPerSec = m.requests / m.seconds;
   const unexpected = m.requests - (m.statusCodes[String(s.expect)] ?? 0) + (s.repeatable ? 0 : Number(m.ranOut) * m.requests);
   // What the server said about answers it should not have given (a 500 is a bug, not a figure).
   if (unexpected > 0 && server) console.error(`\n${s.name}: ${unexpected} unexpected answers; the server's last output:\n${server.output().slice(-4000)}`);
-  const base = bracketed(helloBefore, await measureHello());
   return { ...m, name: s.name, reqPerSec, unexpected, ...base, ratio: reqPerSec / base.hello.reqPerSec, goals: { minRatio: s.minRatio, maxP99Ms: s.maxP99Ms } };
 }
 
@@ -505,7 +502,7 @@ async function sizeScenarios(only?: string[]): Promise<Figures[]> {
 
 async function main(): Promise<number> {
   console.log(
-    `OpenFactor bench: ${USERS.toLocaleString('en')} users, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s measured per scenario, ` +
+    `OpenFactor bench: ${USERS.toLocaleString('en')} users, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s measured per scenario in ${SLICES} turns with the hello-world, ` +
       `load by ${hasWrk ? 'wrk' : 'autocannon (install wrk for a generator that is never the limit)'}; ` +
       (PINNED ? 'servers (and PostgreSQL) on core 0, load generator on core 1' : 'NOT pinned (no taskset or fewer than 2 cores)'),
   );
@@ -529,13 +526,11 @@ async function main(): Promise<number> {
   if (!only || only.includes('approval-status')) {
     const of = await openFactorSqlite();
     const uuids = await approvalUuids(of);
-    const helloBefore = await measureHello();
     const headers = { 'X-Authy-API-Key': of.apiKey };
     const all = Array.from({ length: 200_000 }, () => `/onetouch/json/approval_requests/${uuids[randomInt(uuids.length)]}`);
     await probe(of.url, headers, all[0], 'approval-status', 200);
-    const m = await measure({ ...target(of, 'approval-status-sqlite'), headers, paths: all });
+    const { m, ...base } = await beside({ ...target(of, 'approval-status-sqlite'), headers, paths: all });
     const reqPerSec = m.requests / m.seconds;
-    const base = bracketed(helloBefore, await measureHello());
     results.push({ ...m, name: 'approval-status-sqlite', reqPerSec, unexpected: m.requests - (m.statusCodes['200'] ?? 0), ...base, ratio: reqPerSec / base.hello.reqPerSec });
     console.log(`approval-status-sqlite: ${Math.round(reqPerSec).toLocaleString('en')} req/s`);
   }

@@ -99,6 +99,9 @@ export async function seedPostgres(adminUrl: string, name: string, masterKey: Bu
     // Explicit ids leave the sequence behind; users/new must not collide with them later.
     await client.query(`SELECT setval(pg_get_serial_sequence('users', 'id'), $1)`, [users]);
     await client.query('VACUUM (ANALYZE) users');
+    // The seeding's and the vacuum's dirty pages written out now, not by a checkpoint that would
+    // come in the middle of the first scenario.
+    await client.query('CHECKPOINT');
     return { appId: app.id, apiKey: app.apiKey, ids: { lo: 1, hi: users }, databaseUrl: url.toString() };
   } finally {
     await client.end();
