@@ -194,6 +194,8 @@ function init(args)
   end
   i = 0
   statuses = {}
+  -- The CPU this process used formatting its requests: left out of the generator's share.
+  init_cpu = os.clock()
 end
 function request()
   i = i + 1
@@ -202,17 +204,18 @@ function request()
 end
 function response(status) statuses[status] = (statuses[status] or 0) + 1 end
 function done(summary, latency)
-  local merged, out, ran, sent, q = {}, {}, 0, 0, {}
+  local merged, out, ran, sent, q, init = {}, {}, 0, 0, {}, 0
   for _, t in ipairs(threads) do
+    init = init + (t:get("init_cpu") or 0)
     for k, v in pairs(t:get("statuses")) do merged[k] = (merged[k] or 0) + v end
     ran = ran + (t:get("ranout") or 0)
     sent = sent + (t:get("i") or 0)
   end
   for k, v in pairs(merged) do out[#out + 1] = string.format('"%d":%d', k, v) end
   for p = 1, 1000 do q[p] = string.format('%d', latency:percentile(p / 10)) end
-  io.write(string.format('WRK_JSON {"requests":%d,"us":%d,"errors":%d,"p50":%d,"p99":%d,"ranout":%d,"sent":%d,"q":[%s],"statuses":{%s}}\\n',
+  io.write(string.format('WRK_JSON {"requests":%d,"us":%d,"errors":%d,"p50":%d,"p99":%d,"ranout":%d,"sent":%d,"cpu":%.6f,"init":%.6f,"q":[%s],"statuses":{%s}}\\n',
     summary.requests, summary.duration, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99), ran, sent, table.concat(q, ","), table.concat(out, ",")))
+    latency:percentile(50), latency:percentile(99), ran, sent, os.clock(), init, table.concat(q, ","), table.concat(out, ",")))
 end
 `;
 
@@ -223,9 +226,14 @@ function childrenCpuSeconds(): number {
   return (Number(f[13]) + Number(f[14])) / 100; // fields 16 (cutime), 17 (cstime), in ticks (100/s on Linux)
 }
 
-async function wrk(run: Run, paths: string[], seconds: number, file: string) {
+/** The file wrk reads its paths from (written before a measurement starts: not the server's time). */
+function pathFile(run: Run, paths: string[], file: string): string {
   writeFileSync(join(run.tmp, file), paths.join('\n') + '\n');
   writeFileSync(join(run.tmp, 'paths.lua'), SCRIPT);
+  return file;
+}
+
+async function wrk(run: Run, seconds: number, file: string) {
   const headers = Object.entries(run.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
   const args = ['-t1', `-c${run.connections}`, `-d${seconds}s`, '--timeout', '10s', ...headers, '-s', join(run.tmp, 'paths.lua'), run.url, '--', join(run.tmp, file)];
   const proc = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -235,32 +243,36 @@ async function wrk(run: Run, paths: string[], seconds: number, file: string) {
   const code = await new Promise<number | null>((ok) => proc.once('exit', ok));
   const json = /WRK_JSON (.*)/.exec(out)?.[1];
   if (code !== 0 || !json) throw new Error(`wrk exited ${code}:\n${out}`);
-  return JSON.parse(json) as { requests: number; us: number; errors: number; p50: number; p99: number; ranout: number; sent: number; q: number[]; statuses: Record<string, number> };
+  return JSON.parse(json) as { requests: number; us: number; errors: number; p50: number; p99: number; ranout: number; sent: number; cpu: number; init: number; q: number[]; statuses: Record<string, number> };
 }
 
 async function byWrk(run: Run): Promise<Measured> {
   // The warm-up gets a tenth of the paths (it is short), the measured run the rest.
   const cut = Math.floor(run.paths.length * (run.warmupSeconds / (run.warmupSeconds + run.seconds)));
-  if (run.warmupSeconds > 0) await wrk(run, run.paths.slice(0, Math.max(1, cut)), run.warmupSeconds, 'warmup.txt');
+  if (run.warmupSeconds > 0) await wrk(run, run.warmupSeconds, pathFile(run, run.paths.slice(0, Math.max(1, cut)), 'warmup.txt'));
+  const file = pathFile(run, run.paths.slice(cut), 'measured.txt');
   const before = { server: serverSeconds(run.pids()), machine: machineCpuSeconds(), loader: childrenCpuSeconds() };
   const fromUs = monotonicUs();
-  const r = await wrk(run, run.paths.slice(cut), run.seconds, 'measured.txt');
+  const r = await wrk(run, run.seconds, file);
   run.onMeasured?.({ fromUs, toUs: monotonicUs() });
   const seconds = r.us / 1e6;
-  const loaderCpu = (childrenCpuSeconds() - before.loader) / seconds;
+  // The generator's share while it sent (formatting its requests beforehand is not the limit);
+  // all of its CPU is still left out of what other processes used.
+  const loaderCpu = (r.cpu - r.init) / seconds;
+  const loaderAll = (childrenCpuSeconds() - before.loader) / seconds;
   const sent = r.ranout > 0 ? run.paths.length : cut + r.sent;
-  return figures(run, before, { requests: r.requests, seconds, p50Ms: r.p50 / 1000, p99Ms: r.p99 / 1000, statusCodes: r.statuses, errors: r.errors, loaderCpu, ranOut: r.ranout > 0, sent, quantilesMs: r.q.map((us) => us / 1000) });
+  return figures(run, before, { requests: r.requests, seconds, p50Ms: r.p50 / 1000, p99Ms: r.p99 / 1000, statusCodes: r.statuses, errors: r.errors, loaderCpu, ranOut: r.ranout > 0, sent, quantilesMs: r.q.map((us) => us / 1000) }, loaderAll);
 }
 
 type MachineCpu = ReturnType<typeof machineCpuSeconds>;
 
-function figures(run: Run, before: { server?: Map<number, number>; machine?: MachineCpu }, m: Omit<Measured, 'serverCpu' | 'serverCpuUsPerRequest' | 'openfactorCpuUsPerRequest' | 'otherCpu' | 'softirqCpu'>): Measured {
+function figures(run: Run, before: { server?: Map<number, number>; machine?: MachineCpu }, m: Omit<Measured, 'serverCpu' | 'serverCpuUsPerRequest' | 'openfactorCpuUsPerRequest' | 'otherCpu' | 'softirqCpu'>, loaderAll = m.loaderCpu): Measured {
   const since = serverSecondsSince(run, before.server);
   const used = since?.used;
   const machine = machineCpuSeconds();
   const serverCpu = used === undefined ? undefined : used / m.seconds;
   const then = before.machine;
-  const otherCpu = serverCpu === undefined || machine === undefined || then === undefined ? undefined : Math.max(0, (machine.busy - then.busy) / m.seconds - serverCpu - m.loaderCpu);
+  const otherCpu = serverCpu === undefined || machine === undefined || then === undefined ? undefined : Math.max(0, (machine.busy - then.busy) / m.seconds - serverCpu - loaderAll);
   return {
     ...m,
     serverCpu,
