@@ -11,6 +11,7 @@ import { verificationPhoneContext } from '../src/store/contacts.ts';
 import type { DB } from '../src/store/schema.ts';
 import { qrSecretContext, sentCodeHash, sentCodeKey } from '../src/features/tokens/service.ts';
 import { codeContext } from '../src/features/phones/service.ts';
+import { conversionKeysOf } from '../src/features/send-guard/service.ts';
 import { codeContext as verifyCodeContext, toContext as verifyToContext } from '../src/features/verify/service.ts';
 
 const derive = (what: string, id: number) => createHmac('sha1', `openfactor-bench-${what}`).update(String(id)).digest();
@@ -64,10 +65,15 @@ export async function seedQrAuthenticators(db: Kysely<DB>, mk: MasterKey, appId:
   );
 }
 
-/** `perUser` unexpired codes sent by `channel` to each of `ids` (code n: benchCode(channel, id, n)). */
-export async function seedSentCodes(db: Kysely<DB>, mk: MasterKey, appId: number, ids: number[], channel: 'sms' | 'voice' | 'email', perUser: number, digits: number): Promise<void> {
+/**
+ * `perUser` unexpired codes sent by `channel` to each of `ids` (code n: benchCode(channel, id, n)),
+ * an SMS or voice code with the conversion keys a send keeps.
+ */
+export async function seedSentCodes(db: Kysely<DB>, mk: MasterKey, dialect: 'sqlite' | 'postgres', appId: number, ids: number[], channel: 'sms' | 'voice' | 'email', perUser: number, digits: number): Promise<void> {
   const key = sentCodeKey(mk);
+  const contacts = await openContacts(db, [mk], dialect);
   const now = Date.now();
+  const converts = (id: number) => (channel === 'email' ? { prefix: null, country: null } : conversionKeysOf(contacts, `+1${benchPhone(id)}`));
   const rows = ids.flatMap((id) =>
     Array.from({ length: perUser }, (_, n) => ({
       app_id: appId,
@@ -78,6 +84,8 @@ export async function seedSentCodes(db: Kysely<DB>, mk: MasterKey, appId: number
       created_at: now,
       expires_at: now + 3_600_000,
       used_at: null,
+      conversion_prefix: converts(id).prefix,
+      conversion_country: converts(id).country,
     })),
   );
   await inBatches(db, rows, (trx, batch) => trx.insertInto('sent_codes').values(batch).execute());

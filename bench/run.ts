@@ -7,8 +7,9 @@
 // Env: BENCH_DURATION (measured seconds, 10), BENCH_WARMUP (seconds, 3), BENCH_USERS (1000000),
 //      BENCH_SLICES (the turns a scenario and its hello-world take, 5),
 //      BENCH_CPU_PROF=1 (V8 CPU profiles of the servers in bench/results/prof/<server>/),
-//      BENCH_PG_URL (an existing database used to create the bench's own; default the local
-//      postgres database; the PostgreSQL scenarios are skipped when it does not answer),
+//      BENCH_PG_URL (an existing database used to create the bench's own; default a cluster the
+//      bench makes and removes, with BENCH_PG_SHARED_BUFFERS (a quarter of the memory), or the
+//      local postgres database where it cannot; PostgreSQL scenarios are skipped when it does not answer),
 //      BENCH_ONLY (comma-separated scenario names, outbox-sqlite and outbox-postgres included),
 //      BENCH_OUTBOX_MESSAGES (SMS per outbox scenario, 10000), BENCH_ROUND_TRIPS (OneTouch, 300);
 //      approval-status and onetouch-roundtrip are scenario names too, and the Twilio Verify v2
@@ -20,6 +21,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startBenchCluster } from './postgres-cluster.ts';
 import { ROOT, freePort, hasTaskset, isRunning, pinPostgres, pinSelf, postgresPids, startNode, stop, unpinPostgres, waitForHttp, type Child } from './procs.ts';
 import { benchSeed, dropPostgres, openBenchStore, seedPostgres, seedSqlite } from './seed.ts';
 import { bareSmppPerSecond, outboxThroughput, type OutboxFigures } from './outbox.ts';
@@ -113,7 +115,11 @@ async function startOpenFactor(dialect: 'sqlite' | 'postgres', users: number, su
   return { ...target, ...of };
 }
 
-const PG_ADMIN = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+// Without BENCH_PG_URL the PostgreSQL scenarios run on a cluster of the bench's own, with shared
+// buffers sized as for production (bench/postgres-cluster.ts); the machine's, if that cannot start.
+const wantsPostgres = !process.env.BENCH_ONLY || process.env.BENCH_ONLY.includes('postgres');
+const ownCluster = process.env.BENCH_PG_URL || !wantsPostgres ? undefined : startBenchCluster(await freePort());
+const PG_ADMIN = process.env.BENCH_PG_URL ?? ownCluster?.adminUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const PG_DB = `openfactor_bench_${process.pid}`;
 /** Every bench database made, dropped at the end whatever happens. */
 const pgDatabases = new Set<string>();
@@ -280,7 +286,7 @@ const paths: Record<string, { correct: Path; wrong?: Path; repeatable?: boolean 
     (['sms', 'voice', 'email'] as const).map((channel) => {
       const make = (right: boolean): Path => async (of, n) => {
         const ids = distinctUsers(of, n);
-        await withStore(of, (db) => seedSentCodes(db, masterKeyFrom(masterKey), of.appId, ids, channel, 1, APP_TOKEN_DIGITS));
+        await withStore(of, (db) => seedSentCodes(db, masterKeyFrom(masterKey), of.dialect, of.appId, ids, channel, 1, APP_TOKEN_DIGITS));
         return ids.map((id) => {
           const c = benchCode(channel, id, 0, APP_TOKEN_DIGITS);
           return verifyPath(right ? c : wrongFor(id, c), id);
@@ -504,7 +510,8 @@ async function main(): Promise<number> {
   console.log(
     `OpenFactor bench: ${USERS.toLocaleString('en')} users, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s measured per scenario in ${SLICES} turns with the hello-world, ` +
       `load by ${hasWrk ? 'wrk' : 'autocannon (install wrk for a generator that is never the limit)'}; ` +
-      (PINNED ? 'servers (and PostgreSQL) on core 0, load generator on core 1' : 'NOT pinned (no taskset or fewer than 2 cores)'),
+      (PINNED ? 'servers (and PostgreSQL) on core 0, load generator on core 1' : 'NOT pinned (no taskset or fewer than 2 cores)') +
+      (ownCluster ? `; PostgreSQL: the bench's own cluster, shared_buffers ${ownCluster.sharedBuffers}` : wantsPostgres ? `; PostgreSQL: ${PG_ADMIN} as configured` : ''),
   );
   const results: Figures[] = [];
   const only = process.env.BENCH_ONLY?.split(',');
@@ -713,6 +720,7 @@ function report(results: Figures[], outbox: OutboxFigures[], roundTrips: RoundTr
     warmupSeconds: WARMUP,
     durationSeconds: DURATION,
     users: USERS,
+    postgres: ownCluster ? { cluster: 'own', sharedBuffers: ownCluster.sharedBuffers } : { cluster: 'given', url: PG_ADMIN.replace(/\/\/[^@]*@/, '//') },
     results,
     outbox,
     roundTrips,
@@ -733,6 +741,7 @@ async function cleanup(): Promise<void> {
   await Promise.all(children.map(stop));
   if (PINNED) unpinPostgres();
   for (const name of pgDatabases) await dropPostgres(PG_ADMIN, name).catch(() => {});
+  ownCluster?.stop();
   rmSync(tmp, { recursive: true, force: true });
 }
 

@@ -204,7 +204,7 @@ async function buildServices(config: Config, store: Store, log: FastifyBaseLogge
   const webhooks = (hookSigners.webhook = new Webhooks(store.db, config.masterKeys, hooks, applications, destinations, config.dashboardNonceWindowS * 1000));
   const contacts = await openContacts(store.db, config.masterKeys, store.dialect);
   const limits = new SafetyLimits(store, contacts);
-  const guard = new SendGuard({ db: store.db, limits, outbox, log: log, clock: overrides.sendGuardClock });
+  const guard = new SendGuard({ db: store.db, contacts, limits, outbox, log: log, clock: overrides.sendGuardClock });
   const events = new DeviceEvents();
   // Not awaited: a node starts without Redis, logs it, and joins the others once it can.
   if (config.redisUrl) events.connect(config.redisUrl, config.redisPrefix, log);

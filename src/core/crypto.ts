@@ -104,5 +104,5 @@ export function constantTimeEqual(a: string, b: string): boolean {
  * A keyed blind index: equal values give equal indexes, so a sealed column can still be looked up
  * by equality (user by phone, rate-limit keys), while a dump without the key shows nothing.
  */
-export const blindIndex = (key: Buffer, kind: 'phone' | 'email' | 'recovery-code', value: string): string =>
+export const blindIndex = (key: Buffer, kind: 'phone' | 'email' | 'recovery-code' | 'prefix', value: string): string =>
   createHmac('sha256', key).update(`${kind}:${value}`).digest('base64url');

@@ -301,6 +301,9 @@ export interface SentCodesTable {
   created_at: number;
   expires_at: number;
   used_at: number | null;
+  /** SMS and voice: the keys a verify counts its conversion under (send-guard ConversionKeys); null before 0044. */
+  conversion_prefix: string | null;
+  conversion_country: string | null;
 }
 
 /** `blocked`: refused by the SMS-pumping defence before any provider saw it (the audit of the block). */

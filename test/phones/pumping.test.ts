@@ -4,6 +4,7 @@
 // conversions raise a prefix's allowance; every block names its rule in the audit.
 import { unseal } from '../../src/core/crypto.ts';
 import { destinationContext } from '../../src/store/contacts.ts';
+import { conversionKeysOf } from '../../src/features/send-guard/service.ts';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { PHONES, startApp, type TestApp } from '../support/harness.ts';
@@ -135,8 +136,10 @@ test('a verified phone verification counts as a conversion for its prefix', asyn
   await start('415-555-0131', '1', app.apiKey);
   const code = codeIn((await delivered(t, '+14155550131')).text, 4);
   await call(t.of.server, 'GET', '/protected/json/phones/verification/check', { key: app.apiKey, form: `phone_number=415-555-0131&country_code=1&verification_code=${code}` });
-  const rows = await t.store.db.selectFrom('prefix_traffic').select(['sends', 'conversions']).where('app_id', '=', app.id).where('prefix', '=', '+1415555').execute();
-  assert.deepEqual(rows.map((r) => [Number(r.sends), Number(r.conversions)]), [[1, 1]]);
+  // The send under the prefix, the conversion under its keyed index (test/phones/conversion-keys.test.ts).
+  const { prefix: converted } = conversionKeysOf(t.of.services.contacts, '+14155550131');
+  const rows = await t.store.db.selectFrom('prefix_traffic').select(['prefix', 'sends', 'conversions']).where('app_id', '=', app.id).where('prefix', 'in', ['+1415555', converted]).orderBy('sends', 'desc').execute();
+  assert.deepEqual(rows.map((r) => [r.prefix, Number(r.sends), Number(r.conversions)]), [['+1415555', 1, 0], [converted, 0, 1]]);
 });
 
 test('the daily per-number cap; device registration by phone passes the defence too', async () => {

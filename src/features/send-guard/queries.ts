@@ -96,13 +96,13 @@ export function countConversion(db: Kysely<DB>, appId: number, prefix: string, w
   return loader.load({ appId, prefix, window });
 }
 
-/** Sends and conversions of the prefix in windows [from, to). */
-export async function traffic(db: Kysely<DB>, appId: number, prefix: string, from: number, to: number) {
+/** Sends and conversions counted under any of `keys` (a prefix and its conversion key) in windows [from, to). */
+export async function traffic(db: Kysely<DB>, appId: number, keys: string[], from: number, to: number) {
   const row = await db
     .selectFrom('prefix_traffic')
     .select((eb) => [eb.fn.coalesce(eb.fn.sum<number>('sends'), sql<number>`0`).as('sends'), eb.fn.coalesce(eb.fn.sum<number>('conversions'), sql<number>`0`).as('conversions')])
     .where('app_id', '=', appId)
-    .where('prefix', '=', prefix)
+    .where('prefix', 'in', keys)
     .where('window_start', '>=', from)
     .where('window_start', '<', to)
     .executeTakeFirstOrThrow();
@@ -150,8 +150,8 @@ export const quarantine = (db: Kysely<DB>, appId: number, prefix: string, rule: 
 export const quarantinesOf = (db: Kysely<DB>, appId: number, now: number) =>
   db.selectFrom('quarantines').selectAll().where('app_id', '=', appId).where('until', '>', now).orderBy('created_at', 'desc').execute();
 
-export const forgetTraffic = (db: Kysely<DB>, appId: number, prefix: string, since: number) =>
-  db.deleteFrom('prefix_traffic').where('app_id', '=', appId).where('prefix', '=', prefix).where('window_start', '>=', since).execute();
+export const forgetTraffic = (db: Kysely<DB>, appId: number, keys: string[], since: number) =>
+  db.deleteFrom('prefix_traffic').where('app_id', '=', appId).where('prefix', 'in', keys).where('window_start', '>=', since).execute();
 
 export const liftQuarantine = (db: Kysely<DB>, appId: number, prefix: string) =>
   db.deleteFrom('quarantines').where('app_id', '=', appId).where('prefix', '=', prefix).execute();

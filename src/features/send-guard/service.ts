@@ -11,6 +11,7 @@ import type { Outbox } from '../../delivery/outbox.ts';
 import type { DB } from '../../store/schema.ts';
 import type { Application } from '../applications/service.ts';
 import type { SafetyLimits } from '../tokens/limits.ts';
+import type { Contacts } from '../../store/contacts.ts';
 import * as q from './queries.ts';
 
 const WINDOW_MS = 10 * 60_000;
@@ -51,6 +52,32 @@ export interface Destination {
   locale: string;
 }
 
+/**
+ * Where a verified code of a number is counted: its country's key, and its prefix's keyed index
+ * (`ix:…`) rather than the prefix, so a sent code can keep both and a verify counts without
+ * opening the number. A prefix's traffic is its sends (under the prefix) with its conversions
+ * (under the index; under the prefix too for those counted before 0044).
+ */
+export interface ConversionKeys {
+  prefix: string;
+  country: string;
+}
+
+export const conversionKeysOf = (contacts: Contacts, e164: string): ConversionKeys => ({ prefix: knownPrefixKey(contacts, prefixOf(e164)), country: countryKey(e164) });
+
+// Few prefixes carry most traffic: each one's index is worked out (an HMAC) once, not per code.
+const prefixKeys = new WeakMap<Contacts, Map<string, string>>();
+function knownPrefixKey(contacts: Contacts, prefix: string): string {
+  let known = prefixKeys.get(contacts);
+  if (!known) prefixKeys.set(contacts, (known = new Map()));
+  let key = known.get(prefix);
+  if (key === undefined) {
+    if (known.size >= 10_000) known.clear();
+    known.set(prefix, (key = `ix:${contacts.prefixIndex(prefix)}`));
+  }
+  return key;
+}
+
 export class SendGuard {
   private readonly past = new Map<string, { window: number; traffic: { sends: number; conversions: number } }>();
 
@@ -58,7 +85,7 @@ export class SendGuard {
   private readonly clock: () => number;
 
   constructor(
-    private readonly d: { db: Kysely<DB>; limits: SafetyLimits; outbox: Outbox; log: FastifyBaseLogger; clock?: () => number },
+    private readonly d: { db: Kysely<DB>; contacts: Contacts; limits: SafetyLimits; outbox: Outbox; log: FastifyBaseLogger; clock?: () => number },
   ) {
     this.clock = d.clock ?? Date.now;
   }
@@ -97,17 +124,17 @@ export class SendGuard {
     // Velocity per prefix, and per country for attacks spread over many prefixes, each against its
     // own recent baseline and weighed by how often its codes come back verified.
     const window = Math.floor(now / WINDOW_MS) * WINDOW_MS;
-    const byPrefix = await this.velocity(app.id, prefix, s.prefixSendsPerWindow, window);
+    const byPrefix = await this.velocity(app.id, prefix, s.prefixSendsPerWindow, window, knownPrefixKey(this.d.contacts, prefix));
     if (byPrefix) return this.quarantine(app.id, prefix, byPrefix === 'velocity' ? 'prefix_velocity' : 'prefix_low_conversion', now);
-    const byCountry = await this.velocity(app.id, country, s.countrySendsPerWindow, window);
+    const byCountry = await this.velocity(app.id, country, s.countrySendsPerWindow, window, country);
     if (byCountry === 'velocity') return this.quarantine(app.id, country, 'country_velocity', now);
     return undefined;
   }
 
-  /** Counts a send for `key` in this window; says whether it is over its allowance or its codes never come back. */
-  private async velocity(appId: number, key: string, floor: number, window: number): Promise<'velocity' | 'low_conversion' | undefined> {
+  /** Counts a send for `key` in this window; says whether it is over its allowance or its codes (counted under `converts`) never come back. */
+  private async velocity(appId: number, key: string, floor: number, window: number, converts: string): Promise<'velocity' | 'low_conversion' | undefined> {
     const sends = await q.countSend(this.d.db, appId, key, window);
-    const past = await this.pastHour(appId, key, window);
+    const past = await this.pastHour(appId, key, converts, window);
     const trusted = past.sends >= 10 && past.conversions / past.sends >= 0.5;
     const limit = Math.max(floor, VELOCITY_FACTOR * (past.sends / BASELINE_WINDOWS)) * (trusted ? TRUSTED_BOOST : 1);
     if (sends > limit) return 'velocity';
@@ -119,11 +146,11 @@ export class SendGuard {
    * The hour before the current window. Closed windows no longer change (sends and conversions
    * are counted in the window they happen in), so each is read once per window and key.
    */
-  private async pastHour(appId: number, key: string, window: number) {
+  private async pastHour(appId: number, key: string, converts: string, window: number) {
     const id = `${appId}|${key}`;
     const hit = this.past.get(id);
     if (hit && hit.window === window) return hit.traffic;
-    const traffic = await q.traffic(this.d.db, appId, key, window - BASELINE_WINDOWS * WINDOW_MS, window);
+    const traffic = await q.traffic(this.d.db, appId, key === converts ? [key] : [key, converts], window - BASELINE_WINDOWS * WINDOW_MS, window);
     if (this.past.size >= 100_000) this.past.clear();
     this.past.set(id, { window, traffic });
     return traffic;
@@ -137,9 +164,19 @@ export class SendGuard {
 
   /** A code sent to this number came back verified: the prefix's traffic is real users. */
   async converted(appId: number, e164: string, now = this.clock()): Promise<void> {
+    await this.convertedUnder(appId, this.conversionKeys(e164), now);
+  }
+
+  /** A verified code whose keys its send kept (conversionKeys): counted without the number. */
+  async convertedUnder(appId: number, keys: ConversionKeys, now = this.clock()): Promise<void> {
     const window = Math.floor(now / WINDOW_MS) * WINDOW_MS;
     // Both in this turn's one write of conversions.
-    await Promise.all([q.countConversion(this.d.db, appId, prefixOf(e164), window), q.countConversion(this.d.db, appId, countryKey(e164), window)]);
+    await Promise.all([q.countConversion(this.d.db, appId, keys.prefix, window), q.countConversion(this.d.db, appId, keys.country, window)]);
+  }
+
+  /** What a sent code keeps so that its verify can count the conversion (convertedUnder). */
+  conversionKeys(e164: string): ConversionKeys {
+    return conversionKeysOf(this.d.contacts, e164);
   }
 
   quarantines(appId: number, now = this.clock()) {
@@ -155,7 +192,8 @@ export class SendGuard {
     const [lifted] = await q.liftQuarantine(this.d.db, appId, prefix);
     if (Number(lifted?.numDeletedRows ?? 0) === 0) return false;
     const window = Math.floor(now / WINDOW_MS) * WINDOW_MS;
-    await q.forgetTraffic(this.d.db, appId, prefix, window - BASELINE_WINDOWS * WINDOW_MS);
+    const keys = prefix.startsWith('cc:') ? [prefix] : [prefix, knownPrefixKey(this.d.contacts, prefix)];
+    await q.forgetTraffic(this.d.db, appId, keys, window - BASELINE_WINDOWS * WINDOW_MS);
     this.past.delete(`${appId}|${prefix}`);
     this.d.log.warn({ event: 'quarantine_lifted', app_id: appId, prefix: maskPrefix(prefix) }, 'quarantine lifted by an operator');
     return true;

@@ -57,7 +57,7 @@ const factorsByIds = prepared((db: Kysely<DB>, ids: number[], codeHashes: (strin
     .innerJoin(sql<{ id: number; code_hash: string | null }>`(SELECT DISTINCT * FROM unnest(${ids}::int[], ${codeHashes}::text[]) AS u(id, code_hash))`.as('v'), 'v.id', 'users.id')
     .select([
       'v.code_hash as asked_hash',
-      sql<[number, SentCode['channel'], string | null, number, number | null][] | null>`(SELECT json_agg(json_build_array(c.id, c.channel, c.action, c.expires_at, c.used_at) ORDER BY c.id DESC) FROM sent_codes c WHERE c.user_id = users.id AND c.code_hash = v.code_hash)`.as('codes'),
+      sql<[number, SentCode['channel'], string | null, number, number | null, string | null, string | null][] | null>`(SELECT json_agg(json_build_array(c.id, c.channel, c.action, c.expires_at, c.used_at, c.conversion_prefix, c.conversion_country) ORDER BY c.id DESC) FROM sent_codes c WHERE c.user_id = users.id AND c.code_hash = v.code_hash)`.as('codes'),
     ]),
 );
 
@@ -67,6 +67,9 @@ export interface SentCode {
   action: string | null;
   expires_at: number;
   used_at: number | null;
+  /** SMS and voice codes sent since 0044: where a verify counts the conversion (send-guard). */
+  conversion_prefix: string | null;
+  conversion_country: string | null;
 }
 
 type FactorsRow = NonNullable<Awaited<ReturnType<typeof factorsById.first>>>;
@@ -96,7 +99,7 @@ export const findUserFactors = perTurn(
       const r: UserFactors & (typeof rows)[number] | undefined = found.get(`${k.id}:${hashes[i]}`);
       if (!r || r.app_id !== k.appId) return undefined;
       // One user and hash asked twice in a turn: one row, its codes listed once.
-      r.sent_codes ??= (r.codes ?? []).map(([id, channel, action, expires_at, used_at]): SentCode => ({ id, channel, action, expires_at, used_at }));
+      r.sent_codes ??= (r.codes ?? []).map(([id, channel, action, expires_at, used_at, conversion_prefix, conversion_country]): SentCode => ({ id, channel, action, expires_at, used_at, conversion_prefix, conversion_country }));
       return r;
     });
   },
@@ -104,7 +107,7 @@ export const findUserFactors = perTurn(
 
 /** SQLite: a user's sent codes with this hash, newest first. */
 const sentCodes = prepared((db: Kysely<DB>, userId: number, codeHash: string) =>
-  db.selectFrom('sent_codes').select(['id', 'channel', 'action', 'expires_at', 'used_at']).where('user_id', '=', userId).where('code_hash', '=', codeHash).orderBy('id', 'desc'),
+  db.selectFrom('sent_codes').select(['id', 'channel', 'action', 'expires_at', 'used_at', 'conversion_prefix', 'conversion_country']).where('user_id', '=', userId).where('code_hash', '=', codeHash).orderBy('id', 'desc'),
 );
 export const findSentCodes = (db: Kysely<DB>, userId: number, codeHash: string): Promise<SentCode[]> =>
   sentCodes.all(db, userId, codeHash) as Promise<SentCode[]>;
@@ -550,12 +553,12 @@ export const useSentCode = perTurn(
 );
 
 const sentCodeInsert = prepared(
-  (db: Kysely<DB>, appId: number, userId: number, channel: 'sms' | 'voice' | 'email', codeHash: string, action: string | null, now: number, expiresAt: number) =>
-    db.insertInto('sent_codes').values({ app_id: appId, user_id: userId, channel, code_hash: codeHash, action, created_at: now, expires_at: expiresAt }),
+  (db: Kysely<DB>, appId: number, userId: number, channel: 'sms' | 'voice' | 'email', codeHash: string, action: string | null, now: number, expiresAt: number, prefix: string | null, country: string | null) =>
+    db.insertInto('sent_codes').values({ app_id: appId, user_id: userId, channel, code_hash: codeHash, action, created_at: now, expires_at: expiresAt, conversion_prefix: prefix, conversion_country: country }),
 );
-/** A sent code's hash, as a step of writeTogether (with its outbox message). */
-export const sentCodeStep = (c: { appId: number; userId: number; channel: 'sms' | 'voice' | 'email'; codeHash: string; action: string | null; now: number; expiresAt: number }) =>
-  sentCodeInsert.step(c.appId, c.userId, c.channel, c.codeHash, c.action, c.now, c.expiresAt);
+/** A sent code's hash (and for SMS and voice, where its verify counts the conversion), as a step of writeTogether (with its outbox message). */
+export const sentCodeStep = (c: { appId: number; userId: number; channel: 'sms' | 'voice' | 'email'; codeHash: string; action: string | null; now: number; expiresAt: number; converts?: { prefix: string; country: string } }) =>
+  sentCodeInsert.step(c.appId, c.userId, c.channel, c.codeHash, c.action, c.now, c.expiresAt, c.converts?.prefix ?? null, c.converts?.country ?? null);
 
 export async function replaceRecoveryCodes(db: Kysely<DB>, userId: number, hashes: string[], now: number): Promise<void> {
   await db.transaction().execute(async (trx) => {

@@ -26,7 +26,7 @@ import { emailOf, findUser, parseAuthyId, phoneOf, sealTotpSeed, totpSeedContext
 import type { SafetyLimits } from './limits.ts';
 import * as q from './queries.ts';
 import type { Webhooks } from '../webhooks/service.ts';
-import type { SendGuard } from '../send-guard/service.ts';
+import type { ConversionKeys, SendGuard } from '../send-guard/service.ts';
 
 /** App TOTPs and QR authenticators: 30 s steps; one step either side of the learned offset. */
 const STEP_SECONDS = 30;
@@ -69,7 +69,8 @@ export interface TokenDeps {
 type Factor =
   | { kind: 'app'; step: number }
   | { kind: 'qr'; step: number; createdAt: number }
-  | { kind: 'sms' | 'voice' | 'email' | 'recovery' };
+  | { kind: 'sms' | 'voice'; converts?: ConversionKeys }
+  | { kind: 'email' | 'recovery' };
 
 type Check = { ok: true; factor: Factor } | { ok: false; reused: boolean };
 
@@ -151,7 +152,8 @@ export class Tokens {
     const { sid, step } = this.d.outbox.enqueueStep({ appId: app.id, userId, channel, ...message }, now);
     const events = (await this.d.webhooks?.eventSteps(this.d.db, app.id, 'totp_token_sent', { user: { s_authy_id: String(userId) }, message: { s_id: sid, s_channel: channel } }, now)) ?? [];
     const codeHash = this.hashCode(userId, code);
-    await writeTogether(this.d.db, [q.sentCodeStep({ appId: app.id, userId, channel, codeHash, action, now, expiresAt: now + app.settings.codeTtlSeconds * 1000 }), step, ...events]);
+    const converts = channel === 'email' ? undefined : this.d.guard.conversionKeys(message.destination);
+    await writeTogether(this.d.db, [q.sentCodeStep({ appId: app.id, userId, channel, codeHash, action, now, expiresAt: now + app.settings.codeTtlSeconds * 1000, converts }), step, ...events]);
     this.d.wakeOutbox();
     return sid;
   }
@@ -190,7 +192,11 @@ export class Tokens {
     }
     usage.count(app.id, 'auths');
     usage.countCheck(app.id, 'valid', now);
-    if (check.factor.kind === 'sms' || check.factor.kind === 'voice') await this.d.guard.converted(app.id, phoneOf(this.d.contacts, user));
+    if (check.factor.kind === 'sms' || check.factor.kind === 'voice') {
+      // Codes sent before their keys were kept (0044) open the number instead.
+      const keys = check.factor.converts;
+      await (keys ? this.d.guard.convertedUnder(app.id, keys) : this.d.guard.converted(app.id, phoneOf(this.d.contacts, user)));
+    }
     await this.d.webhooks?.emit(this.d.db, app.id, 'token_verified', { user: { s_authy_id: String(user.id) }, token: { s_factor: check.factor.kind } }, now);
     const device = check.factor.kind === 'app' && user.device_id !== null ? await q.findDeviceById(this.d.db, user.device_id) : undefined;
     return { ok: true, body: { message: 'Token is valid.', token: 'is valid', success: 'true', device: deviceBody(check.factor, user, device) } };
@@ -239,7 +245,7 @@ export class Tokens {
     if (sent.length === 0) return { ok: false, reused: false };
     const codes = sent.filter((c) => (c.action ?? undefined) === action);
     const usable = codes.find((c) => c.used_at === null && Number(c.expires_at) > now);
-    if (usable && (await q.useSentCode(this.d.db, { id: usable.id, userId: user.id, now, mattersMs: CODE_USE_MATTERS_MS }))) return { ok: true, factor: { kind: usable.channel } };
+    if (usable && (await q.useSentCode(this.d.db, { id: usable.id, userId: user.id, now, mattersMs: CODE_USE_MATTERS_MS }))) return { ok: true, factor: factorOf(usable) };
     return { ok: false, reused: usable !== undefined || codes.some((c) => c.used_at !== null) };
   }
 
@@ -374,6 +380,13 @@ const keptQrToken = (now: number) => now.toString(16).padStart(12, '0') + random
 /** The `otpauth://totp/…` URI every Google-Authenticator-style app reads. */
 export const otpauthUri = (secret: Buffer, issuer: string, label: string) =>
   new TOTP({ issuer, label, secret: new Secret({ buffer: new Uint8Array(secret).buffer }), digits: QR_DIGITS, period: STEP_SECONDS, algorithm: 'SHA1' }).toString();
+
+/** The factor a used sent code was, with where its conversion is counted. */
+function factorOf(code: q.SentCode): Factor {
+  if (code.channel === 'email') return { kind: 'email' };
+  const converts = code.conversion_prefix !== null && code.conversion_country !== null ? { prefix: code.conversion_prefix, country: code.conversion_country } : undefined;
+  return { kind: code.channel, converts };
+}
 
 const clampDrift = (d: number) => Math.max(-MAX_DRIFT_STEPS, Math.min(MAX_DRIFT_STEPS, d));
 
