@@ -74,8 +74,9 @@ export async function seedSentCodes(db: Kysely<DB>, mk: MasterKey, dialect: 'sql
   const contacts = await openContacts(db, [mk], dialect);
   const now = Date.now();
   const converts = (id: number) => (channel === 'email' ? { prefix: null, country: null } : conversionKeysOf(contacts, `+1${benchPhone(id)}`));
-  const rows = ids.flatMap((id) =>
-    Array.from({ length: perUser }, (_, n) => ({
+  const rows = ids.flatMap((id) => {
+    const keys = converts(id);
+    return Array.from({ length: perUser }, (_, n) => ({
       app_id: appId,
       user_id: id,
       channel,
@@ -84,10 +85,10 @@ export async function seedSentCodes(db: Kysely<DB>, mk: MasterKey, dialect: 'sql
       created_at: now,
       expires_at: now + 3_600_000,
       used_at: null,
-      conversion_prefix: converts(id).prefix,
-      conversion_country: converts(id).country,
-    })),
-  );
+      conversion_prefix: keys.prefix,
+      conversion_country: keys.country,
+    }));
+  });
   await inBatches(db, rows, (trx, batch) => trx.insertInto('sent_codes').values(batch).execute());
 }
 

@@ -64,8 +64,15 @@ export class Contacts {
    * clear, and a verify counts the conversion without opening the number.
    */
   prefixIndex(prefix: string): string {
-    return blindIndex(this.indexKey, 'prefix', prefix);
+    // Few prefixes carry most traffic: each one's HMAC is worked out once, not per code.
+    let index = this.prefixes.get(prefix);
+    if (index === undefined) {
+      if (this.prefixes.size >= 10_000) this.prefixes.clear();
+      this.prefixes.set(prefix, (index = blindIndex(this.indexKey, 'prefix', prefix)));
+    }
+    return index;
   }
+  private readonly prefixes = new Map<string, string>();
 
   seal(value: string, context: string): string {
     return seal(this.keys[0], value, context);

@@ -63,20 +63,8 @@ export interface ConversionKeys {
   country: string;
 }
 
-export const conversionKeysOf = (contacts: Contacts, e164: string): ConversionKeys => ({ prefix: knownPrefixKey(contacts, prefixOf(e164)), country: countryKey(e164) });
-
-// Few prefixes carry most traffic: each one's index is worked out (an HMAC) once, not per code.
-const prefixKeys = new WeakMap<Contacts, Map<string, string>>();
-function knownPrefixKey(contacts: Contacts, prefix: string): string {
-  let known = prefixKeys.get(contacts);
-  if (!known) prefixKeys.set(contacts, (known = new Map()));
-  let key = known.get(prefix);
-  if (key === undefined) {
-    if (known.size >= 10_000) known.clear();
-    known.set(prefix, (key = `ix:${contacts.prefixIndex(prefix)}`));
-  }
-  return key;
-}
+export const conversionKeysOf = (contacts: Contacts, e164: string): ConversionKeys => ({ prefix: prefixKeyOf(contacts, prefixOf(e164)), country: countryKey(e164) });
+const prefixKeyOf = (contacts: Contacts, prefix: string) => `ix:${contacts.prefixIndex(prefix)}`;
 
 export class SendGuard {
   private readonly past = new Map<string, { window: number; traffic: { sends: number; conversions: number } }>();
@@ -124,7 +112,7 @@ export class SendGuard {
     // Velocity per prefix, and per country for attacks spread over many prefixes, each against its
     // own recent baseline and weighed by how often its codes come back verified.
     const window = Math.floor(now / WINDOW_MS) * WINDOW_MS;
-    const byPrefix = await this.velocity(app.id, prefix, s.prefixSendsPerWindow, window, knownPrefixKey(this.d.contacts, prefix));
+    const byPrefix = await this.velocity(app.id, prefix, s.prefixSendsPerWindow, window, prefixKeyOf(this.d.contacts, prefix));
     if (byPrefix) return this.quarantine(app.id, prefix, byPrefix === 'velocity' ? 'prefix_velocity' : 'prefix_low_conversion', now);
     const byCountry = await this.velocity(app.id, country, s.countrySendsPerWindow, window, country);
     if (byCountry === 'velocity') return this.quarantine(app.id, country, 'country_velocity', now);
@@ -192,7 +180,7 @@ export class SendGuard {
     const [lifted] = await q.liftQuarantine(this.d.db, appId, prefix);
     if (Number(lifted?.numDeletedRows ?? 0) === 0) return false;
     const window = Math.floor(now / WINDOW_MS) * WINDOW_MS;
-    const keys = prefix.startsWith('cc:') ? [prefix] : [prefix, knownPrefixKey(this.d.contacts, prefix)];
+    const keys = prefix.startsWith('cc:') ? [prefix] : [prefix, prefixKeyOf(this.d.contacts, prefix)];
     await q.forgetTraffic(this.d.db, appId, keys, window - BASELINE_WINDOWS * WINDOW_MS);
     this.past.delete(`${appId}|${prefix}`);
     this.d.log.warn({ event: 'quarantine_lifted', app_id: appId, prefix: maskPrefix(prefix) }, 'quarantine lifted by an operator');
