@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { prepared, writeTogether } from '../../store/prepared.ts';
+import { prepared } from '../../store/prepared.ts';
 import { oneRowEach, perTurn } from '../../store/turn-batch.ts';
 import type { DB } from '../../store/schema.ts';
 import { verificationPhoneContext, type Contacts } from '../../store/contacts.ts';
@@ -42,69 +42,62 @@ export const latest = (db: Kysely<DB>, appId: number, phoneIndex: string) => lat
 
 export type VerificationRow = NonNullable<Awaited<ReturnType<typeof latest>>>;
 
-const check = prepared((db: Kysely<DB>, id: number, max: number) =>
-  db.updateTable('phone_verifications').set((eb) => ({ checks: eb('checks', '+', 1) })).where('id', '=', id).where('status', '=', 'pending').where('checks', '<', max).returning('checks'),
-);
-const checks = prepared((db: Kysely<DB>, ids: number[], maxes: number[]) =>
+// A check is counted and decided in one statement: the right code verifies, the `max`th wrong one
+// kills it (one write a check on SQLite, one round trip a turn on PostgreSQL; and of two right
+// checks at once only the one that still found it pending gets `verified`).
+type Status = 'pending' | 'verified' | 'dead';
+const checkRight = prepared((db: Kysely<DB>, id: number, max: number, now: number) =>
   db
     .updateTable('phone_verifications')
-    .from(sql<{ id: number; max: number }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${maxes}::int[]) AS max)`.as('v'))
-    .set((eb) => ({ checks: eb('phone_verifications.checks', '+', 1) }))
+    .set((eb) => ({ checks: eb('checks', '+', 1), status: 'verified' as const, verified_at: now, code_sealed: null }))
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .where('checks', '<', max)
+    .returning(['checks', 'status']),
+);
+const checkWrong = prepared((db: Kysely<DB>, id: number, max: number) =>
+  db
+    .updateTable('phone_verifications')
+    .set((eb) => ({
+      checks: eb('checks', '+', 1),
+      status: sql<Status>`CASE WHEN checks + 1 >= ${max} THEN 'dead' ELSE status END`,
+      code_sealed: sql<string | null>`CASE WHEN checks + 1 >= ${max} THEN NULL ELSE code_sealed END`,
+    }))
+    .where('id', '=', id)
+    .where('status', '=', 'pending')
+    .where('checks', '<', max)
+    .returning(['checks', 'status']),
+);
+const checks = prepared((db: Kysely<DB>, ids: number[], maxes: number[], verifyAts: (number | null)[]) =>
+  db
+    .updateTable('phone_verifications')
+    .from(sql<{ id: number; max: number; verify_at: number | null }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${maxes}::int[]) AS max, unnest(${verifyAts}::bigint[]) AS verify_at)`.as('v'))
+    .set((eb) => ({
+      checks: eb('phone_verifications.checks', '+', 1),
+      status: sql<Status>`CASE WHEN v.verify_at IS NOT NULL THEN 'verified' WHEN phone_verifications.checks + 1 >= v.max THEN 'dead' ELSE phone_verifications.status END`,
+      verified_at: sql<number | null>`COALESCE(v.verify_at, phone_verifications.verified_at)`,
+      code_sealed: sql<string | null>`CASE WHEN v.verify_at IS NOT NULL OR phone_verifications.checks + 1 >= v.max THEN NULL ELSE phone_verifications.code_sealed END`,
+    }))
     .whereRef('phone_verifications.id', '=', 'v.id')
     .where('phone_verifications.status', '=', 'pending')
     .where(sql<boolean>`phone_verifications.checks < v.max`)
-    .returning(['phone_verifications.id', 'phone_verifications.checks']),
+    .returning(['phone_verifications.id', 'phone_verifications.checks', 'phone_verifications.status']),
 );
 type Check = { id: number; max: number; verifyAt?: number };
 type Taken = { checks: number; verified: boolean };
+const takenOf = (row: { checks: number; status: string } | undefined): Taken | undefined => row && { checks: Number(row.checks), verified: row.status === 'verified' };
 const takeChecks = perTurn(
-  // SQLite: the check and, for the right code, the verification commit together (one turn's commit).
-  async (db, c: Check): Promise<Taken | undefined> => {
-    const steps = [check.step(c.id, c.max), ...(c.verifyAt === undefined ? [] : [{ ...verified.step(c.id, c.verifyAt), onlyIfChanged: 0 }])];
-    const [counted, done] = await writeTogether(db, steps);
-    const row = counted.rows[0] as { checks: number } | undefined;
-    return row && { checks: row.checks, verified: done?.changes === 1 };
-  },
+  async (db, c: Check) => takenOf((await (c.verifyAt === undefined ? checkWrong.returning(db, c.id, c.max) : checkRight.returning(db, c.id, c.max, c.verifyAt)))[0]),
   (db, keys) =>
     oneRowEach(keys, (c) => c.id, async (round) => {
-      const rows = new Map((await checks.returning(db, round.map((c) => c.id), round.map((c) => c.max))).map((r) => [r.id, r.checks]));
-      return Promise.all(
-        round.map(async (c): Promise<Taken | undefined> => {
-          const n = rows.get(c.id);
-          if (n === undefined) return undefined;
-          return { checks: n, verified: c.verifyAt !== undefined && (await markVerifiedOnce(db, { id: c.id, now: c.verifyAt })) };
-        }),
-      );
+      const rows = new Map((await checks.returning(db, round.map((c) => c.id), round.map((c) => c.max), round.map((c) => c.verifyAt ?? null))).map((r) => [r.id, r]));
+      return round.map((c) => takenOf(rows.get(c.id)));
     }),
 );
 /**
  * Counts a check; undefined when the verification is no longer pending or has used its checks.
  * With `verifyAt` (the code was right), the verification is also marked verified, once: of two
- * checks with the right code at once, one gets `verified`.
+ * checks with the right code at once, one gets `verified`. The `max`th wrong check marks it dead.
  */
 export const takeCheck = (db: Kysely<DB>, id: number, max: number, verifyAt?: number): Promise<Taken | undefined> => takeChecks(db, { id, max, verifyAt });
 
-const verified = prepared((db: Kysely<DB>, id: number, now: number) =>
-  db.updateTable('phone_verifications').set({ status: 'verified', verified_at: now, code_sealed: null }).where('id', '=', id).where('status', '=', 'pending'),
-);
-const verifiedMany = prepared((db: Kysely<DB>, ids: number[], nows: number[]) =>
-  db
-    .updateTable('phone_verifications')
-    .from(sql<{ id: number; now: number }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${nows}::bigint[]) AS now)`.as('v'))
-    .set({ status: 'verified', verified_at: sql`v.now`, code_sealed: null })
-    .whereRef('phone_verifications.id', '=', 'v.id')
-    .where('phone_verifications.status', '=', 'pending')
-    .returning('phone_verifications.id'),
-);
-type Verified = { id: number; now: number };
-const markVerifiedOnce = perTurn(
-  async (db, v: Verified) => (await verified.run(db, v.id, v.now)) === 1,
-  (db, keys) =>
-    oneRowEach(keys, (v) => v.id, async (round) => {
-      const done = new Set((await verifiedMany.returning(db, round.map((v) => v.id), round.map((v) => v.now))).map((r) => r.id));
-      return round.map((v) => done.has(v.id));
-    }),
-);
-
-export const markDead = (db: Kysely<DB>, id: number) =>
-  db.updateTable('phone_verifications').set({ status: 'dead', code_sealed: null }).where('id', '=', id).where('status', '=', 'pending').execute();

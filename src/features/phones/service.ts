@@ -128,13 +128,12 @@ export class Phones {
     const none = () => fail('VERIFICATION_NOT_FOUND', { message: `No pending verifications for ${displayPhone(phone.e164)} found.` });
     if (row?.status !== 'pending' || Number(row.expires_at) <= now || !row.code_sealed) return none();
     const right = constantTimeEqual(given.value.trim(), unseal(this.d.keys, row.code_sealed, codeContext(row.uuid)).toString('utf8'));
-    // Every check counts, the right one too; a right code verifies in the same write.
+    // Every check counts, the right one too; a right code verifies, the last wrong one kills it, in the same write.
     const taken = await q.takeCheck(this.d.db, row.id, MAX_CHECKS, right ? now : undefined);
     if (taken === undefined) return none();
     const { checks } = taken;
     if (!right) {
-      const dead = checks >= MAX_CHECKS;
-      if (dead) await q.markDead(this.d.db, row.id);
+      const dead = checks >= MAX_CHECKS; // the check that counted it marked it dead
       await this.d.webhooks.emit(this.d.db, app.id, dead ? 'too_many_code_verifications' : 'phone_verification_code_is_invalid', { phone_verification: { s_uuid: row.uuid, i_checks: checks } }, now);
       return fail('VERIFICATION_INCORRECT');
     }

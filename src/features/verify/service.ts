@@ -228,7 +228,7 @@ export class Verify {
     const status = counted.status;
     const to = found.to ?? this.openTo(row);
     if (status === 'approved' && row.channel !== 'email') await this.d.guard.converted(service.appId, to);
-    const view = this.viewOf(account, service, row, to);
+    const view = this.viewOf(account, service, row, to, details);
     return { ok: true, status: 200, body: renderCheck({ ...view, status, updatedAt: status === 'pending' ? view.updatedAt : now }) };
   }
 
@@ -304,7 +304,7 @@ export class Verify {
     return renderVerification({ ...this.viewOf(account, service, row, to), attempts: await q.attemptsOf(this.d.db, row.id) }, base);
   }
 
-  private viewOf(account: VerifyAccount, service: Pick<Service, 'sid'>, row: q.VerificationRow, to: string): Omit<VerificationView, 'attempts'> {
+  private viewOf(account: VerifyAccount, service: Pick<Service, 'sid'>, row: q.VerificationRow, to: string, details = JSON.parse(row.details) as VerificationDetails): Omit<VerificationView, 'attempts'> {
     return {
       sid: row.sid,
       serviceSid: service.sid,
@@ -312,7 +312,7 @@ export class Verify {
       to,
       channel: row.channel,
       status: row.status,
-      details: JSON.parse(row.details) as VerificationDetails,
+      details,
       createdAt: Number(row.created_at),
       updatedAt: Number(row.updated_at),
     };
