@@ -141,6 +141,7 @@ export function merged(ms: Measured[]): Measured {
   for (const m of ms) for (const [k, v] of Object.entries(m.statusCodes)) statusCodes[k] = (statusCodes[k] ?? 0) + v;
   const serverUs = sum((m) => (m.serverCpuUsPerRequest === undefined ? undefined : m.serverCpuUsPerRequest * m.requests));
   const ownUs = sum((m) => (m.openfactorCpuUsPerRequest === undefined ? undefined : m.openfactorCpuUsPerRequest * m.requests));
+  const softirqSeconds = sum((m) => (m.softirqCpu === undefined ? undefined : m.softirqCpu * m.seconds));
   const quantile = mixtureQuantile(ms);
   return {
     requests,
@@ -155,7 +156,7 @@ export function merged(ms: Measured[]): Measured {
     // The generator's and other processes' shares: the largest of a slice (what warnings are about).
     loaderCpu: Math.max(...ms.map((m) => m.loaderCpu)),
     otherCpu: ms.some((m) => m.otherCpu === undefined) ? undefined : Math.max(...ms.map((m) => m.otherCpu!)),
-    softirqCpu: sum((m) => (m.softirqCpu === undefined ? undefined : m.softirqCpu * m.seconds)) === undefined ? undefined : sum((m) => m.softirqCpu! * m.seconds)! / seconds,
+    softirqCpu: softirqSeconds === undefined ? undefined : softirqSeconds / seconds,
     ranOut: ms.some((m) => m.ranOut),
     sent: sum((m) => m.sent)!,
     quantilesMs: Array.from({ length: 1000 }, (_, k) => quantile((k + 1) / 1000)),
