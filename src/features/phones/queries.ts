@@ -45,7 +45,7 @@ export type VerificationRow = NonNullable<Awaited<ReturnType<typeof latest>>>;
 // A check is counted and decided in one statement: the right code verifies, the `max`th wrong one
 // kills it (one write a check on SQLite, one round trip a turn on PostgreSQL; and of two right
 // checks at once only the one that still found it pending gets `verified`).
-type Status = 'pending' | 'verified' | 'dead';
+type Status = VerificationRow['status'];
 const checkRight = prepared((db: Kysely<DB>, id: number, max: number, now: number) =>
   db
     .updateTable('phone_verifications')
