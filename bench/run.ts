@@ -511,7 +511,7 @@ async function main(): Promise<number> {
     `OpenFactor bench: ${USERS.toLocaleString('en')} users, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s measured per scenario in ${SLICES} turns with the hello-world, ` +
       `load by ${hasWrk ? 'wrk' : 'autocannon (install wrk for a generator that is never the limit)'}; ` +
       (PINNED ? 'servers (and PostgreSQL) on core 0, load generator on core 1' : 'NOT pinned (no taskset or fewer than 2 cores)') +
-      (ownCluster ? `; PostgreSQL: the bench's own cluster, shared_buffers ${ownCluster.sharedBuffers}` : wantsPostgres ? `; PostgreSQL: ${PG_ADMIN} as configured` : ''),
+      (ownCluster ? `; PostgreSQL: the bench's own cluster, shared_buffers ${ownCluster.sharedBuffers}${ownCluster.hugePages ? ' in huge pages' : ' in 4 kB pages'}` : wantsPostgres ? `; PostgreSQL: ${PG_ADMIN} as configured` : ''),
   );
   const results: Figures[] = [];
   const only = process.env.BENCH_ONLY?.split(',');
@@ -720,7 +720,7 @@ function report(results: Figures[], outbox: OutboxFigures[], roundTrips: RoundTr
     warmupSeconds: WARMUP,
     durationSeconds: DURATION,
     users: USERS,
-    postgres: ownCluster ? { cluster: 'own', sharedBuffers: ownCluster.sharedBuffers } : { cluster: 'given', url: PG_ADMIN.replace(/\/\/[^@]*@/, '//') },
+    postgres: ownCluster ? { cluster: 'own', sharedBuffers: ownCluster.sharedBuffers, hugePages: ownCluster.hugePages } : { cluster: 'given', url: PG_ADMIN.replace(/\/\/[^@]*@/, '//') },
     results,
     outbox,
     roundTrips,
