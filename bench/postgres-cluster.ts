@@ -73,16 +73,22 @@ export function startBenchCluster(port: number): BenchCluster | undefined {
   } catch (err) {
     return notStarted(err, dir);
   }
-  let hugePages: HugePages | undefined;
+  const start = (huge: boolean) =>
+    run('pg_ctl', ['-D', data, '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c shared_buffers=${sharedBuffers} -c huge_pages=${huge ? 'on' : 'off'}`, '-l', join(dir, 'log'), '-w', 'start']);
+  let hugePages =
+    process.env.BENCH_PG_HUGE_PAGES === 'off' ? undefined : reserveHugePages(hugePagesNeeded(() => run('postgres', ['-D', data, '-c', `shared_buffers=${sharedBuffers}`, '-C', 'shared_memory_size_in_huge_pages'])));
   try {
-    if (process.env.BENCH_PG_HUGE_PAGES !== 'off') {
-      const needed = Number(run('postgres', ['-D', data, '-c', `shared_buffers=${sharedBuffers}`, '-C', 'shared_memory_size_in_huge_pages']).trim());
-      hugePages = reserveHugePages(needed);
+    try {
+      start(hugePages !== undefined);
+    } catch (err) {
+      if (!hugePages) throw err;
+      // Reserved, yet PostgreSQL could not map them (pages taken meanwhile): on 4 kB pages, said so.
+      console.log('note: PostgreSQL did not start in huge pages: it runs on 4 kB pages.');
+      hugePages.release();
+      hugePages = undefined;
+      start(false);
     }
-    const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c shared_buffers=${sharedBuffers} -c huge_pages=${hugePages ? 'on' : 'off'}`;
-    run('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'log'), '-w', 'start']);
   } catch (err) {
-    hugePages?.release();
     return notStarted(err, dir);
   }
   let stopped = false;
@@ -109,6 +115,15 @@ function notStarted(err: unknown, dir: string): undefined {
   console.log(`note: the bench's own PostgreSQL did not start (${(e.stderr || e.message).trim().split('\n').at(-1)}): the machine's cluster is used.`);
   rmSync(dir, { recursive: true, force: true });
   return undefined;
+}
+
+/** How many huge pages the cluster asks for; 0 where PostgreSQL cannot say (before 15). */
+function hugePagesNeeded(ask: () => string): number {
+  try {
+    return Number(ask().trim()) || 0;
+  } catch {
+    return 0;
+  }
 }
 
 const NR_HUGEPAGES = '/proc/sys/vm/nr_hugepages';
