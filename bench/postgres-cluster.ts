@@ -149,7 +149,7 @@ function reserveHugePages(needed: number): HugePages | undefined {
     try {
       writeFileSync(NR_HUGEPAGES, String(before));
     } catch {
-      // nothing more to do: the note below says how to give them back
+      console.log(`note: the bench could not give back its huge pages: write ${before} to ${NR_HUGEPAGES}.`);
     }
   };
   if (count() < before + needed) {
