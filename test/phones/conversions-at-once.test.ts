@@ -69,6 +69,34 @@ test('120 SMS codes to 12 prefixes verified at once on two servers: every one 20
   assert.equal(Number(counted.n), ids.length * 2, 'one conversion for the prefix and one for the country, per code');
 });
 
+test('60 phone verifications to 12 prefixes, each right code checked on both servers at once: one verifies, each number counted once', async () => {
+  const app = await t.newApplication('Phone Burst');
+  await t.of.services.applications.updateSettings(app.id, { sendsPerHour: 1000, sendsPerNumberHour: 1000, sendsPerNumberDay: 1000, prefixSendsPerWindow: 10_000, countrySendsPerWindow: 100_000, dailySendBudget: 100_000 });
+  const numbers = Array.from({ length: 60 }, (_, i) => `646${201 + (i % PREFIXES)}${String(2000 + i).padStart(4, '0')}`);
+  for (const n of numbers) {
+    const r = await call(t.of.server, 'POST', '/protected/json/phones/verification/start', { key: app.apiKey, form: `via=sms&phone_number=${n}&country_code=1` });
+    assert.equal(r.status, 200, r.text);
+  }
+  let sent = new Map<string, string>();
+  for (let i = 0; i < 400 && sent.size < numbers.length; i++) {
+    const messages = await t.of.services.outbox.recent({ limit: 500 });
+    sent = new Map(messages.filter((m) => m.status === 'sent' && m.text !== undefined && m.destination.startsWith('+1646')).map((m) => [m.destination, m.text!]));
+    if (sent.size < numbers.length) await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.equal(sent.size, numbers.length, 'every code delivered');
+
+  const check = (server: OpenFactor, n: string) =>
+    call(server.server, 'GET', '/protected/json/phones/verification/check', { key: app.apiKey, form: `phone_number=${n}&country_code=1&verification_code=${codeIn(sent.get(`+1${n}`)!, 4)}` });
+  // Each number's right code on both servers at once, the two servers meeting the prefixes in opposite orders.
+  const answers = await Promise.all(numbers.flatMap((n, i) => [check(t.of, n), check(second, numbers[numbers.length - 1 - i])]));
+  const byNumber = new Map(numbers.map((n) => [n, [] as number[]]));
+  for (const [j, r] of answers.entries()) byNumber.get(j % 2 === 0 ? numbers[j / 2] : numbers[numbers.length - 1 - (j - 1) / 2])!.push(r.status);
+  for (const [n, statuses] of byNumber) assert.deepEqual(statuses.sort(), [200, 404], `${n}: one check verifies, the other finds it verified already`);
+
+  const counted = await t.store.db.selectFrom('prefix_traffic').select(sql<number>`SUM(conversions)`.as('n')).where('app_id', '=', app.id).executeTakeFirstOrThrow();
+  assert.equal(Number(counted.n), numbers.length * 2, 'one conversion for the prefix and one for the country, per verified number');
+});
+
 test('two nodes counting conversions for the same prefixes in opposite orders, 100 times at once: none fails, each counted', async () => {
   const app = await t.newApplication('Busy Shop');
   const numbers = Array.from({ length: PREFIXES }, (_, i) => `+1415${201 + i}0000`);

@@ -180,10 +180,10 @@ test('code: a used code is appended, its row and its confirmed user left as they
   await sql`CREATE TRIGGER code_written AFTER UPDATE ON sent_codes BEGIN INSERT INTO row_writes VALUES ('sent_codes'); END`.execute(t.store.db);
   const other = openStore(t.db.url);
   try {
-    assert.equal(await useCode(t.store, a, userId), true);
+    assert.equal(await useCode(t.store, a, userId), 'used');
     assert.equal(await useCode(t.store, a, userId), false, 'the same code again');
     assert.equal(await useCode(other, a, userId), false, 'the same code on another connection');
-    assert.equal(await useCode(other, b, userId), true, 'another code of the same user');
+    assert.equal(await useCode(other, b, userId), 'used', 'another code of the same user');
     assert.equal(await useCode(t.store, b, userId), false);
     assert.deepEqual([await usedMarks(a), await usedMarks(b)], [1, 1]);
     assert.deepEqual((await sql<{ tbl: string }>`SELECT tbl FROM row_writes`.execute(t.store.db)).rows, [], 'no row written');
@@ -202,7 +202,7 @@ test('code: a used code is appended, its row and its confirmed user left as they
 test('code: a restarted process still refuses a code used before it started', sqliteOnly, async () => {
   const userId = await codeUser();
   const a = await newCode(userId);
-  assert.equal(await useCode(t.store, a, userId), true);
+  assert.equal(await useCode(t.store, a, userId), 'used');
   const restarted = openStore(t.db.url);
   try {
     assert.equal(await useCode(restarted, a, userId), false);
@@ -218,7 +218,7 @@ test('code: a locked user uses nothing; an unconfirmed one is confirmed by its c
   const [a, b] = [await newCode(locked), await newCode(unconfirmed)];
   assert.equal(await useCode(t.store, a, locked), false);
   assert.equal(await usedMarks(a), 0);
-  assert.equal(await useCode(t.store, b, unconfirmed), true);
+  assert.equal(await useCode(t.store, b, unconfirmed), 'used');
   const row = await t.store.db.selectFrom('users').select(['confirmed', 'verify_failures', 'verify_window_start']).where('id', '=', unconfirmed).executeTakeFirstOrThrow();
   assert.deepEqual(row, { confirmed: 1, verify_failures: 0, verify_window_start: null });
   assert.equal(await useCode(t.store, b, unconfirmed), false);
@@ -228,7 +228,7 @@ test('code: a code that can verify for longer than the log keeps its marks is ma
   const userId = await codeUser();
   const long = await newCode(userId, 2 * CODE_MATTERS);
   const now = Date.now();
-  assert.equal(await useCode(t.store, long, userId, now), true);
+  assert.equal(await useCode(t.store, long, userId, now), 'used');
   assert.equal(await usedMarks(long), 0);
   assert.equal(await usedAt(long), now);
   assert.equal(await useCode(t.store, long, userId), false);
@@ -240,9 +240,9 @@ test('code: marks go once they can no longer matter; recent ones stay', sqliteOn
     const userId = await codeUser();
     const [a, b, c] = [await newCode(userId, 500), await newCode(userId, 500), await newCode(userId, 500)];
     const t0 = Date.now();
-    assert.equal(await useCode(own, a, userId, t0, 1000), true);
-    assert.equal(await useCode(own, b, userId, t0 + 61_000, 1000), true);
-    assert.equal(await useCode(own, c, userId, t0 + 122_000, 1000), true);
+    assert.equal(await useCode(own, a, userId, t0, 1000), 'used');
+    assert.equal(await useCode(own, b, userId, t0 + 61_000, 1000), 'used');
+    assert.equal(await useCode(own, c, userId, t0 + 122_000, 1000), 'used');
     assert.deepEqual([await usedMarks(a), await usedMarks(b), await usedMarks(c)], [0, 1, 1]);
     assert.equal(await useCode(own, c, userId, t0 + 122_500, 1000), false, 'the newest is still refused');
   } finally {

@@ -122,7 +122,7 @@ test('a right token (app step, QR code, sent code, recovery code) forgets the co
     const now = Date.now();
     assert.equal(await acceptAppStep(other.db, { userId: byStep, step: Math.floor(now / 30_000), drift: 0, now, mattersMs: 900_000 }), true);
     assert.equal(await acceptQrStep(other.db, { userId: byQr, step: Math.floor(now / 30_000), drift: 0, now, mattersMs: 900_000 }), true);
-    assert.equal(await useSentCode(other.db, { id: code, userId: byCode, now, mattersMs: 3_660_000 }), true);
+    assert.equal(await useSentCode(other.db, { id: code, userId: byCode, now, mattersMs: 3_660_000 }), 'used');
     assert.equal(await useRecoveryCode(other.db, byRecovery, 'r2', now), 'used');
     for (const id of [byStep, byQr, byCode, byRecovery]) {
       assert.deepEqual(await logged(id), [1, 2, 3, 4, 0]);

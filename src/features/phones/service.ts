@@ -128,8 +128,10 @@ export class Phones {
     const none = () => fail('VERIFICATION_NOT_FOUND', { message: `No pending verifications for ${displayPhone(phone.e164)} found.` });
     if (row?.status !== 'pending' || Number(row.expires_at) <= now || !row.code_sealed) return none();
     const right = constantTimeEqual(given.value.trim(), unseal(this.d.keys, row.code_sealed, codeContext(row.uuid)).toString('utf8'));
-    // Every check counts, the right one too; a right code verifies, the last wrong one kills it, in the same write.
-    const taken = await q.takeCheck(this.d.db, row.id, MAX_CHECKS, right ? now : undefined);
+    // Every check counts, the right one too; a right code verifies, the last wrong one kills it, in
+    // the same write, which counts the number's conversion too where it can (PostgreSQL).
+    const conversion = right ? { ...this.d.guard.conversionKeys(phone.e164), window: this.d.guard.conversionWindow() } : undefined;
+    const taken = await q.takeCheck(this.d.db, { id: row.id, max: MAX_CHECKS, verifyAt: right ? now : undefined, conversion });
     if (taken === undefined) return none();
     const { checks } = taken;
     if (!right) {
@@ -138,7 +140,7 @@ export class Phones {
       return fail('VERIFICATION_INCORRECT');
     }
     if (!taken.verified) return none();
-    await this.d.guard.converted(app.id, phone.e164);
+    if (!taken.counted && conversion) await this.d.guard.convertedUnder(app.id, conversion);
     await this.d.webhooks.emit(this.d.db, app.id, 'phone_verification_code_is_valid', { phone_verification: { s_uuid: row.uuid } }, now);
     return { ok: true, body: { message: 'Verification code is correct.', success: true } };
   }

@@ -14,6 +14,9 @@ import type { SafetyLimits } from '../tokens/limits.ts';
 import type { Contacts } from '../../store/contacts.ts';
 import * as q from './queries.ts';
 
+/** For a write of another feature that verifies codes and counts their conversions itself (PostgreSQL). */
+export { conversionsCountedIn } from './queries.ts';
+
 const WINDOW_MS = 10 * 60_000;
 /** The baseline is the average window of the hour before the current one. */
 const BASELINE_WINDOWS = 6;
@@ -157,9 +160,14 @@ export class SendGuard {
 
   /** A verified code whose keys its send kept (conversionKeys): counted without the number. */
   async convertedUnder(appId: number, keys: ConversionKeys, now = this.clock()): Promise<void> {
-    const window = Math.floor(now / WINDOW_MS) * WINDOW_MS;
+    const window = this.conversionWindow(now);
     // Both in this turn's one write of conversions.
     await Promise.all([q.countConversion(this.d.db, appId, keys.prefix, window), q.countConversion(this.d.db, appId, keys.country, window)]);
+  }
+
+  /** The window a conversion now is counted in, for a write that counts it itself (a sent code's use on PostgreSQL). */
+  conversionWindow(now = this.clock()): number {
+    return Math.floor(now / WINDOW_MS) * WINDOW_MS;
   }
 
   /** What a sent code keeps so that its verify can count the conversion (convertedUnder). */

@@ -4,6 +4,7 @@ import { directSqliteOf, prepared, writeTogether, type DecidingTransaction, type
 import { AcceptedSteps, AppendedLog, type AppendedSql } from '../../store/accepted-steps.ts';
 import { SETTING_BOUNDS } from '../applications/service.ts';
 import { oneRowEach, perTurn } from '../../store/turn-batch.ts';
+import { conversionsCountedIn } from '../send-guard/service.ts';
 
 // Verify's one read: the user with its app-TOTP state and its QR authenticator, if any.
 const factors = (db: Kysely<DB>) =>
@@ -411,7 +412,7 @@ const userUnlocked =
  * returns each user with its `now`; the same statement confirms those users, under the same
  * condition as useThenConfirm (a lockout begun meanwhile stands).
  */
-const confirmAccepted = (qc: QueryCreator<DB & { accepted: { user_id: number; now: number } }>) =>
+const confirmAccepted = <A extends { user_id: number; now: number }>(qc: QueryCreator<DB & { accepted: A }>) =>
   qc.updateTable('users').from('accepted').set(CLEARED).whereRef('users.id', '=', 'accepted.user_id').where(unlocked(sql`accepted.now`)).where(notCleared);
 
 /** One QR-authenticator step: a write that holds only while the step is new and the user not locked. */
@@ -489,19 +490,32 @@ export const acceptQrStep = perTurn(
 const useCode = prepared((db: Kysely<DB>, id: number, userId: number, now: number) =>
   db.updateTable('sent_codes').set({ used_at: now }).where('id', '=', id).where('used_at', 'is', null).where(userUnlocked(userId, now)),
 );
-const useCodes = prepared((db: Kysely<DB>, ids: number[], nows: number[]) =>
+/**
+ * PostgreSQL: the turn's codes used and their users confirmed; for a code whose send kept its
+ * conversion keys and whose caller gave a window (`ws`), the conversion counted too, all in one
+ * statement.
+ */
+const useCodes = prepared((db: Kysely<DB>, ids: number[], nows: number[], ws: (number | null)[]) =>
   db
     .with('accepted', (qc) =>
       qc
         .updateTable('sent_codes')
-        .from(sql<{ id: number; now: number }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${nows}::bigint[]) AS now)`.as('v'))
+        .from(sql<{ id: number; now: number; w: number | null }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${nows}::bigint[]) AS now, unnest(${ws}::bigint[]) AS w)`.as('v'))
         .set({ used_at: sql`v.now` })
         .whereRef('sent_codes.id', '=', 'v.id')
         .where('sent_codes.used_at', 'is', null)
         .where(sql<boolean>`EXISTS (SELECT 1 FROM users WHERE users.id = sent_codes.user_id AND ${unlocked(sql`v.now`)})`)
-        .returning(['sent_codes.user_id as user_id', sql<number>`v.now`.as('now')]),
+        .returning([
+          'sent_codes.user_id as user_id',
+          sql<number>`v.now`.as('now'),
+          'sent_codes.app_id',
+          'sent_codes.conversion_prefix as conv_prefix',
+          'sent_codes.conversion_country as conv_country',
+          sql<number | null>`v.w`.as('w'),
+        ]),
     )
     .with('confirmed', confirmAccepted)
+    .with('counted', conversionsCountedIn('accepted'))
     .selectFrom('accepted')
     .select('accepted.user_id'),
 );
@@ -535,20 +549,26 @@ function useLoggedCode(db: Kysely<DB>, tx: DecidingTransaction, c: CodeUse): boo
   return true;
 }
 
-/** `mattersMs`: how long after its use a code can still verify (the largest code TTL). */
-type CodeUse = { id: number; userId: number; now: number; mattersMs: number };
-export const useSentCode = perTurn(
-  async (db, c: CodeUse) => {
+/**
+ * `mattersMs`: how long after its use a code can still verify (the largest code TTL).
+ * `conversionWindow`: where the pumping defence counts the code's conversion, for a write that can
+ * count it in the same statement (PostgreSQL's batch; the answer then says `counted`).
+ */
+type CodeUse = { id: number; userId: number; now: number; mattersMs: number; conversionWindow?: number };
+/** Refused (used already, or the user locked), used, or used with its conversion counted. */
+export type CodeUsed = false | 'used' | 'counted';
+export const useSentCode = perTurn<CodeUse, CodeUsed>(
+  async (db, c) => {
     const conn = directSqliteOf(db);
-    if (conn) return conn.decide((tx) => useLoggedCode(db, tx, c));
+    if (conn) return (await conn.decide((tx) => useLoggedCode(db, tx, c))) && 'used';
     if (db.getExecutor().adapter instanceof SqliteAdapter) throw new Error('a sent code on SQLite is used on the store itself, not in a transaction');
-    return useThenConfirm(db, useCode.step(c.id, c.userId, c.now), c.userId, c.now);
+    return (await useThenConfirm(db, useCode.step(c.id, c.userId, c.now), c.userId, c.now)) && 'used';
   },
   (db, keys) =>
     oneRowEach(keys, (k) => k.userId, async (round) => {
-      const rows = await useCodes.returning(db, round.map((c) => c.id), round.map((c) => c.now));
+      const rows = await useCodes.returning(db, round.map((c) => c.id), round.map((c) => c.now), round.map((c) => c.conversionWindow ?? null));
       const accepted = new Set(rows.map((r) => r.user_id));
-      return round.map((c) => accepted.has(c.userId));
+      return round.map((c): CodeUsed => (!accepted.has(c.userId) ? false : c.conversionWindow === undefined ? 'used' : 'counted'));
     }),
 );
 

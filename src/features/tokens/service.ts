@@ -69,7 +69,7 @@ export interface TokenDeps {
 type Factor =
   | { kind: 'app'; step: number }
   | { kind: 'qr'; step: number; createdAt: number }
-  | { kind: 'sms' | 'voice'; converts?: ConversionKeys }
+  | { kind: 'sms' | 'voice'; converts?: ConversionKeys; counted: boolean }
   | { kind: 'email' | 'recovery' };
 
 type Check = { ok: true; factor: Factor } | { ok: false; reused: boolean };
@@ -192,7 +192,7 @@ export class Tokens {
     }
     usage.count(app.id, 'auths');
     usage.countCheck(app.id, 'valid', now);
-    if (check.factor.kind === 'sms' || check.factor.kind === 'voice') {
+    if ((check.factor.kind === 'sms' || check.factor.kind === 'voice') && !check.factor.counted) {
       // Codes sent before their keys were kept (0044) open the number instead.
       const keys = check.factor.converts;
       await (keys ? this.d.guard.convertedUnder(app.id, keys) : this.d.guard.converted(app.id, phoneOf(this.d.contacts, user)));
@@ -245,8 +245,12 @@ export class Tokens {
     if (sent.length === 0) return { ok: false, reused: false };
     const codes = sent.filter((c) => (c.action ?? undefined) === action);
     const usable = codes.find((c) => c.used_at === null && Number(c.expires_at) > now);
-    if (usable && (await q.useSentCode(this.d.db, { id: usable.id, userId: user.id, now, mattersMs: CODE_USE_MATTERS_MS }))) return { ok: true, factor: factorOf(usable) };
-    return { ok: false, reused: usable !== undefined || codes.some((c) => c.used_at !== null) };
+    if (!usable) return { ok: false, reused: codes.some((c) => c.used_at !== null) };
+    // Where the code's use can count its conversion too (PostgreSQL), it does.
+    const conversionWindow = usable.conversion_prefix !== null && usable.conversion_country !== null ? this.d.guard.conversionWindow() : undefined;
+    const used = await q.useSentCode(this.d.db, { id: usable.id, userId: user.id, now, mattersMs: CODE_USE_MATTERS_MS, conversionWindow });
+    if (used) return { ok: true, factor: factorOf(usable, used === 'counted') };
+    return { ok: false, reused: true };
   }
 
   /** The app token or the QR authenticator's code: undefined when `token` is neither at any step of the window. */
@@ -381,11 +385,11 @@ const keptQrToken = (now: number) => now.toString(16).padStart(12, '0') + random
 export const otpauthUri = (secret: Buffer, issuer: string, label: string) =>
   new TOTP({ issuer, label, secret: new Secret({ buffer: new Uint8Array(secret).buffer }), digits: QR_DIGITS, period: STEP_SECONDS, algorithm: 'SHA1' }).toString();
 
-/** The factor a used sent code was, with where its conversion is counted. */
-function factorOf(code: q.SentCode): Factor {
+/** The factor a used sent code was, with where its conversion is counted (unless its use counted it). */
+function factorOf(code: q.SentCode, counted: boolean): Factor {
   if (code.channel === 'email') return { kind: 'email' };
   const converts = code.conversion_prefix !== null && code.conversion_country !== null ? { prefix: code.conversion_prefix, country: code.conversion_country } : undefined;
-  return { kind: code.channel, converts };
+  return { kind: code.channel, converts, counted };
 }
 
 const clampDrift = (d: number) => Math.max(-MAX_DRIFT_STEPS, Math.min(MAX_DRIFT_STEPS, d));
