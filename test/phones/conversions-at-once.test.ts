@@ -88,9 +88,10 @@ test('60 phone verifications to 12 prefixes, each right code checked on both ser
   const check = (server: OpenFactor, n: string) =>
     call(server.server, 'GET', '/protected/json/phones/verification/check', { key: app.apiKey, form: `phone_number=${n}&country_code=1&verification_code=${codeIn(sent.get(`+1${n}`)!, 4)}` });
   // Each number's right code on both servers at once, the two servers meeting the prefixes in opposite orders.
-  const answers = await Promise.all(numbers.flatMap((n, i) => [check(t.of, n), check(second, numbers[numbers.length - 1 - i])]));
+  const checks = numbers.flatMap((n, i) => [[t.of, n] as const, [second, numbers[numbers.length - 1 - i]] as const]);
+  const answers = await Promise.all(checks.map(([server, n]) => check(server, n)));
   const byNumber = new Map(numbers.map((n) => [n, [] as number[]]));
-  for (const [j, r] of answers.entries()) byNumber.get(j % 2 === 0 ? numbers[j / 2] : numbers[numbers.length - 1 - (j - 1) / 2])!.push(r.status);
+  for (const [j, r] of answers.entries()) byNumber.get(checks[j][1])!.push(r.status);
   for (const [n, statuses] of byNumber) assert.deepEqual(statuses.sort(), [200, 404], `${n}: one check verifies, the other finds it verified already`);
 
   const counted = await t.store.db.selectFrom('prefix_traffic').select(sql<number>`SUM(conversions)`.as('n')).where('app_id', '=', app.id).executeTakeFirstOrThrow();
