@@ -2,6 +2,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import { directSqliteOf, prepared, writeTogether, type WriteStep } from '../../store/prepared.ts';
 import { oneRowEach, perTurn } from '../../store/turn-batch.ts';
 import type { DB, VerifyServicesTable, VerifyVerificationsTable } from '../../store/schema.ts';
+import { conversionsCountedIn, type ConversionKeys } from '../send-guard/service.ts';
 
 // The check path's queries (service, verification, count) are prepared once (building and
 // compiling a query with Kysely costs more than SQLite takes to run it) and, on PostgreSQL, sent
@@ -231,36 +232,72 @@ const countWrongCheck = prepared((db: Kysely<DB>, id: number, max: number, now: 
     .where('checks', '<', max)
     .returning(['checks', 'status']),
 );
-// PostgreSQL: the turn's checks in one statement (each verification once per round: oneRowEach).
-const countChecksMany = prepared((db: Kysely<DB>, ids: number[], maxes: number[], rights: boolean[], nows: number[]) =>
-  db
-    .updateTable('verify_verifications')
-    .from(sql<{ id: number; max: number; right: boolean; now: number }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${maxes}::int[]) AS max, unnest(${rights}::bool[]) AS "right", unnest(${nows}::bigint[]) AS now)`.as('v'))
-    .set((eb) => ({
-      checks: eb('verify_verifications.checks', '+', 1),
-      status: sql<VerificationRow['status']>`CASE WHEN v."right" THEN 'approved' WHEN verify_verifications.checks + 1 >= v.max THEN 'max_attempts_reached' ELSE verify_verifications.status END`,
-      code_sealed: sql<string | null>`CASE WHEN v."right" OR verify_verifications.checks + 1 >= v.max THEN NULL ELSE verify_verifications.code_sealed END`,
-      updated_at: sql<number>`CASE WHEN v."right" OR verify_verifications.checks + 1 >= v.max THEN v.now ELSE verify_verifications.updated_at END`,
-    }))
-    .whereRef('verify_verifications.id', '=', 'v.id')
-    .where('verify_verifications.status', '=', 'pending')
-    .where(sql<boolean>`verify_verifications.expires_at > v.now AND verify_verifications.checks < v.max`)
-    .returning(['verify_verifications.id', 'verify_verifications.checks', 'verify_verifications.status']),
+// PostgreSQL: the turn's checks in one statement (each verification once per round: oneRowEach);
+// an approved one's conversion counted in it too, where its caller gave the keys.
+const countChecksMany = prepared(
+  (db: Kysely<DB>, ids: number[], maxes: number[], rights: boolean[], nows: number[], appIds: (number | null)[], prefixes: (string | null)[], countries: (string | null)[], ws: (number | null)[]) =>
+    db
+      .with('checked', (qc) =>
+        qc
+          .updateTable('verify_verifications')
+          .from(
+            sql<{ id: number; max: number; right: boolean; now: number; app_id: number | null; conv_prefix: string | null; conv_country: string | null; w: number | null }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${maxes}::int[]) AS max, unnest(${rights}::bool[]) AS "right", unnest(${nows}::bigint[]) AS now,
+              unnest(${appIds}::int[]) AS app_id, unnest(${prefixes}::text[]) AS conv_prefix, unnest(${countries}::text[]) AS conv_country, unnest(${ws}::bigint[]) AS w)`.as('v'),
+          )
+          .set((eb) => ({
+            checks: eb('verify_verifications.checks', '+', 1),
+            status: sql<VerificationRow['status']>`CASE WHEN v."right" THEN 'approved' WHEN verify_verifications.checks + 1 >= v.max THEN 'max_attempts_reached' ELSE verify_verifications.status END`,
+            code_sealed: sql<string | null>`CASE WHEN v."right" OR verify_verifications.checks + 1 >= v.max THEN NULL ELSE verify_verifications.code_sealed END`,
+            updated_at: sql<number>`CASE WHEN v."right" OR verify_verifications.checks + 1 >= v.max THEN v.now ELSE verify_verifications.updated_at END`,
+          }))
+          .whereRef('verify_verifications.id', '=', 'v.id')
+          .where('verify_verifications.status', '=', 'pending')
+          .where(sql<boolean>`verify_verifications.expires_at > v.now AND verify_verifications.checks < v.max`)
+          .returning([
+            'verify_verifications.id',
+            'verify_verifications.checks',
+            'verify_verifications.status',
+            sql<number | null>`v.app_id`.as('app_id'),
+            sql<string | null>`v.conv_prefix`.as('conv_prefix'),
+            sql<string | null>`v.conv_country`.as('conv_country'),
+            // Counted only by the check that approved it.
+            sql<number | null>`CASE WHEN v."right" THEN v.w END`.as('w'),
+          ]),
+      )
+      .with('counted', conversionsCountedIn('checked'))
+      .selectFrom('checked')
+      .select(['checked.id', 'checked.checks', 'checked.status']),
 );
-type Check = { id: number; max: number; right: boolean; now: number };
-type Counted = { checks: number; status: VerificationRow['status'] } | undefined;
+/** `conversion`: where an approving check counts the number's conversion, for a write that can count it itself (PostgreSQL's batch: the answer says `counted`). */
+type Check = { id: number; max: number; right: boolean; now: number; conversion?: ConversionKeys & { appId: number; window: number } };
+type Counted = { checks: number; status: VerificationRow['status']; counted: boolean } | undefined;
 const countChecks = perTurn<Check, Counted>(
-  async (db, c) => (await (c.right ? approveCheck : countWrongCheck).returning(db, c.id, c.max, c.now))[0],
+  async (db, c) => {
+    const r = (await (c.right ? approveCheck : countWrongCheck).returning(db, c.id, c.max, c.now))[0];
+    return r && { checks: r.checks, status: r.status, counted: false };
+  },
   (db, keys) =>
     oneRowEach(keys, (c) => c.id, async (round) => {
-      const rows = new Map((await countChecksMany.returning(db, round.map((c) => c.id), round.map((c) => c.max), round.map((c) => c.right), round.map((c) => c.now))).map((r) => [r.id, r]));
+      const rows = await countChecksMany.returning(
+        db,
+        round.map((c) => c.id),
+        round.map((c) => c.max),
+        round.map((c) => c.right),
+        round.map((c) => c.now),
+        round.map((c) => c.conversion?.appId ?? null),
+        round.map((c) => c.conversion?.prefix ?? null),
+        round.map((c) => c.conversion?.country ?? null),
+        round.map((c) => c.conversion?.window ?? null),
+      );
+      const byId = new Map(rows.map((r) => [r.id, r]));
       return round.map((c) => {
-        const r = rows.get(c.id);
-        return r && { checks: r.checks, status: r.status };
+        const r = byId.get(c.id);
+        return r && { checks: r.checks, status: r.status, counted: c.conversion !== undefined && r.status === 'approved' };
       });
     }),
 );
-export const countCheck = (db: Kysely<DB>, id: number, max: number, right: boolean, now: number): Promise<Counted> => countChecks(db, { id, max, right, now });
+/** Counts a check (see approveCheck); `counted`: the approval's conversion was counted by this write. */
+export const countCheck = (db: Kysely<DB>, c: Check): Promise<Counted> => countChecks(db, c);
 
 /** Ends a pending verification (the code is dropped); false if it was no longer pending: of two at once, one wins. */
 export const endVerification = async (db: Kysely<DB>, id: number, status: Exclude<VerificationRow['status'], 'pending'>, now: number) =>

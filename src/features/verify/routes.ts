@@ -152,11 +152,16 @@ const AttemptFilters = {
 
 const accounts = new WeakMap<FastifyRequest, VerifyAccount>();
 
+/** The parameters a route's input declares as lists (Twilio repeats the key for each item). */
+const listsOf = (input: TSchema | undefined): string[] =>
+  Object.entries((input?.properties ?? {}) as Record<string, TSchema>).flatMap(([name, s]) => (s.type === 'array' ? [name] : []));
+
 /** The parameters of a request: query string, then the form body over it. */
-async function paramsOf(req: FastifyRequest): Promise<Params> {
+async function paramsOf(req: FastifyRequest, lists: string[]): Promise<Params> {
   const params = carriesBody(req) ? mergeParams(queryParams(req), await bodyParams(req)) : queryParams(req);
-  // Lists Twilio sends as a repeated key (the parser keeps only the last of them).
-  for (const name of ['EventTypes', 'Details.Fields']) {
+  // Lists sent as a repeated key (the parser keeps only the last of them); only the routes that
+  // take one look: each name is another parse of the body.
+  for (const name of lists) {
     const all = repeatedFormValues(req, name);
     if (all && all.length > 1) params[name] = all;
   }
@@ -193,6 +198,7 @@ export function registerVerifyRoutes(server: FastifyInstance, d: VerifyRouteDeps
       type Handler = (a: VerifyAccount, p: Params, path: Record<string, string>, base: string) => Promise<Answer>;
       const route = (method: 'GET' | 'POST' | 'DELETE', url: string, summary: string, ok: Record<number, TSchema>, handler: Handler, input?: TSchema) => {
         const pathParams = [...url.matchAll(/:(\w+)/g)].map((m) => m[1]);
+        const lists = listsOf(input);
         v2.route({
           method,
           url,
@@ -205,7 +211,7 @@ export function registerVerifyRoutes(server: FastifyInstance, d: VerifyRouteDeps
             response: { ...ok, '4xx': TwilioError, '5xx': TwilioError },
           },
           handler: async (req, reply) => {
-            const answer = await handler(accounts.get(req)!, await paramsOf(req), req.params as Record<string, string>, baseUrlOf(d.publicUrl, req));
+            const answer = await handler(accounts.get(req)!, await paramsOf(req, lists), req.params as Record<string, string>, baseUrlOf(d.publicUrl, req));
             if (!answer.ok) return sendTwilioFailure(reply, answer);
             if (answer.headers) reply.headers(answer.headers);
             if (answer.status === 204) return reply.code(204).send();

@@ -223,11 +223,14 @@ export class Verify {
     const code = unseal(this.d.keys, row.code_sealed!, codeContext(row.sid)).toString('utf8');
     const details = JSON.parse(row.details) as VerificationDetails;
     const right = constantTimeEqual(input.value.code, code) && (details.amount ?? undefined) === input.value.amount && (details.payee ?? undefined) === input.value.payee;
-    const counted = await q.countCheck(this.d.db, row.id, VERIFICATION_MAX_CHECKS, right, now);
+    const to = found.to ?? this.openTo(row);
+    // A right code approves in the write that counts the check, which counts the number's
+    // conversion too where it can (PostgreSQL).
+    const conversion = right && row.channel !== 'email' ? { ...this.d.guard.conversionKeys(to), appId: service.appId, window: this.d.guard.conversionWindow() } : undefined;
+    const counted = await q.countCheck(this.d.db, { id: row.id, max: VERIFICATION_MAX_CHECKS, right, now, conversion });
     if (counted === undefined) return (await q.verificationBySid(this.d.db, service.id, row.sid))?.status === 'max_attempts_reached' ? twilioFail('MAX_CHECKS') : gone;
     const status = counted.status;
-    const to = found.to ?? this.openTo(row);
-    if (status === 'approved' && row.channel !== 'email') await this.d.guard.converted(service.appId, to);
+    if (status === 'approved' && conversion && !counted.counted) await this.d.guard.convertedUnder(service.appId, conversion);
     const view = this.viewOf(account, service, row, to, details);
     return { ok: true, status: 200, body: renderCheck({ ...view, status, updatedAt: status === 'pending' ? view.updatedAt : now }) };
   }
