@@ -233,16 +233,17 @@ const countWrongCheck = prepared((db: Kysely<DB>, id: number, max: number, now: 
     .returning(['checks', 'status']),
 );
 // PostgreSQL: the turn's checks in one statement (each verification once per round: oneRowEach);
-// an approved one's conversion counted in it too, where its caller gave the keys.
+// an approved one's conversion counted in it too, where its caller gave the keys (only a right
+// check's caller does).
 const countChecksMany = prepared(
-  (db: Kysely<DB>, ids: number[], maxes: number[], rights: boolean[], nows: number[], appIds: (number | null)[], prefixes: (string | null)[], countries: (string | null)[], ws: (number | null)[]) =>
+  (db: Kysely<DB>, ids: number[], maxes: number[], rights: boolean[], nows: number[], prefixes: (string | null)[], countries: (string | null)[], ws: (number | null)[]) =>
     db
       .with('checked', (qc) =>
         qc
           .updateTable('verify_verifications')
           .from(
-            sql<{ id: number; max: number; right: boolean; now: number; app_id: number | null; conv_prefix: string | null; conv_country: string | null; w: number | null }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${maxes}::int[]) AS max, unnest(${rights}::bool[]) AS "right", unnest(${nows}::bigint[]) AS now,
-              unnest(${appIds}::int[]) AS app_id, unnest(${prefixes}::text[]) AS conv_prefix, unnest(${countries}::text[]) AS conv_country, unnest(${ws}::bigint[]) AS w)`.as('v'),
+            sql<{ id: number; max: number; right: boolean; now: number; conv_prefix: string | null; conv_country: string | null; w: number | null }>`(SELECT unnest(${ids}::int[]) AS id, unnest(${maxes}::int[]) AS max, unnest(${rights}::bool[]) AS "right", unnest(${nows}::bigint[]) AS now,
+              unnest(${prefixes}::text[]) AS conv_prefix, unnest(${countries}::text[]) AS conv_country, unnest(${ws}::bigint[]) AS w)`.as('v'),
           )
           .set((eb) => ({
             checks: eb('verify_verifications.checks', '+', 1),
@@ -257,11 +258,10 @@ const countChecksMany = prepared(
             'verify_verifications.id',
             'verify_verifications.checks',
             'verify_verifications.status',
-            sql<number | null>`v.app_id`.as('app_id'),
+            'verify_verifications.app_id',
             sql<string | null>`v.conv_prefix`.as('conv_prefix'),
             sql<string | null>`v.conv_country`.as('conv_country'),
-            // Counted only by the check that approved it.
-            sql<number | null>`CASE WHEN v."right" THEN v.w END`.as('w'),
+            sql<number | null>`v.w`.as('w'),
           ]),
       )
       .with('counted', conversionsCountedIn('checked'))
@@ -269,7 +269,7 @@ const countChecksMany = prepared(
       .select(['checked.id', 'checked.checks', 'checked.status']),
 );
 /** `conversion`: where an approving check counts the number's conversion, for a write that can count it itself (PostgreSQL's batch: the answer says `counted`). */
-type Check = { id: number; max: number; right: boolean; now: number; conversion?: ConversionKeys & { appId: number; window: number } };
+type Check = { id: number; max: number; right: boolean; now: number; conversion?: ConversionKeys & { window: number } };
 type Counted = { checks: number; status: VerificationRow['status']; counted: boolean } | undefined;
 const countChecks = perTurn<Check, Counted>(
   async (db, c) => {
@@ -284,7 +284,6 @@ const countChecks = perTurn<Check, Counted>(
         round.map((c) => c.max),
         round.map((c) => c.right),
         round.map((c) => c.now),
-        round.map((c) => c.conversion?.appId ?? null),
         round.map((c) => c.conversion?.prefix ?? null),
         round.map((c) => c.conversion?.country ?? null),
         round.map((c) => c.conversion?.window ?? null),

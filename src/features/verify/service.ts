@@ -226,7 +226,7 @@ export class Verify {
     const to = found.to ?? this.openTo(row);
     // A right code approves in the write that counts the check, which counts the number's
     // conversion too where it can (PostgreSQL).
-    const conversion = right && row.channel !== 'email' ? { ...this.d.guard.conversionKeys(to), appId: service.appId, window: this.d.guard.conversionWindow() } : undefined;
+    const conversion = right && row.channel !== 'email' ? { ...this.d.guard.conversionKeys(to), window: this.d.guard.conversionWindow() } : undefined;
     const counted = await q.countCheck(this.d.db, { id: row.id, max: VERIFICATION_MAX_CHECKS, right, now, conversion });
     if (counted === undefined) return (await q.verificationBySid(this.d.db, service.id, row.sid))?.status === 'max_attempts_reached' ? twilioFail('MAX_CHECKS') : gone;
     const status = counted.status;
