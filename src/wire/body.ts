@@ -40,23 +40,32 @@ export function parseBody(contentType: string | undefined, text: string): Params
   );
 }
 
-/** Form bodies as sent: Twilio repeats a key for a list (`EventTypes=a&EventTypes=b`), which Rack semantics fold into the last. */
-const formTexts = new WeakMap<FastifyRequest, string>();
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * A form body as sent: Twilio repeats a key for a list (`EventTypes=a&EventTypes=b`), which
+     * Rack semantics fold into the last. A request decoration, not a WeakMap keyed by requests:
+     * each such entry is more work for every young-generation collection.
+     */
+    formText: string | null;
+  }
+}
 
 /** Every value of `name` in the request's form body, in order; undefined when the body was not a form. */
 export function repeatedFormValues(req: FastifyRequest, name: string): string[] | undefined {
-  const text = formTexts.get(req);
-  if (text === undefined) return undefined;
+  const text = req.formText;
+  if (text === null) return undefined;
   // Most bodies hold none of the list names, spelled plainly or encoded: no second parse for them.
   if (!text.includes(name) && !text.includes('%')) return [];
   return new URLSearchParams(text).getAll(name);
 }
 
 export function registerBodyParsers(app: FastifyInstance): void {
+  app.decorateRequest('formText', null);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (req, text, done) => {
     try {
-      if (/^\s*application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')) formTexts.set(req, text as string);
+      if (/^\s*application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')) req.formText = text as string;
       done(null, parseBody(req.headers['content-type'], text as string));
     } catch (e) {
       done(e as Error, undefined);

@@ -150,7 +150,12 @@ const AttemptFilters = {
   DateCreatedBefore: Type.Optional(Type.String()),
 };
 
-const accounts = new WeakMap<FastifyRequest, VerifyAccount>();
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The Verify account a `/v2` request authenticated as (set by the auth hook). */
+    verifyAccount: VerifyAccount | null;
+  }
+}
 
 /** The parameters a route's input declares as lists (Twilio repeats the key for each item). */
 const listsOf = (input: TSchema | undefined): string[] =>
@@ -171,13 +176,14 @@ async function paramsOf(req: FastifyRequest, lists: string[]): Promise<Params> {
 export function registerVerifyRoutes(server: FastifyInstance, d: VerifyRouteDeps): void {
   server.register(
     async (v2) => {
+      v2.decorateRequest('verifyAccount', null);
       const throttled = (reply: FastifyReply) => sendTwilioFailure(reply, twilioFail('TOO_MANY_REQUESTS', 'Too many requests: too many failed authentication attempts from this address. Try again later.'));
       v2.addHook('onRequest', async (req, reply) => {
         if (d.authFailures.refuseBlocked('api_key', req, reply, throttled)) return reply;
         const given = basicCredentials(req.headers.authorization);
         const account = given && ((await d.credentials.authenticate(given.user, given.password)) ?? (await d.factors?.authenticateDevice(given.password, `${req.method} ${req.routeOptions.url}`)));
         if (account) {
-          accounts.set(req, account);
+          req.verifyAccount = account;
           return;
         }
         // Like the Authy API's keys: only wrong credentials count against the address, not none.
@@ -211,7 +217,7 @@ export function registerVerifyRoutes(server: FastifyInstance, d: VerifyRouteDeps
             response: { ...ok, '4xx': TwilioError, '5xx': TwilioError },
           },
           handler: async (req, reply) => {
-            const answer = await handler(accounts.get(req)!, await paramsOf(req, lists), req.params as Record<string, string>, baseUrlOf(d.publicUrl, req));
+            const answer = await handler(req.verifyAccount!, await paramsOf(req, lists), req.params as Record<string, string>, baseUrlOf(d.publicUrl, req));
             if (!answer.ok) return sendTwilioFailure(reply, answer);
             if (answer.headers) reply.headers(answer.headers);
             if (answer.status === 204) return reply.code(204).send();
