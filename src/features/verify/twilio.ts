@@ -11,7 +11,7 @@ export const newSid = (prefix: string) => prefix + randomBytes(16).toString('hex
 export const isSid = (prefix: string, s: unknown): s is string => typeof s === 'string' && s.length === 34 && s.startsWith(prefix) && /^[0-9a-fA-F]{32}$/.test(s.slice(2));
 
 /** ISO 8601 in UTC without milliseconds (`2015-07-30T20:00:00Z`), as twilio-node parses it. */
-export const isoDate = (ms: number | string) => new Date(Number(ms)).toISOString().replace(/\.\d{3}Z$/, 'Z');
+export const isoDate = (ms: number | string) => `${new Date(Number(ms)).toISOString().slice(0, 19)}Z`;
 
 export function twilioErrorBody(f: TwilioFailure): { status: number; body: { code: number; message: string; more_info: string; status: number } } {
   const def = TWILIO_ERRORS[f.twilio];
