@@ -516,8 +516,21 @@ export class UsageCounter {
     this.failures = 0;
   }
 
+  /**
+   * The last flush. A connection the database dropped is replaced on the next query, so a failed
+   * one is tried once more; then the counts are given up, and said so, rather than failing the
+   * shutdown half done (the rest of it, timers included, would never stop and the process hangs).
+   */
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.flush();
+    try {
+      await this.flush();
+    } catch {
+      await this.flush().catch((err: Error) => {
+        const lost = [...this.pending.values()].reduce((sum, p) => sum + p.n, 0);
+        this.pending.clear();
+        this.log?.warn({ event: 'usage_lost', err: err.message, lost }, 'usage counts not saved at shutdown: lost');
+      });
+    }
   }
 }
