@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { inCI } from './support/ci.mjs';
+import { compiledDir, compileTests } from './support/compile.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const only = process.argv.slice(2);
@@ -65,10 +66,15 @@ function stopLeftovers(when) {
   if (left.length) console.log(`\n${when}: stopped ${left.length} process(es) the tests left running:\n  ${left.join('\n  ')}`);
 }
 
+// The test files themselves run compiled (support/compile.mjs). A run started by a test of another
+// run compiles into a directory of its own: the other run's files are being loaded from its.
+const testsDir = nested ? mkdtempSync(`${compiledDir}-`) : compiledDir;
+
 let current;
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
     current?.kill('SIGTERM');
+    if (nested) rmSync(testsDir, { recursive: true, force: true });
     setTimeout(() => (stopLeftovers(`on ${signal}`), process.exit(1)), 2000).unref();
   });
 }
@@ -78,11 +84,11 @@ async function run(label, env) {
   const failuresFile = join(failuresDir, `${label}.txt`);
   current = spawn(
     process.execPath,
-    ['--import', 'tsx', '--test', '--test-concurrency=3', '--test-timeout=300000',
+    ['--enable-source-maps', '--test', '--test-concurrency=3', '--test-timeout=300000',
       '--test-reporter=tap', '--test-reporter-destination=stdout',
       `--test-reporter=${join(root, 'test/support/failures-reporter.mjs')}`, `--test-reporter-destination=${failuresFile}`,
       `--test-reporter=${join(root, 'test/support/timings-reporter.mjs')}`, '--test-reporter-destination=stdout',
-      ...files],
+      ...compiled],
     { stdio: 'inherit', cwd: root, env: { ...process.env, ...env } },
   );
   const r = await new Promise((resolve) => current.once('exit', (status, signal) => resolve({ status, signal })));
@@ -107,6 +113,16 @@ if (!nested) {
   if (build.status !== 0) process.exit(1);
 }
 
+console.log('=== build (tests) ===');
+if (!nested) rmSync(testsDir, { recursive: true, force: true });
+let compiled;
+try {
+  compiled = await compileTests(files, testsDir);
+} catch {
+  if (nested) rmSync(testsDir, { recursive: true, force: true });
+  process.exit(1); // esbuild has printed why
+}
+
 let ok = true;
 const dbs = process.env.OPENFACTOR_TEST_DB ? [process.env.OPENFACTOR_TEST_DB] : ['sqlite', 'postgres'];
 if (dbs.includes('sqlite')) ok = (await run('SQLite', { OPENFACTOR_TEST_DB: 'sqlite' })) && ok;
@@ -118,5 +134,6 @@ if (dbs.includes('postgres')) {
   } else console.log('Skipping the PostgreSQL half.');
 }
 rmSync(failuresDir, { recursive: true, force: true });
+if (nested) rmSync(testsDir, { recursive: true, force: true });
 if (failures.length) console.log(`\n=== failures ===\n${failures.join('\n')}`);
 process.exit(ok ? 0 : 1);

@@ -1,8 +1,6 @@
 // A third test reporter: after each half, the files that took longest (the sum of their top-level
 // tests; files run three at a time), so a suite that grows slow shows where.
-import { relative } from 'node:path';
-
-const root = new URL('../..', import.meta.url).pathname;
+import { sourceOf } from './compile.mjs';
 
 export default async function* timings(source) {
   const byFile = new Map();
@@ -13,5 +11,5 @@ export default async function* timings(source) {
   const slowest = [...byFile].sort((a, b) => b[1] - a[1]).slice(0, 10);
   const total = [...byFile.values()].reduce((a, b) => a + b, 0);
   yield `\nSlowest files (of ${byFile.size}, ${(total / 1000).toFixed(0)} s of tests in all):\n`;
-  for (const [file, ms] of slowest) yield `  ${(ms / 1000).toFixed(1).padStart(6)} s  ${relative(root, file)}\n`;
+  for (const [file, ms] of slowest) yield `  ${(ms / 1000).toFixed(1).padStart(6)} s  ${sourceOf(file)}\n`;
 }
