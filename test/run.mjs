@@ -69,12 +69,16 @@ function stopLeftovers(when) {
 // The test files themselves run compiled (support/compile.mjs). A run started by a test of another
 // run compiles into a directory of its own: the other run's files are being loaded from its.
 const testsDir = nested ? mkdtempSync(`${compiledDir}-`) : compiledDir;
+// Every way out ends in process.exit: this run's temporary folders go with it, whichever way.
+process.on('exit', () => {
+  rmSync(failuresDir, { recursive: true, force: true });
+  if (nested) rmSync(testsDir, { recursive: true, force: true });
+});
 
 let current;
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
     current?.kill('SIGTERM');
-    if (nested) rmSync(testsDir, { recursive: true, force: true });
     setTimeout(() => (stopLeftovers(`on ${signal}`), process.exit(1)), 2000).unref();
   });
 }
@@ -119,7 +123,6 @@ let compiled;
 try {
   compiled = await compileTests(files, testsDir);
 } catch {
-  if (nested) rmSync(testsDir, { recursive: true, force: true });
   process.exit(1); // esbuild has printed why
 }
 
@@ -133,7 +136,5 @@ if (dbs.includes('postgres')) {
     ok = false;
   } else console.log('Skipping the PostgreSQL half.');
 }
-rmSync(failuresDir, { recursive: true, force: true });
-if (nested) rmSync(testsDir, { recursive: true, force: true });
 if (failures.length) console.log(`\n=== failures ===\n${failures.join('\n')}`);
 process.exit(ok ? 0 : 1);
