@@ -4,7 +4,7 @@
 // half the time of one JavaScript file per module: Node then opens, resolves and links some 40
 // files instead of some 400 (see the README's start figures). Type-checking is `npm run
 // typecheck`; esbuild only strips the types.
-// Not bundled: better-sqlite3 (a native addon) and what src/core/lazy.ts loads on first use from
+// Not bundled: better-sqlite3 and sodium-native (native addons) and what src/core/lazy.ts loads on first use from
 // node_modules (the PostgreSQL and Redis clients, SMPP, SMTP, QR codes and the like).
 import { cpSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
@@ -24,7 +24,7 @@ await build({
   target: 'node20.19',
   sourcemap: true,
   // Native modules load their compiled part from beside their own files: left in node_modules.
-  external: ['better-sqlite3', 'pg-native', 'argon2'],
+  external: ['better-sqlite3', 'sodium-native', 'pg-native', 'argon2'],
   // Bundled CommonJS packages call require() for Node's own modules.
   banner: { js: "import { createRequire as __openfactorRequire } from 'node:module'; const require = __openfactorRequire(import.meta.url);" },
   logLevel: 'warning',

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { masterKeyFrom, parseMasterKey, type MasterKey } from './core/crypto.ts';
+import { masterKeyFrom, parseMasterKey, SEAL_FORMATS, type MasterKey, type SealFormat } from './core/crypto.ts';
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { privateDir, tighten } from './store/private-files.ts';
@@ -290,7 +290,7 @@ function checkDatabaseUrl(url: string): void {
  * `openfactor keys reseal` has sealed it again with the current key (rotation without downtime).
  */
 function masterKeysFrom(env: NodeJS.ProcessEnv, dataDir: string): MasterKey[] {
-  const current = masterKeyFrom(env.OPENFACTOR_MASTER_KEY ? parseMasterKey(env.OPENFACTOR_MASTER_KEY) : keyFile(dataDir));
+  const current = masterKeyFrom(env.OPENFACTOR_MASTER_KEY ? parseMasterKey(env.OPENFACTOR_MASTER_KEY) : keyFile(dataDir), sealFormat(env));
   const previous = (env.OPENFACTOR_PREVIOUS_MASTER_KEYS ?? '')
     .split(',')
     .filter((k) => k.trim())
@@ -302,6 +302,16 @@ function masterKeysFrom(env: NodeJS.ProcessEnv, dataDir: string): MasterKey[] {
       }
     });
   return [current, ...previous.filter((k, i) => k.id !== current.id && previous.findIndex((p) => p.id === k.id) === i)];
+}
+
+/**
+ * What new values are sealed as: `v2` unless OPENFACTOR_SEAL_FORMAT=v1, for a rolling upgrade while
+ * nodes older than `v2` still run (they cannot open it). Every node opens both.
+ */
+function sealFormat(env: NodeJS.ProcessEnv): SealFormat {
+  const raw = (env.OPENFACTOR_SEAL_FORMAT ?? '').trim() || 'v2';
+  if ((SEAL_FORMATS as string[]).includes(raw)) return raw as SealFormat;
+  throw new Error(`OPENFACTOR_SEAL_FORMAT must be v2 or v1, not ${raw}`);
 }
 
 /** The master key from `<data dir>/master.key`, created (mode 0600) on first use. */

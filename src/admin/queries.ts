@@ -62,15 +62,15 @@ export async function replaceSealed(db: Kysely<DB>, c: SealedColumnRef, row: Row
   return Number(done.numUpdatedRows) > 0;
 }
 
-/** How many of the column's values each key id seals (`v1.<8 hex>.…`). */
-export async function countSealedByKey(db: Kysely<DB>, c: SealedColumnRef): Promise<{ kid: string; n: number }[]> {
+/** How many of the column's values each key id seals, in each format (`v1.<8 hex>.…` or `v2.<8 hex>.…`). */
+export async function countSealedByKey(db: Kysely<DB>, c: SealedColumnRef): Promise<{ format: string; kid: string; n: number }[]> {
   let q = (db as Kysely<any>)
     .selectFrom(c.table)
-    .select([sql<string>`substr(${sql.ref(c.column)}, 4, 8)`.as('kid'), (eb) => eb.fn.countAll<number>().as('n')])
+    .select([sql<string>`substr(${sql.ref(c.column)}, 1, 2)`.as('format'), sql<string>`substr(${sql.ref(c.column)}, 4, 8)`.as('kid'), (eb) => eb.fn.countAll<number>().as('n')])
     .where(c.column, 'is not', null)
-    .groupBy('kid');
+    .groupBy(['format', 'kid']);
   for (const [k, v] of Object.entries(c.only ?? {})) q = q.where(k, '=', v);
-  return (await q.execute()) as { kid: string; n: number }[];
+  return (await q.execute()) as { format: string; kid: string; n: number }[];
 }
 
 // ---- the console's tables (issue 20): pages newest first below a cursor, filters, totals ----

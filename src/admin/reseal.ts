@@ -1,9 +1,10 @@
-// Master-key rotation (`openfactor keys reseal`): every secret sealed at rest with a previous key
-// is opened and sealed again with the current one, while the service runs. Each sealed value is
+// Master-key rotation (`openfactor keys reseal`): every secret sealed at rest with a previous key,
+// or in the format the current key no longer writes (`v1`), is opened and sealed again with the
+// current key in its format, while the service runs. Each sealed value is
 // bound to its row (additional data), so each column knows how to name its rows.
 import { adminSeedContext } from './accounts.ts';
 import type { Kysely } from 'kysely';
-import { seal, unseal, type MasterKey } from '../core/crypto.ts';
+import { seal, sealedPrefix, unseal, type MasterKey } from '../core/crypto.ts';
 import type { DB } from '../store/schema.ts';
 import { countSealedByKey, replaceSealed, sealedNotWith, type SealedColumnRef } from './queries.ts';
 import { fallbackContext, textContext } from '../delivery/outbox.ts';
@@ -83,7 +84,7 @@ export interface ResealReport {
 
 const BATCH = 500;
 
-/** Seals every value not sealed with `keys[0]` again with it; `keys` must open them. */
+/** Seals every value not sealed with `keys[0]` in its format again with it; `keys` must open them. */
 export async function resealAll(db: Kysely<DB>, keys: MasterKey[], onColumn?: (r: ResealReport) => void): Promise<ResealReport[]> {
   const reports: ResealReport[] = [];
   for (const c of SEALED_COLUMNS) {
@@ -96,7 +97,7 @@ export async function resealAll(db: Kysely<DB>, keys: MasterKey[], onColumn?: (r
 
 async function resealColumn(db: Kysely<DB>, keys: MasterKey[], c: SealedColumn): Promise<ResealReport> {
   const report: ResealReport = { table: c.table, column: c.column, resealed: 0, failed: 0 };
-  const current = `v1.${keys[0].id}.`;
+  const current = sealedPrefix(keys[0]);
   const [order] = c.key;
   // Composite keys (app_providers) walk by their first column, which may repeat: a few rows only.
   const composite = c.key.length > 1;
@@ -122,11 +123,16 @@ async function resealColumn(db: Kysely<DB>, keys: MasterKey[], c: SealedColumn):
   return report;
 }
 
-/** How many values each key id seals, over every sealed column (`v1.<8 hex>.…`). */
-export async function sealedByKey(db: Kysely<DB>): Promise<Record<string, number>> {
+/** How many values each key id seals, over every sealed column (`v1.<8 hex>.…` or `v2.<8 hex>.…`). */
+export const sealedByKey = (db: Kysely<DB>): Promise<Record<string, number>> => countSealed(db, 'kid');
+
+/** How many values each format seals (`v1`, `v2`), over every sealed column. */
+export const sealedByFormat = (db: Kysely<DB>): Promise<Record<string, number>> => countSealed(db, 'format');
+
+async function countSealed(db: Kysely<DB>, by: 'kid' | 'format'): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const c of SEALED_COLUMNS) {
-    for (const r of await countSealedByKey(db, c)) counts[r.kid] = (counts[r.kid] ?? 0) + Number(r.n);
+    for (const r of await countSealedByKey(db, c)) counts[r[by]] = (counts[r[by]] ?? 0) + Number(r.n);
   }
   return counts;
 }

@@ -36,7 +36,8 @@ export const USAGE = `Usage: openfactor <command>
   keys rotate --app ID [--json]  replace an application's API key (the old one stops working)
   keys reseal [--json]           seal every secret again with the current master key (after
                                  OPENFACTOR_MASTER_KEY changed, the old key in
-                                 OPENFACTOR_PREVIOUS_MASTER_KEYS); the server may be running
+                                 OPENFACTOR_PREVIOUS_MASTER_KEYS), and values of the older
+                                 sealed format (v1) in the current one; the server may be running
   users import --app ID --file FILE|- [--dry-run] [--json]
                                  import users, one JSON object per line: email, cellphone (or
                                  phone_number) and country_code, or e164; authy_id keeps the
@@ -79,7 +80,8 @@ export const USAGE = `Usage: openfactor <command>
                                  included, so you can read your code
 
 Environment: PORT, HOST, OPENFACTOR_DATA_DIR, DATABASE_URL, OPENFACTOR_MASTER_KEY, LOG_LEVEL,
-OPENFACTOR_PREVIOUS_MASTER_KEYS, OPENFACTOR_PUBLIC_URL, OPENFACTOR_ADMIN_TOKEN, OPENFACTOR_OUTBOX_WORKER, OPENFACTOR_SMS_PROVIDERS,
+OPENFACTOR_PREVIOUS_MASTER_KEYS, OPENFACTOR_SEAL_FORMAT, OPENFACTOR_PUBLIC_URL, OPENFACTOR_ADMIN_TOKEN, OPENFACTOR_OUTBOX_WORKER,
+OPENFACTOR_SMS_PROVIDERS,
 OPENFACTOR_VOICE_PROVIDERS, OPENFACTOR_EMAIL_PROVIDERS, OPENFACTOR_CONFIG (see README)`;
 
 /** `apps settings` flags → settings; values are checked against SETTING_BOUNDS. */

@@ -7,9 +7,9 @@
 // indexes stay valid through a rotation and after the old key is dropped; nothing is recomputed.
 // (Whoever held the old master key and an old dump holds the index key too: rotation re-seals,
 // it does not re-key the indexes.)
-import { sql, type Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { Dialect } from './db.ts';
-import { blindIndex, deriveKey, seal, unseal, type MasterKey } from '../core/crypto.ts';
+import { blindIndex, deriveKey, isSealed, SEALED_LIKE, seal, unseal, type MasterKey } from '../core/crypto.ts';
 import type { DB } from './schema.ts';
 
 export const INDEX_KEY_CONTEXT = 'meta:contact_index_key';
@@ -131,6 +131,9 @@ const BATCH = 500;
  * columns): seal them, and replace the plain values by their indexes. Runs at every start; once
  * done, each table costs one read of an empty result.
  */
+/** A value in neither sealed format: plaintext from before sealing began. */
+const notSealed = (eb: ExpressionBuilder<any, any>, column: string) => eb.and(SEALED_LIKE.map((like) => eb(column, 'not like', like)));
+
 export async function sealStoredContacts(db: Kysely<DB>, c: Contacts): Promise<number> {
   const done = await db.selectFrom('meta').select('value').where('key', '=', 'contacts_sealed').executeTakeFirst();
   if (done) return 0;
@@ -138,7 +141,7 @@ export async function sealStoredContacts(db: Kysely<DB>, c: Contacts): Promise<n
   // Until every row is converted, a plain value is one not sealed yet: for users, migration 0021
   // left the number and address joined in `contact_sealed`, the number still in `phone_index`.
   for (;;) {
-    const rows = await db.selectFrom('users').select(['id', 'app_id', 'contact_sealed']).where('contact_sealed', 'not like', 'v1.%').limit(BATCH).execute();
+    const rows = await db.selectFrom('users').select(['id', 'app_id', 'contact_sealed']).where((eb) => notSealed(eb, 'contact_sealed')).limit(BATCH).execute();
     converted += rows.length;
     for (const r of rows) {
       const { e164 } = splitContact(r.contact_sealed);
@@ -182,7 +185,7 @@ export async function sealStoredContacts(db: Kysely<DB>, c: Contacts): Promise<n
       if (rows.length < BATCH) break;
     }
   }
-  for (const r of await db.selectFrom('authenticators').select(['user_id', 'label']).where('label', 'not like', 'v1.%').execute()) {
+  for (const r of await db.selectFrom('authenticators').select(['user_id', 'label']).where((eb) => notSealed(eb, 'label')).execute()) {
     converted++;
     await db.updateTable('authenticators').set({ label: c.seal(r.label, qrLabelContext(r.user_id)) }).where('user_id', '=', r.user_id).where('label', '=', r.label).execute();
   }
@@ -192,7 +195,7 @@ export async function sealStoredContacts(db: Kysely<DB>, c: Contacts): Promise<n
     await db.updateTable('device_keys').set({ phone_index: c.phoneIndex(r.phone_index!) }).where('id', '=', r.id).execute();
   }
   for (;;) {
-    const rows = await db.selectFrom('outbox').select(['id', 'sid', 'destination']).where('destination', 'not like', 'v1.%').limit(BATCH).execute();
+    const rows = await db.selectFrom('outbox').select(['id', 'sid', 'destination']).where((eb) => notSealed(eb, 'destination')).limit(BATCH).execute();
     converted += rows.length;
     for (const r of rows) {
       await db.updateTable('outbox').set({ destination: c.seal(r.destination, destinationContext(r.sid)) }).where('id', '=', r.id).where('destination', '=', r.destination).execute();
@@ -227,7 +230,7 @@ export async function indexUserEmails(db: Kysely<DB>, c: Contacts, stopped: () =
   for (let after = 0; !stopped(); ) {
     const rows = await db.selectFrom('users').select(['id', 'app_id', 'phone_index', 'contact_sealed']).where('id', '>', after).where('email_index', 'is', null).orderBy('id').limit(BATCH).execute();
     // Still plain (sealStoredContacts runs first, so only a row written meanwhile by an old node): next start.
-    const sealed = rows.filter((r) => r.contact_sealed.startsWith('v1.'));
+    const sealed = rows.filter((r) => isSealed(r.contact_sealed));
     const indexed = sealed.map((r) => ({ r, email_index: c.emailSearchIndex(splitContact(c.open(r.contact_sealed, userContactContext(r.app_id, r.phone_index))).email) }));
     // One transaction a batch, then the event loop's turn: millions of older users fill in minutes
     // while the server answers (a write each, with SQLite's calls blocking, held it for as long).

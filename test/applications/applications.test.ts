@@ -73,7 +73,7 @@ test('API keys are stored as a SHA-256 hash and a sealed copy, never in clear', 
   assert.equal(dump.includes(t.apiKey), false);
   const row = rows.find((r) => r.id === t.appId)!;
   assert.match(row.api_key_hash, /^[0-9a-f]{64}$/);
-  assert.match(row.api_key_sealed, /^v1\.[0-9a-f]{8}\.[A-Za-z0-9_-]+$/);
+  assert.match(row.api_key_sealed, /^v2\.[0-9a-f]{8}\.[A-Za-z0-9_-]+$/);
   const { unseal } = await import('../../src/core/crypto.ts');
   assert.equal(unseal(t.config.masterKeys, row.api_key_sealed, `applications:${t.appId}:api_key`).toString(), t.apiKey);
   assert.throws(() => unseal(t.config.masterKeys, row.api_key_sealed, `applications:${t.appId + 1}:api_key`), 'bound to its row');

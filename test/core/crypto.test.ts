@@ -6,34 +6,58 @@ import { masterKeyFrom, randomBytes as pooledRandomBytes, seal, unseal } from '.
 
 const current = masterKeyFrom(randomBytes(32));
 const previous = masterKeyFrom(randomBytes(32));
+/** The same keys, writing the format of the release before v2. */
+const currentV1 = masterKeyFrom(current.key, 'v1');
+const previousV1 = masterKeyFrom(previous.key, 'v1');
 
-test('a sealed value opens with its key and context, for every length', () => {
-  for (const n of [0, 1, 15, 16, 17, 20, 64, 1000]) {
-    const secret = randomBytes(n);
-    const blob = seal(current, secret, 'users:7:totp');
-    assert.match(blob, new RegExp(`^v1\\.${current.id}\\.[A-Za-z0-9_-]+$`));
-    assert.deepEqual(unseal([current], blob, 'users:7:totp'), secret);
-  }
+test('v2 is written by default, v1 only when asked; the v2 key is derived, not the master key itself', () => {
+  assert.match(seal(current, 'x', 'c'), new RegExp(`^v2\\.${current.id}\\.`));
+  assert.match(seal(currentV1, 'x', 'c'), new RegExp(`^v1\\.${current.id}\\.`));
+  assert.equal(currentV1.id, current.id, 'one key id for both formats');
+  assert.equal(current.sealKey.length, 32);
+  assert.notDeepEqual(current.sealKey, current.key);
+  assert.deepEqual(masterKeyFrom(Buffer.from(current.key)).sealKey, current.sealKey, 'the same master key derives the same v2 key');
 });
 
-test('a value sealed with an earlier key still opens while that key is listed', () => {
-  const blob = seal(previous, 'old', 'users:7:totp');
-  assert.equal(unseal([current, previous], blob, 'users:7:totp').toString(), 'old');
-  assert.throws(() => unseal([current], blob, 'users:7:totp'), /unknown key/);
-});
+for (const [format, mk, old] of [['v2', current, previous], ['v1', currentV1, previousV1]] as const) {
+  test(`${format}: a sealed value opens with its key and context, for every length, whichever format the opener writes`, () => {
+    for (const n of [0, 1, 15, 16, 17, 20, 64, 1000]) {
+      const secret = randomBytes(n);
+      const blob = seal(mk, secret, 'users:7:totp');
+      assert.match(blob, new RegExp(`^${format}\\.${current.id}\\.[A-Za-z0-9_-]+$`));
+      assert.deepEqual(unseal([current], blob, 'users:7:totp'), secret);
+      assert.deepEqual(unseal([currentV1], blob, 'users:7:totp'), secret);
+    }
+    assert.equal(unseal([current], seal(mk, 'héllo', 'c'), 'c').toString(), 'héllo', 'a string is sealed as UTF-8');
+  });
 
-test('another row, a changed byte or a malformed blob does not open', () => {
-  const blob = seal(current, randomBytes(20), 'users:7:totp');
-  assert.throws(() => unseal([current], blob, 'users:8:totp'), 'bound to its row');
-  const body = Buffer.from(blob.slice(blob.lastIndexOf('.') + 1), 'base64url');
-  for (const at of [0, 12, body.length - 1]) {
-    const bent = Buffer.from(body);
-    bent[at] ^= 1;
-    assert.throws(() => unseal([current], `v1.${current.id}.${bent.toString('base64url')}`, 'users:7:totp'), `byte ${at} changed`);
-  }
-  for (const bad of ['', 'v1', 'v1.', `v2.${current.id}.${body.toString('base64url')}`, `v1.${current.id}.`, `v1.${current.id}.${body.subarray(0, 20).toString('base64url')}`]) {
-    assert.throws(() => unseal([current], bad, 'users:7:totp'), `opened ${JSON.stringify(bad)}`);
-  }
+  test(`${format}: a value sealed with an earlier key still opens while that key is listed`, () => {
+    const blob = seal(old, 'old', 'users:7:totp');
+    assert.equal(unseal([current, previous], blob, 'users:7:totp').toString(), 'old');
+    assert.throws(() => unseal([current], blob, 'users:7:totp'), /unknown key/);
+  });
+
+  test(`${format}: another row, another key under the same id, a changed byte, another format's label or a malformed blob does not open`, () => {
+    const blob = seal(mk, randomBytes(20), 'users:7:totp');
+    assert.throws(() => unseal([current], blob, 'users:8:totp'), 'bound to its row');
+    // A key that claims the same id (a damaged key file) opens nothing.
+    assert.throws(() => unseal([{ ...current, key: randomBytes(32), sealKey: randomBytes(32) }], blob, 'users:7:totp'), 'another key');
+    const body = Buffer.from(blob.slice(blob.lastIndexOf('.') + 1), 'base64url');
+    const nonce = format === 'v2' ? 24 : 12;
+    for (const at of [0, nonce - 1, nonce, body.length - 17, body.length - 1]) {
+      const bent = Buffer.from(body);
+      bent[at] ^= 1;
+      assert.throws(() => unseal([current], `${format}.${current.id}.${bent.toString('base64url')}`, 'users:7:totp'), `byte ${at} changed`);
+    }
+    const other = format === 'v2' ? 'v1' : 'v2';
+    for (const bad of ['', format, `${format}.`, `v3.${current.id}.${body.toString('base64url')}`, `${other}.${current.id}.${body.toString('base64url')}`, `${format}.${current.id}.`, `${format}.${current.id}.${body.subarray(0, nonce + 15).toString('base64url')}`]) {
+      assert.throws(() => unseal([current], bad, 'users:7:totp'), `opened ${JSON.stringify(bad)}`);
+    }
+  });
+}
+
+test('the same secret sealed twice gives two different blobs (a fresh nonce each time)', () => {
+  for (const mk of [current, currentV1]) assert.notEqual(seal(mk, 'same', 'c'), seal(mk, 'same', 'c'));
 });
 
 test('random bytes from the pool: each draw its own, never repeated, of any length, across refills', () => {

@@ -63,7 +63,7 @@ test('a subscription the push service reports gone (410) is dropped', async () =
 test('the VAPID keys persist: a second server on the same database announces the same public key', async () => {
   const first = await OpenFactorDevice.vapidPublicKey(base);
   const row = await t.store.db.selectFrom('meta').select('value').where('key', '=', 'vapid_private_key').executeTakeFirstOrThrow();
-  assert.match(row.value, /^v1\./, 'the private key is sealed at rest');
+  assert.match(row.value, /^v2\./, 'the private key is sealed at rest');
   const { loadVapidKeys } = await import('../../src/features/devices/push.ts');
   const again = await loadVapidKeys(t.store.db, t.config.masterKeys, {});
   assert.equal(again.publicKey, first);

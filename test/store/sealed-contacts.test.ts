@@ -18,7 +18,7 @@ import { migrationProvider } from '../../src/store/migrations.ts';
 import { buildServer } from '../../src/app.ts';
 import { resealAll, sealedByKey } from '../../src/admin/reseal.ts';
 import { masterKeyFrom, seal } from '../../src/core/crypto.ts';
-import { Contacts, INDEX_KEY_CONTEXT } from '../../src/store/contacts.ts';
+import { Contacts, destinationContext, INDEX_KEY_CONTEXT } from '../../src/store/contacts.ts';
 import { Applications } from '../../src/features/applications/service.ts';
 import { OpenFactorDevice } from '../../sdk/device/src/index.ts';
 
@@ -161,6 +161,11 @@ test('numbers and addresses stored before 0020 are sealed at the next start, and
     const user = await k.insertInto('users').values({ app_id: app.id, country_code: 1, phone_e164: PHONE, email: EMAILS[0], confirmed: 1, created_at: 1 }).returning('id').executeTakeFirstOrThrow();
     await k.insertInto('user_emails').values({ user_id: user.id, email: EMAILS[1], created_at: 2 }).execute();
     await k.insertInto('outbox').values({ sid: 'SM0', app_id: app.id, user_id: user.id, channel: 'sms', destination: PHONE, text_sealed: 'x', locale: 'en', status: 'blocked', next_attempt_at: 1, created_at: 1, updated_at: 1 }).execute();
+    // …and one already sealed, in either format: left as it is, not sealed a second time.
+    for (const [sid, writes] of [['SM1', 'v1'], ['SM2', 'v2']] as const) {
+      const destination = seal(masterKeyFrom(config.masterKeys[0].key, writes), OTHER, destinationContext(sid));
+      await k.insertInto('outbox').values({ sid, app_id: app.id, user_id: user.id, channel: 'sms', destination, text_sealed: 'x', locale: 'en', status: 'blocked', next_attempt_at: 1, created_at: 1, updated_at: 1 }).execute();
+    }
     await k.insertInto('phone_verifications').values({ uuid: 'u-1', app_id: app.id, phone_e164: VERIFIED, via: 'sms', code_sealed: null, locale: 'en', status: 'dead', created_at: 1, expires_at: 2 }).execute();
     await k.insertInto('phone_registrations').values({ id: 'r-1', phone_e164: PHONE, via: 'sms', code_hash: null, created_at: 1, expires_at: 2 }).execute();
     await k.insertInto('device_keys').values({ algorithm: 'Ed25519', os_type: 'ios', name: 'x', registration_method: 'sms', phone_e164: OTHER, created_at: 1 }).execute();
@@ -177,7 +182,8 @@ test('numbers and addresses stored before 0020 are sealed at the next start, and
     assert.equal(phoneOf(contacts, row), PHONE);
     assert.equal(emailOf(contacts, row), EMAILS[0]);
     assert.deepEqual((await emailsOf(t.store.db, contacts, user.id)).map((e) => e.email), [EMAILS[1]]);
-    assert.equal((await t.of.services.outbox.recent({ appId: app.id })).find((m) => m.id === 'SM0')?.destination, PHONE);
+    const recent = await t.of.services.outbox.recent({ appId: app.id });
+    assert.deepEqual(['SM0', 'SM1', 'SM2'].map((sid) => recent.find((m) => m.id === sid)?.destination), [PHONE, OTHER, OTHER]);
     const counter = await k.selectFrom('rate_limits').select('points').where('key', '=', `number-hour:${app.id}:${contacts.phoneIndex(PHONE)}`).executeTakeFirst();
     assert.equal(counter?.points, 3, 'the per-number count carries over under the index');
   } finally {
@@ -221,7 +227,7 @@ test('users sealed under 0020 (number and address apart) are sealed as one value
     assert.ok((await migrate(store, config.masterKeys)).includes('0021_user_contact'));
     const row = await k.selectFrom('users').selectAll().where('id', '=', ids[0]).executeTakeFirstOrThrow();
     assert.ok(!('phone_sealed' in row) && !('email_sealed' in row), 'the separate columns are gone');
-    assert.match(row.contact_sealed, /^v1\./);
+    assert.match(row.contact_sealed, /^v2\./);
 
     const { t } = await start(config, store);
     const key = app.apiKey;

@@ -24,7 +24,7 @@ const NOT_CHECKED =
 test('every user gets a TOTP seed at creation, sealed with the row identity as additional data', async () => {
   const id = await createUser(t, 'seed@example.com', '415-555-0101');
   const row = await t.store.db.selectFrom('users').select('totp_seed_sealed').where('id', '=', id).executeTakeFirstOrThrow();
-  assert.match(row.totp_seed_sealed!, /^v1\.[0-9a-f]{8}\.[\w-]+$/);
+  assert.match(row.totp_seed_sealed!, /^v2\.[0-9a-f]{8}\.[\w-]+$/);
   assert.equal(unseal(t.config.masterKeys, row.totp_seed_sealed!, totpSeedContext(id)).length, 20);
   // Copied to another user's row it does not open.
   assert.throws(() => unseal(t.config.masterKeys, row.totp_seed_sealed!, totpSeedContext(id + 1)));

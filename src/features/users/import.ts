@@ -125,7 +125,7 @@ type Preparer = { prepare(lines: { line: number; text: string }[]): Promise<Prep
 /** In a worker thread while the database takes the batch before, or here. */
 function startPreparer(c: PrepareContext, inWorker: boolean): Preparer {
   if (!inWorker) return { prepare: async (lines) => prepareLines(c, lines), close: async () => {} };
-  const worker = startWorker('features/users', 'import-worker', { key: { id: c.key.id, key: c.key.key }, indexKey: c.contacts.indexKey, appId: c.appId, issuer: c.issuer });
+  const worker = startWorker('features/users', 'import-worker', { key: { key: c.key.key, writes: c.key.writes }, indexKey: c.contacts.indexKey, appId: c.appId, issuer: c.issuer });
   const waiting: { resolve: (p: Prepared[]) => void; reject: (e: Error) => void }[] = [];
   const failAll = (e: Error) => {
     for (const w of waiting.splice(0)) w.reject(e);
