@@ -25,6 +25,9 @@ export interface MasterKey {
 
 // Loaded on first use: CLI commands that open nothing start without it (about 15 ms to load).
 const sodium = lazy<typeof Sodium>('sodium-native');
+/** `v2`'s nonce and tag, in bytes (XChaCha20-Poly1305-IETF). */
+const V2_NONCE = 24;
+const V2_TAG = 16;
 
 // Each randomBytes call is a trip into OpenSSL (about 3 µs here, measured), and a seal, a
 // message id or an imported user takes several: bytes come from a pool filled 4 KiB at a time,
@@ -57,7 +60,7 @@ export function masterKeyFrom(raw: Buffer, writes: SealFormat = 'v2'): MasterKey
 export const sealedPrefix = (mk: MasterKey): string => `${mk.writes}.${mk.id}.`;
 
 /** Whether a stored value is sealed (either format) rather than plaintext from before sealing began. */
-export const isSealed = (value: string): boolean => value.startsWith('v2.') || value.startsWith('v1.');
+export const isSealed = (value: string): boolean => SEAL_FORMATS.some((f) => value.startsWith(`${f}.`));
 
 /** SQL LIKE patterns of sealed values, for finding rows still in plaintext. */
 export const SEALED_LIKE = SEAL_FORMATS.map((f) => `${f}.%`);
@@ -79,10 +82,10 @@ export function seal(mk: MasterKey, plaintext: string | Buffer, context: string)
   const aad = Buffer.from(context, 'utf8');
   if (mk.writes === 'v1') return sealV1(mk, plaintext, aad);
   const m = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
-  const out = Buffer.allocUnsafe(24 + m.length + 16);
-  const nonce = out.subarray(0, 24);
-  randomBytes(24).copy(nonce);
-  sodium().crypto_aead_xchacha20poly1305_ietf_encrypt(out.subarray(24), m, aad, null, nonce, mk.sealKey);
+  const out = Buffer.allocUnsafe(V2_NONCE + m.length + V2_TAG);
+  const nonce = out.subarray(0, V2_NONCE);
+  randomBytes(V2_NONCE).copy(nonce);
+  sodium().crypto_aead_xchacha20poly1305_ietf_encrypt(out.subarray(V2_NONCE), m, aad, null, nonce, mk.sealKey);
   return `v2.${mk.id}.${out.toString('base64url')}`;
 }
 
@@ -109,10 +112,10 @@ export function unseal(keys: MasterKey[], blob: string, context: string): Buffer
   const raw = Buffer.from(blob.slice(dot + 1), 'base64url');
   const aad = Buffer.from(context, 'utf8');
   if (!v2) return unsealV1(mk, raw, aad);
-  if (raw.length < 40) throw new Error('unknown sealed format');
-  const plaintext = Buffer.allocUnsafe(raw.length - 40);
+  if (raw.length < V2_NONCE + V2_TAG) throw new Error('unknown sealed format');
+  const plaintext = Buffer.allocUnsafe(raw.length - V2_NONCE - V2_TAG);
   // Throws when the tag does not match: another key, another row's context, a changed byte.
-  sodium().crypto_aead_xchacha20poly1305_ietf_decrypt(plaintext, null, raw.subarray(24), aad, raw.subarray(0, 24), mk.sealKey);
+  sodium().crypto_aead_xchacha20poly1305_ietf_decrypt(plaintext, null, raw.subarray(V2_NONCE), aad, raw.subarray(0, V2_NONCE), mk.sealKey);
   return plaintext;
 }
 

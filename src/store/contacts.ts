@@ -126,14 +126,14 @@ export async function openContacts(db: Kysely<DB>, keys: MasterKey[], dialect: D
 
 const BATCH = 500;
 
+/** A value in neither sealed format: plaintext from before sealing began. */
+const notSealed = (eb: ExpressionBuilder<any, any>, column: string) => eb.and(SEALED_LIKE.map((like) => eb(column, 'not like', like)));
+
 /**
  * Rows written before migration 0020 hold numbers and addresses in plain text (in the renamed
  * columns): seal them, and replace the plain values by their indexes. Runs at every start; once
  * done, each table costs one read of an empty result.
  */
-/** A value in neither sealed format: plaintext from before sealing began. */
-const notSealed = (eb: ExpressionBuilder<any, any>, column: string) => eb.and(SEALED_LIKE.map((like) => eb(column, 'not like', like)));
-
 export async function sealStoredContacts(db: Kysely<DB>, c: Contacts): Promise<number> {
   const done = await db.selectFrom('meta').select('value').where('key', '=', 'contacts_sealed').executeTakeFirst();
   if (done) return 0;
