@@ -7,6 +7,7 @@
 // Env: BENCH_DURATION (measured seconds, 10), BENCH_WARMUP (seconds, 3), BENCH_USERS (1000000),
 //      BENCH_SLICES (the turns a scenario and its hello-world take, 5),
 //      BENCH_CPU_PROF=1 (V8 CPU profiles of the servers in bench/results/prof/<server>/),
+//      BENCH_SQLITE_CACHE_MB (a quarter of the memory) and BENCH_SQLITE_PREWARM (1): SQLite's page cache,
 //      BENCH_PG_URL (an existing database used to create the bench's own; default a cluster the
 //      bench makes and removes, with BENCH_PG_SHARED_BUFFERS (a quarter of the memory), or the
 //      local postgres database where it cannot; PostgreSQL scenarios are skipped when it does not answer),
@@ -19,7 +20,7 @@
 //      verify-sms-sqlite-10M); off by default, as seeding 10M users takes minutes.
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { startBenchCluster } from './postgres-cluster.ts';
 import { ROOT, freePort, hasTaskset, isRunning, pinPostgres, pinSelf, postgresPids, startNode, stop, unpinPostgres, waitForHttp, type Child } from './procs.ts';
@@ -78,7 +79,7 @@ async function startServer(name: string, args: string[], env: Record<string, str
   const child = startNode(name, [...SERVER_FLAGS, ...prof, ...loader, ...args], { ...env, PORT: String(port), HOST: '127.0.0.1' }, SERVER_CORE);
   children.push(child);
   const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/`, child);
+  await waitForHttp(`${url}/`, child, 300_000); // a prewarmed SQLite of 10M users reads gigabytes first
   return { url, pid: child.proc.pid! };
 }
 
@@ -86,6 +87,12 @@ const once = <T>(start: () => Promise<T>) => {
   let started: Promise<T> | undefined;
   return () => (started ??= start());
 };
+
+// SQLite gets what the bench's PostgreSQL gets (bench/postgres-cluster.ts): a quarter of the
+// memory for its pages, filled before the server listens (store/sqlite-cache.ts). The cache grows
+// only with what is read; at a million users the file fits in the mapping and it stays small.
+const SQLITE_CACHE_MB = process.env.BENCH_SQLITE_CACHE_MB ?? String(Math.floor(totalmem() / 4 / 2 ** 20));
+const SQLITE_PREWARM = process.env.BENCH_SQLITE_PREWARM ?? '1';
 
 const helloWorld = once(() => startServer('hello-world', ['bench/hello.ts']));
 
@@ -102,7 +109,8 @@ async function startOpenFactor(dialect: 'sqlite' | 'postgres', users: number, su
     if (dialect === 'sqlite') {
       const dataDir = join(tmp, `sqlite${suffix}`);
       const of = await seedSqlite(dataDir, masterKey, users);
-      return { ...of, env: { OPENFACTOR_DATA_DIR: dataDir } as Record<string, string>, databaseUrl: `sqlite:${join(dataDir, 'openfactor.db')}`, dialect };
+      const env = { OPENFACTOR_DATA_DIR: dataDir, OPENFACTOR_SQLITE_CACHE_MB: SQLITE_CACHE_MB, OPENFACTOR_SQLITE_PREWARM: SQLITE_PREWARM };
+      return { ...of, env: env as Record<string, string>, databaseUrl: `sqlite:${join(dataDir, 'openfactor.db')}`, dialect };
     }
     const name = PG_DB + suffix;
     pgDatabases.add(name);
@@ -511,6 +519,7 @@ async function main(): Promise<number> {
     `OpenFactor bench: ${USERS.toLocaleString('en')} users, ${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s measured per scenario in ${SLICES} turns with the hello-world, ` +
       `load by ${hasWrk ? 'wrk' : 'autocannon (install wrk for a generator that is never the limit)'}; ` +
       (PINNED ? 'servers (and PostgreSQL) on core 0, load generator on core 1' : 'NOT pinned (no taskset or fewer than 2 cores)') +
+      `; SQLite: a ${SQLITE_CACHE_MB} MiB page cache${SQLITE_PREWARM === '1' ? ', prewarmed' : ''}` +
       (ownCluster ? `; PostgreSQL: the bench's own cluster, shared_buffers ${ownCluster.sharedBuffers}${ownCluster.hugePages ? ' in huge pages' : ' in 4 kB pages'}` : wantsPostgres ? `; PostgreSQL: ${PG_ADMIN} as configured` : ''),
   );
   const results: Figures[] = [];

@@ -6,6 +6,7 @@ import { masterKeyFrom, parseMasterKey, SEAL_FORMATS, type MasterKey, type SealF
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { privateDir, tighten } from './store/private-files.ts';
+import { SQLITE_CACHE_MIB } from './store/sqlite-cache.ts';
 
 export interface Config {
   port: number;
@@ -17,6 +18,13 @@ export interface Config {
   logLevel: string;
   /** One log line per request (method, path without query, status, time). Off by default. */
   accessLog: boolean;
+  /**
+   * SQLite: the page cache of the server's connection, and whether every table and index is read
+   * into it (and the mapping) before the server listens. Pages past the mapping are otherwise read
+   * with a system call each, the first time a request needs them.
+   */
+  sqliteCacheMiB: number;
+  sqlitePrewarm: boolean;
   /** Validate every response against its route's contract (on in tests). */
   validateResponses: boolean;
   /** Base of links OpenFactor hands out (QR codes); default: the scheme and host of the request. */
@@ -200,6 +208,8 @@ export function loadConfig(processEnv: NodeJS.ProcessEnv = process.env): Readonl
     logLevel: env.LOG_LEVEL || 'info',
     accessLog: /^(1|true)$/i.test(env.OPENFACTOR_ACCESS_LOG ?? ''),
     validateResponses: /^(1|true)$/i.test(env.OPENFACTOR_VALIDATE_RESPONSES ?? ''),
+    sqliteCacheMiB: int('OPENFACTOR_SQLITE_CACHE_MB', SQLITE_CACHE_MIB, 2, 1_048_576),
+    sqlitePrewarm: flag(env, 'OPENFACTOR_SQLITE_PREWARM'),
     publicUrl: env.OPENFACTOR_PUBLIC_URL ? env.OPENFACTOR_PUBLIC_URL.replace(/\/+$/, '') : undefined,
     adminToken: env.OPENFACTOR_ADMIN_TOKEN || secretFile(dataDir, 'admin.token', () => randomBytes(24).toString('base64url')),
     adminTokenFile: env.OPENFACTOR_ADMIN_TOKEN ? undefined : join(dataDir, 'admin.token'),
@@ -343,6 +353,14 @@ export function parseNetworks(raw: string | undefined, name = 'OPENFACTOR_ALLOW_
     if (!ipaddr.isValidCIDR(cidr)) throw new Error(`${name}: ${entry} is not an address or CIDR block`);
     return cidr;
   });
+}
+
+/** On with 1/true/on, off with 0/false/off or unset; anything else stops the start. */
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = (env[name] ?? '').trim();
+  if (/^(1|true|on)$/i.test(raw)) return true;
+  if (raw === '' || /^(0|false|off)$/i.test(raw)) return false;
+  throw new Error(`${name} must be 1 or 0 (true or false), not ${raw}`);
 }
 
 /** 0 (keep forever) or 2–36500 days. */

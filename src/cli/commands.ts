@@ -43,7 +43,7 @@ export async function runCommand({ values, positionals }: Args): Promise<number>
     const { backup, restore } = await import('./backup.ts');
     return command === 'backup' ? backup(config, values.to) : restore(config, values.from);
   }
-  const store = openStore(config.databaseUrl, { pg: config.pg });
+  const store = openStore(config.databaseUrl, { pg: config.pg, sqliteCacheMiB: config.sqliteCacheMiB });
   // The server logs these; a one-off command says them on stderr.
   if (command !== 'serve') for (const note of takeFileModeNotes()) process.stderr.write(`openfactor: data at rest: ${note}\n`);
   try {

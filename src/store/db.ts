@@ -14,6 +14,7 @@ import { SKIPPED, asError, runDirectlyOn, writeResultOf, type BoundStep, type De
 import { batchPerTurnOn, perTurnLoader } from './turn-batch.ts';
 import { limiterClientOn, sqliteLimiterConnection, type LimiterConnection, type LimiterQueryClient } from './limiter-counts.ts';
 import { ReadTurn, afterMicrotasks } from './read-turn.ts';
+import { SQLITE_CACHE_MIB, prewarm, type Prewarmed } from './sqlite-cache.ts';
 import { PG_TIMEOUT_DEFAULTS, isPostgresUrl, sqliteFileOf, type PgTimeouts } from '../config.ts';
 import type { MasterKey } from '../core/crypto.ts';
 
@@ -45,6 +46,8 @@ export interface Store {
   checkpointThread?(): Worker | undefined;
   /** A handle on the same database without statement timeouts, for migrations; close it after. */
   maintenance?(): { db: Kysely<DB>; close(): Promise<void> };
+  /** SQLite: every table and index read into the requests' connection (store/sqlite-cache.ts). */
+  prewarm?(): Prewarmed;
   close(): Promise<void>;
 }
 
@@ -58,6 +61,8 @@ export interface StoreOptions {
   checkpointRestarts?: number;
   /** SQLite: WAL sizes (frames of 4 KiB) at which the checkpoint thread acts; tests make them small. */
   walSizes?: Partial<WalSizes>;
+  /** SQLite: the page cache of the requests' connection, MiB (store/sqlite-cache.ts). */
+  sqliteCacheMiB?: number;
 }
 
 /**
@@ -169,7 +174,8 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
     privateFile(file);
     for (const suffix of ['-wal', '-shm']) tighten(file + suffix, 0o600);
   }
-  const sqlite = connectSqlite(file);
+  const cacheMiB = options.sqliteCacheMiB ?? SQLITE_CACHE_MIB;
+  const sqlite = connectSqlite(file, cacheMiB);
   const statements = withStatementCache(sqlite);
   const turn = new ReadTurn(sqlite);
   // Set by the checkpoint thread while it copies the WAL's last frames (checkpoint-worker.mjs);
@@ -208,7 +214,7 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
     dialect: 'sqlite',
     get limiterClient() {
       if (!limiter) {
-        limiter = connectSqlite(file);
+        limiter = connectSqlite(file, SQLITE_CACHE_MIB); // its reads are a few small tables
         if (selfCheckpointing) limiter.pragma('wal_autocheckpoint = 1000');
       }
       const own = limiter;
@@ -232,6 +238,7 @@ export function openStore(databaseUrl: string, options: StoreOptions = {}): Stor
     readTurn: () => turn.wait(),
     logTo,
     checkpointThread: () => checkpointer?.worker,
+    prewarm: () => (turn.end(), prewarm(sqlite)),
     close: once(async () => {
       turn.end();
       await checkpointer?.stop();
@@ -304,7 +311,7 @@ function startCheckpointer(file: string, hold: Int32Array, sizes: WalSizes, log:
   return state;
 }
 
-function connectSqlite(file: string): SQLite.Database {
+function connectSqlite(file: string, cacheMiB: number): SQLite.Database {
   const sqlite = new SQLite(file);
   sqlite.pragma('journal_mode = WAL');
   // NORMAL in WAL mode: a commit survives a crash of the process (kill -9); see README.
@@ -313,9 +320,9 @@ function connectSqlite(file: string): SQLite.Database {
   sqlite.pragma('foreign_keys = ON');
   // The background checkpointer does this work (see startCheckpointer).
   sqlite.pragma('wal_autocheckpoint = 0');
-  // Lookups by id read a few pages each; from a mapping and a 64 MiB cache they cost no syscall.
+  // Lookups by id read a few pages each; from the mapping and the cache they cost no syscall.
   sqlite.pragma(`mmap_size = ${Number(process.env.OPENFACTOR_SQLITE_MMAP_BYTES ?? 1 << 30)}`);
-  sqlite.pragma('cache_size = -65536');
+  sqlite.pragma(`cache_size = ${-cacheMiB * 1024}`);
   return sqlite;
 }
 
