@@ -44,8 +44,9 @@ function binDir(): string | undefined {
   }
 }
 
-/** A quarter of the memory, in MB (PostgreSQL's documentation: "a reasonable starting value"). */
-const quarterOfMemory = () => `${Math.floor(totalmem() / 4 / 2 ** 20)}MB`;
+/** A quarter of the memory, in MiB (PostgreSQL's documentation: "a reasonable starting value"); SQLite's cache gets the same. */
+export const quarterOfMemoryMiB = () => Math.floor(totalmem() / 4 / 2 ** 20);
+const quarterOfMemory = () => `${quarterOfMemoryMiB()}MB`;
 
 /**
  * Starts the cluster, or says why not and returns undefined (the bench then uses the machine's).

@@ -20,9 +20,9 @@
 //      verify-sms-sqlite-10M); off by default, as seeding 10M users takes minutes.
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startBenchCluster } from './postgres-cluster.ts';
+import { quarterOfMemoryMiB, startBenchCluster } from './postgres-cluster.ts';
 import { ROOT, freePort, hasTaskset, isRunning, pinPostgres, pinSelf, postgresPids, startNode, stop, unpinPostgres, waitForHttp, type Child } from './procs.ts';
 import { benchSeed, dropPostgres, openBenchStore, seedPostgres, seedSqlite } from './seed.ts';
 import { bareSmppPerSecond, outboxThroughput, type OutboxFigures } from './outbox.ts';
@@ -90,8 +90,8 @@ const once = <T>(start: () => Promise<T>) => {
 
 // SQLite gets what the bench's PostgreSQL gets (bench/postgres-cluster.ts): a quarter of the
 // memory for its pages, filled before the server listens (store/sqlite-cache.ts). The cache grows
-// only with what is read; at a million users the file fits in the mapping and it stays small.
-const SQLITE_CACHE_MB = process.env.BENCH_SQLITE_CACHE_MB ?? String(Math.floor(totalmem() / 4 / 2 ** 20));
+// only with what is read: pages past the 1 GiB mapping, such as the codes a scenario seeds.
+const SQLITE_CACHE_MB = process.env.BENCH_SQLITE_CACHE_MB ?? String(quarterOfMemoryMiB());
 const SQLITE_PREWARM = process.env.BENCH_SQLITE_PREWARM ?? '1';
 
 const helloWorld = once(() => startServer('hello-world', ['bench/hello.ts']));
