@@ -98,30 +98,48 @@ export async function measure(run: Run): Promise<Measured> {
  * for a second (it ran just before).
  */
 export async function measureInTurns(subject: Run, baseline: Run, slices: number): Promise<{ subject: Measured; baseline: Measured; baselineSlices: Measured[] }> {
-  const seconds = Math.max(1, Math.round(subject.seconds / slices)); // wrk takes whole seconds
-  // A slice's paths: the ones after the last slice's, at most three times what it should need
-  // (wrk formats every path of its file before it starts).
-  const perSecond = subject.paths.length / (subject.warmupSeconds + subject.seconds);
-  let at = 0;
-  let wrapped = false;
-  const subjectSlice = async (sliceSeconds: number, onMeasured = subject.onMeasured) => {
-    // Past the last path, from the first again: told as ran out (a token path's figures are void).
-    if (at >= subject.paths.length) (at = 0), (wrapped = true);
-    const paths = subject.paths.slice(at, at + Math.max(1, Math.ceil(perSecond * sliceSeconds * 3)));
-    const m = await measure({ ...subject, warmupSeconds: 0, seconds: sliceSeconds, paths, onMeasured });
-    at += m.sent;
-    return { ...m, ranOut: m.ranOut || wrapped };
-  };
+  const r = await measureAmongTurns([subject], baseline, slices);
+  return { subject: r.subjects[0], baseline: r.baseline, baselineSlices: r.baselineSlices };
+}
+
+/**
+ * Several subjects and one baseline in turns: rounds of the baseline then every subject, the
+ * subjects' order rotated each round so that none always follows the baseline, and the baseline
+ * once more at the end. Subjects compared with each other (one path at several database sizes)
+ * then meet the machine's minute alike, as each meets it with the baseline: measured one after
+ * the other, such a comparison moved by a fifth from one invocation to the next.
+ */
+export async function measureAmongTurns(subjects: Run[], baseline: Run, slices: number): Promise<{ subjects: Measured[]; baseline: Measured; baselineSlices: Measured[] }> {
+  const seconds = Math.max(1, Math.round(subjects[0].seconds / slices)); // wrk takes whole seconds
+  const turns = subjects.map((subject) => {
+    // A slice's paths: the ones after the last slice's, at most three times what it should need
+    // (wrk formats every path of its file before it starts).
+    const perSecond = subject.paths.length / (subject.warmupSeconds + subject.seconds);
+    let at = 0;
+    let wrapped = false;
+    const ours: Measured[] = [];
+    const slice = async (sliceSeconds: number, onMeasured = subject.onMeasured) => {
+      // Past the last path, from the first again: told as ran out (a token path's figures are void).
+      if (at >= subject.paths.length) (at = 0), (wrapped = true);
+      const paths = subject.paths.slice(at, at + Math.max(1, Math.ceil(perSecond * sliceSeconds * 3)));
+      const m = await measure({ ...subject, warmupSeconds: 0, seconds: sliceSeconds, paths, onMeasured });
+      at += m.sent;
+      return { ...m, ranOut: m.ranOut || wrapped };
+    };
+    return { subject, slice, ours };
+  });
   const baselineSlice = () => measure({ ...baseline, warmupSeconds: 0, seconds });
   await measure({ ...baseline, warmupSeconds: 0, seconds: 1, onMeasured: undefined });
-  if (subject.warmupSeconds > 0) await subjectSlice(subject.warmupSeconds, undefined);
-  const ours: Measured[] = [];
+  for (const t of turns) if (t.subject.warmupSeconds > 0) await t.slice(t.subject.warmupSeconds, undefined);
   const theirs: Measured[] = [await baselineSlice()];
   for (let i = 0; i < slices; i++) {
-    ours.push(await subjectSlice(seconds));
+    for (let k = 0; k < turns.length; k++) {
+      const t = turns[(i + k) % turns.length];
+      t.ours.push(await t.slice(seconds));
+    }
     theirs.push(await baselineSlice());
   }
-  return { subject: merged(ours), baseline: merged(theirs), baselineSlices: theirs };
+  return { subjects: turns.map((t) => merged(t.ours)), baseline: merged(theirs), baselineSlices: theirs };
 }
 
 /** Measurements of one server as one: counts and CPU added up, latencies as the mixture of theirs. */

@@ -17,7 +17,8 @@
 //      ones verify-v2-check[-wrong]-<dialect> and verify-v2-start-<dialect>; import-sqlite and
 //      import-postgres (BENCH_IMPORT_USERS, default BENCH_USERS) run `users import`;
 //      BENCH_SIZES=10000,10000000 adds every path at those sizes (names such as
-//      verify-sms-sqlite-10M); off by default, as seeding 10M users takes minutes.
+//      verify-sms-sqlite-10M; user status at every size and the main one in the same turns);
+//      off by default, as seeding 10M users takes minutes.
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -31,7 +32,7 @@ import { baselineSeconds, importThroughput, writeImportFile, type ImportFigures 
 import { totp } from '../src/core/otp.ts';
 import { masterKeyFrom } from '../src/core/crypto.ts';
 import type { openStore } from '../src/store/db.ts';
-import { hasWrk, measure, measureInTurns, pathOf, type Measured, type Run } from './load.ts';
+import { hasWrk, measure, measureAmongTurns, measureInTurns, pathOf, type Measured, type Run } from './load.ts';
 import { VerifyCredentials } from '../src/features/verify/credentials.ts';
 import { Applications } from '../src/features/applications/service.ts';
 import { benchCode, benchPhone, benchQrSecret, seedPhoneVerifications, seedQrAuthenticators, seedRecoveryCodes, seedSentCodes, endVerifyVerifications, seedVerifyVerifications } from './factors.ts';
@@ -393,12 +394,17 @@ interface Figures extends Measured {
    * The baseline: the hello-world on the same core with the same generator, in turns with the
    * scenario (all its slices together); its first slice (before) and last (after) as measured.
    */
-  hello?: Measured & { reqPerSec: number };
-  helloBefore?: Measured & { reqPerSec: number };
-  helloAfter?: Measured & { reqPerSec: number };
+  hello?: PerSecond;
+  helloBefore?: PerSecond;
+  helloAfter?: PerSecond;
   ratio?: number;
   goals?: { minRatio?: number; maxP99Ms?: number };
+  /** The scenarios measured in the same turns, this one included (one path at several sizes). */
+  measuredWith?: string[];
 }
+
+type PerSecond = Measured & { reqPerSec: number };
+type Baseline = { hello: PerSecond; helloBefore: PerSecond; helloAfter: PerSecond };
 
 // BENCH_CPU_PROF: when each measured part ran on which server, so that prof-top.ts can leave out
 // the seeding and warm-ups (a server waiting on SQLite's busy timeout while the bench seeds
@@ -438,13 +444,13 @@ async function helloRate(): Promise<number> {
   return m.requests / m.seconds;
 }
 
-const perSecond = (m: Measured) => ({ ...m, reqPerSec: m.requests / m.seconds });
+const perSecond = (m: Measured): PerSecond => ({ ...m, reqPerSec: m.requests / m.seconds });
 
 /**
  * A scenario and the hello-world in turns, SLICES of each (load.ts, measureInTurns): the
  * baseline is all its slices together; its first and last are kept as measured.
  */
-async function beside(run: Run): Promise<{ m: Measured; hello: Measured & { reqPerSec: number }; helloBefore: Measured & { reqPerSec: number }; helloAfter: Measured & { reqPerSec: number } }> {
+async function beside(run: Run): Promise<{ m: Measured } & Baseline> {
   const hello = await helloWorld();
   const r = await measureInTurns(run, { ...target(hello, 'hello-world'), paths: ['/'] }, SLICES);
   return { m: r.subject, hello: perSecond(r.baseline), helloBefore: perSecond(r.baselineSlices[0]), helloAfter: perSecond(r.baselineSlices.at(-1)!) };
@@ -452,6 +458,27 @@ async function beside(run: Run): Promise<{ m: Measured; hello: Measured & { reqP
 
 async function runScenario(s: Scenario, on?: OpenFactorTarget): Promise<Figures> {
   const of = on ?? (s.dialect === 'sqlite' ? await openFactorSqlite() : await openFactorPostgres());
+  const ready = await prepared(s, of);
+  const { m, ...base } = await beside(ready.run);
+  return ready.figures(m, base);
+}
+
+/**
+ * Scenarios measured together, in turns with one hello-world (load.ts, measureAmongTurns): one
+ * path at several sizes, whose figures are compared with each other.
+ */
+async function runTogether(group: { s: Scenario; of: OpenFactorTarget }[]): Promise<Figures[]> {
+  const ready = [];
+  for (const { s, of } of group) ready.push(await prepared(s, of));
+  const hello = await helloWorld();
+  const r = await measureAmongTurns(ready.map((p) => p.run), { ...target(hello, 'hello-world'), paths: ['/'] }, SLICES);
+  const base = { hello: perSecond(r.baseline), helloBefore: perSecond(r.baselineSlices[0]), helloAfter: perSecond(r.baselineSlices.at(-1)!) };
+  const measuredWith = group.map(({ s }) => s.name);
+  return ready.map((p, i) => ({ ...p.figures(r.subjects[i], base), measuredWith }));
+}
+
+/** A scenario's paths made and probed; its figures from what is then measured. */
+async function prepared(s: Scenario, of: OpenFactorTarget) {
   // Enough paths for the run at the hello-world's rate, which OpenFactor does not exceed; a token
   // path has at most one per user (a fast machine's hello-world outruns a million users in 13 s:
   // a run that uses them all up is reported as unexpected answers, never measured on replays).
@@ -461,53 +488,76 @@ async function runScenario(s: Scenario, on?: OpenFactorTarget): Promise<Figures>
   await probe(of.url, headers, all[0], s.name, s.expect);
   const server = children.find((c) => c.proc.pid === of.pid);
   // On PostgreSQL the server side is OpenFactor and PostgreSQL's processes (pinned with it).
-  const { m, ...base } = await beside({ ...target(of, s.name, s.dialect === 'postgres' ? () => [of.pid, ...postgresPids()] : () => [of.pid]), headers, paths: all.slice(1) });
-  const reqPerSec = m.requests / m.seconds;
-  const unexpected = m.requests - (m.statusCodes[String(s.expect)] ?? 0) + (s.repeatable ? 0 : Number(m.ranOut) * m.requests);
-  // What the server said about answers it should not have given (a 500 is a bug, not a figure).
-  if (unexpected > 0 && server) console.error(`\n${s.name}: ${unexpected} unexpected answers; the server's last output:\n${server.output().slice(-4000)}`);
-  return { ...m, name: s.name, reqPerSec, unexpected, ...base, ratio: reqPerSec / base.hello.reqPerSec, goals: { minRatio: s.minRatio, maxP99Ms: s.maxP99Ms } };
+  const run: Run = { ...target(of, s.name, s.dialect === 'postgres' ? () => [of.pid, ...postgresPids()] : () => [of.pid]), headers, paths: all.slice(1) };
+  const figures = (m: Measured, base: Baseline): Figures => {
+    const reqPerSec = m.requests / m.seconds;
+    const unexpected = m.requests - (m.statusCodes[String(s.expect)] ?? 0) + (s.repeatable ? 0 : Number(m.ranOut) * m.requests);
+    // What the server said about answers it should not have given (a 500 is a bug, not a figure).
+    if (unexpected > 0 && server) console.error(`\n${s.name}: ${unexpected} unexpected answers; the server's last output:\n${server.output().slice(-4000)}`);
+    return { ...m, name: s.name, reqPerSec, unexpected, ...base, ratio: reqPerSec / base.hello.reqPerSec, goals: { minRatio: s.minRatio, maxP99Ms: s.maxP99Ms } };
+  };
+  return { run, figures };
 }
 
 // ---------------------------------------------------------------------------------------------
-// Other sizes (BENCH_SIZES=10000,10000000): each on databases of its own, seeded, measured and
-// dropped before the next. User status at every size; every token path where there are enough
-// users for each request to have its own (1M and more): a right token is accepted once (an app
-// TOTP once per 30 s step), and wrong ones count towards the attempt cap, so at 10k users a
-// 10-second scenario would measure replays and lockouts instead.
+// Other sizes (BENCH_SIZES=10000,10000000): each on databases of its own, seeded and started
+// beside the main size's. User status at every size, the main size's included, all in the same
+// turns with one hello-world: goal 2 compares them with each other. Every token path where there
+// are enough users for each request to have its own (1M and more), one size after the other: a
+// right token is accepted once (an app TOTP once per 30 s step), and wrong ones count towards the
+// attempt cap, so at 10k users a 10-second scenario would measure replays and lockouts instead.
 
-const SIZES = (process.env.BENCH_SIZES ?? '').split(',').filter(Boolean).map(Number);
+const SIZES = (process.env.BENCH_SIZES ?? '').split(',').filter(Boolean).map(Number).filter((n) => n !== USERS);
 const sizeLabel = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
 const SIZE_PATHS = scenarios.map((s) => s.name.slice(0, -`-${s.dialect}`.length));
 
 async function sizeScenarios(only?: string[]): Promise<Figures[]> {
   const out: Figures[] = [];
-  for (const size of SIZES) {
-    for (const dialect of ['sqlite', 'postgres'] as const) {
-      const wanted = scenarios.filter((s) => s.dialect === dialect && SIZE_PATHS.some((p) => s.name === `${p}-${dialect}`)).map((s) => ({ ...s, name: `${s.name}-${sizeLabel(size)}` }));
-      const run = wanted.filter((s) => (!only || only.includes(s.name)) && (s.repeatable || size >= 1_000_000));
-      if (run.length === 0) continue;
-      if (dialect === 'postgres') {
-        if (!(await pgReachable())) continue;
-        if (PINNED) pinPostgres(SERVER_CORE!);
+  const report = (f: Figures) => {
+    console.log(`${f.name}: ${Math.round(f.reqPerSec).toLocaleString('en')} req/s, ratio ${f.ratio!.toFixed(2)}, p99 ${f.p99Ms.toFixed(1)} ms`);
+    out.push(f);
+  };
+  for (const dialect of ['sqlite', 'postgres'] as const) {
+    const sized = (s: Scenario, size: number): Scenario => ({ ...s, name: `${s.name}-${sizeLabel(size)}` });
+    const wanted = (s: Scenario) => !only || only.includes(s.name);
+    const at = (size: number) => scenarios.filter((s) => s.dialect === dialect && SIZE_PATHS.some((p) => s.name === `${p}-${dialect}`)).map((s) => sized(s, size));
+    const sizes = SIZES.filter((size) => at(size).some((s) => wanted(s) && (s.repeatable || size >= 1_000_000)));
+    if (sizes.length === 0) continue;
+    if (dialect === 'postgres') {
+      if (!(await pgReachable())) continue;
+      if (PINNED) pinPostgres(SERVER_CORE!);
+    }
+    const suffix = (size: number) => `_${sizeLabel(size).toLowerCase()}`;
+    const servers = new Map<number, OpenFactorTarget>();
+    try {
+      for (const size of sizes) {
+        process.stdout.write(`${sizeLabel(size)} users, ${dialect}: `);
+        servers.set(size, await startOpenFactor(dialect, size, suffix(size)));
       }
-      process.stdout.write(`${sizeLabel(size)} users, ${dialect}: `);
-      const of = await startOpenFactor(dialect, size, `_${sizeLabel(size).toLowerCase()}`);
-      try {
-        for (const s of run) {
-          process.stdout.write(`${s.name}: `);
-          const f = await runScenario(s, of);
-          console.log(`${Math.round(f.reqPerSec).toLocaleString('en')} req/s, ratio ${f.ratio!.toFixed(2)}, p99 ${f.p99Ms.toFixed(1)} ms`);
-          out.push(f);
+      for (const s of scenarios.filter((s) => s.dialect === dialect && s.repeatable)) {
+        const main = () => (dialect === 'sqlite' ? openFactorSqlite() : openFactorPostgres());
+        const group: { s: Scenario; of: OpenFactorTarget }[] = [];
+        for (const size of [...sizes, USERS].sort((x, y) => x - y)) {
+          if (wanted(sized(s, size))) group.push({ s: sized(s, size), of: servers.get(size) ?? (await main()) });
         }
-      } finally {
+        if (group.length === 0) continue;
+        process.stdout.write(`${group.map((g) => g.s.name).join(', ')}, in turns:\n`);
+        for (const f of await runTogether(group)) report(f);
+      }
+      for (const size of sizes.filter((n) => n >= 1_000_000)) {
+        for (const s of at(size).filter((s) => !s.repeatable && wanted(s))) {
+          report(await runScenario(s, servers.get(size)));
+        }
+      }
+    } finally {
+      for (const [size, of] of servers) {
         const child = children.find((c) => c.proc.pid === of.pid);
         if (child) {
           await stop(child);
           children.splice(children.indexOf(child), 1);
         }
-        if (dialect === 'postgres') await dropPostgres(PG_ADMIN, PG_DB + `_${sizeLabel(size).toLowerCase()}`).catch(() => {});
-        else rmSync(join(tmp, `sqlite_${sizeLabel(size).toLowerCase()}`), { recursive: true, force: true });
+        if (dialect === 'postgres') await dropPostgres(PG_ADMIN, PG_DB + suffix(size)).catch(() => {});
+        else rmSync(join(tmp, `sqlite${suffix(size)}`), { recursive: true, force: true });
       }
     }
   }

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { measureInTurns, merged, type Measured } from '../../bench/load.ts';
+import { measureAmongTurns, measureInTurns, merged, type Measured } from '../../bench/load.ts';
 import { dialect } from '../support/harness.ts';
 
 // No database: once, in the SQLite half.
@@ -60,6 +60,34 @@ test('in turns: the scenario and its baseline alternate, and no path is sent twi
   } finally {
     subject.server.close();
     baseline.server.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('among turns: several subjects (one path at several sizes) share the baseline\'s rounds, their order rotated each round', { skip }, async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'openfactor-bench-'));
+  const servers = { A: await recorder(), B: await recorder(), C: await recorder(), hello: await recorder() };
+  try {
+    const run = { connections: 10, warmupSeconds: 0, seconds: 2, pids: () => [process.pid], tmp };
+    const subjects = (['A', 'B', 'C'] as const).map((k) => ({ ...run, url: servers[k].url, paths: Array.from({ length: 60_000 }, (_, i) => `/${k}/${i}`) }));
+    const r = await measureAmongTurns(subjects, { ...run, url: servers.hello.url, paths: ['/'] }, 2);
+
+    // Who was served, in time order, runs of one server counted once: the baseline's warm-up and
+    // first slice, then a round of all three, the baseline, the next round starting one further on.
+    const all = Object.entries(servers).flatMap(([who, s]) => s.seen.map((x) => ({ at: x.at, who }))).sort((a, b) => a.at - b.at);
+    const order = all.map((x) => x.who).filter((who, i, a) => i === 0 || who !== a[i - 1]);
+    assert.deepEqual(order, ['hello', 'A', 'B', 'C', 'hello', 'B', 'C', 'A', 'hello']);
+    for (const [k, i] of [['A', 0], ['B', 1], ['C', 2]] as const) {
+      const paths = servers[k].seen.map((x) => x.path);
+      assert.equal(new Set(paths).size, paths.length, `a path of ${k} was sent twice`);
+      assert.ok(paths.every((p) => p.startsWith(`/${k}/`)), `${k} was sent another subject's paths`);
+      assert.ok(r.subjects[i].requests > 0 && r.subjects[i].requests <= paths.length);
+      assert.ok(Math.abs(r.subjects[i].seconds - 2) < 0.2, `two slices of a second each, ${r.subjects[i].seconds} s`);
+    }
+    assert.equal(r.baselineSlices.length, 3);
+    assert.equal(r.baseline.requests, r.baselineSlices.reduce((t, m) => t + m.requests, 0));
+  } finally {
+    for (const s of Object.values(servers)) s.server.close();
     rmSync(tmp, { recursive: true, force: true });
   }
 });
