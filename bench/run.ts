@@ -445,6 +445,12 @@ async function helloRate(): Promise<number> {
 }
 
 const perSecond = (m: Measured): PerSecond => ({ ...m, reqPerSec: m.requests / m.seconds });
+/** The hello-world of some turns: all its slices together, and its first and last as measured. */
+const baselineOf = (r: { baseline: Measured; baselineSlices: Measured[] }): Baseline => ({
+  hello: perSecond(r.baseline),
+  helloBefore: perSecond(r.baselineSlices[0]),
+  helloAfter: perSecond(r.baselineSlices.at(-1)!),
+});
 
 /**
  * A scenario and the hello-world in turns, SLICES of each (load.ts, measureInTurns): the
@@ -453,7 +459,7 @@ const perSecond = (m: Measured): PerSecond => ({ ...m, reqPerSec: m.requests / m
 async function beside(run: Run): Promise<{ m: Measured } & Baseline> {
   const hello = await helloWorld();
   const r = await measureInTurns(run, { ...target(hello, 'hello-world'), paths: ['/'] }, SLICES);
-  return { m: r.subject, hello: perSecond(r.baseline), helloBefore: perSecond(r.baselineSlices[0]), helloAfter: perSecond(r.baselineSlices.at(-1)!) };
+  return { m: r.subject, ...baselineOf(r) };
 }
 
 async function runScenario(s: Scenario, on?: OpenFactorTarget): Promise<Figures> {
@@ -472,7 +478,7 @@ async function runTogether(group: { s: Scenario; of: OpenFactorTarget }[]): Prom
   for (const { s, of } of group) ready.push(await prepared(s, of));
   const hello = await helloWorld();
   const r = await measureAmongTurns(ready.map((p) => p.run), { ...target(hello, 'hello-world'), paths: ['/'] }, SLICES);
-  const base = { hello: perSecond(r.baseline), helloBefore: perSecond(r.baselineSlices[0]), helloAfter: perSecond(r.baselineSlices.at(-1)!) };
+  const base = baselineOf(r);
   const measuredWith = group.map(({ s }) => s.name);
   return ready.map((p, i) => ({ ...p.figures(r.subjects[i], base), measuredWith }));
 }
@@ -509,18 +515,17 @@ async function prepared(s: Scenario, of: OpenFactorTarget) {
 
 const SIZES = (process.env.BENCH_SIZES ?? '').split(',').filter(Boolean).map(Number).filter((n) => n !== USERS);
 const sizeLabel = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
-const SIZE_PATHS = scenarios.map((s) => s.name.slice(0, -`-${s.dialect}`.length));
 
 async function sizeScenarios(only?: string[]): Promise<Figures[]> {
   const out: Figures[] = [];
-  const report = (f: Figures) => {
+  const kept = (f: Figures) => {
     console.log(`${f.name}: ${Math.round(f.reqPerSec).toLocaleString('en')} req/s, ratio ${f.ratio!.toFixed(2)}, p99 ${f.p99Ms.toFixed(1)} ms`);
     out.push(f);
   };
   for (const dialect of ['sqlite', 'postgres'] as const) {
     const sized = (s: Scenario, size: number): Scenario => ({ ...s, name: `${s.name}-${sizeLabel(size)}` });
     const wanted = (s: Scenario) => !only || only.includes(s.name);
-    const at = (size: number) => scenarios.filter((s) => s.dialect === dialect && SIZE_PATHS.some((p) => s.name === `${p}-${dialect}`)).map((s) => sized(s, size));
+    const at = (size: number) => scenarios.filter((s) => s.dialect === dialect).map((s) => sized(s, size));
     const others = SIZES.filter((size) => at(size).some((s) => wanted(s) && (s.repeatable || size >= 1_000_000)));
     if (others.length === 0) continue;
     // The main size once more, on a database of its own seeded last: the main one has had every
@@ -543,11 +548,11 @@ async function sizeScenarios(only?: string[]): Promise<Figures[]> {
         const group = [...servers].sort(([x], [y]) => x - y).map(([size, of]) => ({ s: sized(s, size), of })).filter((g) => wanted(g.s));
         if (group.length === 0) continue;
         process.stdout.write(`${group.map((g) => g.s.name).join(', ')}, in turns:\n`);
-        for (const f of await runTogether(group)) report(f);
+        for (const f of await runTogether(group)) kept(f);
       }
       for (const size of others.filter((n) => n >= 1_000_000)) {
         for (const s of at(size).filter((s) => !s.repeatable && wanted(s))) {
-          report(await runScenario(s, servers.get(size)));
+          kept(await runScenario(s, servers.get(size)));
         }
       }
     } finally {
